@@ -1,0 +1,149 @@
+//! Activations: forward values and derivatives expressed through the output
+//! y = f(z), which is what the backward pass keeps.
+
+use crate::error::{Error, Result};
+use ndarray::{ArrayView2, ArrayViewMut2, Zip};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Linear,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+}
+
+impl Activation {
+    pub const NAMES: [&'static str; 5] = ["linear", "relu", "sigmoid", "tanh", "softmax"];
+
+    pub fn parse(name: &str) -> Result<Activation> {
+        Ok(match name {
+            "linear" => Activation::Linear,
+            "relu" => Activation::Relu,
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            "softmax" => Activation::Softmax,
+            _ => {
+                return Err(Error::Value(format!(
+                    "Unknown activation: '{name}'. Expected one of: {}",
+                    Self::NAMES.join(", ")
+                )))
+            }
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// True for activations computed one element at a time.
+    pub fn is_elementwise(self) -> bool {
+        self != Activation::Softmax
+    }
+
+    /// f(z) for the elementwise activations.
+    #[inline(always)]
+    pub fn apply(self, z: f32) -> f32 {
+        match self {
+            Activation::Linear | Activation::Softmax => z,
+            Activation::Relu => z.max(0.0),
+            Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+            Activation::Tanh => z.tanh(),
+        }
+    }
+
+    /// f'(z) written in terms of y = f(z), for the elementwise activations.
+    #[inline(always)]
+    pub fn derivative_from_output(self, y: f32) -> f32 {
+        match self {
+            Activation::Linear | Activation::Softmax => 1.0,
+            Activation::Relu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Sigmoid => y * (1.0 - y),
+            Activation::Tanh => 1.0 - y * y,
+        }
+    }
+}
+
+/// Row-wise softmax in place, shifted by the row maximum for stability.
+pub fn softmax_rows(mut z: ArrayViewMut2<f32>) {
+    for mut row in z.rows_mut() {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0f32;
+        row.mapv_inplace(|v| {
+            let e = (v - max).exp();
+            sum += e;
+            e
+        });
+        let inv = 1.0 / sum;
+        row.mapv_inplace(|v| v * inv);
+    }
+}
+
+/// Backward through a row-wise softmax: g ← y ⊙ (g − Σ g⊙y), in place on `grad`.
+pub fn softmax_backward_rows(y: ArrayView2<f32>, mut grad: ArrayViewMut2<f32>) {
+    for (y_row, mut g_row) in y.rows().into_iter().zip(grad.rows_mut()) {
+        let dot: f32 = y_row.iter().zip(g_row.iter()).map(|(a, b)| a * b).sum();
+        Zip::from(&mut g_row).and(&y_row).for_each(|g, &y| *g = y * (*g - dot));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for name in Activation::NAMES {
+            assert_eq!(Activation::parse(name).unwrap().name(), name);
+        }
+        let err = Activation::parse("relu6").unwrap_err();
+        assert_eq!(err.code(), "ERR_FERRO_VALUE");
+        assert!(err.to_string().contains("'relu6'"));
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        for act in [Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
+            for z in [-2.5f64, -0.3, 0.4, 1.7] {
+                let f = |z: f64| act.apply(z as f32) as f64;
+                let h = 1e-3;
+                let fd = (f(z + h) - f(z - h)) / (2.0 * h);
+                let got = act.derivative_from_output(act.apply(z as f32)) as f64;
+                assert!((fd - got).abs() < 1e-3, "{act:?} at {z}: {got} vs {fd}");
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_is_stable_and_its_backward_is_the_jacobian_product() {
+        let mut z = array![[1000.0f32, 1001.0, 1002.0], [-1.0, 0.0, 1.0]];
+        softmax_rows(z.view_mut());
+        let want = [0.09003057f32, 0.24472847, 0.66524096];
+        for r in 0..2 {
+            for c in 0..3 {
+                assert!((z[[r, c]] - want[c]).abs() < 1e-6);
+            }
+        }
+        // g·J for J = diag(y) − y yᵀ, against the explicit product in f64.
+        let y = z.row(1).to_owned();
+        let g = array![[0.3f32, -1.2, 0.5]];
+        let mut got = g.clone();
+        softmax_backward_rows(y.view().insert_axis(ndarray::Axis(0)), got.view_mut());
+        for j in 0..3 {
+            let want: f64 = (0..3)
+                .map(|i| {
+                    let jac = if i == j { y[i] as f64 * (1.0 - y[i] as f64) } else { -(y[i] as f64) * y[j] as f64 };
+                    g[[0, i]] as f64 * jac
+                })
+                .sum();
+            assert!((got[[0, j]] as f64 - want).abs() < 1e-6);
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The packed GEMM driver: C = A·B, then an epilogue on each finished tile.
+//!
+//! Loop levels, BLIS-style (constants in `params.rs`):
+//!   pack   A into MR-row panels and B into NR-column panels, whole K at once
+//!   tasks  MC×NC blocks of C, run in parallel on the current rayon pool
+//!   pc     KC slices of the reduction, accumulated into C in order
+//!   jr     NR-wide slivers of B (reused from L1 across the ir loop)
+//!   ir     MR-tall slivers of A; one microkernel call each
+//!
+//! Parallelism only ever splits C into disjoint tiles; every element's
+//! reduction runs in the same order whatever the thread count, so results are
+//! bit-identical on 1 or N threads.
+
+use super::activation::Activation;
+use super::microkernel::Isa;
+use super::pack::pack_panels;
+use super::params::{KC, MC, MR, NC, NR, PARALLEL_MIN_FLOPS};
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+/// What happens to each tile of C once its reduction is complete, while it is
+/// still in L1.
+#[derive(Clone, Copy)]
+pub enum Epilogue<'a> {
+    None,
+    /// c ← f(c + bias) for an elementwise activation f (bias optional).
+    BiasActivation { bias: Option<&'a [f32]>, activation: Activation },
+    /// c ← c ⊙ f'(z), f' taken from the layer output y = f(z): backprop
+    /// through an elementwise activation (the relu mask, for relu).
+    ActivationGrad { output: ArrayView2<'a, f32>, activation: Activation },
+}
+
+/// Packing buffers, owned by the caller's workspace so that a training step
+/// allocates nothing once they are large enough.
+#[derive(Default)]
+pub struct GemmBuffers {
+    a: AlignedBuf,
+    b: AlignedBuf,
+}
+
+impl GemmBuffers {
+    /// Floats the packed A of an m×k operand needs.
+    pub fn packed_a_len(m: usize, k: usize) -> Option<usize> {
+        m.div_ceil(MR).checked_mul(MR)?.checked_mul(k)
+    }
+
+    /// Floats the packed B of a k×n operand needs.
+    pub fn packed_b_len(k: usize, n: usize) -> Option<usize> {
+        n.div_ceil(NR).checked_mul(NR)?.checked_mul(k)
+    }
+
+    /// Buffers able to hold packed operands of these sizes (in floats).
+    pub fn with_capacity(a_len: usize, b_len: usize) -> crate::error::Result<Self> {
+        Ok(GemmBuffers { a: AlignedBuf::with_len(a_len)?, b: AlignedBuf::with_len(b_len)? })
+    }
+}
+
+/// A float buffer whose usable part starts on a 64-byte boundary, so packed B
+/// rows (NR floats = 64 B) never straddle a cache line.
+#[derive(Default)]
+struct AlignedBuf {
+    raw: Vec<f32>,
+}
+
+const ALIGN_FLOATS: usize = 16;
+
+impl AlignedBuf {
+    fn with_len(len: usize) -> crate::error::Result<Self> {
+        let total = len.checked_add(ALIGN_FLOATS).unwrap_or(usize::MAX);
+        Ok(AlignedBuf { raw: crate::alloc::zeroed(total, "GEMM packing buffers")? })
+    }
+
+    /// The aligned region of `len` floats; grows (allocates) only when a caller
+    /// did not size the workspace for this GEMM.
+    fn slice(&mut self, len: usize) -> &mut [f32] {
+        if self.raw.len() < len + ALIGN_FLOATS {
+            self.raw = vec![0.0; len + ALIGN_FLOATS];
+        }
+        let offset = self.raw.as_ptr().align_offset(64).min(ALIGN_FLOATS);
+        &mut self.raw[offset..offset + len]
+    }
+}
+
+/// C = A·B followed by `epilogue`; A is m×k, B is k×n, C is m×n with
+/// contiguous rows. Any strides are accepted for A and B (transposed views
+/// included). Runs on the current rayon pool.
+pub fn gemm(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, epilogue: Epilogue, bufs: &mut GemmBuffers) {
+    let (m, k) = a.dim();
+    let n = b.dim().1;
+    assert_eq!(b.dim().0, k, "gemm: inner dimensions differ");
+    assert_eq!(c.dim(), (m, n), "gemm: C has the wrong shape");
+    assert!(n <= 1 || c.strides()[1] == 1, "gemm: C rows must be contiguous");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let ldc = if m > 1 { c.strides()[0] as usize } else { n };
+    let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
+    let parallel = flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
+
+    let a_len = GemmBuffers::packed_a_len(m, k).expect("packed A size overflows");
+    let b_len = GemmBuffers::packed_b_len(k, n).expect("packed B size overflows");
+    let a_pack = bufs.a.slice(a_len);
+    let b_pack = bufs.b.slice(b_len);
+    if parallel {
+        rayon::join(|| pack_panels(a.t(), MR, a_pack, true), || pack_panels(b, NR, b_pack, true));
+    } else {
+        pack_panels(a.t(), MR, a_pack, false);
+        pack_panels(b, NR, b_pack, false);
+    }
+    let (a_pack, b_pack) = (&*a_pack, &*b_pack);
+
+    let (mc, nc) = plan_tasks(m, n, if parallel { rayon::current_num_threads() } else { 1 });
+    let (m_tasks, n_tasks) = (m.div_ceil(mc), n.div_ceil(nc));
+    let c_ptr = SharedMut(c.as_mut_ptr());
+    let run = |t: usize| {
+        let (i0, j0) = ((t / n_tasks) * mc, (t % n_tasks) * nc);
+        let block = Block { rows: i0..(i0 + mc).min(m), cols: j0..(j0 + nc).min(n), k, ldc };
+        // SAFETY: tasks cover disjoint blocks of C, which outlives the loop.
+        unsafe { compute_block(isa, &block, a_pack, b_pack, c_ptr, &epilogue) };
+    };
+    if parallel {
+        (0..m_tasks * n_tasks).into_par_iter().for_each(run);
+    } else {
+        (0..m_tasks * n_tasks).for_each(run);
+    }
+}
+
+/// Rows and columns of C per task: at most MC×NC, and small enough in N
+/// that there are about two tasks per thread to balance the load.
+fn plan_tasks(m: usize, n: usize, threads: usize) -> (usize, usize) {
+    let mc = MC.min(m.div_ceil(MR) * MR);
+    let m_tasks = m.div_ceil(mc);
+    let n_split = (2 * threads).div_ceil(m_tasks).max(1);
+    let nc = n.div_ceil(n_split).div_ceil(NR).max(1) * NR;
+    (mc, nc.min(NC))
+}
+
+struct Block {
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    k: usize,
+    ldc: usize,
+}
+
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: only used to hand disjoint tiles of one C to parallel tasks.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+/// # Safety
+/// `c` points to C with row stride `block.ldc`, and no other thread touches
+/// `block`'s rows × columns of it.
+unsafe fn compute_block(isa: Isa, block: &Block, a_pack: &[f32], b_pack: &[f32], c: SharedMut, epilogue: &Epilogue) {
+    let k = block.k;
+    let mut edge = [0f32; MR * NR];
+    for pc in (0..k.max(1)).step_by(KC) {
+        let kc = KC.min(k - pc);
+        let first = pc == 0;
+        let last = pc + kc >= k;
+        for jr in block.cols.clone().step_by(NR) {
+            let b_sliver = &b_pack[(jr / NR) * NR * k + pc * NR..];
+            let cols = NR.min(block.cols.end - jr);
+            for ir in block.rows.clone().step_by(MR) {
+                let a_sliver = &a_pack[(ir / MR) * MR * k + pc * MR..];
+                let rows = MR.min(block.rows.end - ir);
+                let tile = c.0.add(ir * block.ldc + jr);
+                if rows == MR && cols == NR {
+                    isa.kernel(kc, a_sliver, b_sliver, tile, block.ldc, !first);
+                } else {
+                    // Edge tile: compute the full MR×NR on the zero-padded panels
+                    // into a local buffer, then add the valid part.
+                    isa.kernel(kc, a_sliver, b_sliver, edge.as_mut_ptr(), NR, false);
+                    for i in 0..rows {
+                        let dst = std::slice::from_raw_parts_mut(tile.add(i * block.ldc), cols);
+                        for (d, &v) in dst.iter_mut().zip(&edge[i * NR..]) {
+                            *d = if first { v } else { *d + v };
+                        }
+                    }
+                }
+                if last {
+                    apply_epilogue(epilogue, tile, block.ldc, ir, jr, rows, cols);
+                }
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `tile` addresses `rows`×`cols` floats at row stride `ldc` owned by the caller.
+unsafe fn apply_epilogue(epilogue: &Epilogue, tile: *mut f32, ldc: usize, i0: usize, j0: usize, rows: usize, cols: usize) {
+    match *epilogue {
+        Epilogue::None => {}
+        Epilogue::BiasActivation { bias, activation } => {
+            for i in 0..rows {
+                let row = std::slice::from_raw_parts_mut(tile.add(i * ldc), cols);
+                match bias {
+                    Some(bias) => {
+                        for (v, &b) in row.iter_mut().zip(&bias[j0..j0 + cols]) {
+                            *v = activation.apply(*v + b);
+                        }
+                    }
+                    None => row.iter_mut().for_each(|v| *v = activation.apply(*v)),
+                }
+            }
+        }
+        Epilogue::ActivationGrad { output, activation } => {
+            for i in 0..rows {
+                let row = std::slice::from_raw_parts_mut(tile.add(i * ldc), cols);
+                let y = output.row(i0 + i);
+                for (g, &y) in row.iter_mut().zip(y.iter().skip(j0)) {
+                    *g *= activation.derivative_from_output(y);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array1, Array2};
+
+    fn matrix(rows: usize, cols: usize, seed: usize) -> Array2<f32> {
+        Array2::from_shape_fn((rows, cols), |(i, j)| (((i * 131 + j * 71 + seed * 17) % 199) as f32 - 99.0) / 50.0)
+    }
+
+    /// Naive float64 reference.
+    fn reference(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f64> {
+        Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
+            (0..a.ncols()).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum()
+        })
+    }
+
+    fn assert_close(got: &Array2<f32>, want: &Array2<f64>, k: usize, what: &str) {
+        for ((i, j), &w) in want.indexed_iter() {
+            let g = got[[i, j]] as f64;
+            let tol = 2e-6 * (k as f64 + 1.0) * (1.0 + w.abs());
+            assert!((g - w).abs() <= tol, "{what} at ({i},{j}): {g} vs {w}");
+        }
+    }
+
+    const SIZES: [usize; 6] = [1, 7, 17, 129, 257, 300];
+
+    #[test]
+    fn matches_float64_and_ndarray_dot_at_awkward_sizes_for_every_isa_and_layout() {
+        let mut bufs = GemmBuffers::default();
+        for isa in Isa::available() {
+            for &m in &SIZES {
+                for &n in &[1, 7, 17, 129] {
+                    for &k in &[1, 17, 257, 300] {
+                        let a = matrix(m, k, 1);
+                        let b = matrix(k, n, 2);
+                        let at = a.t().to_owned(); // k×m, so at.t() is a transposed view of A
+                        let bt = b.t().to_owned();
+                        let want = reference(a.view(), b.view());
+                        let oracle = a.dot(&b);
+                        for (name, av, bv) in [
+                            ("A·B", a.view(), b.view()),
+                            ("Aᵀ-view·B", at.t(), b.view()),
+                            ("A·Bᵀ-view", a.view(), bt.t()),
+                        ] {
+                            let mut c = Array2::from_elem((m, n), f32::NAN);
+                            gemm(isa, av, bv, c.view_mut(), Epilogue::None, &mut bufs);
+                            assert_close(&c, &want, k, &format!("{isa:?} {name} m={m} n={n} k={k}"));
+                            let diff = (&c - &oracle).mapv(f32::abs).fold(0.0f32, |x, &y| x.max(y));
+                            assert!(diff <= 1e-4 * k as f32, "{isa:?} {name} differs from ndarray dot by {diff}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn simd_and_scalar_agree_within_fma_rounding() {
+        let isas = Isa::available();
+        let mut bufs = GemmBuffers::default();
+        for &(m, n, k) in &[(128, 512, 784), (784, 512, 128), (129, 10, 257), (7, 17, 1)] {
+            let (a, b) = (matrix(m, k, 3), matrix(k, n, 4));
+            let results: Vec<Array2<f32>> = isas
+                .iter()
+                .map(|&isa| {
+                    let mut c = Array2::zeros((m, n));
+                    gemm(isa, a.view(), b.view(), c.view_mut(), Epilogue::None, &mut bufs);
+                    c
+                })
+                .collect();
+            for r in &results[1..] {
+                let scale = results[0].iter().fold(1.0f32, |x, v| x.max(v.abs()));
+                let diff = (r - &results[0]).mapv(f32::abs).fold(0.0f32, |x, &y| x.max(y));
+                assert!(diff <= 1e-5 * scale, "({m},{n},{k}): simd vs scalar differ by {diff}");
+            }
+        }
+    }
+
+    #[test]
+    fn zero_depth_gives_zeros_and_c_stride_is_respected() {
+        let mut bufs = GemmBuffers::default();
+        let a = Array2::<f32>::zeros((5, 0));
+        let b = Array2::<f32>::zeros((0, 3));
+        let mut c = Array2::from_elem((5, 3), 7.0f32);
+        gemm(Isa::detect(), a.view(), b.view(), c.view_mut(), Epilogue::None, &mut bufs);
+        assert!(c.iter().all(|&v| v == 0.0));
+
+        let (a, b) = (matrix(9, 20, 5), matrix(20, 18, 6));
+        let mut wide = Array2::from_elem((9, 30), -1.0f32);
+        gemm(Isa::detect(), a.view(), b.view(), wide.slice_mut(ndarray::s![.., 4..22]), Epilogue::None, &mut bufs);
+        assert_close(&wide.slice(ndarray::s![.., 4..22]).to_owned(), &reference(a.view(), b.view()), 20, "strided C");
+        assert!(wide.slice(ndarray::s![.., ..4]).iter().all(|&v| v == -1.0));
+        assert!(wide.slice(ndarray::s![.., 22..]).iter().all(|&v| v == -1.0));
+    }
+
+    #[test]
+    fn epilogues_apply_bias_activation_and_activation_grad() {
+        let mut bufs = GemmBuffers::default();
+        let (m, n, k) = (13, 37, 300);
+        let (a, b) = (matrix(m, k, 7), matrix(k, n, 8));
+        let bias = Array1::from_shape_fn(n, |j| j as f32 * 0.1 - 1.5);
+        let want = reference(a.view(), b.view());
+        for act in [Activation::Relu, Activation::Sigmoid, Activation::Tanh, Activation::Linear] {
+            let mut c = Array2::zeros((m, n));
+            let ep = Epilogue::BiasActivation { bias: Some(bias.as_slice().unwrap()), activation: act };
+            gemm(Isa::detect(), a.view(), b.view(), c.view_mut(), ep, &mut bufs);
+            let expect = Array2::from_shape_fn((m, n), |(i, j)| act.apply((want[[i, j]] + bias[j] as f64) as f32) as f64);
+            assert_close(&c, &expect, k, &format!("bias+{act:?}"));
+
+            let out = c.clone();
+            let mut g = Array2::zeros((m, n));
+            let ep = Epilogue::ActivationGrad { output: out.view(), activation: act };
+            gemm(Isa::detect(), a.view(), b.view(), g.view_mut(), ep, &mut bufs);
+            let expect = Array2::from_shape_fn((m, n), |(i, j)| want[[i, j]] * act.derivative_from_output(out[[i, j]]) as f64);
+            assert_close(&g, &expect, k, &format!("grad {act:?}"));
+        }
+    }
+
+    #[test]
+    fn bit_identical_on_one_and_many_threads() {
+        let (a, b) = (matrix(300, 257, 9), matrix(257, 129, 10));
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut c = Array2::zeros((300, 129));
+                gemm(Isa::detect(), a.view(), b.view(), c.view_mut(), Epilogue::None, &mut GemmBuffers::default());
+                c
+            })
+        };
+        let one = run(1);
+        for threads in [2, 3, 8] {
+            assert!(one.iter().zip(run(threads).iter()).all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+    }
+
+    #[test]
+    fn task_plan_covers_c_and_respects_block_limits() {
+        for &(m, n, t) in &[(128, 512, 2), (784, 512, 2), (1, 1, 16), (128, 10, 16), (5000, 3, 4)] {
+            let (mc, nc) = plan_tasks(m, n, t);
+            assert!(mc <= MC && mc % MR == 0 && nc <= NC && nc % NR == 0 && nc > 0);
+            assert!(m.div_ceil(mc) * mc >= m && n.div_ceil(nc) * nc >= n);
+        }
+    }
+}

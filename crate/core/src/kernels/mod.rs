@@ -1,0 +1,11 @@
+//! Numeric kernels: the packed GEMM and the activation math around it.
+
+pub mod activation;
+pub mod gemm;
+pub mod microkernel;
+pub mod pack;
+pub mod params;
+
+pub use activation::{softmax_backward_rows, softmax_rows, Activation};
+pub use gemm::{gemm, Epilogue, GemmBuffers};
+pub use microkernel::Isa;

@@ -1,0 +1,19 @@
+//! ferro-nn's core: kernels, layers, losses, optimizers and the whole fit
+//! loop, in pure Rust. It knows nothing of Node; `crate/node` binds it.
+
+pub mod alloc;
+pub mod error;
+pub mod io;
+pub mod kernels;
+pub mod layers;
+pub mod losses;
+pub mod model;
+pub mod optimizers;
+pub mod pool;
+pub mod rng;
+pub mod train;
+pub mod workspace;
+
+pub use error::{Error, Result};
+pub use model::{Model, WeightTensor};
+pub use train::{EpochLogs, FitObserver, FitOptions, FitResult, Flow, Samples, Silent};

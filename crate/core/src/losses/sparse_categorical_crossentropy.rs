@@ -1,0 +1,178 @@
+//! Sparse categorical crossentropy with the `accuracy` metric.
+//!
+//! Value, as Keras computes it from probabilities: clip p to [ε, 1−ε]
+//! (ε = 1e-7), then −log(p_y / Σ_j p_j); averaged over the batch.
+//! Gradient at the last layer's pre-activation:
+//! - softmax output: the fused (p − onehot)/B, which is the exact gradient of
+//!   crossentropy through softmax (Keras's TF backend takes the same route by
+//!   reading the softmax's logits);
+//! - any other output: the gradient of the clipped formula above w.r.t. p,
+//!   then through the activation's derivative.
+
+use crate::error::{Error, Result};
+use crate::kernels::Activation;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+pub const EPSILON: f32 = 1e-7;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    SparseCategoricalCrossentropy,
+}
+
+impl Loss {
+    pub fn parse(name: &str) -> Result<Loss> {
+        match name {
+            "sparse_categorical_crossentropy" | "sparseCategoricalCrossentropy" => {
+                Ok(Loss::SparseCategoricalCrossentropy)
+            }
+            _ => Err(Error::Value(format!(
+                "Unknown loss: '{name}'. Expected one of: sparse_categorical_crossentropy"
+            ))),
+        }
+    }
+}
+
+/// Sums over a batch; means are taken by whoever knows how many rows were seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossTotals {
+    pub loss_sum: f64,
+    pub correct: usize,
+    pub count: usize,
+}
+
+impl LossTotals {
+    pub fn add(&mut self, other: LossTotals) {
+        self.loss_sum += other.loss_sum;
+        self.correct += other.correct;
+        self.count += other.count;
+    }
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.count.max(1) as f64
+    }
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.count.max(1) as f64
+    }
+}
+
+/// Every label must be an integer class index below `classes`.
+pub fn check_labels(labels: &[i32], classes: usize) -> Result<()> {
+    match labels.iter().position(|&y| y < 0 || y as usize >= classes) {
+        None => Ok(()),
+        Some(i) => Err(Error::Value(format!(
+            "Expected labels in [0, {classes}) for {classes} output units. Received: labels[{i}]={}",
+            labels[i]
+        ))),
+    }
+}
+
+fn clip(p: f32) -> f32 {
+    p.clamp(EPSILON, 1.0 - EPSILON)
+}
+
+/// Loss and accuracy of one batch of outputs (rows of probabilities).
+pub fn totals(output: ArrayView2<f32>, labels: &[i32]) -> LossTotals {
+    let mut t = LossTotals { count: labels.len(), ..Default::default() };
+    for (row, &y) in output.rows().into_iter().zip(labels) {
+        let sum: f64 = row.iter().map(|&p| clip(p) as f64).sum();
+        t.loss_sum += sum.ln() - (clip(row[y as usize]) as f64).ln();
+        if argmax(row.iter().copied()) == y as usize {
+            t.correct += 1;
+        }
+    }
+    t
+}
+
+/// Index of the first maximum (NaN never wins).
+fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}
+
+/// Writes dL/dz for the batch-mean loss into `dz` given the output y = f(z).
+pub fn output_gradient(output: ArrayView2<f32>, labels: &[i32], activation: Activation, mut dz: ArrayViewMut2<f32>) {
+    let inv_b = 1.0 / labels.len().max(1) as f32;
+    for ((y_row, mut g_row), &label) in output.rows().into_iter().zip(dz.rows_mut()).zip(labels) {
+        let label = label as usize;
+        if activation == Activation::Softmax {
+            for (j, (g, &p)) in g_row.iter_mut().zip(y_row.iter()).enumerate() {
+                *g = (p - if j == label { 1.0 } else { 0.0 }) * inv_b;
+            }
+            continue;
+        }
+        let sum: f32 = y_row.iter().map(|&p| clip(p)).sum();
+        for (j, (g, &p)) in g_row.iter_mut().zip(y_row.iter()).enumerate() {
+            let inside = p > EPSILON && p < 1.0 - EPSILON;
+            let mut d = if inside { 1.0 / sum } else { 0.0 };
+            if j == label && inside {
+                d -= 1.0 / p;
+            }
+            *g = d * inv_b * activation.derivative_from_output(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array2};
+
+    /// Golden values from Keras 3.5 (TensorFlow backend), produced by:
+    ///   import keras, numpy as np
+    ///   y = np.array([1, 2]); p = np.array([[.05, .95, 0], [.1, .8, .1]], "float32")
+    ///   keras.losses.SparseCategoricalCrossentropy()(y, p)   # 1.1769392
+    #[test]
+    fn matches_keras_golden_value() {
+        let p = array![[0.05f32, 0.95, 0.0], [0.1, 0.8, 0.1]];
+        let t = totals(p.view(), &[1, 2]);
+        assert!((t.mean_loss() - 1.1769392).abs() < 1e-6, "{}", t.mean_loss());
+        assert_eq!(t.correct, 1);
+    }
+
+    #[test]
+    fn softmax_gradient_is_p_minus_onehot_over_batch() {
+        let p = array![[0.2f32, 0.7, 0.1], [0.5, 0.25, 0.25]];
+        let mut g = Array2::zeros((2, 3));
+        output_gradient(p.view(), &[1, 0], Activation::Softmax, g.view_mut());
+        assert_eq!(g, array![[0.1, -0.15, 0.05], [-0.25, 0.125, 0.125]]);
+    }
+
+    #[test]
+    fn generic_gradient_matches_finite_differences_through_sigmoid() {
+        let z = array![[0.3f64, -1.2, 2.0, 0.1], [-0.4, 0.9, -2.2, 1.5]];
+        let labels = [2, 0];
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let loss = |z: &Array2<f64>| {
+            let y = z.mapv(|v| sig(v) as f32);
+            totals(y.view(), &labels).mean_loss()
+        };
+        let y = z.mapv(|v| sig(v) as f32);
+        let mut g = Array2::zeros((2, 4));
+        output_gradient(y.view(), &labels, Activation::Sigmoid, g.view_mut());
+        for i in 0..2 {
+            for j in 0..4 {
+                let h = 1e-4;
+                let (mut zp, mut zm) = (z.clone(), z.clone());
+                zp[[i, j]] += h;
+                zm[[i, j]] -= h;
+                let fd = (loss(&zp) - loss(&zm)) / (2.0 * h);
+                assert!((fd - g[[i, j]] as f64).abs() < 2e-3, "({i},{j}): {} vs {fd}", g[[i, j]]);
+            }
+        }
+    }
+
+    #[test]
+    fn labels_out_of_range_are_named() {
+        assert!(check_labels(&[0, 9, 3], 10).is_ok());
+        let err = check_labels(&[0, 10, 3], 10).unwrap_err();
+        assert!(err.to_string().contains("labels[1]=10"), "{err}");
+        assert!(check_labels(&[-1], 10).is_err());
+        assert!(Loss::parse("mse").is_err());
+        assert!(Loss::parse("sparseCategoricalCrossentropy").is_ok());
+    }
+}

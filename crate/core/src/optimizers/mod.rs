@@ -1,0 +1,3 @@
+pub mod rmsprop;
+
+pub use rmsprop::{RmsProp, RmsPropConfig};

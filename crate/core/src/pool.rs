@@ -1,0 +1,61 @@
+//! ferro-nn's own rayon pool. All parallel work runs inside `install`, so a
+//! host application's global rayon pool is never touched, and the thread
+//! count can be changed between calls.
+
+use crate::error::{Error, Result};
+use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::sync::{Arc, RwLock};
+
+static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+
+/// Upper bound on threads, to refuse absurd requests before spawning them.
+pub const MAX_THREADS: usize = 1024;
+
+fn default_threads() -> usize {
+    std::env::var("FERRO_NN_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| (1..=MAX_THREADS).contains(&n))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn build(threads: usize) -> Result<Arc<ThreadPool>> {
+    ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("ferro-nn-{i}"))
+        .build()
+        .map(Arc::new)
+        .map_err(|e| Error::Internal(format!("Could not start {threads} worker threads: {e}")))
+}
+
+fn current() -> Result<Arc<ThreadPool>> {
+    if let Some(pool) = POOL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return Ok(pool.clone());
+    }
+    let mut slot = POOL.write().unwrap_or_else(|e| e.into_inner());
+    if slot.is_none() {
+        *slot = Some(build(default_threads())?);
+    }
+    Ok(slot.as_ref().expect("pool was just set").clone())
+}
+
+/// Replaces the pool; work already running keeps its old pool to the end.
+pub fn set_num_threads(threads: usize) -> Result<()> {
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(Error::Value(format!(
+            "Expected a thread count between 1 and {MAX_THREADS}. Received: {threads}"
+        )));
+    }
+    let pool = build(threads)?;
+    *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(pool);
+    Ok(())
+}
+
+pub fn num_threads() -> usize {
+    current().map_or(1, |p| p.current_num_threads())
+}
+
+/// Runs `f` on ferro-nn's pool.
+pub fn install<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    current()?.install(f)
+}

@@ -1,0 +1,86 @@
+//! Every buffer a training step touches, sized once for a batch size, so the
+//! step itself allocates nothing.
+
+use crate::alloc::{checked_len, zeroed};
+use crate::error::Result;
+use crate::kernels::GemmBuffers;
+use crate::model::Model;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+pub struct Workspace {
+    pub(crate) rows: usize,
+    pub(crate) training: bool,
+    /// The gathered input batch, rows × input_dim.
+    pub(crate) x: Vec<f32>,
+    pub(crate) labels: Vec<i32>,
+    /// Each layer's output, rows × units.
+    pub(crate) outputs: Vec<Vec<f32>>,
+    /// Gradient at each layer's pre-activation, rows × units (training only).
+    pub(crate) grads: Vec<Vec<f32>>,
+    pub(crate) dkernels: Vec<Vec<f32>>,
+    pub(crate) dbiases: Vec<Vec<f32>>,
+    pub(crate) gemm: GemmBuffers,
+}
+
+impl Workspace {
+    /// Buffers for batches of up to `rows` rows; with `training`, also the
+    /// gradients and the packing space of the backward pass.
+    pub fn new(model: &Model, rows: usize, training: bool) -> Result<Workspace> {
+        let per_layer = |what: &str, f: &dyn Fn(usize, usize) -> Result<usize>| -> Result<Vec<Vec<f32>>> {
+            model.layers.iter().map(|l| zeroed(f(l.input_dim(), l.units())?, what)).collect()
+        };
+        let outputs = per_layer("layer outputs", &|_, u| checked_len(&[rows, u], "layer outputs"))?;
+        let (grads, dkernels, dbiases) = if training {
+            (
+                per_layer("gradients", &|_, u| checked_len(&[rows, u], "gradients"))?,
+                per_layer("kernel gradients", &|i, u| checked_len(&[i, u], "kernel gradients"))?,
+                per_layer("bias gradients", &|_, u| Ok(u))?,
+            )
+        } else {
+            (Vec::new(), Vec::new(), Vec::new())
+        };
+        // The largest packed operands of any GEMM the step runs.
+        let (mut a_len, mut b_len) = (0usize, 0usize);
+        let overflow = || crate::error::Error::Value("GEMM packing buffers overflow usize; use smaller sizes.".into());
+        for l in &model.layers {
+            let (i, u) = (l.input_dim(), l.units());
+            let mut shapes = vec![((rows, i), (i, u))]; // forward: x·W
+            if training {
+                shapes.push(((i, rows), (rows, u))); // dW = xᵀ·dz
+                shapes.push(((rows, u), (u, i))); // dx = dz·Wᵀ
+            }
+            for ((m, k), (_, n)) in shapes {
+                a_len = a_len.max(GemmBuffers::packed_a_len(m, k).ok_or_else(overflow)?);
+                b_len = b_len.max(GemmBuffers::packed_b_len(k, n).ok_or_else(overflow)?);
+            }
+        }
+        Ok(Workspace {
+            rows,
+            training,
+            x: zeroed(checked_len(&[rows, model.input_dim()], "the input batch")?, "the input batch")?,
+            labels: zeroed(rows, "the label batch")?,
+            outputs,
+            grads,
+            dkernels,
+            dbiases,
+            gemm: GemmBuffers::with_capacity(a_len, b_len)?,
+        })
+    }
+
+    /// Whether this workspace serves batches of `rows` for `model`.
+    pub fn fits(&self, model: &Model, rows: usize, training: bool) -> bool {
+        rows <= self.rows
+            && (self.training || !training)
+            && self.outputs.len() == model.layers.len()
+            && self.x.len() >= rows * model.input_dim()
+            && model.layers.iter().zip(&self.outputs).all(|(l, o)| o.len() >= rows * l.units())
+    }
+}
+
+pub(crate) fn view(buf: &[f32], rows: usize, cols: usize) -> ArrayView2<'_, f32> {
+    ArrayView2::from_shape((rows, cols), &buf[..rows * cols]).expect("workspace buffer sized for the batch")
+}
+
+pub(crate) fn view_mut(buf: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
+    ArrayViewMut2::from_shape((rows, cols), &mut buf[..rows * cols]).expect("workspace buffer sized for the batch")
+}
