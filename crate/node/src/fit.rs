@@ -1,0 +1,248 @@
+//! `fit` as one AsyncTask: the whole loop runs on ferro-nn's pool while
+//! progress flows back to JS through a ThreadsafeFunction, throttled to one
+//! batch event per ~50 ms plus one event per epoch end.
+//!
+//! At an epoch end the loop can wait for JS (`FitConfig::sync_epochs`), so
+//! epoch callbacks, even async ones, finish before the next epoch starts;
+//! JS answers through `FitControl::resume`, and `FitControl::stop` ends
+//! training between batches.
+
+use crate::errors::guard;
+use crate::model::lock;
+use ferro_core::losses::LossTotals;
+use ferro_core::{pool, EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
+use napi_derive::napi;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const BATCH_EVENT_INTERVAL: Duration = Duration::from_millis(50);
+
+#[napi(object)]
+pub struct FitConfig {
+    pub epochs: u32,
+    pub batch_size: u32,
+    pub shuffle: bool,
+    /// Wait for `FitControl::resume` after each epoch event.
+    pub sync_epochs: bool,
+}
+
+/// One progress report. `kind` is "batch" (running means of the epoch so
+/// far) or "epoch" (final means, plus validation when there is some).
+#[napi(object)]
+#[derive(Clone)]
+pub struct FitEvent {
+    pub kind: String,
+    pub epoch: u32,
+    /// Batches done in this epoch.
+    pub batches: u32,
+    pub loss: f64,
+    pub accuracy: f64,
+    pub val_loss: Option<f64>,
+    pub val_accuracy: Option<f64>,
+}
+
+pub type FitEvents = ThreadsafeFunction<FitEvent, UnknownReturnValue, FitEvent, Status, false>;
+
+#[napi(object)]
+pub struct EpochSummary {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub val_loss: Option<f64>,
+    pub val_accuracy: Option<f64>,
+}
+
+#[napi(object)]
+pub struct FitSummary {
+    pub epochs: Vec<EpochSummary>,
+    /// True when training ended early through `FitControl::stop`.
+    pub stopped: bool,
+}
+
+#[derive(Default)]
+pub struct ControlState {
+    stop: AtomicBool,
+    /// Set by `resume`: Some(stop) once JS has handled an epoch end.
+    answer: Mutex<Option<bool>>,
+    wake: Condvar,
+}
+
+impl ControlState {
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Blocks until JS resumes (or stops) training; true means stop.
+    fn wait_for_resume(&self) -> bool {
+        let mut answer = self.answer.lock().unwrap_or_else(|e| e.into_inner());
+        while answer.is_none() && !self.stop_requested() {
+            answer = self.wake.wait(answer).unwrap_or_else(|e| e.into_inner());
+        }
+        answer.take().unwrap_or(false) || self.stop_requested()
+    }
+}
+
+/// JS's handle on a running fit.
+#[napi]
+pub struct FitControl {
+    state: Arc<ControlState>,
+}
+
+#[napi]
+impl FitControl {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        FitControl { state: Arc::default() }
+    }
+
+    /// Ends training after the current batch.
+    #[napi]
+    pub fn stop(&self) {
+        self.state.stop.store(true, Ordering::Release);
+        let _answer = self.state.answer.lock().unwrap_or_else(|e| e.into_inner());
+        self.state.wake.notify_all();
+    }
+
+    /// Lets a loop waiting at an epoch end go on (or stop, when `stop`).
+    #[napi]
+    pub fn resume(&self, stop: bool) {
+        *self.state.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
+        self.state.wake.notify_all();
+    }
+
+    pub(crate) fn state(&self) -> Arc<ControlState> {
+        self.state.clone()
+    }
+}
+
+impl Default for FitControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub struct FitTask {
+    model: Arc<Mutex<Model>>,
+    x: Float32Array,
+    y: Int32Array,
+    val: Option<(Float32Array, Int32Array)>,
+    config: FitConfig,
+    control: Arc<ControlState>,
+    events: Option<FitEvents>,
+    /// Drawn when fit is called, on the JS thread, so seeded programs shuffle
+    /// the same way however their tasks are scheduled.
+    shuffle_seed: u64,
+}
+
+impl FitTask {
+    pub fn new(
+        model: Arc<Mutex<Model>>,
+        x: Float32Array,
+        y: Int32Array,
+        val: Option<(Float32Array, Int32Array)>,
+        config: FitConfig,
+        control: Arc<ControlState>,
+        events: Option<FitEvents>,
+    ) -> Self {
+        FitTask { model, x, y, val, config, control, events, shuffle_seed: ferro_core::rng::next_seed() }
+    }
+}
+
+/// Forwards the core loop's reports to JS.
+struct JsObserver<'a> {
+    control: &'a ControlState,
+    events: Option<&'a FitEvents>,
+    sync_epochs: bool,
+    last_sent: Instant,
+}
+
+fn event(kind: &str, epoch: usize, batches: usize, t: &LossTotals, val: Option<LossTotals>) -> FitEvent {
+    FitEvent {
+        kind: kind.to_string(),
+        epoch: epoch as u32,
+        batches: batches as u32,
+        loss: t.mean_loss(),
+        accuracy: t.accuracy(),
+        val_loss: val.map(|v| v.mean_loss()),
+        val_accuracy: val.map(|v| v.accuracy()),
+    }
+}
+
+impl FitObserver for JsObserver<'_> {
+    fn on_batch_end(&mut self, epoch: usize, batch: usize, running: &LossTotals) -> Flow {
+        if self.control.stop_requested() {
+            return Flow::Stop;
+        }
+        if let Some(events) = self.events {
+            if self.last_sent.elapsed() >= BATCH_EVENT_INTERVAL {
+                self.last_sent = Instant::now();
+                events.call(event("batch", epoch, batch + 1, running, None), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
+        Flow::Continue
+    }
+
+    fn on_epoch_end(&mut self, epoch: usize, logs: &EpochLogs) -> Flow {
+        let Some(events) = self.events else {
+            return if self.control.stop_requested() { Flow::Stop } else { Flow::Continue };
+        };
+        let epoch_event = event("epoch", epoch, logs.batches, &logs.train, logs.val);
+        let status = events.call(epoch_event, ThreadsafeFunctionCallMode::Blocking);
+        self.last_sent = Instant::now();
+        // Only wait when the event reached JS: otherwise nobody would answer.
+        let stop = if self.sync_epochs && status == Status::Ok {
+            self.control.wait_for_resume()
+        } else {
+            self.control.stop_requested()
+        };
+        if stop {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+#[napi]
+impl Task for FitTask {
+    type Output = ferro_core::FitResult;
+    type JsValue = FitSummary;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        guard(|| {
+            let mut guard = lock(&self.model)?;
+            let model: &mut Model = &mut guard;
+            let train = Samples { x: &self.x, labels: &self.y };
+            let val = self.val.as_ref().map(|(x, y)| Samples { x, labels: y });
+            let options = FitOptions {
+                epochs: self.config.epochs as usize,
+                batch_size: self.config.batch_size as usize,
+                shuffle: self.config.shuffle,
+                seed: self.shuffle_seed,
+            };
+            let mut observer = JsObserver {
+                control: &self.control,
+                events: self.events.as_ref(),
+                sync_epochs: self.config.sync_epochs,
+                last_sent: Instant::now(),
+            };
+            pool::install(|| model.fit(train, val, &options, &mut observer))
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<FitSummary> {
+        let epochs = output
+            .epochs
+            .iter()
+            .map(|e| EpochSummary {
+                loss: e.train.mean_loss(),
+                accuracy: e.train.accuracy(),
+                val_loss: e.val.map(|v| v.mean_loss()),
+                val_accuracy: e.val.map(|v| v.accuracy()),
+            })
+            .collect();
+        Ok(FitSummary { epochs, stopped: output.stopped })
+    }
+}

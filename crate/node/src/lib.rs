@@ -1,0 +1,65 @@
+//! The napi binding of ferro-nn: converts JS values, maps errors, runs the
+//! work off the JS thread. Nothing numeric happens here.
+//!
+//! Every entry point runs its body through `guard`, which catches panics:
+//! napi-rs does not guard `Task::compute`, and a panic there would abort Node.
+
+#![deny(clippy::all)]
+
+mod errors;
+mod fit;
+mod model;
+
+use errors::guard;
+use ferro_core::{io::idx, pool, rng};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+pub use fit::FitControl;
+pub use model::NativeModel;
+
+#[napi]
+pub fn set_num_threads(threads: u32) -> Result<()> {
+    guard(|| pool::set_num_threads(threads as usize))
+}
+
+#[napi]
+pub fn get_num_threads() -> u32 {
+    pool::num_threads() as u32
+}
+
+/// Seeds the source every model draws its initialisation and shuffling from.
+/// `seed` is an integer in [0, 2^53), checked by the TypeScript layer.
+#[napi]
+pub fn set_random_seed(seed: f64) -> Result<()> {
+    guard(|| {
+        if !(seed.is_finite() && seed >= 0.0 && seed.fract() == 0.0 && seed < 9_007_199_254_740_992.0) {
+            return Err(ferro_core::Error::Value(format!(
+                "Expected a non-negative safe integer for seed. Received: {seed}"
+            )));
+        }
+        rng::set_global_seed(seed as u64);
+        Ok(())
+    })
+}
+
+#[napi(object)]
+pub struct IdxHeader {
+    pub dims: Vec<f64>,
+    pub data_offset: u32,
+}
+
+/// Validates a whole IDX file held in `bytes` and returns its header.
+#[napi]
+pub fn parse_idx_header(bytes: &[u8], name: String) -> Result<IdxHeader> {
+    guard(|| {
+        let h = idx::parse_header(bytes, &name)?;
+        Ok(IdxHeader { dims: h.dims.iter().map(|&d| d as f64).collect(), data_offset: h.data_offset as u32 })
+    })
+}
+
+/// Which microkernel this CPU runs, for benchmarks and bug reports.
+#[napi]
+pub fn kernel_isa() -> String {
+    ferro_core::kernels::Isa::detect().name().to_string()
+}
