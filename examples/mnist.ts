@@ -1,0 +1,15 @@
+// The seed program of DESIGN.md §1: Chollet's first Keras example, in TypeScript.
+import { Sequential, Dense, mnist } from 'ferro-nn';
+
+const [[trainImages, trainLabels], [testImages, testLabels]] = await mnist.loadData();
+const x = trainImages.reshape([60000, 28 * 28]).asType('float32').div(255);
+const xTest = testImages.reshape([10000, 28 * 28]).asType('float32').div(255);
+
+const model = new Sequential([
+  new Dense(512, { activation: 'relu' }),
+  new Dense(10, { activation: 'softmax' }),
+]);
+model.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+await model.fit(x, trainLabels, { epochs: 5, batchSize: 128 });
+const { loss, accuracy } = await model.evaluate(xTest, testLabels);
+console.log(`test_acc: ${accuracy.toFixed(4)}`);

@@ -1,0 +1,53 @@
+/** Turns user inputs into the flat arrays the native side reads, without copying when it can. */
+
+import { FerroShapeError, FerroValueError } from './errors.js';
+import { toTensor } from './tensor.js';
+
+export interface Features {
+  data: Float32Array;
+  rows: number;
+  features: number;
+}
+
+/** x as rows × features float32; a float32 Tensor's data is used as it is. */
+export function toFeatures(x: unknown, name = 'x'): Features {
+  const t = toTensor(x, name);
+  if (t.rank !== 2) {
+    throw new FerroShapeError(
+      `Expected ${name} of shape [samples, features] (rank 2). Received: shape [${t.shape.join(', ')}]; reshape it first, e.g. x.reshape([n, -1])`,
+    );
+  }
+  const [rows, features] = t.shape as [number, number];
+  const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+  return { data, rows, features };
+}
+
+/**
+ * y as int32 class indices, shape [samples] or [samples, 1]. Float labels
+ * must be whole numbers; every label must lie in [0, classes).
+ */
+export function toLabels(y: unknown, rows: number, classes: number, name = 'y'): Int32Array {
+  const t = toTensor(y, name);
+  const ok = t.rank === 1 || (t.rank === 2 && t.shape[1] === 1);
+  if (!ok) {
+    throw new FerroShapeError(
+      `Expected ${name} of shape [samples] or [samples, 1] holding class indices. Received: shape [${t.shape.join(', ')}]`,
+    );
+  }
+  if (t.shape[0] !== rows) {
+    throw new FerroShapeError(
+      `Expected x and ${name} to hold the same number of samples. Received: x has ${rows}, ${name} has ${t.shape[0]}`,
+    );
+  }
+  const labels = t.data instanceof Int32Array ? t.data : new Int32Array(t.size);
+  for (let i = 0; i < t.size; i++) {
+    const v = t.data[i] as number;
+    if (!Number.isInteger(v) || v < 0 || v >= classes) {
+      throw new FerroValueError(
+        `Expected ${name} to hold integer class indices in [0, ${classes}) for ${classes} output units. Received: ${name}[${i}]=${v}`,
+      );
+    }
+    if (labels !== t.data) labels[i] = v;
+  }
+  return labels;
+}

@@ -1,0 +1,33 @@
+/**
+ * ferro-nn: train neural networks from TypeScript at native speed.
+ *
+ *   import { Sequential, Dense, mnist } from 'ferro-nn';
+ */
+
+export { Tensor, type DType, type DataTypeMap, type NestedArray, type NestedNumbers, type TensorLike, type TypedArray } from './tensor.js';
+export { Dense, layers, type ActivationName, type DenseOptions, type InitializerName } from './layers.js';
+export {
+  Sequential,
+  type CompileArgs,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type LossName,
+  type MetricName,
+  type PredictOptions,
+} from './sequential.js';
+export { RMSprop, type OptimizerName, type RMSpropOptions } from './optimizers.js';
+export { AbortError, type FitOptions, type Verbosity } from './fit.js';
+export type { Callback, History, Logs } from './callbacks.js';
+export { mnist, loadData, type LoadDataOptions, type MnistSplit } from './mnist.js';
+export { setRandomSeed, setNumThreads, getNumThreads, kernelIsa } from './runtime.js';
+export {
+  FerroError,
+  FerroTypeError,
+  FerroValueError,
+  FerroShapeError,
+  FerroStateError,
+  FerroBusyError,
+  FerroIoError,
+  FerroInternalError,
+  type ErrorCode,
+} from './errors.js';

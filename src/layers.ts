@@ -1,0 +1,116 @@
+/** Layers. Dense is the one ferro-nn has today. */
+
+import { FerroStateError, FerroTypeError } from './errors.js';
+import type { Tensor, TensorLike } from './tensor.js';
+import { checkBoolean, checkInt, checkName, checkOptions, describe } from './validate.js';
+
+export type ActivationName = 'relu' | 'softmax' | 'sigmoid' | 'tanh' | 'linear';
+export const ACTIVATION_NAMES: readonly ActivationName[] = ['relu', 'softmax', 'sigmoid', 'tanh', 'linear'];
+
+export type InitializerName =
+  | 'glorot_uniform'
+  | 'glorot_normal'
+  | 'he_uniform'
+  | 'he_normal'
+  | 'lecun_uniform'
+  | 'lecun_normal'
+  | 'zeros'
+  | 'ones';
+export const INITIALIZER_NAMES: readonly InitializerName[] = [
+  'glorot_uniform',
+  'glorot_normal',
+  'he_uniform',
+  'he_normal',
+  'lecun_uniform',
+  'lecun_normal',
+  'zeros',
+  'ones',
+];
+
+export interface DenseOptions {
+  /** Applied to x·W + b. Default 'linear'. */
+  activation?: ActivationName;
+  /** Whether the layer adds a bias vector. Default true. */
+  useBias?: boolean;
+  /** Initial kernel values. Default 'glorot_uniform'. */
+  kernelInitializer?: InitializerName;
+  /** Initial bias values. Default 'zeros'. */
+  biasInitializer?: InitializerName;
+  /** Input features, for the first layer; lets the model build before fit. */
+  inputDim?: number;
+  /** Layer name shown by summary(). Default 'dense', 'dense_1', … */
+  name?: string;
+}
+
+/** What a built model offers its layers: their weights. */
+export interface LayerOwner {
+  layerWeights(layer: Dense): Tensor<'float32'>[];
+  setLayerWeights(layer: Dense, weights: readonly TensorLike[]): void;
+}
+
+/** Largest layer width accepted; buffers are sized with checked arithmetic beyond that too. */
+export const MAX_UNITS = 2 ** 31 - 1;
+
+let denseCount = 0;
+
+/** A densely connected layer: output = activation(x·kernel + bias), kernel [inputDim, units]. */
+export class Dense {
+  readonly units: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  readonly inputDim: number | undefined;
+  readonly name: string;
+  /** @internal set when a model builds the layer. */
+  owner: LayerOwner | undefined;
+  /** @internal input features, known once built. */
+  builtInputDim: number | undefined;
+
+  constructor(units: number, options: DenseOptions = {}) {
+    this.units = checkInt(units, 'units', 1, MAX_UNITS);
+    const o = checkOptions(options, 'Dense');
+    this.activation = o.activation === undefined ? 'linear' : checkName(o.activation, 'activation', ACTIVATION_NAMES);
+    this.useBias = o.useBias === undefined ? true : checkBoolean(o.useBias, 'useBias');
+    this.kernelInitializer =
+      o.kernelInitializer === undefined
+        ? 'glorot_uniform'
+        : checkName(o.kernelInitializer, 'kernelInitializer', INITIALIZER_NAMES);
+    this.biasInitializer =
+      o.biasInitializer === undefined ? 'zeros' : checkName(o.biasInitializer, 'biasInitializer', INITIALIZER_NAMES);
+    this.inputDim = o.inputDim === undefined ? undefined : checkInt(o.inputDim, 'inputDim', 1, MAX_UNITS);
+    if (o.name !== undefined && typeof o.name !== 'string') {
+      throw new FerroTypeError(`Expected a string for name. Received: name=${describe(o.name)}`);
+    }
+    this.name = (o.name as string | undefined) ?? (denseCount === 0 ? 'dense' : `dense_${denseCount}`);
+    denseCount += 1;
+  }
+
+  get built(): boolean {
+    return this.owner !== undefined;
+  }
+
+  /** [kernel [inputDim, units], bias [units]] (bias only with useBias); [] before the model is built. */
+  getWeights(): Tensor<'float32'>[] {
+    return this.owner ? this.owner.layerWeights(this) : [];
+  }
+
+  /** Replaces kernel (and bias); shapes must match getWeights(). */
+  setWeights(weights: readonly TensorLike[]): void {
+    if (!this.owner) {
+      throw new FerroStateError(
+        `Layer '${this.name}' is not built yet: build or fit its model before setWeights().`,
+      );
+    }
+    this.owner.setLayerWeights(this, weights);
+  }
+
+  /** Parameters: inputDim·units (+ units for the bias). */
+  countParams(): number {
+    if (this.builtInputDim === undefined) return 0;
+    return this.builtInputDim * this.units + (this.useBias ? this.units : 0);
+  }
+}
+
+/** TensorFlow.js-style namespace: `new layers.Dense(10)`. */
+export const layers = { Dense } as const;

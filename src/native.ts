@@ -1,0 +1,31 @@
+/** Loads the compiled addon through the loader napi-rs generated. */
+
+import { createRequire } from 'node:module';
+import type * as Binding from '../native/index.cjs';
+
+export type {
+  FitControl,
+  FitEvent,
+  FitSummary,
+  LayerConfig,
+  Metrics,
+  NativeModel,
+  OptimizerConfig,
+} from '../native/index.cjs';
+
+function load(): typeof Binding {
+  const require = createRequire(import.meta.url);
+  try {
+    return require('../native/index.cjs') as typeof Binding;
+  } catch (error) {
+    const platform = `${process.platform}-${process.arch}`;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `ferro-nn: no native binary could be loaded for ${platform} (Node ${process.version}). ` +
+        `Reinstall ferro-nn so npm fetches the prebuilt binary for this platform, ` +
+        `or build from source with a Rust toolchain: npm run build. Loader said: ${reason}`,
+    );
+  }
+}
+
+export const binding = load();

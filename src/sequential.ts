@@ -1,0 +1,323 @@
+/** Sequential: a linear stack of layers with Keras's compile / fit / evaluate / predict. */
+
+import type { History } from './callbacks.js';
+import { toFeatures, toLabels } from './data.js';
+import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, native, nativeAsync } from './errors.js';
+import { type FitOptions, runFit, type Trainee } from './fit.js';
+import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
+import { binding, type NativeModel } from './native.js';
+import { OPTIMIZER_NAMES, type OptimizerName, RMSprop } from './optimizers.js';
+import { Tensor, type TensorLike, toTensor } from './tensor.js';
+import { checkInt, checkName, checkOptions, describe } from './validate.js';
+
+export type LossName = 'sparse_categorical_crossentropy' | 'sparseCategoricalCrossentropy';
+export const LOSS_NAMES: readonly LossName[] = ['sparse_categorical_crossentropy', 'sparseCategoricalCrossentropy'];
+
+export type MetricName = 'accuracy' | 'acc' | 'sparse_categorical_accuracy';
+export const METRIC_NAMES: readonly MetricName[] = ['accuracy', 'acc', 'sparse_categorical_accuracy'];
+
+export interface CompileArgs {
+  /** 'rmsprop' (Keras defaults) or a configured RMSprop. */
+  optimizer: OptimizerName | RMSprop;
+  /** Mean over the batch. */
+  loss: LossName;
+  /** Reported metrics. Accuracy is always computed for classification losses. */
+  metrics?: MetricName[];
+}
+
+/** Loss and metrics, keyed by name. */
+export interface EvaluateResult {
+  loss: number;
+  accuracy: number;
+}
+
+export interface EvaluateOptions {
+  /** Samples per forward pass. Default 32 (results do not depend on it). */
+  batchSize?: number;
+}
+
+export type PredictOptions = EvaluateOptions;
+
+export class Sequential implements LayerOwner {
+  readonly layers: Dense[] = [];
+  /** Set to true (e.g. from a callback) to end fit after the current epoch. */
+  stopTraining = false;
+  private model: NativeModel | undefined;
+  private optimizer: RMSprop | undefined;
+  private loss: LossName | undefined;
+  private training = false;
+
+  constructor(layers: readonly Dense[] = []) {
+    if (!Array.isArray(layers)) {
+      throw new FerroTypeError(`Expected an array of layers. Received: ${describe(layers)}`);
+    }
+    layers.forEach((layer) => this.add(layer));
+  }
+
+  /** Appends a layer; the model must not be built yet. */
+  add(layer: Dense): void {
+    if (!(layer instanceof Dense)) {
+      throw new FerroTypeError(`Expected a layer such as new Dense(10). Received: ${describe(layer)}`);
+    }
+    if (this.model) {
+      throw new FerroStateError(`Cannot add layer '${layer.name}': the model is already built.`);
+    }
+    if (layer.owner || this.layers.includes(layer)) {
+      throw new FerroStateError(`Layer '${layer.name}' already belongs to a model; create a new layer instead.`);
+    }
+    this.layers.push(layer);
+  }
+
+  get built(): boolean {
+    return this.model !== undefined;
+  }
+
+  /** Creates the weights for inputs of shape [null, inputDim] (done by fit when needed). */
+  build(inputShape: readonly (number | null)[]): void {
+    if (!Array.isArray(inputShape) || inputShape.length < 1 || inputShape.length > 2) {
+      throw new FerroTypeError(`Expected an input shape [null, features]. Received: ${describe(inputShape)}`);
+    }
+    const inputDim = checkInt(inputShape[inputShape.length - 1], 'features', 1, MAX_UNITS);
+    if (this.model) {
+      if (this.inputDim !== inputDim) {
+        throw new FerroShapeError(`The model is built for ${this.inputDim} features. Received: ${inputDim}`);
+      }
+      return;
+    }
+    if (this.layers.length === 0) {
+      throw new FerroStateError('A Sequential model needs at least one layer before it can be built; add a Dense layer.');
+    }
+    const first = this.layers[0]!;
+    if (first.inputDim !== undefined && first.inputDim !== inputDim) {
+      throw new FerroShapeError(
+        `Layer '${first.name}' expects inputDim=${first.inputDim}. Received: input shape with ${inputDim} features`,
+      );
+    }
+    const specs = this.layers.map((l) => ({
+      units: l.units,
+      activation: l.activation,
+      useBias: l.useBias,
+      kernelInitializer: l.kernelInitializer,
+      biasInitializer: l.biasInitializer,
+    }));
+    this.model = native(() => new binding.NativeModel(inputDim, specs));
+    let dim = inputDim;
+    for (const layer of this.layers) {
+      layer.owner = this;
+      layer.builtInputDim = dim;
+      dim = layer.units;
+    }
+    if (this.optimizer && this.loss) this.applyCompile();
+  }
+
+  /** Chooses optimizer and loss; compiling again resets the optimizer's state. */
+  compile(args: CompileArgs): void {
+    const o = checkOptions(args, 'compile');
+    if (o.optimizer === undefined) throw new FerroTypeError("Expected an optimizer in compile(), e.g. 'rmsprop'.");
+    const optimizer =
+      o.optimizer instanceof RMSprop
+        ? o.optimizer
+        : (checkName(o.optimizer, 'optimizer', OPTIMIZER_NAMES), new RMSprop());
+    const loss = checkName(o.loss, 'loss', LOSS_NAMES);
+    if (o.metrics !== undefined) {
+      if (!Array.isArray(o.metrics)) {
+        throw new FerroTypeError(`Expected an array of metric names for metrics. Received: ${describe(o.metrics)}`);
+      }
+      o.metrics.forEach((m) => checkName(m, 'metric', METRIC_NAMES));
+    }
+    this.optimizer = optimizer;
+    this.loss = loss;
+    if (this.model) this.applyCompile();
+  }
+
+  private applyCompile(): void {
+    const opt = this.optimizer!;
+    const config = {
+      learningRate: opt.learningRate,
+      rho: opt.rho,
+      epsilon: opt.epsilon,
+      momentum: opt.momentum,
+      centered: opt.centered,
+    };
+    native(() => this.model!.compile(config, this.loss!));
+  }
+
+  /** Trains on x [samples, features] and integer labels y [samples]. */
+  async fit(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
+    return this.exclusive(() => runFit(this.trainee(x, 'fit'), x, y, options));
+  }
+
+  /** Mean loss and accuracy over x, y. */
+  async evaluate(x: TensorLike, y: TensorLike, options: EvaluateOptions = {}): Promise<EvaluateResult> {
+    const batchSize = this.batchSizeOption(options, 'evaluate');
+    const model = this.ready('evaluate', x);
+    const f = this.features(x);
+    const labels = toLabels(y, f.rows, this.outputUnits);
+    this.checkIdle('evaluate');
+    const m = await nativeAsync(() => model.evaluate(f.data, labels, batchSize));
+    return { loss: m.loss, accuracy: m.accuracy };
+  }
+
+  /** The last layer's outputs for x, float32 [samples, units]. */
+  async predict(x: TensorLike, options: PredictOptions = {}): Promise<Tensor<'float32'>> {
+    const batchSize = this.batchSizeOption(options, 'predict');
+    const f = this.features(x);
+    if (!this.model) this.build([null, f.features]);
+    this.checkIdle('predict');
+    const out = await nativeAsync(() => this.model!.predict(f.data, f.rows, batchSize));
+    return new Tensor(out, [f.rows, this.outputUnits]);
+  }
+
+  /** One gradient step on exactly this batch; returns its loss and accuracy before the step. */
+  async trainOnBatch(x: TensorLike, y: TensorLike): Promise<EvaluateResult> {
+    return this.exclusive(async () => {
+      const model = this.trainee(x, 'trainOnBatch').nativeModel;
+      const f = this.features(x);
+      const labels = toLabels(y, f.rows, this.outputUnits);
+      const m = await nativeAsync(() => model.trainOnBatch(f.data, labels));
+      return { loss: m.loss, accuracy: m.accuracy };
+    });
+  }
+
+  /** Every weight, layer by layer (kernel then bias), like Keras's get_weights(). */
+  getWeights(): Tensor<'float32'>[] {
+    if (!this.model) return [];
+    const data = native(() => this.model!.getWeights());
+    const shapes = this.weightShapes();
+    return data.map((d, i) => new Tensor(d, shapes[i]));
+  }
+
+  /** Replaces every weight; count and shapes must match getWeights(). */
+  setWeights(weights: readonly TensorLike[]): void {
+    if (!this.model) {
+      throw new FerroStateError('The model is not built yet: call build([null, features]) or fit() before setWeights().');
+    }
+    this.checkIdle('setWeights');
+    const shapes = this.weightShapes();
+    if (!Array.isArray(weights) || weights.length !== shapes.length) {
+      throw new FerroShapeError(
+        `Expected ${shapes.length} weight tensors (kernel and bias of each layer). Received: ${describe(weights)}`,
+      );
+    }
+    const data = weights.map((w, i) => {
+      const t = toTensor(w, `weights[${i}]`);
+      const want = shapes[i]!;
+      if (t.shape.length !== want.length || t.shape.some((d, j) => d !== want[j])) {
+        throw new FerroShapeError(
+          `Expected weights[${i}] of shape [${want.join(', ')}]. Received: shape [${t.shape.join(', ')}]`,
+        );
+      }
+      return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+    });
+    native(() => this.model!.setWeights(data, shapes));
+  }
+
+  /** Total parameters (0 before build). */
+  countParams(): number {
+    return this.layers.reduce((n, l) => n + l.countParams(), 0);
+  }
+
+  /** @internal LayerOwner */
+  layerWeights(layer: Dense): Tensor<'float32'>[] {
+    const [start, end] = this.weightRange(layer);
+    return this.getWeights().slice(start, end);
+  }
+
+  /** @internal LayerOwner */
+  setLayerWeights(layer: Dense, weights: readonly TensorLike[]): void {
+    const [start, end] = this.weightRange(layer);
+    if (!Array.isArray(weights) || weights.length !== end - start) {
+      throw new FerroShapeError(
+        `Expected ${end - start} weight tensors for layer '${layer.name}'. Received: ${describe(weights)}`,
+      );
+    }
+    const all: TensorLike[] = this.getWeights();
+    all.splice(start, end - start, ...weights);
+    this.setWeights(all);
+  }
+
+  private weightRange(layer: Dense): [number, number] {
+    let start = 0;
+    for (const l of this.layers) {
+      const n = l.useBias ? 2 : 1;
+      if (l === layer) return [start, start + n];
+      start += n;
+    }
+    throw new FerroStateError(`Layer '${layer.name}' does not belong to this model.`);
+  }
+
+  private weightShapes(): number[][] {
+    return this.layers.flatMap((l) => {
+      const kernel = [l.builtInputDim!, l.units];
+      return l.useBias ? [kernel, [l.units]] : [kernel];
+    });
+  }
+
+  private get inputDim(): number {
+    return this.layers[0]?.builtInputDim ?? 0;
+  }
+
+  private get outputUnits(): number {
+    return this.layers.at(-1)?.units ?? 0;
+  }
+
+  private features(x: TensorLike): ReturnType<typeof toFeatures> {
+    const f = toFeatures(x);
+    if (this.model && f.features !== this.inputDim) {
+      throw new FerroShapeError(
+        `Expected x with ${this.inputDim} features per sample, as the model was built. Received: ${f.features}`,
+      );
+    }
+    return f;
+  }
+
+  /** Builds from x if needed and checks the model is compiled. */
+  private trainee(x: TensorLike, what: string): Trainee {
+    const model = this.ready(what, x);
+    if (!this.optimizer) {
+      throw new FerroStateError(`You must call compile() before ${what}().`);
+    }
+    const self = this;
+    return {
+      nativeModel: model,
+      inputDim: this.inputDim,
+      outputUnits: this.outputUnits,
+      get stopTraining() {
+        return self.stopTraining;
+      },
+      set stopTraining(v: boolean) {
+        self.stopTraining = v;
+      },
+    };
+  }
+
+  private ready(what: string, x: TensorLike): NativeModel {
+    if (this.layers.length === 0) {
+      throw new FerroStateError(`Add at least one layer before ${what}().`);
+    }
+    if (!this.model) this.build([null, toFeatures(x).features]);
+    return this.model!;
+  }
+
+  private batchSizeOption(options: unknown, what: string): number {
+    const o = checkOptions(options, what);
+    return o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
+  }
+
+  private checkIdle(what: string): void {
+    if (this.training) {
+      throw new FerroBusyError(`The model is training: wait for fit() or trainOnBatch() to settle before ${what}().`);
+    }
+  }
+
+  /** Runs a training call, refusing a second one while it runs. */
+  private async exclusive<T>(run: () => Promise<T>): Promise<T> {
+    this.checkIdle('training it again');
+    this.training = true;
+    try {
+      return await run();
+    } finally {
+      this.training = false;
+    }
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * Tensor: an n-dimensional array of float32, int32 or uint8 values, stored
+ * row-major in the matching typed array. Tensors are cheap views: reshape
+ * and slice share data, the other methods make new arrays.
+ */
+
+import { FerroShapeError, FerroTypeError, FerroValueError } from './errors.js';
+import { checkInt, checkNumber, describe } from './validate.js';
+
+export type DType = 'float32' | 'int32' | 'uint8';
+
+/** The typed array that holds each dtype. */
+export interface DataTypeMap {
+  float32: Float32Array;
+  int32: Int32Array;
+  uint8: Uint8Array;
+}
+
+export type TypedArray = DataTypeMap[DType];
+
+/** Numbers, or arrays of them nested to any depth (rectangular). */
+export type NestedArray = number | readonly NestedArray[];
+
+/** Anything the API accepts where a Tensor belongs. */
+export type TensorLike = Tensor | TypedArray | readonly NestedArray[];
+
+/** Nested arrays of numbers mirroring a tensor's shape. */
+export type NestedNumbers = number | NestedNumbers[];
+
+const DTYPES: readonly DType[] = ['float32', 'int32', 'uint8'];
+
+function dtypeOf(data: unknown): DType | undefined {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint8Array && !(data instanceof Uint8ClampedArray)) return 'uint8';
+  return undefined;
+}
+
+function allocate<D extends DType>(dtype: D, length: number): DataTypeMap[D] {
+  const Ctor = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array }[dtype];
+  return new Ctor(length) as DataTypeMap[D];
+}
+
+function checkShape(shape: unknown, name = 'shape'): number[] {
+  if (!Array.isArray(shape)) {
+    throw new FerroTypeError(`Expected an array of dimensions for ${name}. Received: ${describe(shape)}`);
+  }
+  return shape.map((d, i) => checkInt(d, `${name}[${i}]`, 0));
+}
+
+function product(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Shape and flat values of a rectangular nested array of numbers. */
+function flatten(value: readonly NestedArray[]): { shape: number[]; values: number[] } {
+  const shape: number[] = [];
+  for (let level: unknown = value; Array.isArray(level); level = level[0]) shape.push(level.length);
+  const values: number[] = [];
+  const walk = (node: unknown, depth: number, path: string): void => {
+    if (depth === shape.length) {
+      if (typeof node !== 'number') {
+        throw new FerroTypeError(`Expected a number at ${path}. Received: ${describe(node)}`);
+      }
+      values.push(node);
+      return;
+    }
+    if (!Array.isArray(node) || node.length !== shape[depth]) {
+      throw new FerroShapeError(
+        `Expected a rectangular nested array: ${path} should be an array of length ${shape[depth]}. Received: ${describe(node)}`,
+      );
+    }
+    node.forEach((child, i) => walk(child, depth + 1, `${path}[${i}]`));
+  };
+  walk(value, 0, 'values');
+  return { shape, values };
+}
+
+export class Tensor<D extends DType = DType> {
+  readonly dtype: D;
+  readonly shape: readonly number[];
+  readonly data: DataTypeMap[D];
+  readonly size: number;
+
+  /**
+   * @param data a Float32Array, Int32Array or Uint8Array (dtype follows it),
+   *   or nested arrays of numbers (float32 unless `dtype` says otherwise).
+   * @param shape dimensions; defaults to the data's own (1-D for typed arrays).
+   * @param dtype the dtype for nested-array data.
+   */
+  constructor(data: DataTypeMap[D] | readonly NestedArray[], shape?: readonly number[], dtype?: D) {
+    const typed = dtypeOf(data);
+    let values: DataTypeMap[D];
+    let inferred: number[];
+    if (typed) {
+      if (dtype !== undefined && dtype !== typed) {
+        throw new FerroTypeError(`Expected ${dtype} data for dtype '${dtype}'. Received: ${describe(data)}`);
+      }
+      values = data as DataTypeMap[D];
+      inferred = [values.length];
+      this.dtype = typed as D;
+    } else if (Array.isArray(data)) {
+      const target = (dtype ?? 'float32') as D;
+      if (!DTYPES.includes(target)) {
+        throw new FerroValueError(`Unknown dtype: ${describe(target)}. Expected one of: ${DTYPES.join(', ')}`);
+      }
+      const flat = flatten(data);
+      values = allocate(target, flat.values.length);
+      values.set(flat.values);
+      inferred = flat.shape;
+      this.dtype = target;
+    } else {
+      throw new FerroTypeError(
+        `Expected a Float32Array, Int32Array, Uint8Array or nested arrays of numbers for tensor data. Received: ${describe(data)}`,
+      );
+    }
+    const dims = shape === undefined ? inferred : checkShape(shape);
+    if (product(dims) !== values.length) {
+      throw new FerroShapeError(
+        `Expected data of ${product(dims)} values for shape [${dims.join(', ')}]. Received: ${values.length} values`,
+      );
+    }
+    this.data = values;
+    this.shape = Object.freeze(dims);
+    this.size = values.length;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Same data, new shape; one dimension may be -1 and is inferred. */
+  reshape(shape: readonly number[]): Tensor<D> {
+    if (!Array.isArray(shape)) {
+      throw new FerroTypeError(`Expected an array of dimensions for reshape. Received: ${describe(shape)}`);
+    }
+    const dims = shape.map((d, i) => checkInt(d, `shape[${i}]`, -1));
+    const unknown = dims.filter((d) => d === -1).length;
+    if (unknown > 1) {
+      throw new FerroValueError(`Expected at most one -1 in a reshape. Received: [${dims.join(', ')}]`);
+    }
+    const known = product(dims.filter((d) => d !== -1));
+    if (unknown === 1) {
+      if (known === 0 || this.size % known !== 0) {
+        throw new FerroShapeError(`Cannot reshape a tensor of ${this.size} values into [${dims.join(', ')}]`);
+      }
+      dims[dims.indexOf(-1)] = this.size / known;
+    } else if (known !== this.size) {
+      throw new FerroShapeError(
+        `Cannot reshape a tensor of ${this.size} values (shape [${this.shape.join(', ')}]) into [${dims.join(', ')}]`,
+      );
+    }
+    return new Tensor(this.data, dims);
+  }
+
+  /** A copy converted to `dtype` (truncating toward zero for integer types). */
+  asType<T extends DType>(dtype: T): Tensor<T> {
+    if (!DTYPES.includes(dtype)) {
+      throw new FerroValueError(`Unknown dtype: ${describe(dtype)}. Expected one of: ${DTYPES.join(', ')}`);
+    }
+    const out = allocate(dtype, this.size);
+    out.set(this.data);
+    return new Tensor<T>(out, this.shape);
+  }
+
+  /** Elementwise division by a number; the result is float32. */
+  div(divisor: number): Tensor<'float32'> {
+    const d = checkNumber(divisor, 'divisor');
+    if (d === 0) throw new FerroValueError('Expected a non-zero divisor. Received: divisor=0');
+    return this.map((v) => v / d);
+  }
+
+  /** Elementwise multiplication by a number; the result is float32. */
+  mul(factor: number): Tensor<'float32'> {
+    const f = checkNumber(factor, 'factor');
+    return this.map((v) => v * f);
+  }
+
+  private map(f: (v: number) => number): Tensor<'float32'> {
+    const src = this.data;
+    const out = new Float32Array(this.size);
+    for (let i = 0; i < out.length; i++) out[i] = f(src[i] as number);
+    return new Tensor(out, this.shape);
+  }
+
+  /** Rows `start` to `end` (exclusive) along the first axis; shares data. Negative indices count from the end. */
+  slice(start: number, end?: number): Tensor<D> {
+    if (this.rank === 0) throw new FerroShapeError('Cannot slice a scalar tensor (rank 0)');
+    const rows = this.shape[0] as number;
+    const clamp = (i: number, name: string): number => {
+      checkInt(i, name, -Number.MAX_SAFE_INTEGER);
+      return Math.min(rows, Math.max(0, i < 0 ? rows + i : i));
+    };
+    const from = clamp(start, 'start');
+    const to = Math.max(from, end === undefined ? rows : clamp(end, 'end'));
+    const rowSize = rows === 0 ? 0 : this.size / rows;
+    const data = this.data.subarray(from * rowSize, to * rowSize) as DataTypeMap[D];
+    return new Tensor(data, [to - from, ...this.shape.slice(1)]);
+  }
+
+  /** Index of the largest value along `axis` (first on ties); int32. */
+  argMax(axis = -1): Tensor<'int32'> {
+    if (this.rank === 0) throw new FerroShapeError('Cannot take argMax of a scalar tensor (rank 0)');
+    const ax = checkInt(axis, 'axis', -this.rank, this.rank - 1);
+    const a = ax < 0 ? ax + this.rank : ax;
+    const len = this.shape[a] as number;
+    if (len === 0) throw new FerroShapeError(`Cannot take argMax along axis ${a} of length 0`);
+    const inner = product(this.shape.slice(a + 1));
+    const outer = product(this.shape.slice(0, a));
+    const out = new Int32Array(outer * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const base = o * len * inner + i;
+        let best = 0;
+        let bestValue = this.data[base] as number;
+        for (let k = 1; k < len; k++) {
+          const v = this.data[base + k * inner] as number;
+          if (v > bestValue || (Number.isNaN(bestValue) && !Number.isNaN(v))) {
+            best = k;
+            bestValue = v;
+          }
+        }
+        out[o * inner + i] = best;
+      }
+    }
+    return new Tensor(out, [...this.shape.slice(0, a), ...this.shape.slice(a + 1)]);
+  }
+
+  /** The values as nested arrays (a plain number for rank 0). */
+  toArray(): NestedNumbers {
+    const build = (depth: number, offset: number): NestedNumbers => {
+      if (depth === this.rank) return this.data[offset] as number;
+      const stride = product(this.shape.slice(depth + 1));
+      return Array.from({ length: this.shape[depth] as number }, (_, i) => build(depth + 1, offset + i * stride));
+    };
+    return build(0, 0);
+  }
+
+  toString(): string {
+    return `Tensor(dtype=${this.dtype}, shape=[${this.shape.join(', ')}])`;
+  }
+}
+
+/** `value` as a Tensor: Tensors pass through, typed arrays become 1-D, nested arrays are flattened. */
+export function toTensor(value: unknown, name: string): Tensor {
+  if (value instanceof Tensor) return value;
+  if (dtypeOf(value) || Array.isArray(value)) return new Tensor(value as TypedArray);
+  throw new FerroTypeError(`Expected a Tensor or nested arrays of numbers for ${name}. Received: ${describe(value)}`);
+}
