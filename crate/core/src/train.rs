@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::layers::DenseGrads;
 use crate::losses::{self, check_labels, LossTotals};
-use crate::model::Model;
+use crate::model::{Model, WeightTensor};
 use crate::rng::Rng;
 use crate::workspace::{view, view_mut, Workspace};
 use ndarray::ArrayViewMut1;
@@ -171,6 +171,25 @@ impl Model {
         let all: Vec<usize> = (0..batch.len()).collect();
         gather(&mut ws, batch, &all, self.input_dim());
         Ok(self.train_step(&mut ws, batch.len()))
+    }
+
+    /// Loss totals and the gradient of the batch-mean loss for every weight
+    /// (kernel, then bias, of each layer) on `batch`, without updating.
+    pub fn gradients(&self, batch: Samples) -> Result<(LossTotals, Vec<WeightTensor>)> {
+        self.require_compiled()?;
+        batch.check(self, "the batch")?;
+        let mut ws = Workspace::new(self, batch.len(), true)?;
+        let all: Vec<usize> = (0..batch.len()).collect();
+        gather(&mut ws, batch, &all, self.input_dim());
+        let totals = self.compute_gradients(&mut ws, batch.len());
+        let mut grads = Vec::new();
+        for (l, layer) in self.layers.iter().enumerate() {
+            grads.push(WeightTensor { shape: layer.kernel.shape().to_vec(), data: ws.dkernels[l].clone() });
+            if layer.use_bias {
+                grads.push(WeightTensor { shape: vec![layer.units()], data: ws.dbiases[l].clone() });
+            }
+        }
+        Ok((totals, grads))
     }
 
     /// Mean loss and accuracy over `samples`, in batches of `batch_size`.

@@ -1,0 +1,59 @@
+/** Independent float64 references for the tests. */
+
+export type Matrix = number[][];
+
+export function matmul(a: Matrix, b: Matrix): Matrix {
+  return a.map((row) => b[0]!.map((_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0)));
+}
+
+export function activate(z: Matrix, activation: string): Matrix {
+  switch (activation) {
+    case 'relu':
+      return z.map((r) => r.map((v) => Math.max(0, v)));
+    case 'sigmoid':
+      return z.map((r) => r.map((v) => 1 / (1 + Math.exp(-v))));
+    case 'tanh':
+      return z.map((r) => r.map(Math.tanh));
+    case 'softmax':
+      return z.map((r) => {
+        const m = Math.max(...r);
+        const e = r.map((v) => Math.exp(v - m));
+        const s = e.reduce((a, b) => a + b, 0);
+        return e.map((v) => v / s);
+      });
+    default:
+      return z;
+  }
+}
+
+/** Forward pass of a Dense stack in float64: layers as [kernel, bias, activation]. */
+export function forward(x: Matrix, layers: [Matrix, number[], string][]): Matrix {
+  return layers.reduce(
+    (h, [kernel, bias, act]) => activate(matmul(h, kernel).map((r) => r.map((v, j) => v + bias[j]!)), act),
+    x,
+  );
+}
+
+/** Keras's sparse categorical crossentropy (clip at 1e-7, renormalise), batch mean. */
+export function crossentropy(p: Matrix, labels: number[]): number {
+  const clip = (v: number): number => Math.min(1 - 1e-7, Math.max(1e-7, v));
+  return p.reduce((s, row, i) => s - Math.log(clip(row[labels[i]!]!) / row.map(clip).reduce((a, b) => a + b, 0)), 0) / p.length;
+}
+
+export function accuracy(p: Matrix, labels: number[]): number {
+  return p.filter((row, i) => row.indexOf(Math.max(...row)) === labels[i]).length / p.length;
+}
+
+/** Rows of a flat row-major array. */
+export function rows(data: ArrayLike<number>, cols: number): Matrix {
+  const out: Matrix = [];
+  for (let i = 0; i < data.length; i += cols) out.push(Array.from({ length: cols }, (_, j) => data[i + j]!));
+  return out;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import {
+  Dense,
+  FerroBusyError,
+  FerroShapeError,
+  FerroStateError,
+  FerroValueError,
+  layers,
+  RMSprop,
+  Sequential,
+  setRandomSeed,
+  Tensor,
+} from '../src/index.js';
+import { accuracy, crossentropy, forward, type Matrix, maxAbsDiff, rows } from './helpers.js';
+
+/** A small, learnable 3-class problem: the class is the index of the largest of three features. */
+function blobs(n: number, features = 6): { x: Tensor<'float32'>; y: Tensor<'int32'> } {
+  const x = new Float32Array(n * features);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < features; j++) x[i * features + j] = Math.sin(i * 12.9898 + j * 78.233) * 0.5;
+    const c = [0, 1, 2].reduce((best, c) => (x[i * features + c]! > x[i * features + best]! ? c : best), 0);
+    y[i] = c;
+  }
+  return { x: new Tensor(x, [n, features]), y: new Tensor(y, [n]) };
+}
+
+function model(learningRate = 1e-3): Sequential {
+  const m = new Sequential([new Dense(16, { activation: 'relu' }), new layers.Dense(3, { activation: 'softmax' })]);
+  m.compile({ optimizer: new RMSprop({ learningRate }), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+  return m;
+}
+
+/** The model's weights as float64 [kernel, bias, activation] triples. */
+function asLayers(m: Sequential): [Matrix, number[], string][] {
+  const w = m.getWeights();
+  return m.layers.map((l, i) => [rows(w[2 * i]!.data, l.units), Array.from(w[2 * i + 1]!.data), l.activation]);
+}
+
+describe('Sequential', () => {
+  it('builds on first use with Keras weight shapes and Glorot-uniform kernels', () => {
+    setRandomSeed(1);
+    const m = new Sequential([new Dense(512, { activation: 'relu' }), new Dense(10, { activation: 'softmax' })]);
+    expect(m.getWeights()).toEqual([]);
+    m.build([null, 784]);
+    const w = m.getWeights();
+    expect(w.map((t) => t.shape)).toEqual([[784, 512], [512], [512, 10], [10]]);
+    expect(m.countParams()).toBe(407050);
+    const limit = Math.sqrt(6 / (784 + 512));
+    const k = w[0]!.data;
+    expect(k.reduce((a, v) => Math.max(a, Math.abs(v)), 0)).toBeLessThanOrEqual(limit);
+    const variance = k.reduce((s, v) => s + v * v, 0) / k.length;
+    expect(variance / (limit * limit / 3)).toBeCloseTo(1, 1);
+    expect(w[1]!.data.every((v) => v === 0)).toBe(true);
+    expect(m.layers[0]!.getWeights()[0]!.shape).toEqual([784, 512]);
+  });
+
+  it('predicts and evaluates what a float64 forward pass gives', async () => {
+    const m = model();
+    const { x, y } = blobs(50);
+    const p = await m.predict(x, { batchSize: 7 });
+    expect(p.shape).toEqual([50, 3]);
+    const want = forward(rows(x.data, 6), asLayers(m));
+    expect(maxAbsDiff(p.data, want.flat())).toBeLessThan(1e-6);
+    const r = await m.evaluate(x, y, { batchSize: 16 });
+    expect(r.loss).toBeCloseTo(crossentropy(want, Array.from(y.data)), 5);
+    expect(r.accuracy).toBeCloseTo(accuracy(want, Array.from(y.data)), 10);
+    // Nested arrays work wherever tensors do.
+    const nested = await m.predict(rows(x.data, 6).slice(0, 2));
+    expect(maxAbsDiff(nested.data, p.data.subarray(0, 6))).toBe(0);
+  });
+
+  it('fits and returns a History with one entry per epoch', async () => {
+    setRandomSeed(7);
+    const m = model(0.01);
+    const { x, y } = blobs(600);
+    const h = await m.fit(x, y, { epochs: 8, batchSize: 32, verbose: 0 });
+    expect(h.epoch).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(Object.keys(h.history).sort()).toEqual(['accuracy', 'loss']);
+    expect(h.history.loss).toHaveLength(8);
+    expect(h.history.loss[7]!).toBeLessThan(h.history.loss[0]!);
+    expect(h.history.accuracy[7]!).toBeGreaterThan(0.8);
+    const r = await m.evaluate(x, y);
+    expect(r.accuracy).toBeGreaterThan(0.8);
+  });
+
+  it('reports validation metrics from validationSplit and validationData', async () => {
+    const m = model();
+    const { x, y } = blobs(200);
+    const h = await m.fit(x, y, { epochs: 2, batchSize: 50, verbose: 0, validationSplit: 0.25 });
+    expect(Object.keys(h.history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    // Keras takes the last 25% before shuffling: evaluating them directly gives val_loss.
+    const tail = await m.evaluate(x.slice(150), y.slice(150));
+    expect(h.history.val_loss![1]!).toBeCloseTo(tail.loss, 6);
+    const h2 = await m.fit(x.slice(0, 100), y.slice(0, 100), {
+      verbose: 0,
+      validationData: [x.slice(100), y.slice(100)],
+    });
+    const rest = await m.evaluate(x.slice(100), y.slice(100));
+    expect(h2.history.val_accuracy![0]!).toBeCloseTo(rest.accuracy, 10);
+  });
+
+  it('round-trips weights through getWeights and setWeights', async () => {
+    const a = model();
+    const b = model();
+    const { x } = blobs(10);
+    await a.predict(x);
+    await b.predict(x);
+    b.setWeights(a.getWeights());
+    expect(maxAbsDiff((await a.predict(x)).data, (await b.predict(x)).data)).toBe(0);
+    const kernel = new Tensor(new Float32Array(6 * 16).fill(0.5), [6, 16]);
+    b.layers[0]!.setWeights([kernel, new Tensor(new Float32Array(16), [16])]);
+    expect(b.getWeights()[0]!.data.every((v) => v === 0.5)).toBe(true);
+    expect(() => b.setWeights(a.getWeights().slice(1))).toThrow(FerroShapeError);
+    expect(() => b.setWeights([kernel, kernel, kernel, kernel])).toThrow(FerroShapeError);
+    expect(() => new Dense(3).setWeights([])).toThrow(FerroStateError);
+  });
+
+  it('trainOnBatch returns the batch loss before the step and then improves it', async () => {
+    const m = model();
+    const { x, y } = blobs(64);
+    const before = await m.evaluate(x, y);
+    const first = await m.trainOnBatch(x, y);
+    expect(first.loss).toBeCloseTo(before.loss, 6);
+    expect(first.accuracy).toBeCloseTo(before.accuracy, 10);
+    let last = first;
+    for (let i = 0; i < 20; i++) last = await m.trainOnBatch(x, y);
+    expect(last.loss).toBeLessThan(first.loss);
+  });
+
+  it('refuses misuse with coded errors', async () => {
+    const m = new Sequential([new Dense(4), new Dense(3, { activation: 'softmax' })]);
+    const { x, y } = blobs(8);
+    await expect(m.fit(x, y)).rejects.toThrow(FerroStateError); // not compiled
+    m.compile({ optimizer: new RMSprop({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
+    await expect(m.fit(x, y.slice(0, 4), { verbose: 0 })).rejects.toThrow(FerroShapeError);
+    const bad = new Tensor(new Int32Array([0, 1, 2, 3, 0, 1, 2, 0]), [8]);
+    await expect(m.fit(x, bad, { verbose: 0 })).rejects.toThrow(/y\[3\]=3/);
+    await expect(m.fit(x, y, { batchSize: 0 })).rejects.toThrow(FerroValueError);
+    const training = m.fit(x, y, { epochs: 50, verbose: 0 });
+    await expect(m.fit(x, y, { verbose: 0 })).rejects.toThrow(FerroBusyError);
+    await expect(m.evaluate(x, y)).rejects.toThrow(FerroBusyError);
+    await training;
+    await expect(m.predict(new Tensor(new Float32Array(10), [2, 5]))).rejects.toThrow(FerroShapeError);
+    expect(() => m.add(new Dense(2))).toThrow(FerroStateError);
+  });
+});

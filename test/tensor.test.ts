@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { FerroShapeError, FerroTypeError, FerroValueError, Tensor } from '../src/index.js';
+
+describe('Tensor', () => {
+  it('infers dtype and shape from typed arrays and nested arrays', () => {
+    const f = new Tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+    expect(f.dtype).toBe('float32');
+    expect(f.shape).toEqual([2, 3]);
+    expect(f.size).toBe(6);
+    expect(new Tensor(new Int32Array(4)).shape).toEqual([4]);
+    expect(new Tensor(new Uint8Array(2)).dtype).toBe('uint8');
+    const n = new Tensor([[1, 2], [3, 4], [5, 6]]);
+    expect(n.dtype).toBe('float32');
+    expect(n.shape).toEqual([3, 2]);
+    expect(Array.from(n.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(new Tensor([1, 2, 3], [3], 'int32').data).toBeInstanceOf(Int32Array);
+    expect(new Tensor([1, 2, 3, 4], [2, 2]).toArray()).toEqual([[1, 2], [3, 4]]);
+  });
+
+  it('refuses data that does not match its shape, ragged arrays and foreign types', () => {
+    expect(() => new Tensor(new Float32Array(5), [2, 3])).toThrow(FerroShapeError);
+    expect(() => new Tensor([[1, 2], [3]])).toThrow(FerroShapeError);
+    expect(() => new Tensor([[1, 'a']] as never)).toThrow(FerroTypeError);
+    expect(() => new Tensor(new Float64Array(3) as never)).toThrow(FerroTypeError);
+    expect(() => new Tensor('abc' as never)).toThrow(/Float32Array, Int32Array, Uint8Array/);
+    expect(() => new Tensor(new Float32Array(4), [2, -2])).toThrow(FerroValueError);
+    expect(() => new Tensor(new Float32Array(4), [2, 2.5])).toThrow(FerroValueError);
+  });
+
+  it('reshapes without copying, with one inferred dimension', () => {
+    const t = new Tensor(new Uint8Array(24), [2, 3, 4]);
+    const r = t.reshape([-1, 12]);
+    expect(r.shape).toEqual([2, 12]);
+    expect(r.data).toBe(t.data);
+    expect(t.reshape([4, 6]).shape).toEqual([4, 6]);
+    expect(() => t.reshape([5, -1])).toThrow(FerroShapeError);
+    expect(() => t.reshape([-1, -1])).toThrow(/at most one -1/);
+    expect(() => t.reshape([7, 7])).toThrow(FerroShapeError);
+  });
+
+  it('converts dtypes, truncating toward zero for integers', () => {
+    const t = new Tensor(new Float32Array([1.7, -2.5, 3, 255.9]), [4]);
+    expect(Array.from(t.asType('int32').data)).toEqual([1, -2, 3, 255]);
+    const u = new Tensor(new Uint8Array([0, 128, 255]), [3]).asType('float32');
+    expect(u.dtype).toBe('float32');
+    expect(Array.from(u.data)).toEqual([0, 128, 255]);
+    expect(() => t.asType('float64' as never)).toThrow(FerroValueError);
+  });
+
+  it('divides and multiplies into float32 with correctly rounded results', () => {
+    const u = new Tensor(new Uint8Array([0, 1, 127, 255]), [2, 2]);
+    const d = u.div(255);
+    expect(d.dtype).toBe('float32');
+    expect(d.shape).toEqual([2, 2]);
+    // Math.fround(v / 255) is what numpy's float32 division gives.
+    expect(Array.from(d.data)).toEqual([0, 1, 127, 255].map((v) => Math.fround(v / 255)));
+    expect(Array.from(u.mul(0.5).data)).toEqual([0, 0.5, 63.5, 127.5]);
+    expect(() => u.div(0)).toThrow(FerroValueError);
+    expect(() => u.div('2' as never)).toThrow(FerroTypeError);
+    expect(() => u.mul(Number.NaN)).toThrow(FerroValueError);
+  });
+
+  it('slices rows as views and takes argMax along any axis', () => {
+    const t = new Tensor(new Float32Array([5, 1, 9, 2, 8, 3, 0, 7, 7, 1, 2, 3]), [4, 3]);
+    const s = t.slice(1, 3);
+    expect(s.shape).toEqual([2, 3]);
+    expect(s.toArray()).toEqual([[2, 8, 3], [0, 7, 7]]);
+    s.data[0] = 42;
+    expect(t.data[3]).toBe(42); // shares data
+    expect(t.slice(-1).toArray()).toEqual([[1, 2, 3]]);
+    expect(t.slice(3, 1).shape).toEqual([0, 3]);
+    const am = new Tensor(new Float32Array([5, 1, 9, 2, 8, 3, 0, 7, 7, 1, 2, 3]), [4, 3]);
+    expect(am.argMax().dtype).toBe('int32');
+    expect(Array.from(am.argMax().data)).toEqual([2, 1, 1, 2]); // first maximum wins ties
+    expect(Array.from(am.argMax(0).data)).toEqual([0, 1, 0]);
+    const cube = new Tensor(new Float32Array([1, 9, 3, 4, 5, 0, 2, 2]), [2, 2, 2]);
+    expect(cube.argMax(1).toArray()).toEqual([[1, 0], [0, 1]]);
+    expect(() => am.argMax(2)).toThrow(FerroValueError);
+  });
+});
