@@ -13,6 +13,9 @@ pub struct Workspace {
     /// The gathered input batch, rows × input_dim.
     pub(crate) x: Vec<f32>,
     pub(crate) labels: Vec<i32>,
+    /// The next batch, gathered while the current step runs (training only).
+    pub(crate) next_x: Vec<f32>,
+    pub(crate) next_labels: Vec<i32>,
     /// Each layer's output, rows × units.
     pub(crate) outputs: Vec<Vec<f32>>,
     /// Gradient at each layer's pre-activation, rows × units (training only).
@@ -20,6 +23,8 @@ pub struct Workspace {
     pub(crate) dkernels: Vec<Vec<f32>>,
     pub(crate) dbiases: Vec<Vec<f32>>,
     pub(crate) gemm: GemmBuffers,
+    /// Packing space for a second GEMM running beside the first.
+    pub(crate) gemm_side: GemmBuffers,
 }
 
 impl Workspace {
@@ -39,31 +44,36 @@ impl Workspace {
         } else {
             (Vec::new(), Vec::new(), Vec::new())
         };
-        // The largest packed operands of any GEMM the step runs.
-        let (mut a_len, mut b_len) = (0usize, 0usize);
+        // The largest packing space of any GEMM the step runs.
+        let mut lens = (0usize, 0usize, 0usize);
         let overflow = || crate::error::Error::Value("GEMM packing buffers overflow usize; use smaller sizes.".into());
         for l in &model.layers {
             let (i, u) = (l.input_dim(), l.units());
-            let mut shapes = vec![((rows, i), (i, u))]; // forward: x·W
+            let mut shapes = vec![(rows, u, i)]; // forward: x·W, (m, n, k)
             if training {
-                shapes.push(((i, rows), (rows, u))); // dW = xᵀ·dz
-                shapes.push(((rows, u), (u, i))); // dx = dz·Wᵀ
+                shapes.push((i, u, rows)); // dW = xᵀ·dz
+                shapes.push((rows, i, u)); // dx = dz·Wᵀ
             }
-            for ((m, k), (_, n)) in shapes {
-                a_len = a_len.max(GemmBuffers::packed_a_len(m, k).ok_or_else(overflow)?);
-                b_len = b_len.max(GemmBuffers::packed_b_len(k, n).ok_or_else(overflow)?);
+            for (m, n, k) in shapes {
+                let (a, b, t) = GemmBuffers::lens_for(m, n, k).ok_or_else(overflow)?;
+                lens = (lens.0.max(a), lens.1.max(b), lens.2.max(t));
             }
         }
+        let batch_len = checked_len(&[rows, model.input_dim()], "the input batch")?;
+        let next_rows = if training { rows } else { 0 };
         Ok(Workspace {
             rows,
             training,
-            x: zeroed(checked_len(&[rows, model.input_dim()], "the input batch")?, "the input batch")?,
+            x: zeroed(batch_len, "the input batch")?,
             labels: zeroed(rows, "the label batch")?,
+            next_x: zeroed(next_rows * model.input_dim(), "the next input batch")?,
+            next_labels: zeroed(next_rows, "the next label batch")?,
             outputs,
             grads,
             dkernels,
             dbiases,
-            gemm: GemmBuffers::with_capacity(a_len, b_len)?,
+            gemm: GemmBuffers::with_capacity(lens)?,
+            gemm_side: GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?,
         })
     }
 

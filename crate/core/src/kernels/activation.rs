@@ -70,6 +70,36 @@ impl Activation {
     }
 }
 
+/// Calls `run` with the activation fixed at compile time, so that the loop
+/// inside it is monomorphic and vectorises (a `match` per element does not).
+macro_rules! per_activation {
+    ($activation:expr, |$a:ident| $body:expr) => {
+        match $activation {
+            Activation::Linear => { const $a: Activation = Activation::Linear; $body }
+            Activation::Relu => { const $a: Activation = Activation::Relu; $body }
+            Activation::Sigmoid => { const $a: Activation = Activation::Sigmoid; $body }
+            Activation::Tanh => { const $a: Activation = Activation::Tanh; $body }
+            Activation::Softmax => { const $a: Activation = Activation::Softmax; $body }
+        }
+    };
+}
+
+/// v ← f(v + bias) over a row (bias empty: none).
+pub fn bias_activation(activation: Activation, row: &mut [f32], bias: &[f32]) {
+    per_activation!(activation, |A| {
+        if bias.is_empty() {
+            row.iter_mut().for_each(|v| *v = A.apply(*v));
+        } else {
+            row.iter_mut().zip(bias).for_each(|(v, &b)| *v = A.apply(*v + b));
+        }
+    })
+}
+
+/// g ← g ⊙ f'(z), with f' written through the outputs y = f(z) of the row.
+pub fn scale_by_derivative(activation: Activation, grad: &mut [f32], y: &[f32]) {
+    per_activation!(activation, |A| grad.iter_mut().zip(y).for_each(|(g, &y)| *g *= A.derivative_from_output(y)))
+}
+
 /// Row-wise softmax in place, shifted by the row maximum for stability.
 pub fn softmax_rows(mut z: ArrayViewMut2<f32>) {
     for mut row in z.rows_mut() {

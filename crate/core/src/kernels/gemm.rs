@@ -12,9 +12,9 @@
 //! bit-identical on 1 or N threads.
 
 use super::activation::Activation;
-use super::microkernel::Isa;
+use super::microkernel::{Isa, Kernel, MAX_TILE};
 use super::pack::pack_panels;
-use super::params::{KC, MC, MR, NC, NR, PARALLEL_MIN_FLOPS};
+use super::params::{blocking, Blocking, PARALLEL_MIN_FLOPS};
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
@@ -36,27 +36,31 @@ pub enum Epilogue<'a> {
 pub struct GemmBuffers {
     a: AlignedBuf,
     b: AlignedBuf,
+    /// Cᵀ of a narrow GEMM computed transposed (see `gemm`).
+    t: AlignedBuf,
 }
 
-impl GemmBuffers {
-    /// Floats the packed A of an m×k operand needs.
-    pub fn packed_a_len(m: usize, k: usize) -> Option<usize> {
-        m.div_ceil(MR).checked_mul(MR)?.checked_mul(k)
-    }
+/// Widest tile any kernel uses; packed sizes are bounded with it.
+const MAX_WIDTH: usize = 32;
 
-    /// Floats the packed B of a k×n operand needs.
-    pub fn packed_b_len(k: usize, n: usize) -> Option<usize> {
-        n.div_ceil(NR).checked_mul(NR)?.checked_mul(k)
+impl GemmBuffers {
+    /// Floats of packing space that any m×k · k×n GEMM needs, for sizing a
+    /// workspace up front: (A side, B side, transposed-C scratch).
+    pub fn lens_for(m: usize, n: usize, k: usize) -> Option<(usize, usize, usize)> {
+        let pad = |x: usize| x.checked_add(MAX_WIDTH);
+        let a = pad(m.max(n))?.checked_mul(k)?;
+        let b = pad(n.max(m))?.checked_mul(k)?;
+        Some((a, b, m.checked_mul(n)?))
     }
 
     /// Buffers able to hold packed operands of these sizes (in floats).
-    pub fn with_capacity(a_len: usize, b_len: usize) -> crate::error::Result<Self> {
-        Ok(GemmBuffers { a: AlignedBuf::with_len(a_len)?, b: AlignedBuf::with_len(b_len)? })
+    pub fn with_capacity(lens: (usize, usize, usize)) -> crate::error::Result<Self> {
+        Ok(GemmBuffers { a: AlignedBuf::with_len(lens.0)?, b: AlignedBuf::with_len(lens.1)?, t: AlignedBuf::with_len(lens.2)? })
     }
 }
 
 /// A float buffer whose usable part starts on a 64-byte boundary, so packed B
-/// rows (NR floats = 64 B) never straddle a cache line.
+/// rows never straddle cache lines needlessly.
 #[derive(Default)]
 struct AlignedBuf {
     raw: Vec<f32>,
@@ -90,33 +94,61 @@ pub fn gemm(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMu
     assert_eq!(b.dim().0, k, "gemm: inner dimensions differ");
     assert_eq!(c.dim(), (m, n), "gemm: C has the wrong shape");
     assert!(n <= 1 || c.strides()[1] == 1, "gemm: C rows must be contiguous");
+    assert!(c.strides()[0] >= 0, "gemm: C rows must go forward");
     if m == 0 || n == 0 {
         return;
     }
     let ldc = if m > 1 { c.strides()[0] as usize } else { n };
+    if n < isa.nr() && m > n {
+        // Narrow C (e.g. the 10 logits): a kernel wastes most of its NR lanes.
+        // Compute Cᵀ = Bᵀ·Aᵀ instead, where the wide side fills the lanes,
+        // and transpose the small result into C.
+        let GemmBuffers { a: pa, b: pb, t } = bufs;
+        let ct = t.slice(m * n);
+        let ct_ptr = SharedMut(ct.as_mut_ptr());
+        multiply(isa, b.t(), a.t(), ct_ptr, m, pa, pb, &Epilogue::None);
+        for (i, mut row) in c.rows_mut().into_iter().enumerate() {
+            let row = row.as_slice_mut().expect("C rows are contiguous");
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = ct[j * m + i];
+            }
+        }
+        // SAFETY: C is exclusively borrowed here and is m×n at stride ldc.
+        unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        return;
+    }
+    multiply(isa, a, b, SharedMut(c.as_mut_ptr()), ldc, &mut bufs.a, &mut bufs.b, &epilogue);
+}
+
+/// The packed, tiled, parallel product into `c` (row stride `ldc`).
+#[allow(clippy::too_many_arguments)]
+fn multiply(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, c: SharedMut, ldc: usize, pa: &mut AlignedBuf, pb: &mut AlignedBuf, epilogue: &Epilogue) {
+    let (m, k) = a.dim();
+    let n = b.dim().1;
+    let kernel = isa.kernel_for(m);
+    let (mr, nr) = (kernel.mr, kernel.nr);
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
     let parallel = flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
 
-    let a_len = GemmBuffers::packed_a_len(m, k).expect("packed A size overflows");
-    let b_len = GemmBuffers::packed_b_len(k, n).expect("packed B size overflows");
-    let a_pack = bufs.a.slice(a_len);
-    let b_pack = bufs.b.slice(b_len);
+    let a_pack = pa.slice(m.div_ceil(mr) * mr * k);
+    let b_pack = pb.slice(n.div_ceil(nr) * nr * k);
     if parallel {
-        rayon::join(|| pack_panels(a.t(), MR, a_pack, true), || pack_panels(b, NR, b_pack, true));
+        rayon::join(|| pack_panels(a.t(), mr, a_pack, true), || pack_panels(b, nr, b_pack, true));
     } else {
-        pack_panels(a.t(), MR, a_pack, false);
-        pack_panels(b, NR, b_pack, false);
+        pack_panels(a.t(), mr, a_pack, false);
+        pack_panels(b, nr, b_pack, false);
     }
     let (a_pack, b_pack) = (&*a_pack, &*b_pack);
 
-    let (mc, nc) = plan_tasks(m, n, if parallel { rayon::current_num_threads() } else { 1 });
+    let block = blocking(isa);
+    let (mc, nc) = plan_tasks(m, n, if parallel { rayon::current_num_threads() } else { 1 }, mr, nr, block);
     let (m_tasks, n_tasks) = (m.div_ceil(mc), n.div_ceil(nc));
-    let c_ptr = SharedMut(c.as_mut_ptr());
+    let kc = slice_depth(k, block);
     let run = |t: usize| {
         let (i0, j0) = ((t / n_tasks) * mc, (t % n_tasks) * nc);
-        let block = Block { rows: i0..(i0 + mc).min(m), cols: j0..(j0 + nc).min(n), k, ldc };
+        let task = Task { rows: i0..(i0 + mc).min(m), cols: j0..(j0 + nc).min(n), k, kc, ldc };
         // SAFETY: tasks cover disjoint blocks of C, which outlives the loop.
-        unsafe { compute_block(isa, &block, a_pack, b_pack, c_ptr, &epilogue) };
+        unsafe { compute_block(&kernel, &task, a_pack, b_pack, c, epilogue) };
     };
     if parallel {
         (0..m_tasks * n_tasks).into_par_iter().for_each(run);
@@ -125,20 +157,29 @@ pub fn gemm(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMu
     }
 }
 
-/// Rows and columns of C per task: at most MC×NC, and small enough in N
-/// that there are about two tasks per thread to balance the load.
-fn plan_tasks(m: usize, n: usize, threads: usize) -> (usize, usize) {
-    let mc = MC.min(m.div_ceil(MR) * MR);
-    let m_tasks = m.div_ceil(mc);
-    let n_split = (2 * threads).div_ceil(m_tasks).max(1);
-    let nc = n.div_ceil(n_split).div_ceil(NR).max(1) * NR;
-    (mc, nc.min(NC))
+/// K split into equal slices no deeper than KC, so no slice is a sliver.
+fn slice_depth(k: usize, block: Blocking) -> usize {
+    k.div_ceil(k.div_ceil(block.kc).max(1)).max(1)
 }
 
-struct Block {
+/// Rows and columns of C per task: at most MC×NC, with M split into equal
+/// blocks (784 rows: 6 blocks of 136 rather than 5 of 144 and one of 64), and
+/// N split until there are about four tasks per thread, so that the last
+/// task to finish leaves little idle time behind it.
+fn plan_tasks(m: usize, n: usize, threads: usize, mr: usize, nr: usize, block: Blocking) -> (usize, usize) {
+    let max_mc = (block.mc / mr * mr).max(mr);
+    let m_tasks = m.div_ceil(max_mc);
+    let mc = m.div_ceil(m_tasks).div_ceil(mr) * mr;
+    let n_split = if threads > 1 { (4 * threads).div_ceil(m_tasks) } else { 1 };
+    let nc = n.div_ceil(n_split).div_ceil(nr).max(1) * nr;
+    (mc, nc.min(block.nc / nr * nr).max(nr))
+}
+
+struct Task {
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
     k: usize,
+    kc: usize,
     ldc: usize,
 }
 
@@ -149,37 +190,37 @@ unsafe impl Send for SharedMut {}
 unsafe impl Sync for SharedMut {}
 
 /// # Safety
-/// `c` points to C with row stride `block.ldc`, and no other thread touches
-/// `block`'s rows × columns of it.
-unsafe fn compute_block(isa: Isa, block: &Block, a_pack: &[f32], b_pack: &[f32], c: SharedMut, epilogue: &Epilogue) {
-    let k = block.k;
-    let mut edge = [0f32; MR * NR];
-    for pc in (0..k.max(1)).step_by(KC) {
-        let kc = KC.min(k - pc);
+/// `c` points to C with row stride `task.ldc`, and no other thread touches
+/// `task`'s rows × columns of it.
+unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b_pack: &[f32], c: SharedMut, epilogue: &Epilogue) {
+    let (k, mr, nr) = (task.k, kernel.mr, kernel.nr);
+    let mut edge = [0f32; MAX_TILE];
+    for pc in (0..k.max(1)).step_by(task.kc) {
+        let kc = task.kc.min(k - pc);
         let first = pc == 0;
         let last = pc + kc >= k;
-        for jr in block.cols.clone().step_by(NR) {
-            let b_sliver = &b_pack[(jr / NR) * NR * k + pc * NR..];
-            let cols = NR.min(block.cols.end - jr);
-            for ir in block.rows.clone().step_by(MR) {
-                let a_sliver = &a_pack[(ir / MR) * MR * k + pc * MR..];
-                let rows = MR.min(block.rows.end - ir);
-                let tile = c.0.add(ir * block.ldc + jr);
-                if rows == MR && cols == NR {
-                    isa.kernel(kc, a_sliver, b_sliver, tile, block.ldc, !first);
+        for jr in task.cols.clone().step_by(nr) {
+            let b_sliver = &b_pack[(jr / nr) * nr * k + pc * nr..];
+            let cols = nr.min(task.cols.end - jr);
+            for ir in task.rows.clone().step_by(mr) {
+                let a_sliver = &a_pack[(ir / mr) * mr * k + pc * mr..];
+                let rows = mr.min(task.rows.end - ir);
+                let tile = c.0.add(ir * task.ldc + jr);
+                if rows == mr && cols == nr {
+                    kernel.run(kc, a_sliver, b_sliver, tile, task.ldc, !first);
                 } else {
                     // Edge tile: compute the full MR×NR on the zero-padded panels
                     // into a local buffer, then add the valid part.
-                    isa.kernel(kc, a_sliver, b_sliver, edge.as_mut_ptr(), NR, false);
+                    kernel.run(kc, a_sliver, b_sliver, edge.as_mut_ptr(), nr, false);
                     for i in 0..rows {
-                        let dst = std::slice::from_raw_parts_mut(tile.add(i * block.ldc), cols);
-                        for (d, &v) in dst.iter_mut().zip(&edge[i * NR..]) {
+                        let dst = std::slice::from_raw_parts_mut(tile.add(i * task.ldc), cols);
+                        for (d, &v) in dst.iter_mut().zip(&edge[i * nr..]) {
                             *d = if first { v } else { *d + v };
                         }
                     }
                 }
                 if last {
-                    apply_epilogue(epilogue, tile, block.ldc, ir, jr, rows, cols);
+                    apply_epilogue(epilogue, tile, task.ldc, ir, jr, rows, cols);
                 }
             }
         }
@@ -189,28 +230,21 @@ unsafe fn compute_block(isa: Isa, block: &Block, a_pack: &[f32], b_pack: &[f32],
 /// # Safety
 /// `tile` addresses `rows`×`cols` floats at row stride `ldc` owned by the caller.
 unsafe fn apply_epilogue(epilogue: &Epilogue, tile: *mut f32, ldc: usize, i0: usize, j0: usize, rows: usize, cols: usize) {
+    let row = |i: usize| std::slice::from_raw_parts_mut(tile.add(i * ldc), cols);
     match *epilogue {
         Epilogue::None => {}
         Epilogue::BiasActivation { bias, activation } => {
+            let zeros = [0f32; 0];
+            let bias = bias.map_or(&zeros[..], |b| &b[j0..j0 + cols]);
             for i in 0..rows {
-                let row = std::slice::from_raw_parts_mut(tile.add(i * ldc), cols);
-                match bias {
-                    Some(bias) => {
-                        for (v, &b) in row.iter_mut().zip(&bias[j0..j0 + cols]) {
-                            *v = activation.apply(*v + b);
-                        }
-                    }
-                    None => row.iter_mut().for_each(|v| *v = activation.apply(*v)),
-                }
+                super::activation::bias_activation(activation, row(i), bias);
             }
         }
         Epilogue::ActivationGrad { output, activation } => {
             for i in 0..rows {
-                let row = std::slice::from_raw_parts_mut(tile.add(i * ldc), cols);
                 let y = output.row(i0 + i);
-                for (g, &y) in row.iter_mut().zip(y.iter().skip(j0)) {
-                    *g *= activation.derivative_from_output(y);
-                }
+                let y = &y.to_slice().expect("layer outputs have contiguous rows")[j0..j0 + cols];
+                super::activation::scale_by_derivative(activation, row(i), y);
             }
         }
     }
@@ -314,23 +348,26 @@ mod tests {
     #[test]
     fn epilogues_apply_bias_activation_and_activation_grad() {
         let mut bufs = GemmBuffers::default();
-        let (m, n, k) = (13, 37, 300);
-        let (a, b) = (matrix(m, k, 7), matrix(k, n, 8));
-        let bias = Array1::from_shape_fn(n, |j| j as f32 * 0.1 - 1.5);
-        let want = reference(a.view(), b.view());
-        for act in [Activation::Relu, Activation::Sigmoid, Activation::Tanh, Activation::Linear] {
-            let mut c = Array2::zeros((m, n));
-            let ep = Epilogue::BiasActivation { bias: Some(bias.as_slice().unwrap()), activation: act };
-            gemm(Isa::detect(), a.view(), b.view(), c.view_mut(), ep, &mut bufs);
-            let expect = Array2::from_shape_fn((m, n), |(i, j)| act.apply((want[[i, j]] + bias[j] as f64) as f32) as f64);
-            assert_close(&c, &expect, k, &format!("bias+{act:?}"));
+        // (13, 37): tiles with edges; (40, 10): the transposed narrow-C path.
+        for (m, n, k) in [(13, 37, 300), (40, 10, 129)] {
+            let (a, b) = (matrix(m, k, 7), matrix(k, n, 8));
+            let bias = Array1::from_shape_fn(n, |j| j as f32 * 0.1 - 1.5);
+            let want = reference(a.view(), b.view());
+            for act in [Activation::Relu, Activation::Sigmoid, Activation::Tanh, Activation::Linear] {
+                let mut c = Array2::zeros((m, n));
+                let ep = Epilogue::BiasActivation { bias: Some(bias.as_slice().unwrap()), activation: act };
+                gemm(Isa::detect(), a.view(), b.view(), c.view_mut(), ep, &mut bufs);
+                let expect = Array2::from_shape_fn((m, n), |(i, j)| act.apply((want[[i, j]] + bias[j] as f64) as f32) as f64);
+                assert_close(&c, &expect, k, &format!("bias+{act:?} {m}x{n}"));
 
-            let out = c.clone();
-            let mut g = Array2::zeros((m, n));
-            let ep = Epilogue::ActivationGrad { output: out.view(), activation: act };
-            gemm(Isa::detect(), a.view(), b.view(), g.view_mut(), ep, &mut bufs);
-            let expect = Array2::from_shape_fn((m, n), |(i, j)| want[[i, j]] * act.derivative_from_output(out[[i, j]]) as f64);
-            assert_close(&g, &expect, k, &format!("grad {act:?}"));
+                let out = c.clone();
+                let mut g = Array2::zeros((m, n));
+                let ep = Epilogue::ActivationGrad { output: out.view(), activation: act };
+                gemm(Isa::detect(), a.view(), b.view(), g.view_mut(), ep, &mut bufs);
+                let expect =
+                    Array2::from_shape_fn((m, n), |(i, j)| want[[i, j]] * act.derivative_from_output(out[[i, j]]) as f64);
+                assert_close(&g, &expect, k, &format!("grad {act:?} {m}x{n}"));
+            }
         }
     }
 
@@ -353,10 +390,26 @@ mod tests {
 
     #[test]
     fn task_plan_covers_c_and_respects_block_limits() {
-        for &(m, n, t) in &[(128, 512, 2), (784, 512, 2), (1, 1, 16), (128, 10, 16), (5000, 3, 4)] {
-            let (mc, nc) = plan_tasks(m, n, t);
-            assert!(mc <= MC && mc % MR == 0 && nc <= NC && nc % NR == 0 && nc > 0);
-            assert!(m.div_ceil(mc) * mc >= m && n.div_ceil(nc) * nc >= n);
+        for isa in Isa::available() {
+            let block = blocking(isa);
+            for &(m, n, t) in &[(128, 512, 2), (784, 512, 2), (1, 1, 16), (128, 10, 16), (5000, 3, 4)] {
+                let kern = isa.kernel_for(m);
+                let (mc, nc) = plan_tasks(m, n, t, kern.mr, kern.nr, block);
+                assert!(mc <= block.mc.max(kern.mr) && mc % kern.mr == 0 && nc <= block.nc && nc % kern.nr == 0);
+                assert!(m.div_ceil(mc) * mc >= m && n.div_ceil(nc) * nc >= n);
+            }
+        }
+    }
+
+    #[test]
+    fn reduction_slices_are_even_and_bounded() {
+        for isa in Isa::available() {
+            let block = blocking(isa);
+            for k in [1, 10, 128, 256, 257, 784, 4096] {
+                let kc = slice_depth(k, block);
+                assert!(kc <= block.kc && kc * k.div_ceil(kc) >= k);
+                assert!(k.div_ceil(kc) == k.div_ceil(block.kc), "k={k}: {kc}");
+            }
         }
     }
 }

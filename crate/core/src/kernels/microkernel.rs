@@ -1,42 +1,81 @@
-//! The MR×NR microkernel: C_tile (+)= A_sliver · B_sliver over `k` steps.
+//! Microkernels: C_tile (+)= A_sliver · B_sliver over `k` steps, for an
+//! MR×NR tile held in registers.
 //!
 //! Packed layouts (see `pack.rs`): the A sliver holds `a[p*MR + i]` = A[i, p],
 //! the B sliver `b[p*NR + j]` = B[p, j], so each step reads MR scalars of A
 //! and NR contiguous floats of B.
 //!
-//! Two implementations share the contract: an AVX2+FMA one, chosen at run time,
-//! and a portable scalar twin (auto-vectorised to SSE2 at best). They differ
-//! only by the FMA's single rounding, which the tests allow for.
+//! Each instruction set has one kernel body, generic over MR, behind a thin
+//! `#[target_feature]` wrapper; `Isa::kernel_for` picks the MR that wastes
+//! least on a given M (10 rows: MR = 5 or 10 rather than padding to 12).
+//! The scalar twin shares the contract; SIMD results differ from it only by
+//! the FMA's single rounding, which the tests allow for.
 
-use super::params::{MR, NR};
-
-/// Which instruction set the microkernel uses.
+/// Which instruction set the microkernels use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2Fma,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+/// Signature shared by every microkernel.
+///
+/// # Safety
+/// `a` holds `k·MR` floats, `b` holds `k·NR`; `c` is valid for reads and
+/// writes of MR rows of NR floats at row stride `rs_c`, untouched by any other
+/// thread meanwhile; the CPU supports the kernel's instruction set.
+type KernelFn = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, bool);
+
+/// One microkernel and its tile.
+#[derive(Clone, Copy)]
+pub struct Kernel {
+    pub mr: usize,
+    pub nr: usize,
+    f: KernelFn,
+}
+
+/// Largest tile any kernel uses, for edge buffers.
+pub const MAX_TILE: usize = 12 * 32;
+
+impl Kernel {
+    /// C_tile (+)= A·B; `accumulate` adds to C instead of overwriting it.
+    ///
+    /// # Safety
+    /// `c` is valid for MR rows of NR floats at row stride `rs_c`, and no other
+    /// thread touches them meanwhile.
+    #[inline]
+    pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], c: *mut f32, rs_c: usize, accumulate: bool) {
+        assert!(a.len() >= k * self.mr && b.len() >= k * self.nr, "microkernel slivers too short");
+        // SAFETY: slivers checked above; the Kernel was made by an Isa that
+        // detection confirmed; the caller vouches for `c`.
+        (self.f)(k, a.as_ptr(), b.as_ptr(), c, rs_c, accumulate)
+    }
 }
 
 impl Isa {
-    /// The fastest kernel this CPU runs, unless `FERRO_NN_FORCE_SCALAR=1`.
+    /// The fastest kernels this CPU runs, unless `FERRO_NN_FORCE_SCALAR=1`.
     pub fn detect() -> Isa {
         if std::env::var("FERRO_NN_FORCE_SCALAR").is_ok_and(|v| v == "1") {
             return Isa::Scalar;
         }
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            return Isa::Avx2Fma;
-        }
-        Isa::Scalar
+        Self::available().pop().unwrap_or(Isa::Scalar)
     }
 
-    /// Every kernel this CPU can run (for the tests that race them).
+    /// Every instruction set this CPU can run, slowest first.
     pub fn available() -> Vec<Isa> {
+        #[allow(unused_mut)]
         let mut all = vec![Isa::Scalar];
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            all.push(Isa::Avx2Fma);
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                all.push(Isa::Avx2Fma);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                all.push(Isa::Avx512);
+            }
         }
         all
     }
@@ -46,31 +85,81 @@ impl Isa {
             Isa::Scalar => "scalar",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => "avx2+fma",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => "avx512",
         }
     }
 
-    /// Runs the microkernel of this ISA.
-    ///
-    /// # Safety
-    /// `c` must be valid for reads and writes of MR rows of NR floats at row
-    /// stride `rs_c`, and no other thread may touch those floats meanwhile.
-    #[inline]
-    pub unsafe fn kernel(self, k: usize, a: &[f32], b: &[f32], c: *mut f32, rs_c: usize, accumulate: bool) {
-        assert!(a.len() >= k * MR && b.len() >= k * NR, "microkernel slivers too short");
+    /// This ISA's kernels with their relative speed per useful row.
+    fn kernels(self) -> &'static [(Kernel, f32)] {
         match self {
-            Isa::Scalar => kernel_scalar(k, a, b, c, rs_c, accumulate),
-            // SAFETY: an Isa::Avx2Fma is only made after is_x86_feature_detected!
-            // confirmed both features; the slivers were bounds-checked above.
+            Isa::Scalar => &SCALAR_KERNELS,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => kernel_avx2_fma(k, a.as_ptr(), b.as_ptr(), c, rs_c, accumulate),
+            Isa::Avx2Fma => &AVX2_KERNELS,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &AVX512_KERNELS,
         }
+    }
+
+    /// Columns every kernel of this ISA computes at once.
+    pub fn nr(self) -> usize {
+        self.kernels()[0].0.nr
+    }
+
+    /// The kernel that computes `m` rows fastest: least padded work per speed,
+    /// the first (preferred) kernel on ties.
+    pub fn kernel_for(self, m: usize) -> Kernel {
+        let cost = |&(k, speed): &(Kernel, f32)| m.max(1).div_ceil(k.mr) as f32 * k.mr as f32 / speed;
+        let mut best = self.kernels()[0];
+        for cand in self.kernels() {
+            if cost(cand) < cost(&best) {
+                best = *cand;
+            }
+        }
+        best.0
+    }
+
+    /// Every kernel of this ISA (for tests).
+    pub fn all_kernels(self) -> Vec<Kernel> {
+        self.kernels().iter().map(|&(k, _)| k).collect()
     }
 }
 
+const fn kernel(mr: usize, nr: usize, f: KernelFn) -> Kernel {
+    Kernel { mr, nr, f }
+}
+
+// Each ISA's kernels, preferred first, with their relative speed per useful
+// row (measured on a Zen 4 core with crate/bench/examples/profile_gemm):
+// `kernel_for` trades a slower kernel against padding rows it would waste.
+static SCALAR_KERNELS: [(Kernel, f32); 1] = [(kernel(4, 8, kernel_scalar::<4, 8>), 1.0)];
+#[cfg(target_arch = "x86_64")]
+static AVX2_KERNELS: [(Kernel, f32); 3] = [
+    (kernel(6, 16, avx2::kernel::<6>), 1.0),
+    (kernel(5, 16, avx2::kernel::<5>), 0.96),
+    (kernel(4, 16, avx2::kernel::<4>), 0.92),
+];
+#[cfg(target_arch = "x86_64")]
+static AVX512_KERNELS: [(Kernel, f32); 4] = [
+    (kernel(8, 32, avx512::kernel::<8>), 1.0),
+    (kernel(12, 32, avx512::kernel::<12>), 1.0),
+    (kernel(10, 32, avx512::kernel::<10>), 1.0),
+    (kernel(6, 32, avx512::kernel::<6>), 0.95),
+];
+
 /// The portable twin: plain multiply-add on a register-sized tile.
-unsafe fn kernel_scalar(k: usize, a: &[f32], b: &[f32], c: *mut f32, rs_c: usize, accumulate: bool) {
+unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    rs_c: usize,
+    accumulate: bool,
+) {
+    // SAFETY: the caller guarantees the sliver lengths (see KernelFn).
+    let (a, b) = (std::slice::from_raw_parts(a, k * MR), std::slice::from_raw_parts(b, k * NR));
     let mut acc = [[0f32; NR]; MR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(k) {
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
         for i in 0..MR {
             for j in 0..NR {
                 acc[i][j] += ap[i] * bp[j];
@@ -86,36 +175,74 @@ unsafe fn kernel_scalar(k: usize, a: &[f32], b: &[f32], c: *mut f32, rs_c: usize
     }
 }
 
-/// 6×16 tile in 12 ymm accumulators; per step two loads of B, six broadcasts
-/// of A and twelve FMAs, which keeps both FMA pipes of a Zen/Skylake core busy.
+/// MR×16 tiles in 2·MR ymm accumulators (12 for MR = 6, plus two registers
+/// for a row of B and one for a broadcast of A: 15 of 16). Per step: two
+/// loads of B, MR broadcasts of A, 2·MR FMAs, enough to keep both FMA pipes
+/// of a Zen or Skylake core busy.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn kernel_avx2_fma(k: usize, a: *const f32, b: *const f32, c: *mut f32, rs_c: usize, accumulate: bool) {
+mod avx2 {
     use std::arch::x86_64::*;
-    const _: () = assert!(MR == 6 && NR == 16, "kernel_avx2_fma is written for a 6×16 tile");
 
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    let (mut a, mut b) = (a, b);
-    for _ in 0..k {
-        let b0 = _mm256_loadu_ps(b);
-        let b1 = _mm256_loadu_ps(b.add(8));
-        for (i, row) in acc.iter_mut().enumerate() {
-            let ai = _mm256_broadcast_ss(&*a.add(i));
-            row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
-            row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn kernel<const MR: usize>(k: usize, a: *const f32, b: *const f32, c: *mut f32, rs_c: usize, accumulate: bool) {
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        let (mut a, mut b) = (a, b);
+        for _ in 0..k {
+            let b0 = _mm256_loadu_ps(b);
+            let b1 = _mm256_loadu_ps(b.add(8));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm256_broadcast_ss(&*a.add(i));
+                row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
+            }
+            a = a.add(MR);
+            b = b.add(16);
         }
-        a = a.add(MR);
-        b = b.add(NR);
+        for (i, row) in acc.iter().enumerate() {
+            let dst = c.add(i * rs_c);
+            let (mut lo, mut hi) = (row[0], row[1]);
+            if accumulate {
+                lo = _mm256_add_ps(lo, _mm256_loadu_ps(dst));
+                hi = _mm256_add_ps(hi, _mm256_loadu_ps(dst.add(8)));
+            }
+            _mm256_storeu_ps(dst, lo);
+            _mm256_storeu_ps(dst.add(8), hi);
+        }
     }
-    for (i, row) in acc.iter().enumerate() {
-        let dst = c.add(i * rs_c);
-        let (mut lo, mut hi) = (row[0], row[1]);
-        if accumulate {
-            lo = _mm256_add_ps(lo, _mm256_loadu_ps(dst));
-            hi = _mm256_add_ps(hi, _mm256_loadu_ps(dst.add(8)));
+}
+
+/// MR×32 tiles in 2·MR zmm accumulators (16 for MR = 8, 24 for MR = 12, of
+/// 32 registers). Same FMA throughput as AVX2 on Zen 4, but half the
+/// instructions and far fewer loads per FMA, so the FMA pipes stay fuller.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn kernel<const MR: usize>(k: usize, a: *const f32, b: *const f32, c: *mut f32, rs_c: usize, accumulate: bool) {
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+        let (mut a, mut b) = (a, b);
+        for _ in 0..k {
+            let b0 = _mm512_loadu_ps(b);
+            let b1 = _mm512_loadu_ps(b.add(16));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*a.add(i));
+                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
+            }
+            a = a.add(MR);
+            b = b.add(32);
         }
-        _mm256_storeu_ps(dst, lo);
-        _mm256_storeu_ps(dst.add(8), hi);
+        for (i, row) in acc.iter().enumerate() {
+            let dst = c.add(i * rs_c);
+            let (mut lo, mut hi) = (row[0], row[1]);
+            if accumulate {
+                lo = _mm512_add_ps(lo, _mm512_loadu_ps(dst));
+                hi = _mm512_add_ps(hi, _mm512_loadu_ps(dst.add(16)));
+            }
+            _mm512_storeu_ps(dst, lo);
+            _mm512_storeu_ps(dst.add(16), hi);
+        }
     }
 }
 
@@ -123,35 +250,58 @@ unsafe fn kernel_avx2_fma(k: usize, a: *const f32, b: *const f32, c: *mut f32, r
 mod tests {
     use super::*;
 
-    /// One tile against a float64 loop, for every ISA, at awkward depths.
+    /// One tile of every kernel against a float64 loop, at awkward depths.
     #[test]
-    fn every_isa_matches_float64_on_one_tile() {
+    fn every_kernel_matches_float64_on_one_tile() {
         for isa in Isa::available() {
-            for k in [0usize, 1, 2, 7, 17, 129, 257] {
-                let a: Vec<f32> = (0..k * MR).map(|x| ((x * 37 % 101) as f32 - 50.0) / 25.0).collect();
-                let b: Vec<f32> = (0..k * NR).map(|x| ((x * 53 % 97) as f32 - 48.0) / 24.0).collect();
-                for accumulate in [false, true] {
-                    let rs_c = NR + 3;
-                    let mut c: Vec<f32> = (0..MR * rs_c).map(|x| x as f32 * 0.5).collect();
-                    let before = c.clone();
-                    unsafe { isa.kernel(k, &a, &b, c.as_mut_ptr(), rs_c, accumulate) };
-                    for i in 0..MR {
-                        for j in 0..rs_c {
-                            let got = c[i * rs_c + j];
-                            if j >= NR {
-                                assert_eq!(got, before[i * rs_c + j], "{isa:?} wrote outside the tile");
-                                continue;
+            for kern in isa.all_kernels() {
+                let (mr, nr) = (kern.mr, kern.nr);
+                for k in [0usize, 1, 2, 7, 17, 129, 257] {
+                    let a: Vec<f32> = (0..k * mr).map(|x| ((x * 37 % 101) as f32 - 50.0) / 25.0).collect();
+                    let b: Vec<f32> = (0..k * nr).map(|x| ((x * 53 % 97) as f32 - 48.0) / 24.0).collect();
+                    for accumulate in [false, true] {
+                        let rs_c = nr + 3;
+                        let mut c: Vec<f32> = (0..mr * rs_c).map(|x| x as f32 * 0.5).collect();
+                        let before = c.clone();
+                        unsafe { kern.run(k, &a, &b, c.as_mut_ptr(), rs_c, accumulate) };
+                        for i in 0..mr {
+                            for j in 0..rs_c {
+                                let got = c[i * rs_c + j];
+                                if j >= nr {
+                                    assert_eq!(got, before[i * rs_c + j], "{isa:?} {mr}x{nr} wrote outside the tile");
+                                    continue;
+                                }
+                                let mut want: f64 = (0..k).map(|p| a[p * mr + i] as f64 * b[p * nr + j] as f64).sum();
+                                if accumulate {
+                                    want += before[i * rs_c + j] as f64;
+                                }
+                                let tol = 1e-5 * (1.0 + k as f64) * (1.0 + want.abs());
+                                assert!((got as f64 - want).abs() <= tol, "{isa:?} {mr}x{nr} k={k} ({i},{j}): {got} vs {want}");
                             }
-                            let mut want: f64 = (0..k).map(|p| a[p * MR + i] as f64 * b[p * NR + j] as f64).sum();
-                            if accumulate {
-                                want += before[i * rs_c + j] as f64;
-                            }
-                            let tol = 1e-5 * (1.0 + k as f64) * (1.0 + want.abs());
-                            assert!((got as f64 - want).abs() <= tol, "{isa:?} k={k} ({i},{j}): {got} vs {want}");
                         }
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn kernel_choice_avoids_padding() {
+        for isa in Isa::available() {
+            let nr = isa.nr();
+            assert!(isa.all_kernels().iter().all(|k| k.nr == nr && k.mr * k.nr <= MAX_TILE));
+            for m in [1, 5, 10, 128, 784] {
+                let k = isa.kernel_for(m);
+                let waste = m.div_ceil(k.mr) * k.mr - m;
+                assert!(waste < k.mr, "{isa:?} m={m}");
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert_eq!(Isa::Avx2Fma.kernel_for(10).mr, 5);
+            assert_eq!(Isa::Avx2Fma.kernel_for(128).mr, 6);
+            assert_eq!(Isa::Avx512.kernel_for(10).mr, 10);
+            assert_eq!(Isa::Avx512.kernel_for(784).mr, 8);
         }
     }
 }

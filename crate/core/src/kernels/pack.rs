@@ -9,18 +9,33 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-/// Packs every panel of `src` into `dst` (which must hold `panels(len, W)·W·k`
+/// Packs every panel of `src` into `dst` (which must hold `ceil(len/W)·W·k`
 /// floats), on the current rayon pool when `parallel`.
 pub fn pack_panels(src: ArrayView2<f32>, width: usize, dst: &mut [f32], parallel: bool) {
+    // Fixed widths let each row copy compile to a few vector moves.
+    match width {
+        4 => pack_all::<4>(src, dst, parallel),
+        5 => pack_all::<5>(src, dst, parallel),
+        6 => pack_all::<6>(src, dst, parallel),
+        8 => pack_all::<8>(src, dst, parallel),
+        10 => pack_all::<10>(src, dst, parallel),
+        12 => pack_all::<12>(src, dst, parallel),
+        16 => pack_all::<16>(src, dst, parallel),
+        32 => pack_all::<32>(src, dst, parallel),
+        _ => panic!("no packing routine for panels of width {width}"),
+    }
+}
+
+fn pack_all<const W: usize>(src: ArrayView2<f32>, dst: &mut [f32], parallel: bool) {
     let (k, len) = src.dim();
-    let panel_len = width * k;
-    let panels = len.div_ceil(width);
+    let panel_len = W * k;
+    let panels = len.div_ceil(W);
     assert!(dst.len() >= panels * panel_len, "pack buffer too small");
-    let dst = &mut dst[..panels * panel_len];
     if panel_len == 0 {
         return;
     }
-    let pack_one = |(q, panel): (usize, &mut [f32])| pack_panel(&src, width, q * width, panel);
+    let dst = &mut dst[..panels * panel_len];
+    let pack_one = |(q, panel): (usize, &mut [f32])| pack_panel::<W>(&src, q * W, panel);
     if parallel {
         dst.par_chunks_mut(panel_len).enumerate().for_each(pack_one);
     } else {
@@ -28,37 +43,104 @@ pub fn pack_panels(src: ArrayView2<f32>, width: usize, dst: &mut [f32], parallel
     }
 }
 
-/// One panel: columns `col0 .. col0 + width` of `src`.
-fn pack_panel(src: &ArrayView2<f32>, width: usize, col0: usize, panel: &mut [f32]) {
+/// One panel: columns `col0 .. col0 + W` of `src`.
+fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f32]) {
     let (k, len) = src.dim();
-    let cols = width.min(len - col0);
-    if src.strides()[1] == 1 {
+    let cols = W.min(len - col0);
+    if src.strides()[1] == 1 && k > 0 {
         // Rows of src are contiguous (B row-major, or A column-major).
-        for (p, out) in panel.chunks_exact_mut(width).enumerate() {
+        for (p, out) in panel.chunks_exact_mut(W).enumerate() {
             let row = src.row(p);
-            let row = row.as_slice().expect("rows are contiguous");
-            out[..cols].copy_from_slice(&row[col0..col0 + cols]);
-            out[cols..].fill(0.0);
-        }
-    } else if src.strides()[0] == 1 {
-        // Columns of src are contiguous (A row-major, or B transposed): scatter each.
-        for j in 0..width {
-            if j < cols {
-                let col = src.column(col0 + j);
-                let col = col.as_slice().expect("columns are contiguous");
-                for (p, &v) in col.iter().enumerate() {
-                    panel[p * width + j] = v;
-                }
+            let row = &row.as_slice().expect("rows are contiguous")[col0..col0 + cols];
+            if cols == W {
+                let out: &mut [f32; W] = out.try_into().expect("panel row of W floats");
+                out.copy_from_slice(row);
             } else {
-                for p in 0..k {
-                    panel[p * width + j] = 0.0;
-                }
+                out[..cols].copy_from_slice(row);
+                out[cols..].fill(0.0);
+            }
+        }
+    } else if src.strides()[0] == 1 && k > 0 {
+        // Columns of src are contiguous (A row-major, or B transposed): this is
+        // a transpose. Read the W columns side by side, eight at a time through
+        // an 8×8 register transpose where the CPU has AVX.
+        let columns: [&[f32]; W] = std::array::from_fn(|j| {
+            if j < cols {
+                src.column(col0 + j).to_slice().expect("columns are contiguous")
+            } else {
+                &[]
+            }
+        });
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if W % 8 == 0 && cols == W && std::arch::is_x86_feature_detected!("avx") {
+            done = k / 8 * 8;
+            for jb in (0..W).step_by(8) {
+                let block: [&[f32]; 8] = std::array::from_fn(|j| &columns[jb + j][..done]);
+                // SAFETY: AVX was detected; each column holds `done` floats and the
+                // panel holds `done` rows of W >= jb + 8 floats.
+                unsafe { transpose::columns_to_rows(block, &mut panel[jb..], W, done) };
+            }
+        }
+        for (p, out) in panel.chunks_exact_mut(W).enumerate().skip(done) {
+            for (j, slot) in out.iter_mut().enumerate() {
+                *slot = if j < cols { columns[j][p] } else { 0.0 };
             }
         }
     } else {
-        for (p, out) in panel.chunks_exact_mut(width).enumerate() {
+        for (p, out) in panel.chunks_exact_mut(W).enumerate() {
             for (j, slot) in out.iter_mut().enumerate() {
                 *slot = if j < cols { src[[p, col0 + j]] } else { 0.0 };
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod transpose {
+    use std::arch::x86_64::*;
+
+    /// out[p*stride + j] = columns[j][p] for j < 8 and p < len (len % 8 == 0),
+    /// eight rows at a time through the classic unpack/shuffle/permute transpose.
+    ///
+    /// # Safety
+    /// The CPU has AVX; every column holds `len` floats and `out` holds
+    /// `(len - 1) * stride + 8` floats.
+    #[target_feature(enable = "avx")]
+    pub unsafe fn columns_to_rows(columns: [&[f32]; 8], out: &mut [f32], stride: usize, len: usize) {
+        assert!(len % 8 == 0 && columns.iter().all(|c| c.len() >= len));
+        assert!(len == 0 || out.len() >= (len - 1) * stride + 8);
+        let dst = out.as_mut_ptr();
+        for p in (0..len).step_by(8) {
+            let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(columns[j].as_ptr().add(p)));
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let rows = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (i, row) in rows.iter().enumerate() {
+                _mm256_storeu_ps(dst.add((p + i) * stride), *row);
             }
         }
     }
@@ -90,11 +172,11 @@ mod tests {
 
     #[test]
     fn packs_every_layout_with_zero_padding() {
-        for (k, len) in [(1, 1), (7, 17), (17, 7), (5, 33), (129, 6)] {
+        for (k, len) in [(1, 1), (7, 17), (17, 7), (5, 33), (129, 6), (3, 64), (40, 64), (257, 32)] {
             let m = Array2::from_shape_fn((k, len), |(i, j)| (i * 1000 + j) as f32);
             let t = Array2::from_shape_fn((len, k), |(j, i)| (i * 1000 + j) as f32);
             let strided = Array2::from_shape_fn((k, 2 * len), |(i, j)| (i * 1000 + j / 2) as f32);
-            for width in [6, 16] {
+            for width in [4, 5, 6, 8, 10, 12, 16, 32] {
                 check(m.view(), width); // row-contiguous
                 check(t.t(), width); // column-contiguous
                 check(strided.slice(ndarray::s![.., ..;2]), width); // neither

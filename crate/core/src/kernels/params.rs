@@ -8,29 +8,44 @@
 //! Sizes are for a Zen 3/4 class core (32 KiB L1d, 512 KiB–1 MiB L2), and are
 //! conservative enough for any x86-64 or arm64 core of the last decade.
 
-/// Rows of C per microkernel call. 6 rows × 2 ymm registers of 8 = 12
-/// accumulators, plus 2 registers for a row of B and 1 for a broadcast of A:
-/// 15 of the 16 ymm registers, the largest tile AVX2 can hold.
-pub const MR: usize = 6;
+use super::microkernel::Isa;
 
-/// Columns of C per microkernel call: two 8-lane ymm vectors.
-pub const NR: usize = 16;
+/// Cache blocking of one instruction set's kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocking {
+    /// Reduction depth per slice: a B sliver (KC×NR) plus an A sliver (MR×KC)
+    /// must stay in the 32 KiB L1d while the microkernel streams them. The
+    /// depth actually used is K split into equal slices no deeper than this.
+    pub kc: usize,
+    /// Rows of C per task, at most (rounded down to a multiple of MR): the
+    /// task's packed A block (MC×KC) stays in L2 across every B sliver.
+    pub mc: usize,
+    /// Columns of C per task, at most (a multiple of NR): the task's B block
+    /// (KC×NC) stays in L2 across the task's A slivers.
+    pub nc: usize,
+}
 
-/// Depth of one reduction slice. A packed B sliver is KC×NR×4 B = 16 KiB and
-/// an A sliver KC×MR×4 B = 6 KiB: together they stay in a 32 KiB L1d while
-/// the microkernel streams them.
-pub const KC: usize = 256;
+/// AVX2, NR = 16: B sliver 256×16×4 B = 16 KiB, A sliver 6×256×4 B = 6 KiB;
+/// A block 144×256×4 B = 144 KiB; B block 256×256×4 B = 256 KiB.
+pub const AVX2: Blocking = Blocking { kc: 256, mc: 144, nc: 256 };
 
-/// Rows of C per task: the task's packed A block (MC×KC×4 B = 144 KiB) stays
-/// in L2 while every B sliver of the task passes over it. A multiple of MR.
-pub const MC: usize = 144;
+/// AVX-512, NR = 32: B sliver 192×32×4 B = 24 KiB, A sliver 8×192×4 B = 6 KiB;
+/// A block 144×192×4 B = 108 KiB; B block 192×256×4 B = 192 KiB.
+pub const AVX512: Blocking = Blocking { kc: 192, mc: 144, nc: 256 };
 
-/// Columns of C per task at most: the task's B block (KC×NC×4 B = 256 KiB)
-/// stays in L2 (or the shared L3) across the task's A slivers. A multiple of NR.
-pub const NC: usize = 256;
+/// The portable kernel (NR = 8) is compute-bound long before caches matter.
+pub const SCALAR: Blocking = Blocking { kc: 256, mc: 64, nc: 128 };
+
+pub fn blocking(isa: Isa) -> Blocking {
+    match isa {
+        Isa::Scalar => SCALAR,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => AVX2,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => AVX512,
+    }
+}
 
 /// Below this many flops (2·m·n·k) a GEMM runs on the calling thread: a rayon
-/// fork-join costs a few microseconds, about what 0.5 MFLOP takes on one core.
-pub const PARALLEL_MIN_FLOPS: usize = 1 << 20;
-
-const _: () = assert!(MC % MR == 0 && NC % NR == 0);
+/// fork-join costs a few microseconds, and small GEMMs are quickly done on one core (2 MFLOP: ~20 µs).
+pub const PARALLEL_MIN_FLOPS: usize = 1 << 21;
