@@ -7,6 +7,8 @@
 
 use crate::alloc::zeroed;
 use crate::error::{Error, Result};
+use crate::kernels::rmsprop::{rmsprop_plain, RmsPropStep};
+use crate::kernels::Isa;
 use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -88,27 +90,23 @@ impl RmsProp {
     }
 
     /// One update of parameter `index`; `build` must have sized its slots.
-    pub fn update_step(&mut self, index: usize, weights: &mut [f32], grads: &[f32]) {
+    /// `isa` picks the vector kernel for the common plain case.
+    pub fn update_step(&mut self, isa: Isa, index: usize, weights: &mut [f32], grads: &[f32]) {
         let c = self.config;
         let slots = &mut self.slots[index];
         assert!(weights.len() == grads.len() && slots.velocity.len() == weights.len(), "RMSprop slot size mismatch");
-        let k = Coefficients {
-            lr: c.learning_rate as f32,
-            rho: c.rho as f32,
-            one_minus_rho: (1.0 - c.rho) as f32,
-            epsilon: c.epsilon as f32,
-            momentum: c.momentum as f32,
-        };
+        let k = Coefficients::of(&c);
         let n = weights.len();
         if c.momentum == 0.0 && !c.centered {
+            let step = k.plain_step();
             if n >= 4 * CHUNK {
                 weights
                     .par_chunks_mut(CHUNK)
                     .zip(grads.par_chunks(CHUNK))
                     .zip(slots.velocity.par_chunks_mut(CHUNK))
-                    .for_each(|((w, g), v)| k.plain(w, g, v));
+                    .for_each(|((w, g), v)| rmsprop_plain(isa, &step, w, g, v));
             } else {
-                k.plain(weights, grads, &mut slots.velocity);
+                rmsprop_plain(isa, &step, weights, grads, &mut slots.velocity);
             }
         } else {
             // The general form, sequential: momentum and centered are rare.
@@ -128,12 +126,18 @@ struct Coefficients {
 }
 
 impl Coefficients {
-    #[inline]
-    fn plain(&self, w: &mut [f32], g: &[f32], v: &mut [f32]) {
-        for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
-            *v = self.rho * *v + self.one_minus_rho * (g * g);
-            *w -= self.lr * g / (*v + self.epsilon).sqrt();
+    fn of(c: &RmsPropConfig) -> Self {
+        Coefficients {
+            lr: c.learning_rate as f32,
+            rho: c.rho as f32,
+            one_minus_rho: (1.0 - c.rho) as f32,
+            epsilon: c.epsilon as f32,
+            momentum: c.momentum as f32,
         }
+    }
+
+    fn plain_step(&self) -> RmsPropStep {
+        RmsPropStep { lr: self.lr, rho: self.rho, one_minus_rho: self.one_minus_rho, epsilon: self.epsilon }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -166,7 +170,7 @@ mod tests {
         let mut opt = RmsProp::new(RmsPropConfig { learning_rate: 0.5, ..Default::default() }).unwrap();
         let mut w = [1.0f32, 2.0, 3.0, 4.0];
         opt.build(&[4]).unwrap();
-        opt.update_step(0, &mut w, &[1.0, 6.0, 7.0, 2.0]);
+        opt.update_step(Isa::Scalar, 0, &mut w, &[1.0, 6.0, 7.0, 2.0]);
         for (got, want) in w.iter().zip([-0.5811f32, 0.4189, 1.4189, 2.4189]) {
             assert!((got - want).abs() < 1e-4, "{w:?}");
         }
@@ -179,10 +183,10 @@ mod tests {
         opt.build(&[10]).unwrap();
         let mut x = [1.0f32; 10];
         let grads: Vec<f32> = (1..=10).map(|i| i as f32 * 0.1).collect();
-        opt.update_step(0, &mut x, &[0.01; 10]);
+        opt.update_step(Isa::Scalar, 0, &mut x, &[0.01; 10]);
         for golden in [0.9967f32, 0.9933, 0.9908, 0.9885, 0.9864] {
             assert!(x.iter().all(|v| (v - golden).abs() < 5e-4 + 5e-4 * golden), "{x:?} vs {golden}");
-            opt.update_step(0, &mut x, &grads);
+            opt.update_step(Isa::Scalar, 0, &mut x, &grads);
         }
     }
 
@@ -198,7 +202,7 @@ mod tests {
                 (w.iter().map(|&x| x as f64).collect(), vec![0.0; n], vec![0.0; n]);
             for step in 0..3 {
                 let g: Vec<f32> = (0..n).map(|i| ((i * 7 + step) % 11) as f32 * 0.05 - 0.25).collect();
-                opt.update_step(0, &mut w, &g);
+                opt.update_step(Isa::detect(), 0, &mut w, &g);
                 for i in 0..n {
                     let g = g[i] as f64;
                     v64[i] = 0.8 * v64[i] + 0.2 * g * g;

