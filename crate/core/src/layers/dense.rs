@@ -8,6 +8,7 @@ use crate::kernels::{gemm, softmax_backward_rows, softmax_rows, Activation, Epil
 use crate::rng::Rng;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
+
 /// What a user asks for; `Dense::new` turns it into weights.
 #[derive(Clone, Debug)]
 pub struct DenseSpec {
@@ -25,12 +26,6 @@ pub struct Dense {
     pub kernel: Array2<f32>,
     /// Empty when `use_bias` is false.
     pub bias: Array1<f32>,
-}
-
-/// Gradients of one Dense layer's parameters.
-pub struct DenseGrads<'a> {
-    pub kernel: ArrayViewMut2<'a, f32>,
-    pub bias: ArrayViewMut1<'a, f32>,
 }
 
 impl Dense {
@@ -77,35 +72,33 @@ impl Dense {
         }
     }
 
-    /// From dZ (the gradient at this layer's pre-activation) computes the
-    /// parameter gradients and, when `dx` is given, the gradient at the
-    /// previous layer's pre-activation: (dZ·Wᵀ) ⊙ f'_prev(x), with the
-    /// previous activation's derivative fused into the GEMM epilogue.
-    /// The first layer passes no `dx`: its input needs no gradient.
-    pub fn backward(
+    /// The gradient at the previous layer's pre-activation, from dZ (the
+    /// gradient at this layer's): (dZ·Wᵀ) ⊙ f'_prev(x), where x is the
+    /// previous layer's output, with f'_prev fused into the GEMM's epilogue.
+    /// The first layer never needs this: its input takes no gradient.
+    pub fn input_gradient(
         &self,
         isa: Isa,
         x: ArrayView2<f32>,
         dz: ArrayView2<f32>,
-        grads: DenseGrads,
-        dx: Option<(ArrayViewMut2<f32>, Activation)>,
+        mut dx: ArrayViewMut2<f32>,
+        prev: Activation,
         bufs: &mut GemmBuffers,
     ) {
-        let DenseGrads { kernel: dw, bias: mut db } = grads;
-        gemm(isa, x.t(), dz, dw, Epilogue::None, bufs);
-        if self.use_bias {
-            column_sums(dz, db.view_mut());
-        }
-        if let Some((mut dx, prev)) = dx {
-            if prev.is_elementwise() {
-                let ep = Epilogue::ActivationGrad { output: x, activation: prev };
-                gemm(isa, dz, self.kernel.t(), dx.view_mut(), ep, bufs);
-            } else {
-                gemm(isa, dz, self.kernel.t(), dx.view_mut(), Epilogue::None, bufs);
-                softmax_backward_rows(x, dx);
-            }
+        if prev.is_elementwise() {
+            let ep = Epilogue::ActivationGrad { output: x, activation: prev };
+            gemm(isa, dz, self.kernel.t(), dx.view_mut(), ep, bufs);
+        } else {
+            gemm(isa, dz, self.kernel.t(), dx.view_mut(), Epilogue::None, bufs);
+            softmax_backward_rows(x, dx);
         }
     }
+}
+
+/// dW = xᵀ·dZ for a layer with input x; `epilogue` consumes it (with
+/// `Epilogue::None` it is left in `dw`).
+pub fn kernel_gradient(isa: Isa, x: ArrayView2<f32>, dz: ArrayView2<f32>, dw: ArrayViewMut2<f32>, epilogue: Epilogue, bufs: &mut GemmBuffers) {
+    gemm(isa, x.t(), dz, dw, epilogue, bufs);
 }
 
 /// out[j] = Σ_i m[i, j], summed row by row in a fixed order.
@@ -151,10 +144,10 @@ mod tests {
             kernel_initializer: Initializer::Zeros,
             bias_initializer: Initializer::Zeros,
         };
-        assert_eq!(Dense::new(&spec, 3, &mut Rng::new(0)).unwrap_err().code(), "ERR_FERRO_VALUE");
+        assert_eq!(Dense::new(&spec, 3, &mut Rng::new(0)).err().map(|e| e.code()), Some("ERR_FERRO_VALUE"));
         spec.units = usize::MAX / 4;
-        assert_eq!(Dense::new(&spec, 8, &mut Rng::new(0)).unwrap_err().code(), "ERR_FERRO_VALUE");
+        assert_eq!(Dense::new(&spec, 8, &mut Rng::new(0)).err().map(|e| e.code()), Some("ERR_FERRO_VALUE"));
         spec.units = 1 << 40;
-        assert_eq!(Dense::new(&spec, 1 << 20, &mut Rng::new(0)).unwrap_err().code(), "ERR_FERRO_VALUE");
+        assert_eq!(Dense::new(&spec, 1 << 20, &mut Rng::new(0)).err().map(|e| e.code()), Some("ERR_FERRO_VALUE"));
     }
 }

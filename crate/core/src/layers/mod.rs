@@ -1,5 +1,5 @@
 pub mod dense;
 pub mod initializers;
 
-pub use dense::{column_sums, Dense, DenseGrads, DenseSpec};
+pub use dense::{column_sums, kernel_gradient, Dense, DenseSpec};
 pub use initializers::Initializer;
