@@ -6,9 +6,9 @@ use crate::error::{Error, Result};
 
 /// Product of `dims`, or a Value error naming `what` when it overflows.
 pub fn checked_len(dims: &[usize], what: &str) -> Result<usize> {
-    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
-        Error::Value(format!("The size of {what} overflows: dimensions {dims:?}. Use smaller sizes."))
-    })
+    dims.iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::Value(format!("The size of {what} overflows: dimensions {dims:?}. Use smaller sizes.")))
 }
 
 /// A zero-filled `Vec<T>` of `len`, or a Value error when it cannot be allocated.

@@ -110,7 +110,10 @@ impl Model {
             let k = it.next().expect("count was checked");
             l.kernel.as_slice_mut().expect("kernel is contiguous").copy_from_slice(&k.data);
             if l.use_bias {
-                l.bias.as_slice_mut().expect("bias is contiguous").copy_from_slice(&it.next().expect("count was checked").data);
+                l.bias
+                    .as_slice_mut()
+                    .expect("bias is contiguous")
+                    .copy_from_slice(&it.next().expect("count was checked").data);
             }
         }
         Ok(())

@@ -42,9 +42,7 @@ fn current() -> Result<Arc<ThreadPool>> {
 /// Replaces the pool; work already running keeps its old pool to the end.
 pub fn set_num_threads(threads: usize) -> Result<()> {
     if !(1..=MAX_THREADS).contains(&threads) {
-        return Err(Error::Value(format!(
-            "Expected a thread count between 1 and {MAX_THREADS}. Received: {threads}"
-        )));
+        return Err(Error::Value(format!("Expected a thread count between 1 and {MAX_THREADS}. Received: {threads}")));
     }
     let pool = build(threads)?;
     *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(pool);

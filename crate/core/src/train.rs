@@ -3,11 +3,11 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::Epilogue;
+use crate::kernels::GemmBuffers;
 use crate::layers::{column_sums, kernel_gradient};
 use crate::losses::{self, check_labels, LossTotals};
 use crate::model::{Model, WeightTensor};
 use crate::rng::Rng;
-use crate::kernels::GemmBuffers;
 use crate::workspace::{view, view_mut, Workspace};
 use ndarray::ArrayViewMut1;
 use rayon::prelude::*;
@@ -271,7 +271,12 @@ impl Model {
     /// thread themselves; what lies between them is small and sequential, so
     /// it runs beside the gather, and each later layer's two backward GEMMs
     /// (dW and dX, independent) run beside each other.
-    pub(crate) fn compute_gradients(&self, ws: &mut Workspace, b: usize, prefetch: Option<(Samples, &[usize])>) -> LossTotals {
+    pub(crate) fn compute_gradients(
+        &self,
+        ws: &mut Workspace,
+        b: usize,
+        prefetch: Option<(Samples, &[usize])>,
+    ) -> LossTotals {
         let isa = self.isa;
         let Workspace { x, labels, next_x, next_labels, outputs, grads, dkernels, dbiases, gemm, gemm_side, .. } = ws;
         let first = &self.layers[0];
@@ -314,7 +319,12 @@ impl Model {
         let isa = self.isa;
         for (l, layer) in self.layers.iter().enumerate().skip(1) {
             let (before, rest) = outputs.split_at_mut(l);
-            layer.forward(isa, view(&before[l - 1], b, layer.input_dim()), view_mut(&mut rest[0], b, layer.units()), gemm);
+            layer.forward(
+                isa,
+                view(&before[l - 1], b, layer.input_dim()),
+                view_mut(&mut rest[0], b, layer.units()),
+                gemm,
+            );
         }
         let last = self.layers.len() - 1;
         let out = view(&outputs[last], b, self.output_dim());

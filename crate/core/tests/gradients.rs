@@ -46,7 +46,8 @@ impl Net {
         for (row, &y) in x.iter().zip(labels) {
             let mut h = row.clone();
             for (k, b, a) in &self.layers {
-                let mut z: Vec<f64> = (0..b.len()).map(|j| b[j] + h.iter().enumerate().map(|(i, v)| v * k[i][j]).sum::<f64>()).collect();
+                let mut z: Vec<f64> =
+                    (0..b.len()).map(|j| b[j] + h.iter().enumerate().map(|(i, v)| v * k[i][j]).sum::<f64>()).collect();
                 act(*a, &mut z);
                 h = z;
             }

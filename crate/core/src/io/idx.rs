@@ -45,10 +45,8 @@ pub fn parse_header(bytes: &[u8], name: &str) -> Result<IdxHeader> {
             bytes.len()
         )));
     }
-    let dims: Vec<usize> = bytes[4..data_offset]
-        .chunks_exact(4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        bytes[4..data_offset].chunks_exact(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize).collect();
     let count = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
@@ -56,9 +54,7 @@ pub fn parse_header(bytes: &[u8], name: &str) -> Result<IdxHeader> {
     let available = bytes.len() - data_offset;
     if available != count {
         let what = if available < count { "truncated IDX data" } else { "trailing bytes after IDX data" };
-        return Err(io(format!(
-            "{what}: expected {count} bytes for dimensions {dims:?}. Received: {available} bytes"
-        )));
+        return Err(io(format!("{what}: expected {count} bytes for dimensions {dims:?}. Received: {available} bytes")));
     }
     Ok(IdxHeader { dims, data_offset })
 }

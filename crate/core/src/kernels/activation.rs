@@ -75,11 +75,26 @@ impl Activation {
 macro_rules! per_activation {
     ($activation:expr, |$a:ident| $body:expr) => {
         match $activation {
-            Activation::Linear => { const $a: Activation = Activation::Linear; $body }
-            Activation::Relu => { const $a: Activation = Activation::Relu; $body }
-            Activation::Sigmoid => { const $a: Activation = Activation::Sigmoid; $body }
-            Activation::Tanh => { const $a: Activation = Activation::Tanh; $body }
-            Activation::Softmax => { const $a: Activation = Activation::Softmax; $body }
+            Activation::Linear => {
+                const $a: Activation = Activation::Linear;
+                $body
+            }
+            Activation::Relu => {
+                const $a: Activation = Activation::Relu;
+                $body
+            }
+            Activation::Sigmoid => {
+                const $a: Activation = Activation::Sigmoid;
+                $body
+            }
+            Activation::Tanh => {
+                const $a: Activation = Activation::Tanh;
+                $body
+            }
+            Activation::Softmax => {
+                const $a: Activation = Activation::Softmax;
+                $body
+            }
         }
     };
 }

@@ -13,7 +13,8 @@
 
 use super::activation::Activation;
 use super::microkernel::{Isa, Kernel, MAX_TILE};
-use super::pack::pack_panels;
+use super::narrow::{self, narrow_product};
+use super::pack::{pack_panels, transpose};
 use super::params::{blocking, Blocking, PARALLEL_MIN_FLOPS};
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
@@ -24,10 +25,16 @@ use rayon::prelude::*;
 pub enum Epilogue<'a> {
     None,
     /// c ← f(c + bias) for an elementwise activation f (bias optional).
-    BiasActivation { bias: Option<&'a [f32]>, activation: Activation },
+    BiasActivation {
+        bias: Option<&'a [f32]>,
+        activation: Activation,
+    },
     /// c ← c ⊙ f'(z), f' taken from the layer output y = f(z): backprop
     /// through an elementwise activation (the relu mask, for relu).
-    ActivationGrad { output: ArrayView2<'a, f32>, activation: Activation },
+    ActivationGrad {
+        output: ArrayView2<'a, f32>,
+        activation: Activation,
+    },
 }
 
 /// Packing buffers, owned by the caller's workspace so that a training step
@@ -36,7 +43,8 @@ pub enum Epilogue<'a> {
 pub struct GemmBuffers {
     a: AlignedBuf,
     b: AlignedBuf,
-    /// Cᵀ of a narrow GEMM computed transposed (see `gemm`).
+    /// Cᵀ of a narrow GEMM computed transposed, or Bᵀ of one computed by
+    /// dot products (see `gemm`).
     t: AlignedBuf,
 }
 
@@ -50,12 +58,16 @@ impl GemmBuffers {
         let pad = |x: usize| x.checked_add(MAX_WIDTH);
         let a = pad(m.max(n))?.checked_mul(k)?;
         let b = pad(n.max(m))?.checked_mul(k)?;
-        Some((a, b, m.checked_mul(n)?))
+        Some((a, b, m.checked_mul(n)?.max(n.checked_mul(k)?)))
     }
 
     /// Buffers able to hold packed operands of these sizes (in floats).
     pub fn with_capacity(lens: (usize, usize, usize)) -> crate::error::Result<Self> {
-        Ok(GemmBuffers { a: AlignedBuf::with_len(lens.0)?, b: AlignedBuf::with_len(lens.1)?, t: AlignedBuf::with_len(lens.2)? })
+        Ok(GemmBuffers {
+            a: AlignedBuf::with_len(lens.0)?,
+            b: AlignedBuf::with_len(lens.1)?,
+            t: AlignedBuf::with_len(lens.2)?,
+        })
     }
 }
 
@@ -88,7 +100,14 @@ impl AlignedBuf {
 /// C = A·B followed by `epilogue`; A is m×k, B is k×n, C is m×n with
 /// contiguous rows. Any strides are accepted for A and B (transposed views
 /// included). Runs on the current rayon pool.
-pub fn gemm(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, epilogue: Epilogue, bufs: &mut GemmBuffers) {
+pub fn gemm(
+    isa: Isa,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    epilogue: Epilogue,
+    bufs: &mut GemmBuffers,
+) {
     let (m, k) = a.dim();
     let n = b.dim().1;
     assert_eq!(b.dim().0, k, "gemm: inner dimensions differ");
@@ -99,6 +118,21 @@ pub fn gemm(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMu
         return;
     }
     let ldc = if m > 1 { c.strides()[0] as usize } else { n };
+    if narrow::suits(&a, n, isa.nr()) {
+        // Narrow C with A's rows in place: dot products along K (narrow.rs).
+        let bt = bufs.t.slice(n * k);
+        match c.as_slice_mut() {
+            Some(flat) => narrow_product(isa, a, b, flat, bt),
+            None => {
+                let out = bufs.b.slice(m * n);
+                narrow_product(isa, a, b, out, bt);
+                c.assign(&ArrayView2::from_shape((m, n), &*out).expect("m×n"));
+            }
+        }
+        // SAFETY: C is exclusively borrowed here and is m×n at stride ldc.
+        unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        return;
+    }
     if n < isa.nr() && m > n {
         // Narrow C (e.g. the 10 logits): a kernel wastes most of its NR lanes.
         // Compute Cᵀ = Bᵀ·Aᵀ instead, where the wide side fills the lanes,
@@ -107,12 +141,7 @@ pub fn gemm(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMu
         let ct = t.slice(m * n);
         let ct_ptr = SharedMut(ct.as_mut_ptr());
         multiply(isa, b.t(), a.t(), ct_ptr, m, pa, pb, &Epilogue::None);
-        for (i, mut row) in c.rows_mut().into_iter().enumerate() {
-            let row = row.as_slice_mut().expect("C rows are contiguous");
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = ct[j * m + i];
-            }
-        }
+        transpose_out(ct, c.view_mut());
         // SAFETY: C is exclusively borrowed here and is m×n at stride ldc.
         unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
@@ -120,9 +149,42 @@ pub fn gemm(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMu
     multiply(isa, a, b, SharedMut(c.as_mut_ptr()), ldc, &mut bufs.a, &mut bufs.b, &epilogue);
 }
 
+/// C (m×n) = the transpose of `ct` (n×m, row-major): by 8×8 register blocks
+/// when C is contiguous, the leftovers one by one.
+fn transpose_out(ct: &[f32], mut c: ArrayViewMut2<f32>) {
+    let (m, n) = c.dim();
+    let mut done_cols = 0;
+    if let Some(flat) = c.as_slice_mut() {
+        for j0 in (0..n / 8 * 8).step_by(8) {
+            let rows: [&[f32]; 8] = std::array::from_fn(|j| &ct[(j0 + j) * m..(j0 + j + 1) * m]);
+            let done = transpose::columns_to_rows(&rows, &mut flat[j0..], n, m);
+            for (i, row) in flat.chunks_exact_mut(n).enumerate().skip(done) {
+                for (j, v) in row[j0..j0 + 8].iter_mut().enumerate() {
+                    *v = rows[j][i];
+                }
+            }
+        }
+        done_cols = n / 8 * 8;
+    }
+    for (i, mut row) in c.rows_mut().into_iter().enumerate() {
+        for j in done_cols..n {
+            row[j] = ct[j * m + i];
+        }
+    }
+}
+
 /// The packed, tiled, parallel product into `c` (row stride `ldc`).
 #[allow(clippy::too_many_arguments)]
-fn multiply(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, c: SharedMut, ldc: usize, pa: &mut AlignedBuf, pb: &mut AlignedBuf, epilogue: &Epilogue) {
+fn multiply(
+    isa: Isa,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: SharedMut,
+    ldc: usize,
+    pa: &mut AlignedBuf,
+    pb: &mut AlignedBuf,
+    epilogue: &Epilogue,
+) {
     let (m, k) = a.dim();
     let n = b.dim().1;
     let kernel = isa.kernel_for(m);
@@ -131,29 +193,39 @@ fn multiply(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, c: SharedMut, ldc:
     let parallel = flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
 
     let a_pack = pa.slice(m.div_ceil(mr) * mr * k);
-    let b_pack = pb.slice(n.div_ceil(nr) * nr * k);
-    if parallel {
-        rayon::join(|| pack_panels(a.t(), mr, a_pack, true), || pack_panels(b, nr, b_pack, true));
-    } else {
-        pack_panels(a.t(), mr, a_pack, false);
-        pack_panels(b, nr, b_pack, false);
-    }
-    let (a_pack, b_pack) = (&*a_pack, &*b_pack);
+    // With one panel of A, each sliver of B is used once: packing B would only
+    // copy it. A B with contiguous rows and whole slivers is read in place.
+    let b_side = match b.as_slice().filter(|_| m <= mr && n % nr == 0) {
+        Some(data) => {
+            pack_panels(a.t(), mr, a_pack, false);
+            BSlivers { data, rs: n, k, nr, packed: false }
+        }
+        None => {
+            let b_pack = pb.slice(n.div_ceil(nr) * nr * k);
+            if parallel {
+                rayon::join(|| pack_panels(a.t(), mr, a_pack, true), || pack_panels(b, nr, b_pack, true));
+            } else {
+                pack_panels(a.t(), mr, a_pack, false);
+                pack_panels(b, nr, b_pack, false);
+            }
+            BSlivers { data: b_pack, rs: nr, k, nr, packed: true }
+        }
+    };
+    let a_pack = &*a_pack;
 
     let block = blocking(isa);
-    let (mc, nc) = plan_tasks(m, n, if parallel { rayon::current_num_threads() } else { 1 }, mr, nr, block);
-    let (m_tasks, n_tasks) = (m.div_ceil(mc), n.div_ceil(nc));
+    let plan = plan_tasks(m, n, if parallel { rayon::current_num_threads() } else { 1 }, mr, nr, block);
     let kc = slice_depth(k, block);
     let run = |t: usize| {
-        let (i0, j0) = ((t / n_tasks) * mc, (t % n_tasks) * nc);
-        let task = Task { rows: i0..(i0 + mc).min(m), cols: j0..(j0 + nc).min(n), k, kc, ldc };
+        let (rows, cols) = plan.block(t);
+        let task = Task { rows, cols, k, kc, ldc };
         // SAFETY: tasks cover disjoint blocks of C, which outlives the loop.
-        unsafe { compute_block(&kernel, &task, a_pack, b_pack, c, epilogue) };
+        unsafe { compute_block(&kernel, &task, a_pack, &b_side, c, epilogue) };
     };
     if parallel {
-        (0..m_tasks * n_tasks).into_par_iter().for_each(run);
+        (0..plan.tasks()).into_par_iter().for_each(run);
     } else {
-        (0..m_tasks * n_tasks).for_each(run);
+        (0..plan.tasks()).for_each(run);
     }
 }
 
@@ -162,17 +234,62 @@ fn slice_depth(k: usize, block: Blocking) -> usize {
     k.div_ceil(k.div_ceil(block.kc).max(1)).max(1)
 }
 
-/// Rows and columns of C per task: at most MC×NC, with M split into equal
-/// blocks (784 rows: 6 blocks of 136 rather than 5 of 144 and one of 64), and
-/// N split until there are about four tasks per thread, so that the last
-/// task to finish leaves little idle time behind it.
-fn plan_tasks(m: usize, n: usize, threads: usize, mr: usize, nr: usize, block: Blocking) -> (usize, usize) {
-    let max_mc = (block.mc / mr * mr).max(mr);
-    let m_tasks = m.div_ceil(max_mc);
-    let mc = m.div_ceil(m_tasks).div_ceil(mr) * mr;
-    let n_split = if threads > 1 { (4 * threads).div_ceil(m_tasks) } else { 1 };
-    let nc = n.div_ceil(n_split).div_ceil(nr).max(1) * nr;
-    (mc, nc.min(block.nc / nr * nr).max(nr))
+/// How C is cut into tasks: whole MR panels of rows and NR panels of
+/// columns, dealt out evenly (784 rows in 98 panels of 8: blocks of 17, 17,
+/// 16, 16, 16, 16 panels, not 18 × 5 and 8), into at most MC×NC blocks and,
+/// with several threads, about four tasks per thread so the last one to
+/// finish leaves little idle time behind it.
+struct TaskPlan {
+    m: usize,
+    n: usize,
+    mr: usize,
+    nr: usize,
+    m_tasks: usize,
+    n_tasks: usize,
+}
+
+fn plan_tasks(m: usize, n: usize, threads: usize, mr: usize, nr: usize, block: Blocking) -> TaskPlan {
+    let m_tasks = m.div_ceil((block.mc / mr * mr).max(mr));
+    let wanted = if threads > 1 { (4 * threads).div_ceil(m_tasks) } else { 1 };
+    let n_tasks = wanted.max(n.div_ceil((block.nc / nr * nr).max(nr))).min(n.div_ceil(nr)).max(1);
+    TaskPlan { m, n, mr, nr, m_tasks, n_tasks }
+}
+
+impl TaskPlan {
+    fn tasks(&self) -> usize {
+        self.m_tasks * self.n_tasks
+    }
+
+    /// Rows and columns of task `t`.
+    fn block(&self, t: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let split = |i: usize, parts: usize, len: usize, width: usize| {
+            let panels = len.div_ceil(width);
+            let at = |i: usize| (i * panels / parts * width).min(len);
+            at(i)..at(i + 1)
+        };
+        (split(t / self.n_tasks, self.m_tasks, self.m, self.mr), split(t % self.n_tasks, self.n_tasks, self.n, self.nr))
+    }
+}
+
+/// Where each sliver of B lies: packed panels, or B's own rows.
+struct BSlivers<'a> {
+    data: &'a [f32],
+    /// Distance between consecutive k rows of a sliver.
+    rs: usize,
+    k: usize,
+    nr: usize,
+    packed: bool,
+}
+
+impl BSlivers<'_> {
+    /// The sliver of columns jr.. from reduction row pc on.
+    fn at(&self, jr: usize, pc: usize) -> &[f32] {
+        if self.packed {
+            &self.data[(jr / self.nr) * self.nr * self.k + pc * self.nr..]
+        } else {
+            &self.data[pc * self.rs + jr..]
+        }
+    }
 }
 
 struct Task {
@@ -192,7 +309,7 @@ unsafe impl Sync for SharedMut {}
 /// # Safety
 /// `c` points to C with row stride `task.ldc`, and no other thread touches
 /// `task`'s rows × columns of it.
-unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b_pack: &[f32], c: SharedMut, epilogue: &Epilogue) {
+unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlivers, c: SharedMut, epilogue: &Epilogue) {
     let (k, mr, nr) = (task.k, kernel.mr, kernel.nr);
     let mut edge = [0f32; MAX_TILE];
     for pc in (0..k.max(1)).step_by(task.kc) {
@@ -200,18 +317,18 @@ unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b_pack: &[
         let first = pc == 0;
         let last = pc + kc >= k;
         for jr in task.cols.clone().step_by(nr) {
-            let b_sliver = &b_pack[(jr / nr) * nr * k + pc * nr..];
+            let b_sliver = b.at(jr, pc);
             let cols = nr.min(task.cols.end - jr);
             for ir in task.rows.clone().step_by(mr) {
                 let a_sliver = &a_pack[(ir / mr) * mr * k + pc * mr..];
                 let rows = mr.min(task.rows.end - ir);
                 let tile = c.0.add(ir * task.ldc + jr);
                 if rows == mr && cols == nr {
-                    kernel.run(kc, a_sliver, b_sliver, tile, task.ldc, !first);
+                    kernel.run(kc, a_sliver, b_sliver, b.rs, tile, task.ldc, !first);
                 } else {
                     // Edge tile: compute the full MR×NR on the zero-padded panels
                     // into a local buffer, then add the valid part.
-                    kernel.run(kc, a_sliver, b_sliver, edge.as_mut_ptr(), nr, false);
+                    kernel.run(kc, a_sliver, b_sliver, b.rs, edge.as_mut_ptr(), nr, false);
                     for i in 0..rows {
                         let dst = std::slice::from_raw_parts_mut(tile.add(i * task.ldc), cols);
                         for (d, &v) in dst.iter_mut().zip(&edge[i * nr..]) {
@@ -229,7 +346,15 @@ unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b_pack: &[
 
 /// # Safety
 /// `tile` addresses `rows`×`cols` floats at row stride `ldc` owned by the caller.
-unsafe fn apply_epilogue(epilogue: &Epilogue, tile: *mut f32, ldc: usize, i0: usize, j0: usize, rows: usize, cols: usize) {
+unsafe fn apply_epilogue(
+    epilogue: &Epilogue,
+    tile: *mut f32,
+    ldc: usize,
+    i0: usize,
+    j0: usize,
+    rows: usize,
+    cols: usize,
+) {
     let row = |i: usize| std::slice::from_raw_parts_mut(tile.add(i * ldc), cols);
     match *epilogue {
         Epilogue::None => {}
@@ -274,14 +399,15 @@ mod tests {
         }
     }
 
-    const SIZES: [usize; 6] = [1, 7, 17, 129, 257, 300];
+    // 64: a multiple of every NR, where a single panel of A reads B in place.
+    const SIZES: [usize; 7] = [1, 7, 17, 64, 129, 257, 300];
 
     #[test]
     fn matches_float64_and_ndarray_dot_at_awkward_sizes_for_every_isa_and_layout() {
         let mut bufs = GemmBuffers::default();
         for isa in Isa::available() {
             for &m in &SIZES {
-                for &n in &[1, 7, 17, 129] {
+                for &n in &[1, 7, 17, 64, 129] {
                     for &k in &[1, 17, 257, 300] {
                         let a = matrix(m, k, 1);
                         let b = matrix(k, n, 2);
@@ -357,15 +483,17 @@ mod tests {
                 let mut c = Array2::zeros((m, n));
                 let ep = Epilogue::BiasActivation { bias: Some(bias.as_slice().unwrap()), activation: act };
                 gemm(Isa::detect(), a.view(), b.view(), c.view_mut(), ep, &mut bufs);
-                let expect = Array2::from_shape_fn((m, n), |(i, j)| act.apply((want[[i, j]] + bias[j] as f64) as f32) as f64);
+                let expect =
+                    Array2::from_shape_fn((m, n), |(i, j)| act.apply((want[[i, j]] + bias[j] as f64) as f32) as f64);
                 assert_close(&c, &expect, k, &format!("bias+{act:?} {m}x{n}"));
 
                 let out = c.clone();
                 let mut g = Array2::zeros((m, n));
                 let ep = Epilogue::ActivationGrad { output: out.view(), activation: act };
                 gemm(Isa::detect(), a.view(), b.view(), g.view_mut(), ep, &mut bufs);
-                let expect =
-                    Array2::from_shape_fn((m, n), |(i, j)| want[[i, j]] * act.derivative_from_output(out[[i, j]]) as f64);
+                let expect = Array2::from_shape_fn((m, n), |(i, j)| {
+                    want[[i, j]] * act.derivative_from_output(out[[i, j]]) as f64
+                });
                 assert_close(&g, &expect, k, &format!("grad {act:?} {m}x{n}"));
             }
         }
@@ -392,11 +520,29 @@ mod tests {
     fn task_plan_covers_c_and_respects_block_limits() {
         for isa in Isa::available() {
             let block = blocking(isa);
-            for &(m, n, t) in &[(128, 512, 2), (784, 512, 2), (1, 1, 16), (128, 10, 16), (5000, 3, 4)] {
+            for &(m, n, t) in &[(128, 512, 2), (784, 512, 2), (1, 1, 16), (128, 10, 16), (5000, 3, 4), (300, 4096, 3)] {
                 let kern = isa.kernel_for(m);
-                let (mc, nc) = plan_tasks(m, n, t, kern.mr, kern.nr, block);
-                assert!(mc <= block.mc.max(kern.mr) && mc % kern.mr == 0 && nc <= block.nc && nc % kern.nr == 0);
-                assert!(m.div_ceil(mc) * mc >= m && n.div_ceil(nc) * nc >= n);
+                let plan = plan_tasks(m, n, t, kern.mr, kern.nr, block);
+                // Every element of C in exactly one task; blocks start on panel
+                // boundaries, stay within MC×NC, and differ by one panel at most.
+                let mut covered = vec![0u8; m * n];
+                let (mut rows_seen, mut cols_seen) = (Vec::new(), Vec::new());
+                for task in 0..plan.tasks() {
+                    let (rows, cols) = plan.block(task);
+                    assert!(rows.start % kern.mr == 0 && cols.start % kern.nr == 0);
+                    assert!(rows.len() <= block.mc.max(kern.mr) + kern.mr && cols.len() <= block.nc.max(kern.nr) + kern.nr);
+                    for i in rows.clone() {
+                        for j in cols.clone() {
+                            covered[i * n + j] += 1;
+                        }
+                    }
+                    rows_seen.push(rows.len());
+                    cols_seen.push(cols.len());
+                }
+                assert!(covered.iter().all(|&c| c == 1), "{isa:?} {m}x{n}");
+                let spread = |v: &[usize], w: usize| v.iter().max().unwrap() - v.iter().filter(|&&x| x > 0).min().unwrap() <= w;
+                assert!(spread(&rows_seen, kern.mr) || m % kern.mr != 0, "uneven rows {rows_seen:?}");
+                assert!(spread(&cols_seen, kern.nr) || n % kern.nr != 0, "uneven cols {cols_seen:?}");
             }
         }
     }

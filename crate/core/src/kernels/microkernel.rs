@@ -2,8 +2,9 @@
 //! MR×NR tile held in registers.
 //!
 //! Packed layouts (see `pack.rs`): the A sliver holds `a[p*MR + i]` = A[i, p],
-//! the B sliver `b[p*NR + j]` = B[p, j], so each step reads MR scalars of A
-//! and NR contiguous floats of B.
+//! the B sliver `b[p*rs_b + j]` = B[p, j], so each step reads MR scalars of A
+//! and NR contiguous floats of B. B is usually packed (rs_b = NR); a B whose
+//! slivers are each used once is read where it lies (rs_b = its row length).
 //!
 //! Each instruction set has one kernel body, generic over MR, behind a thin
 //! `#[target_feature]` wrapper; `Isa::kernel_for` picks the MR that wastes
@@ -24,10 +25,11 @@ pub enum Isa {
 /// Signature shared by every microkernel.
 ///
 /// # Safety
-/// `a` holds `k·MR` floats, `b` holds `k·NR`; `c` is valid for reads and
-/// writes of MR rows of NR floats at row stride `rs_c`, untouched by any other
-/// thread meanwhile; the CPU supports the kernel's instruction set.
-type KernelFn = unsafe fn(usize, *const f32, *const f32, *mut f32, usize, bool);
+/// `a` holds `k·MR` floats, `b` holds `k` rows of NR floats at stride
+/// `rs_b`; `c` is valid for reads and writes of MR rows of NR floats at row
+/// stride `rs_c`, untouched by any other thread meanwhile; the CPU supports
+/// the kernel's instruction set.
+type KernelFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, bool);
 
 /// One microkernel and its tile.
 #[derive(Clone, Copy)]
@@ -47,11 +49,13 @@ impl Kernel {
     /// `c` is valid for MR rows of NR floats at row stride `rs_c`, and no other
     /// thread touches them meanwhile.
     #[inline]
-    pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], c: *mut f32, rs_c: usize, accumulate: bool) {
-        assert!(a.len() >= k * self.mr && b.len() >= k * self.nr, "microkernel slivers too short");
+    pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: *mut f32, rs_c: usize, accumulate: bool) {
+        assert!(rs_b >= self.nr, "microkernel B stride below NR");
+        let b_len = if k == 0 { 0 } else { (k - 1) * rs_b + self.nr };
+        assert!(a.len() >= k * self.mr && b.len() >= b_len, "microkernel slivers too short");
         // SAFETY: slivers checked above; the Kernel was made by an Isa that
         // detection confirmed; the caller vouches for `c`.
-        (self.f)(k, a.as_ptr(), b.as_ptr(), c, rs_c, accumulate)
+        (self.f)(k, a.as_ptr(), b.as_ptr(), rs_b, c, rs_c, accumulate)
     }
 }
 
@@ -152,14 +156,16 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
     k: usize,
     a: *const f32,
     b: *const f32,
+    rs_b: usize,
     c: *mut f32,
     rs_c: usize,
     accumulate: bool,
 ) {
     // SAFETY: the caller guarantees the sliver lengths (see KernelFn).
-    let (a, b) = (std::slice::from_raw_parts(a, k * MR), std::slice::from_raw_parts(b, k * NR));
+    let a = std::slice::from_raw_parts(a, k * MR);
     let mut acc = [[0f32; NR]; MR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+    for (p, ap) in a.chunks_exact(MR).enumerate() {
+        let bp = std::slice::from_raw_parts(b.add(p * rs_b), NR);
         for i in 0..MR {
             for j in 0..NR {
                 acc[i][j] += ap[i] * bp[j];
@@ -184,7 +190,15 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn kernel<const MR: usize>(k: usize, a: *const f32, b: *const f32, c: *mut f32, rs_c: usize, accumulate: bool) {
+    pub unsafe fn kernel<const MR: usize>(
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        rs_b: usize,
+        c: *mut f32,
+        rs_c: usize,
+        accumulate: bool,
+    ) {
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         let (mut a, mut b) = (a, b);
         for _ in 0..k {
@@ -196,7 +210,7 @@ mod avx2 {
                 row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
             }
             a = a.add(MR);
-            b = b.add(16);
+            b = b.add(rs_b);
         }
         for (i, row) in acc.iter().enumerate() {
             let dst = c.add(i * rs_c);
@@ -219,7 +233,15 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn kernel<const MR: usize>(k: usize, a: *const f32, b: *const f32, c: *mut f32, rs_c: usize, accumulate: bool) {
+    pub unsafe fn kernel<const MR: usize>(
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        rs_b: usize,
+        c: *mut f32,
+        rs_c: usize,
+        accumulate: bool,
+    ) {
         let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         let (mut a, mut b) = (a, b);
         for _ in 0..k {
@@ -231,7 +253,7 @@ mod avx512 {
                 row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
             }
             a = a.add(MR);
-            b = b.add(32);
+            b = b.add(rs_b);
         }
         for (i, row) in acc.iter().enumerate() {
             let dst = c.add(i * rs_c);
@@ -256,14 +278,15 @@ mod tests {
         for isa in Isa::available() {
             for kern in isa.all_kernels() {
                 let (mr, nr) = (kern.mr, kern.nr);
-                for k in [0usize, 1, 2, 7, 17, 129, 257] {
+                // B packed (rs_b = NR) and read in place from wider rows.
+                for (k, rs_b) in [(0usize, nr), (1, nr), (2, nr + 5), (7, nr), (17, 3 * nr), (129, nr), (257, nr + 1)] {
                     let a: Vec<f32> = (0..k * mr).map(|x| ((x * 37 % 101) as f32 - 50.0) / 25.0).collect();
-                    let b: Vec<f32> = (0..k * nr).map(|x| ((x * 53 % 97) as f32 - 48.0) / 24.0).collect();
+                    let b: Vec<f32> = (0..k * rs_b).map(|x| ((x * 53 % 97) as f32 - 48.0) / 24.0).collect();
                     for accumulate in [false, true] {
                         let rs_c = nr + 3;
                         let mut c: Vec<f32> = (0..mr * rs_c).map(|x| x as f32 * 0.5).collect();
                         let before = c.clone();
-                        unsafe { kern.run(k, &a, &b, c.as_mut_ptr(), rs_c, accumulate) };
+                        unsafe { kern.run(k, &a, &b, rs_b, c.as_mut_ptr(), rs_c, accumulate) };
                         for i in 0..mr {
                             for j in 0..rs_c {
                                 let got = c[i * rs_c + j];
@@ -271,12 +294,15 @@ mod tests {
                                     assert_eq!(got, before[i * rs_c + j], "{isa:?} {mr}x{nr} wrote outside the tile");
                                     continue;
                                 }
-                                let mut want: f64 = (0..k).map(|p| a[p * mr + i] as f64 * b[p * nr + j] as f64).sum();
+                                let mut want: f64 = (0..k).map(|p| a[p * mr + i] as f64 * b[p * rs_b + j] as f64).sum();
                                 if accumulate {
                                     want += before[i * rs_c + j] as f64;
                                 }
                                 let tol = 1e-5 * (1.0 + k as f64) * (1.0 + want.abs());
-                                assert!((got as f64 - want).abs() <= tol, "{isa:?} {mr}x{nr} k={k} ({i},{j}): {got} vs {want}");
+                                assert!(
+                                    (got as f64 - want).abs() <= tol,
+                                    "{isa:?} {mr}x{nr} k={k} ({i},{j}): {got} vs {want}"
+                                );
                             }
                         }
                     }

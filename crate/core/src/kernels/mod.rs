@@ -3,11 +3,12 @@
 pub mod activation;
 pub mod gemm;
 pub mod microkernel;
+pub mod narrow;
 pub mod pack;
 pub mod params;
 pub mod rmsprop;
 
 pub use activation::{softmax_backward_rows, softmax_rows, Activation};
 pub use gemm::{gemm, Epilogue, GemmBuffers};
-pub use rmsprop::RmsPropStep;
 pub use microkernel::Isa;
+pub use rmsprop::RmsPropStep;

@@ -48,10 +48,14 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
     let (k, len) = src.dim();
     let cols = W.min(len - col0);
     if src.strides()[1] == 1 && k > 0 {
-        // Rows of src are contiguous (B row-major, or A column-major).
+        // Rows of src are contiguous (B row-major, or A column-major): copy
+        // W floats per row. Row slices come from the base pointer: building an
+        // ndarray row view per 32-float copy cost more than the copy.
+        let (base, rs) = (src.as_ptr(), src.strides()[0]);
         for (p, out) in panel.chunks_exact_mut(W).enumerate() {
-            let row = src.row(p);
-            let row = &row.as_slice().expect("rows are contiguous")[col0..col0 + cols];
+            // SAFETY: p < k and col0 + cols <= len, so (p, col0 .. col0 + cols)
+            // lies inside the view, whose columns are contiguous.
+            let row = unsafe { std::slice::from_raw_parts(base.offset(p as isize * rs).add(col0), cols) };
             if cols == W {
                 let out: &mut [f32; W] = out.try_into().expect("panel row of W floats");
                 out.copy_from_slice(row);
@@ -62,8 +66,8 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
         }
     } else if src.strides()[0] == 1 && k > 0 {
         // Columns of src are contiguous (A row-major, or B transposed): this is
-        // a transpose. Read the W columns side by side, eight at a time through
-        // an 8×8 register transpose where the CPU has AVX.
+        // a transpose. Read the W columns side by side, in 8×8 register
+        // transposes where the CPU has AVX.
         let columns: [&[f32]; W] = std::array::from_fn(|j| {
             if j < cols {
                 src.column(col0 + j).to_slice().expect("columns are contiguous")
@@ -71,17 +75,7 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
                 &[]
             }
         });
-        let mut done = 0;
-        #[cfg(target_arch = "x86_64")]
-        if W % 8 == 0 && cols == W && std::arch::is_x86_feature_detected!("avx") {
-            done = k / 8 * 8;
-            for jb in (0..W).step_by(8) {
-                let block: [&[f32]; 8] = std::array::from_fn(|j| &columns[jb + j][..done]);
-                // SAFETY: AVX was detected; each column holds `done` floats and the
-                // panel holds `done` rows of W >= jb + 8 floats.
-                unsafe { transpose::columns_to_rows(block, &mut panel[jb..], W, done) };
-            }
-        }
+        let done = if W % 8 == 0 && cols == W { transpose::columns_to_rows(&columns, panel, W, k) } else { 0 };
         for (p, out) in panel.chunks_exact_mut(W).enumerate().skip(done) {
             for (j, slot) in out.iter_mut().enumerate() {
                 *slot = if j < cols { columns[j][p] } else { 0.0 };
@@ -96,51 +90,72 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod transpose {
-    use std::arch::x86_64::*;
+/// Transposes by 8×8 blocks: `out[p*stride + j] = columns[j][p]`.
+pub(crate) mod transpose {
+    /// Writes rows p < `len` rounded down to 8 of `out` (row stride
+    /// `stride` ≥ columns.len(), which must be a multiple of 8) and returns
+    /// how many it wrote: 0 without AVX; the caller does the rest.
+    pub fn columns_to_rows(columns: &[&[f32]], out: &mut [f32], stride: usize, len: usize) -> usize {
+        let done = len / 8 * 8;
+        let w = columns.len();
+        assert!(w % 8 == 0 && stride >= w && columns.iter().all(|c| c.len() >= done));
+        assert!(done == 0 || out.len() >= (done - 1) * stride + w);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: AVX was detected; bounds were checked above.
+            unsafe { avx::columns_to_rows(columns, out.as_mut_ptr(), stride, done) };
+            return done;
+        }
+        0
+    }
 
-    /// out[p*stride + j] = columns[j][p] for j < 8 and p < len (len % 8 == 0),
-    /// eight rows at a time through the classic unpack/shuffle/permute transpose.
-    ///
-    /// # Safety
-    /// The CPU has AVX; every column holds `len` floats and `out` holds
-    /// `(len - 1) * stride + 8` floats.
-    #[target_feature(enable = "avx")]
-    pub unsafe fn columns_to_rows(columns: [&[f32]; 8], out: &mut [f32], stride: usize, len: usize) {
-        assert!(len % 8 == 0 && columns.iter().all(|c| c.len() >= len));
-        assert!(len == 0 || out.len() >= (len - 1) * stride + 8);
-        let dst = out.as_mut_ptr();
-        for p in (0..len).step_by(8) {
-            let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(columns[j].as_ptr().add(p)));
-            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-            let rows = [
-                _mm256_permute2f128_ps::<0x20>(u0, u4),
-                _mm256_permute2f128_ps::<0x20>(u1, u5),
-                _mm256_permute2f128_ps::<0x20>(u2, u6),
-                _mm256_permute2f128_ps::<0x20>(u3, u7),
-                _mm256_permute2f128_ps::<0x31>(u0, u4),
-                _mm256_permute2f128_ps::<0x31>(u1, u5),
-                _mm256_permute2f128_ps::<0x31>(u2, u6),
-                _mm256_permute2f128_ps::<0x31>(u3, u7),
-            ];
-            for (i, row) in rows.iter().enumerate() {
-                _mm256_storeu_ps(dst.add((p + i) * stride), *row);
+    #[cfg(target_arch = "x86_64")]
+    mod avx {
+        use std::arch::x86_64::*;
+
+        /// # Safety
+        /// AVX is available; each column holds `len` (a multiple of 8) floats;
+        /// `out` holds `(len - 1) * stride + columns.len()` floats.
+        #[target_feature(enable = "avx")]
+        pub unsafe fn columns_to_rows(columns: &[&[f32]], out: *mut f32, stride: usize, len: usize) {
+            // One 8-column block at a time: eight input streams stay in L1
+            // even when the columns lie a power-of-two stride apart (rows of
+            // a 512-wide matrix), which sixteen or more do not.
+            for jb in (0..columns.len()).step_by(8) {
+                for p in (0..len).step_by(8) {
+                    {
+                        let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(columns[jb + j].as_ptr().add(p)));
+                        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                        let rows = [
+                            _mm256_permute2f128_ps::<0x20>(u0, u4),
+                            _mm256_permute2f128_ps::<0x20>(u1, u5),
+                            _mm256_permute2f128_ps::<0x20>(u2, u6),
+                            _mm256_permute2f128_ps::<0x20>(u3, u7),
+                            _mm256_permute2f128_ps::<0x31>(u0, u4),
+                            _mm256_permute2f128_ps::<0x31>(u1, u5),
+                            _mm256_permute2f128_ps::<0x31>(u2, u6),
+                            _mm256_permute2f128_ps::<0x31>(u3, u7),
+                        ];
+                        for (i, row) in rows.iter().enumerate() {
+                            _mm256_storeu_ps(out.add((p + i) * stride + jb), *row);
+                        }
+                    }
+                }
             }
         }
     }

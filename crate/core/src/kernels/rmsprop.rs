@@ -53,16 +53,23 @@ mod simd {
     #[target_feature(enable = "avx512f")]
     pub unsafe fn avx512(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
         let n = w.len() / 16 * 16;
-        let (rho, omr, lr, eps) = (_mm512_set1_ps(s.rho), _mm512_set1_ps(s.one_minus_rho), _mm512_set1_ps(s.lr), _mm512_set1_ps(s.epsilon));
+        let (rho, omr, lr, eps) =
+            (_mm512_set1_ps(s.rho), _mm512_set1_ps(s.one_minus_rho), _mm512_set1_ps(s.lr), _mm512_set1_ps(s.epsilon));
         let (half, three_halves) = (_mm512_set1_ps(0.5), _mm512_set1_ps(1.5));
         for i in (0..n).step_by(16) {
             let gi = _mm512_loadu_ps(g.as_ptr().add(i));
-            let vi = _mm512_add_ps(_mm512_mul_ps(rho, _mm512_loadu_ps(v.as_ptr().add(i))), _mm512_mul_ps(omr, _mm512_mul_ps(gi, gi)));
+            let vi = _mm512_add_ps(
+                _mm512_mul_ps(rho, _mm512_loadu_ps(v.as_ptr().add(i))),
+                _mm512_mul_ps(omr, _mm512_mul_ps(gi, gi)),
+            );
             _mm512_storeu_ps(v.as_mut_ptr().add(i), vi);
             let d = _mm512_add_ps(vi, eps);
             let r = _mm512_rsqrt14_ps(d);
             // One Newton step: r ← r·(1.5 − 0.5·d·r²).
-            let r = _mm512_mul_ps(r, _mm512_sub_ps(three_halves, _mm512_mul_ps(_mm512_mul_ps(half, d), _mm512_mul_ps(r, r))));
+            let r = _mm512_mul_ps(
+                r,
+                _mm512_sub_ps(three_halves, _mm512_mul_ps(_mm512_mul_ps(half, d), _mm512_mul_ps(r, r))),
+            );
             let wi = _mm512_sub_ps(_mm512_loadu_ps(w.as_ptr().add(i)), _mm512_mul_ps(_mm512_mul_ps(lr, gi), r));
             _mm512_storeu_ps(w.as_mut_ptr().add(i), wi);
         }
@@ -73,15 +80,22 @@ mod simd {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn avx2(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
         let n = w.len() / 8 * 8;
-        let (rho, omr, lr, eps) = (_mm256_set1_ps(s.rho), _mm256_set1_ps(s.one_minus_rho), _mm256_set1_ps(s.lr), _mm256_set1_ps(s.epsilon));
+        let (rho, omr, lr, eps) =
+            (_mm256_set1_ps(s.rho), _mm256_set1_ps(s.one_minus_rho), _mm256_set1_ps(s.lr), _mm256_set1_ps(s.epsilon));
         let (half, three_halves) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.5));
         for i in (0..n).step_by(8) {
             let gi = _mm256_loadu_ps(g.as_ptr().add(i));
-            let vi = _mm256_add_ps(_mm256_mul_ps(rho, _mm256_loadu_ps(v.as_ptr().add(i))), _mm256_mul_ps(omr, _mm256_mul_ps(gi, gi)));
+            let vi = _mm256_add_ps(
+                _mm256_mul_ps(rho, _mm256_loadu_ps(v.as_ptr().add(i))),
+                _mm256_mul_ps(omr, _mm256_mul_ps(gi, gi)),
+            );
             _mm256_storeu_ps(v.as_mut_ptr().add(i), vi);
             let d = _mm256_add_ps(vi, eps);
             let r = _mm256_rsqrt_ps(d);
-            let r = _mm256_mul_ps(r, _mm256_sub_ps(three_halves, _mm256_mul_ps(_mm256_mul_ps(half, d), _mm256_mul_ps(r, r))));
+            let r = _mm256_mul_ps(
+                r,
+                _mm256_sub_ps(three_halves, _mm256_mul_ps(_mm256_mul_ps(half, d), _mm256_mul_ps(r, r))),
+            );
             let wi = _mm256_sub_ps(_mm256_loadu_ps(w.as_ptr().add(i)), _mm256_mul_ps(_mm256_mul_ps(lr, gi), r));
             _mm256_storeu_ps(w.as_mut_ptr().add(i), wi);
         }

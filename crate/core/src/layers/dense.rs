@@ -8,7 +8,6 @@ use crate::kernels::{gemm, softmax_backward_rows, softmax_rows, Activation, Epil
 use crate::rng::Rng;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
-
 /// What a user asks for; `Dense::new` turns it into weights.
 #[derive(Clone, Debug)]
 pub struct DenseSpec {
@@ -97,7 +96,14 @@ impl Dense {
 
 /// dW = xᵀ·dZ for a layer with input x; `epilogue` consumes it (with
 /// `Epilogue::None` it is left in `dw`).
-pub fn kernel_gradient(isa: Isa, x: ArrayView2<f32>, dz: ArrayView2<f32>, dw: ArrayViewMut2<f32>, epilogue: Epilogue, bufs: &mut GemmBuffers) {
+pub fn kernel_gradient(
+    isa: Isa,
+    x: ArrayView2<f32>,
+    dz: ArrayView2<f32>,
+    dw: ArrayViewMut2<f32>,
+    epilogue: Epilogue,
+    bufs: &mut GemmBuffers,
+) {
     gemm(isa, x.t(), dz, dw, epilogue, bufs);
 }
 
@@ -129,7 +135,8 @@ mod tests {
         layer.forward(Isa::detect(), x.view(), y.view_mut(), &mut GemmBuffers::default());
         for i in 0..3 {
             for u in 0..17 {
-                let z: f64 = (0..7).map(|j| x[[i, j]] as f64 * layer.kernel[[j, u]] as f64).sum::<f64>() + layer.bias[u] as f64;
+                let z: f64 =
+                    (0..7).map(|j| x[[i, j]] as f64 * layer.kernel[[j, u]] as f64).sum::<f64>() + layer.bias[u] as f64;
                 assert!((y[[i, u]] as f64 - z.tanh()).abs() < 1e-5);
             }
         }

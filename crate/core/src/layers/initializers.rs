@@ -17,8 +17,16 @@ pub enum Initializer {
 }
 
 impl Initializer {
-    pub const NAMES: [&'static str; 8] =
-        ["zeros", "ones", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal"];
+    pub const NAMES: [&'static str; 8] = [
+        "zeros",
+        "ones",
+        "glorot_uniform",
+        "glorot_normal",
+        "he_uniform",
+        "he_normal",
+        "lecun_uniform",
+        "lecun_normal",
+    ];
 
     pub fn parse(name: &str) -> Result<Initializer> {
         use Initializer::*;
@@ -103,11 +111,12 @@ mod tests {
             let (mean, got, max) = moments(init, fi, fo);
             assert!(mean.abs() < 1e-3, "{init:?} mean {mean}");
             assert!((got / var - 1.0).abs() < 0.02, "{init:?} variance {got} vs {var}");
-            let bound = if matches!(init, Initializer::GlorotUniform | Initializer::HeUniform | Initializer::LecunUniform) {
-                (3.0 * var).sqrt()
-            } else {
-                2.0 * var.sqrt() / 0.879_625_661_034_239_8
-            };
+            let bound =
+                if matches!(init, Initializer::GlorotUniform | Initializer::HeUniform | Initializer::LecunUniform) {
+                    (3.0 * var).sqrt()
+                } else {
+                    2.0 * var.sqrt() / 0.879_625_661_034_239_8
+                };
             assert!(max <= bound * (1.0 + 1e-6), "{init:?} exceeds its bound");
         }
         assert_eq!(moments(Initializer::Zeros, 3, 4), (0.0, 0.0, 0.0));

@@ -26,9 +26,7 @@ impl Loss {
             "sparse_categorical_crossentropy" | "sparseCategoricalCrossentropy" => {
                 Ok(Loss::SparseCategoricalCrossentropy)
             }
-            _ => Err(Error::Value(format!(
-                "Unknown loss: '{name}'. Expected one of: sparse_categorical_crossentropy"
-            ))),
+            _ => Err(Error::Value(format!("Unknown loss: '{name}'. Expected one of: sparse_categorical_crossentropy"))),
         }
     }
 }

@@ -111,7 +111,15 @@ impl RmsProp {
         } else {
             // The general form, sequential: momentum and centered are rare.
             for i in 0..n {
-                k.general(i, weights, grads, &mut slots.velocity, &mut slots.momentum, &mut slots.average_grad, c.centered);
+                k.general(
+                    i,
+                    weights,
+                    grads,
+                    &mut slots.velocity,
+                    &mut slots.momentum,
+                    &mut slots.average_grad,
+                    c.centered,
+                );
             }
         }
     }
@@ -141,7 +149,16 @@ impl Coefficients {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn general(&self, i: usize, w: &mut [f32], g: &[f32], v: &mut [f32], m: &mut [f32], avg: &mut [f32], centered: bool) {
+    fn general(
+        &self,
+        i: usize,
+        w: &mut [f32],
+        g: &[f32],
+        v: &mut [f32],
+        m: &mut [f32],
+        avg: &mut [f32],
+        centered: bool,
+    ) {
         let g = g[i];
         v[i] = self.rho * v[i] + self.one_minus_rho * (g * g);
         let denominator = if centered {

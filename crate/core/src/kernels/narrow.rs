@@ -1,0 +1,223 @@
+//! C = A·B for a narrow B (n ≤ 16 columns, such as the 10 logits) when A's
+//! rows are contiguous: every element of C is a dot product of a row of A,
+//! read where it lies, and a row of Bᵀ (packed once: n·k floats), vectorised
+//! along K.
+//!
+//! The packed GEMM fits this shape badly: its NR lanes run mostly empty, and
+//! computing Cᵀ instead means transposing all of A first, which for the
+//! hidden activations costs as much as the arithmetic. Tiles of R rows × C
+//! columns keep R·C vector accumulators, reduced across lanes at the end.
+//! Each element's sum runs in the same order whatever the tiling or thread
+//! count, so results are deterministic.
+
+use super::microkernel::Isa;
+use super::params::PARALLEL_MIN_FLOPS;
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+/// Widest B this path takes.
+pub const MAX_N: usize = 16;
+
+/// Whether this path serves C = A·B better than the packed GEMM.
+pub fn suits(a: &ArrayView2<f32>, n: usize, nr: usize) -> bool {
+    n <= MAX_N && n < nr && a.ncols() >= 16 && (a.nrows() <= 1 || a.strides()[1] == 1)
+}
+
+/// Most columns per tile; n is cut into near-equal chunks (10 → 5 + 5).
+const MAX_C: usize = 5;
+
+/// Rows per tile: 2 rows × up to 5 columns = 10 vector accumulators, so the
+/// loads (2 + 5 per step) stay below the FMAs (10); 4-row tiles made LLVM
+/// spill accumulators to the stack.
+const ROWS_PER_TILE: usize = 2;
+
+/// C = A·B into `c`, the m×n elements of C row-major, with `bt` (at least
+/// n·k floats) as scratch for Bᵀ.
+pub fn narrow_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut [f32], bt: &mut [f32]) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    assert!(b.nrows() == k && c.len() == m * n, "narrow_product: shapes differ");
+    if c.is_empty() {
+        return;
+    }
+    let bt = &mut bt[..n * k];
+    for (j, column) in b.columns().into_iter().enumerate() {
+        bt[j * k..(j + 1) * k].iter_mut().zip(column.iter()).for_each(|(d, &v)| *d = v);
+    }
+    let bt = &*bt;
+    let chunks = n.div_ceil(MAX_C);
+    let tile_rows = ROWS_PER_TILE;
+    // Rows i0.. of C, in `c_rows`.
+    let fill = |i0: usize, c_rows: &mut [f32]| {
+        let rows = c_rows.len() / n;
+        for r0 in (0..rows).step_by(tile_rows) {
+            let rr = tile_rows.min(rows - r0);
+            let a_rows: [&[f32]; 4] = std::array::from_fn(|r| {
+                if r < rr {
+                    a.row(i0 + r0 + r).to_slice().expect("A rows are contiguous")
+                } else {
+                    &[]
+                }
+            });
+            let mut j0 = 0;
+            for chunk in 0..chunks {
+                let cc = (n - j0).div_ceil(chunks - chunk);
+                let b_rows: [&[f32]; MAX_C] =
+                    std::array::from_fn(|j| if j < cc { &bt[(j0 + j) * k..][..k] } else { &[] });
+                let out = tile(isa, rr, cc, k, &a_rows, &b_rows);
+                for (r, values) in out.iter().enumerate().take(rr) {
+                    c_rows[(r0 + r) * n + j0..][..cc].copy_from_slice(&values[..cc]);
+                }
+                j0 += cc;
+            }
+        }
+    };
+    if 2 * m * n * k >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1 {
+        const ROWS: usize = 16;
+        c.par_chunks_mut(ROWS * n).enumerate().for_each(|(t, chunk)| fill(t * ROWS, chunk));
+    } else {
+        fill(0, c);
+    }
+}
+
+/// out[r][j] = a[r] · b[j] for r < rr and j < cc, each slice k floats.
+fn tile(isa: Isa, rr: usize, cc: usize, k: usize, a: &[&[f32]; 4], b: &[&[f32]; MAX_C]) -> [[f32; MAX_C]; 4] {
+    let mut out = [[0f32; MAX_C]; 4];
+    macro_rules! run {
+        ($r:literal; $($c:literal),*) => {
+            match cc {
+                $($c => {
+                    let t = tile_of::<$r, $c>(isa, k, std::array::from_fn(|r| a[r]), std::array::from_fn(|j| b[j]));
+                    for r in 0..$r {
+                        out[r][..$c].copy_from_slice(&t[r]);
+                    }
+                })*
+                _ => unreachable!("tiles are at most {MAX_C} columns wide"),
+            }
+        };
+    }
+    match rr {
+        4 => run!(4; 1, 2, 3, 4, 5),
+        2 => run!(2; 1, 2, 3, 4, 5),
+        1 => run!(1; 1, 2, 3, 4, 5),
+        _ => {
+            // Three leftover rows: two, then one.
+            let top = tile(isa, 2, cc, k, a, b);
+            let bottom = tile(isa, 1, cc, k, &[a[2], &[], &[], &[]], b);
+            out = [top[0], top[1], bottom[0], [0.0; MAX_C]];
+        }
+    }
+    out
+}
+
+fn tile_of<const TR: usize, const TC: usize>(isa: Isa, k: usize, a: [&[f32]; TR], b: [&[f32]; TC]) -> [[f32; TC]; TR] {
+    match isa {
+        Isa::Scalar => {
+            std::array::from_fn(|r| std::array::from_fn(|j| a[r].iter().zip(b[j]).map(|(x, y)| x * y).sum()))
+        }
+        // SAFETY: an Isa other than Scalar is only made after detection
+        // confirmed its features; every slice holds k floats.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { simd::tile_avx2(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { simd::tile_avx512(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// AVX-512F is available; every pointer addresses `k` floats.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn tile_avx512<const R: usize, const C: usize>(
+        k: usize,
+        a: [*const f32; R],
+        b: [*const f32; C],
+    ) -> [[f32; C]; R] {
+        let mut acc = [[_mm512_setzero_ps(); C]; R];
+        let step = |acc: &mut [[__m512; C]; R], p: usize, mask: __mmask16| {
+            let av: [__m512; R] = std::array::from_fn(|r| _mm512_maskz_loadu_ps(mask, a[r].add(p)));
+            for j in 0..C {
+                let bv = _mm512_maskz_loadu_ps(mask, b[j].add(p));
+                for r in 0..R {
+                    acc[r][j] = _mm512_fmadd_ps(av[r], bv, acc[r][j]);
+                }
+            }
+        };
+        let whole = k / 16 * 16;
+        for p in (0..whole).step_by(16) {
+            step(&mut acc, p, 0xFFFF);
+        }
+        if whole < k {
+            // Masked-off lanes are never read, so nothing past the slices is touched.
+            step(&mut acc, whole, (1u16 << (k - whole)) - 1);
+        }
+        std::array::from_fn(|r| std::array::from_fn(|j| _mm512_reduce_add_ps(acc[r][j])))
+    }
+
+    /// # Safety
+    /// AVX2 and FMA are available; every pointer addresses `k` floats.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn tile_avx2<const R: usize, const C: usize>(
+        k: usize,
+        a: [*const f32; R],
+        b: [*const f32; C],
+    ) -> [[f32; C]; R] {
+        let mut acc = [[_mm256_setzero_ps(); C]; R];
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mut p = 0;
+        while p < k {
+            // Lanes below k - p are loaded; masked loads never touch the rest.
+            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((k - p).min(8) as i32), lanes);
+            let av: [__m256; R] = std::array::from_fn(|r| _mm256_maskload_ps(a[r].add(p), mask));
+            for (j, &bj) in b.iter().enumerate() {
+                let bv = _mm256_maskload_ps(bj.add(p), mask);
+                for r in 0..R {
+                    acc[r][j] = _mm256_fmadd_ps(av[r], bv, acc[r][j]);
+                }
+            }
+            p += 8;
+        }
+        std::array::from_fn(|r| {
+            std::array::from_fn(|j| {
+                let s = acc[r][j];
+                let half = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
+                let quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
+                _mm_cvtss_f32(_mm_add_ss(quarter, _mm_movehdup_ps(quarter)))
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn matches_float64_for_every_isa_at_awkward_sizes() {
+        for isa in Isa::available() {
+            for (m, n, k) in
+                [(1, 1, 16), (3, 10, 17), (128, 10, 512), (7, 16, 1000), (33, 5, 31), (6, 13, 64), (5, 7, 20)]
+            {
+                let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 37 + p * 11) % 23) as f32 / 7.0 - 1.5);
+                let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 53 + j * 7) % 19) as f32 / 5.0 - 1.8);
+                let mut c = Array2::from_elem((m, n), f32::NAN);
+                let mut bt = vec![0f32; n * k];
+                narrow_product(isa, a.view(), b.view(), c.as_slice_mut().unwrap(), &mut bt);
+                for i in 0..m {
+                    for j in 0..n {
+                        let want: f64 = (0..k).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum();
+                        let got = c[[i, j]] as f64;
+                        assert!(
+                            (got - want).abs() <= 1e-5 * (1.0 + k as f64),
+                            "{isa:?} {m}x{n}x{k} ({i},{j}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

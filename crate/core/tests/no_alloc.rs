@@ -1,0 +1,76 @@
+//! A training step allocates nothing once the fit has started: a counting
+//! global allocator watches every thread, rayon's workers included, between
+//! the end of the first batch and the end of the last.
+
+use ferro_core::kernels::Activation;
+use ferro_core::layers::{DenseSpec, Initializer};
+use ferro_core::losses::{Loss, LossTotals};
+use ferro_core::optimizers::RmsPropConfig;
+use ferro_core::{EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocation count at the end of every batch.
+struct Snapshots(Vec<usize>);
+impl FitObserver for Snapshots {
+    fn on_batch_end(&mut self, _: usize, _: usize, _: &LossTotals) -> Flow {
+        let count = ALLOCATIONS.load(Ordering::SeqCst);
+        if self.0.len() < self.0.capacity() {
+            self.0.push(count);
+        }
+        Flow::Continue
+    }
+    fn on_epoch_end(&mut self, _: usize, _: &EpochLogs) -> Flow {
+        Flow::Continue
+    }
+}
+
+#[test]
+fn training_steps_after_the_first_allocate_nothing() {
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let spec = |units, activation| DenseSpec {
+            units,
+            activation,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+        };
+        // The seed model's shapes, with a partial last batch.
+        let mut model = Model::new(784, &[spec(512, Activation::Relu), spec(10, Activation::Softmax)], 3).unwrap();
+        model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
+        let n = 128 * 6 + 50;
+        let x: Vec<f32> = (0..n * 784).map(|i| (i % 251) as f32 / 251.0).collect();
+        let y: Vec<i32> = (0..n).map(|i| (i % 10) as i32).collect();
+        let opts = FitOptions { epochs: 1, batch_size: 128, shuffle: true, seed: 9 };
+        let mut snapshots = Snapshots(Vec::with_capacity(64));
+        pool.install(|| model.fit(Samples { x: &x, labels: &y }, None, &opts, &mut snapshots)).unwrap();
+        let counts = &snapshots.0;
+        assert_eq!(counts.len(), 7);
+        assert_eq!(
+            counts.first(),
+            counts.last(),
+            "{threads} threads: allocations per step after the first: {counts:?}"
+        );
+    }
+}
