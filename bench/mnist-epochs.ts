@@ -1,0 +1,41 @@
+/**
+ * One measurement of the seed model through the public API, run in a fresh
+ * process per thread count by bench/run.ts: seconds per epoch (median of
+ * epochs 2–5), samples/s, test accuracy and the process's peak RSS.
+ * Prints one JSON line.
+ */
+import { Dense, getNumThreads, kernelIsa, mnist, Sequential, setRandomSeed } from '../src/index.js';
+
+const [[trainImages, trainLabels], [testImages, testLabels]] = await mnist.loadData();
+const x = trainImages.reshape([60000, 28 * 28]).asType('float32').div(255);
+const xTest = testImages.reshape([10000, 28 * 28]).asType('float32').div(255);
+
+setRandomSeed(1);
+const model = new Sequential([new Dense(512, { activation: 'relu' }), new Dense(10, { activation: 'softmax' })]);
+model.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+
+const marks: number[] = [];
+await model.fit(x, trainLabels, {
+  epochs: 5,
+  batchSize: 128,
+  verbose: 0,
+  callbacks: {
+    onEpochBegin: () => void marks.push(performance.now()),
+    onEpochEnd: () => void marks.push(performance.now()),
+  },
+});
+const epochs = [0, 1, 2, 3, 4].map((e) => (marks[2 * e + 1]! - marks[2 * e]!) / 1e3);
+const steady = epochs.slice(1).sort((a, b) => a - b);
+const median = (steady[1]! + steady[2]!) / 2;
+const { accuracy } = await model.evaluate(xTest, testLabels);
+console.log(
+  JSON.stringify({
+    threads: getNumThreads(),
+    isa: kernelIsa(),
+    epochSeconds: epochs,
+    medianEpochSeconds: median,
+    samplesPerSecond: 60000 / median,
+    testAccuracy: accuracy,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+  }),
+);

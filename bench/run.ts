@@ -1,0 +1,180 @@
+/**
+ * npm run bench [kernels|sweep|mnist]...: ferro-nn's speed, raced against
+ * baselines in the same run, printed as tables and written to
+ * bench/results/*.json. Targets are checked at the end (issue 3).
+ *
+ *   kernels  GFLOP/s of each GEMM of an MNIST training step: ferro-nn,
+ *            ndarray (matrixmultiply) and OpenBLAS, plus the FMA peak; 1 and 2 threads
+ *   sweep    GFLOP/s of a whole training step over hidden widths and batch sizes
+ *   mnist    seconds per epoch of the seed model through the public API on 1 and
+ *            2 threads (fresh process each, alternated), and peak RSS of examples/mnist.ts
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const benchBin = `${root}target/release/ferro-nn-bench`;
+const THREADS = [1, 2];
+
+interface Shape { shape: string; ferro: number; ndarray: number; openblas: number | null }
+interface Kernels { threads: number; isa: string; fma_peak: number; openblas_core: string | null; shapes: Shape[] }
+interface SweepRow { sweep: string; hidden: number; batch: number; step_ms: number; gflops: number }
+interface MnistRun { threads: number; isa: string; epochSeconds: number[]; testAccuracy: number; maxRssMiB: number }
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  node: process.version,
+  date: new Date().toISOString(),
+};
+
+function save(name: string, data: unknown): void {
+  mkdirSync(`${root}bench/results`, { recursive: true });
+  writeFileSync(`${root}bench/results/${name}.json`, `${JSON.stringify({ machine, ...(data as object) }, null, 2)}\n`);
+}
+
+function table(headers: string[], rows: (string | number)[][]): void {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(headers));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  cells.slice(1).forEach((r) => console.log(line(r)));
+  console.log();
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Debian's OpenBLAS, installed when missing and we are root (the bench's only setup). */
+function ensureOpenBlas(): void {
+  const has = spawnSync('sh', ['-c', 'ldconfig -p | grep -q "libopenblas.so.0"']).status === 0;
+  if (has) return;
+  if (process.getuid?.() !== 0) {
+    console.log('OpenBLAS missing and not root: its column stays empty (apt-get install libopenblas-dev).');
+    return;
+  }
+  console.log('Installing libopenblas-dev for the OpenBLAS baseline…');
+  const install = (): number | null =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'libopenblas-dev'], { stdio: 'ignore' }).status;
+  if (install() !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: 'ignore' });
+    install();
+  }
+}
+
+function runBench(mode: 'kernels' | 'sweep', threads: number): unknown {
+  const env: NodeJS.ProcessEnv = { ...process.env, MATMUL_NUM_THREADS: String(threads) };
+  // Let OpenBLAS pick its own kernel and cache sizes for this CPU.
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  delete env.OPENBLAS_NUM_THREADS;
+  return JSON.parse(execFileSync(benchBin, [mode, '--threads', String(threads)], { env, encoding: 'utf8' }));
+}
+
+function kernels(): Kernels[] {
+  ensureOpenBlas();
+  const results = THREADS.map((t) => runBench('kernels', t) as Kernels);
+  for (const r of results) {
+    console.log(
+      `GEMM, ${r.threads} thread(s), ferro-nn ${r.isa}; FMA peak ${r.fma_peak.toFixed(0)} GFLOP/s; OpenBLAS core: ${r.openblas_core ?? 'n/a'}`,
+    );
+    table(
+      ['shape', 'ferro-nn', 'ndarray', 'OpenBLAS', '% of peak', 'vs OpenBLAS'],
+      r.shapes.map((s) => [
+        s.shape,
+        s.ferro.toFixed(1),
+        s.ndarray.toFixed(1),
+        s.openblas?.toFixed(1) ?? 'n/a',
+        `${((100 * s.ferro) / r.fma_peak).toFixed(0)}%`,
+        s.openblas ? `${(s.ferro / s.openblas).toFixed(2)}×` : 'n/a',
+      ]),
+    );
+  }
+  save('kernels', { unit: 'GFLOP/s', results });
+  return results;
+}
+
+function sweep(): void {
+  const results = THREADS.map((t) => runBench('sweep', t) as { threads: number; rows: SweepRow[] });
+  const rows = results[0]!.rows.map((r, i) => [
+    r.sweep === 'hidden' ? `hidden ${r.hidden}, batch ${r.batch}` : `batch ${r.batch}, hidden ${r.hidden}`,
+    ...results.flatMap((res) => [res.rows[i]!.step_ms.toFixed(2), res.rows[i]!.gflops.toFixed(1)]),
+  ]);
+  console.log('Whole training step of Dense(h, relu) → Dense(10, softmax) on 784 inputs');
+  table(['shape', ...results.flatMap((r) => [`ms/step ${r.threads}T`, `GFLOP/s ${r.threads}T`])], rows);
+  save('sweep', { results });
+}
+
+function mnist(): Record<string, unknown> {
+  const tsx = `${root}node_modules/.bin/tsx`;
+  const runs: MnistRun[] = [];
+  for (let round = 0; round < 2; round++) {
+    for (const t of THREADS) {
+      const out = execFileSync(tsx, [`${root}bench/mnist-epochs.ts`], {
+        env: { ...process.env, FERRO_NN_NUM_THREADS: String(t) },
+        encoding: 'utf8',
+      });
+      runs.push(JSON.parse(out.trim().split('\n').at(-1)!) as MnistRun);
+    }
+  }
+  // Epochs 2-5 of every run with this thread count (the first includes warm-up).
+  const steady = (t: number): number[] => runs.filter((r) => r.threads === t).flatMap((r) => r.epochSeconds.slice(1));
+  const perThreads = THREADS.map((t) => ({
+    threads: t,
+    medianEpochSeconds: median(steady(t)),
+    samplesPerSecond: 60000 / median(steady(t)),
+    testAccuracy: runs.filter((r) => r.threads === t).map((r) => r.testAccuracy),
+  }));
+  const seed = spawnSync(process.execPath, ['--import', 'tsx', '--import', `${root}bench/report-rss.mjs`, `${root}examples/mnist.ts`], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  const rss = Number(/maxRssMiB=([\d.]+)/.exec(seed.stderr)?.[1] ?? NaN);
+  const seedAcc = Number(/test_acc: ([\d.]+)/.exec(seed.stdout)?.[1] ?? NaN);
+  console.log(`Seed model through the public API (${runs[0]?.isa}), epochs 2-5 of ${runs.length / THREADS.length} runs each`);
+  table(
+    ['threads', 's/epoch (median)', 'samples/s', 'test_acc'],
+    perThreads.map((p) => [p.threads, p.medianEpochSeconds.toFixed(3), p.samplesPerSecond.toFixed(0), p.testAccuracy.map((a) => a.toFixed(4)).join(' ')]),
+  );
+  const scaling = perThreads[0]!.medianEpochSeconds / perThreads[1]!.medianEpochSeconds;
+  console.log(`Scaling 1→2 threads: ${scaling.toFixed(2)}×; examples/mnist.ts: test_acc ${seedAcc}, peak RSS ${rss} MiB\n`);
+  const result = { perThreads, scaling, seedProgram: { testAccuracy: seedAcc, maxRssMiB: rss }, runs };
+  save('mnist', result);
+  return result;
+}
+
+const wanted = process.argv.slice(2);
+const want = (name: string): boolean => wanted.length === 0 || wanted.includes(name);
+const checks: [string, boolean][] = [];
+if (want('kernels') || want('sweep')) {
+  execFileSync('cargo', ['build', '--release', '-q', '-p', 'ferro-nn-bench'], { cwd: root, stdio: 'inherit' });
+}
+if (want('kernels')) {
+  for (const r of kernels()) {
+    for (const s of r.shapes) {
+      if (s.openblas !== null) checks.push([`${r.threads}T ${s.shape} ≥ OpenBLAS`, s.ferro >= s.openblas]);
+    }
+    for (const s of r.shapes.filter((s) => (s.shape.startsWith('X·W1') || s.shape.startsWith('Xᵀ·dH')))) {
+      checks.push([`${r.threads}T ${s.shape} ≥ 75% of FMA peak`, s.ferro >= 0.75 * r.fma_peak]);
+    }
+  }
+}
+if (want('sweep')) sweep();
+if (want('mnist')) {
+  const m = mnist() as { perThreads: { threads: number; medianEpochSeconds: number }[]; scaling: number; seedProgram: { testAccuracy: number; maxRssMiB: number } };
+  checks.push(['2 threads ≤ 0.75 s/epoch', m.perThreads[1]!.medianEpochSeconds <= 0.75]);
+  checks.push(['1 thread ≤ 1.4 s/epoch', m.perThreads[0]!.medianEpochSeconds <= 1.4]);
+  checks.push(['scaling 1→2 threads ≥ 1.8×', m.scaling >= 1.8]);
+  checks.push(['seed test_acc ≥ 0.975', m.seedProgram.testAccuracy >= 0.975]);
+  checks.push(['seed peak RSS ≤ 500 MiB', m.seedProgram.maxRssMiB <= 500]);
+}
+if (checks.length) {
+  console.log('Targets (issue 3)');
+  for (const [what, ok] of checks) console.log(`  ${ok ? 'met ' : 'MISS'}  ${what}`);
+}

@@ -1,0 +1,207 @@
+//! `ferro-nn-bench kernels|sweep --threads N`: prints one JSON object.
+//!
+//! kernels: GFLOP/s (2MNK/t, median) of every GEMM of an MNIST training step
+//!          for ferro-nn, ndarray's dot (matrixmultiply) and OpenBLAS, plus
+//!          the FMA peak of N threads.
+//! sweep:   GFLOP/s of the whole training step of Dense(h, relu) → Dense(10,
+//!          softmax) on 784 inputs, over hidden widths and batch sizes.
+
+mod openblas;
+mod peak;
+
+use ferro_core::kernels::{gemm, Epilogue, GemmBuffers, Isa};
+use ferro_core::layers::{DenseSpec, Initializer};
+use ferro_core::losses::{Loss, LossTotals};
+use ferro_core::optimizers::RmsPropConfig;
+use ferro_core::{kernels::Activation, EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
+use ndarray::{linalg::general_mat_mul, Array2, ArrayView2};
+use std::time::Instant;
+
+/// Median seconds of one call of each function, over `rounds` × `samples`
+/// timings of `reps` calls. Each function runs a block of samples on its own
+/// after a pause: OpenBLAS and matrixmultiply keep their worker threads
+/// spinning for a while after a call, which would otherwise steal cores from
+/// whoever runs next. Rounds repeat the blocks so that drift in the machine's
+/// speed touches every function alike.
+fn race(fs: &mut [&mut dyn FnMut()], reps: usize, rounds: usize, samples: usize) -> Vec<f64> {
+    let mut times = vec![Vec::with_capacity(rounds * samples); fs.len()];
+    for _ in 0..rounds {
+        for (f, t) in fs.iter_mut().zip(times.iter_mut()) {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            let warm = Instant::now();
+            while warm.elapsed().as_millis() < 200 {
+                f();
+            }
+            for _ in 0..samples {
+                let start = Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                t.push(start.elapsed().as_secs_f64() / reps as f64);
+            }
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
+fn filled(rows: usize, cols: usize, seed: usize) -> Array2<f32> {
+    Array2::from_shape_fn((rows, cols), |(i, j)| (((i * 131 + j * 71 + seed) % 199) as f32 - 99.0) / 99.0)
+}
+
+struct Shape {
+    name: &'static str,
+    m: usize,
+    n: usize,
+    k: usize,
+    /// A is stored transposed (k×m) and read through a transposed view.
+    a_t: bool,
+    b_t: bool,
+}
+
+const B: usize = 128;
+const SHAPES: [Shape; 5] = [
+    Shape { name: "X·W1 (128×784·784×512)", m: B, n: 512, k: 784, a_t: false, b_t: false },
+    Shape { name: "H·W2 (128×512·512×10)", m: B, n: 10, k: 512, a_t: false, b_t: false },
+    Shape { name: "Hᵀ·dY (512×128·128×10)", m: 512, n: 10, k: B, a_t: true, b_t: false },
+    Shape { name: "dY·W2ᵀ (128×10·10×512)", m: B, n: 512, k: 10, a_t: false, b_t: true },
+    Shape { name: "Xᵀ·dH (784×128·128×512)", m: 784, n: 512, k: B, a_t: true, b_t: false },
+];
+
+fn kernels(threads: usize) -> String {
+    ferro_core::pool::set_num_threads(threads).expect("threads");
+    let blas = openblas::OpenBlas::open();
+    if let Ok(b) = &blas {
+        b.set_threads(threads);
+    }
+    let isa = Isa::detect();
+    let mut rows = Vec::new();
+    for s in &SHAPES {
+        let a_store = if s.a_t { filled(s.k, s.m, 1) } else { filled(s.m, s.k, 1) };
+        let b_store = if s.b_t { filled(s.n, s.k, 2) } else { filled(s.k, s.n, 2) };
+        let a: ArrayView2<f32> = if s.a_t { a_store.t() } else { a_store.view() };
+        let b: ArrayView2<f32> = if s.b_t { b_store.t() } else { b_store.view() };
+        let (mut c1, mut c2, mut c3) =
+            (Array2::<f32>::zeros((s.m, s.n)), Array2::zeros((s.m, s.n)), Array2::zeros((s.m, s.n)));
+        let flops = 2.0 * (s.m * s.n * s.k) as f64;
+        let reps = ((2e7 / flops) as usize).clamp(3, 2000);
+        let mut bufs = GemmBuffers::default();
+        // ferro-nn runs inside its pool, as it does during fit.
+        let mut ferro = || gemm(isa, a, b, c1.view_mut(), Epilogue::None, &mut bufs);
+        let mut nd = || general_mat_mul(1.0, &a, &b, 0.0, &mut c2);
+        let (ta, lda) = if s.a_t { (openblas::TRANS, s.m) } else { (openblas::NO_TRANS, s.k) };
+        let (tb, ldb) = if s.b_t { (openblas::TRANS, s.k) } else { (openblas::NO_TRANS, s.n) };
+        let (ad, bd) = (a_store.as_slice().unwrap(), b_store.as_slice().unwrap());
+        let cd = c3.as_slice_mut().unwrap();
+        let mut ob = || {
+            if let Ok(blas) = &blas {
+                blas.sgemm(ta, tb, s.m, s.n, s.k, ad, lda, bd, ldb, cd)
+            }
+        };
+        let t = ferro_core::pool::install(|| Ok(race(&mut [&mut ferro, &mut nd, &mut ob], reps, 5, 11))).unwrap();
+        let (ferro, nd, ob) = (t[0], t[1], blas.is_ok().then_some(t[2]));
+        let g = |t: f64| flops / t / 1e9;
+        rows.push(format!(
+            "{{\"shape\":\"{}\",\"m\":{},\"n\":{},\"k\":{},\"ferro\":{:.2},\"ndarray\":{:.2},\"openblas\":{}}}",
+            s.name,
+            s.m,
+            s.n,
+            s.k,
+            g(ferro),
+            g(nd),
+            ob.map_or("null".into(), |t| format!("{:.2}", g(t)))
+        ));
+    }
+    format!(
+        "{{\"threads\":{threads},\"isa\":\"{}\",\"fma_peak\":{:.2},\"openblas_core\":{},\"shapes\":[{}]}}",
+        isa.name(),
+        peak::fma_peak_gflops(threads),
+        match &blas {
+            Ok(b) => format!("\"{}\"", b.core_name()),
+            Err(e) => format!("null,\"openblas_error\":\"{e}\""),
+        },
+        rows.join(",")
+    )
+}
+
+/// Records when each epoch ends.
+struct Clock(Vec<Instant>);
+impl FitObserver for Clock {
+    fn on_batch_end(&mut self, _: usize, _: usize, _: &LossTotals) -> Flow {
+        Flow::Continue
+    }
+    fn on_epoch_end(&mut self, _: usize, _: &EpochLogs) -> Flow {
+        self.0.push(Instant::now());
+        Flow::Continue
+    }
+}
+
+/// Seconds per training step, median over epochs after the first.
+fn step_seconds(hidden: usize, batch: usize, steps: usize) -> f64 {
+    let spec = |units, activation| DenseSpec {
+        units,
+        activation,
+        use_bias: true,
+        kernel_initializer: Initializer::GlorotUniform,
+        bias_initializer: Initializer::Zeros,
+    };
+    let mut model = Model::new(784, &[spec(hidden, Activation::Relu), spec(10, Activation::Softmax)], 1).unwrap();
+    model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
+    let n = batch * steps;
+    let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+    let y: Vec<i32> = (0..n).map(|i| (i % 10) as i32).collect();
+    let opts = FitOptions { epochs: 4, batch_size: batch, shuffle: true, seed: 1 };
+    let start = Instant::now();
+    let mut clock = Clock(Vec::new());
+    ferro_core::pool::install(|| model.fit(Samples { x: &x, labels: &y }, None, &opts, &mut clock)).unwrap();
+    let mut ends = vec![start];
+    ends.extend(clock.0);
+    let mut epochs: Vec<f64> = ends.windows(2).skip(1).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    epochs.sort_by(f64::total_cmp);
+    epochs[epochs.len() / 2] / steps as f64
+}
+
+fn sweep(threads: usize) -> String {
+    ferro_core::pool::set_num_threads(threads).expect("threads");
+    let flops = |h: usize, b: usize| 2.0 * (b * h) as f64 * (784.0 + 10.0 + 784.0 + 10.0 + 10.0);
+    let mut rows = Vec::new();
+    let mut run = |kind: &str, h: usize, b: usize| {
+        let steps = ((4e9 / flops(h, b)) as usize).clamp(4, 400);
+        let t = step_seconds(h, b, steps);
+        rows.push(format!(
+            "{{\"sweep\":\"{kind}\",\"hidden\":{h},\"batch\":{b},\"step_ms\":{:.4},\"gflops\":{:.2}}}",
+            t * 1e3,
+            flops(h, b) / t / 1e9
+        ));
+    };
+    for h in [128, 256, 512, 1024, 2048, 4096] {
+        run("hidden", h, 128);
+    }
+    for b in [32, 64, 128, 256, 512, 1024] {
+        run("batch", 512, b);
+    }
+    format!("{{\"threads\":{threads},\"rows\":[{}]}}", rows.join(","))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let threads = args
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    match args.get(1).map(String::as_str) {
+        Some("kernels") => println!("{}", kernels(threads)),
+        Some("sweep") => println!("{}", sweep(threads)),
+        _ => {
+            eprintln!("usage: ferro-nn-bench kernels|sweep --threads N");
+            std::process::exit(2);
+        }
+    }
+}

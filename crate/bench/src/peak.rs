@@ -1,0 +1,44 @@
+//! The machine's FMA peak: independent FMA chains, enough of them to cover
+//! the FMA latency on both pipes, on every thread of the pool at once.
+
+use std::time::Instant;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_chains(iters: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let a = _mm256_set1_ps(0.999_999);
+    let b = _mm256_set1_ps(1e-7);
+    let mut acc = [_mm256_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for r in acc.iter_mut() {
+            *r = _mm256_fmadd_ps(*r, a, b);
+        }
+    }
+    let mut out = [0f32; 8];
+    let mut sum = _mm256_setzero_ps();
+    for r in acc {
+        sum = _mm256_add_ps(sum, r);
+    }
+    _mm256_storeu_ps(out.as_mut_ptr(), sum);
+    out.iter().sum()
+}
+
+/// GFLOP/s of `threads` threads each running FMA chains (0 when AVX2+FMA is absent).
+pub fn fma_peak_gflops(threads: usize) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        let iters = 50_000_000u64;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        let mut best = 0f64;
+        for _ in 0..3 {
+            let start = Instant::now();
+            let sink: f32 = pool.broadcast(|_| unsafe { fma_chains(iters) }).iter().sum();
+            let secs = start.elapsed().as_secs_f64();
+            std::hint::black_box(sink);
+            best = best.max((threads as f64) * iters as f64 * 12.0 * 8.0 * 2.0 / secs / 1e9);
+        }
+        return best;
+    }
+    0.0
+}
