@@ -76,11 +76,31 @@ function flatten(value: readonly NestedArray[]): { shape: number[]; values: numb
   return { shape, values };
 }
 
+/**
+ * A float32 view of uint8 data not converted yet: `asType('float32')` of
+ * bytes returns one, so that `images.asType('float32').div(255)` reads the
+ * bytes once and allocates one float array, not two (188 MB each for MNIST).
+ * Converting uint8 to float32 is exact, so nothing observable changes.
+ */
+class PendingFloat32 {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 export class Tensor<D extends DType = DType> {
   readonly dtype: D;
   readonly shape: readonly number[];
-  readonly data: DataTypeMap[D];
   readonly size: number;
+  private values: DataTypeMap[D] | undefined;
+  private pending: Uint8Array | undefined;
+
+  /** The values, row-major, in the typed array of the dtype. */
+  get data(): DataTypeMap[D] {
+    if (this.values === undefined) {
+      this.values = Float32Array.from(this.pending!) as DataTypeMap[D];
+      this.pending = undefined;
+    }
+    return this.values;
+  }
 
   /**
    * @param data a Float32Array, Int32Array or Uint8Array (dtype follows it),
@@ -90,14 +110,21 @@ export class Tensor<D extends DType = DType> {
    */
   constructor(data: DataTypeMap[D] | readonly NestedArray[], shape?: readonly number[], dtype?: D) {
     const typed = dtypeOf(data);
-    let values: DataTypeMap[D];
+    let values: DataTypeMap[D] | undefined;
+    let length: number;
     let inferred: number[];
-    if (typed) {
+    if ((data as unknown) instanceof PendingFloat32) {
+      this.pending = (data as unknown as PendingFloat32).bytes;
+      length = this.pending.length;
+      inferred = [length];
+      this.dtype = 'float32' as D;
+    } else if (typed) {
       if (dtype !== undefined && dtype !== typed) {
         throw new FerroTypeError(`Expected ${dtype} data for dtype '${dtype}'. Received: ${describe(data)}`);
       }
       values = data as DataTypeMap[D];
-      inferred = [values.length];
+      length = values.length;
+      inferred = [length];
       this.dtype = typed as D;
     } else if (Array.isArray(data)) {
       const target = (dtype ?? 'float32') as D;
@@ -107,6 +134,7 @@ export class Tensor<D extends DType = DType> {
       const flat = flatten(data);
       values = allocate(target, flat.values.length);
       values.set(flat.values);
+      length = values.length;
       inferred = flat.shape;
       this.dtype = target;
     } else {
@@ -115,14 +143,25 @@ export class Tensor<D extends DType = DType> {
       );
     }
     const dims = shape === undefined ? inferred : checkShape(shape);
-    if (product(dims) !== values.length) {
+    if (product(dims) !== length) {
       throw new FerroShapeError(
-        `Expected data of ${product(dims)} values for shape [${dims.join(', ')}]. Received: ${values.length} values`,
+        `Expected data of ${product(dims)} values for shape [${dims.join(', ')}]. Received: ${length} values`,
       );
     }
-    this.data = values;
+    this.values = values;
     this.shape = Object.freeze(dims);
-    this.size = values.length;
+    this.size = length;
+  }
+
+  /** Same values, other shape or rows: a view, still unconverted when pending. */
+  private view(data: DataTypeMap[D] | Uint8Array, shape: readonly number[]): Tensor<D> {
+    const source = this.values === undefined ? new PendingFloat32(data as Uint8Array) : data;
+    return new Tensor<D>(source as DataTypeMap[D], shape);
+  }
+
+  /** The stored array: the values, or the bytes a pending float32 view converts. */
+  private get stored(): TypedArray {
+    return this.values ?? this.pending!;
   }
 
   get rank(): number {
@@ -150,13 +189,17 @@ export class Tensor<D extends DType = DType> {
         `Cannot reshape a tensor of ${this.size} values (shape [${this.shape.join(', ')}]) into [${dims.join(', ')}]`,
       );
     }
-    return new Tensor(this.data, dims);
+    return this.view(this.stored as DataTypeMap[D], dims);
   }
 
   /** A copy converted to `dtype` (truncating toward zero for integer types). */
   asType<T extends DType>(dtype: T): Tensor<T> {
     if (!DTYPES.includes(dtype)) {
       throw new FerroValueError(`Unknown dtype: ${describe(dtype)}. Expected one of: ${DTYPES.join(', ')}`);
+    }
+    const stored = this.stored;
+    if (dtype === 'float32' && stored instanceof Uint8Array) {
+      return new Tensor<T>(new PendingFloat32(stored) as unknown as DataTypeMap[T], this.shape);
     }
     const out = allocate(dtype, this.size);
     out.set(this.data);
@@ -177,7 +220,7 @@ export class Tensor<D extends DType = DType> {
   }
 
   private map(f: (v: number) => number): Tensor<'float32'> {
-    const src = this.data;
+    const src = this.stored;
     const out = new Float32Array(this.size);
     for (let i = 0; i < out.length; i++) out[i] = f(src[i] as number);
     return new Tensor(out, this.shape);
@@ -194,8 +237,8 @@ export class Tensor<D extends DType = DType> {
     const from = clamp(start, 'start');
     const to = Math.max(from, end === undefined ? rows : clamp(end, 'end'));
     const rowSize = rows === 0 ? 0 : this.size / rows;
-    const data = this.data.subarray(from * rowSize, to * rowSize) as DataTypeMap[D];
-    return new Tensor(data, [to - from, ...this.shape.slice(1)]);
+    const data = this.stored.subarray(from * rowSize, to * rowSize) as DataTypeMap[D];
+    return this.view(data, [to - from, ...this.shape.slice(1)]);
   }
 
   /** Index of the largest value along `axis` (first on ties); int32. */
@@ -207,14 +250,15 @@ export class Tensor<D extends DType = DType> {
     if (len === 0) throw new FerroShapeError(`Cannot take argMax along axis ${a} of length 0`);
     const inner = product(this.shape.slice(a + 1));
     const outer = product(this.shape.slice(0, a));
+    const data = this.stored;
     const out = new Int32Array(outer * inner);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
         const base = o * len * inner + i;
         let best = 0;
-        let bestValue = this.data[base] as number;
+        let bestValue = data[base] as number;
         for (let k = 1; k < len; k++) {
-          const v = this.data[base + k * inner] as number;
+          const v = data[base + k * inner] as number;
           if (v > bestValue || (Number.isNaN(bestValue) && !Number.isNaN(v))) {
             best = k;
             bestValue = v;
@@ -228,8 +272,9 @@ export class Tensor<D extends DType = DType> {
 
   /** The values as nested arrays (a plain number for rank 0). */
   toArray(): NestedNumbers {
+    const data = this.stored;
     const build = (depth: number, offset: number): NestedNumbers => {
-      if (depth === this.rank) return this.data[offset] as number;
+      if (depth === this.rank) return data[offset] as number;
       const stride = product(this.shape.slice(depth + 1));
       return Array.from({ length: this.shape[depth] as number }, (_, i) => build(depth + 1, offset + i * stride));
     };

@@ -47,6 +47,20 @@ describe('Tensor', () => {
     expect(() => t.asType('float64' as never)).toThrow(FerroValueError);
   });
 
+  it('converts bytes to float32 lazily, with the same values as an eager conversion', () => {
+    const bytes = new Uint8Array(24).map((_, i) => (i * 37) & 255);
+    const u = new Tensor(bytes, [4, 6]);
+    const lazy = u.reshape([2, 12]).asType('float32');
+    expect(lazy.dtype).toBe('float32');
+    expect(lazy.shape).toEqual([2, 12]);
+    const scaled = lazy.slice(1).div(255);
+    expect(Array.from(scaled.data)).toEqual(Array.from(bytes.subarray(12)).map((v) => Math.fround(v / 255)));
+    expect(lazy.argMax().toArray()).toEqual([6, 8]);
+    expect(lazy.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(lazy.data)).toEqual(Array.from(bytes));
+    expect(lazy.toArray()).toEqual(new Tensor(Float32Array.from(bytes), [2, 12]).toArray());
+  });
+
   it('divides and multiplies into float32 with correctly rounded results', () => {
     const u = new Tensor(new Uint8Array([0, 1, 127, 255]), [2, 2]);
     const d = u.div(255);
