@@ -22,7 +22,7 @@ fn main() {
     model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
     let n = 60000;
     let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
-    let y: Vec<i32> = (0..n).map(|i| (i % 10) as i32).collect();
+    let y: Vec<i32> = (0..n).map(|i| i % 10).collect();
     let opts = FitOptions { epochs, batch_size: 128, shuffle: true, seed: 1 };
     let start = Instant::now();
     ferro_core::pool::install(|| model.fit(Samples { x: &x, labels: &y }, None, &opts, &mut Silent)).unwrap();

@@ -18,26 +18,42 @@ use ndarray::{linalg::general_mat_mul, Array2, ArrayView2};
 use std::time::Instant;
 
 /// Median seconds of one call of each function, over `rounds` × `samples`
-/// timings of `reps` calls. Each function runs a block of samples on its own
-/// after a pause: OpenBLAS and matrixmultiply keep their worker threads
-/// spinning for a while after a call, which would otherwise steal cores from
-/// whoever runs next. Rounds repeat the blocks so that drift in the machine's
-/// speed touches every function alike.
-fn race(fs: &mut [&mut dyn FnMut()], reps: usize, rounds: usize, samples: usize) -> Vec<f64> {
+/// timings of `reps` calls, after 200 ms of warm-up each (an idle core of
+/// this VM takes tens of milliseconds to reach full speed again).
+///
+/// With one thread the functions take turns sample by sample, so drift in
+/// the machine's speed touches them alike. With more, OpenBLAS and
+/// matrixmultiply leave worker threads spinning for a while after a call,
+/// stealing cores from whoever runs next: then each function runs its
+/// samples as a block after a pause, and rounds repeat the blocks.
+fn race(fs: &mut [&mut dyn FnMut()], reps: usize, rounds: usize, samples: usize, threads: usize) -> Vec<f64> {
     let mut times = vec![Vec::with_capacity(rounds * samples); fs.len()];
-    for _ in 0..rounds {
-        for (f, t) in fs.iter_mut().zip(times.iter_mut()) {
-            std::thread::sleep(std::time::Duration::from_millis(150));
-            let warm = Instant::now();
-            while warm.elapsed().as_millis() < 200 {
-                f();
+    let warm_up = |f: &mut dyn FnMut()| {
+        let warm = Instant::now();
+        while warm.elapsed().as_millis() < 200 {
+            f();
+        }
+    };
+    let sample = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        start.elapsed().as_secs_f64() / reps as f64
+    };
+    if threads == 1 {
+        fs.iter_mut().for_each(|f| warm_up(*f));
+        for _ in 0..rounds * samples {
+            for (f, t) in fs.iter_mut().zip(times.iter_mut()) {
+                t.push(sample(*f));
             }
-            for _ in 0..samples {
-                let start = Instant::now();
-                for _ in 0..reps {
-                    f();
-                }
-                t.push(start.elapsed().as_secs_f64() / reps as f64);
+        }
+    } else {
+        for _ in 0..rounds {
+            for (f, t) in fs.iter_mut().zip(times.iter_mut()) {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                warm_up(*f);
+                (0..samples).for_each(|_| t.push(sample(*f)));
             }
         }
     }
@@ -103,7 +119,8 @@ fn kernels(threads: usize) -> String {
                 blas.sgemm(ta, tb, s.m, s.n, s.k, ad, lda, bd, ldb, cd)
             }
         };
-        let t = ferro_core::pool::install(|| Ok(race(&mut [&mut ferro, &mut nd, &mut ob], reps, 5, 11))).unwrap();
+        let t =
+            ferro_core::pool::install(|| Ok(race(&mut [&mut ferro, &mut nd, &mut ob], reps, 5, 11, threads))).unwrap();
         let (ferro, nd, ob) = (t[0], t[1], blas.is_ok().then_some(t[2]));
         let g = |t: f64| flops / t / 1e9;
         rows.push(format!(

@@ -156,10 +156,7 @@ impl Model {
                 }
             }
             let batches = steps;
-            let val_totals = match val {
-                Some(v) => Some(self.evaluate_into(&mut ws, v, rows)),
-                None => None,
-            };
+            let val_totals = val.map(|v| self.evaluate_into(&mut ws, v, rows));
             let logs = EpochLogs { batches, train: running, val: val_totals };
             result.epochs.push(logs);
             if observer.on_epoch_end(epoch, &logs) == Flow::Stop {
@@ -282,10 +279,15 @@ impl Model {
         let first = &self.layers[0];
         let (d, u) = (first.input_dim(), first.units());
         first.forward(isa, view(x, b, d), view_mut(&mut outputs[0], b, u), gemm);
+        let (dk0, dk) = dkernels.split_at_mut(1);
+        let (db0, db) = dbiases.split_at_mut(1);
         let (totals, ()) = rayon::join(
             || {
-                let (dk, db) = (&mut dkernels[1..], &mut dbiases[1..]);
-                self.later_layers(b, &labels[..b], outputs, grads, dk, db, gemm, gemm_side)
+                let totals = self.later_layers(b, &labels[..b], outputs, grads, dk, db, gemm, gemm_side);
+                if first.use_bias {
+                    column_sums(view(&grads[0], b, u), ArrayViewMut1::from(&mut db0[0][..]));
+                }
+                totals
             },
             || {
                 if let Some((samples, idx)) = prefetch {
@@ -294,10 +296,7 @@ impl Model {
             },
         );
         let dz = view(&grads[0], b, u);
-        kernel_gradient(isa, view(x, b, d), dz, view_mut(&mut dkernels[0], d, u), Epilogue::None, gemm);
-        if first.use_bias {
-            column_sums(dz, ArrayViewMut1::from(&mut dbiases[0][..]));
-        }
+        kernel_gradient(isa, view(x, b, d), dz, view_mut(&mut dk0[0], d, u), Epilogue::None, gemm);
         totals
     }
 

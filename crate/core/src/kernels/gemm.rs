@@ -82,7 +82,7 @@ const ALIGN_FLOATS: usize = 16;
 
 impl AlignedBuf {
     fn with_len(len: usize) -> crate::error::Result<Self> {
-        let total = len.checked_add(ALIGN_FLOATS).unwrap_or(usize::MAX);
+        let total = len.saturating_add(ALIGN_FLOATS);
         Ok(AlignedBuf { raw: crate::alloc::zeroed(total, "GEMM packing buffers")? })
     }
 
@@ -195,7 +195,7 @@ fn multiply(
     let a_pack = pa.slice(m.div_ceil(mr) * mr * k);
     // With one panel of A, each sliver of B is used once: packing B would only
     // copy it. A B with contiguous rows and whole slivers is read in place.
-    let b_side = match b.as_slice().filter(|_| m <= mr && n % nr == 0) {
+    let b_side = match b.as_slice().filter(|_| m <= mr && n.is_multiple_of(nr)) {
         Some(data) => {
             pack_panels(a.t(), mr, a_pack, false);
             BSlivers { data, rs: n, k, nr, packed: false }
@@ -530,7 +530,9 @@ mod tests {
                 for task in 0..plan.tasks() {
                     let (rows, cols) = plan.block(task);
                     assert!(rows.start % kern.mr == 0 && cols.start % kern.nr == 0);
-                    assert!(rows.len() <= block.mc.max(kern.mr) + kern.mr && cols.len() <= block.nc.max(kern.nr) + kern.nr);
+                    assert!(
+                        rows.len() <= block.mc.max(kern.mr) + kern.mr && cols.len() <= block.nc.max(kern.nr) + kern.nr
+                    );
                     for i in rows.clone() {
                         for j in cols.clone() {
                             covered[i * n + j] += 1;
@@ -540,7 +542,8 @@ mod tests {
                     cols_seen.push(cols.len());
                 }
                 assert!(covered.iter().all(|&c| c == 1), "{isa:?} {m}x{n}");
-                let spread = |v: &[usize], w: usize| v.iter().max().unwrap() - v.iter().filter(|&&x| x > 0).min().unwrap() <= w;
+                let spread =
+                    |v: &[usize], w: usize| v.iter().max().unwrap() - v.iter().filter(|&&x| x > 0).min().unwrap() <= w;
                 assert!(spread(&rows_seen, kern.mr) || m % kern.mr != 0, "uneven rows {rows_seen:?}");
                 assert!(spread(&cols_seen, kern.nr) || n % kern.nr != 0, "uneven cols {cols_seen:?}");
             }

@@ -49,6 +49,7 @@ impl Kernel {
     /// `c` is valid for MR rows of NR floats at row stride `rs_c`, and no other
     /// thread touches them meanwhile.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: *mut f32, rs_c: usize, accumulate: bool) {
         assert!(rs_b >= self.nr, "microkernel B stride below NR");
         let b_len = if k == 0 { 0 } else { (k - 1) * rs_b + self.nr };
