@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod error;
+pub mod fit;
 pub mod io;
 pub mod kernels;
 pub mod layers;
@@ -16,4 +17,5 @@ pub mod workspace;
 
 pub use error::{Error, Result};
 pub use model::{Model, WeightTensor};
-pub use train::{EpochLogs, FitObserver, FitOptions, FitResult, Flow, Samples, Silent};
+pub use fit::{EpochEnd, EpochLogs, FitObserver, FitOptions, FitResult, FitRun, Flow, Silent};
+pub use train::Samples;

@@ -1,5 +1,5 @@
-//! The training loop, evaluation and prediction, all in Rust: one native
-//! call runs a whole fit.
+//! One training step, evaluation and prediction; the epoch loop around the
+//! step lives in `fit.rs`.
 
 use crate::error::{Error, Result};
 use crate::kernels::Epilogue;
@@ -7,7 +7,6 @@ use crate::kernels::GemmBuffers;
 use crate::layers::{column_sums, kernel_gradient};
 use crate::losses::{self, check_labels, LossTotals};
 use crate::model::{Model, WeightTensor};
-use crate::rng::Rng;
 use crate::workspace::{view, view_mut, Workspace};
 use ndarray::ArrayViewMut1;
 use rayon::prelude::*;
@@ -29,7 +28,7 @@ impl<'a> Samples<'a> {
     }
 
     /// Checks the samples against the model: size, shape and label range.
-    fn check(&self, model: &Model, what: &str) -> Result<()> {
+    pub(crate) fn check(&self, model: &Model, what: &str) -> Result<()> {
         if self.is_empty() {
             return Err(Error::Value(format!("Expected at least one sample in {what}. Received: 0 samples")));
         }
@@ -49,52 +48,8 @@ fn check_rows(x: &[f32], rows: usize, features: usize, what: &str) -> Result<()>
     Ok(())
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct FitOptions {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub shuffle: bool,
-    /// Seeds the per-epoch shuffles.
-    pub seed: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EpochLogs {
-    /// Batches run this epoch.
-    pub batches: usize,
-    pub train: LossTotals,
-    pub val: Option<LossTotals>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    Stop,
-}
-
-/// Hears from the loop between batches and after each epoch; answering
-/// `Flow::Stop` ends training after the step that just finished.
-pub trait FitObserver {
-    fn on_batch_end(&mut self, _epoch: usize, _batch: usize, _running: &LossTotals) -> Flow {
-        Flow::Continue
-    }
-    fn on_epoch_end(&mut self, _epoch: usize, _logs: &EpochLogs) -> Flow {
-        Flow::Continue
-    }
-}
-
-/// An observer that only listens.
-pub struct Silent;
-impl FitObserver for Silent {}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct FitResult {
-    pub epochs: Vec<EpochLogs>,
-    pub stopped: bool,
-}
-
 impl Model {
-    fn require_compiled(&self) -> Result<()> {
+    pub(crate) fn require_compiled(&self) -> Result<()> {
         if self.is_compiled() {
             Ok(())
         } else {
@@ -108,63 +63,6 @@ impl Model {
             Some(ws) if ws.fits(self, rows, training) => Ok(ws),
             _ => Workspace::new(self, rows, training),
         }
-    }
-
-    /// Trains for `options.epochs` over `train`, evaluating `val` after each epoch.
-    pub fn fit(
-        &mut self,
-        train: Samples,
-        val: Option<Samples>,
-        options: &FitOptions,
-        observer: &mut dyn FitObserver,
-    ) -> Result<FitResult> {
-        self.require_compiled()?;
-        train.check(self, "the training data")?;
-        if let Some(v) = &val {
-            v.check(self, "the validation data")?;
-        }
-        if options.batch_size == 0 {
-            return Err(Error::Value("Expected a positive integer for batchSize. Received: batchSize=0".into()));
-        }
-        let n = train.len();
-        let rows = options.batch_size.min(n);
-        let mut ws = Workspace::new(self, rows, true)?;
-        self.build_optimizer()?;
-        let mut order: Vec<usize> = crate::alloc::zeroed(n, "the shuffle order")?;
-        order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-        let mut rng = Rng::new(options.seed);
-        let mut result = FitResult { epochs: Vec::with_capacity(options.epochs.min(1 << 16)), stopped: false };
-
-        'epochs: for epoch in 0..options.epochs {
-            if options.shuffle {
-                rng.shuffle(&mut order);
-            }
-            let mut running = LossTotals::default();
-            let steps = n.div_ceil(rows);
-            let batch_at = |i: usize| &order[i * rows..((i + 1) * rows).min(n)];
-            gather(&mut ws.x, &mut ws.labels, train, batch_at(0), self.input_dim());
-            for batch in 0..steps {
-                let next = (batch + 1 < steps).then(|| (train, batch_at(batch + 1)));
-                running.add(self.train_step(&mut ws, batch_at(batch).len(), next));
-                if next.is_some() {
-                    std::mem::swap(&mut ws.x, &mut ws.next_x);
-                    std::mem::swap(&mut ws.labels, &mut ws.next_labels);
-                }
-                if observer.on_batch_end(epoch, batch, &running) == Flow::Stop {
-                    result.stopped = true;
-                    break 'epochs;
-                }
-            }
-            let batches = steps;
-            let val_totals = val.map(|v| self.evaluate_into(&mut ws, v, rows));
-            let logs = EpochLogs { batches, train: running, val: val_totals };
-            result.epochs.push(logs);
-            if observer.on_epoch_end(epoch, &logs) == Flow::Stop {
-                result.stopped = true;
-                break;
-            }
-        }
-        Ok(result)
     }
 
     /// One optimizer step on exactly these samples; loss and accuracy are
@@ -226,7 +124,7 @@ impl Model {
         Ok(out)
     }
 
-    fn build_optimizer(&mut self) -> Result<()> {
+    pub(crate) fn build_optimizer(&mut self) -> Result<()> {
         let lens: Vec<usize> = self
             .layers
             .iter()
@@ -236,7 +134,7 @@ impl Model {
         self.optimizer.as_mut().expect("compiled").build(&lens)
     }
 
-    fn evaluate_into(&self, ws: &mut Workspace, samples: Samples, rows: usize) -> LossTotals {
+    pub(crate) fn evaluate_into(&self, ws: &mut Workspace, samples: Samples, rows: usize) -> LossTotals {
         let mut totals = LossTotals::default();
         let d = self.input_dim();
         for start in (0..samples.len()).step_by(rows) {
@@ -352,7 +250,7 @@ impl Model {
         totals
     }
 
-    fn train_step(&mut self, ws: &mut Workspace, b: usize, prefetch: Option<(Samples, &[usize])>) -> LossTotals {
+    pub(crate) fn train_step(&mut self, ws: &mut Workspace, b: usize, prefetch: Option<(Samples, &[usize])>) -> LossTotals {
         let totals = self.compute_gradients(ws, b, prefetch);
         let opt = self.optimizer.as_mut().expect("compiled");
         let mut index = 0;
@@ -377,7 +275,7 @@ fn positive_batch(batch_size: usize) -> Result<usize> {
 
 /// Copies the rows `idx` of `samples` into batch buffers, in parallel: a
 /// batch of MNIST rows is 400 KB, worth two cores.
-fn gather(x: &mut [f32], labels: &mut [i32], samples: Samples, idx: &[usize], d: usize) {
+pub(crate) fn gather(x: &mut [f32], labels: &mut [i32], samples: Samples, idx: &[usize], d: usize) {
     const ROWS_PER_TASK: usize = 16;
     let x = &mut x[..idx.len() * d];
     x.par_chunks_mut(ROWS_PER_TASK * d.max(1)).zip(idx.par_chunks(ROWS_PER_TASK)).for_each(|(dst, rows)| {

@@ -46,7 +46,15 @@ impl Activation {
     pub fn apply(self, z: f32) -> f32 {
         match self {
             Activation::Linear | Activation::Softmax => z,
-            Activation::Relu => z.max(0.0),
+            // Not z.max(0.0): Rust's max drops NaN, and a NaN must reach the
+            // loss (as in TensorFlow) for TerminateOnNaN to see it.
+            Activation::Relu => {
+                if z < 0.0 {
+                    0.0
+                } else {
+                    z
+                }
+            }
             Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
             Activation::Tanh => z.tanh(),
         }
@@ -151,6 +159,13 @@ mod tests {
         let err = Activation::parse("relu6").unwrap_err();
         assert_eq!(err.code(), "ERR_FERRO_VALUE");
         assert!(err.to_string().contains("'relu6'"));
+    }
+
+    #[test]
+    fn nan_passes_through_every_activation() {
+        for act in [Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
+            assert!(act.apply(f32::NAN).is_nan(), "{act:?}");
+        }
     }
 
     #[test]
