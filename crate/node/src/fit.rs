@@ -1,16 +1,17 @@
 //! `fit` as one AsyncTask: the whole loop runs on ferro-nn's pool while
-//! progress flows back to JS through a ThreadsafeFunction, throttled to one
-//! batch event per ~50 ms plus one event per epoch end.
+//! progress flows back to JS through a ThreadsafeFunction — one batch event
+//! per ~50 ms (every batch when JS has batch callbacks) and one per epoch end.
 //!
-//! At an epoch end the loop can wait for JS (`FitConfig::sync_epochs`), so
-//! epoch callbacks, even async ones, finish before the next epoch starts;
-//! JS answers through `FitControl::resume`, and `FitControl::stop` ends
-//! training between batches.
+//! The model is locked one epoch at a time. At an epoch end the loop lets
+//! go of it and can wait for JS (`FitConfig::sync_epochs`), so epoch
+//! callbacks, even async ones, finish before the next epoch starts and may
+//! read the weights or evaluate meanwhile; JS answers through
+//! `FitControl::resume`, and `FitControl::stop` ends training between batches.
 
 use crate::errors::guard;
-use crate::model::lock;
+use crate::model::{lock, lock_blocking};
 use ferro_core::losses::LossTotals;
-use ferro_core::{pool, EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
+use ferro_core::{pool, EpochEnd, EpochLogs, FitObserver, FitOptions, FitResult, Flow, Model, Samples};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
@@ -27,6 +28,8 @@ pub struct FitConfig {
     pub shuffle: bool,
     /// Wait for `FitControl::resume` after each epoch event.
     pub sync_epochs: bool,
+    /// Send an event after every batch rather than every ~50 ms.
+    pub every_batch: bool,
 }
 
 /// One progress report. `kind` is "batch" (running means of the epoch so
@@ -150,11 +153,11 @@ impl FitTask {
     }
 }
 
-/// Forwards the core loop's reports to JS.
-struct JsObserver<'a> {
+/// Forwards the core loop's batch reports to JS.
+struct BatchEvents<'a> {
     control: &'a ControlState,
     events: Option<&'a FitEvents>,
-    sync_epochs: bool,
+    every_batch: bool,
     last_sent: Instant,
 }
 
@@ -170,37 +173,34 @@ fn event(kind: &str, epoch: usize, batches: usize, t: &LossTotals, val: Option<L
     }
 }
 
-impl FitObserver for JsObserver<'_> {
+impl FitObserver for BatchEvents<'_> {
     fn on_batch_end(&mut self, epoch: usize, batch: usize, running: &LossTotals) -> Flow {
         if self.control.stop_requested() {
             return Flow::Stop;
         }
         if let Some(events) = self.events {
-            if self.last_sent.elapsed() >= BATCH_EVENT_INTERVAL {
+            if self.every_batch || self.last_sent.elapsed() >= BATCH_EVENT_INTERVAL {
                 self.last_sent = Instant::now();
                 events.call(event("batch", epoch, batch + 1, running, None), ThreadsafeFunctionCallMode::NonBlocking);
             }
         }
         Flow::Continue
     }
+}
 
-    fn on_epoch_end(&mut self, epoch: usize, logs: &EpochLogs) -> Flow {
-        let Some(events) = self.events else {
-            return if self.control.stop_requested() { Flow::Stop } else { Flow::Continue };
+impl FitTask {
+    /// Tells JS the epoch is over and, when asked to, waits until it says to
+    /// go on; the model is not locked meanwhile. True means stop.
+    fn end_epoch(&self, epoch: usize, logs: &EpochLogs) -> bool {
+        let Some(events) = &self.events else {
+            return self.control.stop_requested();
         };
-        let epoch_event = event("epoch", epoch, logs.batches, &logs.train, logs.val);
-        let status = events.call(epoch_event, ThreadsafeFunctionCallMode::Blocking);
-        self.last_sent = Instant::now();
+        let status = events.call(event("epoch", epoch, logs.batches, &logs.train, logs.val), ThreadsafeFunctionCallMode::Blocking);
         // Only wait when the event reached JS: otherwise nobody would answer.
-        let stop = if self.sync_epochs && status == Status::Ok {
+        if self.config.sync_epochs && status == Status::Ok {
             self.control.wait_for_resume()
         } else {
             self.control.stop_requested()
-        };
-        if stop {
-            Flow::Stop
-        } else {
-            Flow::Continue
         }
     }
 }
@@ -212,8 +212,6 @@ impl Task for FitTask {
 
     fn compute(&mut self) -> Result<Self::Output> {
         guard(|| {
-            let mut guard = lock(&self.model)?;
-            let model: &mut Model = &mut guard;
             let train = Samples { x: &self.x, labels: &self.y };
             let val = self.val.as_ref().map(|(x, y)| Samples { x, labels: y });
             let options = FitOptions {
@@ -222,13 +220,42 @@ impl Task for FitTask {
                 shuffle: self.config.shuffle,
                 seed: self.shuffle_seed,
             };
-            let mut observer = JsObserver {
+            // Busy now: refuse at once. Between epochs: wait for whoever
+            // (an epoch callback's evaluate) holds the model.
+            let mut run = lock(&self.model)?.begin_fit(train, val, &options)?;
+            let mut result = FitResult { epochs: Vec::new(), stopped: false };
+            let mut batches = BatchEvents {
                 control: &self.control,
                 events: self.events.as_ref(),
-                sync_epochs: self.config.sync_epochs,
+                every_batch: self.config.every_batch,
                 last_sent: Instant::now(),
             };
-            pool::install(|| model.fit(train, val, &options, &mut observer))
+            while !run.finished() {
+                let epoch = run.epoch();
+                let end = {
+                    let mut guard = lock_blocking(&self.model);
+                    let model: &mut Model = &mut guard;
+                    pool::install(|| run.run_epoch(model, train, val, &mut batches))?
+                };
+                match end {
+                    EpochEnd::Stopped(logs) => {
+                        // Like Keras: the partial epoch is reported and its
+                        // epoch callbacks run, then training ends.
+                        result.epochs.push(logs);
+                        result.stopped = true;
+                        self.end_epoch(epoch, &logs);
+                        break;
+                    }
+                    EpochEnd::Completed(logs) => {
+                        result.epochs.push(logs);
+                        if self.end_epoch(epoch, &logs) {
+                            result.stopped = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(result)
         })
     }
 

@@ -57,6 +57,14 @@ pub fn lock(model: &Mutex<Model>) -> ferro_core::Result<MutexGuard<'_, Model>> {
     }
 }
 
+/// Locks the model, waiting for a call that holds it to finish.
+pub fn lock_blocking(model: &Mutex<Model>) -> MutexGuard<'_, Model> {
+    model.lock().unwrap_or_else(|p| {
+        model.clear_poison();
+        p.into_inner()
+    })
+}
+
 fn spec(c: &LayerConfig) -> ferro_core::Result<DenseSpec> {
     Ok(DenseSpec {
         units: c.units as usize,
