@@ -1,5 +1,7 @@
 // The seed program of DESIGN.md §1: Chollet's first Keras example, in TypeScript.
+// With --plot it also draws the training curves into mnist-history.svg.
 import { Sequential, Dense, mnist } from 'ferro-nn';
+import { plotHistory } from 'ferro-nn';
 
 const [[trainImages, trainLabels], [testImages, testLabels]] = await mnist.loadData();
 const x = trainImages.reshape([60000, 28 * 28]).asType('float32').div(255);
@@ -13,3 +15,8 @@ model.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', m
 await model.fit(x, trainLabels, { epochs: 5, batchSize: 128 });
 const { loss, accuracy } = await model.evaluate(xTest, testLabels);
 console.log(`test_acc: ${accuracy.toFixed(4)}`);
+
+if (process.argv.includes('--plot') && model.history) {
+  await plotHistory(model.history, 'mnist-history.svg', { title: 'MNIST, Dense(512, relu) → Dense(10, softmax)' });
+  console.log('wrote mnist-history.svg');
+}

@@ -1,21 +1,47 @@
-/** Training callbacks, with TensorFlow.js's method names, and the History fit returns. */
+/**
+ * Training callbacks with TensorFlow.js's method names, Keras's built-in
+ * EarlyStopping and TerminateOnNaN, and the History fit returns.
+ */
 
 import { FerroTypeError } from './errors.js';
-import { describe } from './validate.js';
+import type { Tensor, TensorLike } from './tensor.js';
+import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe } from './validate.js';
 
-/** Metric values by name: loss, accuracy, val_loss, val_accuracy. */
-export type Logs = Record<string, number>;
+/** Metric values by name: loss and accuracy always, val_loss and val_accuracy when validating. */
+export interface Logs {
+  loss: number;
+  accuracy: number;
+  val_loss?: number;
+  val_accuracy?: number;
+  [metric: string]: number | undefined;
+}
+
+/** What a callback may do with the model it watches. */
+export interface CallbackModel {
+  /** Set to true to end fit after the current batch. */
+  stopTraining: boolean;
+  getWeights(): Tensor<'float32'>[];
+  setWeights(weights: readonly TensorLike[]): void;
+}
 
 /**
  * Hooks into fit. Epoch- and train-level hooks may be async: fit awaits them
- * before training goes on. A hook that throws rejects fit with that error.
+ * before training goes on, and they may read the weights or evaluate the
+ * model meanwhile. Batch hooks run in order, every batch, while training
+ * goes on; fit awaits any they left pending at the epoch's end. A hook that
+ * throws (or rejects) makes fit reject with that error.
  */
 export interface Callback {
+  /** Called by fit with the model being trained, before onTrainBegin. */
+  setModel?(model: CallbackModel): void;
   onTrainBegin?(logs?: Logs): void | Promise<void>;
+  /** Logs of the last epoch. */
   onTrainEnd?(logs?: Logs): void | Promise<void>;
   onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
+  /** Means over the epoch: loss, accuracy, and val_loss, val_accuracy when validating. */
   onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
   onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
+  /** Running means over the epoch so far, as Keras reports them. */
   onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
 }
 
@@ -31,7 +57,7 @@ export interface History {
   };
 }
 
-const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
+const HOOKS = ['setModel', 'onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
 
 /** An object or array of callback objects, checked. */
 export function normalizeCallbacks(value: unknown): Callback[] {
@@ -49,4 +75,125 @@ export function normalizeCallbacks(value: unknown): Callback[] {
     }
     return cb as Callback;
   });
+}
+
+/** A callback that keeps the model fit hands it in `this.model`. */
+export abstract class BaseCallback implements Callback {
+  protected model: CallbackModel | undefined;
+
+  setModel(model: CallbackModel): void {
+    this.model = model;
+  }
+}
+
+export interface EarlyStoppingOptions {
+  /** Metric to watch. Default 'val_loss'. */
+  monitor?: string;
+  /** Smallest change that counts as an improvement. Default 0. */
+  minDelta?: number;
+  /** Epochs without improvement before stopping. Default 0. */
+  patience?: number;
+  /** 'min', 'max', or 'auto' (min for losses, max for accuracies). Default 'auto'. */
+  mode?: 'auto' | 'min' | 'max';
+  /** Stop unless the metric beats this value. Default none. */
+  baseline?: number;
+  /** At the end, put back the weights of the best epoch. Default false. */
+  restoreBestWeights?: boolean;
+  /** Epochs to wait before watching. Default 0. */
+  startFromEpoch?: number;
+  /** 1 prints when it stops or restores. Default 0. */
+  verbose?: 0 | 1;
+}
+
+/** Keras's EarlyStopping: ends fit when `monitor` stops improving. */
+export class EarlyStopping extends BaseCallback {
+  readonly monitor: string;
+  readonly minDelta: number;
+  readonly patience: number;
+  readonly mode: 'auto' | 'min' | 'max';
+  readonly baseline: number | undefined;
+  readonly restoreBestWeights: boolean;
+  readonly startFromEpoch: number;
+  readonly verbose: 0 | 1;
+  /** Epoch at which training was stopped (0: not stopped). */
+  stoppedEpoch = 0;
+  bestEpoch = 0;
+  best = Infinity;
+  private wait = 0;
+  private bestWeights: Tensor<'float32'>[] | undefined;
+
+  constructor(options: EarlyStoppingOptions = {}) {
+    super();
+    const o = checkOptions(options, 'EarlyStopping');
+    if (o.monitor !== undefined && typeof o.monitor !== 'string') {
+      throw new FerroTypeError(`Expected a metric name for monitor. Received: monitor=${describe(o.monitor)}`);
+    }
+    this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    this.minDelta = Math.abs(o.minDelta === undefined ? 0 : checkNumber(o.minDelta, 'minDelta'));
+    this.patience = o.patience === undefined ? 0 : checkInt(o.patience, 'patience', 0);
+    this.mode = o.mode === undefined ? 'auto' : checkName(o.mode, 'mode', ['auto', 'min', 'max'] as const);
+    this.baseline = o.baseline === undefined ? undefined : checkNumber(o.baseline, 'baseline');
+    this.restoreBestWeights = o.restoreBestWeights === undefined ? false : checkBoolean(o.restoreBestWeights, 'restoreBestWeights');
+    this.startFromEpoch = o.startFromEpoch === undefined ? 0 : checkInt(o.startFromEpoch, 'startFromEpoch', 0);
+    this.verbose = o.verbose === 1 ? 1 : 0;
+  }
+
+  /** Whether larger values of the monitored metric are better. */
+  private get maximize(): boolean {
+    if (this.mode !== 'auto') return this.mode === 'max';
+    return /acc/.test(this.monitor.replace(/^val_/, ''));
+  }
+
+  private improves(value: number, reference: number): boolean {
+    return this.maximize ? value - this.minDelta > reference : value + this.minDelta < reference;
+  }
+
+  onTrainBegin(): void {
+    this.wait = 0;
+    this.stoppedEpoch = 0;
+    this.bestEpoch = 0;
+    this.bestWeights = undefined;
+    this.best = this.maximize ? -Infinity : Infinity;
+  }
+
+  onEpochEnd(epoch: number, logs?: Logs): void {
+    const current = logs?.[this.monitor];
+    if (current === undefined || epoch < this.startFromEpoch) return;
+    if (this.restoreBestWeights && this.bestWeights === undefined) {
+      this.bestWeights = this.model?.getWeights();
+      this.bestEpoch = epoch;
+    }
+    this.wait += 1;
+    if (this.improves(current, this.best)) {
+      this.best = current;
+      this.bestEpoch = epoch;
+      if (this.restoreBestWeights) this.bestWeights = this.model?.getWeights();
+      // Only restart the wait when both the baseline and the best are beaten.
+      if (this.baseline === undefined || this.improves(current, this.baseline)) this.wait = 0;
+      return;
+    }
+    if (this.wait >= this.patience && epoch > 0 && this.model) {
+      this.stoppedEpoch = epoch;
+      this.model.stopTraining = true;
+    }
+  }
+
+  onTrainEnd(): void {
+    if (this.stoppedEpoch > 0 && this.verbose > 0) console.log(`Epoch ${this.stoppedEpoch + 1}: early stopping`);
+    if (this.restoreBestWeights && this.bestWeights && this.model) {
+      if (this.verbose > 0) console.log(`Restoring model weights from the end of the best epoch: ${this.bestEpoch + 1}.`);
+      this.model.setWeights(this.bestWeights);
+    }
+  }
+}
+
+/** Keras's TerminateOnNaN: ends fit as soon as the loss is NaN or infinite. */
+export class TerminateOnNaN extends BaseCallback {
+  onBatchEnd(batch: number, logs?: Logs): void {
+    const loss = logs?.loss;
+    if (loss !== undefined && !Number.isFinite(loss) && this.model) {
+      console.log(`Batch ${batch}: Invalid loss, terminating training`);
+      this.model.stopTraining = true;
+    }
+  }
 }

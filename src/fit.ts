@@ -4,7 +4,7 @@
  * and awaits epoch callbacks, then resumes it (or tells it to stop).
  */
 
-import { type Callback, type History, type Logs, normalizeCallbacks } from './callbacks.js';
+import { type Callback, type CallbackModel, type History, type Logs, normalizeCallbacks } from './callbacks.js';
 import { toFeatures, toLabels } from './data.js';
 import { FerroShapeError, FerroTypeError, FerroValueError, nativeAsync } from './errors.js';
 import { binding, type FitEvent, type FitSummary, type NativeModel } from './native.js';
@@ -34,11 +34,12 @@ export interface FitOptions {
 }
 
 /** What fit needs of the model it trains. */
-export interface Trainee {
+export interface Trainee extends CallbackModel {
   readonly nativeModel: NativeModel;
   readonly inputDim: number;
   readonly outputUnits: number;
-  stopTraining: boolean;
+  /** While paused (epoch callbacks running) other calls may use the model. */
+  setPaused(paused: boolean): void;
 }
 
 /** The error fit rejects with when its signal aborts. */
@@ -56,8 +57,8 @@ interface Split {
   rows: number;
 }
 
-function checkVerbose(v: unknown): 0 | 1 | 2 {
-  if (v === undefined || v === 'auto') return process.stdout.isTTY ? 1 : 2;
+function checkVerbose(v: unknown, out: ProgressStream): 0 | 1 | 2 {
+  if (v === undefined || v === 'auto') return out.isTTY ? 1 : 2;
   if (v === 0 || v === 1 || v === 2) return v;
   throw new FerroTypeError(`Expected 0, 1, 2 or 'auto' for verbose. Received: verbose=${describe(v)}`);
 }
@@ -134,7 +135,7 @@ export async function runFit(
   const epochs = o.epochs === undefined ? 1 : checkInt(o.epochs, 'epochs', 0);
   const batchSize = o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
   const shuffle = o.shuffle === undefined ? true : checkBoolean(o.shuffle, 'shuffle');
-  const verbose = checkVerbose(o.verbose);
+  const verbose = checkVerbose(o.verbose, out);
   const callbacks = normalizeCallbacks(o.callbacks);
   const signal = checkSignal(o.signal);
   const { train, val } = splitData(model, x, y, o);
@@ -143,57 +144,107 @@ export async function runFit(
   const steps = Math.ceil(train.rows / Math.min(batchSize, Math.max(1, train.rows)));
   const bar = new ProgressBar(verbose, epochs, steps, out);
   const control = new binding.FitControl();
-  let failure: { error: unknown } | undefined;
+  const batchHooks = callbacks.some((cb) => cb.onBatchBegin || cb.onBatchEnd);
+  // The first error of a callback or of event handling; set from closures.
+  const state: { failure?: { error: unknown } } = {};
+  const fail = (error: unknown): void => {
+    state.failure ??= { error };
+    control.stop();
+  };
+  // A function, so TypeScript does not assume the closures left it unset.
+  const rethrow = (): void => {
+    if (state.failure) throw state.failure.error;
+  };
+  const aborted = (): boolean => signal?.aborted === true;
   const onAbort = (): void => control.stop();
   signal?.addEventListener('abort', onAbort, { once: true });
   model.stopTraining = false;
+  callbacks.forEach((cb) => cb.setModel?.(model));
 
   const each = async (f: (cb: Callback) => void | Promise<void> | undefined): Promise<void> => {
     for (const cb of callbacks) await f(cb);
   };
+  // Batch hooks run while training goes on; what they leave pending is awaited at the epoch's end.
+  const pending: Promise<void>[] = [];
+  const batchHook = (f: (cb: Callback) => void | Promise<void> | undefined): void => {
+    for (const cb of callbacks) {
+      try {
+        const result = f(cb);
+        if (result && typeof (result as Promise<void>).then === 'function') pending.push(Promise.resolve(result).catch(fail));
+      } catch (error) {
+        fail(error);
+      }
+    }
+  };
   const beginEpoch = async (epoch: number): Promise<void> => {
     bar.epochBegin(epoch);
     await each((cb) => cb.onEpochBegin?.(epoch));
+    if (batchHooks) batchHook((cb) => cb.onBatchBegin?.(0));
   };
   const endEpoch = async (e: FitEvent): Promise<void> => {
+    let stop = true;
     try {
+      await Promise.all(pending.splice(0));
+      if (state.failure || aborted()) return;
       const logs = epochLogs(e);
-      bar.epochEnd(logs);
+      bar.epochEnd(logs, e.batches);
+      model.setPaused(true);
       await each((cb) => cb.onEpochEnd?.(e.epoch, logs));
-      if (!model.stopTraining && e.epoch + 1 < epochs && !signal?.aborted) await beginEpoch(e.epoch + 1);
+      stop = model.stopTraining || e.batches < steps || e.epoch + 1 >= epochs || aborted();
+      if (!stop) await beginEpoch(e.epoch + 1);
     } catch (error) {
-      failure ??= { error };
+      fail(error);
     } finally {
-      control.resume(failure !== undefined || model.stopTraining || signal?.aborted === true);
+      model.setPaused(false);
+      control.resume(stop || state.failure !== undefined);
     }
   };
   // Runs on the JS thread for each native event; it must never throw.
   const onEvent = (e: FitEvent): void => {
     try {
-      if (e.kind === 'epoch') void endEpoch(e);
-      else bar.batch(e.batches, epochLogs(e));
+      if (e.kind === 'epoch') {
+        void endEpoch(e);
+        return;
+      }
+      const logs = epochLogs(e);
+      bar.batch(e.batches, logs);
+      if (batchHooks) {
+        batchHook((cb) => cb.onBatchEnd?.(e.batches - 1, logs));
+        if (e.batches < steps) batchHook((cb) => cb.onBatchBegin?.(e.batches));
+      }
+      if (model.stopTraining) control.stop();
     } catch (error) {
-      failure ??= { error };
-      control.stop();
+      fail(error);
     }
   };
 
+  // Train-level hooks run before and after the native fit: the model is free then.
+  const trainHook = async (f: (cb: Callback) => void | Promise<void> | undefined): Promise<void> => {
+    model.setPaused(true);
+    try {
+      await each(f);
+    } finally {
+      model.setPaused(false);
+    }
+  };
   let summary: FitSummary;
   try {
-    await each((cb) => cb.onTrainBegin?.());
+    await trainHook((cb) => cb.onTrainBegin?.());
     if (epochs > 0) await beginEpoch(0);
-    const config = { epochs, batchSize, shuffle, syncEpochs: true };
+    rethrow();
     const events = verbose > 0 || callbacks.length > 0 ? onEvent : undefined;
+    const config = { epochs, batchSize, shuffle, syncEpochs: true, everyBatch: batchHooks };
     summary = await nativeAsync(() =>
       model.nativeModel.fit(train.x, train.y, val?.x, val?.y, config, control, events),
     );
+    await Promise.all(pending.splice(0));
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  if (failure) throw failure.error;
-  if (signal?.aborted) throw new AbortError();
+  rethrow();
+  if (aborted()) throw new AbortError();
   const history = toHistory(summary);
   const last = summary.epochs.at(-1);
-  await each((cb) => cb.onTrainEnd?.(last ? epochLogs(last) : undefined));
+  await trainHook((cb) => cb.onTrainEnd?.(last ? epochLogs(last) : undefined));
   return history;
 }

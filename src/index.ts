@@ -8,6 +8,7 @@ export { Tensor, type DType, type DataTypeMap, type NestedArray, type NestedNumb
 export { Dense, layers, type ActivationName, type DenseOptions, type InitializerName } from './layers.js';
 export {
   Sequential,
+  type SequentialOptions,
   type CompileArgs,
   type EvaluateOptions,
   type EvaluateResult,
@@ -17,7 +18,17 @@ export {
 } from './sequential.js';
 export { RMSprop, type OptimizerName, type RMSpropOptions } from './optimizers.js';
 export { AbortError, type FitOptions, type Verbosity } from './fit.js';
-export type { Callback, History, Logs } from './callbacks.js';
+export {
+  BaseCallback,
+  EarlyStopping,
+  TerminateOnNaN,
+  type Callback,
+  type CallbackModel,
+  type EarlyStoppingOptions,
+  type History,
+  type Logs,
+} from './callbacks.js';
+export { plotHistory, historyToSvg, type PlotOptions } from './plot.js';
 export { mnist, loadData, type LoadDataOptions, type MnistSplit } from './mnist.js';
 export { setRandomSeed, setNumThreads, getNumThreads, kernelIsa } from './runtime.js';
 export {

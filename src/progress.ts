@@ -42,8 +42,8 @@ function eta(seconds: number): string {
 }
 
 /** Logs in Keras 3's order: metrics alphabetically, validation ones last. */
-export function orderedLogs(logs: Record<string, number>): [string, number][] {
-  const entries = Object.entries(logs);
+export function orderedLogs(logs: Partial<Record<string, number>>): [string, number][] {
+  const entries = Object.entries(logs).filter((e): e is [string, number] => e[1] !== undefined);
   const train = entries.filter(([k]) => !k.startsWith('val_')).sort(([a], [b]) => a.localeCompare(b));
   const val = entries.filter(([k]) => k.startsWith('val_')).sort(([a], [b]) => a.localeCompare(b));
   return [...train, ...val];
@@ -75,7 +75,7 @@ export class ProgressBar {
   }
 
   /** Running logs after `step` batches of the epoch. */
-  batch(step: number, logs: Record<string, number>): void {
+  batch(step: number, logs: Partial<Record<string, number>>): void {
     if (!this.dynamic || step >= this.steps) return;
     const now = performance.now();
     const perStep = this.stepSeconds(step, now);
@@ -84,18 +84,18 @@ export class ProgressBar {
     this.draw(step, `${eta(perStep * (this.steps - step))}`, perStep, logs, false);
   }
 
-  /** Final logs of the epoch (validation included). */
-  epochEnd(logs: Record<string, number>): void {
+  /** Final logs of the epoch (validation included) after `steps` batches (fewer when stopped early). */
+  epochEnd(logs: Partial<Record<string, number>>, steps = this.steps): void {
     if (this.verbose === 0) return;
     const now = performance.now();
-    const perStep = this.stepSeconds(this.steps, now);
+    const perStep = this.stepSeconds(steps, now);
     const elapsed = `${((now - this.start) / 1e3).toFixed(0)}s`;
     if (this.verbose === 2) {
       const metrics = orderedLogs(logs).map(([k, v]) => ` - ${k}: ${formatValue(v, true)}`);
-      this.out.write(`${this.count(this.steps)} - ${elapsed} - ${formatStepTime(perStep)}${metrics.join('')}\n`);
+      this.out.write(`${this.count(steps)} - ${elapsed} - ${formatStepTime(perStep)}${metrics.join('')}\n`);
       return;
     }
-    this.draw(this.steps, elapsed, perStep, logs, true);
+    this.draw(steps, elapsed, perStep, logs, true);
   }
 
   private count(step: number): string {
@@ -111,7 +111,7 @@ export class ProgressBar {
     return (now - this.start) / 1e3 / step;
   }
 
-  private draw(step: number, time: string, perStep: number, logs: Record<string, number>, final: boolean): void {
+  private draw(step: number, time: string, perStep: number, logs: Partial<Record<string, number>>, final: boolean): void {
     const done = Math.floor((BAR_WIDTH * step) / Math.max(1, this.steps));
     const style = (code: string, text: string): string => (this.dynamic ? `\x1b[${code}m${text}\x1b[0m` : text);
     const bar =

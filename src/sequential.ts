@@ -1,6 +1,7 @@
 /** Sequential: a linear stack of layers with Keras's compile / fit / evaluate / predict. */
 
 import type { History } from './callbacks.js';
+import { renderSummary } from './summary.js';
 import { toFeatures, toLabels } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, native, nativeAsync } from './errors.js';
 import { type FitOptions, runFit, type Trainee } from './fit.js';
@@ -38,19 +39,42 @@ export interface EvaluateOptions {
 
 export type PredictOptions = EvaluateOptions;
 
+export interface SequentialOptions {
+  /** Shown by summary(). Default 'sequential', 'sequential_1', … */
+  name?: string;
+}
+
+let sequentialCount = 0;
+
+/**
+ * 'training': a fit or trainOnBatch runs, and other calls are refused with
+ * ERR_FERRO_BUSY. 'paused': fit waits on its epoch callbacks, which may
+ * read or set the weights, evaluate and predict.
+ */
+type Phase = 'idle' | 'training' | 'paused';
+
 export class Sequential implements LayerOwner {
   readonly layers: Dense[] = [];
-  /** Set to true (e.g. from a callback) to end fit after the current epoch. */
+  readonly name: string;
+  /** Set to true (e.g. from a callback) to end fit after the current batch. */
   stopTraining = false;
+  /** What the last fit resolved to, as Keras keeps it in model.history. */
+  history: History | undefined;
   private model: NativeModel | undefined;
   private optimizer: RMSprop | undefined;
   private loss: LossName | undefined;
-  private training = false;
+  private phase: Phase = 'idle';
 
-  constructor(layers: readonly Dense[] = []) {
+  constructor(layers: readonly Dense[] = [], options: SequentialOptions = {}) {
     if (!Array.isArray(layers)) {
       throw new FerroTypeError(`Expected an array of layers. Received: ${describe(layers)}`);
     }
+    const o = checkOptions(options, 'Sequential');
+    if (o.name !== undefined && typeof o.name !== 'string') {
+      throw new FerroTypeError(`Expected a string for name. Received: name=${describe(o.name)}`);
+    }
+    this.name = (o.name as string | undefined) ?? (sequentialCount === 0 ? 'sequential' : `sequential_${sequentialCount}`);
+    sequentialCount += 1;
     layers.forEach((layer) => this.add(layer));
   }
 
@@ -112,6 +136,7 @@ export class Sequential implements LayerOwner {
 
   /** Chooses optimizer and loss; compiling again resets the optimizer's state. */
   compile(args: CompileArgs): void {
+    if (this.phase !== 'idle') throw new FerroBusyError('The model is training: compile() it again once fit() settles.');
     const o = checkOptions(args, 'compile');
     if (o.optimizer === undefined) throw new FerroTypeError("Expected an optimizer in compile(), e.g. 'rmsprop'.");
     const optimizer =
@@ -144,7 +169,9 @@ export class Sequential implements LayerOwner {
 
   /** Trains on x [samples, features] and integer labels y [samples]. */
   async fit(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
-    return this.exclusive(() => runFit(this.trainee(x, 'fit'), x, y, options));
+    const history = await this.exclusive(() => runFit(this.trainee(x, 'fit'), x, y, options));
+    this.history = history;
+    return history;
   }
 
   /** Mean loss and accuracy over x, y. */
@@ -182,6 +209,7 @@ export class Sequential implements LayerOwner {
   /** Every weight, layer by layer (kernel then bias), like Keras's get_weights(). */
   getWeights(): Tensor<'float32'>[] {
     if (!this.model) return [];
+    this.checkIdle('getWeights');
     const data = native(() => this.model!.getWeights());
     const shapes = this.weightShapes();
     return data.map((d, i) => new Tensor(d, shapes[i]));
@@ -288,6 +316,11 @@ export class Sequential implements LayerOwner {
       set stopTraining(v: boolean) {
         self.stopTraining = v;
       },
+      getWeights: () => this.getWeights(),
+      setWeights: (weights) => this.setWeights(weights),
+      setPaused: (paused) => {
+        this.phase = paused ? 'paused' : 'training';
+      },
     };
   }
 
@@ -304,20 +337,37 @@ export class Sequential implements LayerOwner {
     return o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
   }
 
+  /** Refuses `what` while a training step runs (epoch callbacks may use the model). */
   private checkIdle(what: string): void {
-    if (this.training) {
-      throw new FerroBusyError(`The model is training: wait for fit() or trainOnBatch() to settle before ${what}().`);
+    if (this.phase === 'training') {
+      throw new FerroBusyError(
+        `The model is training: wait for fit() or trainOnBatch() to settle (or call ${what}() from an epoch callback).`,
+      );
     }
   }
 
-  /** Runs a training call, refusing a second one while it runs. */
+  /** Runs a training call, refusing it while another runs. */
   private async exclusive<T>(run: () => Promise<T>): Promise<T> {
-    this.checkIdle('training it again');
-    this.training = true;
+    if (this.phase !== 'idle') {
+      throw new FerroBusyError('The model is training: wait for fit() or trainOnBatch() to settle before training it again.');
+    }
+    this.phase = 'training';
     try {
       return await run();
     } finally {
-      this.training = false;
+      this.phase = 'idle';
     }
+  }
+
+  /** Prints Keras's summary table and returns it. */
+  summary(): string {
+    const rows = this.layers.map((l) => ({
+      layer: `${l.name} (Dense)`,
+      shape: l.built ? `(None, ${l.units})` : '?',
+      params: l.built ? l.countParams().toLocaleString('en-US') : '0 (unbuilt)',
+    }));
+    const text = renderSummary(this.name, rows, this.countParams());
+    process.stdout.write(text);
+    return text;
   }
 }

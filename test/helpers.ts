@@ -1,4 +1,17 @@
-/** Independent float64 references for the tests. */
+/** Independent float64 references and small datasets for the tests. */
+
+import { Tensor } from '../src/index.js';
+
+/** A small, learnable 3-class problem: the class is the index of the largest of the first three features. */
+export function blobs(n: number, features = 6): { x: Tensor<'float32'>; y: Tensor<'int32'> } {
+  const x = new Float32Array(n * features);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < features; j++) x[i * features + j] = Math.sin(i * 12.9898 + j * 78.233) * 0.5;
+    y[i] = [0, 1, 2].reduce((best, c) => (x[i * features + c]! > x[i * features + best]! ? c : best), 0);
+  }
+  return { x: new Tensor(x, [n, features]), y: new Tensor(y, [n]) };
+}
 
 export type Matrix = number[][];
 

@@ -11,19 +11,7 @@ import {
   setRandomSeed,
   Tensor,
 } from '../src/index.js';
-import { accuracy, crossentropy, forward, type Matrix, maxAbsDiff, rows } from './helpers.js';
-
-/** A small, learnable 3-class problem: the class is the index of the largest of three features. */
-function blobs(n: number, features = 6): { x: Tensor<'float32'>; y: Tensor<'int32'> } {
-  const x = new Float32Array(n * features);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < features; j++) x[i * features + j] = Math.sin(i * 12.9898 + j * 78.233) * 0.5;
-    const c = [0, 1, 2].reduce((best, c) => (x[i * features + c]! > x[i * features + best]! ? c : best), 0);
-    y[i] = c;
-  }
-  return { x: new Tensor(x, [n, features]), y: new Tensor(y, [n]) };
-}
+import { accuracy, blobs, crossentropy, forward, type Matrix, maxAbsDiff, rows } from './helpers.js';
 
 function model(learningRate = 1e-3): Sequential {
   const m = new Sequential([new Dense(16, { activation: 'relu' }), new layers.Dense(3, { activation: 'softmax' })]);

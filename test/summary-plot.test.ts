@@ -1,0 +1,95 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { Dense, FerroTypeError, historyToSvg, plotHistory, Sequential } from '../src/index.js';
+import { blobs } from './helpers.js';
+
+/**
+ * Keras 3.15.1's own output, from:
+ *   m = keras.Sequential([keras.Input((784,)), keras.layers.Dense(512, activation="relu"),
+ *                         keras.layers.Dense(10, activation="softmax")])
+ *   m.summary(print_fn=...)     # and, unbuilt: keras.Sequential([Dense(4), Dense(2)], name="tiny")
+ */
+const KERAS_SEED_SUMMARY = `Model: "sequential"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┓
+┃ Layer (type)                         ┃ Output Shape                ┃         Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━┩
+│ dense (Dense)                        │ (None, 512)                 │         401,920 │
+├──────────────────────────────────────┼─────────────────────────────┼─────────────────┤
+│ dense_1 (Dense)                      │ (None, 10)                  │           5,130 │
+└──────────────────────────────────────┴─────────────────────────────┴─────────────────┘
+ Total params: 407,050 (1.55 MB)
+ Trainable params: 407,050 (1.55 MB)
+ Non-trainable params: 0 (0.00 B)
+`;
+
+const KERAS_UNBUILT_SUMMARY = `Model: "tiny"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┓
+┃ Layer (type)                         ┃ Output Shape                ┃         Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━┩
+│ dense_2 (Dense)                      │ ?                           │     0 (unbuilt) │
+├──────────────────────────────────────┼─────────────────────────────┼─────────────────┤
+│ dense_3 (Dense)                      │ ?                           │     0 (unbuilt) │
+└──────────────────────────────────────┴─────────────────────────────┴─────────────────┘
+ Total params: 0 (0.00 B)
+ Trainable params: 0 (0.00 B)
+ Non-trainable params: 0 (0.00 B)
+`;
+
+describe('summary', () => {
+  it("prints and returns Keras's table for the seed model, character for character", () => {
+    const m = new Sequential(
+      [new Dense(512, { activation: 'relu', name: 'dense' }), new Dense(10, { activation: 'softmax', name: 'dense_1' })],
+      { name: 'sequential' },
+    );
+    m.build([null, 784]);
+    const printed: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      printed.push(String(s));
+      return true;
+    });
+    const text = m.summary();
+    spy.mockRestore();
+    expect(text).toBe(KERAS_SEED_SUMMARY);
+    expect(printed.join('')).toBe(KERAS_SEED_SUMMARY);
+    expect(m.countParams()).toBe(407050);
+  });
+
+  it('shows unbuilt layers as Keras does', () => {
+    const m = new Sequential([new Dense(4, { name: 'dense_2' }), new Dense(2, { name: 'dense_3' })], { name: 'tiny' });
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    expect(m.summary()).toBe(KERAS_UNBUILT_SUMMARY);
+    spy.mockRestore();
+  });
+});
+
+describe('plotHistory', () => {
+  it('writes an SVG with loss and accuracy curves, training and validation', async () => {
+    const m = new Sequential([new Dense(8, { activation: 'relu' }), new Dense(3, { activation: 'softmax' })]);
+    m.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+    const { x, y } = blobs(200);
+    const history = await m.fit(x, y, { epochs: 4, batchSize: 32, verbose: 0, validationSplit: 0.25 });
+    expect(m.history).toBe(history);
+    const file = join(mkdtempSync(join(tmpdir(), 'ferro-plot-')), 'history.svg');
+    await plotHistory(history, file, { title: 'blobs <3 classes>' });
+    const svg = readFileSync(file, 'utf8');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg).toContain('blobs &lt;3 classes&gt;');
+    for (const label of ['Loss', 'Accuracy', 'training', 'validation', 'Epoch']) expect(svg).toContain(label);
+    expect(svg.match(/<polyline /g)).toHaveLength(4); // 2 panels × (training, validation)
+    expect(svg.match(/<circle /g)).toHaveLength(4 * 4); // one dot per epoch on each curve
+    expect(svg.match(/stroke-dasharray/g)!.length).toBeGreaterThanOrEqual(2); // validation is dashed
+    // Every point lies inside the 900×350 canvas.
+    const coords = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((c) => [Number(c[1]), Number(c[2])]);
+    expect(coords.every(([cx, cy]) => cx! > 0 && cx! < 900 && cy! > 0 && cy! < 350)).toBe(true);
+  });
+
+  it('draws a single epoch and refuses what is not a History', async () => {
+    const svg = historyToSvg({ epoch: [0], history: { loss: [0.5], accuracy: [0.8] } });
+    expect(svg.match(/<circle /g)).toHaveLength(2);
+    expect(() => historyToSvg({} as never)).toThrow(FerroTypeError);
+    await expect(plotHistory({ epoch: [], history: { loss: [], accuracy: [] } }, '' as never)).rejects.toThrow(FerroTypeError);
+  });
+});
