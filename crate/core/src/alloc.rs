@@ -11,20 +11,47 @@ pub fn checked_len(dims: &[usize], what: &str) -> Result<usize> {
         .ok_or_else(|| Error::Value(format!("The size of {what} overflows: dimensions {dims:?}. Use smaller sizes.")))
 }
 
-/// A zero-filled `Vec<T>` of `len`, or a Value error when it cannot be allocated.
+/// Below this size a buffer is allocated without asking the OS what is free.
+const CHECKED_BYTES: usize = 64 << 20;
+
+/// Memory the OS can still hand out without swapping (Linux: MemAvailable),
+/// or None where that is not known.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+/// A zero-filled `Vec<T>` of `len`, or a Value error when it cannot be
+/// allocated. Large buffers are also checked against the memory the OS
+/// reports as available: on Linux an allocation larger than the free memory
+/// can still succeed, and filling it would get the process killed.
 pub fn zeroed<T: Copy + Default>(len: usize, what: &str) -> Result<Vec<T>> {
     let bytes = len.checked_mul(std::mem::size_of::<T>());
-    let mut v = Vec::new();
-    match bytes {
-        Some(b) if b <= isize::MAX as usize && v.try_reserve_exact(len).is_ok() => {
-            v.resize(len, T::default());
-            Ok(v)
+    let refuse = |detail: String| {
+        Error::Value(format!("Cannot allocate {len} elements ({detail}) for {what}. Use smaller sizes."))
+    };
+    let Some(bytes) = bytes.filter(|&b| b <= isize::MAX as usize) else {
+        return Err(refuse("more than the address space".into()));
+    };
+    if bytes >= CHECKED_BYTES {
+        if let Some(free) = available_memory() {
+            if bytes as u64 > free {
+                return Err(refuse(format!("{} of memory; {} are available", gib(bytes as u64), gib(free))));
+            }
         }
-        _ => Err(Error::Value(format!(
-            "Cannot allocate {len} elements ({} bytes) for {what}. Use smaller sizes.",
-            bytes.map_or_else(|| "more than usize::MAX".to_string(), |b| b.to_string())
-        ))),
     }
+    let mut v = Vec::new();
+    if v.try_reserve_exact(len).is_err() {
+        return Err(refuse(format!("{} of memory", gib(bytes as u64))));
+    }
+    v.resize(len, T::default());
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -45,5 +72,15 @@ mod tests {
         let err = zeroed::<f32>(usize::MAX / 2, "a huge buffer").unwrap_err();
         assert_eq!(err.code(), "ERR_FERRO_VALUE");
         assert_eq!(zeroed::<f32>(5, "small").unwrap(), vec![0.0; 5]);
+    }
+
+    #[test]
+    fn zeroed_refuses_more_than_the_available_memory() {
+        // Only where the OS says how much is free (Linux).
+        if let Some(free) = available_memory() {
+            let len = (free / 4 + (1 << 20)) as usize; // just over what is free, in f32s
+            let err = zeroed::<f32>(len, "the kernel").unwrap_err();
+            assert!(err.to_string().contains("are available"), "{err}");
+        }
     }
 }
