@@ -9,13 +9,14 @@
 //! `FitControl::resume`, and `FitControl::stop` ends training between batches.
 
 use crate::errors::guard;
-use crate::model::{lock, lock_blocking};
+use crate::model::{lock, lock_blocking, SharedModel};
+use crate::registry::Registry;
 use ferro_core::losses::LossTotals;
 use ferro_core::{pool, EpochEnd, EpochLogs, FitObserver, FitOptions, FitResult, Flow, Model, Samples};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,8 @@ pub struct FitSummary {
 #[derive(Default)]
 pub struct ControlState {
     stop: AtomicBool,
+    /// Test hook: 1 + the batch at which to panic (0: never).
+    panic_at: AtomicU32,
     /// Set by `resume`: Some(stop) once JS has handled an epoch end.
     answer: Mutex<Option<bool>>,
     wake: Condvar,
@@ -91,13 +94,34 @@ impl ControlState {
 #[napi]
 pub struct FitControl {
     state: Arc<ControlState>,
+    id: u32,
+}
+
+/// Live controls by id, for `modelFit` (see registry.rs).
+static CONTROLS: Registry<ControlState> = Registry::new();
+
+pub fn control(id: u32) -> napi::Result<Arc<ControlState>> {
+    guard(|| CONTROLS.get(id, "fit control"))
+}
+
+impl Drop for FitControl {
+    fn drop(&mut self) {
+        CONTROLS.remove(self.id);
+    }
 }
 
 #[napi]
 impl FitControl {
     #[napi(constructor)]
     pub fn new() -> Self {
-        FitControl { state: Arc::default() }
+        let state = Arc::default();
+        FitControl { id: CONTROLS.insert(&state), state }
+    }
+
+    /// The id `modelFit` takes.
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     /// Ends training after the current batch.
@@ -115,9 +139,17 @@ impl FitControl {
         self.state.wake.notify_all();
     }
 
-    pub(crate) fn state(&self) -> Arc<ControlState> {
-        self.state.clone()
+    /// Test hook (FERRO_NN_TEST_HOOKS=1): panic on ferro-nn's pool when the
+    /// fit finishes batch `batch` of an epoch.
+    #[napi]
+    pub fn test_panic_at_batch(&self, batch: u32) -> Result<()> {
+        guard(|| {
+            crate::test_hooks::enabled()?;
+            self.state.panic_at.store(batch.saturating_add(1), Ordering::Release);
+            Ok(())
+        })
     }
+
 }
 
 impl Default for FitControl {
@@ -127,7 +159,7 @@ impl Default for FitControl {
 }
 
 pub struct FitTask {
-    model: Arc<Mutex<Model>>,
+    model: SharedModel,
     x: Float32Array,
     y: Int32Array,
     val: Option<(Float32Array, Int32Array)>,
@@ -141,7 +173,7 @@ pub struct FitTask {
 
 impl FitTask {
     pub fn new(
-        model: Arc<Mutex<Model>>,
+        model: SharedModel,
         x: Float32Array,
         y: Int32Array,
         val: Option<(Float32Array, Int32Array)>,
@@ -175,6 +207,9 @@ fn event(kind: &str, epoch: usize, batches: usize, t: &LossTotals, val: Option<L
 
 impl FitObserver for BatchEvents<'_> {
     fn on_batch_end(&mut self, epoch: usize, batch: usize, running: &LossTotals) -> Flow {
+        if self.control.panic_at.load(Ordering::Acquire) == batch as u32 + 1 {
+            panic!("test hook: deliberate panic in fit after batch {batch}");
+        }
         if self.control.stop_requested() {
             return Flow::Stop;
         }
@@ -233,7 +268,7 @@ impl Task for FitTask {
             while !run.finished() {
                 let epoch = run.epoch();
                 let end = {
-                    let mut guard = lock_blocking(&self.model);
+                    let mut guard = lock_blocking(&self.model)?;
                     let model: &mut Model = &mut guard;
                     pool::install(|| run.run_epoch(model, train, val, &mut batches))?
                 };

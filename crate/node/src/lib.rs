@@ -9,6 +9,8 @@
 mod errors;
 mod fit;
 mod model;
+mod registry;
+mod test_hooks;
 
 use errors::guard;
 use ferro_core::{io::idx, pool, rng};

@@ -2,7 +2,8 @@
 //! that train or run it on ferro-nn's pool.
 
 use crate::errors::guard;
-use crate::fit::{FitConfig, FitControl, FitEvents, FitTask};
+use crate::fit::{FitConfig, FitEvents, FitTask};
+use crate::registry::Registry;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, Initializer};
 use ferro_core::losses::Loss;
@@ -10,7 +11,8 @@ use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{pool, Error as CoreError, Model, Samples, WeightTensor};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 #[napi(object)]
 pub struct LayerConfig {
@@ -36,33 +38,79 @@ pub struct Metrics {
     pub accuracy: f64,
 }
 
-#[napi]
+/// Finalised with an adjustment of V8's external memory (see `external`).
+#[napi(custom_finalize)]
 pub struct NativeModel {
-    inner: Arc<Mutex<Model>>,
+    inner: SharedModel,
+    id: u32,
+    /// Native bytes reported to V8 for this model: the small JS object holds
+    /// megabytes of weights and optimizer state, and V8 only collects it early
+    /// enough if it knows. Zero once disposed.
+    external: i64,
+}
+
+impl ObjectFinalize for NativeModel {
+    fn finalize(self, env: Env) -> Result<()> {
+        if self.external > 0 {
+            env.adjust_external_memory(-self.external)?;
+        }
+        Ok(())
+    }
+}
+
+/// A model shared with the tasks that use it; None once disposed.
+pub type SharedModel = Arc<Mutex<Option<Model>>>;
+
+/// The model, locked for one call.
+pub struct Held<'a>(MutexGuard<'a, Option<Model>>);
+
+impl Deref for Held<'_> {
+    type Target = Model;
+    fn deref(&self) -> &Model {
+        self.0.as_ref().expect("checked when locked")
+    }
+}
+
+impl DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Model {
+        self.0.as_mut().expect("checked when locked")
+    }
+}
+
+fn disposed() -> CoreError {
+    CoreError::State("The model has been disposed; create a new one.".into())
+}
+
+fn held(guard: MutexGuard<'_, Option<Model>>) -> ferro_core::Result<Held<'_>> {
+    if guard.is_some() {
+        Ok(Held(guard))
+    } else {
+        Err(disposed())
+    }
+}
+
+/// Recovers a mutex a caught panic poisoned: the weights are those of the
+/// last completed step, so the model stays usable.
+fn unpoison<'a>(model: &'a SharedModel, poisoned: PoisonError<MutexGuard<'a, Option<Model>>>) -> MutexGuard<'a, Option<Model>> {
+    model.clear_poison();
+    poisoned.into_inner()
 }
 
 /// Locks the model for one call, or says it is busy (a fit holds it).
-pub fn lock(model: &Mutex<Model>) -> ferro_core::Result<MutexGuard<'_, Model>> {
+pub fn lock(model: &SharedModel) -> ferro_core::Result<Held<'_>> {
     match model.try_lock() {
-        Ok(guard) => Ok(guard),
+        Ok(guard) => held(guard),
         Err(TryLockError::WouldBlock) => Err(CoreError::Busy(
             "The model is training: wait for fit() or trainOnBatch() to settle before this call.".into(),
         )),
-        // A panic was caught mid-call; the weights are those of the last
-        // completed step, so the model stays usable.
-        Err(TryLockError::Poisoned(p)) => {
-            model.clear_poison();
-            Ok(p.into_inner())
-        }
+        Err(TryLockError::Poisoned(p)) => held(unpoison(model, p)),
     }
 }
 
 /// Locks the model, waiting for a call that holds it to finish.
-pub fn lock_blocking(model: &Mutex<Model>) -> MutexGuard<'_, Model> {
-    model.lock().unwrap_or_else(|p| {
-        model.clear_poison();
-        p.into_inner()
-    })
+pub fn lock_blocking(model: &SharedModel) -> ferro_core::Result<Held<'_>> {
+    let guard = model.lock().unwrap_or_else(|p| unpoison(model, p));
+    held(guard)
 }
 
 fn spec(c: &LayerConfig) -> ferro_core::Result<DenseSpec> {
@@ -79,12 +127,16 @@ fn spec(c: &LayerConfig) -> ferro_core::Result<DenseSpec> {
 impl NativeModel {
     /// Builds the layers for `input_dim` features with freshly drawn weights.
     #[napi(constructor)]
-    pub fn new(input_dim: u32, layers: Vec<LayerConfig>) -> Result<Self> {
-        guard(|| {
+    pub fn new(env: Env, input_dim: u32, layers: Vec<LayerConfig>) -> Result<Self> {
+        let model = guard(|| {
             let specs = layers.iter().map(spec).collect::<ferro_core::Result<Vec<_>>>()?;
-            let model = Model::new(input_dim as usize, &specs, ferro_core::rng::next_seed())?;
-            Ok(NativeModel { inner: Arc::new(Mutex::new(model)) })
-        })
+            Model::new(input_dim as usize, &specs, ferro_core::rng::next_seed())
+        })?;
+        // Weights and, once trained, as much again of RMSprop velocity.
+        let external = (2 * 4 * model.param_count()).min(i64::MAX as usize) as i64;
+        env.adjust_external_memory(external)?;
+        let inner = Arc::new(Mutex::new(Some(model)));
+        Ok(NativeModel { id: MODELS.insert(&inner), inner, external })
     }
 
     #[napi]
@@ -125,37 +177,87 @@ impl NativeModel {
         })
     }
 
-    /// Trains on `x` (rows × features) and `y` (labels); see `FitTask`.
-    #[napi(ts_return_type = "Promise<FitSummary>")]
-    #[allow(clippy::too_many_arguments)]
-    pub fn fit(
-        &self,
-        x: Float32Array,
-        y: Int32Array,
-        val_x: Option<Float32Array>,
-        val_y: Option<Int32Array>,
-        config: FitConfig,
-        control: &FitControl,
-        #[napi(ts_arg_type = "((event: FitEvent) => void) | undefined | null")] on_event: Option<FitEvents>,
-    ) -> AsyncTask<FitTask> {
-        let val = val_x.zip(val_y);
-        AsyncTask::new(FitTask::new(self.inner.clone(), x, y, val, config, control.state(), on_event))
+    /// Frees the model's memory now; later calls fail with ERR_FERRO_STATE.
+    /// (Without this, the memory is freed when the JS object is collected.)
+    #[napi]
+    pub fn dispose(&mut self, env: Env) -> Result<()> {
+        guard(|| match self.inner.try_lock() {
+            Ok(mut model) => {
+                model.take();
+                Ok(())
+            }
+            Err(TryLockError::Poisoned(p)) => {
+                unpoison(&self.inner, p).take();
+                Ok(())
+            }
+            Err(TryLockError::WouldBlock) => Err(CoreError::Busy(
+                "The model is training: dispose() it once fit() or trainOnBatch() settles.".into(),
+            )),
+        })?;
+        if self.external > 0 {
+            env.adjust_external_memory(-self.external)?;
+            self.external = 0;
+        }
+        Ok(())
     }
 
-    #[napi(ts_return_type = "Promise<Metrics>")]
-    pub fn evaluate(&self, x: Float32Array, y: Int32Array, batch_size: u32) -> AsyncTask<EvaluateTask> {
-        AsyncTask::new(EvaluateTask { model: self.inner.clone(), x, y, batch_size })
+    /// The id the async entry points (`modelFit`, …) take.
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
+}
 
-    #[napi(ts_return_type = "Promise<Float32Array>")]
-    pub fn predict(&self, x: Float32Array, rows: u32, batch_size: u32) -> AsyncTask<PredictTask> {
-        AsyncTask::new(PredictTask { model: self.inner.clone(), x, rows, batch_size })
+impl Drop for NativeModel {
+    fn drop(&mut self) {
+        MODELS.remove(self.id);
     }
+}
 
-    #[napi(ts_return_type = "Promise<Metrics>")]
-    pub fn train_on_batch(&self, x: Float32Array, y: Int32Array) -> AsyncTask<TrainOnBatchTask> {
-        AsyncTask::new(TrainOnBatchTask { model: self.inner.clone(), x, y })
-    }
+/// Live models by id, for the async entry points (see registry.rs).
+pub static MODELS: Registry<Mutex<Option<Model>>> = Registry::new();
+
+/// How many models are alive (not yet collected): for leak checks.
+#[napi]
+pub fn live_models() -> u32 {
+    MODELS.len() as u32
+}
+
+fn model(id: u32) -> Result<SharedModel> {
+    guard(|| MODELS.get(id, "model"))
+}
+
+/// Trains model `model` on `x` (rows × features) and `y` (labels); see `FitTask`.
+#[napi(ts_return_type = "Promise<FitSummary>")]
+#[allow(clippy::too_many_arguments)]
+pub fn model_fit(
+    model_id: u32,
+    x: Float32Array,
+    y: Int32Array,
+    val_x: Option<Float32Array>,
+    val_y: Option<Int32Array>,
+    config: FitConfig,
+    control_id: u32,
+    #[napi(ts_arg_type = "((event: FitEvent) => void) | undefined | null")] on_event: Option<FitEvents>,
+) -> Result<AsyncTask<FitTask>> {
+    let val = val_x.zip(val_y);
+    let control = crate::fit::control(control_id)?;
+    Ok(AsyncTask::new(FitTask::new(model(model_id)?, x, y, val, config, control, on_event)))
+}
+
+#[napi(ts_return_type = "Promise<Metrics>")]
+pub fn model_evaluate(model_id: u32, x: Float32Array, y: Int32Array, batch_size: u32) -> Result<AsyncTask<EvaluateTask>> {
+    Ok(AsyncTask::new(EvaluateTask { model: model(model_id)?, x, y, batch_size }))
+}
+
+#[napi(ts_return_type = "Promise<Float32Array>")]
+pub fn model_predict(model_id: u32, x: Float32Array, rows: u32, batch_size: u32) -> Result<AsyncTask<PredictTask>> {
+    Ok(AsyncTask::new(PredictTask { model: model(model_id)?, x, rows, batch_size }))
+}
+
+#[napi(ts_return_type = "Promise<Metrics>")]
+pub fn model_train_on_batch(model_id: u32, x: Float32Array, y: Int32Array) -> Result<AsyncTask<TrainOnBatchTask>> {
+    Ok(AsyncTask::new(TrainOnBatchTask { model: model(model_id)?, x, y }))
 }
 
 fn metrics(t: ferro_core::losses::LossTotals) -> Metrics {
@@ -163,7 +265,7 @@ fn metrics(t: ferro_core::losses::LossTotals) -> Metrics {
 }
 
 pub struct EvaluateTask {
-    model: Arc<Mutex<Model>>,
+    model: SharedModel,
     x: Float32Array,
     y: Int32Array,
     batch_size: u32,
@@ -189,7 +291,7 @@ impl Task for EvaluateTask {
 }
 
 pub struct PredictTask {
-    model: Arc<Mutex<Model>>,
+    model: SharedModel,
     x: Float32Array,
     rows: u32,
     batch_size: u32,
@@ -214,7 +316,7 @@ impl Task for PredictTask {
 }
 
 pub struct TrainOnBatchTask {
-    model: Arc<Mutex<Model>>,
+    model: SharedModel,
     x: Float32Array,
     y: Int32Array,
 }
