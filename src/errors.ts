@@ -51,10 +51,14 @@ export class FerroStateError extends FerroError {
   }
 }
 
-/** The model is training and cannot take this call now. */
-export class FerroBusyError extends FerroError {
+/**
+ * The model is training and cannot take this call now. A state error, with
+ * its own code so that callers can retry on it.
+ */
+export class FerroBusyError extends FerroStateError {
   constructor(message: string) {
-    super('ERR_FERRO_BUSY', message);
+    super(message);
+    (this as { code: ErrorCode }).code = 'ERR_FERRO_BUSY';
   }
 }
 

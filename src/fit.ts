@@ -132,7 +132,7 @@ export async function runFit(
   out: ProgressStream = process.stdout,
 ): Promise<History> {
   const o = checkOptions(options, 'fit');
-  const epochs = o.epochs === undefined ? 1 : checkInt(o.epochs, 'epochs', 0);
+  const epochs = o.epochs === undefined ? 1 : checkInt(o.epochs, 'epochs', 0, 2 ** 31 - 1);
   const batchSize = o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
   const shuffle = o.shuffle === undefined ? true : checkBoolean(o.shuffle, 'shuffle');
   const verbose = checkVerbose(o.verbose, out);
@@ -235,7 +235,7 @@ export async function runFit(
     const events = verbose > 0 || callbacks.length > 0 ? onEvent : undefined;
     const config = { epochs, batchSize, shuffle, syncEpochs: true, everyBatch: batchHooks };
     summary = await nativeAsync(() =>
-      model.nativeModel.fit(train.x, train.y, val?.x, val?.y, config, control, events),
+      binding.modelFit(model.nativeModel.id, train.x, train.y, val?.x, val?.y, config, control.id, events),
     );
     await Promise.all(pending.splice(0));
   } finally {

@@ -51,7 +51,7 @@ let sequentialCount = 0;
  * ERR_FERRO_BUSY. 'paused': fit waits on its epoch callbacks, which may
  * read or set the weights, evaluate and predict.
  */
-type Phase = 'idle' | 'training' | 'paused';
+type Phase = 'idle' | 'training' | 'paused' | 'disposed';
 
 export class Sequential implements LayerOwner {
   readonly layers: Dense[] = [];
@@ -80,6 +80,7 @@ export class Sequential implements LayerOwner {
 
   /** Appends a layer; the model must not be built yet. */
   add(layer: Dense): void {
+    this.checkUsable('add');
     if (!(layer instanceof Dense)) {
       throw new FerroTypeError(`Expected a layer such as new Dense(10). Received: ${describe(layer)}`);
     }
@@ -98,6 +99,7 @@ export class Sequential implements LayerOwner {
 
   /** Creates the weights for inputs of shape [null, inputDim] (done by fit when needed). */
   build(inputShape: readonly (number | null)[]): void {
+    this.checkUsable('build');
     if (!Array.isArray(inputShape) || inputShape.length < 1 || inputShape.length > 2) {
       throw new FerroTypeError(`Expected an input shape [null, features]. Received: ${describe(inputShape)}`);
     }
@@ -136,6 +138,7 @@ export class Sequential implements LayerOwner {
 
   /** Chooses optimizer and loss; compiling again resets the optimizer's state. */
   compile(args: CompileArgs): void {
+    this.checkIdle('compile');
     if (this.phase !== 'idle') throw new FerroBusyError('The model is training: compile() it again once fit() settles.');
     const o = checkOptions(args, 'compile');
     if (o.optimizer === undefined) throw new FerroTypeError("Expected an optimizer in compile(), e.g. 'rmsprop'.");
@@ -177,21 +180,23 @@ export class Sequential implements LayerOwner {
   /** Mean loss and accuracy over x, y. */
   async evaluate(x: TensorLike, y: TensorLike, options: EvaluateOptions = {}): Promise<EvaluateResult> {
     const batchSize = this.batchSizeOption(options, 'evaluate');
+    this.checkIdle('evaluate');
+    if (!this.loss) throw new FerroStateError('You must call compile() before evaluate(): it needs the loss.');
     const model = this.ready('evaluate', x);
     const f = this.features(x);
     const labels = toLabels(y, f.rows, this.outputUnits);
     this.checkIdle('evaluate');
-    const m = await nativeAsync(() => model.evaluate(f.data, labels, batchSize));
+    const m = await nativeAsync(() => binding.modelEvaluate(model.id, f.data, labels, batchSize));
     return { loss: m.loss, accuracy: m.accuracy };
   }
 
   /** The last layer's outputs for x, float32 [samples, units]. */
   async predict(x: TensorLike, options: PredictOptions = {}): Promise<Tensor<'float32'>> {
     const batchSize = this.batchSizeOption(options, 'predict');
+    this.checkIdle('predict');
     const f = this.features(x);
     if (!this.model) this.build([null, f.features]);
-    this.checkIdle('predict');
-    const out = await nativeAsync(() => this.model!.predict(f.data, f.rows, batchSize));
+    const out = await nativeAsync(() => binding.modelPredict(this.model!.id, f.data, f.rows, batchSize));
     return new Tensor(out, [f.rows, this.outputUnits]);
   }
 
@@ -201,15 +206,15 @@ export class Sequential implements LayerOwner {
       const model = this.trainee(x, 'trainOnBatch').nativeModel;
       const f = this.features(x);
       const labels = toLabels(y, f.rows, this.outputUnits);
-      const m = await nativeAsync(() => model.trainOnBatch(f.data, labels));
+      const m = await nativeAsync(() => binding.modelTrainOnBatch(model.id, f.data, labels));
       return { loss: m.loss, accuracy: m.accuracy };
     });
   }
 
   /** Every weight, layer by layer (kernel then bias), like Keras's get_weights(). */
   getWeights(): Tensor<'float32'>[] {
-    if (!this.model) return [];
     this.checkIdle('getWeights');
+    if (!this.model) return [];
     const data = native(() => this.model!.getWeights());
     const shapes = this.weightShapes();
     return data.map((d, i) => new Tensor(d, shapes[i]));
@@ -217,6 +222,7 @@ export class Sequential implements LayerOwner {
 
   /** Replaces every weight; count and shapes must match getWeights(). */
   setWeights(weights: readonly TensorLike[]): void {
+    this.checkIdle('setWeights');
     if (!this.model) {
       throw new FerroStateError('The model is not built yet: call build([null, features]) or fit() before setWeights().');
     }
@@ -301,10 +307,10 @@ export class Sequential implements LayerOwner {
 
   /** Builds from x if needed and checks the model is compiled. */
   private trainee(x: TensorLike, what: string): Trainee {
-    const model = this.ready(what, x);
     if (!this.optimizer) {
       throw new FerroStateError(`You must call compile() before ${what}().`);
     }
+    const model = this.ready(what, x);
     const self = this;
     return {
       nativeModel: model,
@@ -337,8 +343,31 @@ export class Sequential implements LayerOwner {
     return o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
   }
 
-  /** Refuses `what` while a training step runs (epoch callbacks may use the model). */
+  /** Frees the native memory now; the model cannot be used afterwards. */
+  dispose(): void {
+    if (this.phase === 'disposed') return;
+    this.checkIdle('dispose');
+    if (this.phase === 'paused') throw new FerroBusyError('dispose() is not allowed from a callback of a running fit().');
+    if (this.model) native(() => this.model!.dispose());
+    this.model = undefined;
+    this.phase = 'disposed';
+  }
+
+  /** Whether dispose() was called. */
+  get disposed(): boolean {
+    return this.phase === 'disposed';
+  }
+
+  /** Refuses `what` once the model is disposed. */
+  private checkUsable(what: string): void {
+    if (this.phase === 'disposed') {
+      throw new FerroStateError(`The model has been disposed: ${what}() needs a new model.`);
+    }
+  }
+
+  /** Refuses `what` while a training step runs (epoch callbacks may use the model), or once disposed. */
   private checkIdle(what: string): void {
+    this.checkUsable(what);
     if (this.phase === 'training') {
       throw new FerroBusyError(
         `The model is training: wait for fit() or trainOnBatch() to settle (or call ${what}() from an epoch callback).`,
@@ -348,6 +377,7 @@ export class Sequential implements LayerOwner {
 
   /** Runs a training call, refusing it while another runs. */
   private async exclusive<T>(run: () => Promise<T>): Promise<T> {
+    this.checkIdle('fit');
     if (this.phase !== 'idle') {
       throw new FerroBusyError('The model is training: wait for fit() or trainOnBatch() to settle before training it again.');
     }
@@ -361,6 +391,7 @@ export class Sequential implements LayerOwner {
 
   /** Prints Keras's summary table and returns it. */
   summary(): string {
+    this.checkUsable('summary');
     const rows = this.layers.map((l) => ({
       layer: `${l.name} (Dense)`,
       shape: l.built ? `(None, ${l.units})` : '?',

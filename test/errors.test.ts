@@ -1,0 +1,281 @@
+/**
+ * Bad input gets a coded error, never a crash: each class of mistake the
+ * public API can receive, native panics caught on every path, dispose.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  Dense,
+  FerroBusyError,
+  FerroError,
+  FerroInternalError,
+  FerroShapeError,
+  FerroStateError,
+  FerroTypeError,
+  FerroValueError,
+  layers,
+  loadData,
+  RMSprop,
+  Sequential,
+  setNumThreads,
+  setRandomSeed,
+  Tensor,
+} from '../src/index.js';
+import { fromNative } from '../src/errors.js';
+import { binding } from '../src/native.js';
+import { blobs } from './helpers.js';
+
+process.env.FERRO_NN_TEST_HOOKS = '1';
+
+function compiled(units = 3): Sequential {
+  const m = new Sequential([new Dense(8, { activation: 'relu' }), new Dense(units, { activation: 'softmax' })]);
+  m.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy' });
+  return m;
+}
+
+/** Calls f and returns what it threw (or rejected with). */
+async function failure(f: () => unknown): Promise<FerroError> {
+  try {
+    await f();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FerroError);
+    return error as FerroError;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('coded errors for bad input', () => {
+  it('sizes that are zero, negative, fractional, NaN or not numbers', async () => {
+    for (const units of [0, -3, 2.5, Number.NaN, Infinity, 2 ** 31]) {
+      const err = await failure(() => new Dense(units));
+      expect(err.code).toBe('ERR_FERRO_VALUE');
+      expect(err.message).toMatch(/^Expected a positive integer .*for units\. Received: units=/);
+    }
+    for (const units of ['8', null, undefined, {}, [4]]) {
+      expect((await failure(() => new Dense(units as never))).code).toBe('ERR_FERRO_TYPE');
+    }
+    const { x, y } = blobs(20);
+    const m = compiled();
+    for (const o of [{ epochs: -1 }, { epochs: 1.5 }, { batchSize: 0 }, { batchSize: Number.NaN }, { validationSplit: 1 }, { validationSplit: -0.2 }]) {
+      expect((await failure(() => m.fit(x, y, { ...o, verbose: 0 }))).code).toBe('ERR_FERRO_VALUE');
+    }
+    for (const o of [{ epochs: '2' }, { shuffle: 'yes' }, { verbose: 3 }, { callbacks: 5 }, { signal: {} }, { validationData: x }]) {
+      expect((await failure(() => m.fit(x, y, o as never))).code).toBe('ERR_FERRO_TYPE');
+    }
+    expect((await failure(() => m.predict(x, { batchSize: -1 }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new Tensor(new Float32Array(4), [2, -2]))).code).toBe('ERR_FERRO_VALUE');
+  });
+
+  it('unknown activation, initializer, optimizer, loss and metric names', async () => {
+    expect((await failure(() => new Dense(4, { activation: 'gelu' as never }))).message).toBe(
+      "Unknown activation: 'gelu'. Expected one of: relu, softmax, sigmoid, tanh, linear",
+    );
+    expect((await failure(() => new Dense(4, { kernelInitializer: 'orthogonal' as never }))).code).toBe('ERR_FERRO_VALUE');
+    const m = new Sequential([new layers.Dense(2)]);
+    expect((await failure(() => m.compile({ optimizer: 'adam' as never, loss: 'sparse_categorical_crossentropy' }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => m.compile({ optimizer: 'rmsprop', loss: 'mse' as never }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => m.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['auc' as never] }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new RMSprop({ rho: 1.5 }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new RMSprop({ epsilon: 0 }))).code).toBe('ERR_FERRO_VALUE');
+  });
+
+  it('calls before compile or build, and on an empty model', async () => {
+    const { x, y } = blobs(10);
+    const m = new Sequential([new Dense(3, { activation: 'softmax' })]);
+    expect(await failure(() => m.fit(x, y))).toBeInstanceOf(FerroStateError);
+    expect(await failure(() => m.evaluate(x, y))).toBeInstanceOf(FerroStateError);
+    expect(await failure(() => m.trainOnBatch(x, y))).toBeInstanceOf(FerroStateError);
+    expect(await failure(() => m.setWeights([]))).toBeInstanceOf(FerroStateError);
+    expect(await failure(() => new Dense(2).setWeights([]))).toBeInstanceOf(FerroStateError);
+    const empty = new Sequential();
+    expect(await failure(() => empty.predict(x))).toBeInstanceOf(FerroStateError);
+    expect(await failure(() => empty.build([null, 4]))).toBeInstanceOf(FerroStateError);
+    // predict needs no compile, as in Keras
+    expect((await m.predict(x)).shape).toEqual([10, 3]);
+  });
+
+  it('x and y of different lengths, labels out of range, negative or fractional, empty data, wrong features', async () => {
+    const m = compiled();
+    const { x, y } = blobs(12);
+    expect(await failure(() => m.fit(x, y.slice(0, 11)))).toBeInstanceOf(FerroShapeError);
+    const labels = (values: number[]): Tensor => new Tensor(values, [values.length]);
+    const bad = [[...Array(11).fill(0), 3], [...Array(11).fill(0), -1], [...Array(11).fill(0), 1.5]];
+    for (const values of bad) {
+      const err = await failure(() => m.fit(x, labels(values), { verbose: 0 }));
+      expect(err.code).toBe('ERR_FERRO_VALUE');
+      expect(err.message).toContain('y[11]=');
+    }
+    const none = new Tensor(new Float32Array(0), [0, 6]);
+    expect((await failure(() => m.fit(none, new Tensor(new Int32Array(0)), { verbose: 0 }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => m.predict(none))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => m.evaluate(new Tensor(new Float32Array(10), [2, 5]), labels([0, 1])))).code).toBe('ERR_FERRO_SHAPE');
+    expect((await failure(() => m.fit(new Tensor(new Float32Array(12), [12]), y))).code).toBe('ERR_FERRO_SHAPE');
+    expect((await failure(() => m.fit(x, new Tensor(new Float32Array(24), [12, 2])))).code).toBe('ERR_FERRO_SHAPE');
+  });
+
+  it('strings, null, undefined, plain objects and wrong typed arrays where tensors belong', async () => {
+    const m = compiled();
+    const { x, y } = blobs(4);
+    for (const garbage of ['abc', null, undefined, {}, { data: [1] }, new Float64Array(4), new Int16Array(4), new Uint8ClampedArray(4), 42]) {
+      expect((await failure(() => m.fit(garbage as never, y))).code).toBe('ERR_FERRO_TYPE');
+      expect((await failure(() => m.predict(garbage as never))).code).toBe('ERR_FERRO_TYPE');
+      expect((await failure(() => m.fit(x, garbage as never))).code).toBe('ERR_FERRO_TYPE');
+      expect((await failure(() => new Tensor(garbage as never))).code).toBe('ERR_FERRO_TYPE');
+    }
+    expect((await failure(() => new Tensor([[1, 2], [3]]))).code).toBe('ERR_FERRO_SHAPE');
+    expect((await failure(() => new Tensor([1, 'x'] as never))).code).toBe('ERR_FERRO_TYPE');
+  });
+
+  it('Tensor data that does not fit its shape, and impossible reshapes', async () => {
+    expect(await failure(() => new Tensor(new Float32Array(5), [2, 3]))).toBeInstanceOf(FerroShapeError);
+    const t = new Tensor(new Float32Array(6), [2, 3]);
+    expect(await failure(() => t.reshape([4, -1]))).toBeInstanceOf(FerroShapeError);
+    expect(await failure(() => t.reshape([-1, -1]))).toBeInstanceOf(FerroValueError);
+    expect(await failure(() => t.reshape('6' as never))).toBeInstanceOf(FerroTypeError);
+    expect(await failure(() => t.argMax(5))).toBeInstanceOf(FerroValueError);
+  });
+
+  it('setWeights with the wrong count or shapes', async () => {
+    const m = compiled();
+    m.build([null, 6]);
+    const w = m.getWeights();
+    expect(await failure(() => m.setWeights(w.slice(0, 3)))).toBeInstanceOf(FerroShapeError);
+    expect(await failure(() => m.setWeights([w[1]!, w[0]!, w[2]!, w[3]!]))).toBeInstanceOf(FerroShapeError);
+    expect(await failure(() => m.setWeights('weights' as never))).toBeInstanceOf(FerroShapeError);
+    expect(await failure(() => m.setWeights([null as never, w[1]!, w[2]!, w[3]!]))).toBeInstanceOf(FerroTypeError);
+  });
+
+  it('invalid thread counts and seeds', async () => {
+    for (const n of [0, -1, 1.5, 1025, Number.NaN]) expect((await failure(() => setNumThreads(n))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => setNumThreads('2' as never))).code).toBe('ERR_FERRO_TYPE');
+    for (const s of [-1, 0.5, 2 ** 60]) expect((await failure(() => setRandomSeed(s))).code).toBe('ERR_FERRO_VALUE');
+  });
+
+  it('layer sizes whose buffers cannot be allocated', async () => {
+    // 2^31 - 1 units on 784 inputs: 6 TB of kernel, refused before any allocation.
+    const m = new Sequential([new Dense(2 ** 31 - 1, { inputDim: 784 })]);
+    const err = await failure(() => m.build([null, 784]));
+    expect(err.code).toBe('ERR_FERRO_VALUE');
+    expect(err.message).toMatch(/Cannot allocate .* for a Dense kernel/);
+    // More than this machine has free, though the address space would allow it.
+    const big = new Sequential([new Dense(2 ** 28, { inputDim: 64 })]);
+    expect((await failure(() => big.build([null, 64]))).message).toMatch(/Cannot allocate/);
+  });
+
+  it('files: missing folder for loadData', async () => {
+    expect((await failure(() => loadData({ path: '/nonexistent/mnist' }))).code).toBe('ERR_FERRO_IO');
+    expect((await failure(() => loadData({ path: 7 as never }))).code).toBe('ERR_FERRO_TYPE');
+  });
+
+  it('NaN and Infinity in x train on, reporting NaN loss, as Keras does; nothing crashes', async () => {
+    const m = compiled();
+    const { x, y } = blobs(30);
+    const data = x.data.slice();
+    data[3] = Number.NaN;
+    data[40] = Infinity;
+    const h = await m.fit(new Tensor(data, x.shape), y, { epochs: 2, batchSize: 10, verbose: 0, shuffle: false });
+    expect(Number.isNaN(h.history.loss[0])).toBe(true);
+    const p = await m.predict(new Tensor(data, x.shape));
+    expect(p.shape).toEqual([30, 3]);
+  });
+});
+
+describe('panics never reach Node', () => {
+  it('a panic in a synchronous native call becomes ERR_FERRO_INTERNAL', () => {
+    let err: unknown;
+    try {
+      binding.testPanicSync();
+    } catch (e) {
+      err = fromNative(e);
+    }
+    expect(err).toBeInstanceOf(FerroInternalError);
+    expect((err as FerroInternalError).code).toBe('ERR_FERRO_INTERNAL');
+    expect((err as Error).message).toContain('deliberate panic in a synchronous call');
+  });
+
+  it("a panic in an AsyncTask's compute rejects the promise, and the process lives on", async () => {
+    const err = await binding.testPanicAsync().catch((e: unknown) => fromNative(e));
+    expect(err).toBeInstanceOf(FerroInternalError);
+    expect((err as Error).message).toContain('deliberate panic in an AsyncTask');
+    // Still alive, and the pool still works.
+    expect((await compiled().predict(blobs(4).x)).shape).toEqual([4, 3]);
+  });
+
+  it('a panic in the middle of a fit rejects it and leaves the model usable', async () => {
+    const native = new binding.NativeModel(6, [
+      { units: 8, activation: 'relu', useBias: true, kernelInitializer: 'glorot_uniform', biasInitializer: 'zeros' },
+      { units: 3, activation: 'softmax', useBias: true, kernelInitializer: 'glorot_uniform', biasInitializer: 'zeros' },
+    ]);
+    native.compile({ learningRate: 0.01, rho: 0.9, epsilon: 1e-7, momentum: 0, centered: false }, 'sparse_categorical_crossentropy');
+    const { x, y } = blobs(100);
+    const control = new binding.FitControl();
+    control.testPanicAtBatch(3);
+    const config = { epochs: 2, batchSize: 10, shuffle: true, syncEpochs: false, everyBatch: false };
+    const err = await binding.modelFit(native.id, x.data, y.data, null, null, config, control.id, null).catch((e: unknown) => fromNative(e));
+    expect(err).toBeInstanceOf(FerroInternalError);
+    expect((err as Error).message).toContain('deliberate panic in fit after batch 3');
+    // The mutex was poisoned by the unwinding; the model recovers with the weights of its last step.
+    const weights = native.getWeights();
+    expect(weights.every((w) => w.every(Number.isFinite))).toBe(true);
+    const m = await binding.modelEvaluate(native.id, x.data, y.data, 32);
+    expect(Number.isFinite(m.loss)).toBe(true);
+    const again = await binding.modelFit(native.id, x.data, y.data, null, null, config, new binding.FitControl().id, null);
+    expect(again.epochs).toHaveLength(2);
+  });
+
+  it('test hooks refuse to run unless FERRO_NN_TEST_HOOKS=1', () => {
+    process.env.FERRO_NN_TEST_HOOKS = '0';
+    try {
+      expect(() => binding.testPanicSync()).toThrow(/Test hooks are disabled/);
+    } finally {
+      process.env.FERRO_NN_TEST_HOOKS = '1';
+    }
+  });
+});
+
+describe('dispose', () => {
+  it('frees the model at once; every later call is ERR_FERRO_STATE', async () => {
+    const m = compiled();
+    const { x, y } = blobs(20);
+    await m.fit(x, y, { verbose: 0 });
+    m.dispose();
+    expect(m.disposed).toBe(true);
+    m.dispose(); // twice is fine
+    for (const call of [() => m.fit(x, y), () => m.predict(x), () => m.evaluate(x, y), () => m.getWeights(), () => m.summary(), () => m.layers[0]!.getWeights()]) {
+      const err = await failure(call);
+      expect(err).toBeInstanceOf(FerroStateError);
+      expect(err.message).toMatch(/disposed/);
+    }
+  });
+
+  it('frees native models when their JS objects are garbage-collected', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc).toBeDefined();
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 4; i++) {
+        gc!();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await settle();
+    const before = binding.liveModels();
+    // In a function of its own, so that no frame of this test keeps the last model.
+    const useAndDrop = async (): Promise<void> => {
+      const m = compiled();
+      await m.fit(blobs(40).x, blobs(40).y, { verbose: 0 }); // async calls must not pin the model
+      await m.predict(blobs(4).x);
+    };
+    for (let i = 0; i < 10; i++) await useAndDrop();
+    expect(binding.liveModels()).toBeGreaterThan(before); // nothing collected yet
+    await settle();
+    expect(binding.liveModels()).toBe(before);
+  });
+
+  it('refuses to dispose a model that is training', async () => {
+    const m = compiled();
+    const { x, y } = blobs(2000);
+    const training = m.fit(x, y, { epochs: 10, batchSize: 8, verbose: 0 });
+    expect(() => m.dispose()).toThrow(FerroBusyError);
+    await training;
+    m.dispose();
+  });
+});
