@@ -91,7 +91,11 @@ const options = fc.oneof(
         shuffle: mostly(fc.boolean()),
         validationSplit: mostly(fc.constantFrom(0, 0.2, 0.5)),
         callbacks: mostly(fc.constantFrom([], { onEpochEnd: () => {} })),
-        signal: fc.oneof({ weight: 1, arbitrary: fc.constant(AbortSignal.abort()) }, { weight: 1, arbitrary: garbage }),
+        signal: fc.oneof(
+          { weight: 4, arbitrary: fc.constant(undefined) },
+          { weight: 1, arbitrary: fc.constant(AbortSignal.abort()) },
+          { weight: 1, arbitrary: garbage },
+        ),
       },
       { requiredKeys: ['verbose'] },
     ),
@@ -171,7 +175,8 @@ describe('fuzzing the public API', () => {
       }),
       { numRuns: RUNS },
     );
-    // The generators must reach real training, not only the argument checks.
+    // The generators must reach real training, not only the argument checks:
+    // about 17% of runs train, so 5% is many standard deviations away.
     expect(trained).toBeGreaterThan(RUNS / 20);
   });
 });
