@@ -9,10 +9,15 @@ import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe 
 
 /** Metric values by name: loss and accuracy always, val_loss and val_accuracy when validating. */
 export interface Logs {
+  /** Mean loss. */
   loss: number;
+  /** Fraction classified correctly. */
   accuracy: number;
+  /** Mean loss on the validation data, at epoch end. */
   val_loss?: number;
+  /** Accuracy on the validation data, at epoch end. */
   val_accuracy?: number;
+  /** Any other metric, by its Keras name. */
   [metric: string]: number | undefined;
 }
 
@@ -20,7 +25,9 @@ export interface Logs {
 export interface CallbackModel {
   /** Set to true to end fit after the current batch. */
   stopTraining: boolean;
+  /** Copies of the weights, layer by layer: kernel then bias. */
   getWeights(): Tensor<'float32'>[];
+  /** Replaces the weights; shapes as getWeights() returns them. */
   setWeights(weights: readonly TensorLike[]): void;
 }
 
@@ -34,12 +41,15 @@ export interface CallbackModel {
 export interface Callback {
   /** Called by fit with the model being trained, before onTrainBegin. */
   setModel?(model: CallbackModel): void;
+  /** Before the first epoch. */
   onTrainBegin?(logs?: Logs): void | Promise<void>;
   /** Logs of the last epoch. */
   onTrainEnd?(logs?: Logs): void | Promise<void>;
+  /** Before each epoch; `epoch` counts from 0. */
   onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
   /** Means over the epoch: loss, accuracy, and val_loss, val_accuracy when validating. */
   onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
+  /** Before each batch; `batch` counts from 0 within the epoch. */
   onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
   /** Running means over the epoch so far, as Keras reports them. */
   onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
@@ -49,6 +59,7 @@ export interface Callback {
 export interface History {
   /** Epoch indices, from 0. */
   epoch: number[];
+  /** Each metric's value per epoch, by Keras name. */
   history: {
     loss: number[];
     accuracy: number[];
@@ -81,11 +92,13 @@ export function normalizeCallbacks(value: unknown): Callback[] {
 export abstract class BaseCallback implements Callback {
   protected model: CallbackModel | undefined;
 
+  /** Called by fit before training starts. */
   setModel(model: CallbackModel): void {
     this.model = model;
   }
 }
 
+/** Options of `new EarlyStopping(options)`: Keras's arguments in camelCase. */
 export interface EarlyStoppingOptions {
   /** Metric to watch. Default 'val_loss'. */
   monitor?: string;
@@ -107,21 +120,32 @@ export interface EarlyStoppingOptions {
 
 /** Keras's EarlyStopping: ends fit when `monitor` stops improving. */
 export class EarlyStopping extends BaseCallback {
+  /** The metric watched. */
   readonly monitor: string;
+  /** Smallest change that counts as an improvement (its absolute value). */
   readonly minDelta: number;
+  /** Epochs without improvement before stopping. */
   readonly patience: number;
+  /** Whether lower ('min') or higher ('max') is better; 'auto' decides by name. */
   readonly mode: 'auto' | 'min' | 'max';
+  /** The value the metric must beat, if any. */
   readonly baseline: number | undefined;
+  /** Whether the best epoch's weights are put back at the end. */
   readonly restoreBestWeights: boolean;
+  /** Epochs ignored at the start. */
   readonly startFromEpoch: number;
+  /** 1 prints when it stops or restores. */
   readonly verbose: 0 | 1;
   /** Epoch at which training was stopped (0: not stopped). */
   stoppedEpoch = 0;
+  /** Epoch of the best value so far. */
   bestEpoch = 0;
+  /** The best value of the monitored metric so far. */
   best = Infinity;
   private wait = 0;
   private bestWeights: Tensor<'float32'>[] | undefined;
 
+  /** @param options what to watch and how patiently; defaults as in Keras. */
   constructor(options: EarlyStoppingOptions = {}) {
     super();
     const o = checkOptions(options, 'EarlyStopping');
@@ -148,6 +172,7 @@ export class EarlyStopping extends BaseCallback {
     return this.maximize ? value - this.minDelta > reference : value + this.minDelta < reference;
   }
 
+  /** Resets the watch, so the callback can serve several fits. */
   onTrainBegin(): void {
     this.wait = 0;
     this.stoppedEpoch = 0;
@@ -156,6 +181,7 @@ export class EarlyStopping extends BaseCallback {
     this.best = this.maximize ? -Infinity : Infinity;
   }
 
+  /** Compares the epoch's metric with the best so far; stops training when patience runs out. */
   onEpochEnd(epoch: number, logs?: Logs): void {
     const current = logs?.[this.monitor];
     if (current === undefined || epoch < this.startFromEpoch) return;
@@ -178,6 +204,7 @@ export class EarlyStopping extends BaseCallback {
     }
   }
 
+  /** Restores the best weights when asked to, and reports the stop. */
   onTrainEnd(): void {
     if (this.stoppedEpoch > 0 && this.verbose > 0) console.log(`Epoch ${this.stoppedEpoch + 1}: early stopping`);
     if (this.restoreBestWeights && this.bestWeights && this.model) {
@@ -189,6 +216,7 @@ export class EarlyStopping extends BaseCallback {
 
 /** Keras's TerminateOnNaN: ends fit as soon as the loss is NaN or infinite. */
 export class TerminateOnNaN extends BaseCallback {
+  /** Stops training after a batch whose loss is NaN or infinite. */
   onBatchEnd(batch: number, logs?: Logs): void {
     const loss = logs?.loss;
     if (loss !== undefined && !Number.isFinite(loss) && this.model) {

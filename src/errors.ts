@@ -4,6 +4,7 @@
  * say what was expected and what was received, Keras-style.
  */
 
+/** The stable codes of FerroError; ERR_FERRO_BUSY is a kind of ERR_FERRO_STATE. */
 export type ErrorCode =
   | 'ERR_FERRO_TYPE'
   | 'ERR_FERRO_VALUE'
@@ -13,9 +14,15 @@ export type ErrorCode =
   | 'ERR_FERRO_IO'
   | 'ERR_FERRO_INTERNAL';
 
+/** The base class of every error ferro-nn throws; `code` says which kind. */
 export class FerroError extends Error {
+  /** Stable across versions: branch on this, not on the message. */
   readonly code: ErrorCode;
 
+  /**
+   * @param code the kind of error.
+   * @param message what was expected and what was received.
+   */
   constructor(code: ErrorCode, message: string) {
     super(message);
     this.code = code;
@@ -25,6 +32,7 @@ export class FerroError extends Error {
 
 /** A value of the wrong JavaScript type (a string where a Tensor belongs…). */
 export class FerroTypeError extends FerroError {
+  /** @param message what was expected and what was received. */
   constructor(message: string) {
     super('ERR_FERRO_TYPE', message);
   }
@@ -32,6 +40,7 @@ export class FerroTypeError extends FerroError {
 
 /** A value of the right type but not allowed: sizes, names, labels. */
 export class FerroValueError extends FerroError {
+  /** @param message what was expected and what was received. */
   constructor(message: string) {
     super('ERR_FERRO_VALUE', message);
   }
@@ -39,6 +48,7 @@ export class FerroValueError extends FerroError {
 
 /** Shapes that do not fit together. */
 export class FerroShapeError extends FerroError {
+  /** @param message what was expected and what was received. */
   constructor(message: string) {
     super('ERR_FERRO_SHAPE', message);
   }
@@ -46,6 +56,7 @@ export class FerroShapeError extends FerroError {
 
 /** A call the object's state does not allow yet (not built, not compiled…). */
 export class FerroStateError extends FerroError {
+  /** @param message what was expected and what was received. */
   constructor(message: string) {
     super('ERR_FERRO_STATE', message);
   }
@@ -56,6 +67,7 @@ export class FerroStateError extends FerroError {
  * its own code so that callers can retry on it.
  */
 export class FerroBusyError extends FerroStateError {
+  /** @param message what was expected and what was received. */
   constructor(message: string) {
     super(message);
     (this as { code: ErrorCode }).code = 'ERR_FERRO_BUSY';
@@ -64,6 +76,7 @@ export class FerroBusyError extends FerroStateError {
 
 /** Files and datasets that are missing or damaged. */
 export class FerroIoError extends FerroError {
+  /** @param message what was expected and what was received. */
   constructor(message: string) {
     super('ERR_FERRO_IO', message);
   }
@@ -71,6 +84,7 @@ export class FerroIoError extends FerroError {
 
 /** A bug in ferro-nn (a caught native panic). Please report it. */
 export class FerroInternalError extends FerroError {
+  /** @param message what was expected and what was received. */
   constructor(message: string) {
     super('ERR_FERRO_INTERNAL', message);
   }

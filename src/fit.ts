@@ -12,8 +12,10 @@ import { ProgressBar, type ProgressStream } from './progress.js';
 import type { TensorLike } from './tensor.js';
 import { checkBoolean, checkInt, checkNumber, checkOptions, describe } from './validate.js';
 
+/** How fit reports progress: 0 silent, 1 progress bar, 2 a line per epoch, 'auto' 1 on a TTY and 2 elsewhere. */
 export type Verbosity = 0 | 1 | 2 | 'auto';
 
+/** Options of `model.fit(x, y, options)`: Keras's arguments in camelCase, plus an AbortSignal. */
 export interface FitOptions {
   /** Passes over the training data. Default 1. */
   epochs?: number;
@@ -44,7 +46,9 @@ export interface Trainee extends CallbackModel {
 
 /** The error fit rejects with when its signal aborts. */
 export class AbortError extends Error {
+  /** 'ABORT_ERR', as DOM and Node abort errors carry it. */
   readonly code = 'ABORT_ERR';
+  /** @param message why training stopped. */
   constructor(message = 'fit() was aborted') {
     super(message);
     this.name = 'AbortError';

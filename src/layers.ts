@@ -4,9 +4,11 @@ import { FerroStateError, FerroTypeError } from './errors.js';
 import type { Tensor, TensorLike } from './tensor.js';
 import { checkBoolean, checkInt, checkName, checkOptions, describe } from './validate.js';
 
+/** The activations a Dense layer applies to x·W + b. */
 export type ActivationName = 'relu' | 'softmax' | 'sigmoid' | 'tanh' | 'linear';
 export const ACTIVATION_NAMES: readonly ActivationName[] = ['relu', 'softmax', 'sigmoid', 'tanh', 'linear'];
 
+/** Keras's weight initializers, by their Keras names. */
 export type InitializerName =
   | 'glorot_uniform'
   | 'glorot_normal'
@@ -27,6 +29,7 @@ export const INITIALIZER_NAMES: readonly InitializerName[] = [
   'ones',
 ];
 
+/** Options of `new Dense(units, options)`; Keras's arguments in camelCase. */
 export interface DenseOptions {
   /** Applied to x·W + b. Default 'linear'. */
   activation?: ActivationName;
@@ -36,7 +39,7 @@ export interface DenseOptions {
   kernelInitializer?: InitializerName;
   /** Initial bias values. Default 'zeros'. */
   biasInitializer?: InitializerName;
-  /** Input features, for the first layer; lets the model build before fit. */
+  /** Input features, for the first layer: build() and fit() then refuse data of another width. */
   inputDim?: number;
   /** Layer name shown by summary(). Default 'dense', 'dense_1', … */
   name?: string;
@@ -55,18 +58,29 @@ let denseCount = 0;
 
 /** A densely connected layer: output = activation(x·kernel + bias), kernel [inputDim, units]. */
 export class Dense {
+  /** Output features. */
   readonly units: number;
+  /** Applied to x·W + b. */
   readonly activation: ActivationName;
+  /** Whether the layer adds a bias vector. */
   readonly useBias: boolean;
+  /** How the kernel starts. */
   readonly kernelInitializer: InitializerName;
+  /** How the bias starts. */
   readonly biasInitializer: InitializerName;
+  /** Input features as given in the options; undefined for layers after the first. */
   readonly inputDim: number | undefined;
+  /** The name summary() shows. */
   readonly name: string;
   /** @internal set when a model builds the layer. */
   owner: LayerOwner | undefined;
   /** @internal input features, known once built. */
   builtInputDim: number | undefined;
 
+  /**
+   * @param units output features, a positive integer.
+   * @param options activation, bias, initializers, inputDim and name.
+   */
   constructor(units: number, options: DenseOptions = {}) {
     this.units = checkInt(units, 'units', 1, MAX_UNITS);
     const o = checkOptions(options, 'Dense');
@@ -86,6 +100,7 @@ export class Dense {
     denseCount += 1;
   }
 
+  /** Whether the layer's weights exist (its model has been built). */
   get built(): boolean {
     return this.owner !== undefined;
   }

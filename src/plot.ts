@@ -9,6 +9,7 @@ import type { History } from './callbacks.js';
 import { FerroIoError, FerroTypeError } from './errors.js';
 import { checkOptions, describe } from './validate.js';
 
+/** Options of plotHistory and historyToSvg. */
 export interface PlotOptions {
   /** Heading above both charts. Default 'Training history'. */
   title?: string;

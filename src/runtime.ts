@@ -20,11 +20,16 @@ export function setNumThreads(threads: number): void {
   native(() => binding.setNumThreads(threads));
 }
 
+/** Threads native work runs on now. */
 export function getNumThreads(): number {
   return binding.getNumThreads();
 }
 
-/** The instruction set of the GEMM microkernel in use: 'avx2+fma' or 'scalar'. */
+/**
+ * The instruction set the kernels use, chosen at run time from the CPU:
+ * 'avx512', 'avx2+fma' or 'scalar'. FERRO_NN_ISA=scalar|avx2|avx512 caps it
+ * and FERRO_NN_FORCE_SCALAR=1 forces the scalar path (set before loading).
+ */
 export function kernelIsa(): string {
   return binding.kernelIsa();
 }

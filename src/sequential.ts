@@ -11,12 +11,15 @@ import { OPTIMIZER_NAMES, type OptimizerName, RMSprop } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { checkInt, checkName, checkOptions, describe } from './validate.js';
 
+/** The losses compile accepts: Keras's name and TensorFlow.js's camelCase one. */
 export type LossName = 'sparse_categorical_crossentropy' | 'sparseCategoricalCrossentropy';
 export const LOSS_NAMES: readonly LossName[] = ['sparse_categorical_crossentropy', 'sparseCategoricalCrossentropy'];
 
+/** The metrics compile accepts; all three name classification accuracy. */
 export type MetricName = 'accuracy' | 'acc' | 'sparse_categorical_accuracy';
 export const METRIC_NAMES: readonly MetricName[] = ['accuracy', 'acc', 'sparse_categorical_accuracy'];
 
+/** What `model.compile(args)` takes, as in Keras. */
 export interface CompileArgs {
   /** 'rmsprop' (Keras defaults) or a configured RMSprop. */
   optimizer: OptimizerName | RMSprop;
@@ -28,17 +31,22 @@ export interface CompileArgs {
 
 /** Loss and metrics, keyed by name. */
 export interface EvaluateResult {
+  /** Mean loss over all samples. */
   loss: number;
+  /** Fraction of samples whose highest output is the label. */
   accuracy: number;
 }
 
+/** Options of `model.evaluate(x, y, options)`. */
 export interface EvaluateOptions {
   /** Samples per forward pass. Default 32 (results do not depend on it). */
   batchSize?: number;
 }
 
+/** Options of `model.predict(x, options)`. */
 export type PredictOptions = EvaluateOptions;
 
+/** Options of `new Sequential(layers, options)`. */
 export interface SequentialOptions {
   /** Shown by summary(). Default 'sequential', 'sequential_1', … */
   name?: string;
@@ -53,8 +61,14 @@ let sequentialCount = 0;
  */
 type Phase = 'idle' | 'training' | 'paused' | 'disposed';
 
+/**
+ * A stack of layers trained as one model, as in Keras: add layers, compile,
+ * then fit, evaluate and predict (each a Promise that runs off the event loop).
+ */
 export class Sequential implements LayerOwner {
+  /** The layers, input first. */
   readonly layers: Dense[] = [];
+  /** The name summary() shows. */
   readonly name: string;
   /** Set to true (e.g. from a callback) to end fit after the current batch. */
   stopTraining = false;
@@ -65,6 +79,10 @@ export class Sequential implements LayerOwner {
   private loss: LossName | undefined;
   private phase: Phase = 'idle';
 
+  /**
+   * @param layers the layers, input first; more can follow with add().
+   * @param options the model's name.
+   */
   constructor(layers: readonly Dense[] = [], options: SequentialOptions = {}) {
     if (!Array.isArray(layers)) {
       throw new FerroTypeError(`Expected an array of layers. Received: ${describe(layers)}`);
@@ -93,6 +111,7 @@ export class Sequential implements LayerOwner {
     this.layers.push(layer);
   }
 
+  /** Whether the weights exist: after build(), or the first fit, evaluate, predict or trainOnBatch. */
   get built(): boolean {
     return this.model !== undefined;
   }

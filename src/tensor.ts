@@ -7,15 +7,20 @@
 import { FerroShapeError, FerroTypeError, FerroValueError } from './errors.js';
 import { checkInt, checkNumber, describe } from './validate.js';
 
+/** The element types a Tensor can hold. */
 export type DType = 'float32' | 'int32' | 'uint8';
 
 /** The typed array that holds each dtype. */
 export interface DataTypeMap {
+  /** 32-bit floats: inputs, weights, predictions. */
   float32: Float32Array;
+  /** 32-bit integers: class labels. */
   int32: Int32Array;
+  /** Bytes: raw images and labels as datasets ship them. */
   uint8: Uint8Array;
 }
 
+/** Any of the typed arrays a Tensor stores its values in. */
 export type TypedArray = DataTypeMap[DType];
 
 /** Numbers, or arrays of them nested to any depth (rectangular). */
@@ -86,9 +91,13 @@ class PendingFloat32 {
   constructor(readonly bytes: Uint8Array) {}
 }
 
+/** An n-dimensional array of numbers, row-major, in one typed array. */
 export class Tensor<D extends DType = DType> {
+  /** The element type: 'float32', 'int32' or 'uint8'. */
   readonly dtype: D;
+  /** The size of each dimension, outermost first. */
   readonly shape: readonly number[];
+  /** The number of elements: the product of the shape. */
   readonly size: number;
   private values: DataTypeMap[D] | undefined;
   private pending: Uint8Array | undefined;
@@ -164,6 +173,7 @@ export class Tensor<D extends DType = DType> {
     return this.values ?? this.pending!;
   }
 
+  /** The number of dimensions. */
   get rank(): number {
     return this.shape.length;
   }
@@ -281,6 +291,7 @@ export class Tensor<D extends DType = DType> {
     return build(0, 0);
   }
 
+  /** 'Tensor(dtype=float32, shape=[2, 3])': the dtype and shape, not the values. */
   toString(): string {
     return `Tensor(dtype=${this.dtype}, shape=[${this.shape.join(', ')}])`;
   }
