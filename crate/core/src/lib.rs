@@ -16,6 +16,6 @@ pub mod train;
 pub mod workspace;
 
 pub use error::{Error, Result};
-pub use model::{Model, WeightTensor};
 pub use fit::{EpochEnd, EpochLogs, FitObserver, FitOptions, FitResult, FitRun, Flow, Silent};
+pub use model::{Model, WeightTensor};
 pub use train::Samples;

@@ -250,7 +250,12 @@ impl Model {
         totals
     }
 
-    pub(crate) fn train_step(&mut self, ws: &mut Workspace, b: usize, prefetch: Option<(Samples, &[usize])>) -> LossTotals {
+    pub(crate) fn train_step(
+        &mut self,
+        ws: &mut Workspace,
+        b: usize,
+        prefetch: Option<(Samples, &[usize])>,
+    ) -> LossTotals {
         let totals = self.compute_gradients(ws, b, prefetch);
         let opt = self.optimizer.as_mut().expect("compiled");
         let mut index = 0;

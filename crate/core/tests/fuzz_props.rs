@@ -84,8 +84,13 @@ fn float() -> impl Strategy<Value = f64> {
 fn config() -> impl Strategy<Value = RmsPropConfig> {
     let valid = (1e-4f64..0.1, 0.0f64..1.0, 1e-8f64..1e-3, 0.0f64..1.0, any::<bool>());
     let garbage = (float(), float(), float(), float(), any::<bool>());
-    prop_oneof![4 => valid, 1 => garbage]
-        .prop_map(|(learning_rate, rho, epsilon, momentum, centered)| RmsPropConfig { learning_rate, rho, epsilon, momentum, centered })
+    prop_oneof![4 => valid, 1 => garbage].prop_map(|(learning_rate, rho, epsilon, momentum, centered)| RmsPropConfig {
+        learning_rate,
+        rho,
+        epsilon,
+        momentum,
+        centered,
+    })
 }
 
 /// Usually in range for a model with at least three outputs, sometimes not.

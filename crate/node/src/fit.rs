@@ -149,7 +149,6 @@ impl FitControl {
             Ok(())
         })
     }
-
 }
 
 impl Default for FitControl {
@@ -230,7 +229,8 @@ impl FitTask {
         let Some(events) = &self.events else {
             return self.control.stop_requested();
         };
-        let status = events.call(event("epoch", epoch, logs.batches, &logs.train, logs.val), ThreadsafeFunctionCallMode::Blocking);
+        let status = events
+            .call(event("epoch", epoch, logs.batches, &logs.train, logs.val), ThreadsafeFunctionCallMode::Blocking);
         // Only wait when the event reached JS: otherwise nobody would answer.
         if self.config.sync_epochs && status == Status::Ok {
             self.control.wait_for_resume()

@@ -91,7 +91,10 @@ fn held(guard: MutexGuard<'_, Option<Model>>) -> ferro_core::Result<Held<'_>> {
 
 /// Recovers a mutex a caught panic poisoned: the weights are those of the
 /// last completed step, so the model stays usable.
-fn unpoison<'a>(model: &'a SharedModel, poisoned: PoisonError<MutexGuard<'a, Option<Model>>>) -> MutexGuard<'a, Option<Model>> {
+fn unpoison<'a>(
+    model: &'a SharedModel,
+    poisoned: PoisonError<MutexGuard<'a, Option<Model>>>,
+) -> MutexGuard<'a, Option<Model>> {
     model.clear_poison();
     poisoned.into_inner()
 }
@@ -190,9 +193,9 @@ impl NativeModel {
                 unpoison(&self.inner, p).take();
                 Ok(())
             }
-            Err(TryLockError::WouldBlock) => Err(CoreError::Busy(
-                "The model is training: dispose() it once fit() or trainOnBatch() settles.".into(),
-            )),
+            Err(TryLockError::WouldBlock) => {
+                Err(CoreError::Busy("The model is training: dispose() it once fit() or trainOnBatch() settles.".into()))
+            }
         })?;
         if self.external > 0 {
             env.adjust_external_memory(-self.external)?;
@@ -246,7 +249,12 @@ pub fn model_fit(
 }
 
 #[napi(ts_return_type = "Promise<Metrics>")]
-pub fn model_evaluate(model_id: u32, x: Float32Array, y: Int32Array, batch_size: u32) -> Result<AsyncTask<EvaluateTask>> {
+pub fn model_evaluate(
+    model_id: u32,
+    x: Float32Array,
+    y: Int32Array,
+    batch_size: u32,
+) -> Result<AsyncTask<EvaluateTask>> {
     Ok(AsyncTask::new(EvaluateTask { model: model(model_id)?, x, y, batch_size }))
 }
 

@@ -31,9 +31,10 @@ impl<T> Registry<T> {
 
     /// The live object with this id.
     pub fn get(&self, id: u32, what: &str) -> ferro_core::Result<Arc<T>> {
-        self.items().get(&id).and_then(Weak::upgrade).ok_or_else(|| {
-            ferro_core::Error::State(format!("No {what} with id {id}: it was disposed or collected."))
-        })
+        self.items()
+            .get(&id)
+            .and_then(Weak::upgrade)
+            .ok_or_else(|| ferro_core::Error::State(format!("No {what} with id {id}: it was disposed or collected.")))
     }
 
     pub fn remove(&self, id: u32) {
