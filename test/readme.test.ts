@@ -1,32 +1,47 @@
-/** The README's API tour must compile, strict, against the package's published types. */
+/** The README's code must compile, strict, against the package's published types; the quick start must also run. */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const readme = readFileSync(`${root}README.md`, 'utf8');
+// Inside the package, so that 'ferro-nn' resolves to itself through package.json "exports".
+const dir = `${root}test/.readme-code`;
+
+function block(after: RegExp): string {
+  const code = new RegExp(`${after.source}\\s+\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(readme)?.[1];
+  if (code === undefined) throw new Error(`README has no ts block after ${after}`);
+  return code;
+}
+
+function compile(name: string, code: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/${name}.mts`;
+  writeFileSync(file, `${code}\nexport {};\n`);
+  const tsc = `${root}node_modules/.bin/tsc`;
+  const args = ['--noEmit', '--strict', '--noUncheckedIndexedAccess', '--target', 'es2022', '--module', 'nodenext'];
+  try {
+    execFileSync(tsc, [...args, '--moduleResolution', 'nodenext', '--types', 'node', file], { cwd: root, encoding: 'utf8' });
+  } catch (error) {
+    throw new Error(`README's ${name} does not compile:\n${(error as { stdout?: string }).stdout ?? error}`);
+  }
+  return file;
+}
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('README', () => {
   it('API tour type-checks as written (tsc --strict against dist/)', () => {
-    const readme = readFileSync(`${root}README.md`, 'utf8');
-    const tour = /## API tour\s+```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(tour).toBeDefined();
-    // Inside the package, so that 'ferro-nn' resolves to itself through package.json "exports".
-    const dir = `${root}test/.readme-tour`;
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${dir}/tour.ts`, `${tour}\nexport {};\n`);
-    try {
-      const tsc = `${root}node_modules/.bin/tsc`;
-      const args = ['--noEmit', '--strict', '--noUncheckedIndexedAccess', '--target', 'es2022', '--module', 'nodenext'];
-      const out = execFileSync(tsc, [...args, '--moduleResolution', 'nodenext', '--types', 'node', `${dir}/tour.ts`], {
-        cwd: root,
-        encoding: 'utf8',
-      }).toString();
-      expect(out).toBe('');
-    } catch (error) {
-      throw new Error(`README's API tour does not compile:\n${(error as { stdout?: string }).stdout ?? error}`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    compile('tour', block(/## API tour/));
+  });
+
+  it('quick start type-checks, runs, and prints what its comment says', () => {
+    const code = block(/Quick start:/);
+    compile('quickstart', code);
+    // Seeded, so that the run cannot be the rare initialisation that needs more epochs.
+    const file = compile('quickstart-seeded', `import { setRandomSeed } from 'ferro-nn';\nsetRandomSeed(7);\n${code}`);
+    const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' });
+    expect(out.trim()).toBe('Int32Array(4) [ 0, 1, 1, 0 ]');
   });
 });

@@ -61,12 +61,37 @@ impl Kernel {
 }
 
 impl Isa {
-    /// The fastest kernels this CPU runs, unless `FERRO_NN_FORCE_SCALAR=1`.
+    /// The fastest kernels this CPU runs, capped by `FERRO_NN_ISA` (scalar,
+    /// avx2 or avx512: to exercise a slower path) or `FERRO_NN_FORCE_SCALAR=1`.
     pub fn detect() -> Isa {
-        if std::env::var("FERRO_NN_FORCE_SCALAR").is_ok_and(|v| v == "1") {
-            return Isa::Scalar;
+        let cap = if std::env::var("FERRO_NN_FORCE_SCALAR").is_ok_and(|v| v == "1") {
+            Some("scalar".to_string())
+        } else {
+            std::env::var("FERRO_NN_ISA").ok()
+        };
+        let available = Self::available();
+        let allowed = |isa: &Isa| cap.as_deref().is_none_or(|c| isa.rank() <= Self::rank_of(c));
+        available.into_iter().rfind(allowed).unwrap_or(Isa::Scalar)
+    }
+
+    /// Order of speed; an ISA implies every lower one on the CPUs we build for.
+    fn rank(self) -> u8 {
+        match self {
+            Isa::Scalar => 0,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => 1,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => 2,
         }
-        Self::available().pop().unwrap_or(Isa::Scalar)
+    }
+
+    /// The rank `FERRO_NN_ISA` names; unknown names cap nothing.
+    fn rank_of(name: &str) -> u8 {
+        match name {
+            "scalar" => 0,
+            "avx2" => 1,
+            _ => u8::MAX,
+        }
     }
 
     /// Every instruction set this CPU can run, slowest first.

@@ -1,0 +1,50 @@
+// npm run package: the installable tarballs, in pack/:
+//   ferro-nn-<version>.tgz             the root package: JavaScript, types, the loader
+//   ferro-nn-<platform>-<version>.tgz  the native binary of each platform built here
+// Only the root tarball's package.json names the platform packages in
+// optionalDependencies, as napi-rs projects publish it: the repository's own
+// package.json does not, so that installing from source never looks for them.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pack = `${root}pack`;
+const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+const npmPack = (dir) => {
+  const out = execFileSync('npm', ['pack', dir, '--pack-destination', pack, '--json', '--silent'], { encoding: 'utf8' });
+  return JSON.parse(out)[0].filename;
+};
+const size = (file) => `${(statSync(file).size / 2 ** 20).toFixed(2)} MiB`;
+
+rmSync(pack, { recursive: true, force: true });
+mkdirSync(pack, { recursive: true });
+if (!existsSync(`${root}npm`)) execFileSync('npx', ['napi', 'create-npm-dirs'], { cwd: root, stdio: 'inherit' });
+const platforms = readdirSync(`${root}npm`);
+
+// The binary packages of the platforms built here.
+const built = readdirSync(`${root}native`).filter((f) => f.endsWith('.node'));
+if (built.length === 0) throw new Error('package: no native binary in native/; run npm run build first');
+for (const binary of built) {
+  const platform = binary.slice(pkg.napi.binaryName.length + 1, -'.node'.length);
+  if (!platforms.includes(platform)) throw new Error(`package: ${binary} is not one of the napi targets`);
+  copyFileSync(`${root}native/${binary}`, `${root}npm/${platform}/${binary}`);
+  const tarball = npmPack(`${root}npm/${platform}`);
+  console.log(`${tarball}: ${size(`${pack}/${tarball}`)} (${binary}: ${size(`${root}native/${binary}`)})`);
+}
+
+// The root package, staged with the published manifest.
+const stage = `${pack}/.stage`;
+const files = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'], { cwd: root, encoding: 'utf8' }))[0].files;
+for (const { path } of files) {
+  mkdirSync(`${stage}/${path}`.replace(/\/[^/]*$/, ''), { recursive: true });
+  cpSync(`${root}${path}`, `${stage}/${path}`);
+}
+const { scripts, devDependencies, ...published } = pkg;
+published.optionalDependencies = Object.fromEntries(
+  platforms.map((p) => [JSON.parse(readFileSync(`${root}npm/${p}/package.json`, 'utf8')).name, pkg.version]),
+);
+writeFileSync(`${stage}/package.json`, `${JSON.stringify(published, null, 2)}\n`);
+const tarball = npmPack(stage);
+rmSync(stage, { recursive: true, force: true });
+console.log(`${tarball}: ${size(`${pack}/${tarball}`)}, ${files.length} files`);

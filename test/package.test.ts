@@ -1,0 +1,95 @@
+/**
+ * What npm publishes: the file list of the root package, its entry points,
+ * and documentation on every public declaration and option of the shipped types.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+
+describe('published package', () => {
+  it('npm pack holds only the build, the public types, the loader, README and LICENSE', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'], { cwd: root, encoding: 'utf8' });
+    const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
+    const allowed = /^(dist\/[a-z]+\.(js|cjs|d\.ts|d\.cts)|native\/index\.(cjs|d\.cts)|package\.json|README\.md|LICENSE)$/;
+    expect(files.filter((f) => !allowed.test(f))).toEqual([]);
+    for (const needed of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'native/index.cjs', 'LICENSE', 'README.md']) {
+      expect(files).toContain(needed);
+    }
+    expect(files.some((f) => /^(crate|src|test|bench|examples|scripts|fuzz|npm)\//.test(f) || f.endsWith('.node'))).toBe(false);
+  });
+
+  it('exports resolve for import and require, to the same API', async () => {
+    const esm = await import(`${root}dist/index.js`);
+    const cjs = createRequire(import.meta.url)(`${root}dist/index.cjs`);
+    expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort());
+    expect(pkg.exports['.'].import.default).toBe('./dist/index.js');
+    expect(pkg.exports['.'].require.default).toBe('./dist/index.cjs');
+    expect(pkg.exports['.'].require.types).toBe('./dist/index.d.cts');
+  });
+
+  it('the napi field names the five targets and has a platform package for each', () => {
+    expect(pkg.napi.binaryName).toBe('ferro-nn');
+    expect(pkg.napi.targets).toEqual([
+      'x86_64-unknown-linux-gnu',
+      'aarch64-unknown-linux-gnu',
+      'x86_64-apple-darwin',
+      'aarch64-apple-darwin',
+      'x86_64-pc-windows-msvc',
+    ]);
+    const platforms = {
+      'linux-x64-gnu': { os: ['linux'], cpu: ['x64'], libc: ['glibc'] },
+      'linux-arm64-gnu': { os: ['linux'], cpu: ['arm64'], libc: ['glibc'] },
+      'darwin-x64': { os: ['darwin'], cpu: ['x64'] },
+      'darwin-arm64': { os: ['darwin'], cpu: ['arm64'] },
+      'win32-x64-msvc': { os: ['win32'], cpu: ['x64'] },
+    };
+    for (const [platform, fields] of Object.entries(platforms)) {
+      const sub = JSON.parse(readFileSync(`${root}npm/${platform}/package.json`, 'utf8'));
+      expect(sub).toMatchObject({ name: `ferro-nn-${platform}`, version: pkg.version, main: `ferro-nn.${platform}.node`, ...fields });
+    }
+  });
+
+  it('every public declaration, member and option of the shipped types has JSDoc', () => {
+    const program = ts.createProgram([`${root}dist/index.d.ts`], { strict: true, module: ts.ModuleKind.NodeNext });
+    const checker = program.getTypeChecker();
+    const index = checker.getSymbolAtLocation(program.getSourceFile(`${root}dist/index.d.ts`)!)!;
+    const undocumented: string[] = [];
+    const documented = (node: ts.Node) => ts.getJSDocCommentsAndTags(node).length > 0;
+    for (const exported of checker.getExportsOfModule(index)) {
+      const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+      for (const decl of symbol.declarations ?? []) {
+        const node = ts.isVariableDeclaration(decl) ? decl.parent.parent : decl;
+        if (!documented(node)) undocumented.push(exported.name);
+        if (!ts.isInterfaceDeclaration(decl) && !ts.isClassDeclaration(decl)) continue;
+        for (const member of decl.members) {
+          const flags = ts.getCombinedModifierFlags(member as ts.Declaration);
+          if (flags & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) continue;
+          if (!documented(member)) undocumented.push(`${exported.name}.${member.name?.getText() ?? 'constructor'}`);
+        }
+      }
+    }
+    expect(undocumented).toEqual([]);
+  });
+});
+
+describe('one binary for every x86-64 CPU', () => {
+  it('kernelIsa() reports the run-time choice, and honours FERRO_NN_FORCE_SCALAR and FERRO_NN_ISA', async () => {
+    const { kernelIsa } = await import(`${root}dist/index.js`);
+    const isa: string = kernelIsa();
+    expect(['scalar', 'avx2+fma', 'avx512']).toContain(isa);
+    // npm run test:isa runs this suite under both settings, so each assertion is exercised in CI.
+    if (process.env.FERRO_NN_FORCE_SCALAR === '1' || process.env.FERRO_NN_ISA === 'scalar') expect(isa).toBe('scalar');
+    if (process.env.FERRO_NN_ISA === 'avx2') expect(isa).not.toBe('avx512');
+    if (process.platform === 'linux' && process.arch === 'x64' && !process.env.FERRO_NN_ISA && !process.env.FERRO_NN_FORCE_SCALAR) {
+      const flags = readFileSync('/proc/cpuinfo', 'utf8');
+      const expected = /\bavx512f\b/.test(flags) ? 'avx512' : /\bavx2\b/.test(flags) && /\bfma\b/.test(flags) ? 'avx2+fma' : 'scalar';
+      expect(isa).toBe(expected);
+    }
+  });
+});
