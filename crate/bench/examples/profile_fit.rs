@@ -1,7 +1,7 @@
 //! Trains the seed model shape on synthetic MNIST-sized data, for profilers:
 //! profile_fit [threads] [epochs]
 use ferro_core::kernels::Activation;
-use ferro_core::layers::{DenseSpec, Initializer};
+use ferro_core::layers::DenseSpec;
 use ferro_core::losses::Loss;
 use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{FitOptions, Model, Samples, Silent};
@@ -11,14 +11,8 @@ fn main() {
     let threads: usize = std::env::args().nth(1).and_then(|v| v.parse().ok()).unwrap_or(1);
     let epochs: usize = std::env::args().nth(2).and_then(|v| v.parse().ok()).unwrap_or(3);
     ferro_core::pool::set_num_threads(threads).unwrap();
-    let spec = |units, activation| DenseSpec {
-        units,
-        activation,
-        use_bias: true,
-        kernel_initializer: Initializer::GlorotUniform,
-        bias_initializer: Initializer::Zeros,
-    };
-    let mut model = Model::new(784, &[spec(512, Activation::Relu), spec(10, Activation::Softmax)], 1).unwrap();
+    let mut model =
+        Model::new(784, &[DenseSpec::new(512, Activation::Relu), DenseSpec::new(10, Activation::Softmax)], 1).unwrap();
     model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
     let n = 60000;
     let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();

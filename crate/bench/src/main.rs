@@ -10,7 +10,7 @@ mod openblas;
 mod peak;
 
 use ferro_core::kernels::{gemm, Epilogue, GemmBuffers, Isa};
-use ferro_core::layers::{DenseSpec, Initializer};
+use ferro_core::layers::DenseSpec;
 use ferro_core::losses::{Loss, LossTotals};
 use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{kernels::Activation, EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
@@ -160,14 +160,9 @@ impl FitObserver for Clock {
 
 /// Seconds per training step, median over epochs after the first.
 fn step_seconds(hidden: usize, batch: usize, steps: usize) -> f64 {
-    let spec = |units, activation| DenseSpec {
-        units,
-        activation,
-        use_bias: true,
-        kernel_initializer: Initializer::GlorotUniform,
-        bias_initializer: Initializer::Zeros,
-    };
-    let mut model = Model::new(784, &[spec(hidden, Activation::Relu), spec(10, Activation::Softmax)], 1).unwrap();
+    let mut model =
+        Model::new(784, &[DenseSpec::new(hidden, Activation::Relu), DenseSpec::new(10, Activation::Softmax)], 1)
+            .unwrap();
     model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
     let n = batch * steps;
     let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();

@@ -5,7 +5,7 @@
 
 use ferro_core::io::idx;
 use ferro_core::kernels::Activation;
-use ferro_core::layers::{DenseSpec, Initializer};
+use ferro_core::layers::DenseSpec;
 use ferro_core::losses::Loss;
 use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{FitOptions, Model, Samples, Silent, WeightTensor};
@@ -147,13 +147,7 @@ proptest! {
     ) {
         let specs: Vec<DenseSpec> = layers
             .iter()
-            .map(|&(units, activation, use_bias)| DenseSpec {
-                units,
-                activation,
-                use_bias,
-                kernel_initializer: Initializer::GlorotUniform,
-                bias_initializer: Initializer::Zeros,
-            })
+            .map(|&(units, activation, use_bias)| DenseSpec { use_bias, ..DenseSpec::new(units, activation) })
             .collect();
         let Some(mut model) = coded(Model::new(input_dim, &specs, 1)) else { return Ok(()); };
         model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();

@@ -3,7 +3,7 @@
 //! the end of the first batch and the end of the last.
 
 use ferro_core::kernels::Activation;
-use ferro_core::layers::{DenseSpec, Initializer};
+use ferro_core::layers::DenseSpec;
 use ferro_core::losses::{Loss, LossTotals};
 use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
@@ -49,15 +49,10 @@ impl FitObserver for Snapshots {
 fn training_steps_after_the_first_allocate_nothing() {
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let spec = |units, activation| DenseSpec {
-            units,
-            activation,
-            use_bias: true,
-            kernel_initializer: Initializer::GlorotUniform,
-            bias_initializer: Initializer::Zeros,
-        };
         // The seed model's shapes, with a partial last batch.
-        let mut model = Model::new(784, &[spec(512, Activation::Relu), spec(10, Activation::Softmax)], 3).unwrap();
+        let mut model =
+            Model::new(784, &[DenseSpec::new(512, Activation::Relu), DenseSpec::new(10, Activation::Softmax)], 3)
+                .unwrap();
         model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
         let n = 128 * 6 + 50;
         let x: Vec<f32> = (0..n * 784).map(|i| (i % 251) as f32 / 251.0).collect();

@@ -18,6 +18,19 @@ pub struct DenseSpec {
     pub bias_initializer: Initializer,
 }
 
+impl DenseSpec {
+    /// Keras's defaults for the rest: a bias, glorot_uniform kernel, zero bias.
+    pub fn new(units: usize, activation: Activation) -> DenseSpec {
+        DenseSpec {
+            units,
+            activation,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Dense {
     pub activation: Activation,
