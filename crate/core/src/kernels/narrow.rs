@@ -46,13 +46,12 @@ pub fn narrow_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut 
     }
     let bt = &*bt;
     let chunks = n.div_ceil(MAX_C);
-    let tile_rows = ROWS_PER_TILE;
     // Rows i0.. of C, in `c_rows`.
     let fill = |i0: usize, c_rows: &mut [f32]| {
         let rows = c_rows.len() / n;
-        for r0 in (0..rows).step_by(tile_rows) {
-            let rr = tile_rows.min(rows - r0);
-            let a_rows: [&[f32]; 4] = std::array::from_fn(|r| {
+        for r0 in (0..rows).step_by(ROWS_PER_TILE) {
+            let rr = ROWS_PER_TILE.min(rows - r0);
+            let a_rows: [&[f32]; ROWS_PER_TILE] = std::array::from_fn(|r| {
                 if r < rr {
                     a.row(i0 + r0 + r).to_slice().expect("A rows are contiguous")
                 } else {
@@ -81,8 +80,15 @@ pub fn narrow_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut 
 }
 
 /// out[r][j] = a[r] · b[j] for r < rr and j < cc, each slice k floats.
-fn tile(isa: Isa, rr: usize, cc: usize, k: usize, a: &[&[f32]; 4], b: &[&[f32]; MAX_C]) -> [[f32; MAX_C]; 4] {
-    let mut out = [[0f32; MAX_C]; 4];
+fn tile(
+    isa: Isa,
+    rr: usize,
+    cc: usize,
+    k: usize,
+    a: &[&[f32]; ROWS_PER_TILE],
+    b: &[&[f32]; MAX_C],
+) -> [[f32; MAX_C]; ROWS_PER_TILE] {
+    let mut out = [[0f32; MAX_C]; ROWS_PER_TILE];
     macro_rules! run {
         ($r:literal; $($c:literal),*) => {
             match cc {
@@ -97,15 +103,9 @@ fn tile(isa: Isa, rr: usize, cc: usize, k: usize, a: &[&[f32]; 4], b: &[&[f32]; 
         };
     }
     match rr {
-        4 => run!(4; 1, 2, 3, 4, 5),
         2 => run!(2; 1, 2, 3, 4, 5),
         1 => run!(1; 1, 2, 3, 4, 5),
-        _ => {
-            // Three leftover rows: two, then one.
-            let top = tile(isa, 2, cc, k, a, b);
-            let bottom = tile(isa, 1, cc, k, &[a[2], &[], &[], &[]], b);
-            out = [top[0], top[1], bottom[0], [0.0; MAX_C]];
-        }
+        _ => unreachable!("tiles are at most {ROWS_PER_TILE} rows tall"),
     }
     out
 }

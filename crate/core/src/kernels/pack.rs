@@ -50,14 +50,7 @@ fn pack_all<const W: usize>(src: ArrayView2<f32>, dst: &mut [f32], parallel: boo
             // SAFETY: row p lies inside the view, whose columns are contiguous.
             let row = unsafe { std::slice::from_raw_parts(base.offset(p as isize * rs), len) };
             for (q, piece) in row.chunks(W).enumerate() {
-                let out = &mut dst[q * panel_len + p * W..][..W];
-                if piece.len() == W {
-                    let out: &mut [f32; W] = out.try_into().expect("panel row of W floats");
-                    out.copy_from_slice(piece);
-                } else {
-                    out[..piece.len()].copy_from_slice(piece);
-                    out[piece.len()..].fill(0.0);
-                }
+                copy_padded::<W>(&mut dst[q * panel_len + p * W..][..W], piece);
             }
         }
         return;
@@ -67,6 +60,19 @@ fn pack_all<const W: usize>(src: ArrayView2<f32>, dst: &mut [f32], parallel: boo
         dst.par_chunks_mut(panel_len).enumerate().for_each(pack_one);
     } else {
         dst.chunks_mut(panel_len).enumerate().for_each(pack_one);
+    }
+}
+
+/// One panel row: `piece` (at most W floats), then zeros up to W. A whole
+/// row is copied as a fixed-size array, which compiles to a few vector moves.
+#[inline(always)]
+fn copy_padded<const W: usize>(out: &mut [f32], piece: &[f32]) {
+    if piece.len() == W {
+        let out: &mut [f32; W] = out.try_into().expect("panel row of W floats");
+        out.copy_from_slice(piece);
+    } else {
+        out[..piece.len()].copy_from_slice(piece);
+        out[piece.len()..].fill(0.0);
     }
 }
 
@@ -83,13 +89,7 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
             // SAFETY: p < k and col0 + cols <= len, so (p, col0 .. col0 + cols)
             // lies inside the view, whose columns are contiguous.
             let row = unsafe { std::slice::from_raw_parts(base.offset(p as isize * rs).add(col0), cols) };
-            if cols == W {
-                let out: &mut [f32; W] = out.try_into().expect("panel row of W floats");
-                out.copy_from_slice(row);
-            } else {
-                out[..cols].copy_from_slice(row);
-                out[cols..].fill(0.0);
-            }
+            copy_padded::<W>(out, row);
         }
     } else if src.strides()[0] == 1 && k > 0 {
         // Columns of src are contiguous (A row-major, or B transposed): this is
@@ -150,37 +150,35 @@ pub(crate) mod transpose {
             // a 512-wide matrix), which sixteen or more do not.
             for jb in (0..columns.len()).step_by(8) {
                 for p in (0..len).step_by(8) {
-                    {
-                        let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(columns[jb + j].as_ptr().add(p)));
-                        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-                        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-                        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-                        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-                        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-                        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-                        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-                        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-                        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-                        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-                        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-                        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-                        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-                        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-                        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-                        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-                        let rows = [
-                            _mm256_permute2f128_ps::<0x20>(u0, u4),
-                            _mm256_permute2f128_ps::<0x20>(u1, u5),
-                            _mm256_permute2f128_ps::<0x20>(u2, u6),
-                            _mm256_permute2f128_ps::<0x20>(u3, u7),
-                            _mm256_permute2f128_ps::<0x31>(u0, u4),
-                            _mm256_permute2f128_ps::<0x31>(u1, u5),
-                            _mm256_permute2f128_ps::<0x31>(u2, u6),
-                            _mm256_permute2f128_ps::<0x31>(u3, u7),
-                        ];
-                        for (i, row) in rows.iter().enumerate() {
-                            _mm256_storeu_ps(out.add((p + i) * stride + jb), *row);
-                        }
+                    let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(columns[jb + j].as_ptr().add(p)));
+                    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                    let rows = [
+                        _mm256_permute2f128_ps::<0x20>(u0, u4),
+                        _mm256_permute2f128_ps::<0x20>(u1, u5),
+                        _mm256_permute2f128_ps::<0x20>(u2, u6),
+                        _mm256_permute2f128_ps::<0x20>(u3, u7),
+                        _mm256_permute2f128_ps::<0x31>(u0, u4),
+                        _mm256_permute2f128_ps::<0x31>(u1, u5),
+                        _mm256_permute2f128_ps::<0x31>(u2, u6),
+                        _mm256_permute2f128_ps::<0x31>(u3, u7),
+                    ];
+                    for (i, row) in rows.iter().enumerate() {
+                        _mm256_storeu_ps(out.add((p + i) * stride + jb), *row);
                     }
                 }
             }
