@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::losses::LossTotals;
 use crate::model::Model;
 use crate::rng::Rng;
-use crate::train::{gather, Samples};
+use crate::train::{gather, positive_batch, Samples};
 use crate::workspace::Workspace;
 
 #[derive(Clone, Copy, Debug)]
@@ -47,10 +47,31 @@ pub trait FitObserver {
 pub struct Silent;
 impl FitObserver for Silent {}
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct FitResult {
     pub epochs: Vec<EpochLogs>,
     pub stopped: bool,
+}
+
+impl FitResult {
+    /// Records how epoch `epoch` ended and tells `on_end` of it, as Keras
+    /// does even for an epoch stopped between batches (its partial logs);
+    /// returns `Flow::Stop` when training ends there: the epoch was stopped,
+    /// or `on_end` answered Stop.
+    pub fn record(&mut self, epoch: usize, end: EpochEnd, on_end: impl FnOnce(usize, &EpochLogs) -> Flow) -> Flow {
+        let (logs, stopped) = match end {
+            EpochEnd::Completed(logs) => (logs, false),
+            EpochEnd::Stopped(logs) => (logs, true),
+        };
+        self.epochs.push(logs);
+        let answer = on_end(epoch, &logs);
+        self.stopped = stopped || answer == Flow::Stop;
+        if self.stopped {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
 }
 
 /// How an epoch ended.
@@ -82,11 +103,8 @@ impl Model {
         if let Some(v) = &val {
             v.check(self, "the validation data")?;
         }
-        if options.batch_size == 0 {
-            return Err(Error::Value("Expected a positive integer for batchSize. Received: batchSize=0".into()));
-        }
         let n = train.len();
-        let rows = options.batch_size.min(n);
+        let rows = positive_batch(options.batch_size)?.min(n);
         let ws = Workspace::new(self, rows, true)?;
         self.build_optimizer()?;
         let mut order: Vec<usize> = crate::alloc::zeroed(n, "the shuffle order")?;
@@ -103,23 +121,12 @@ impl Model {
         observer: &mut dyn FitObserver,
     ) -> Result<FitResult> {
         let mut run = self.begin_fit(train, val, options)?;
-        let mut result = FitResult { epochs: Vec::new(), stopped: false };
+        let mut result = FitResult::default();
         while !run.finished() {
             let epoch = run.epoch();
-            match run.run_epoch(self, train, val, observer)? {
-                EpochEnd::Stopped(logs) => {
-                    result.epochs.push(logs);
-                    result.stopped = true;
-                    observer.on_epoch_end(epoch, &logs);
-                    break;
-                }
-                EpochEnd::Completed(logs) => {
-                    result.epochs.push(logs);
-                    if observer.on_epoch_end(epoch, &logs) == Flow::Stop {
-                        result.stopped = true;
-                        break;
-                    }
-                }
+            let end = run.run_epoch(self, train, val, observer)?;
+            if result.record(epoch, end, |epoch, logs| observer.on_epoch_end(epoch, logs)) == Flow::Stop {
+                break;
             }
         }
         Ok(result)

@@ -2,7 +2,6 @@
 //! step lives in `fit.rs`.
 
 use crate::error::{Error, Result};
-use crate::kernels::Epilogue;
 use crate::kernels::GemmBuffers;
 use crate::layers::{column_sums, kernel_gradient};
 use crate::losses::{self, check_labels, LossTotals};
@@ -57,34 +56,29 @@ impl Model {
         }
     }
 
-    /// A workspace for `rows`, reusing `cached` when it is large enough.
-    fn workspace(&self, cached: Option<Workspace>, rows: usize, training: bool) -> Result<Workspace> {
-        match cached {
-            Some(ws) if ws.fits(self, rows, training) => Ok(ws),
-            _ => Workspace::new(self, rows, training),
-        }
+    /// A training workspace holding exactly `batch`, after the checks every
+    /// single-batch call makes.
+    fn batch_workspace(&self, batch: Samples) -> Result<Workspace> {
+        self.require_compiled()?;
+        batch.check(self, "the batch")?;
+        let mut ws = Workspace::new(self, batch.len(), true)?;
+        let all: Vec<usize> = (0..batch.len()).collect();
+        gather(&mut ws.x, &mut ws.labels, batch, &all, self.input_dim());
+        Ok(ws)
     }
 
     /// One optimizer step on exactly these samples; loss and accuracy are
     /// measured before the update, as Keras reports them.
     pub fn train_on_batch(&mut self, batch: Samples) -> Result<LossTotals> {
-        self.require_compiled()?;
-        batch.check(self, "the batch")?;
-        let mut ws = Workspace::new(self, batch.len(), true)?;
+        let mut ws = self.batch_workspace(batch)?;
         self.build_optimizer()?;
-        let all: Vec<usize> = (0..batch.len()).collect();
-        gather(&mut ws.x, &mut ws.labels, batch, &all, self.input_dim());
         Ok(self.train_step(&mut ws, batch.len(), None))
     }
 
     /// Loss totals and the gradient of the batch-mean loss for every weight
     /// (kernel, then bias, of each layer) on `batch`, without updating.
     pub fn gradients(&self, batch: Samples) -> Result<(LossTotals, Vec<WeightTensor>)> {
-        self.require_compiled()?;
-        batch.check(self, "the batch")?;
-        let mut ws = Workspace::new(self, batch.len(), true)?;
-        let all: Vec<usize> = (0..batch.len()).collect();
-        gather(&mut ws.x, &mut ws.labels, batch, &all, self.input_dim());
+        let mut ws = self.batch_workspace(batch)?;
         let totals = self.compute_gradients(&mut ws, batch.len(), None);
         let mut grads = Vec::new();
         for (l, layer) in self.layers.iter().enumerate() {
@@ -100,7 +94,7 @@ impl Model {
     pub fn evaluate(&self, samples: Samples, batch_size: usize) -> Result<LossTotals> {
         samples.check(self, "the evaluation data")?;
         let rows = positive_batch(batch_size)?.min(samples.len());
-        let mut ws = self.workspace(None, rows, false)?;
+        let mut ws = Workspace::new(self, rows, false)?;
         Ok(self.evaluate_into(&mut ws, samples, rows))
     }
 
@@ -113,14 +107,10 @@ impl Model {
         let units = self.output_dim();
         let mut out = crate::alloc::zeroed(crate::alloc::checked_len(&[rows, units], "predictions")?, "predictions")?;
         let chunk = positive_batch(batch_size)?.min(rows);
-        let mut ws = self.workspace(None, chunk, false)?;
-        let d = self.input_dim();
-        for (start, dst) in (0..rows).step_by(chunk).zip(out.chunks_mut(chunk * units)) {
-            let b = chunk.min(rows - start);
-            ws.x[..b * d].copy_from_slice(&x[start * d..(start + b) * d]);
-            self.forward(&mut ws, b);
-            dst.copy_from_slice(&ws.outputs.last().expect("a model has layers")[..b * units]);
-        }
+        let mut ws = Workspace::new(self, chunk, false)?;
+        self.forward_chunks(&mut ws, x, rows, chunk, |start, b, outputs| {
+            out[start * units..(start + b) * units].copy_from_slice(&outputs[..b * units]);
+        });
         Ok(out)
     }
 
@@ -136,15 +126,31 @@ impl Model {
 
     pub(crate) fn evaluate_into(&self, ws: &mut Workspace, samples: Samples, rows: usize) -> LossTotals {
         let mut totals = LossTotals::default();
-        let d = self.input_dim();
-        for start in (0..samples.len()).step_by(rows) {
-            let b = rows.min(samples.len() - start);
-            ws.x[..b * d].copy_from_slice(&samples.x[start * d..(start + b) * d]);
-            self.forward(ws, b);
-            let out = view(ws.outputs.last().expect("a model has layers"), b, self.output_dim());
+        self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
+            let out = view(outputs, b, self.output_dim());
             totals.add(losses::sparse_categorical_crossentropy::totals(out, &samples.labels[start..start + b]));
-        }
+        });
         totals
+    }
+
+    /// The forward pass over `x` (`rows` × features), `chunk` rows at a time;
+    /// `each(start, b, outputs)` sees the last layer's outputs for rows
+    /// start..start + b.
+    fn forward_chunks(
+        &self,
+        ws: &mut Workspace,
+        x: &[f32],
+        rows: usize,
+        chunk: usize,
+        mut each: impl FnMut(usize, usize, &[f32]),
+    ) {
+        let d = self.input_dim();
+        for start in (0..rows).step_by(chunk) {
+            let b = chunk.min(rows - start);
+            ws.x[..b * d].copy_from_slice(&x[start * d..(start + b) * d]);
+            self.forward(ws, b);
+            each(start, b, ws.outputs.last().expect("a model has layers"));
+        }
     }
 
     /// Forward pass of the first `b` rows of `ws.x`.
@@ -194,7 +200,7 @@ impl Model {
             },
         );
         let dz = view(&grads[0], b, u);
-        kernel_gradient(isa, view(x, b, d), dz, view_mut(&mut dk0[0], d, u), Epilogue::None, gemm);
+        kernel_gradient(isa, view(x, b, d), dz, view_mut(&mut dk0[0], d, u), gemm);
         totals
     }
 
@@ -239,7 +245,7 @@ impl Model {
             let prev = self.layers[l - 1].activation;
             rayon::join(
                 || {
-                    kernel_gradient(isa, input, dz, view_mut(dk, i, u), Epilogue::None, gemm);
+                    kernel_gradient(isa, input, dz, view_mut(dk, i, u), gemm);
                     if layer.use_bias {
                         column_sums(dz, ArrayViewMut1::from(&mut db[..]));
                     }
@@ -271,7 +277,7 @@ impl Model {
     }
 }
 
-fn positive_batch(batch_size: usize) -> Result<usize> {
+pub(crate) fn positive_batch(batch_size: usize) -> Result<usize> {
     if batch_size == 0 {
         return Err(Error::Value("Expected a positive integer for batchSize. Received: batchSize=0".into()));
     }

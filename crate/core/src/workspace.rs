@@ -8,8 +8,6 @@ use crate::model::Model;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 pub struct Workspace {
-    pub(crate) rows: usize,
-    pub(crate) training: bool,
     /// The gathered input batch, rows × input_dim.
     pub(crate) x: Vec<f32>,
     pub(crate) labels: Vec<i32>,
@@ -62,8 +60,6 @@ impl Workspace {
         let batch_len = checked_len(&[rows, model.input_dim()], "the input batch")?;
         let next_rows = if training { rows } else { 0 };
         Ok(Workspace {
-            rows,
-            training,
             x: zeroed(batch_len, "the input batch")?,
             labels: zeroed(rows, "the label batch")?,
             next_x: zeroed(next_rows * model.input_dim(), "the next input batch")?,
@@ -75,15 +71,6 @@ impl Workspace {
             gemm: GemmBuffers::with_capacity(lens)?,
             gemm_side: GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?,
         })
-    }
-
-    /// Whether this workspace serves batches of `rows` for `model`.
-    pub fn fits(&self, model: &Model, rows: usize, training: bool) -> bool {
-        rows <= self.rows
-            && (self.training || !training)
-            && self.outputs.len() == model.layers.len()
-            && self.x.len() >= rows * model.input_dim()
-            && model.layers.iter().zip(&self.outputs).all(|(l, o)| o.len() >= rows * l.units())
     }
 }
 

@@ -12,7 +12,7 @@ use crate::errors::guard;
 use crate::model::{lock, lock_blocking, SharedModel};
 use crate::registry::Registry;
 use ferro_core::losses::LossTotals;
-use ferro_core::{pool, EpochEnd, EpochLogs, FitObserver, FitOptions, FitResult, Flow, Model, Samples};
+use ferro_core::{pool, EpochLogs, FitObserver, FitOptions, FitResult, Flow, Model, Samples};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
@@ -224,18 +224,25 @@ impl FitObserver for BatchEvents<'_> {
 
 impl FitTask {
     /// Tells JS the epoch is over and, when asked to, waits until it says to
-    /// go on; the model is not locked meanwhile. True means stop.
-    fn end_epoch(&self, epoch: usize, logs: &EpochLogs) -> bool {
-        let Some(events) = &self.events else {
-            return self.control.stop_requested();
+    /// go on; the model is not locked meanwhile.
+    fn end_epoch(&self, epoch: usize, logs: &EpochLogs) -> Flow {
+        let stop = match &self.events {
+            None => self.control.stop_requested(),
+            Some(events) => {
+                let event = event("epoch", epoch, logs.batches, &logs.train, logs.val);
+                let status = events.call(event, ThreadsafeFunctionCallMode::Blocking);
+                // Only wait when the event reached JS: otherwise nobody would answer.
+                if self.config.sync_epochs && status == Status::Ok {
+                    self.control.wait_for_resume()
+                } else {
+                    self.control.stop_requested()
+                }
+            }
         };
-        let status = events
-            .call(event("epoch", epoch, logs.batches, &logs.train, logs.val), ThreadsafeFunctionCallMode::Blocking);
-        // Only wait when the event reached JS: otherwise nobody would answer.
-        if self.config.sync_epochs && status == Status::Ok {
-            self.control.wait_for_resume()
+        if stop {
+            Flow::Stop
         } else {
-            self.control.stop_requested()
+            Flow::Continue
         }
     }
 }
@@ -258,7 +265,7 @@ impl Task for FitTask {
             // Busy now: refuse at once. Between epochs: wait for whoever
             // (an epoch callback's evaluate) holds the model.
             let mut run = lock(&self.model)?.begin_fit(train, val, &options)?;
-            let mut result = FitResult { epochs: Vec::new(), stopped: false };
+            let mut result = FitResult::default();
             let mut batches = BatchEvents {
                 control: &self.control,
                 events: self.events.as_ref(),
@@ -272,22 +279,8 @@ impl Task for FitTask {
                     let model: &mut Model = &mut guard;
                     pool::install(|| run.run_epoch(model, train, val, &mut batches))?
                 };
-                match end {
-                    EpochEnd::Stopped(logs) => {
-                        // Like Keras: the partial epoch is reported and its
-                        // epoch callbacks run, then training ends.
-                        result.epochs.push(logs);
-                        result.stopped = true;
-                        self.end_epoch(epoch, &logs);
-                        break;
-                    }
-                    EpochEnd::Completed(logs) => {
-                        result.epochs.push(logs);
-                        if self.end_epoch(epoch, &logs) {
-                            result.stopped = true;
-                            break;
-                        }
-                    }
+                if result.record(epoch, end, |epoch, logs| self.end_epoch(epoch, logs)) == Flow::Stop {
+                    break;
                 }
             }
             Ok(result)

@@ -99,15 +99,18 @@ fn unpoison<'a>(
     poisoned.into_inner()
 }
 
+/// The model's mutex, unless a fit holds it: then ERR_FERRO_BUSY with `busy`.
+fn try_guard<'a>(model: &'a SharedModel, busy: &str) -> ferro_core::Result<MutexGuard<'a, Option<Model>>> {
+    match model.try_lock() {
+        Ok(guard) => Ok(guard),
+        Err(TryLockError::WouldBlock) => Err(CoreError::Busy(busy.into())),
+        Err(TryLockError::Poisoned(p)) => Ok(unpoison(model, p)),
+    }
+}
+
 /// Locks the model for one call, or says it is busy (a fit holds it).
 pub fn lock(model: &SharedModel) -> ferro_core::Result<Held<'_>> {
-    match model.try_lock() {
-        Ok(guard) => held(guard),
-        Err(TryLockError::WouldBlock) => Err(CoreError::Busy(
-            "The model is training: wait for fit() or trainOnBatch() to settle before this call.".into(),
-        )),
-        Err(TryLockError::Poisoned(p)) => held(unpoison(model, p)),
-    }
+    held(try_guard(model, "The model is training: wait for fit() or trainOnBatch() to settle before this call.")?)
 }
 
 /// Locks the model, waiting for a call that holds it to finish.
@@ -184,18 +187,9 @@ impl NativeModel {
     /// (Without this, the memory is freed when the JS object is collected.)
     #[napi]
     pub fn dispose(&mut self, env: Env) -> Result<()> {
-        guard(|| match self.inner.try_lock() {
-            Ok(mut model) => {
-                model.take();
-                Ok(())
-            }
-            Err(TryLockError::Poisoned(p)) => {
-                unpoison(&self.inner, p).take();
-                Ok(())
-            }
-            Err(TryLockError::WouldBlock) => {
-                Err(CoreError::Busy("The model is training: dispose() it once fit() or trainOnBatch() settles.".into()))
-            }
+        guard(|| {
+            try_guard(&self.inner, "The model is training: dispose() it once fit() or trainOnBatch() settles.")?.take();
+            Ok(())
         })?;
         if self.external > 0 {
             env.adjust_external_memory(-self.external)?;

@@ -107,17 +107,15 @@ impl Dense {
     }
 }
 
-/// dW = xᵀ·dZ for a layer with input x; `epilogue` consumes it (with
-/// `Epilogue::None` it is left in `dw`).
+/// dW = xᵀ·dZ for a layer with input x.
 pub fn kernel_gradient(
     isa: Isa,
     x: ArrayView2<f32>,
     dz: ArrayView2<f32>,
     dw: ArrayViewMut2<f32>,
-    epilogue: Epilogue,
     bufs: &mut GemmBuffers,
 ) {
-    gemm(isa, x.t(), dz, dw, epilogue, bufs);
+    gemm(isa, x.t(), dz, dw, Epilogue::None, bufs);
 }
 
 /// out[j] = Σ_i m[i, j], summed row by row in a fixed order.
