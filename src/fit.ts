@@ -5,7 +5,7 @@
  */
 
 import { type Callback, type CallbackModel, type History, type Logs, normalizeCallbacks } from './callbacks.js';
-import { toFeatures, toLabels } from './data.js';
+import { type Features, toFeatures, toLabels } from './data.js';
 import { FerroShapeError, FerroTypeError, FerroValueError, nativeAsync } from './errors.js';
 import { binding, type FitEvent, type FitSummary, type NativeModel } from './native.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
@@ -73,14 +73,11 @@ function checkSignal(v: unknown): AbortSignal | undefined {
   throw new FerroTypeError(`Expected an AbortSignal for signal. Received: signal=${describe(v)}`);
 }
 
-/** Training and validation arrays, as views of the caller's data where possible. */
-function splitData(model: Trainee, x: unknown, y: unknown, o: Record<string, unknown>): { train: Split; val?: Split } {
-  const features = toFeatures(x);
-  if (features.features !== model.inputDim) {
-    throw new FerroShapeError(
-      `Expected x with ${model.inputDim} features per sample, as the model was built. Received: ${features.features}`,
-    );
-  }
+/**
+ * Training and validation arrays, as views of the caller's data where
+ * possible; `features` are x as the model was built for them.
+ */
+function splitData(model: Trainee, features: Features, y: unknown, o: Record<string, unknown>): { train: Split; val?: Split } {
   const labels = toLabels(y, features.rows, model.outputUnits);
   const all = { x: features.data, y: labels, rows: features.rows };
   if (o.validationData !== undefined) {
@@ -128,9 +125,10 @@ function toHistory(summary: FitSummary): History {
   return history;
 }
 
+/** Trains `model` on x (as features already checked against it) and y. */
 export async function runFit(
   model: Trainee,
-  x: unknown,
+  x: Features,
   y: unknown,
   options: unknown,
   out: ProgressStream = process.stdout,

@@ -1,8 +1,8 @@
 /** Layers. Dense is the one ferro-nn has today. */
 
-import { FerroStateError, FerroTypeError } from './errors.js';
+import { FerroStateError } from './errors.js';
 import type { Tensor, TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkName, checkOptions, describe } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
 
 /** The activations a Dense layer applies to x·W + b. */
 export type ActivationName = 'relu' | 'softmax' | 'sigmoid' | 'tanh' | 'linear';
@@ -93,10 +93,7 @@ export class Dense {
     this.biasInitializer =
       o.biasInitializer === undefined ? 'zeros' : checkName(o.biasInitializer, 'biasInitializer', INITIALIZER_NAMES);
     this.inputDim = o.inputDim === undefined ? undefined : checkInt(o.inputDim, 'inputDim', 1, MAX_UNITS);
-    if (o.name !== undefined && typeof o.name !== 'string') {
-      throw new FerroTypeError(`Expected a string for name. Received: name=${describe(o.name)}`);
-    }
-    this.name = (o.name as string | undefined) ?? (denseCount === 0 ? 'dense' : `dense_${denseCount}`);
+    this.name = o.name === undefined ? (denseCount === 0 ? 'dense' : `dense_${denseCount}`) : checkString(o.name, 'name');
     denseCount += 1;
   }
 

@@ -2,14 +2,14 @@
 
 import type { History } from './callbacks.js';
 import { renderSummary } from './summary.js';
-import { toFeatures, toLabels } from './data.js';
+import { type Features, toFeatures, toLabels } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, native, nativeAsync } from './errors.js';
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
 import { binding, type NativeModel } from './native.js';
 import { OPTIMIZER_NAMES, type OptimizerName, RMSprop } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
-import { checkInt, checkName, checkOptions, describe } from './validate.js';
+import { checkInt, checkName, checkOptions, checkString, describe } from './validate.js';
 
 /** The losses compile accepts: Keras's name and TensorFlow.js's camelCase one. */
 export type LossName = 'sparse_categorical_crossentropy' | 'sparseCategoricalCrossentropy';
@@ -88,10 +88,8 @@ export class Sequential implements LayerOwner {
       throw new FerroTypeError(`Expected an array of layers. Received: ${describe(layers)}`);
     }
     const o = checkOptions(options, 'Sequential');
-    if (o.name !== undefined && typeof o.name !== 'string') {
-      throw new FerroTypeError(`Expected a string for name. Received: name=${describe(o.name)}`);
-    }
-    this.name = (o.name as string | undefined) ?? (sequentialCount === 0 ? 'sequential' : `sequential_${sequentialCount}`);
+    this.name =
+      o.name === undefined ? (sequentialCount === 0 ? 'sequential' : `sequential_${sequentialCount}`) : checkString(o.name, 'name');
     sequentialCount += 1;
     layers.forEach((layer) => this.add(layer));
   }
@@ -191,7 +189,7 @@ export class Sequential implements LayerOwner {
 
   /** Trains on x [samples, features] and integer labels y [samples]. */
   async fit(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
-    const history = await this.exclusive(() => runFit(this.trainee(x, 'fit'), x, y, options));
+    const history = await this.exclusive(() => runFit(...this.trainee(x, 'fit'), y, options));
     this.history = history;
     return history;
   }
@@ -201,10 +199,8 @@ export class Sequential implements LayerOwner {
     const batchSize = this.batchSizeOption(options, 'evaluate');
     this.checkIdle('evaluate');
     if (!this.loss) throw new FerroStateError('You must call compile() before evaluate(): it needs the loss.');
-    const model = this.ready('evaluate', x);
-    const f = this.features(x);
+    const [model, f] = this.ready('evaluate', x);
     const labels = toLabels(y, f.rows, this.outputUnits);
-    this.checkIdle('evaluate');
     const m = await nativeAsync(() => binding.modelEvaluate(model.id, f.data, labels, batchSize));
     return { loss: m.loss, accuracy: m.accuracy };
   }
@@ -222,8 +218,7 @@ export class Sequential implements LayerOwner {
   /** One gradient step on exactly this batch; returns its loss and accuracy before the step. */
   async trainOnBatch(x: TensorLike, y: TensorLike): Promise<EvaluateResult> {
     return this.exclusive(async () => {
-      const model = this.trainee(x, 'trainOnBatch').nativeModel;
-      const f = this.features(x);
+      const [{ nativeModel: model }, f] = this.trainee(x, 'trainOnBatch');
       const labels = toLabels(y, f.rows, this.outputUnits);
       const m = await nativeAsync(() => binding.modelTrainOnBatch(model.id, f.data, labels));
       return { loss: m.loss, accuracy: m.accuracy };
@@ -245,7 +240,6 @@ export class Sequential implements LayerOwner {
     if (!this.model) {
       throw new FerroStateError('The model is not built yet: call build([null, features]) or fit() before setWeights().');
     }
-    this.checkIdle('setWeights');
     const shapes = this.weightShapes();
     if (!Array.isArray(weights) || weights.length !== shapes.length) {
       throw new FerroShapeError(
@@ -314,7 +308,7 @@ export class Sequential implements LayerOwner {
     return this.layers.at(-1)?.units ?? 0;
   }
 
-  private features(x: TensorLike): ReturnType<typeof toFeatures> {
+  private features(x: TensorLike): Features {
     const f = toFeatures(x);
     if (this.model && f.features !== this.inputDim) {
       throw new FerroShapeError(
@@ -324,14 +318,14 @@ export class Sequential implements LayerOwner {
     return f;
   }
 
-  /** Builds from x if needed and checks the model is compiled. */
-  private trainee(x: TensorLike, what: string): Trainee {
+  /** Checks the model is compiled, builds it from x if needed; x as features. */
+  private trainee(x: TensorLike, what: string): [Trainee, Features] {
     if (!this.optimizer) {
       throw new FerroStateError(`You must call compile() before ${what}().`);
     }
-    const model = this.ready(what, x);
+    const [model, features] = this.ready(what, x);
     const self = this;
-    return {
+    const trainee: Trainee = {
       nativeModel: model,
       inputDim: this.inputDim,
       outputUnits: this.outputUnits,
@@ -347,14 +341,17 @@ export class Sequential implements LayerOwner {
         this.phase = paused ? 'paused' : 'training';
       },
     };
+    return [trainee, features];
   }
 
-  private ready(what: string, x: TensorLike): NativeModel {
+  /** The built model (built from x if needed) and x as features, converted once. */
+  private ready(what: string, x: TensorLike): [NativeModel, Features] {
     if (this.layers.length === 0) {
       throw new FerroStateError(`Add at least one layer before ${what}().`);
     }
-    if (!this.model) this.build([null, toFeatures(x).features]);
-    return this.model!;
+    const f = this.features(x);
+    if (!this.model) this.build([null, f.features]);
+    return [this.model!, f];
   }
 
   private batchSizeOption(options: unknown, what: string): number {

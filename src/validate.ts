@@ -46,6 +46,14 @@ export function checkBoolean(value: unknown, name: string): boolean {
   return value;
 }
 
+/** A string. */
+export function checkString(value: unknown, name: string): string {
+  if (typeof value !== 'string') {
+    throw new FerroTypeError(`Expected a string for ${name}. Received: ${name}=${describe(value)}`);
+  }
+  return value;
+}
+
 /** One of `allowed`, with the list in the message otherwise. */
 export function checkName<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
   if (typeof value !== 'string') {
