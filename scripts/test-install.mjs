@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PUBLISHED_FILE } from './published-files.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pack = join(root, 'pack');
@@ -99,8 +100,7 @@ check('mnist.loadData() from the installed package', () => {
 
 check('the root package holds the build, the types and the loader only', () => {
   const files = run('find', ['node_modules/ferro-nn', '-type', 'f']).trim().split('\n').map((f) => f.replace('node_modules/ferro-nn/', ''));
-  const allowed = /^(dist\/[a-z]+\.(js|cjs|d\.ts|d\.cts)|native\/index\.(cjs|d\.cts)|package\.json|README\.md|LICENSE)$/;
-  const stray = files.filter((f) => !allowed.test(f));
+  const stray = files.filter((f) => !PUBLISHED_FILE.test(f));
   if (stray.length) throw new Error(`unexpected files in the package: ${stray.join(', ')}`);
   if (files.some((f) => f.endsWith('.node'))) throw new Error('a binary in the root package');
 });

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { PUBLISHED_FILE } from '../scripts/published-files.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
@@ -16,8 +17,7 @@ describe('published package', () => {
   it('npm pack holds only the build, the public types, the loader, README and LICENSE', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'], { cwd: root, encoding: 'utf8' });
     const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
-    const allowed = /^(dist\/[a-z]+\.(js|cjs|d\.ts|d\.cts)|native\/index\.(cjs|d\.cts)|package\.json|README\.md|LICENSE)$/;
-    expect(files.filter((f) => !allowed.test(f))).toEqual([]);
+    expect(files.filter((f) => !PUBLISHED_FILE.test(f))).toEqual([]);
     for (const needed of ['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'native/index.cjs', 'LICENSE', 'README.md']) {
       expect(files).toContain(needed);
     }
