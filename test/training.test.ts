@@ -169,6 +169,31 @@ describe('callbacks', () => {
     }
   });
 
+  it('settles fit only after the epoch-end hooks of an epoch stopped mid-way, then leaves the model idle', async () => {
+    // stopTraining from a batch hook stops the native loop at once; the
+    // stopped epoch's onEpochEnd still runs (as in Keras) and must finish
+    // before onTrainEnd and before fit settles.
+    const m = model();
+    const { x, y } = blobs(120);
+    const order: string[] = [];
+    const cb: Callback = {
+      onBatchEnd: (b) => {
+        if (b === 1) m.stopTraining = true;
+      },
+      onEpochEnd: async (epoch) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        order.push(`epochEnd ${epoch}`);
+      },
+      onTrainEnd: () => void order.push('trainEnd'),
+    };
+    const h = await m.fit(x, y, { epochs: 3, batchSize: 20, verbose: 0, callbacks: cb });
+    order.push('fit settled');
+    expect(h.epoch).toEqual([0]);
+    expect(order).toEqual(['epochEnd 0', 'trainEnd', 'fit settled']);
+    expect((await m.predict(x.slice(0, 2))).shape).toEqual([2, 3]);
+    await expect(m.fit(x, y, { epochs: 1, verbose: 0 })).resolves.toBeDefined();
+  });
+
   it('EarlyStopping stops after `patience` epochs without improvement and restores the best weights', async () => {
     const m = model();
     const { x, y } = blobs(120);

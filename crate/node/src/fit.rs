@@ -80,10 +80,13 @@ impl ControlState {
         self.stop.load(Ordering::Acquire)
     }
 
-    /// Blocks until JS resumes (or stops) training; true means stop.
+    /// Blocks until JS has handled the epoch end (it always answers, also
+    /// after a stop or a failure); true means stop. Waiting even when stop
+    /// was requested keeps the epoch's callbacks before the end of fit: the
+    /// task's completion and the event reach JS by separate queues.
     fn wait_for_resume(&self) -> bool {
         let mut answer = self.answer.lock().unwrap_or_else(|e| e.into_inner());
-        while answer.is_none() && !self.stop_requested() {
+        while answer.is_none() {
             answer = self.wake.wait(answer).unwrap_or_else(|e| e.into_inner());
         }
         answer.take().unwrap_or(false) || self.stop_requested()
@@ -128,8 +131,6 @@ impl FitControl {
     #[napi]
     pub fn stop(&self) {
         self.state.stop.store(true, Ordering::Release);
-        let _answer = self.state.answer.lock().unwrap_or_else(|e| e.into_inner());
-        self.state.wake.notify_all();
     }
 
     /// Lets a loop waiting at an epoch end go on (or stop, when `stop`).
