@@ -1,15 +1,34 @@
-/** Turns user inputs into the flat arrays the native side reads, without copying when it can. */
+/**
+ * Turns user inputs into the flat arrays the native side copies (once per
+ * call, before the call returns), without copying on this side when it can.
+ */
 
 import { FerroShapeError, FerroValueError } from './errors.js';
-import { toTensor } from './tensor.js';
+import type { InputRows } from './native.js';
+import { pendingBytes, toTensor } from './tensor.js';
 
 export interface Features {
-  data: Float32Array;
+  /** float32 values, or the bytes and value table of a lazily converted uint8 tensor. */
+  input: InputRows;
   rows: number;
   features: number;
 }
 
-/** x as rows × features float32; a float32 Tensor's data is used as it is. */
+/** Rows `start` to `end` of `f`, as views. */
+export function sliceRows(f: Features, start: number, end: number): Features {
+  const d = f.features;
+  const cut = <A extends Float32Array | Uint8Array>(a: A | null | undefined): A | undefined =>
+    a ? (a.subarray(start * d, end * d) as A) : undefined;
+  const input = f.input.bytes
+    ? { bytes: cut(f.input.bytes), table: f.input.table }
+    : { values: cut(f.input.values) };
+  return { input, rows: end - start, features: d };
+}
+
+/**
+ * x as rows × features: a float32 Tensor's data as it is, a uint8 tensor
+ * converted lazily (asType('float32').div(255)) as its bytes and table.
+ */
 export function toFeatures(x: unknown, name = 'x'): Features {
   const t = toTensor(x, name);
   if (t.rank !== 2) {
@@ -18,8 +37,10 @@ export function toFeatures(x: unknown, name = 'x'): Features {
     );
   }
   const [rows, features] = t.shape as [number, number];
-  const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
-  return { data, rows, features };
+  const pending = pendingBytes(t);
+  if (pending) return { input: pending, rows, features };
+  const values = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+  return { input: { values }, rows, features };
 }
 
 /**

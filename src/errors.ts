@@ -122,11 +122,17 @@ export function native<T>(call: () => T): T {
   }
 }
 
-/** Awaits a native promise, translating its rejection. */
-export async function nativeAsync<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw fromNative(error);
-  }
+/**
+ * A native call that runs on ferro-nn's threads and reports through a
+ * node-style callback, as a Promise; errors, thrown at once or reported
+ * later, are translated.
+ */
+export function nativeCall<T>(start: (done: (error: Error | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    try {
+      start((error, value) => (error ? reject(fromNative(error)) : resolve(value)));
+    } catch (error) {
+      reject(fromNative(error));
+    }
+  });
 }

@@ -1,13 +1,16 @@
 /**
- * One fit, as one native call. The native loop reports progress through
- * events; at each epoch end it waits while this side prints the epoch line
- * and awaits epoch callbacks, then resumes it (or tells it to stop).
+ * One fit, as one native session that this side drives. The native side
+ * trains on its own threads up to the next pause — an epoch end, or each
+ * batch end when there are batch callbacks — parks, and sends an event;
+ * this side runs the callbacks and resumes it, or ends it. Nothing native
+ * waits for a callback, so an abort settles fit within one batch even when
+ * a callback never settles.
  */
 
 import { type Callback, type CallbackModel, type History, type Logs, normalizeCallbacks } from './callbacks.js';
-import { type Features, toFeatures, toLabels } from './data.js';
-import { FerroShapeError, FerroTypeError, FerroValueError, nativeAsync } from './errors.js';
-import { binding, type FitEvent, type FitSummary, type NativeModel } from './native.js';
+import { type Features, sliceRows, toFeatures, toLabels } from './data.js';
+import { FerroShapeError, FerroTypeError, FerroValueError, fromNative, native } from './errors.js';
+import type { FitEvent, FitSession, NativeModel } from './native.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import type { TensorLike } from './tensor.js';
 import { checkBoolean, checkInt, checkNumber, checkOptions, describe } from './validate.js';
@@ -31,7 +34,11 @@ export interface FitOptions {
   validationData?: [TensorLike, TensorLike];
   /** Hooks called during training. */
   callbacks?: Callback | Callback[];
-  /** Aborting stops training after the current batch; fit rejects with an AbortError. */
+  /**
+   * Aborting stops training after the current batch (at once while a
+   * callback runs, even one that never settles); fit rejects with an
+   * AbortError and the model keeps the weights of the last completed step.
+   */
   signal?: AbortSignal;
 }
 
@@ -56,9 +63,8 @@ export class AbortError extends Error {
 }
 
 interface Split {
-  x: Float32Array;
+  x: Features;
   y: Int32Array;
-  rows: number;
 }
 
 function checkVerbose(v: unknown, out: ProgressStream): 0 | 1 | 2 {
@@ -73,13 +79,10 @@ function checkSignal(v: unknown): AbortSignal | undefined {
   throw new FerroTypeError(`Expected an AbortSignal for signal. Received: signal=${describe(v)}`);
 }
 
-/**
- * Training and validation arrays, as views of the caller's data where
- * possible; `features` are x as the model was built for them.
- */
+/** Training and validation rows, as views of the caller's data where possible. */
 function splitData(model: Trainee, features: Features, y: unknown, o: Record<string, unknown>): { train: Split; val?: Split } {
   const labels = toLabels(y, features.rows, model.outputUnits);
-  const all = { x: features.data, y: labels, rows: features.rows };
+  const all = { x: features, y: labels };
   if (o.validationData !== undefined) {
     const vd = o.validationData;
     if (!Array.isArray(vd) || vd.length !== 2) {
@@ -92,17 +95,17 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
         `Expected validation x with ${model.inputDim} features per sample. Received: ${vx.features}`,
       );
     }
-    return { train: all, val: { x: vx.data, y: vy, rows: vx.rows } };
+    return { train: all, val: { x: vx, y: vy } };
   }
   const split = o.validationSplit === undefined ? 0 : checkNumber(o.validationSplit, 'validationSplit', 0, 1);
   if (split === 0) return { train: all };
   if (split >= 1) throw new FerroValueError(`Expected validationSplit in [0, 1). Received: validationSplit=${split}`);
   // Keras: the last fraction of the samples, before any shuffling.
-  const at = Math.floor(all.rows * (1 - split));
-  const d = model.inputDim;
+  const rows = features.rows;
+  const at = Math.floor(rows * (1 - split));
   return {
-    train: { x: all.x.subarray(0, at * d), y: all.y.subarray(0, at), rows: at },
-    val: { x: all.x.subarray(at * d), y: all.y.subarray(at), rows: all.rows - at },
+    train: { x: sliceRows(features, 0, at), y: labels.subarray(0, at) },
+    val: { x: sliceRows(features, at, rows), y: labels.subarray(at) },
   };
 }
 
@@ -113,16 +116,27 @@ function epochLogs(e: { loss: number; accuracy: number; valLoss?: number; valAcc
   return logs;
 }
 
-function toHistory(summary: FitSummary): History {
-  const history: History = { epoch: [], history: { loss: [], accuracy: [] } };
-  summary.epochs.forEach((e, i) => {
-    history.epoch.push(i);
-    history.history.loss.push(e.loss);
-    history.history.accuracy.push(e.accuracy);
-    if (e.valLoss !== undefined) (history.history.val_loss ??= []).push(e.valLoss);
-    if (e.valAccuracy !== undefined) (history.history.val_accuracy ??= []).push(e.valAccuracy);
-  });
-  return history;
+/**
+ * Native events in arrival order. `push` is the native callback: it runs on
+ * the event loop and must never throw.
+ */
+class EventQueue {
+  private readonly items: { error: Error | null; event?: FitEvent }[] = [];
+  private wake: (() => void) | undefined;
+
+  readonly push = (error: Error | null, event?: FitEvent): void => {
+    this.items.push({ error, event });
+    this.wake?.();
+  };
+
+  /** The next event; a native error rejects. */
+  async next(): Promise<FitEvent> {
+    while (this.items.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+    const { error, event } = this.items.shift()!;
+    if (error) throw fromNative(error);
+    return event!;
+  }
 }
 
 /** Trains `model` on x (as features already checked against it) and y. */
@@ -143,110 +157,130 @@ export async function runFit(
   const { train, val } = splitData(model, x, y, o);
   if (signal?.aborted) throw new AbortError();
 
-  const steps = Math.ceil(train.rows / Math.min(batchSize, Math.max(1, train.rows)));
+  const steps = Math.ceil(train.x.rows / Math.min(batchSize, Math.max(1, train.x.rows)));
+  const eachBatch = callbacks.some((cb) => cb.onBatchBegin || cb.onBatchEnd);
+  const config = { epochs, batchSize, shuffle, eachBatch };
+  const events = new EventQueue();
+  // Copies the data and claims training now, in this tick: a predict made
+  // right after fit() is refused rather than breaking the fit.
+  const session = native(() =>
+    model.nativeModel.fitStart(train.x.input, train.y, val?.x.input, val?.y, config, events.push),
+  );
   const bar = new ProgressBar(verbose, epochs, steps, out);
-  const control = new binding.FitControl();
-  const batchHooks = callbacks.some((cb) => cb.onBatchBegin || cb.onBatchEnd);
-  // The first error of a callback or of event handling; set from closures.
-  const state: { failure?: { error: unknown } } = {};
-  const fail = (error: unknown): void => {
-    state.failure ??= { error };
-    control.stop();
-  };
-  // A function, so TypeScript does not assume the closures left it unset.
-  const rethrow = (): void => {
-    if (state.failure) throw state.failure.error;
-  };
-  const aborted = (): boolean => signal?.aborted === true;
-  const onAbort = (): void => control.stop();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  model.stopTraining = false;
-  callbacks.forEach((cb) => cb.setModel?.(model));
+  return new FitDriver(model, session, events, callbacks, bar, steps, epochs, signal).run();
+}
 
-  const each = async (f: (cb: Callback) => void | Promise<void> | undefined): Promise<void> => {
-    for (const cb of callbacks) await f(cb);
-  };
-  // Batch hooks run while training goes on; what they leave pending is awaited at the epoch's end.
-  const pending: Promise<void>[] = [];
-  const batchHook = (f: (cb: Callback) => void | Promise<void> | undefined): void => {
-    for (const cb of callbacks) {
-      try {
-        const result = f(cb);
-        if (result && typeof (result as Promise<void>).then === 'function') pending.push(Promise.resolve(result).catch(fail));
-      } catch (error) {
-        fail(error);
-      }
-    }
-  };
-  const beginEpoch = async (epoch: number): Promise<void> => {
-    bar.epochBegin(epoch);
-    await each((cb) => cb.onEpochBegin?.(epoch));
-    if (batchHooks) batchHook((cb) => cb.onBatchBegin?.(0));
-  };
-  const endEpoch = async (e: FitEvent): Promise<void> => {
-    let stop = true;
+type Hook = (cb: Callback) => void | Promise<void> | undefined;
+
+/** Runs one fit's callbacks around the native session's steps. */
+class FitDriver {
+  private readonly history: History = { epoch: [], history: { loss: [], accuracy: [] } };
+  private readonly aborted: Promise<never>;
+  private lastLogs: Logs | undefined;
+
+  constructor(
+    private readonly model: Trainee,
+    private readonly session: FitSession,
+    private readonly events: EventQueue,
+    private readonly callbacks: Callback[],
+    private readonly bar: ProgressBar,
+    private readonly steps: number,
+    private readonly epochs: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.aborted = new Promise<never>((_, reject) => {
+      signal?.addEventListener('abort', () => reject(new AbortError()), { once: true });
+    });
+    this.aborted.catch(() => undefined);
+  }
+
+  async run(): Promise<History> {
+    const epochs = this.epochs;
+    this.model.stopTraining = false;
+    this.callbacks.forEach((cb) => cb.setModel?.(this.model));
     try {
-      await Promise.all(pending.splice(0));
-      if (state.failure || aborted()) return;
-      const logs = epochLogs(e);
-      bar.epochEnd(logs, e.batches);
-      model.setPaused(true);
-      await each((cb) => cb.onEpochEnd?.(e.epoch, logs));
-      stop = model.stopTraining || e.batches < steps || e.epoch + 1 >= epochs || aborted();
-      if (!stop) await beginEpoch(e.epoch + 1);
+      this.session.parked();
+      await this.hooks((cb) => cb.onTrainBegin?.());
+      if (epochs > 0) await this.beginEpoch(0);
+      let finished = this.session.resume(epochs === 0 || this.model.stopTraining);
+      while (!finished) finished = await this.handle(await this.until(this.events.next()));
     } catch (error) {
-      fail(error);
-    } finally {
-      model.setPaused(false);
-      control.resume(stop || state.failure !== undefined);
+      await this.stopNative();
+      throw error;
     }
-  };
-  // Runs on the JS thread for each native event; it must never throw.
-  const onEvent = (e: FitEvent): void => {
+    await this.hooks((cb) => cb.onTrainEnd?.(this.lastLogs));
+    return this.history;
+  }
+
+  /** Handles one native event; true when the fit is over. */
+  private async handle(e: FitEvent): Promise<boolean> {
+    const logs = epochLogs(e);
+    if (e.kind === 'progress') {
+      this.bar.batch(e.batches, logs);
+      if (this.model.stopTraining) this.session.stop();
+      return false;
+    }
+    this.session.parked();
+    if (e.kind === 'batch') {
+      this.bar.batch(e.batches, logs);
+      await this.hooks((cb) => cb.onBatchEnd?.(e.batches - 1, logs));
+      if (e.batches < this.steps && !this.model.stopTraining) await this.hooks((cb) => cb.onBatchBegin?.(e.batches));
+      return this.session.resume(this.model.stopTraining);
+    }
+    this.record(e.epoch, logs);
+    this.bar.epochEnd(logs, e.batches);
+    await this.hooks((cb) => cb.onEpochEnd?.(e.epoch, logs));
+    if (!this.model.stopTraining && !e.stopped && e.epoch + 1 < this.epochs) await this.beginEpoch(e.epoch + 1);
+    return this.session.resume(this.model.stopTraining || e.stopped);
+  }
+
+  private async beginEpoch(epoch: number): Promise<void> {
+    this.bar.epochBegin(epoch);
+    await this.hooks((cb) => cb.onEpochBegin?.(epoch));
+    if (!this.model.stopTraining) await this.hooks((cb) => cb.onBatchBegin?.(0));
+  }
+
+  private record(epoch: number, logs: Logs): void {
+    this.lastLogs = logs;
+    this.history.epoch.push(epoch);
+    for (const [key, value] of Object.entries(logs)) {
+      if (value !== undefined) (this.history.history[key as 'loss'] ??= []).push(value);
+    }
+  }
+
+  /**
+   * Runs `f` on every callback in order, awaiting each, with the model
+   * free for them (they may read weights, evaluate, predict); an abort
+   * ends the wait at once.
+   */
+  private async hooks(f: Hook): Promise<void> {
+    this.model.setPaused(true);
     try {
-      if (e.kind === 'epoch') {
-        void endEpoch(e);
+      for (const cb of this.callbacks) {
+        const result = f(cb);
+        if (result !== undefined) await this.until(Promise.resolve(result));
+        if (this.signal?.aborted) throw new AbortError();
+      }
+    } finally {
+      this.model.setPaused(false);
+    }
+  }
+
+  /** `p`, unless the signal aborts first. */
+  private until<T>(p: Promise<T>): Promise<T> {
+    return this.signal ? Promise.race([p, this.aborted]) : p;
+  }
+
+  /** Ends the native session and waits until no step runs (at most one batch). */
+  private async stopNative(): Promise<void> {
+    if (this.session.cancel()) return;
+    for (;;) {
+      try {
+        const e = await this.events.next();
+        if (e.kind === 'cancelled') return;
+      } catch {
         return;
       }
-      const logs = epochLogs(e);
-      bar.batch(e.batches, logs);
-      if (batchHooks) {
-        batchHook((cb) => cb.onBatchEnd?.(e.batches - 1, logs));
-        if (e.batches < steps) batchHook((cb) => cb.onBatchBegin?.(e.batches));
-      }
-      if (model.stopTraining) control.stop();
-    } catch (error) {
-      fail(error);
     }
-  };
-
-  // Train-level hooks run before and after the native fit: the model is free then.
-  const trainHook = async (f: (cb: Callback) => void | Promise<void> | undefined): Promise<void> => {
-    model.setPaused(true);
-    try {
-      await each(f);
-    } finally {
-      model.setPaused(false);
-    }
-  };
-  let summary: FitSummary;
-  try {
-    await trainHook((cb) => cb.onTrainBegin?.());
-    if (epochs > 0) await beginEpoch(0);
-    rethrow();
-    const events = verbose > 0 || callbacks.length > 0 ? onEvent : undefined;
-    const config = { epochs, batchSize, shuffle, syncEpochs: true, everyBatch: batchHooks };
-    summary = await nativeAsync(() =>
-      binding.modelFit(model.nativeModel.id, train.x, train.y, val?.x, val?.y, config, control.id, events),
-    );
-    await Promise.all(pending.splice(0));
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
   }
-  rethrow();
-  if (aborted()) throw new AbortError();
-  const history = toHistory(summary);
-  const last = summary.epochs.at(-1);
-  await trainHook((cb) => cb.onTrainEnd?.(last ? epochLogs(last) : undefined));
-  return history;
 }

@@ -4,9 +4,10 @@ import { createRequire } from 'node:module';
 import type * as Binding from '../native/index.cjs';
 
 export type {
-  FitControl,
+  FitConfig,
   FitEvent,
-  FitSummary,
+  FitSession,
+  InputRows,
   LayerConfig,
   Metrics,
   NativeModel,

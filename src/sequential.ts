@@ -3,10 +3,10 @@
 import type { History } from './callbacks.js';
 import { renderSummary } from './summary.js';
 import { type Features, toFeatures, toLabels } from './data.js';
-import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, native, nativeAsync } from './errors.js';
+import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, native, nativeCall } from './errors.js';
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
-import { binding, type NativeModel } from './native.js';
+import { binding, type Metrics, type NativeModel } from './native.js';
 import { OPTIMIZER_NAMES, type OptimizerName, RMSprop } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { checkInt, checkName, checkOptions, checkString, describe } from './validate.js';
@@ -78,6 +78,8 @@ export class Sequential implements LayerOwner {
   private optimizer: RMSprop | undefined;
   private loss: LossName | undefined;
   private phase: Phase = 'idle';
+  /** Counts training calls, so that a late callback of an ended one changes nothing. */
+  private trainingRun = 0;
 
   /**
    * @param layers the layers, input first; more can follow with add().
@@ -201,7 +203,7 @@ export class Sequential implements LayerOwner {
     if (!this.loss) throw new FerroStateError('You must call compile() before evaluate(): it needs the loss.');
     const [model, f] = this.ready('evaluate', x);
     const labels = toLabels(y, f.rows, this.outputUnits);
-    const m = await nativeAsync(() => binding.modelEvaluate(model.id, f.data, labels, batchSize));
+    const m = await nativeCall<Metrics>((done) => model.evaluate(f.input, labels, batchSize, done));
     return { loss: m.loss, accuracy: m.accuracy };
   }
 
@@ -211,7 +213,8 @@ export class Sequential implements LayerOwner {
     this.checkIdle('predict');
     const f = this.features(x);
     if (!this.model) this.build([null, f.features]);
-    const out = await nativeAsync(() => binding.modelPredict(this.model!.id, f.data, f.rows, batchSize));
+    const model = this.model!;
+    const out = await nativeCall<Float32Array>((done) => model.predict(f.input, f.rows, batchSize, done));
     return new Tensor(out, [f.rows, this.outputUnits]);
   }
 
@@ -220,7 +223,7 @@ export class Sequential implements LayerOwner {
     return this.exclusive(async () => {
       const [{ nativeModel: model }, f] = this.trainee(x, 'trainOnBatch');
       const labels = toLabels(y, f.rows, this.outputUnits);
-      const m = await nativeAsync(() => binding.modelTrainOnBatch(model.id, f.data, labels));
+      const m = await nativeCall<Metrics>((done) => model.trainOnBatch(f.input, labels, done));
       return { loss: m.loss, accuracy: m.accuracy };
     });
   }
@@ -325,6 +328,7 @@ export class Sequential implements LayerOwner {
     }
     const [model, features] = this.ready(what, x);
     const self = this;
+    const run = this.trainingRun;
     const trainee: Trainee = {
       nativeModel: model,
       inputDim: this.inputDim,
@@ -337,8 +341,12 @@ export class Sequential implements LayerOwner {
       },
       getWeights: () => this.getWeights(),
       setWeights: (weights) => this.setWeights(weights),
+      // Only while this fit runs: a callback that settles after an aborted
+      // fit must not mark the model as training again.
       setPaused: (paused) => {
-        this.phase = paused ? 'paused' : 'training';
+        if (this.trainingRun === run && (this.phase === 'training' || this.phase === 'paused')) {
+          this.phase = paused ? 'paused' : 'training';
+        }
       },
     };
     return [trainee, features];
@@ -398,6 +406,7 @@ export class Sequential implements LayerOwner {
       throw new FerroBusyError('The model is training: wait for fit() or trainOnBatch() to settle before training it again.');
     }
     this.phase = 'training';
+    this.trainingRun += 1;
     try {
       return await run();
     } finally {

@@ -83,12 +83,29 @@ function flatten(value: readonly NestedArray[]): { shape: number[]; values: numb
 
 /**
  * A float32 view of uint8 data not converted yet: `asType('float32')` of
- * bytes returns one, so that `images.asType('float32').div(255)` reads the
- * bytes once and allocates one float array, not two (188 MB each for MNIST).
- * Converting uint8 to float32 is exact, so nothing observable changes.
+ * bytes returns one, and `div` / `mul` of one only change its `table` (the
+ * float32 value of each of the 256 bytes), so `images.asType('float32').div(255)`
+ * allocates no float array at all until `.data` is read (188 MB for MNIST).
+ * The model reads the bytes and the table directly. Each table entry is
+ * computed exactly as the eager conversion computes that value, so nothing
+ * observable changes.
  */
 class PendingFloat32 {
-  constructor(readonly bytes: Uint8Array) {}
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly table: Float32Array,
+  ) {}
+}
+
+const IDENTITY_TABLE = Float32Array.from({ length: 256 }, (_, i) => i);
+
+/**
+ * @internal The bytes and value table of a float32 tensor not converted yet
+ * from uint8, for the native side to convert rows as it reads them.
+ */
+export function pendingBytes(t: Tensor): { bytes: Uint8Array; table: Float32Array } | undefined {
+  const pending = (t as unknown as { pending?: PendingFloat32 }).pending;
+  return pending && { bytes: pending.bytes, table: pending.table };
 }
 
 /** An n-dimensional array of numbers, row-major, in one typed array. */
@@ -100,12 +117,15 @@ export class Tensor<D extends DType = DType> {
   /** The number of elements: the product of the shape. */
   readonly size: number;
   private values: DataTypeMap[D] | undefined;
-  private pending: Uint8Array | undefined;
+  private pending: PendingFloat32 | undefined;
 
   /** The values, row-major, in the typed array of the dtype. */
   get data(): DataTypeMap[D] {
     if (this.values === undefined) {
-      this.values = Float32Array.from(this.pending!) as DataTypeMap[D];
+      const { bytes, table } = this.pending!;
+      const values = new Float32Array(bytes.length);
+      for (let i = 0; i < bytes.length; i++) values[i] = table[bytes[i]!]!;
+      this.values = values as DataTypeMap[D];
       this.pending = undefined;
     }
     return this.values;
@@ -123,8 +143,8 @@ export class Tensor<D extends DType = DType> {
     let length: number;
     let inferred: number[];
     if ((data as unknown) instanceof PendingFloat32) {
-      this.pending = (data as unknown as PendingFloat32).bytes;
-      length = this.pending.length;
+      this.pending = data as unknown as PendingFloat32;
+      length = this.pending.bytes.length;
       inferred = [length];
       this.dtype = 'float32' as D;
     } else if (typed) {
@@ -164,13 +184,23 @@ export class Tensor<D extends DType = DType> {
 
   /** Same values, other shape or rows: a view, still unconverted when pending. */
   private view(data: DataTypeMap[D] | Uint8Array, shape: readonly number[]): Tensor<D> {
-    const source = this.values === undefined ? new PendingFloat32(data as Uint8Array) : data;
+    const source = this.pending ? new PendingFloat32(data as Uint8Array, this.pending.table) : data;
     return new Tensor<D>(source as DataTypeMap[D], shape);
   }
 
-  /** The stored array: the values, or the bytes a pending float32 view converts. */
+  /** Reads value i without converting a pending view as a whole. */
+  private reader(): (i: number) => number {
+    if (this.pending) {
+      const { bytes, table } = this.pending;
+      return (i) => table[bytes[i]!]!;
+    }
+    const values = this.values!;
+    return (i) => values[i]!;
+  }
+
+  /** The stored array: the values, or the bytes of a pending float32 view. */
   private get stored(): TypedArray {
-    return this.values ?? this.pending!;
+    return this.values ?? this.pending!.bytes;
   }
 
   /** The number of dimensions. */
@@ -207,9 +237,9 @@ export class Tensor<D extends DType = DType> {
     if (!DTYPES.includes(dtype)) {
       throw new FerroValueError(`Unknown dtype: ${describe(dtype)}. Expected one of: ${DTYPES.join(', ')}`);
     }
-    const stored = this.stored;
-    if (dtype === 'float32' && stored instanceof Uint8Array) {
-      return new Tensor<T>(new PendingFloat32(stored) as unknown as DataTypeMap[T], this.shape);
+    if (dtype === 'float32' && this.pending) return this.view(this.pending.bytes, this.shape) as unknown as Tensor<T>;
+    if (dtype === 'float32' && this.values instanceof Uint8Array) {
+      return new Tensor<T>(new PendingFloat32(this.values, IDENTITY_TABLE) as unknown as DataTypeMap[T], this.shape);
     }
     const out = allocate(dtype, this.size);
     out.set(this.data);
@@ -230,6 +260,11 @@ export class Tensor<D extends DType = DType> {
   }
 
   private map(f: (v: number) => number): Tensor<'float32'> {
+    // A pending view maps its 256-entry table, not its bytes.
+    if (this.pending) {
+      const table = this.pending.table.map(f);
+      return new Tensor(new PendingFloat32(this.pending.bytes, table) as unknown as Float32Array, this.shape);
+    }
     const src = this.stored;
     const out = new Float32Array(this.size);
     for (let i = 0; i < out.length; i++) out[i] = f(src[i] as number);
@@ -260,15 +295,15 @@ export class Tensor<D extends DType = DType> {
     if (len === 0) throw new FerroShapeError(`Cannot take argMax along axis ${a} of length 0`);
     const inner = product(this.shape.slice(a + 1));
     const outer = product(this.shape.slice(0, a));
-    const data = this.stored;
+    const at = this.reader();
     const out = new Int32Array(outer * inner);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
         const base = o * len * inner + i;
         let best = 0;
-        let bestValue = data[base] as number;
+        let bestValue = at(base);
         for (let k = 1; k < len; k++) {
-          const v = data[base + k * inner] as number;
+          const v = at(base + k * inner);
           if (v > bestValue || (Number.isNaN(bestValue) && !Number.isNaN(v))) {
             best = k;
             bestValue = v;
@@ -282,9 +317,9 @@ export class Tensor<D extends DType = DType> {
 
   /** The values as nested arrays (a plain number for rank 0). */
   toArray(): NestedNumbers {
-    const data = this.stored;
+    const at = this.reader();
     const build = (depth: number, offset: number): NestedNumbers => {
-      if (depth === this.rank) return data[offset] as number;
+      if (depth === this.rank) return at(offset);
       const stride = product(this.shape.slice(depth + 1));
       return Array.from({ length: this.shape[depth] as number }, (_, i) => build(depth + 1, offset + i * stride));
     };

@@ -20,7 +20,7 @@ import {
   setRandomSeed,
   Tensor,
 } from '../src/index.js';
-import { fromNative } from '../src/errors.js';
+import { fromNative, nativeCall } from '../src/errors.js';
 import { binding } from '../src/native.js';
 import { blobs } from './helpers.js';
 
@@ -192,10 +192,10 @@ describe('panics never reach Node', () => {
     expect((err as Error).message).toContain('deliberate panic in a synchronous call');
   });
 
-  it("a panic in an AsyncTask's compute rejects the promise, and the process lives on", async () => {
-    const err = await binding.testPanicAsync().catch((e: unknown) => fromNative(e));
+  it('a panic in a job on the pool rejects the promise, and the process lives on', async () => {
+    const err = await nativeCall((done) => binding.testPanicAsync(done)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FerroInternalError);
-    expect((err as Error).message).toContain('deliberate panic in an AsyncTask');
+    expect((err as Error).message).toContain('deliberate panic in a pool job');
     // Still alive, and the pool still works.
     expect((await compiled().predict(blobs(4).x)).shape).toEqual([4, 3]);
   });
@@ -207,19 +207,29 @@ describe('panics never reach Node', () => {
     ]);
     native.compile({ learningRate: 0.01, rho: 0.9, epsilon: 1e-7, momentum: 0, centered: false }, 'sparse_categorical_crossentropy');
     const { x, y } = blobs(100);
-    const control = new binding.FitControl();
-    control.testPanicAtBatch(3);
-    const config = { epochs: 2, batchSize: 10, shuffle: true, syncEpochs: false, everyBatch: false };
-    const err = await binding.modelFit(native.id, x.data, y.data, null, null, config, control.id, null).catch((e: unknown) => fromNative(e));
+    const config = { epochs: 2, batchSize: 10, shuffle: true, eachBatch: false };
+    // Drives a native session by hand: resume after every epoch event.
+    const fitOnce = (panicAt?: number): Promise<number> =>
+      new Promise((resolve, reject) => {
+        let epochs = 0;
+        const session = native.fitStart({ values: x.data }, y.data, null, null, config, (error, e) => {
+          if (error) return reject(fromNative(error));
+          if (e.kind !== 'epoch') return;
+          epochs += 1;
+          if (session.resume(false)) resolve(epochs);
+        });
+        if (panicAt !== undefined) session.testPanicAtBatch(panicAt);
+        session.resume(false);
+      });
+    const err = await fitOnce(3).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FerroInternalError);
     expect((err as Error).message).toContain('deliberate panic in fit after batch 3');
-    // The mutex was poisoned by the unwinding; the model recovers with the weights of its last step.
+    // The lock was poisoned by the unwinding; the model recovers with the weights of its last step.
     const weights = native.getWeights();
     expect(weights.every((w) => w.every(Number.isFinite))).toBe(true);
-    const m = await binding.modelEvaluate(native.id, x.data, y.data, 32);
+    const m = await nativeCall<{ loss: number }>((done) => native.evaluate({ values: x.data }, y.data, 32, done));
     expect(Number.isFinite(m.loss)).toBe(true);
-    const again = await binding.modelFit(native.id, x.data, y.data, null, null, config, new binding.FitControl().id, null);
-    expect(again.epochs).toHaveLength(2);
+    expect(await fitOnce()).toBe(2);
   });
 
   it('test hooks refuse to run unless FERRO_NN_TEST_HOOKS=1', () => {

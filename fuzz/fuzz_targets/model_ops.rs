@@ -70,14 +70,14 @@ fuzz_target!(|case: Case| {
             Op::Fit { labels, extra, batch, epochs, shuffle, val } => {
                 let labels: Vec<i32> = labels.iter().take(40).map(|&l| l as i32).collect();
                 let x = data(labels.len(), d, extra);
-                let s = Samples { x: &x, labels: &labels };
+                let s = Samples::new(&x, &labels);
                 let opts = FitOptions { epochs: (epochs % 3) as usize, batch_size: batch as usize, shuffle, seed: 1 };
                 ok_or_coded(model.fit(s, val.then_some(s), &opts, &mut Silent));
             }
             Op::Evaluate { labels, extra, batch } => {
                 let labels: Vec<i32> = labels.iter().take(40).map(|&l| l as i32).collect();
                 let x = data(labels.len(), d, extra);
-                ok_or_coded(model.evaluate(Samples { x: &x, labels: &labels }, batch as usize));
+                ok_or_coded(model.evaluate(Samples::new(&x, &labels), batch as usize));
             }
             Op::Predict { rows, extra, batch } => {
                 let x = data(rows as usize, d, extra);
@@ -86,7 +86,7 @@ fuzz_target!(|case: Case| {
             Op::TrainOnBatch { labels } => {
                 let labels: Vec<i32> = labels.iter().take(40).map(|&l| l as i32).collect();
                 let x = data(labels.len(), d, 0);
-                ok_or_coded(model.train_on_batch(Samples { x: &x, labels: &labels }));
+                ok_or_coded(model.train_on_batch(Samples::new(&x, &labels)));
             }
             Op::SetWeights { shapes } => {
                 let weights = shapes

@@ -19,6 +19,6 @@ fn main() {
     let y: Vec<i32> = (0..n).map(|i| i % 10).collect();
     let opts = FitOptions { epochs, batch_size: 128, shuffle: true, seed: 1 };
     let start = Instant::now();
-    ferro_core::pool::install(|| model.fit(Samples { x: &x, labels: &y }, None, &opts, &mut Silent)).unwrap();
+    ferro_core::pool::install(|| model.fit(Samples::new(&x, &y), None, &opts, &mut Silent)).unwrap();
     println!("{:.3} s/epoch", start.elapsed().as_secs_f64() / epochs as f64);
 }

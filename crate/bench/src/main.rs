@@ -171,7 +171,7 @@ fn step_seconds(hidden: usize, batch: usize, steps: usize) -> f64 {
     let opts = FitOptions { epochs: 8, batch_size: batch, shuffle: true, seed: 1 };
     let start = Instant::now();
     let mut clock = Clock(Vec::new());
-    ferro_core::pool::install(|| model.fit(Samples { x: &x, labels: &y }, None, &opts, &mut clock)).unwrap();
+    ferro_core::pool::install(|| model.fit(Samples::new(&x, &y), None, &opts, &mut clock)).unwrap();
     let mut ends = vec![start];
     ends.extend(clock.0);
     let mut epochs: Vec<f64> = ends.windows(2).skip(1).map(|w| (w[1] - w[0]).as_secs_f64()).collect();

@@ -1,6 +1,8 @@
-//! The epoch loop. A fit is a `FitRun` driven one epoch at a time, so that a
-//! caller (the Node binding) can let go of the model between epochs — epoch
-//! callbacks may read the weights or evaluate — and stop or go on.
+//! The epoch loop. A fit is a `FitRun` driven a step at a time: `advance`
+//! runs batches until the next point where the caller may need to act — the
+//! end of an epoch, or, when asked, the end of each batch — and returns.
+//! Nothing here waits: the Node binding parks the run between calls while
+//! JavaScript runs its callbacks, and goes on (or stops) when they are done.
 
 use crate::error::{Error, Result};
 use crate::losses::LossTotals;
@@ -32,8 +34,8 @@ pub enum Flow {
     Stop,
 }
 
-/// Hears from the loop between batches and after each epoch; answering
-/// `Flow::Stop` ends training after the step that just finished.
+/// Hears from the loop after each batch; answering `Flow::Stop` ends the
+/// epoch (and training) after the step that just finished.
 pub trait FitObserver {
     fn on_batch_end(&mut self, _epoch: usize, _batch: usize, _running: &LossTotals) -> Flow {
         Flow::Continue
@@ -53,39 +55,21 @@ pub struct FitResult {
     pub stopped: bool,
 }
 
-impl FitResult {
-    /// Records how epoch `epoch` ended and tells `on_end` of it, as Keras
-    /// does even for an epoch stopped between batches (its partial logs);
-    /// returns `Flow::Stop` when training ends there: the epoch was stopped,
-    /// or `on_end` answered Stop.
-    pub fn record(&mut self, epoch: usize, end: EpochEnd, on_end: impl FnOnce(usize, &EpochLogs) -> Flow) -> Flow {
-        let (logs, stopped) = match end {
-            EpochEnd::Completed(logs) => (logs, false),
-            EpochEnd::Stopped(logs) => (logs, true),
-        };
-        self.epochs.push(logs);
-        let answer = on_end(epoch, &logs);
-        self.stopped = stopped || answer == Flow::Stop;
-        if self.stopped {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
-    }
-}
-
-/// How an epoch ended.
+/// Where `advance` returned.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum EpochEnd {
-    Completed(EpochLogs),
-    /// The observer stopped training between batches, with the running logs
-    /// of the batches done (no validation). The weights are those of the
-    /// last completed step.
-    Stopped(EpochLogs),
+pub enum Step {
+    /// Batch `batch` of epoch `epoch` is done; `running` are the epoch's
+    /// means so far. Only returned when `advance` was asked to stop there.
+    Batch { epoch: usize, batch: usize, running: LossTotals },
+    /// Epoch `epoch` is over. `stopped`: it ended early, between batches,
+    /// with the running logs of the batches done (as Keras reports a
+    /// stopped epoch) and no validation; the weights are those of the last
+    /// completed step.
+    Epoch { epoch: usize, logs: EpochLogs, stopped: bool },
 }
 
-/// The state a fit carries from one epoch to the next: the workspace, the
-/// shuffle order and its random stream.
+/// The state a fit carries between steps: the workspace, the shuffle order
+/// and its random stream, and where in the epoch it stands.
 pub struct FitRun {
     ws: Workspace,
     order: Vec<usize>,
@@ -93,6 +77,10 @@ pub struct FitRun {
     options: FitOptions,
     rows: usize,
     epoch: usize,
+    /// The next batch of the current epoch; 0 before the epoch starts.
+    batch: usize,
+    running: LossTotals,
+    stopping: bool,
 }
 
 impl Model {
@@ -109,7 +97,17 @@ impl Model {
         self.build_optimizer()?;
         let mut order: Vec<usize> = crate::alloc::zeroed(n, "the shuffle order")?;
         order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-        Ok(FitRun { ws, order, rng: Rng::new(options.seed), options: *options, rows, epoch: 0 })
+        Ok(FitRun {
+            ws,
+            order,
+            rng: Rng::new(options.seed),
+            options: *options,
+            rows,
+            epoch: 0,
+            batch: 0,
+            running: LossTotals::default(),
+            stopping: false,
+        })
     }
 
     /// Trains for `options.epochs` over `train`, evaluating `val` after each epoch.
@@ -123,10 +121,13 @@ impl Model {
         let mut run = self.begin_fit(train, val, options)?;
         let mut result = FitResult::default();
         while !run.finished() {
-            let epoch = run.epoch();
-            let end = run.run_epoch(self, train, val, observer)?;
-            if result.record(epoch, end, |epoch, logs| observer.on_epoch_end(epoch, logs)) == Flow::Stop {
-                break;
+            if let Step::Epoch { epoch, logs, stopped } = run.advance(self, train, val, false, observer)? {
+                result.epochs.push(logs);
+                let answer = observer.on_epoch_end(epoch, &logs);
+                if stopped || answer == Flow::Stop {
+                    result.stopped = true;
+                    break;
+                }
             }
         }
         Ok(result)
@@ -134,51 +135,84 @@ impl Model {
 }
 
 impl FitRun {
-    /// The index of the next epoch to run.
+    /// The epoch the next step belongs to.
     pub fn epoch(&self) -> usize {
         self.epoch
     }
 
+    /// Every epoch has run (or training was stopped).
     pub fn finished(&self) -> bool {
         self.epoch >= self.options.epochs
     }
 
-    /// Runs the next epoch over `train` (the same samples `begin_fit` saw),
-    /// then evaluates `val`. The caller hears of the epoch's end from the
-    /// result; `observer` hears of every batch.
-    pub fn run_epoch(
+    /// No batch of the current epoch has run yet.
+    pub fn between_epochs(&self) -> bool {
+        self.batch == 0 && !self.stopping
+    }
+
+    /// Batches per epoch.
+    pub fn steps(&self) -> usize {
+        self.order.len().div_ceil(self.rows)
+    }
+
+    /// Ends the current epoch at the next step, before any further batch.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Runs batches of `train` (the samples `begin_fit` saw) until the end
+    /// of the epoch — then evaluates `val` — or, with `each_batch`, until
+    /// the end of the next batch. `observer` hears of every batch and may
+    /// stop the epoch there.
+    pub fn advance(
         &mut self,
         model: &mut Model,
         train: Samples,
         val: Option<Samples>,
+        each_batch: bool,
         observer: &mut dyn FitObserver,
-    ) -> Result<EpochEnd> {
+    ) -> Result<Step> {
         if train.len() != self.order.len() {
-            return Err(Error::Internal("run_epoch was given other samples than begin_fit".into()));
+            return Err(Error::Internal("advance was given other samples than begin_fit".into()));
+        }
+        if self.finished() {
+            return Err(Error::Internal("advance was called after the last epoch".into()));
         }
         model.build_optimizer()?;
-        let (n, rows, epoch) = (self.order.len(), self.rows, self.epoch);
-        self.epoch += 1;
-        if self.options.shuffle {
-            self.rng.shuffle(&mut self.order);
+        let (n, rows, steps, d) = (self.order.len(), self.rows, self.steps(), model.input_dim());
+        let epoch = self.epoch;
+        if self.batch == 0 && !self.stopping {
+            if self.options.shuffle {
+                self.rng.shuffle(&mut self.order);
+            }
+            let first = &self.order[..rows.min(n)];
+            gather(&mut self.ws.x, &mut self.ws.labels, train, first, d);
         }
-        let (ws, order) = (&mut self.ws, &self.order);
-        let steps = n.div_ceil(rows);
-        let batch_at = |i: usize| &order[i * rows..((i + 1) * rows).min(n)];
-        gather(&mut ws.x, &mut ws.labels, train, batch_at(0), model.input_dim());
-        let mut running = LossTotals::default();
-        for batch in 0..steps {
+        loop {
+            if self.stopping || self.batch == steps {
+                let stopped = self.stopping;
+                let val = if stopped { None } else { val.map(|v| model.evaluate_into(&mut self.ws, v, rows)) };
+                let logs = EpochLogs { batches: self.batch, train: self.running, val };
+                self.epoch = if stopped { self.options.epochs } else { epoch + 1 };
+                self.batch = 0;
+                self.running = LossTotals::default();
+                return Ok(Step::Epoch { epoch, logs, stopped });
+            }
+            let (ws, order, batch) = (&mut self.ws, &self.order, self.batch);
+            let batch_at = |i: usize| &order[i * rows..((i + 1) * rows).min(n)];
             let next = (batch + 1 < steps).then(|| (train, batch_at(batch + 1)));
-            running.add(model.train_step(ws, batch_at(batch).len(), next));
+            self.running.add(model.train_step(ws, batch_at(batch).len(), next));
             if next.is_some() {
                 std::mem::swap(&mut ws.x, &mut ws.next_x);
                 std::mem::swap(&mut ws.labels, &mut ws.next_labels);
             }
-            if observer.on_batch_end(epoch, batch, &running) == Flow::Stop {
-                return Ok(EpochEnd::Stopped(EpochLogs { batches: batch + 1, train: running, val: None }));
+            self.batch += 1;
+            if observer.on_batch_end(epoch, batch, &self.running) == Flow::Stop {
+                self.stopping = true;
+            }
+            if each_batch {
+                return Ok(Step::Batch { epoch, batch, running: self.running });
             }
         }
-        let val = val.map(|v| model.evaluate_into(ws, v, rows));
-        Ok(EpochEnd::Completed(EpochLogs { batches: steps, train: running, val }))
     }
 }

@@ -4,6 +4,7 @@
 pub mod alloc;
 pub mod error;
 pub mod fit;
+pub mod inputs;
 pub mod io;
 pub mod kernels;
 pub mod layers;
@@ -16,6 +17,7 @@ pub mod train;
 pub mod workspace;
 
 pub use error::{Error, Result};
-pub use fit::{EpochEnd, EpochLogs, FitObserver, FitOptions, FitResult, FitRun, Flow, Silent};
+pub use fit::{EpochLogs, FitObserver, FitOptions, FitResult, FitRun, Flow, Silent, Step};
+pub use inputs::{Inputs, OwnedInputs};
 pub use model::{Model, WeightTensor};
 pub use train::Samples;

@@ -7,12 +7,15 @@ use crate::layers::{Dense, DenseSpec};
 use crate::losses::Loss;
 use crate::optimizers::{RmsProp, RmsPropConfig};
 use crate::rng::Rng;
+use crate::workspace::Spares;
 
 pub struct Model {
     pub layers: Vec<Dense>,
     pub(crate) optimizer: Option<RmsProp>,
     pub(crate) loss: Option<Loss>,
     pub(crate) isa: Isa,
+    /// Inference workspaces kept between predict/evaluate calls.
+    pub(crate) spares: Spares,
 }
 
 /// One weight tensor as it crosses the API: shape and row-major data.
@@ -40,7 +43,7 @@ impl Model {
             dim = layer.units();
             layers.push(layer);
         }
-        Ok(Model { layers, optimizer: None, loss: None, isa: Isa::detect() })
+        Ok(Model { layers, optimizer: None, loss: None, isa: Isa::detect(), spares: Spares::default() })
     }
 
     pub fn input_dim(&self) -> usize {

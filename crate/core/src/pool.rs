@@ -23,6 +23,9 @@ fn build(threads: usize) -> Result<Arc<ThreadPool>> {
     ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("ferro-nn-{i}"))
+        // Jobs catch their own panics; this only keeps an escaped one from
+        // aborting the host process (rayon's default).
+        .panic_handler(|_| {})
         .build()
         .map(Arc::new)
         .map_err(|e| Error::Internal(format!("Could not start {threads} worker threads: {e}")))
@@ -56,4 +59,15 @@ pub fn num_threads() -> usize {
 /// Runs `f` on ferro-nn's pool.
 pub fn install<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     current()?.install(f)
+}
+
+/// Runs `job` on ferro-nn's pool without waiting for it: the caller's thread
+/// (Node's JavaScript thread) goes on at once. `job` must catch its panics.
+/// Only if the pool's threads cannot be started does `job` run here, so
+/// that it runs at all and settles what waits on it.
+pub fn spawn(job: impl FnOnce() + Send + 'static) {
+    match current() {
+        Ok(pool) => pool.spawn(job),
+        Err(_) => job(),
+    }
 }

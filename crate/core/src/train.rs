@@ -2,6 +2,7 @@
 //! step lives in `fit.rs`.
 
 use crate::error::{Error, Result};
+use crate::inputs::Inputs;
 use crate::kernels::GemmBuffers;
 use crate::layers::{column_sums, kernel_gradient};
 use crate::losses::{self, check_labels, LossTotals};
@@ -13,11 +14,16 @@ use rayon::prelude::*;
 /// Inputs (row-major, rows × features) and their integer class labels.
 #[derive(Clone, Copy)]
 pub struct Samples<'a> {
-    pub x: &'a [f32],
+    pub x: Inputs<'a>,
     pub labels: &'a [i32],
 }
 
 impl<'a> Samples<'a> {
+    /// Float32 rows and their labels.
+    pub fn new(x: &'a [f32], labels: &'a [i32]) -> Self {
+        Samples { x: Inputs::F32(x), labels }
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -31,12 +37,12 @@ impl<'a> Samples<'a> {
         if self.is_empty() {
             return Err(Error::Value(format!("Expected at least one sample in {what}. Received: 0 samples")));
         }
-        check_rows(self.x, self.len(), model.input_dim(), what)?;
+        check_rows(&self.x, self.len(), model.input_dim(), what)?;
         check_labels(self.labels, model.output_dim())
     }
 }
 
-fn check_rows(x: &[f32], rows: usize, features: usize, what: &str) -> Result<()> {
+fn check_rows(x: &Inputs, rows: usize, features: usize, what: &str) -> Result<()> {
     if rows.checked_mul(features) != Some(x.len()) {
         return Err(Error::Shape(format!(
             "Expected {what} to hold {rows} rows of {features} features ({} values). Received: {} values",
@@ -94,23 +100,27 @@ impl Model {
     pub fn evaluate(&self, samples: Samples, batch_size: usize) -> Result<LossTotals> {
         samples.check(self, "the evaluation data")?;
         let rows = positive_batch(batch_size)?.min(samples.len());
-        let mut ws = Workspace::new(self, rows, false)?;
-        Ok(self.evaluate_into(&mut ws, samples, rows))
+        let mut ws = self.spares.take(self, rows)?;
+        let totals = self.evaluate_into(&mut ws, samples, rows);
+        self.spares.give(ws);
+        Ok(totals)
     }
 
     /// The last layer's outputs for `x` (rows × features), rows × units.
-    pub fn predict(&self, x: &[f32], rows: usize, batch_size: usize) -> Result<Vec<f32>> {
+    pub fn predict<'x>(&self, x: impl Into<Inputs<'x>>, rows: usize, batch_size: usize) -> Result<Vec<f32>> {
+        let x = x.into();
         if rows == 0 {
             return Err(Error::Value("Expected at least one sample to predict. Received: 0 samples".into()));
         }
-        check_rows(x, rows, self.input_dim(), "the input")?;
+        check_rows(&x, rows, self.input_dim(), "the input")?;
         let units = self.output_dim();
         let mut out = crate::alloc::zeroed(crate::alloc::checked_len(&[rows, units], "predictions")?, "predictions")?;
         let chunk = positive_batch(batch_size)?.min(rows);
-        let mut ws = Workspace::new(self, chunk, false)?;
+        let mut ws = self.spares.take(self, chunk)?;
         self.forward_chunks(&mut ws, x, rows, chunk, |start, b, outputs| {
             out[start * units..(start + b) * units].copy_from_slice(&outputs[..b * units]);
         });
+        self.spares.give(ws);
         Ok(out)
     }
 
@@ -139,7 +149,7 @@ impl Model {
     fn forward_chunks(
         &self,
         ws: &mut Workspace,
-        x: &[f32],
+        x: Inputs,
         rows: usize,
         chunk: usize,
         mut each: impl FnMut(usize, usize, &[f32]),
@@ -147,7 +157,7 @@ impl Model {
         let d = self.input_dim();
         for start in (0..rows).step_by(chunk) {
             let b = chunk.min(rows - start);
-            ws.x[..b * d].copy_from_slice(&x[start * d..(start + b) * d]);
+            x.copy_into(start * d, &mut ws.x[..b * d]);
             self.forward(ws, b);
             each(start, b, ws.outputs.last().expect("a model has layers"));
         }
@@ -291,7 +301,7 @@ pub(crate) fn gather(x: &mut [f32], labels: &mut [i32], samples: Samples, idx: &
     let x = &mut x[..idx.len() * d];
     x.par_chunks_mut(ROWS_PER_TASK * d.max(1)).zip(idx.par_chunks(ROWS_PER_TASK)).for_each(|(dst, rows)| {
         for (dst, &i) in dst.chunks_exact_mut(d.max(1)).zip(rows) {
-            dst.copy_from_slice(&samples.x[i * d..(i + 1) * d]);
+            samples.x.copy_into(i * d, dst);
         }
     });
     for (label, &i) in labels.iter_mut().zip(idx) {

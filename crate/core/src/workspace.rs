@@ -6,8 +6,12 @@ use crate::error::Result;
 use crate::kernels::GemmBuffers;
 use crate::model::Model;
 use ndarray::{ArrayView2, ArrayViewMut2};
+use std::sync::Mutex;
 
 pub struct Workspace {
+    /// The most rows a batch may have.
+    rows: usize,
+    training: bool,
     /// The gathered input batch, rows × input_dim.
     pub(crate) x: Vec<f32>,
     pub(crate) labels: Vec<i32>,
@@ -60,6 +64,8 @@ impl Workspace {
         let batch_len = checked_len(&[rows, model.input_dim()], "the input batch")?;
         let next_rows = if training { rows } else { 0 };
         Ok(Workspace {
+            rows,
+            training,
             x: zeroed(batch_len, "the input batch")?,
             labels: zeroed(rows, "the label batch")?,
             next_x: zeroed(next_rows * model.input_dim(), "the next input batch")?,
@@ -71,6 +77,38 @@ impl Workspace {
             gemm: GemmBuffers::with_capacity(lens)?,
             gemm_side: GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?,
         })
+    }
+}
+
+/// Inference workspaces kept between calls, so that a one-row predict does
+/// not spend most of its time allocating (and faulting in) megabytes of
+/// packing space. Concurrent calls each take their own.
+#[derive(Default)]
+pub(crate) struct Spares(Mutex<Vec<Workspace>>);
+
+/// Enough for every thread of a small machine to run a call with one to spare.
+const MAX_SPARES: usize = 8;
+
+impl Spares {
+    /// A workspace for inference batches of exactly `rows` rows.
+    pub(crate) fn take(&self, model: &Model, rows: usize) -> Result<Workspace> {
+        let found = {
+            let mut spares = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            spares.iter().position(|w| w.rows == rows).map(|i| spares.swap_remove(i))
+        };
+        match found {
+            Some(ws) => Ok(ws),
+            None => Workspace::new(model, rows, false),
+        }
+    }
+
+    /// Keeps `ws` for a later call, unless enough are kept already.
+    pub(crate) fn give(&self, ws: Workspace) {
+        debug_assert!(!ws.training, "only inference workspaces are kept");
+        let mut spares = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if spares.len() < MAX_SPARES {
+            spares.push(ws);
+        }
     }
 }
 

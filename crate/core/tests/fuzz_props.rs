@@ -158,7 +158,7 @@ proptest! {
                 Op::Fit { labels, extra, mismatch, batch, epochs, shuffle, val } => {
                     let rows = labels.len() + mismatch as usize;
                     let x = data(rows, d, extra);
-                    let train = Samples { x: &x, labels: &labels };
+                    let train = Samples::new(&x, &labels);
                     let opts = FitOptions { epochs, batch_size: batch, shuffle, seed: 3 };
                     if let Some(result) = coded(model.fit(train, val.then_some(train), &opts, &mut Silent)) {
                         prop_assert_eq!(result.epochs.len(), epochs);
@@ -167,7 +167,7 @@ proptest! {
                 }
                 Op::Evaluate { labels, extra, batch } => {
                     let x = data(labels.len(), d, extra);
-                    coded(model.evaluate(Samples { x: &x, labels: &labels }, batch));
+                    coded(model.evaluate(Samples::new(&x, &labels), batch));
                 }
                 Op::Predict { rows, extra, batch } => {
                     let x = data(rows, d, extra);
@@ -177,7 +177,7 @@ proptest! {
                 }
                 Op::TrainOnBatch { labels } => {
                     let x = data(labels.len(), d, 0);
-                    coded(model.train_on_batch(Samples { x: &x, labels: &labels }));
+                    coded(model.train_on_batch(Samples::new(&x, &labels)));
                 }
                 Op::SetWeights { shapes } => {
                     let weights = shapes
@@ -188,7 +188,7 @@ proptest! {
                 }
                 Op::Gradients { labels } => {
                     let x = data(labels.len(), d, 0);
-                    coded(model.gradients(Samples { x: &x, labels: &labels }));
+                    coded(model.gradients(Samples::new(&x, &labels)));
                 }
             }
         }

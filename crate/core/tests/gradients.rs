@@ -72,7 +72,7 @@ fn check(hidden: Activation, output: Activation, isa: Isa) {
     model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
     let x: Vec<f32> = (0..n * d).map(|i| ((i * 29 % 17) as f32 - 8.0) / 6.0).collect();
     let labels: Vec<i32> = (0..n).map(|i| (i * 3 % c) as i32).collect();
-    let (_, grads) = model.gradients(Samples { x: &x, labels: &labels }).unwrap();
+    let (_, grads) = model.gradients(Samples::new(&x, &labels)).unwrap();
 
     let weights = model.weights();
     let to_net = |w: &[WeightTensor]| Net {

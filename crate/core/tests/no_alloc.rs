@@ -59,7 +59,7 @@ fn training_steps_after_the_first_allocate_nothing() {
         let y: Vec<i32> = (0..n).map(|i| i % 10).collect();
         let opts = FitOptions { epochs: 1, batch_size: 128, shuffle: true, seed: 9 };
         let mut snapshots = Snapshots(Vec::with_capacity(64));
-        pool.install(|| model.fit(Samples { x: &x, labels: &y }, None, &opts, &mut snapshots)).unwrap();
+        pool.install(|| model.fit(Samples::new(&x, &y), None, &opts, &mut snapshots)).unwrap();
         let counts = &snapshots.0;
         assert_eq!(counts.len(), 7);
         assert_eq!(

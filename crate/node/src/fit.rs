@@ -1,42 +1,46 @@
-//! `fit` as one AsyncTask: the whole loop runs on ferro-nn's pool while
-//! progress flows back to JS through a ThreadsafeFunction — one batch event
-//! per ~50 ms (every batch when JS has batch callbacks) and one per epoch end.
+//! `fit` as a `FitSession` that JavaScript drives step by step.
 //!
-//! The model is locked one epoch at a time. At an epoch end the loop lets
-//! go of it and can wait for JS (`FitConfig::sync_epochs`), so epoch
-//! callbacks, even async ones, finish before the next epoch starts and may
-//! read the weights or evaluate meanwhile; JS answers through
-//! `FitControl::resume`, and `FitControl::stop` ends training between batches.
+//! `NativeModel::fit_start` copies the data, claims training and returns a
+//! parked session. `resume` runs the next step on ferro-nn's pool: up to the
+//! end of an epoch, or of one batch when JS has batch callbacks. Each step
+//! ends by parking the session and sending an event; JS runs its callbacks
+//! and calls `resume` again, or ends the fit. No thread ever waits for
+//! JavaScript: a callback that never settles holds nothing but the parked
+//! session, which `cancel` (an abort) or the environment's teardown drops.
+//! Progress events (every ~50 ms) and step events share one queue, so JS
+//! sees them in order.
 
-use crate::errors::guard;
-use crate::model::{lock, lock_blocking, SharedModel};
-use crate::registry::Registry;
+use crate::cell::{present_mut, ModelCell};
+use crate::data::{copy_inputs, copy_labels, InputRows};
+use crate::errors::{guard, to_napi};
+use crate::model::{guard_job, NativeModel};
+use crate::shutdown::{self, Cancel};
 use ferro_core::losses::LossTotals;
-use ferro_core::{pool, EpochLogs, FitObserver, FitOptions, FitResult, Flow, Model, Samples};
+use ferro_core::{EpochLogs, FitObserver, FitOptions, FitRun, Flow, OwnedInputs, Samples, Step};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-const BATCH_EVENT_INTERVAL: Duration = Duration::from_millis(50);
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
 
 #[napi(object)]
 pub struct FitConfig {
     pub epochs: u32,
     pub batch_size: u32,
     pub shuffle: bool,
-    /// Wait for `FitControl::resume` after each epoch event.
-    pub sync_epochs: bool,
-    /// Send an event after every batch rather than every ~50 ms.
-    pub every_batch: bool,
+    /// Park after every batch (JS has batch callbacks) rather than only at
+    /// epoch ends.
+    pub each_batch: bool,
 }
 
-/// One progress report. `kind` is "batch" (running means of the epoch so
-/// far) or "epoch" (final means, plus validation when there is some).
+/// One report. `kind` is "progress" (running means, sent every ~50 ms while
+/// training runs on), "batch" (a batch is done and the session is parked),
+/// "epoch" (an epoch is over and the session is parked; `stopped` when it
+/// ended early) or "cancelled" (the session stopped after `cancel`).
 #[napi(object)]
-#[derive(Clone)]
 pub struct FitEvent {
     pub kind: String,
     pub epoch: u32,
@@ -46,98 +50,259 @@ pub struct FitEvent {
     pub accuracy: f64,
     pub val_loss: Option<f64>,
     pub val_accuracy: Option<f64>,
-}
-
-pub type FitEvents = ThreadsafeFunction<FitEvent, UnknownReturnValue, FitEvent, Status, false>;
-
-#[napi(object)]
-pub struct EpochSummary {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub val_loss: Option<f64>,
-    pub val_accuracy: Option<f64>,
-}
-
-#[napi(object)]
-pub struct FitSummary {
-    pub epochs: Vec<EpochSummary>,
-    /// True when training ended early through `FitControl::stop`.
     pub stopped: bool,
 }
 
-#[derive(Default)]
-pub struct ControlState {
-    stop: AtomicBool,
-    /// Test hook: 1 + the batch at which to panic (0: never).
-    panic_at: AtomicU32,
-    /// Set by `resume`: Some(stop) once JS has handled an epoch end.
-    answer: Mutex<Option<bool>>,
-    wake: Condvar,
+impl FitEvent {
+    fn new(kind: &str, epoch: usize, batches: usize, t: &LossTotals, val: Option<LossTotals>, stopped: bool) -> Self {
+        FitEvent {
+            kind: kind.into(),
+            epoch: epoch as u32,
+            batches: batches as u32,
+            loss: t.mean_loss(),
+            accuracy: t.accuracy(),
+            val_loss: val.map(|v| v.mean_loss()),
+            val_accuracy: val.map(|v| v.accuracy()),
+            stopped,
+        }
+    }
 }
 
-impl ControlState {
-    fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
+pub type FitEvents = ThreadsafeFunction<FitEvent, UnknownReturnValue, FitEvent, Status, true>;
+
+/// What a session owns while it is parked or running.
+struct FitJob {
+    train: (OwnedInputs, Vec<i32>),
+    val: Option<(OwnedInputs, Vec<i32>)>,
+    options: FitOptions,
+    each_batch: bool,
+    /// Made by the first step, which is the first to hold the model.
+    run: Option<FitRun>,
+    events: FitEvents,
+}
+
+enum Slot {
+    /// Waiting for `resume`; nothing runs.
+    Parked(Box<FitJob>),
+    /// A step is scheduled or running on the pool.
+    Running,
+    /// Training is over and given back.
+    Done,
+}
+
+struct Shared {
+    cell: Arc<ModelCell>,
+    slot: Mutex<Slot>,
+    /// End the epoch after the current batch.
+    stop: AtomicBool,
+    /// Drop everything after the current batch.
+    cancelled: AtomicBool,
+    /// Test hook: 1 + the batch at which to panic (0: never).
+    panic_at: AtomicU32,
+}
+
+impl Shared {
+    fn slot(&self) -> MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Blocks until JS has handled the epoch end (it always answers, also
-    /// after a stop or a failure); true means stop. Waiting even when stop
-    /// was requested keeps the epoch's callbacks before the end of fit: the
-    /// task's completion and the event reach JS by separate queues.
-    fn wait_for_resume(&self) -> bool {
-        let mut answer = self.answer.lock().unwrap_or_else(|e| e.into_inner());
-        while answer.is_none() {
-            answer = self.wake.wait(answer).unwrap_or_else(|e| e.into_inner());
+    /// Ends the session: training goes back to the model, the job is dropped.
+    fn finish(&self, slot: &mut Slot) {
+        *slot = Slot::Done;
+        self.cell.end_session();
+    }
+}
+
+impl Cancel for Shared {
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        self.stop.store(true, Ordering::Release);
+        let mut slot = self.slot();
+        if matches!(*slot, Slot::Parked(_)) {
+            self.finish(&mut slot);
         }
-        answer.take().unwrap_or(false) || self.stop_requested()
     }
 }
 
 /// JS's handle on a running fit.
 #[napi]
-pub struct FitControl {
-    state: Arc<ControlState>,
-    id: u32,
+pub struct FitSession {
+    shared: Arc<Shared>,
 }
 
-/// Live controls by id, for `modelFit` (see registry.rs).
-static CONTROLS: Registry<ControlState> = Registry::new();
-
-pub fn control(id: u32) -> napi::Result<Arc<ControlState>> {
-    guard(|| CONTROLS.get(id, "fit control"))
+/// Hears from the core loop after each batch: stop requests and progress.
+struct Observer<'a> {
+    shared: &'a Shared,
+    events: &'a FitEvents,
+    last_sent: Instant,
 }
 
-impl Drop for FitControl {
-    fn drop(&mut self) {
-        CONTROLS.remove(self.id);
+impl FitObserver for Observer<'_> {
+    fn on_batch_end(&mut self, epoch: usize, batch: usize, running: &LossTotals) -> Flow {
+        if self.shared.panic_at.load(Ordering::Acquire) == batch as u32 + 1 {
+            panic!("test hook: deliberate panic in fit after batch {batch}");
+        }
+        if self.shared.stop.load(Ordering::Acquire) {
+            return Flow::Stop;
+        }
+        if self.last_sent.elapsed() >= PROGRESS_INTERVAL {
+            self.last_sent = Instant::now();
+            let event = FitEvent::new("progress", epoch, batch + 1, running, None, false);
+            self.events.call(Ok(event), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+        Flow::Continue
+    }
+}
+
+/// One step on the pool: train up to the next pause, park, report.
+fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
+    let outcome = guard_job(|| {
+        let mut model = shared.cell.write();
+        let model = present_mut(&mut model)?;
+        let FitJob { train, val, options, each_batch, run, events } = &mut *job;
+        let train = Samples { x: train.0.view(), labels: &train.1 };
+        let val = val.as_ref().map(|(x, y)| Samples { x: x.view(), labels: y });
+        if run.is_none() {
+            *run = Some(model.begin_fit(train, val, options)?);
+        }
+        let run = run.as_mut().expect("made above");
+        let mut observer = Observer { shared: &shared, events, last_sent: Instant::now() };
+        run.advance(model, train, val, *each_batch, &mut observer)
+    });
+    shared.cell.end_write();
+    let mut slot = shared.slot();
+    if shared.cancelled.load(Ordering::Acquire) {
+        shared.finish(&mut slot);
+        drop(slot);
+        job.events.call(Ok(cancelled()), ThreadsafeFunctionCallMode::NonBlocking);
+        return;
+    }
+    let event = match outcome {
+        Ok(Step::Batch { epoch, batch, running }) => FitEvent::new("batch", epoch, batch + 1, &running, None, false),
+        Ok(Step::Epoch { epoch, logs: EpochLogs { batches, train, val }, stopped }) => {
+            FitEvent::new("epoch", epoch, batches, &train, val, stopped)
+        }
+        Err(e) => {
+            shared.finish(&mut slot);
+            drop(slot);
+            job.events.call(Err(to_napi(e)), ThreadsafeFunctionCallMode::NonBlocking);
+            return;
+        }
+    };
+    // Queued under the slot's lock, parked before JS can answer it: the
+    // call only queues the event, JS runs it later on its own thread.
+    job.events.call(Ok(event), ThreadsafeFunctionCallMode::NonBlocking);
+    *slot = Slot::Parked(job);
+}
+
+fn cancelled() -> FitEvent {
+    FitEvent::new("cancelled", 0, 0, &LossTotals::default(), None, true)
+}
+
+#[napi]
+impl NativeModel {
+    /// Copies the data, claims training (ERR_FERRO_BUSY if a fit or
+    /// trainOnBatch has it) and returns a parked session: `resume(false)`
+    /// starts it.
+    #[napi(
+        ts_args_type = "x: InputRows, y: Int32Array, valX: InputRows | undefined | null, valY: Int32Array | undefined | null, config: FitConfig, onEvent: (err: Error | null, event: FitEvent) => void"
+    )]
+    pub fn fit_start(
+        &self,
+        env: Env,
+        x: InputRows,
+        y: Int32Array,
+        val_x: Option<InputRows>,
+        val_y: Option<Int32Array>,
+        config: FitConfig,
+        on_event: FitEvents,
+    ) -> Result<FitSession> {
+        let job = guard(|| {
+            let val = match (&val_x, &val_y) {
+                (Some(x), Some(y)) => Some((copy_inputs(x)?, copy_labels(y)?)),
+                _ => None,
+            };
+            let options = FitOptions {
+                epochs: config.epochs as usize,
+                batch_size: config.batch_size as usize,
+                shuffle: config.shuffle,
+                // Drawn on the JS thread, so seeded programs shuffle alike however steps are scheduled.
+                seed: ferro_core::rng::next_seed(),
+            };
+            let train = (copy_inputs(&x)?, copy_labels(&y)?);
+            Ok(FitJob { train, val, options, each_batch: config.each_batch, run: None, events: on_event })
+        })?;
+        guard(|| self.cell.begin_session())?;
+        let shared = Arc::new(Shared {
+            cell: self.cell.clone(),
+            slot: Mutex::new(Slot::Parked(Box::new(job))),
+            stop: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
+            panic_at: AtomicU32::new(0),
+        });
+        let task: Arc<dyn Cancel> = shared.clone();
+        shutdown::watch(&env, &task)?;
+        Ok(FitSession { shared })
     }
 }
 
 #[napi]
-impl FitControl {
-    #[napi(constructor)]
-    pub fn new() -> Self {
-        let state = Arc::default();
-        FitControl { id: CONTROLS.insert(&state), state }
+impl FitSession {
+    /// Runs the next step, or, with `stop`, ends the epoch early (from a
+    /// batch pause) or the fit (from an epoch pause). Returns true when the
+    /// fit is over: stopped at an epoch end, or every epoch done.
+    #[napi]
+    pub fn resume(&self, env: Env, stop: bool) -> Result<bool> {
+        let shared = &self.shared;
+        let mut slot = shared.slot();
+        let mut job = match std::mem::replace(&mut *slot, Slot::Running) {
+            Slot::Parked(job) => job,
+            other => {
+                *slot = other;
+                return Ok(matches!(*slot, Slot::Done));
+            }
+        };
+        // Before the first step, or after an epoch: stopping here ends the fit.
+        let between_epochs = job.run.as_ref().is_none_or(FitRun::between_epochs);
+        if job.run.as_ref().is_some_and(FitRun::finished) || (stop && between_epochs) {
+            shared.finish(&mut slot);
+            return Ok(true);
+        }
+        if stop {
+            shared.stop.store(true, Ordering::Release);
+        }
+        #[allow(deprecated)]
+        job.events.refer(&env)?;
+        drop(slot);
+        let (cell, shared) = (shared.cell.clone(), shared.clone());
+        cell.schedule_write(move || step(shared, job));
+        Ok(false)
     }
 
-    /// The id `modelFit` takes.
-    #[napi(getter)]
-    pub fn id(&self) -> u32 {
-        self.id
+    /// Lets the process exit while the session waits for JS (as an
+    /// unsettled promise would); `resume` holds it open again.
+    #[napi]
+    pub fn parked(&self, env: Env) -> Result<()> {
+        if let Slot::Parked(job) = &mut *self.shared.slot() {
+            #[allow(deprecated)]
+            job.events.unref(&env)?;
+        }
+        Ok(())
     }
 
-    /// Ends training after the current batch.
+    /// Asks the running step to end the epoch after its current batch.
     #[napi]
     pub fn stop(&self) {
-        self.state.stop.store(true, Ordering::Release);
+        self.shared.stop.store(true, Ordering::Release);
     }
 
-    /// Lets a loop waiting at an epoch end go on (or stop, when `stop`).
+    /// Ends the fit as soon as possible: at once when parked (true), else
+    /// after the running step's current batch, which then reports a
+    /// "cancelled" event (false).
     #[napi]
-    pub fn resume(&self, stop: bool) {
-        *self.state.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
-        self.state.wake.notify_all();
+    pub fn cancel(&self) -> bool {
+        self.shared.cancel();
+        matches!(*self.shared.slot(), Slot::Done)
     }
 
     /// Test hook (FERRO_NN_TEST_HOOKS=1): panic on ferro-nn's pool when the
@@ -146,159 +311,8 @@ impl FitControl {
     pub fn test_panic_at_batch(&self, batch: u32) -> Result<()> {
         guard(|| {
             crate::test_hooks::enabled()?;
-            self.state.panic_at.store(batch.saturating_add(1), Ordering::Release);
+            self.shared.panic_at.store(batch.saturating_add(1), Ordering::Release);
             Ok(())
         })
-    }
-}
-
-impl Default for FitControl {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-pub struct FitTask {
-    model: SharedModel,
-    x: Float32Array,
-    y: Int32Array,
-    val: Option<(Float32Array, Int32Array)>,
-    config: FitConfig,
-    control: Arc<ControlState>,
-    events: Option<FitEvents>,
-    /// Drawn when fit is called, on the JS thread, so seeded programs shuffle
-    /// the same way however their tasks are scheduled.
-    shuffle_seed: u64,
-}
-
-impl FitTask {
-    pub fn new(
-        model: SharedModel,
-        x: Float32Array,
-        y: Int32Array,
-        val: Option<(Float32Array, Int32Array)>,
-        config: FitConfig,
-        control: Arc<ControlState>,
-        events: Option<FitEvents>,
-    ) -> Self {
-        FitTask { model, x, y, val, config, control, events, shuffle_seed: ferro_core::rng::next_seed() }
-    }
-}
-
-/// Forwards the core loop's batch reports to JS.
-struct BatchEvents<'a> {
-    control: &'a ControlState,
-    events: Option<&'a FitEvents>,
-    every_batch: bool,
-    last_sent: Instant,
-}
-
-fn event(kind: &str, epoch: usize, batches: usize, t: &LossTotals, val: Option<LossTotals>) -> FitEvent {
-    FitEvent {
-        kind: kind.to_string(),
-        epoch: epoch as u32,
-        batches: batches as u32,
-        loss: t.mean_loss(),
-        accuracy: t.accuracy(),
-        val_loss: val.map(|v| v.mean_loss()),
-        val_accuracy: val.map(|v| v.accuracy()),
-    }
-}
-
-impl FitObserver for BatchEvents<'_> {
-    fn on_batch_end(&mut self, epoch: usize, batch: usize, running: &LossTotals) -> Flow {
-        if self.control.panic_at.load(Ordering::Acquire) == batch as u32 + 1 {
-            panic!("test hook: deliberate panic in fit after batch {batch}");
-        }
-        if self.control.stop_requested() {
-            return Flow::Stop;
-        }
-        if let Some(events) = self.events {
-            if self.every_batch || self.last_sent.elapsed() >= BATCH_EVENT_INTERVAL {
-                self.last_sent = Instant::now();
-                events.call(event("batch", epoch, batch + 1, running, None), ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        }
-        Flow::Continue
-    }
-}
-
-impl FitTask {
-    /// Tells JS the epoch is over and, when asked to, waits until it says to
-    /// go on; the model is not locked meanwhile.
-    fn end_epoch(&self, epoch: usize, logs: &EpochLogs) -> Flow {
-        let stop = match &self.events {
-            None => self.control.stop_requested(),
-            Some(events) => {
-                let event = event("epoch", epoch, logs.batches, &logs.train, logs.val);
-                let status = events.call(event, ThreadsafeFunctionCallMode::Blocking);
-                // Only wait when the event reached JS: otherwise nobody would answer.
-                if self.config.sync_epochs && status == Status::Ok {
-                    self.control.wait_for_resume()
-                } else {
-                    self.control.stop_requested()
-                }
-            }
-        };
-        if stop {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
-    }
-}
-
-#[napi]
-impl Task for FitTask {
-    type Output = ferro_core::FitResult;
-    type JsValue = FitSummary;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        guard(|| {
-            let train = Samples { x: &self.x, labels: &self.y };
-            let val = self.val.as_ref().map(|(x, y)| Samples { x, labels: y });
-            let options = FitOptions {
-                epochs: self.config.epochs as usize,
-                batch_size: self.config.batch_size as usize,
-                shuffle: self.config.shuffle,
-                seed: self.shuffle_seed,
-            };
-            // Busy now: refuse at once. Between epochs: wait for whoever
-            // (an epoch callback's evaluate) holds the model.
-            let mut run = lock(&self.model)?.begin_fit(train, val, &options)?;
-            let mut result = FitResult::default();
-            let mut batches = BatchEvents {
-                control: &self.control,
-                events: self.events.as_ref(),
-                every_batch: self.config.every_batch,
-                last_sent: Instant::now(),
-            };
-            while !run.finished() {
-                let epoch = run.epoch();
-                let end = {
-                    let mut guard = lock_blocking(&self.model)?;
-                    let model: &mut Model = &mut guard;
-                    pool::install(|| run.run_epoch(model, train, val, &mut batches))?
-                };
-                if result.record(epoch, end, |epoch, logs| self.end_epoch(epoch, logs)) == Flow::Stop {
-                    break;
-                }
-            }
-            Ok(result)
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<FitSummary> {
-        let epochs = output
-            .epochs
-            .iter()
-            .map(|e| EpochSummary {
-                loss: e.train.mean_loss(),
-                accuracy: e.train.accuracy(),
-                val_loss: e.val.map(|v| v.mean_loss()),
-                val_accuracy: e.val.map(|v| v.accuracy()),
-            })
-            .collect();
-        Ok(FitSummary { epochs, stopped: output.stopped })
     }
 }

@@ -1,18 +1,25 @@
 //! The napi binding of ferro-nn: converts JS values, maps errors, runs the
 //! work off the JS thread. Nothing numeric happens here.
 //!
-//! Every entry point runs its body through `guard`, which catches panics:
-//! napi-rs does not guard `Task::compute`, and a panic there would abort Node.
+//! Execution model: a call copies what it reads from JavaScript into native
+//! memory before it returns, then runs on ferro-nn's own thread pool (never
+//! on libuv's) and reports through a threadsafe callback. No thread ever
+//! waits for JavaScript; environment cleanup hooks stop work whose
+//! environment goes away. Every entry point and job runs its body through a
+//! panic guard: a panic becomes an ERR_FERRO_INTERNAL error, never an abort.
 
 #![deny(clippy::all)]
 // napi-rs registers the exported functions only outside `cargo test`, so the
 // unit-test build would call them all dead.
 #![cfg_attr(test, allow(dead_code))]
 
+mod cell;
+mod data;
 mod errors;
 mod fit;
 mod model;
 mod registry;
+mod shutdown;
 mod test_hooks;
 
 use errors::guard;
@@ -20,7 +27,7 @@ use ferro_core::{io::idx, pool, rng};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-pub use fit::FitControl;
+pub use fit::FitSession;
 pub use model::NativeModel;
 
 #[napi]

@@ -1,18 +1,21 @@
-//! `NativeModel`: one core `Model` behind a mutex, shared with the tasks
-//! that train or run it on ferro-nn's pool.
+//! `NativeModel`: the JS handle on one core `Model` (in a `ModelCell`).
+//! Quick calls (weights, compile) run on the JavaScript thread and never
+//! wait; predict, evaluate and trainOnBatch copy their inputs, return at
+//! once, run on ferro-nn's pool and report through a callback.
 
-use crate::errors::guard;
-use crate::fit::{FitConfig, FitEvents, FitTask};
+use crate::cell::{present, present_mut, ModelCell};
+use crate::data::{copy_inputs, copy_labels, InputRows};
+use crate::errors::{guard, to_napi};
 use crate::registry::Registry;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, Initializer};
-use ferro_core::losses::Loss;
+use ferro_core::losses::{Loss, LossTotals};
 use ferro_core::optimizers::RmsPropConfig;
-use ferro_core::{pool, Error as CoreError, Model, Samples, WeightTensor};
+use ferro_core::{pool, Model, Samples, WeightTensor};
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
-use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::Arc;
 
 #[napi(object)]
 pub struct LayerConfig {
@@ -38,10 +41,19 @@ pub struct Metrics {
     pub accuracy: f64,
 }
 
+/// A node-style callback `(error, value)`, called once from ferro-nn's
+/// pool. It holds the event loop open until it has been called.
+pub type Done<T> = ThreadsafeFunction<T, UnknownReturnValue, T, Status, true>;
+
+/// Reports `result` to JavaScript; a closed environment drops it.
+pub fn settle<T: ToNapiValue + 'static>(done: Done<T>, result: ferro_core::Result<T>) {
+    done.call(result.map_err(to_napi), ThreadsafeFunctionCallMode::NonBlocking);
+}
+
 /// Finalised with an adjustment of V8's external memory (see `external`).
 #[napi(custom_finalize)]
 pub struct NativeModel {
-    inner: SharedModel,
+    pub(crate) cell: Arc<ModelCell>,
     id: u32,
     /// Native bytes reported to V8 for this model: the small JS object holds
     /// megabytes of weights and optimizer state, and V8 only collects it early
@@ -58,67 +70,6 @@ impl ObjectFinalize for NativeModel {
     }
 }
 
-/// A model shared with the tasks that use it; None once disposed.
-pub type SharedModel = Arc<Mutex<Option<Model>>>;
-
-/// The model, locked for one call.
-pub struct Held<'a>(MutexGuard<'a, Option<Model>>);
-
-impl Deref for Held<'_> {
-    type Target = Model;
-    fn deref(&self) -> &Model {
-        self.0.as_ref().expect("checked when locked")
-    }
-}
-
-impl DerefMut for Held<'_> {
-    fn deref_mut(&mut self) -> &mut Model {
-        self.0.as_mut().expect("checked when locked")
-    }
-}
-
-fn disposed() -> CoreError {
-    CoreError::State("The model has been disposed; create a new one.".into())
-}
-
-fn held(guard: MutexGuard<'_, Option<Model>>) -> ferro_core::Result<Held<'_>> {
-    if guard.is_some() {
-        Ok(Held(guard))
-    } else {
-        Err(disposed())
-    }
-}
-
-/// Recovers a mutex a caught panic poisoned: the weights are those of the
-/// last completed step, so the model stays usable.
-fn unpoison<'a>(
-    model: &'a SharedModel,
-    poisoned: PoisonError<MutexGuard<'a, Option<Model>>>,
-) -> MutexGuard<'a, Option<Model>> {
-    model.clear_poison();
-    poisoned.into_inner()
-}
-
-/// The model's mutex, unless a fit holds it: then ERR_FERRO_BUSY with `busy`.
-fn try_guard<'a>(model: &'a SharedModel, busy: &str) -> ferro_core::Result<MutexGuard<'a, Option<Model>>> {
-    match model.try_lock() {
-        Ok(guard) => Ok(guard),
-        Err(TryLockError::WouldBlock) => Err(CoreError::Busy(busy.into())),
-        Err(TryLockError::Poisoned(p)) => Ok(unpoison(model, p)),
-    }
-}
-
-/// Locks the model for one call, or says it is busy (a fit holds it).
-pub fn lock(model: &SharedModel) -> ferro_core::Result<Held<'_>> {
-    held(try_guard(model, "The model is training: wait for fit() or trainOnBatch() to settle before this call.")?)
-}
-
-/// Locks the model, waiting for a call that holds it to finish.
-pub fn lock_blocking(model: &SharedModel) -> ferro_core::Result<Held<'_>> {
-    let guard = model.lock().unwrap_or_else(|p| unpoison(model, p));
-    held(guard)
-}
-
 fn spec(c: &LayerConfig) -> ferro_core::Result<DenseSpec> {
     Ok(DenseSpec {
         units: c.units as usize,
@@ -127,6 +78,10 @@ fn spec(c: &LayerConfig) -> ferro_core::Result<DenseSpec> {
         kernel_initializer: Initializer::parse(&c.kernel_initializer)?,
         bias_initializer: Initializer::parse(&c.bias_initializer)?,
     })
+}
+
+fn metrics(t: LossTotals) -> Metrics {
+    Metrics { loss: t.mean_loss(), accuracy: t.accuracy() }
 }
 
 #[napi]
@@ -141,8 +96,8 @@ impl NativeModel {
         // Weights and, once trained, as much again of RMSprop velocity.
         let external = (2 * 4 * model.param_count()).min(i64::MAX as usize) as i64;
         env.adjust_external_memory(external)?;
-        let inner = Arc::new(Mutex::new(Some(model)));
-        Ok(NativeModel { id: MODELS.insert(&inner), inner, external })
+        let cell = Arc::new(ModelCell::new(model));
+        Ok(NativeModel { id: MODELS.insert(&cell), cell, external })
     }
 
     #[napi]
@@ -155,19 +110,23 @@ impl NativeModel {
                 momentum: optimizer.momentum,
                 centered: optimizer.centered,
             };
-            lock(&self.inner)?.compile(config, Loss::parse(&loss)?)
+            let loss = Loss::parse(&loss)?;
+            present_mut(&mut self.cell.try_write()?)?.compile(config, loss)
         })
     }
 
     #[napi]
     pub fn param_count(&self) -> Result<f64> {
-        guard(|| Ok(lock(&self.inner)?.param_count() as f64))
+        guard(|| Ok(present(&self.cell.try_read()?)?.param_count() as f64))
     }
 
     /// Kernel and bias of each layer, in order, as flat arrays.
     #[napi]
     pub fn get_weights(&self) -> Result<Vec<Float32Array>> {
-        guard(|| Ok(lock(&self.inner)?.weights().into_iter().map(|w| Float32Array::new(w.data)).collect()))
+        guard(|| {
+            let weights = present(&self.cell.try_read()?)?.weights();
+            Ok(weights.into_iter().map(|w| Float32Array::new(w.data)).collect())
+        })
     }
 
     /// Replaces every weight; `shapes[i]` is the shape of `data[i]`.
@@ -179,18 +138,16 @@ impl NativeModel {
                 .zip(&shapes)
                 .map(|(d, s)| WeightTensor { shape: s.iter().map(|&v| v as usize).collect(), data: d.to_vec() })
                 .collect();
-            lock(&self.inner)?.set_weights(weights)
+            present_mut(&mut self.cell.try_write()?)?.set_weights(weights)
         })
     }
 
-    /// Frees the model's memory now; later calls fail with ERR_FERRO_STATE.
-    /// (Without this, the memory is freed when the JS object is collected.)
+    /// Frees the model's memory as soon as no call uses it; later calls fail
+    /// with ERR_FERRO_STATE. (Without this, it goes when the JS object is
+    /// collected.)
     #[napi]
     pub fn dispose(&mut self, env: Env) -> Result<()> {
-        guard(|| {
-            try_guard(&self.inner, "The model is training: dispose() it once fit() or trainOnBatch() settles.")?.take();
-            Ok(())
-        })?;
+        guard(|| self.cell.dispose())?;
         if self.external > 0 {
             env.adjust_external_memory(-self.external)?;
             self.external = 0;
@@ -198,11 +155,74 @@ impl NativeModel {
         Ok(())
     }
 
-    /// The id the async entry points (`modelFit`, …) take.
+    /// The last layer's outputs for `rows` rows of `x`, through `done`.
+    #[napi(
+        ts_args_type = "x: InputRows, rows: number, batchSize: number, done: (err: Error | null, out: Float32Array) => void"
+    )]
+    pub fn predict(&self, x: InputRows, rows: u32, batch_size: u32, done: Done<Float32Array>) -> Result<()> {
+        guard(|| {
+            let x = copy_inputs(&x)?;
+            let ticket = self.cell.begin_read()?;
+            pool::spawn(move || {
+                let result =
+                    guard_job(|| present(&ticket.model())?.predict(x.view(), rows as usize, batch_size as usize));
+                drop(ticket);
+                settle(done, result.map(Float32Array::new));
+            });
+            Ok(())
+        })
+    }
+
+    /// Mean loss and accuracy over `x` and `y`, through `done`.
+    #[napi(
+        ts_args_type = "x: InputRows, y: Int32Array, batchSize: number, done: (err: Error | null, m: Metrics) => void"
+    )]
+    pub fn evaluate(&self, x: InputRows, y: Int32Array, batch_size: u32, done: Done<Metrics>) -> Result<()> {
+        guard(|| {
+            let (x, y) = (copy_inputs(&x)?, copy_labels(&y)?);
+            let ticket = self.cell.begin_read()?;
+            pool::spawn(move || {
+                let result = guard_job(|| {
+                    present(&ticket.model())?.evaluate(Samples { x: x.view(), labels: &y }, batch_size as usize)
+                });
+                drop(ticket);
+                settle(done, result.map(metrics));
+            });
+            Ok(())
+        })
+    }
+
+    /// One optimizer step on exactly this batch, through `done`.
+    #[napi(ts_args_type = "x: InputRows, y: Int32Array, done: (err: Error | null, m: Metrics) => void")]
+    pub fn train_on_batch(&self, x: InputRows, y: Int32Array, done: Done<Metrics>) -> Result<()> {
+        guard(|| {
+            let (x, y) = (copy_inputs(&x)?, copy_labels(&y)?);
+            self.cell.begin_session()?;
+            let cell = self.cell.clone();
+            self.cell.schedule_write(move || {
+                let result = guard_job(|| {
+                    let mut model = cell.write();
+                    present_mut(&mut model)?.train_on_batch(Samples { x: x.view(), labels: &y })
+                });
+                cell.end_write();
+                cell.end_session();
+                settle(done, result.map(metrics));
+            });
+            Ok(())
+        })
+    }
+
+    /// The id `liveModels` counts by.
     #[napi(getter)]
     pub fn id(&self) -> u32 {
         self.id
     }
+}
+
+/// Runs a job's body with panics caught: a job runs on the pool, where an
+/// escaped panic would take the thread (and its caller's promise) with it.
+pub fn guard_job<T>(f: impl FnOnce() -> ferro_core::Result<T>) -> ferro_core::Result<T> {
+    ferro_core::error::catch_panic(f)
 }
 
 impl Drop for NativeModel {
@@ -211,133 +231,11 @@ impl Drop for NativeModel {
     }
 }
 
-/// Live models by id, for the async entry points (see registry.rs).
-pub static MODELS: Registry<Mutex<Option<Model>>> = Registry::new();
+/// Live models by id: for leak checks (see registry.rs).
+pub static MODELS: Registry<ModelCell> = Registry::new();
 
 /// How many models are alive (not yet collected): for leak checks.
 #[napi]
 pub fn live_models() -> u32 {
     MODELS.len() as u32
-}
-
-fn model(id: u32) -> Result<SharedModel> {
-    guard(|| MODELS.get(id, "model"))
-}
-
-/// Trains model `model` on `x` (rows × features) and `y` (labels); see `FitTask`.
-#[napi(ts_return_type = "Promise<FitSummary>")]
-#[allow(clippy::too_many_arguments)]
-pub fn model_fit(
-    model_id: u32,
-    x: Float32Array,
-    y: Int32Array,
-    val_x: Option<Float32Array>,
-    val_y: Option<Int32Array>,
-    config: FitConfig,
-    control_id: u32,
-    #[napi(ts_arg_type = "((event: FitEvent) => void) | undefined | null")] on_event: Option<FitEvents>,
-) -> Result<AsyncTask<FitTask>> {
-    let val = val_x.zip(val_y);
-    let control = crate::fit::control(control_id)?;
-    Ok(AsyncTask::new(FitTask::new(model(model_id)?, x, y, val, config, control, on_event)))
-}
-
-#[napi(ts_return_type = "Promise<Metrics>")]
-pub fn model_evaluate(
-    model_id: u32,
-    x: Float32Array,
-    y: Int32Array,
-    batch_size: u32,
-) -> Result<AsyncTask<EvaluateTask>> {
-    Ok(AsyncTask::new(EvaluateTask { model: model(model_id)?, x, y, batch_size }))
-}
-
-#[napi(ts_return_type = "Promise<Float32Array>")]
-pub fn model_predict(model_id: u32, x: Float32Array, rows: u32, batch_size: u32) -> Result<AsyncTask<PredictTask>> {
-    Ok(AsyncTask::new(PredictTask { model: model(model_id)?, x, rows, batch_size }))
-}
-
-#[napi(ts_return_type = "Promise<Metrics>")]
-pub fn model_train_on_batch(model_id: u32, x: Float32Array, y: Int32Array) -> Result<AsyncTask<TrainOnBatchTask>> {
-    Ok(AsyncTask::new(TrainOnBatchTask { model: model(model_id)?, x, y }))
-}
-
-fn metrics(t: ferro_core::losses::LossTotals) -> Metrics {
-    Metrics { loss: t.mean_loss(), accuracy: t.accuracy() }
-}
-
-pub struct EvaluateTask {
-    model: SharedModel,
-    x: Float32Array,
-    y: Int32Array,
-    batch_size: u32,
-}
-
-#[napi]
-impl Task for EvaluateTask {
-    type Output = Metrics;
-    type JsValue = Metrics;
-
-    fn compute(&mut self) -> Result<Metrics> {
-        guard(|| {
-            let guard = lock(&self.model)?;
-            let model: &Model = &guard;
-            let samples = Samples { x: &self.x, labels: &self.y };
-            pool::install(|| model.evaluate(samples, self.batch_size as usize)).map(metrics)
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: Metrics) -> Result<Metrics> {
-        Ok(output)
-    }
-}
-
-pub struct PredictTask {
-    model: SharedModel,
-    x: Float32Array,
-    rows: u32,
-    batch_size: u32,
-}
-
-#[napi]
-impl Task for PredictTask {
-    type Output = Vec<f32>;
-    type JsValue = Float32Array;
-
-    fn compute(&mut self) -> Result<Vec<f32>> {
-        guard(|| {
-            let guard = lock(&self.model)?;
-            let model: &Model = &guard;
-            pool::install(|| model.predict(&self.x, self.rows as usize, self.batch_size as usize))
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: Vec<f32>) -> Result<Float32Array> {
-        Ok(Float32Array::new(output))
-    }
-}
-
-pub struct TrainOnBatchTask {
-    model: SharedModel,
-    x: Float32Array,
-    y: Int32Array,
-}
-
-#[napi]
-impl Task for TrainOnBatchTask {
-    type Output = Metrics;
-    type JsValue = Metrics;
-
-    fn compute(&mut self) -> Result<Metrics> {
-        guard(|| {
-            let mut guard = lock(&self.model)?;
-            let model: &mut Model = &mut guard;
-            let samples = Samples { x: &self.x, labels: &self.y };
-            pool::install(|| model.train_on_batch(samples)).map(metrics)
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: Metrics) -> Result<Metrics> {
-        Ok(output)
-    }
 }

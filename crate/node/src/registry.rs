@@ -1,9 +1,6 @@
-//! Native objects that async calls reach by number.
-//!
-//! napi-rs leaks a reference to a class instance whose `&self` a call hands
-//! to an AsyncTask (napi-rs/napi-rs#2104), so a model used by fit or predict
-//! would never be collected. The async entry points therefore take a plain
-//! id; the registry holds only weak references, the JS object the strong one.
+//! Native objects counted by id, for leak checks: the registry holds only
+//! weak references, the JS object the strong one, so an entry that outlives
+//! its JS object shows a leak.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,14 +24,6 @@ impl<T> Registry<T> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.items().insert(id, Arc::downgrade(item));
         id
-    }
-
-    /// The live object with this id.
-    pub fn get(&self, id: u32, what: &str) -> ferro_core::Result<Arc<T>> {
-        self.items()
-            .get(&id)
-            .and_then(Weak::upgrade)
-            .ok_or_else(|| ferro_core::Error::State(format!("No {what} with id {id}: it was disposed or collected.")))
     }
 
     pub fn remove(&self, id: u32) {

@@ -3,6 +3,7 @@
 //! otherwise they refuse with ERR_FERRO_STATE.
 
 use crate::errors::guard;
+use crate::model::{guard_job, settle, Done};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -23,30 +24,14 @@ pub fn test_panic_sync() -> Result<()> {
     })
 }
 
-pub struct PanicTask;
-
-#[napi]
-impl Task for PanicTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        guard(|| {
-            enabled()?;
-            // On a worker of ferro-nn's pool, as real work would.
-            ferro_core::pool::install(|| -> ferro_core::Result<()> {
-                panic!("test hook: deliberate panic in an AsyncTask");
-            })
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// Panics inside an AsyncTask's compute, on ferro-nn's pool.
-#[napi(ts_return_type = "Promise<void>")]
-pub fn test_panic_async() -> AsyncTask<PanicTask> {
-    AsyncTask::new(PanicTask)
+/// Panics inside a job on ferro-nn's pool, as real work would; `done`
+/// hears of it as an ERR_FERRO_INTERNAL error.
+#[napi(ts_args_type = "done: (err: Error | null, value: undefined) => void")]
+pub fn test_panic_async(done: Done<()>) -> Result<()> {
+    guard(enabled)?;
+    ferro_core::pool::spawn(move || {
+        let result = guard_job(|| -> ferro_core::Result<()> { panic!("test hook: deliberate panic in a pool job") });
+        settle(done, result);
+    });
+    Ok(())
 }

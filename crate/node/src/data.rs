@@ -1,0 +1,31 @@
+//! Copies what JavaScript hands over into memory the native side owns, on
+//! the JavaScript thread, before the call returns: afterwards the caller may
+//! detach, shrink or rewrite its buffers without reaching a running task.
+
+use ferro_core::{Error, OwnedInputs, Result};
+use napi::bindgen_prelude::{Float32Array, Int32Array, Uint8Array};
+use napi_derive::napi;
+
+/// Input rows as the TypeScript layer passes them: float32 `values`, or
+/// `bytes` with the `table` of the float32 value of each byte (a uint8
+/// tensor scaled lazily).
+#[napi(object)]
+pub struct InputRows {
+    pub values: Option<Float32Array>,
+    pub bytes: Option<Uint8Array>,
+    pub table: Option<Float32Array>,
+}
+
+pub fn copy_inputs(x: &InputRows) -> Result<OwnedInputs> {
+    match (&x.values, &x.bytes, &x.table) {
+        (Some(values), None, None) => OwnedInputs::copy_f32(values),
+        (None, Some(bytes), Some(table)) => OwnedInputs::copy_bytes(bytes, table),
+        _ => Err(Error::Type("Expected input rows as float32 values, or bytes with a value table.".into())),
+    }
+}
+
+pub fn copy_labels(y: &Int32Array) -> Result<Vec<i32>> {
+    let mut labels = ferro_core::alloc::zeroed(y.len(), "the labels")?;
+    labels.copy_from_slice(y);
+    Ok(labels)
+}
