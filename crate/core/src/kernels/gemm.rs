@@ -12,7 +12,8 @@
 //! bit-identical on 1 or N threads.
 
 use super::activation::Activation;
-use super::microkernel::{Isa, Kernel, MAX_TILE};
+use super::isa::Isa;
+use super::microkernel::{Kernel, MAX_TILE};
 use super::narrow::{self, narrow_product};
 use super::pack::{pack_panels, transpose};
 use super::params::{blocking, Blocking, PARALLEL_MIN_FLOPS};

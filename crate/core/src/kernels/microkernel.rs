@@ -12,15 +12,7 @@
 //! The scalar twin shares the contract; SIMD results differ from it only by
 //! the FMA's single rounding, which the tests allow for.
 
-/// Which instruction set the microkernels use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    Scalar,
-    #[cfg(target_arch = "x86_64")]
-    Avx2Fma,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
+use super::isa::{Isa, Level};
 
 /// Signature shared by every microkernel.
 ///
@@ -54,104 +46,51 @@ impl Kernel {
         assert!(rs_b >= self.nr, "microkernel B stride below NR");
         let b_len = if k == 0 { 0 } else { (k - 1) * rs_b + self.nr };
         assert!(a.len() >= k * self.mr && b.len() >= b_len, "microkernel slivers too short");
-        // SAFETY: slivers checked above; the Kernel was made by an Isa that
-        // detection confirmed; the caller vouches for `c`.
+        // SAFETY: slivers checked above; the Kernel was handed out by an Isa,
+        // which only detection makes; the caller vouches for `c`.
         (self.f)(k, a.as_ptr(), b.as_ptr(), rs_b, c, rs_c, accumulate)
     }
 }
 
-impl Isa {
-    /// The fastest kernels this CPU runs, capped by `FERRO_NN_ISA` (scalar,
-    /// avx2 or avx512: to exercise a slower path) or `FERRO_NN_FORCE_SCALAR=1`.
-    pub fn detect() -> Isa {
-        let cap = if std::env::var("FERRO_NN_FORCE_SCALAR").is_ok_and(|v| v == "1") {
-            Some("scalar".to_string())
-        } else {
-            std::env::var("FERRO_NN_ISA").ok()
-        };
-        let available = Self::available();
-        let allowed = |isa: &Isa| cap.as_deref().is_none_or(|c| isa.rank() <= Self::rank_of(c));
-        available.into_iter().rfind(allowed).unwrap_or(Isa::Scalar)
-    }
-
-    /// Order of speed; an ISA implies every lower one on the CPUs we build for.
-    fn rank(self) -> u8 {
-        match self {
-            Isa::Scalar => 0,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => 1,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => 2,
-        }
-    }
-
-    /// The rank `FERRO_NN_ISA` names; unknown names cap nothing.
-    fn rank_of(name: &str) -> u8 {
-        match name {
-            "scalar" => 0,
-            "avx2" => 1,
-            _ => u8::MAX,
-        }
-    }
-
-    /// Every instruction set this CPU can run, slowest first.
-    pub fn available() -> Vec<Isa> {
-        #[allow(unused_mut)]
-        let mut all = vec![Isa::Scalar];
+/// This ISA's kernels with their relative speed per useful row.
+fn kernels(isa: Isa) -> &'static [(Kernel, f32)] {
+    match isa.level() {
+        Level::Scalar => &SCALAR_KERNELS,
         #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                all.push(Isa::Avx2Fma);
-            }
-            if is_x86_feature_detected!("avx512f") {
-                all.push(Isa::Avx512);
-            }
-        }
-        all
+        Level::Avx2Fma => &AVX2_KERNELS,
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => &AVX512_KERNELS,
     }
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Scalar => "scalar",
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => "avx2+fma",
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => "avx512",
+/// The kernel that computes `m` rows fastest: least padded work per speed,
+/// the first (preferred) kernel on ties.
+fn fastest_for(kernels: &[(Kernel, f32)], m: usize) -> Kernel {
+    let cost = |&(k, speed): &(Kernel, f32)| m.max(1).div_ceil(k.mr) as f32 * k.mr as f32 / speed;
+    let mut best = kernels[0];
+    for cand in kernels {
+        if cost(cand) < cost(&best) {
+            best = *cand;
         }
     }
+    best.0
+}
 
-    /// This ISA's kernels with their relative speed per useful row.
-    fn kernels(self) -> &'static [(Kernel, f32)] {
-        match self {
-            Isa::Scalar => &SCALAR_KERNELS,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => &AVX2_KERNELS,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => &AVX512_KERNELS,
-        }
-    }
-
+impl Isa {
     /// Columns every kernel of this ISA computes at once.
     pub fn nr(self) -> usize {
-        self.kernels()[0].0.nr
+        kernels(self)[0].0.nr
     }
 
     /// The kernel that computes `m` rows fastest: least padded work per speed,
     /// the first (preferred) kernel on ties.
     pub fn kernel_for(self, m: usize) -> Kernel {
-        let cost = |&(k, speed): &(Kernel, f32)| m.max(1).div_ceil(k.mr) as f32 * k.mr as f32 / speed;
-        let mut best = self.kernels()[0];
-        for cand in self.kernels() {
-            if cost(cand) < cost(&best) {
-                best = *cand;
-            }
-        }
-        best.0
+        fastest_for(kernels(self), m)
     }
 
     /// Every kernel of this ISA (for tests).
     pub fn all_kernels(self) -> Vec<Kernel> {
-        self.kernels().iter().map(|&(k, _)| k).collect()
+        kernels(self).iter().map(|&(k, _)| k).collect()
     }
 }
 
@@ -348,12 +287,13 @@ mod tests {
                 assert!(waste < k.mr, "{isa:?} m={m}");
             }
         }
+        // The tables themselves, whether or not this CPU runs them.
         #[cfg(target_arch = "x86_64")]
         {
-            assert_eq!(Isa::Avx2Fma.kernel_for(10).mr, 5);
-            assert_eq!(Isa::Avx2Fma.kernel_for(128).mr, 6);
-            assert_eq!(Isa::Avx512.kernel_for(10).mr, 10);
-            assert_eq!(Isa::Avx512.kernel_for(784).mr, 8);
+            assert_eq!(fastest_for(&AVX2_KERNELS, 10).mr, 5);
+            assert_eq!(fastest_for(&AVX2_KERNELS, 128).mr, 6);
+            assert_eq!(fastest_for(&AVX512_KERNELS, 10).mr, 10);
+            assert_eq!(fastest_for(&AVX512_KERNELS, 784).mr, 8);
         }
     }
 }
