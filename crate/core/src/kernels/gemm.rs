@@ -189,7 +189,7 @@ fn multiply(
     let (m, k) = a.dim();
     let n = b.dim().1;
     let kernel = isa.kernel_for(m);
-    let (mr, nr) = (kernel.mr, kernel.nr);
+    let (mr, nr) = (kernel.mr(), kernel.nr());
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
     let parallel = flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
 
@@ -311,7 +311,7 @@ unsafe impl Sync for SharedMut {}
 /// `c` points to C with row stride `task.ldc`, and no other thread touches
 /// `task`'s rows × columns of it.
 unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlivers, c: SharedMut, epilogue: &Epilogue) {
-    let (k, mr, nr) = (task.k, kernel.mr, kernel.nr);
+    let (k, mr, nr) = (task.k, kernel.mr(), kernel.nr());
     let mut edge = [0f32; MAX_TILE];
     for pc in (0..k.max(1)).step_by(task.kc) {
         let kc = task.kc.min(k - pc);
@@ -329,7 +329,7 @@ unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlive
                 } else {
                     // Edge tile: compute the full MR×NR on the zero-padded panels
                     // into a local buffer, then add the valid part.
-                    kernel.run(kc, a_sliver, b_sliver, b.rs, edge.as_mut_ptr(), nr, false);
+                    kernel.run_into(kc, a_sliver, b_sliver, b.rs, &mut edge, nr, false);
                     for i in 0..rows {
                         let dst = std::slice::from_raw_parts_mut(tile.add(i * task.ldc), cols);
                         for (d, &v) in dst.iter_mut().zip(&edge[i * nr..]) {
@@ -523,17 +523,16 @@ mod tests {
             let block = blocking(isa);
             for &(m, n, t) in &[(128, 512, 2), (784, 512, 2), (1, 1, 16), (128, 10, 16), (5000, 3, 4), (300, 4096, 3)] {
                 let kern = isa.kernel_for(m);
-                let plan = plan_tasks(m, n, t, kern.mr, kern.nr, block);
+                let (mr, nr) = (kern.mr(), kern.nr());
+                let plan = plan_tasks(m, n, t, mr, nr, block);
                 // Every element of C in exactly one task; blocks start on panel
                 // boundaries, stay within MC×NC, and differ by one panel at most.
                 let mut covered = vec![0u8; m * n];
                 let (mut rows_seen, mut cols_seen) = (Vec::new(), Vec::new());
                 for task in 0..plan.tasks() {
                     let (rows, cols) = plan.block(task);
-                    assert!(rows.start % kern.mr == 0 && cols.start % kern.nr == 0);
-                    assert!(
-                        rows.len() <= block.mc.max(kern.mr) + kern.mr && cols.len() <= block.nc.max(kern.nr) + kern.nr
-                    );
+                    assert!(rows.start % mr == 0 && cols.start % nr == 0);
+                    assert!(rows.len() <= block.mc.max(mr) + mr && cols.len() <= block.nc.max(nr) + nr);
                     for i in rows.clone() {
                         for j in cols.clone() {
                             covered[i * n + j] += 1;
@@ -545,8 +544,8 @@ mod tests {
                 assert!(covered.iter().all(|&c| c == 1), "{isa:?} {m}x{n}");
                 let spread =
                     |v: &[usize], w: usize| v.iter().max().unwrap() - v.iter().filter(|&&x| x > 0).min().unwrap() <= w;
-                assert!(spread(&rows_seen, kern.mr) || m % kern.mr != 0, "uneven rows {rows_seen:?}");
-                assert!(spread(&cols_seen, kern.nr) || n % kern.nr != 0, "uneven cols {cols_seen:?}");
+                assert!(spread(&rows_seen, mr) || m % mr != 0, "uneven rows {rows_seen:?}");
+                assert!(spread(&cols_seen, nr) || n % nr != 0, "uneven cols {cols_seen:?}");
             }
         }
     }

@@ -23,11 +23,18 @@ use super::isa::{Isa, Level};
 /// the kernel's instruction set.
 type KernelFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, bool);
 
-/// One microkernel and its tile.
+/// One microkernel and its tile. Kernels come only from an [`Isa`], so
+/// holding one proves the CPU runs it; its fields are private so that the
+/// tile `run` checks against is the one the kernel computes:
+///
+/// ```compile_fail,E0616
+/// let mut kernel = ferro_core::kernels::Isa::detect().kernel_for(8);
+/// kernel.mr = 1;
+/// ```
 #[derive(Clone, Copy)]
 pub struct Kernel {
-    pub mr: usize,
-    pub nr: usize,
+    mr: usize,
+    nr: usize,
     f: KernelFn,
 }
 
@@ -35,20 +42,39 @@ pub struct Kernel {
 pub const MAX_TILE: usize = 12 * 32;
 
 impl Kernel {
+    /// Rows of the tile (MR).
+    pub fn mr(&self) -> usize {
+        self.mr
+    }
+
+    /// Columns of the tile (NR).
+    pub fn nr(&self) -> usize {
+        self.nr
+    }
+
     /// C_tile (+)= A·B; `accumulate` adds to C instead of overwriting it.
     ///
     /// # Safety
-    /// `c` is valid for MR rows of NR floats at row stride `rs_c`, and no other
-    /// thread touches them meanwhile.
+    /// `c` is valid for reads and writes of MR rows of NR floats at row
+    /// stride `rs_c`, and no other thread touches them meanwhile.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: *mut f32, rs_c: usize, accumulate: bool) {
         assert!(rs_b >= self.nr, "microkernel B stride below NR");
         let b_len = if k == 0 { 0 } else { (k - 1) * rs_b + self.nr };
         assert!(a.len() >= k * self.mr && b.len() >= b_len, "microkernel slivers too short");
-        // SAFETY: slivers checked above; the Kernel was handed out by an Isa,
-        // which only detection makes; the caller vouches for `c`.
-        (self.f)(k, a.as_ptr(), b.as_ptr(), rs_b, c, rs_c, accumulate)
+        // SAFETY: the slivers were checked above; `f` computes the MR×NR tile
+        // of this Kernel, which only an Isa (detected) hands out; the caller
+        // vouches for `c`.
+        unsafe { (self.f)(k, a.as_ptr(), b.as_ptr(), rs_b, c, rs_c, accumulate) }
+    }
+
+    /// `run` into a tile held in `c` (row stride `rs_c` ≥ NR).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_into(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: &mut [f32], rs_c: usize, accumulate: bool) {
+        assert!(rs_c >= self.nr && c.len() >= (self.mr - 1) * rs_c + self.nr, "microkernel C tile too short");
+        // SAFETY: checked just above; `c` is exclusively borrowed.
+        unsafe { self.run(k, a, b, rs_b, c.as_mut_ptr(), rs_c, accumulate) }
     }
 }
 
@@ -94,27 +120,37 @@ impl Isa {
     }
 }
 
+/// A table entry, its tile checked against MAX_TILE at compile time. The
+/// builders below take MR and NR from the body they instantiate, so the tile
+/// `Kernel::run` checks operands against is the one the body computes.
 const fn kernel(mr: usize, nr: usize, f: KernelFn) -> Kernel {
+    assert!(mr >= 1 && nr >= 1 && mr * nr <= MAX_TILE, "tile larger than MAX_TILE");
     Kernel { mr, nr, f }
+}
+
+const fn scalar<const MR: usize, const NR: usize>() -> Kernel {
+    kernel(MR, NR, kernel_scalar::<MR, NR>)
+}
+
+#[cfg(target_arch = "x86_64")]
+const fn avx2<const MR: usize>() -> Kernel {
+    kernel(MR, avx2::NR, avx2::kernel::<MR>)
+}
+
+#[cfg(target_arch = "x86_64")]
+const fn avx512<const MR: usize>() -> Kernel {
+    kernel(MR, avx512::NR, avx512::kernel::<MR>)
 }
 
 // Each ISA's kernels, preferred first, with their relative speed per useful
 // row (measured on a Zen 4 core with crate/bench/examples/profile_gemm):
 // `kernel_for` trades a slower kernel against padding rows it would waste.
-static SCALAR_KERNELS: [(Kernel, f32); 1] = [(kernel(4, 8, kernel_scalar::<4, 8>), 1.0)];
+static SCALAR_KERNELS: [(Kernel, f32); 1] = [(scalar::<4, 8>(), 1.0)];
 #[cfg(target_arch = "x86_64")]
-static AVX2_KERNELS: [(Kernel, f32); 3] = [
-    (kernel(6, 16, avx2::kernel::<6>), 1.0),
-    (kernel(5, 16, avx2::kernel::<5>), 0.96),
-    (kernel(4, 16, avx2::kernel::<4>), 0.92),
-];
+static AVX2_KERNELS: [(Kernel, f32); 3] = [(avx2::<6>(), 1.0), (avx2::<5>(), 0.96), (avx2::<4>(), 0.92)];
 #[cfg(target_arch = "x86_64")]
-static AVX512_KERNELS: [(Kernel, f32); 4] = [
-    (kernel(8, 32, avx512::kernel::<8>), 1.0),
-    (kernel(12, 32, avx512::kernel::<12>), 1.0),
-    (kernel(10, 32, avx512::kernel::<10>), 1.0),
-    (kernel(6, 32, avx512::kernel::<6>), 0.95),
-];
+static AVX512_KERNELS: [(Kernel, f32); 4] =
+    [(avx512::<8>(), 1.0), (avx512::<12>(), 1.0), (avx512::<10>(), 1.0), (avx512::<6>(), 0.95)];
 
 /// The portable twin: plain multiply-add on a register-sized tile.
 unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
@@ -153,6 +189,9 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
+
+    /// Columns of the tile: two ymm registers.
+    pub const NR: usize = 16;
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn kernel<const MR: usize>(
@@ -196,6 +235,9 @@ mod avx2 {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
+
+    /// Columns of the tile: two zmm registers.
+    pub const NR: usize = 32;
 
     #[target_feature(enable = "avx512f")]
     pub unsafe fn kernel<const MR: usize>(
@@ -251,7 +293,7 @@ mod tests {
                         let rs_c = nr + 3;
                         let mut c: Vec<f32> = (0..mr * rs_c).map(|x| x as f32 * 0.5).collect();
                         let before = c.clone();
-                        unsafe { kern.run(k, &a, &b, rs_b, c.as_mut_ptr(), rs_c, accumulate) };
+                        kern.run_into(k, &a, &b, rs_b, &mut c, rs_c, accumulate);
                         for i in 0..mr {
                             for j in 0..rs_c {
                                 let got = c[i * rs_c + j];
