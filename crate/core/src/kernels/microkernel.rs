@@ -153,6 +153,11 @@ static AVX512_KERNELS: [(Kernel, f32); 4] =
     [(avx512::<8>(), 1.0), (avx512::<12>(), 1.0), (avx512::<10>(), 1.0), (avx512::<6>(), 0.95)];
 
 /// The portable twin: plain multiply-add on a register-sized tile.
+///
+/// # Safety
+/// As for every [`KernelFn`], less the instruction set: `a` holds `k·MR`
+/// floats, `b` holds `k` rows of NR floats at stride `rs_b`, and `c` is valid
+/// for MR rows of NR floats at stride `rs_c`, used by no other thread.
 unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
     k: usize,
     a: *const f32,
@@ -162,11 +167,12 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
     rs_c: usize,
     accumulate: bool,
 ) {
-    // SAFETY: the caller guarantees the sliver lengths (see KernelFn).
-    let a = std::slice::from_raw_parts(a, k * MR);
+    // SAFETY: the caller guarantees the sliver lengths (see # Safety).
+    let a = unsafe { std::slice::from_raw_parts(a, k * MR) };
     let mut acc = [[0f32; NR]; MR];
     for (p, ap) in a.chunks_exact(MR).enumerate() {
-        let bp = std::slice::from_raw_parts(b.add(p * rs_b), NR);
+        // SAFETY: row p < k of B's sliver, NR floats (see # Safety).
+        let bp = unsafe { std::slice::from_raw_parts(b.add(p * rs_b), NR) };
         for i in 0..MR {
             for j in 0..NR {
                 acc[i][j] += ap[i] * bp[j];
@@ -174,8 +180,9 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
         }
     }
     for (i, acc_row) in acc.iter().enumerate() {
-        // SAFETY: the caller guarantees MR rows of NR floats at stride rs_c.
-        let row = std::slice::from_raw_parts_mut(c.add(i * rs_c), NR);
+        // SAFETY: the caller guarantees MR rows of NR floats at stride rs_c,
+        // and each row's slice is dropped before the next is made.
+        let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * rs_c), NR) };
         for (dst, &v) in row.iter_mut().zip(acc_row) {
             *dst = if accumulate { *dst + v } else { v };
         }
@@ -193,6 +200,9 @@ mod avx2 {
     /// Columns of the tile: two ymm registers.
     pub const NR: usize = 16;
 
+    /// # Safety
+    /// The CPU runs AVX2 and FMA (only an `Isa` that detected them hands this
+    /// kernel out); the operands are as [`super::KernelFn`] states, NR = 16.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn kernel<const MR: usize>(
         k: usize,
@@ -239,6 +249,9 @@ mod avx512 {
     /// Columns of the tile: two zmm registers.
     pub const NR: usize = 32;
 
+    /// # Safety
+    /// The CPU runs AVX-512F (only an `Isa` that detected it hands this
+    /// kernel out); the operands are as [`super::KernelFn`] states, NR = 32.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn kernel<const MR: usize>(
         k: usize,

@@ -111,12 +111,13 @@ fn tile(
 }
 
 fn tile_of<const TR: usize, const TC: usize>(isa: Isa, k: usize, a: [&[f32]; TR], b: [&[f32]; TC]) -> [[f32; TC]; TR] {
+    assert!(a.iter().chain(&b).all(|s| s.len() >= k), "narrow tile: rows shorter than k");
     match isa.level() {
         Level::Scalar => {
             std::array::from_fn(|r| std::array::from_fn(|j| a[r].iter().zip(b[j]).map(|(x, y)| x * y).sum()))
         }
         // SAFETY: a SIMD level only comes from a token made after detecting
-        // its features; every slice holds k floats.
+        // its features; every slice holds k floats (asserted above).
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => unsafe { simd::tile_avx2(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
         // SAFETY: as for AVX2.

@@ -51,6 +51,9 @@ mod simd {
     use std::arch::x86_64::*;
 
     /// Returns how many leading elements it updated (a multiple of 16).
+    ///
+    /// # Safety
+    /// The CPU runs AVX-512F; `g` and `v` hold at least `w.len()` floats.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn avx512(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
         let n = w.len() / 16 * 16;
@@ -78,6 +81,9 @@ mod simd {
     }
 
     /// Returns how many leading elements it updated (a multiple of 8).
+    ///
+    /// # Safety
+    /// The CPU runs AVX2 and FMA; `g` and `v` hold at least `w.len()` floats.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn avx2(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
         let n = w.len() / 8 * 8;
