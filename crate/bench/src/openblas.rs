@@ -32,7 +32,8 @@ impl OpenBlas {
     pub fn open() -> Result<OpenBlas, String> {
         let names = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"];
         for name in names {
-            // SAFETY: loading a well-known system library whose initialisers are benign.
+            // SAFETY: loading OpenBLAS runs its initialisers, which only
+            // probe the CPU and set up its thread pool.
             if let Ok(lib) = unsafe { Library::new(name) } {
                 return Ok(OpenBlas { lib });
             }
@@ -41,7 +42,7 @@ impl OpenBlas {
     }
 
     pub fn set_threads(&self, n: usize) {
-        // SAFETY: documented OpenBLAS entry point taking an int.
+        // SAFETY: the symbol is `void openblas_set_num_threads(int)`.
         unsafe {
             if let Ok(f) = self.lib.get::<unsafe extern "C" fn(c_int)>(b"openblas_set_num_threads") {
                 f(n as c_int);
@@ -51,7 +52,8 @@ impl OpenBlas {
 
     /// The kernel family OpenBLAS picked for this CPU (e.g. "Zen", "Haswell").
     pub fn core_name(&self) -> String {
-        // SAFETY: returns a static NUL-terminated string.
+        // SAFETY: the symbol is `char *openblas_get_corename(void)`, which
+        // returns a static NUL-terminated string.
         unsafe {
             match self.lib.get::<unsafe extern "C" fn() -> *const c_char>(b"openblas_get_corename") {
                 Ok(f) => CStr::from_ptr(f()).to_string_lossy().into_owned(),
@@ -61,6 +63,7 @@ impl OpenBlas {
     }
 
     /// C = op(A)·op(B), row-major; `lda`/`ldb` are the stored row lengths.
+    /// Panics unless the slices hold what cblas_sgemm reads and writes.
     #[allow(clippy::too_many_arguments)]
     pub fn sgemm(
         &self,
@@ -75,7 +78,18 @@ impl OpenBlas {
         ldb: usize,
         c: &mut [f32],
     ) {
-        // SAFETY: the caller passes buffers sized for the given dimensions.
+        assert!(matches!(ta, NO_TRANS | TRANS) && matches!(tb, NO_TRANS | TRANS), "sgemm: bad transpose flag");
+        assert!([m, n, k, lda, ldb].iter().all(|&d| c_int::try_from(d).is_ok()), "sgemm: dimension above INT_MAX");
+        // Stored shapes: op(A) is m×k and op(B) k×n, so A is k×m when transposed.
+        let (a_rows, a_cols) = if ta == TRANS { (k, m) } else { (m, k) };
+        let (b_rows, b_cols) = if tb == TRANS { (n, k) } else { (k, n) };
+        let holds = |len: usize, rows: usize, ld: usize, cols: usize| {
+            ld >= cols.max(1) && (rows == 0 || cols == 0 || len >= (rows - 1) * ld + cols)
+        };
+        assert!(holds(a.len(), a_rows, lda, a_cols) && holds(b.len(), b_rows, ldb, b_cols), "sgemm: A or B too short");
+        assert!(c.len() >= m * n, "sgemm: C too short");
+        // SAFETY: the symbol has the C signature `Sgemm` states (cblas.h); A,
+        // B and C hold every element it reads or writes (asserted above).
         unsafe {
             let f: Symbol<Sgemm> = self.lib.get(b"cblas_sgemm").expect("cblas_sgemm");
             f(

@@ -12,7 +12,8 @@
 //! bit-identical on 1 or N threads.
 
 use super::activation::Activation;
-use super::microkernel::{Isa, Kernel, MAX_TILE};
+use super::isa::Isa;
+use super::microkernel::{Kernel, MAX_TILE};
 use super::narrow::{self, narrow_product};
 use super::pack::{pack_panels, transpose};
 use super::params::{blocking, Blocking, PARALLEL_MIN_FLOPS};
@@ -112,12 +113,10 @@ pub fn gemm(
     let n = b.dim().1;
     assert_eq!(b.dim().0, k, "gemm: inner dimensions differ");
     assert_eq!(c.dim(), (m, n), "gemm: C has the wrong shape");
-    assert!(n <= 1 || c.strides()[1] == 1, "gemm: C rows must be contiguous");
-    assert!(c.strides()[0] >= 0, "gemm: C rows must go forward");
     if m == 0 || n == 0 {
         return;
     }
-    let ldc = if m > 1 { c.strides()[0] as usize } else { n };
+    let ldc = row_stride(&c);
     if narrow::suits(&a, n, isa.nr()) {
         // Narrow C with A's rows in place: dot products along K (narrow.rs).
         let bt = bufs.t.slice(n * k);
@@ -129,7 +128,7 @@ pub fn gemm(
                 c.assign(&ArrayView2::from_shape((m, n), &*out).expect("m×n"));
             }
         }
-        // SAFETY: C is exclusively borrowed here and is m×n at stride ldc.
+        // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
         unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
@@ -139,14 +138,28 @@ pub fn gemm(
         // and transpose the small result into C.
         let GemmBuffers { a: pa, b: pb, t } = bufs;
         let ct = t.slice(m * n);
-        let ct_ptr = SharedMut(ct.as_mut_ptr());
-        multiply(isa, b.t(), a.t(), ct_ptr, m, pa, pb, &Epilogue::None);
+        let ct_view = ArrayViewMut2::from_shape((n, m), &mut *ct).expect("n×m");
+        multiply(isa, b.t(), a.t(), ct_view, pa, pb, &Epilogue::None);
         transpose_out(ct, c.view_mut());
-        // SAFETY: C is exclusively borrowed here and is m×n at stride ldc.
+        // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
         unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
-    multiply(isa, a, b, SharedMut(c.as_mut_ptr()), ldc, &mut bufs.a, &mut bufs.b, &epilogue);
+    multiply(isa, a, b, c, &mut bufs.a, &mut bufs.b, &epilogue);
+}
+
+/// The distance between rows of C, after checking that each row's elements
+/// are contiguous and rows go forward: row i of C is then the `n` floats
+/// from `c.as_mut_ptr() + i·ldc`.
+fn row_stride(c: &ArrayViewMut2<f32>) -> usize {
+    let (m, n) = c.dim();
+    assert!(n <= 1 || c.strides()[1] == 1, "gemm: C rows must be contiguous");
+    assert!(c.strides()[0] >= 0, "gemm: C rows must go forward");
+    if m > 1 {
+        c.strides()[0] as usize
+    } else {
+        n
+    }
 }
 
 /// C (m×n) = the transpose of `ct` (n×m, row-major): by 8×8 register blocks
@@ -173,22 +186,23 @@ fn transpose_out(ct: &[f32], mut c: ArrayViewMut2<f32>) {
     }
 }
 
-/// The packed, tiled, parallel product into `c` (row stride `ldc`).
-#[allow(clippy::too_many_arguments)]
+/// The packed, tiled, parallel product into `c`.
 fn multiply(
     isa: Isa,
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
-    c: SharedMut,
-    ldc: usize,
+    mut c: ArrayViewMut2<f32>,
     pa: &mut AlignedBuf,
     pb: &mut AlignedBuf,
     epilogue: &Epilogue,
 ) {
     let (m, k) = a.dim();
     let n = b.dim().1;
+    assert!(b.dim().0 == k && c.dim() == (m, n), "gemm: shapes differ");
+    let ldc = row_stride(&c);
+    let c = SharedMut(c.as_mut_ptr());
     let kernel = isa.kernel_for(m);
-    let (mr, nr) = (kernel.mr, kernel.nr);
+    let (mr, nr) = (kernel.mr(), kernel.nr());
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
     let parallel = flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
 
@@ -219,7 +233,9 @@ fn multiply(
     let run = |t: usize| {
         let (rows, cols) = plan.block(t);
         let task = Task { rows, cols, k, kc, ldc };
-        // SAFETY: tasks cover disjoint blocks of C, which outlives the loop.
+        // SAFETY: `c` is m×n at row stride ldc (checked above) and borrowed
+        // until every task is done; TaskPlan::block cuts rows and columns at
+        // increasing points clamped to m and n, so tasks own disjoint blocks.
         unsafe { compute_block(&kernel, &task, a_pack, &b_side, c, epilogue) };
     };
     if parallel {
@@ -300,17 +316,20 @@ struct Task {
     ldc: usize,
 }
 
+/// C's base pointer, handed to the parallel tasks.
 #[derive(Clone, Copy)]
 struct SharedMut(*mut f32);
-// SAFETY: only used to hand disjoint tiles of one C to parallel tasks.
+// SAFETY: a plain address; dereferencing it needs `unsafe`, and
+// `compute_block` does so only for the block its task owns.
 unsafe impl Send for SharedMut {}
+// SAFETY: as for Send: sharing the address gives no access by itself.
 unsafe impl Sync for SharedMut {}
 
 /// # Safety
-/// `c` points to C with row stride `task.ldc`, and no other thread touches
-/// `task`'s rows × columns of it.
+/// `c` points to C with row stride `task.ldc`; `task`'s rows × columns lie
+/// inside C, and no other thread touches them meanwhile.
 unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlivers, c: SharedMut, epilogue: &Epilogue) {
-    let (k, mr, nr) = (task.k, kernel.mr, kernel.nr);
+    let (k, mr, nr) = (task.k, kernel.mr(), kernel.nr());
     let mut edge = [0f32; MAX_TILE];
     for pc in (0..k.max(1)).step_by(task.kc) {
         let kc = task.kc.min(k - pc);
@@ -322,22 +341,26 @@ unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlive
             for ir in task.rows.clone().step_by(mr) {
                 let a_sliver = &a_pack[(ir / mr) * mr * k + pc * mr..];
                 let rows = mr.min(task.rows.end - ir);
-                let tile = c.0.add(ir * task.ldc + jr);
+                // SAFETY: (ir, jr) lies in the task's block, inside C.
+                let tile = unsafe { c.0.add(ir * task.ldc + jr) };
                 if rows == mr && cols == nr {
-                    kernel.run(kc, a_sliver, b_sliver, b.rs, tile, task.ldc, !first);
+                    // SAFETY: the whole MR×NR tile lies in the task's block.
+                    unsafe { kernel.run(kc, a_sliver, b_sliver, b.rs, tile, task.ldc, !first) };
                 } else {
                     // Edge tile: compute the full MR×NR on the zero-padded panels
                     // into a local buffer, then add the valid part.
-                    kernel.run(kc, a_sliver, b_sliver, b.rs, edge.as_mut_ptr(), nr, false);
+                    kernel.run_into(kc, a_sliver, b_sliver, b.rs, &mut edge, nr, false);
                     for i in 0..rows {
-                        let dst = std::slice::from_raw_parts_mut(tile.add(i * task.ldc), cols);
+                        // SAFETY: rows × cols from (ir, jr) lie in the task's block.
+                        let dst = unsafe { std::slice::from_raw_parts_mut(tile.add(i * task.ldc), cols) };
                         for (d, &v) in dst.iter_mut().zip(&edge[i * nr..]) {
                             *d = if first { v } else { *d + v };
                         }
                     }
                 }
                 if last {
-                    apply_epilogue(epilogue, tile, task.ldc, ir, jr, rows, cols);
+                    // SAFETY: as for the edge rows just above.
+                    unsafe { apply_epilogue(epilogue, tile, task.ldc, ir, jr, rows, cols) };
                 }
             }
         }
@@ -345,7 +368,8 @@ unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlive
 }
 
 /// # Safety
-/// `tile` addresses `rows`×`cols` floats at row stride `ldc` owned by the caller.
+/// `tile` addresses `rows`×`cols` floats at row stride `ldc`, which no other
+/// thread touches meanwhile.
 unsafe fn apply_epilogue(
     epilogue: &Epilogue,
     tile: *mut f32,
@@ -355,7 +379,9 @@ unsafe fn apply_epilogue(
     rows: usize,
     cols: usize,
 ) {
-    let row = |i: usize| std::slice::from_raw_parts_mut(tile.add(i * ldc), cols);
+    // SAFETY: i < rows (see # Safety); each row's slice is dropped before
+    // the next is made.
+    let row = |i: usize| unsafe { std::slice::from_raw_parts_mut(tile.add(i * ldc), cols) };
     match *epilogue {
         Epilogue::None => {}
         Epilogue::BiasActivation { bias, activation } => {
@@ -522,17 +548,16 @@ mod tests {
             let block = blocking(isa);
             for &(m, n, t) in &[(128, 512, 2), (784, 512, 2), (1, 1, 16), (128, 10, 16), (5000, 3, 4), (300, 4096, 3)] {
                 let kern = isa.kernel_for(m);
-                let plan = plan_tasks(m, n, t, kern.mr, kern.nr, block);
+                let (mr, nr) = (kern.mr(), kern.nr());
+                let plan = plan_tasks(m, n, t, mr, nr, block);
                 // Every element of C in exactly one task; blocks start on panel
                 // boundaries, stay within MC×NC, and differ by one panel at most.
                 let mut covered = vec![0u8; m * n];
                 let (mut rows_seen, mut cols_seen) = (Vec::new(), Vec::new());
                 for task in 0..plan.tasks() {
                     let (rows, cols) = plan.block(task);
-                    assert!(rows.start % kern.mr == 0 && cols.start % kern.nr == 0);
-                    assert!(
-                        rows.len() <= block.mc.max(kern.mr) + kern.mr && cols.len() <= block.nc.max(kern.nr) + kern.nr
-                    );
+                    assert!(rows.start % mr == 0 && cols.start % nr == 0);
+                    assert!(rows.len() <= block.mc.max(mr) + mr && cols.len() <= block.nc.max(nr) + nr);
                     for i in rows.clone() {
                         for j in cols.clone() {
                             covered[i * n + j] += 1;
@@ -544,8 +569,8 @@ mod tests {
                 assert!(covered.iter().all(|&c| c == 1), "{isa:?} {m}x{n}");
                 let spread =
                     |v: &[usize], w: usize| v.iter().max().unwrap() - v.iter().filter(|&&x| x > 0).min().unwrap() <= w;
-                assert!(spread(&rows_seen, kern.mr) || m % kern.mr != 0, "uneven rows {rows_seen:?}");
-                assert!(spread(&cols_seen, kern.nr) || n % kern.nr != 0, "uneven cols {cols_seen:?}");
+                assert!(spread(&rows_seen, mr) || m % mr != 0, "uneven rows {rows_seen:?}");
+                assert!(spread(&cols_seen, nr) || n % nr != 0, "uneven cols {cols_seen:?}");
             }
         }
     }

@@ -12,15 +12,7 @@
 //! The scalar twin shares the contract; SIMD results differ from it only by
 //! the FMA's single rounding, which the tests allow for.
 
-/// Which instruction set the microkernels use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    Scalar,
-    #[cfg(target_arch = "x86_64")]
-    Avx2Fma,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
+use super::isa::{Isa, Level};
 
 /// Signature shared by every microkernel.
 ///
@@ -31,11 +23,18 @@ pub enum Isa {
 /// the kernel's instruction set.
 type KernelFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, bool);
 
-/// One microkernel and its tile.
+/// One microkernel and its tile. Kernels come only from an [`Isa`], so
+/// holding one proves the CPU runs it; its fields are private so that the
+/// tile `run` checks against is the one the kernel computes:
+///
+/// ```compile_fail,E0616
+/// let mut kernel = ferro_core::kernels::Isa::detect().kernel_for(8);
+/// kernel.mr = 1;
+/// ```
 #[derive(Clone, Copy)]
 pub struct Kernel {
-    pub mr: usize,
-    pub nr: usize,
+    mr: usize,
+    nr: usize,
     f: KernelFn,
 }
 
@@ -43,141 +42,122 @@ pub struct Kernel {
 pub const MAX_TILE: usize = 12 * 32;
 
 impl Kernel {
+    /// Rows of the tile (MR).
+    pub fn mr(&self) -> usize {
+        self.mr
+    }
+
+    /// Columns of the tile (NR).
+    pub fn nr(&self) -> usize {
+        self.nr
+    }
+
     /// C_tile (+)= A·B; `accumulate` adds to C instead of overwriting it.
     ///
     /// # Safety
-    /// `c` is valid for MR rows of NR floats at row stride `rs_c`, and no other
-    /// thread touches them meanwhile.
+    /// `c` is valid for reads and writes of MR rows of NR floats at row
+    /// stride `rs_c`, and no other thread touches them meanwhile.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: *mut f32, rs_c: usize, accumulate: bool) {
         assert!(rs_b >= self.nr, "microkernel B stride below NR");
         let b_len = if k == 0 { 0 } else { (k - 1) * rs_b + self.nr };
         assert!(a.len() >= k * self.mr && b.len() >= b_len, "microkernel slivers too short");
-        // SAFETY: slivers checked above; the Kernel was made by an Isa that
-        // detection confirmed; the caller vouches for `c`.
-        (self.f)(k, a.as_ptr(), b.as_ptr(), rs_b, c, rs_c, accumulate)
+        // SAFETY: the slivers were checked above; `f` computes the MR×NR tile
+        // of this Kernel, which only an Isa (detected) hands out; the caller
+        // vouches for `c`.
+        unsafe { (self.f)(k, a.as_ptr(), b.as_ptr(), rs_b, c, rs_c, accumulate) }
+    }
+
+    /// `run` into a tile held in `c` (row stride `rs_c` ≥ NR).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_into(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: &mut [f32], rs_c: usize, accumulate: bool) {
+        assert!(rs_c >= self.nr && c.len() >= (self.mr - 1) * rs_c + self.nr, "microkernel C tile too short");
+        // SAFETY: checked just above; `c` is exclusively borrowed.
+        unsafe { self.run(k, a, b, rs_b, c.as_mut_ptr(), rs_c, accumulate) }
     }
 }
 
-impl Isa {
-    /// The fastest kernels this CPU runs, capped by `FERRO_NN_ISA` (scalar,
-    /// avx2 or avx512: to exercise a slower path) or `FERRO_NN_FORCE_SCALAR=1`.
-    pub fn detect() -> Isa {
-        let cap = if std::env::var("FERRO_NN_FORCE_SCALAR").is_ok_and(|v| v == "1") {
-            Some("scalar".to_string())
-        } else {
-            std::env::var("FERRO_NN_ISA").ok()
-        };
-        let available = Self::available();
-        let allowed = |isa: &Isa| cap.as_deref().is_none_or(|c| isa.rank() <= Self::rank_of(c));
-        available.into_iter().rfind(allowed).unwrap_or(Isa::Scalar)
-    }
-
-    /// Order of speed; an ISA implies every lower one on the CPUs we build for.
-    fn rank(self) -> u8 {
-        match self {
-            Isa::Scalar => 0,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => 1,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => 2,
-        }
-    }
-
-    /// The rank `FERRO_NN_ISA` names; unknown names cap nothing.
-    fn rank_of(name: &str) -> u8 {
-        match name {
-            "scalar" => 0,
-            "avx2" => 1,
-            _ => u8::MAX,
-        }
-    }
-
-    /// Every instruction set this CPU can run, slowest first.
-    pub fn available() -> Vec<Isa> {
-        #[allow(unused_mut)]
-        let mut all = vec![Isa::Scalar];
+/// This ISA's kernels with their relative speed per useful row.
+fn kernels(isa: Isa) -> &'static [(Kernel, f32)] {
+    match isa.level() {
+        Level::Scalar => &SCALAR_KERNELS,
         #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                all.push(Isa::Avx2Fma);
-            }
-            if is_x86_feature_detected!("avx512f") {
-                all.push(Isa::Avx512);
-            }
-        }
-        all
+        Level::Avx2Fma => &AVX2_KERNELS,
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => &AVX512_KERNELS,
     }
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Scalar => "scalar",
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => "avx2+fma",
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => "avx512",
+/// The kernel that computes `m` rows fastest: least padded work per speed,
+/// the first (preferred) kernel on ties.
+fn fastest_for(kernels: &[(Kernel, f32)], m: usize) -> Kernel {
+    let cost = |&(k, speed): &(Kernel, f32)| m.max(1).div_ceil(k.mr) as f32 * k.mr as f32 / speed;
+    let mut best = kernels[0];
+    for cand in kernels {
+        if cost(cand) < cost(&best) {
+            best = *cand;
         }
     }
+    best.0
+}
 
-    /// This ISA's kernels with their relative speed per useful row.
-    fn kernels(self) -> &'static [(Kernel, f32)] {
-        match self {
-            Isa::Scalar => &SCALAR_KERNELS,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => &AVX2_KERNELS,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => &AVX512_KERNELS,
-        }
-    }
-
+impl Isa {
     /// Columns every kernel of this ISA computes at once.
     pub fn nr(self) -> usize {
-        self.kernels()[0].0.nr
+        kernels(self)[0].0.nr
     }
 
     /// The kernel that computes `m` rows fastest: least padded work per speed,
     /// the first (preferred) kernel on ties.
     pub fn kernel_for(self, m: usize) -> Kernel {
-        let cost = |&(k, speed): &(Kernel, f32)| m.max(1).div_ceil(k.mr) as f32 * k.mr as f32 / speed;
-        let mut best = self.kernels()[0];
-        for cand in self.kernels() {
-            if cost(cand) < cost(&best) {
-                best = *cand;
-            }
-        }
-        best.0
+        fastest_for(kernels(self), m)
     }
 
     /// Every kernel of this ISA (for tests).
     pub fn all_kernels(self) -> Vec<Kernel> {
-        self.kernels().iter().map(|&(k, _)| k).collect()
+        kernels(self).iter().map(|&(k, _)| k).collect()
     }
 }
 
+/// A table entry, its tile checked against MAX_TILE at compile time. The
+/// builders below take MR and NR from the body they instantiate, so the tile
+/// `Kernel::run` checks operands against is the one the body computes.
 const fn kernel(mr: usize, nr: usize, f: KernelFn) -> Kernel {
+    assert!(mr >= 1 && nr >= 1 && mr * nr <= MAX_TILE, "tile larger than MAX_TILE");
     Kernel { mr, nr, f }
+}
+
+const fn scalar<const MR: usize, const NR: usize>() -> Kernel {
+    kernel(MR, NR, kernel_scalar::<MR, NR>)
+}
+
+#[cfg(target_arch = "x86_64")]
+const fn avx2<const MR: usize>() -> Kernel {
+    kernel(MR, avx2::NR, avx2::kernel::<MR>)
+}
+
+#[cfg(target_arch = "x86_64")]
+const fn avx512<const MR: usize>() -> Kernel {
+    kernel(MR, avx512::NR, avx512::kernel::<MR>)
 }
 
 // Each ISA's kernels, preferred first, with their relative speed per useful
 // row (measured on a Zen 4 core with crate/bench/examples/profile_gemm):
 // `kernel_for` trades a slower kernel against padding rows it would waste.
-static SCALAR_KERNELS: [(Kernel, f32); 1] = [(kernel(4, 8, kernel_scalar::<4, 8>), 1.0)];
+static SCALAR_KERNELS: [(Kernel, f32); 1] = [(scalar::<4, 8>(), 1.0)];
 #[cfg(target_arch = "x86_64")]
-static AVX2_KERNELS: [(Kernel, f32); 3] = [
-    (kernel(6, 16, avx2::kernel::<6>), 1.0),
-    (kernel(5, 16, avx2::kernel::<5>), 0.96),
-    (kernel(4, 16, avx2::kernel::<4>), 0.92),
-];
+static AVX2_KERNELS: [(Kernel, f32); 3] = [(avx2::<6>(), 1.0), (avx2::<5>(), 0.96), (avx2::<4>(), 0.92)];
 #[cfg(target_arch = "x86_64")]
-static AVX512_KERNELS: [(Kernel, f32); 4] = [
-    (kernel(8, 32, avx512::kernel::<8>), 1.0),
-    (kernel(12, 32, avx512::kernel::<12>), 1.0),
-    (kernel(10, 32, avx512::kernel::<10>), 1.0),
-    (kernel(6, 32, avx512::kernel::<6>), 0.95),
-];
+static AVX512_KERNELS: [(Kernel, f32); 4] =
+    [(avx512::<8>(), 1.0), (avx512::<12>(), 1.0), (avx512::<10>(), 1.0), (avx512::<6>(), 0.95)];
 
 /// The portable twin: plain multiply-add on a register-sized tile.
+///
+/// # Safety
+/// As for every [`KernelFn`], less the instruction set: `a` holds `k·MR`
+/// floats, `b` holds `k` rows of NR floats at stride `rs_b`, and `c` is valid
+/// for MR rows of NR floats at stride `rs_c`, used by no other thread.
 unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
     k: usize,
     a: *const f32,
@@ -187,11 +167,12 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
     rs_c: usize,
     accumulate: bool,
 ) {
-    // SAFETY: the caller guarantees the sliver lengths (see KernelFn).
-    let a = std::slice::from_raw_parts(a, k * MR);
+    // SAFETY: the caller guarantees the sliver lengths (see # Safety).
+    let a = unsafe { std::slice::from_raw_parts(a, k * MR) };
     let mut acc = [[0f32; NR]; MR];
     for (p, ap) in a.chunks_exact(MR).enumerate() {
-        let bp = std::slice::from_raw_parts(b.add(p * rs_b), NR);
+        // SAFETY: row p < k of B's sliver, NR floats (see # Safety).
+        let bp = unsafe { std::slice::from_raw_parts(b.add(p * rs_b), NR) };
         for i in 0..MR {
             for j in 0..NR {
                 acc[i][j] += ap[i] * bp[j];
@@ -199,8 +180,9 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
         }
     }
     for (i, acc_row) in acc.iter().enumerate() {
-        // SAFETY: the caller guarantees MR rows of NR floats at stride rs_c.
-        let row = std::slice::from_raw_parts_mut(c.add(i * rs_c), NR);
+        // SAFETY: the caller guarantees MR rows of NR floats at stride rs_c,
+        // and each row's slice is dropped before the next is made.
+        let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * rs_c), NR) };
         for (dst, &v) in row.iter_mut().zip(acc_row) {
             *dst = if accumulate { *dst + v } else { v };
         }
@@ -215,6 +197,12 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
 mod avx2 {
     use std::arch::x86_64::*;
 
+    /// Columns of the tile: two ymm registers.
+    pub const NR: usize = 16;
+
+    /// # Safety
+    /// The CPU runs AVX2 and FMA (only an `Isa` that detected them hands this
+    /// kernel out); the operands are as [`super::KernelFn`] states, NR = 16.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn kernel<const MR: usize>(
         k: usize,
@@ -258,6 +246,12 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
+    /// Columns of the tile: two zmm registers.
+    pub const NR: usize = 32;
+
+    /// # Safety
+    /// The CPU runs AVX-512F (only an `Isa` that detected it hands this
+    /// kernel out); the operands are as [`super::KernelFn`] states, NR = 32.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn kernel<const MR: usize>(
         k: usize,
@@ -312,7 +306,7 @@ mod tests {
                         let rs_c = nr + 3;
                         let mut c: Vec<f32> = (0..mr * rs_c).map(|x| x as f32 * 0.5).collect();
                         let before = c.clone();
-                        unsafe { kern.run(k, &a, &b, rs_b, c.as_mut_ptr(), rs_c, accumulate) };
+                        kern.run_into(k, &a, &b, rs_b, &mut c, rs_c, accumulate);
                         for i in 0..mr {
                             for j in 0..rs_c {
                                 let got = c[i * rs_c + j];
@@ -348,12 +342,13 @@ mod tests {
                 assert!(waste < k.mr, "{isa:?} m={m}");
             }
         }
+        // The tables themselves, whether or not this CPU runs them.
         #[cfg(target_arch = "x86_64")]
         {
-            assert_eq!(Isa::Avx2Fma.kernel_for(10).mr, 5);
-            assert_eq!(Isa::Avx2Fma.kernel_for(128).mr, 6);
-            assert_eq!(Isa::Avx512.kernel_for(10).mr, 10);
-            assert_eq!(Isa::Avx512.kernel_for(784).mr, 8);
+            assert_eq!(fastest_for(&AVX2_KERNELS, 10).mr, 5);
+            assert_eq!(fastest_for(&AVX2_KERNELS, 128).mr, 6);
+            assert_eq!(fastest_for(&AVX512_KERNELS, 10).mr, 10);
+            assert_eq!(fastest_for(&AVX512_KERNELS, 784).mr, 8);
         }
     }
 }

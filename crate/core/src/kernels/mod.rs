@@ -2,6 +2,7 @@
 
 pub mod activation;
 pub mod gemm;
+mod isa;
 pub mod microkernel;
 pub mod narrow;
 pub mod pack;
@@ -10,5 +11,5 @@ pub mod rmsprop;
 
 pub use activation::{softmax_backward_rows, softmax_rows, Activation};
 pub use gemm::{gemm, Epilogue, GemmBuffers};
-pub use microkernel::Isa;
+pub use isa::Isa;
 pub use rmsprop::RmsPropStep;

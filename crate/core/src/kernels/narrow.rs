@@ -10,7 +10,7 @@
 //! Each element's sum runs in the same order whatever the tiling or thread
 //! count, so results are deterministic.
 
-use super::microkernel::Isa;
+use super::isa::{Isa, Level};
 use super::params::PARALLEL_MIN_FLOPS;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -111,16 +111,18 @@ fn tile(
 }
 
 fn tile_of<const TR: usize, const TC: usize>(isa: Isa, k: usize, a: [&[f32]; TR], b: [&[f32]; TC]) -> [[f32; TC]; TR] {
-    match isa {
-        Isa::Scalar => {
+    assert!(a.iter().chain(&b).all(|s| s.len() >= k), "narrow tile: rows shorter than k");
+    match isa.level() {
+        Level::Scalar => {
             std::array::from_fn(|r| std::array::from_fn(|j| a[r].iter().zip(b[j]).map(|(x, y)| x * y).sum()))
         }
-        // SAFETY: an Isa other than Scalar is only made after detection
-        // confirmed its features; every slice holds k floats.
+        // SAFETY: a SIMD level only comes from a token made after detecting
+        // its features; every slice holds k floats (asserted above).
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { simd::tile_avx2(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
+        Level::Avx2Fma => unsafe { simd::tile_avx2(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
+        // SAFETY: as for AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { simd::tile_avx512(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
+        Level::Avx512 => unsafe { simd::tile_avx512(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
     }
 }
 

@@ -47,7 +47,8 @@ fn pack_all<const W: usize>(src: ArrayView2<f32>, dst: &mut [f32], parallel: boo
         // too many streams, so those go panel by panel.
         let (base, rs) = (src.as_ptr(), src.strides()[0]);
         for p in 0..k {
-            // SAFETY: row p lies inside the view, whose columns are contiguous.
+            // SAFETY: p < k, and row p's `len` elements are contiguous (column
+            // stride 1) inside the view `src` borrows.
             let row = unsafe { std::slice::from_raw_parts(base.offset(p as isize * rs), len) };
             for (q, piece) in row.chunks(W).enumerate() {
                 copy_padded::<W>(&mut dst[q * panel_len + p * W..][..W], piece);
@@ -79,6 +80,7 @@ fn copy_padded<const W: usize>(out: &mut [f32], piece: &[f32]) {
 /// One panel: columns `col0 .. col0 + W` of `src`.
 fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f32]) {
     let (k, len) = src.dim();
+    assert!(col0 < len && panel.len() == W * k, "pack_panel: panel outside the source");
     let cols = W.min(len - col0);
     if src.strides()[1] == 1 && k > 0 {
         // Rows of src are contiguous (B row-major, or A column-major): copy
@@ -86,8 +88,9 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
         // ndarray row view per 32-float copy cost more than the copy.
         let (base, rs) = (src.as_ptr(), src.strides()[0]);
         for (p, out) in panel.chunks_exact_mut(W).enumerate() {
-            // SAFETY: p < k and col0 + cols <= len, so (p, col0 .. col0 + cols)
-            // lies inside the view, whose columns are contiguous.
+            // SAFETY: p < k (the panel holds k rows of W, asserted above) and
+            // col0 + cols <= len, so (p, col0 .. col0 + cols) lies inside the
+            // view `src` borrows, whose column stride is 1.
             let row = unsafe { std::slice::from_raw_parts(base.offset(p as isize * rs).add(col0), cols) };
             copy_padded::<W>(out, row);
         }
@@ -127,9 +130,12 @@ pub(crate) mod transpose {
         let w = columns.len();
         assert!(w.is_multiple_of(8) && stride >= w && columns.iter().all(|c| c.len() >= done));
         assert!(done == 0 || out.len() >= (done - 1) * stride + w);
+        // Detected here rather than read from an `Isa`: a transpose is an
+        // exact copy, so it may use AVX whichever kernels run.
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX was detected; bounds were checked above.
+            // SAFETY: AVX was just detected; the columns and `out` were
+            // checked above against what the function reads and writes.
             unsafe { avx::columns_to_rows(columns, out.as_mut_ptr(), stride, done) };
             return done;
         }
@@ -141,8 +147,9 @@ pub(crate) mod transpose {
         use std::arch::x86_64::*;
 
         /// # Safety
-        /// AVX is available; each column holds `len` (a multiple of 8) floats;
-        /// `out` holds `(len - 1) * stride + columns.len()` floats.
+        /// The CPU runs AVX; `columns.len()` and `len` are multiples of 8; each
+        /// column holds `len` floats; `out` is valid for writes of
+        /// `(len - 1) * stride + columns.len()` floats.
         #[target_feature(enable = "avx")]
         pub unsafe fn columns_to_rows(columns: &[&[f32]], out: *mut f32, stride: usize, len: usize) {
             // One 8-column block at a time: eight input streams stay in L1

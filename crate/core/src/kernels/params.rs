@@ -8,7 +8,7 @@
 //! Sizes are for a Zen 3/4 class core (32 KiB L1d, 512 KiB–1 MiB L2), and are
 //! conservative enough for any x86-64 or arm64 core of the last decade.
 
-use super::microkernel::Isa;
+use super::isa::{Isa, Level};
 
 /// Cache blocking of one instruction set's kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,12 +37,12 @@ pub const AVX512: Blocking = Blocking { kc: 192, mc: 144, nc: 256 };
 pub const SCALAR: Blocking = Blocking { kc: 256, mc: 64, nc: 128 };
 
 pub fn blocking(isa: Isa) -> Blocking {
-    match isa {
-        Isa::Scalar => SCALAR,
+    match isa.level() {
+        Level::Scalar => SCALAR,
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => AVX2,
+        Level::Avx2Fma => AVX2,
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => AVX512,
+        Level::Avx512 => AVX512,
     }
 }
 

@@ -10,7 +10,7 @@
 //! one slow divider unit: on Zen 4 this makes the update ~6× faster. The
 //! scalar twin is the exact formula; the tests hold both to it.
 
-use super::microkernel::Isa;
+use super::isa::{Isa, Level};
 
 /// The update's constants, already in f32.
 #[derive(Clone, Copy, Debug)]
@@ -25,14 +25,15 @@ pub struct RmsPropStep {
 #[inline]
 pub fn rmsprop_plain(isa: Isa, step: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) {
     assert!(w.len() == g.len() && v.len() == w.len(), "rmsprop: slices differ in length");
-    let done = match isa {
-        Isa::Scalar => 0,
-        // SAFETY: an Isa other than Scalar is only made after detection
-        // confirmed its features; lengths were checked above.
+    let done = match isa.level() {
+        Level::Scalar => 0,
+        // SAFETY: a SIMD level only comes from a token made after detecting
+        // its features; g and v are as long as w (asserted above).
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { simd::avx2(step, w, g, v) },
+        Level::Avx2Fma => unsafe { simd::avx2(step, w, g, v) },
+        // SAFETY: as for AVX2.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { simd::avx512(step, w, g, v) },
+        Level::Avx512 => unsafe { simd::avx512(step, w, g, v) },
     };
     scalar(step, &mut w[done..], &g[done..], &mut v[done..]);
 }
@@ -50,6 +51,9 @@ mod simd {
     use std::arch::x86_64::*;
 
     /// Returns how many leading elements it updated (a multiple of 16).
+    ///
+    /// # Safety
+    /// The CPU runs AVX-512F; `g` and `v` hold at least `w.len()` floats.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn avx512(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
         let n = w.len() / 16 * 16;
@@ -77,6 +81,9 @@ mod simd {
     }
 
     /// Returns how many leading elements it updated (a multiple of 8).
+    ///
+    /// # Safety
+    /// The CPU runs AVX2 and FMA; `g` and `v` hold at least `w.len()` floats.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn avx2(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
         let n = w.len() / 8 * 8;

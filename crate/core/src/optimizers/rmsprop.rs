@@ -187,7 +187,7 @@ mod tests {
         let mut opt = RmsProp::new(RmsPropConfig { learning_rate: 0.5, ..Default::default() }).unwrap();
         let mut w = [1.0f32, 2.0, 3.0, 4.0];
         opt.build(&[4]).unwrap();
-        opt.update_step(Isa::Scalar, 0, &mut w, &[1.0, 6.0, 7.0, 2.0]);
+        opt.update_step(Isa::scalar(), 0, &mut w, &[1.0, 6.0, 7.0, 2.0]);
         for (got, want) in w.iter().zip([-0.5811f32, 0.4189, 1.4189, 2.4189]) {
             assert!((got - want).abs() < 1e-4, "{w:?}");
         }
@@ -200,10 +200,10 @@ mod tests {
         opt.build(&[10]).unwrap();
         let mut x = [1.0f32; 10];
         let grads: Vec<f32> = (1..=10).map(|i| i as f32 * 0.1).collect();
-        opt.update_step(Isa::Scalar, 0, &mut x, &[0.01; 10]);
+        opt.update_step(Isa::scalar(), 0, &mut x, &[0.01; 10]);
         for golden in [0.9967f32, 0.9933, 0.9908, 0.9885, 0.9864] {
             assert!(x.iter().all(|v| (v - golden).abs() < 5e-4 + 5e-4 * golden), "{x:?} vs {golden}");
-            opt.update_step(Isa::Scalar, 0, &mut x, &grads);
+            opt.update_step(Isa::scalar(), 0, &mut x, &grads);
         }
     }
 
