@@ -17,6 +17,7 @@ use super::microkernel::{Kernel, MAX_TILE};
 use super::narrow::{self, narrow_product};
 use super::pack::{pack_panels, transpose};
 use super::params::{blocking, Blocking, PARALLEL_MIN_FLOPS};
+use super::rows;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
@@ -117,6 +118,13 @@ pub fn gemm(
         return;
     }
     let ldc = row_stride(&c);
+    if rows::suits(&a, &b) && n >= isa.nr() {
+        // One or two rows (a one-row predict): stream B once (rows.rs).
+        rows::rows_product(isa, a, b, c.view_mut());
+        // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
+        unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        return;
+    }
     if narrow::suits(&a, n, isa.nr()) {
         // Narrow C with A's rows in place: dot products along K (narrow.rs).
         let bt = bufs.t.slice(n * k);

@@ -8,6 +8,7 @@ pub mod narrow;
 pub mod pack;
 pub mod params;
 pub mod rmsprop;
+pub mod rows;
 
 pub use activation::{softmax_backward_rows, softmax_rows, Activation};
 pub use gemm::{gemm, Epilogue, GemmBuffers};

@@ -1,0 +1,126 @@
+//! C = A·B for very few rows of A (a one-row predict): each row of C is a
+//! sum of B's rows scaled by that row of A, streamed straight from B's
+//! row-major storage. The packed GEMM would pad the row to a whole MR-row
+//! panel and do MR times the work; here a block of C's columns stays in
+//! registers while every row of B goes past once, so the cost is reading B.
+//!
+//! One body, vectorised by the compiler for each instruction set; `mul_add`
+//! keeps every path's rounding identical (one fused multiply-add per term,
+//! in the same order), so the SIMD paths equal the scalar twin exactly.
+
+use super::isa::{Isa, Level};
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// Most rows of A this path takes: beyond it, the packed GEMM's register
+/// tiles reuse each element of B across rows and win.
+pub const MAX_ROWS: usize = 2;
+
+/// Whether `rows` suits A and B: few rows of A, B with contiguous rows.
+pub fn suits(a: &ArrayView2<f32>, b: &ArrayView2<f32>) -> bool {
+    a.nrows() <= MAX_ROWS && (b.ncols() <= 1 || b.strides()[1] == 1) && b.strides()[0] >= 0
+}
+
+/// C = A·B; A is m×k (any strides), B is k×n with contiguous rows, C is m×n.
+pub fn rows_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>) {
+    let (k, n) = b.dim();
+    assert_eq!(a.ncols(), k, "rows_product: inner dimensions differ");
+    assert_eq!(c.dim(), (a.nrows(), n), "rows_product: C has the wrong shape");
+    assert!(n <= 1 || k == 0 || b.strides()[1] == 1, "rows_product: B rows must be contiguous");
+    let ldb = if k > 1 { b.strides()[0] as usize } else { n };
+    // B as one slice: row p starts at p·ldb and holds n floats.
+    let len = if k == 0 { 0 } else { (k - 1) * ldb + n };
+    // SAFETY: B's rows go forward (checked by `suits`' callers via strides
+    // and asserted contiguous above), so its k rows lie in the `len` floats
+    // from its first element, all inside the array B views.
+    let b_flat = unsafe { std::slice::from_raw_parts(b.as_ptr(), len) };
+    for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
+        let a_row: Vec<f32> = a_row.to_vec();
+        let out = c_row.as_slice_mut().expect("C rows are contiguous");
+        match isa.level() {
+            // SAFETY: the token proves AVX-512F (and FMA, which every
+            // AVX-512 CPU has and detection checks) on this CPU.
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => unsafe { row_avx512(&a_row, b_flat, ldb, out) },
+            // SAFETY: the token proves AVX2 and FMA on this CPU.
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2Fma => unsafe { row_avx2(&a_row, b_flat, ldb, out) },
+            Level::Scalar => row::<8>(&a_row, b_flat, ldb, out),
+        }
+    }
+}
+
+/// `out` = Σ_p a[p]·B[p, ..], W columns at a time held in registers.
+#[inline(always)]
+fn row<const W: usize>(a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
+    let n = out.len();
+    for j0 in (0..n).step_by(W) {
+        let w = W.min(n - j0);
+        let mut acc = [0f32; W];
+        if w == W {
+            for (p, &ap) in a.iter().enumerate() {
+                let b_row: &[f32; W] = b[p * ldb + j0..p * ldb + j0 + W].try_into().expect("W floats");
+                for j in 0..W {
+                    acc[j] = ap.mul_add(b_row[j], acc[j]);
+                }
+            }
+        } else {
+            for (p, &ap) in a.iter().enumerate() {
+                let b_row = &b[p * ldb + j0..p * ldb + j0 + w];
+                for j in 0..w {
+                    acc[j] = ap.mul_add(b_row[j], acc[j]);
+                }
+            }
+        }
+        out[j0..j0 + w].copy_from_slice(&acc[..w]);
+    }
+}
+
+/// 256 columns: 16 zmm accumulators, leaving registers for loads.
+///
+/// # Safety
+/// The CPU supports AVX-512F and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn row_avx512(a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
+    row::<256>(a, b, ldb, out)
+}
+
+/// 128 columns: 16 ymm accumulators.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_avx2(a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
+    row::<128>(a, b, ldb, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn every_isa_matches_float64_and_the_scalar_twin_at_awkward_sizes() {
+        for (m, k, n) in [(1, 1, 1), (1, 7, 17), (2, 17, 129), (1, 784, 512), (2, 257, 300), (1, 0, 5), (1, 3, 257)] {
+            let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 31 + p * 7) % 23) as f32 / 11.0 - 1.0);
+            // B as a view into wider rows (ldb > n), as a sliced weight would be.
+            let wide = Array2::from_shape_fn((k, n + 3), |(p, j)| ((p * 13 + j * 5) % 29) as f32 / 14.0 - 1.0);
+            let b = wide.slice(ndarray::s![.., ..n]);
+            let mut scalar = Array2::zeros((m, n));
+            rows_product(Isa::scalar(), a.view(), b, scalar.view_mut());
+            for isa in Isa::available() {
+                let mut c = Array2::from_elem((m, n), f32::NAN);
+                rows_product(isa, a.view(), b, c.view_mut());
+                assert_eq!(c, scalar, "{isa:?} differs from the scalar twin at {m}×{k}×{n}");
+            }
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f64 = (0..k).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum();
+                    let got = scalar[[i, j]] as f64;
+                    assert!((got - want).abs() <= 1e-5 * (1.0 + k as f64), "{m}×{k}×{n} ({i},{j}): {got} vs {want}");
+                }
+            }
+        }
+    }
+}
