@@ -1,4 +1,5 @@
-// What the root npm package may hold: the build, the public types, the napi
-// loader, README and LICENSE. Checked on `npm pack --dry-run` by
+// What the root npm package may hold: the two entry points (index.cjs the one
+// implementation, index.js its ESM face), the public types, the napi loader,
+// README and LICENSE. Checked on `npm pack --dry-run` by
 // test/package.test.ts and on the installed package by scripts/test-install.mjs.
-export const PUBLISHED_FILE = /^(dist\/[a-z]+\.(js|cjs|d\.ts|d\.cts)|native\/index\.(cjs|d\.cts)|package\.json|README\.md|LICENSE)$/;
+export const PUBLISHED_FILE = /^(dist\/index\.(js|cjs)|dist\/[a-z]+\.d\.c?ts|native\/index\.(cjs|d\.cts)|package\.json|README\.md|LICENSE)$/;

@@ -1,6 +1,7 @@
 // npm run test:install: what a user gets from npm, without a Rust toolchain.
 // Installs the pack/ tarballs (npm run package) into an empty project with
-// cargo removed from PATH, then checks: ESM import, CommonJS require, strict
+// cargo removed from PATH, then checks: ESM import, CommonJS require, both in
+// one process sharing one implementation, strict
 // TypeScript programs (ESM and CommonJS) that train through the shipped types,
 // a misspelt activation as a compile error, mnist.loadData() from the
 // installed package, the error when no binary fits the platform, and that
@@ -58,6 +59,24 @@ check("CommonJS: require('ferro-nn')", () => {
   const cjs = program("const { Dense, RMSprop, Sequential, Tensor, kernelIsa } = require('ferro-nn');");
   writeFileSync(join(dir, 'cjs.cjs'), `${cjs}\nrun();\n`);
   if (!run('node', ['cjs.cjs']).startsWith('trained 1')) throw new Error('CommonJS program failed');
+});
+
+check('import and require in one process: one implementation, one FerroError', () => {
+  const both = `
+import { createRequire } from 'node:module';
+const cjs = createRequire(import.meta.url)('ferro-nn');
+const esm = await import('ferro-nn');
+if (cjs.Tensor !== esm.Tensor || cjs.Sequential !== esm.Sequential) throw new Error('two copies of the classes');
+const model = new esm.Sequential([new esm.Dense(2, { activation: 'softmax', inputDim: 2 })]);
+model.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy' });
+await model.fit(new cjs.Tensor([[0, 1], [1, 0]]), new cjs.Tensor(new Int32Array([0, 1])), { epochs: 2, verbose: 0 });
+const thrown = (f) => { try { f(); } catch (error) { return error; } throw new Error('expected a throw'); };
+if (!(thrown(() => new cjs.Tensor('x')) instanceof esm.FerroError)) throw new Error('an error from require is not an imported FerroError');
+if (!(thrown(() => new esm.Tensor('x')) instanceof cjs.FerroTypeError)) throw new Error('an error from import is not a required FerroTypeError');
+console.log('one implementation');
+`;
+  writeFileSync(join(dir, 'both.mjs'), both);
+  if (run('node', ['both.mjs']).trim() !== 'one implementation') throw new Error('import and require differ');
 });
 
 const tsconfig = { compilerOptions: { strict: true, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', types: ['node'], outDir: 'out', skipLibCheck: false } };

@@ -39,7 +39,7 @@ export function toFeatures(x: unknown, name = 'x'): Features {
   const [rows, features] = t.shape as [number, number];
   const pending = pendingBytes(t);
   if (pending) return { input: pending, rows, features };
-  const values = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+  const values = t.dtype === 'float32' ? (t.data as Float32Array) : Float32Array.from(t.data);
   return { input: { values }, rows, features };
 }
 
@@ -60,7 +60,7 @@ export function toLabels(y: unknown, rows: number, classes: number, name = 'y'):
       `Expected x and ${name} to hold the same number of samples. Received: x has ${rows}, ${name} has ${t.shape[0]}`,
     );
   }
-  const labels = t.data instanceof Int32Array ? t.data : new Int32Array(t.size);
+  const labels = t.dtype === 'int32' ? (t.data as Int32Array) : new Int32Array(t.size);
   for (let i = 0; i < t.size; i++) {
     const v = t.data[i] as number;
     if (!Number.isInteger(v) || v < 0 || v >= classes) {

@@ -5,7 +5,8 @@
  */
 
 import { FerroShapeError, FerroTypeError, FerroValueError } from './errors.js';
-import { checkInt, checkNumber, describe } from './validate.js';
+import { ACCEPTED_DATA, dtypeOf, flatten, isAttached, lengthOf, readShape, received } from './input.js';
+import { checkInt, checkNumber, constructorName, describe, reachesProxy } from './validate.js';
 
 /** The element types a Tensor can hold. */
 export type DType = 'float32' | 'int32' | 'uint8';
@@ -34,51 +35,17 @@ export type NestedNumbers = number | NestedNumbers[];
 
 const DTYPES: readonly DType[] = ['float32', 'int32', 'uint8'];
 
-function dtypeOf(data: unknown): DType | undefined {
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Uint8Array && !(data instanceof Uint8ClampedArray)) return 'uint8';
-  return undefined;
-}
-
 function allocate<D extends DType>(dtype: D, length: number): DataTypeMap[D] {
   const Ctor = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array }[dtype];
   return new Ctor(length) as DataTypeMap[D];
 }
 
 function checkShape(shape: unknown, name = 'shape'): number[] {
-  if (!Array.isArray(shape)) {
-    throw new FerroTypeError(`Expected an array of dimensions for ${name}. Received: ${describe(shape)}`);
-  }
-  return shape.map((d, i) => checkInt(d, `${name}[${i}]`, 0));
+  return readShape(shape, name).map((d, i) => checkInt(d, `${name}[${i}]`, 0));
 }
 
 function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-/** Shape and flat values of a rectangular nested array of numbers. */
-function flatten(value: readonly NestedArray[]): { shape: number[]; values: number[] } {
-  const shape: number[] = [];
-  for (let level: unknown = value; Array.isArray(level); level = level[0]) shape.push(level.length);
-  const values: number[] = [];
-  const walk = (node: unknown, depth: number, path: string): void => {
-    if (depth === shape.length) {
-      if (typeof node !== 'number') {
-        throw new FerroTypeError(`Expected a number at ${path}. Received: ${describe(node)}`);
-      }
-      values.push(node);
-      return;
-    }
-    if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw new FerroShapeError(
-        `Expected a rectangular nested array: ${path} should be an array of length ${shape[depth]}. Received: ${describe(node)}`,
-      );
-    }
-    node.forEach((child, i) => walk(child, depth + 1, `${path}[${i}]`));
-  };
-  walk(value, 0, 'values');
-  return { shape, values };
 }
 
 /**
@@ -107,6 +74,9 @@ export function pendingBytes(t: Tensor): { bytes: Uint8Array; table: Float32Arra
   const pending = (t as unknown as { pending?: PendingFloat32 }).pending;
   return pending && { bytes: pending.bytes, table: pending.table };
 }
+
+// Set by Tensor's static block, the one place that can read its brand.
+let isTensor: (value: unknown) => value is Tensor;
 
 /** An n-dimensional array of numbers, row-major, in one typed array. */
 export class Tensor<D extends DType = DType> {
@@ -138,6 +108,8 @@ export class Tensor<D extends DType = DType> {
    * @param dtype the dtype for nested-array data.
    */
   constructor(data: DataTypeMap[D] | readonly NestedArray[], shape?: readonly number[], dtype?: D) {
+    // First: a Proxy could run code on any read, even on `instanceof`.
+    if (reachesProxy(data)) throw new FerroTypeError(`Expected ${ACCEPTED_DATA} for tensor data. Received: ${received(data)}`);
     const typed = dtypeOf(data);
     let values: DataTypeMap[D] | undefined;
     let length: number;
@@ -149,10 +121,15 @@ export class Tensor<D extends DType = DType> {
       this.dtype = 'float32' as D;
     } else if (typed) {
       if (dtype !== undefined && dtype !== typed) {
-        throw new FerroTypeError(`Expected ${dtype} data for dtype '${dtype}'. Received: ${describe(data)}`);
+        throw new FerroTypeError(`Expected data of dtype ${describe(dtype)}. Received: ${describe(data)}`);
+      }
+      if (!isAttached(data as TypedArray)) {
+        throw new FerroValueError(
+          `Expected typed-array data over live memory. Received: ${describe(data)} whose ArrayBuffer was detached (transferred) or shrunk below it`,
+        );
       }
       values = data as DataTypeMap[D];
-      length = values.length;
+      length = lengthOf(values);
       inferred = [length];
       this.dtype = typed as D;
     } else if (Array.isArray(data)) {
@@ -160,16 +137,13 @@ export class Tensor<D extends DType = DType> {
       if (!DTYPES.includes(target)) {
         throw new FerroValueError(`Unknown dtype: ${describe(target)}. Expected one of: ${DTYPES.join(', ')}`);
       }
-      const flat = flatten(data);
-      values = allocate(target, flat.values.length);
-      values.set(flat.values);
-      length = values.length;
+      const flat = flatten(data, target);
+      values = flat.values as DataTypeMap[D];
+      length = lengthOf(values);
       inferred = flat.shape;
       this.dtype = target;
     } else {
-      throw new FerroTypeError(
-        `Expected a Float32Array, Int32Array, Uint8Array or nested arrays of numbers for tensor data. Received: ${describe(data)}`,
-      );
+      throw new FerroTypeError(`Expected ${ACCEPTED_DATA} for tensor data. Received: ${received(data)}`);
     }
     const dims = shape === undefined ? inferred : checkShape(shape);
     if (product(dims) !== length) {
@@ -210,10 +184,7 @@ export class Tensor<D extends DType = DType> {
 
   /** Same data, new shape; one dimension may be -1 and is inferred. */
   reshape(shape: readonly number[]): Tensor<D> {
-    if (!Array.isArray(shape)) {
-      throw new FerroTypeError(`Expected an array of dimensions for reshape. Received: ${describe(shape)}`);
-    }
-    const dims = shape.map((d, i) => checkInt(d, `shape[${i}]`, -1));
+    const dims = readShape(shape, 'reshape').map((d, i) => checkInt(d, `shape[${i}]`, -1));
     const unknown = dims.filter((d) => d === -1).length;
     if (unknown > 1) {
       throw new FerroValueError(`Expected at most one -1 in a reshape. Received: [${dims.join(', ')}]`);
@@ -330,11 +301,35 @@ export class Tensor<D extends DType = DType> {
   toString(): string {
     return `Tensor(dtype=${this.dtype}, shape=[${this.shape.join(', ')}])`;
   }
+
+  // Only the constructor gives an object this brand: unlike `instanceof`, it
+  // cannot be faked with Object.create(Tensor.prototype) or passed by a Proxy.
+  readonly #brand = true;
+  static {
+    isTensor = (value: unknown): value is Tensor => typeof value === 'object' && value !== null && #brand in value;
+  }
 }
 
 /** `value` as a Tensor: Tensors pass through, typed arrays become 1-D, nested arrays are flattened. */
 export function toTensor(value: unknown, name: string): Tensor {
-  if (value instanceof Tensor) return value;
-  if (dtypeOf(value) || Array.isArray(value)) return new Tensor(value as TypedArray);
-  throw new FerroTypeError(`Expected a Tensor or nested arrays of numbers for ${name}. Received: ${describe(value)}`);
+  if (isTensor(value)) return checkIntact(value, name);
+  const proxy = reachesProxy(value);
+  if (!proxy && (dtypeOf(value) || Array.isArray(value))) return new Tensor(value as TypedArray);
+  const what =
+    !proxy && constructorName(value) === 'Tensor'
+      ? 'a Tensor from another copy of ferro-nn, or not made by its constructor'
+      : received(value);
+  throw new FerroTypeError(`Expected a Tensor, ${ACCEPTED_DATA} for ${name}. Received: ${what}`);
+}
+
+/** `t`, if all its values are still there: its ArrayBuffer may have been detached or resized since. */
+function checkIntact(t: Tensor, name: string): Tensor {
+  // The stored array: a pending view's bytes, not a conversion of them.
+  const data: TypedArray | undefined = pendingBytes(t)?.bytes ?? t.data;
+  if (data === undefined || !isAttached(data) || lengthOf(data) !== t.size) {
+    throw new FerroValueError(
+      `Expected ${name} to hold its ${t.size} values. Received: a Tensor whose ArrayBuffer was detached (transferred) or resized after the Tensor was made`,
+    );
+  }
+  return t;
 }

@@ -1,18 +1,64 @@
 /** Argument checks shared by the public API. Each throws a coded error. */
 
+import { types } from 'node:util';
 import { FerroTypeError, FerroValueError } from './errors.js';
 
-/** How a value reads in an error message. */
+// Brand checks, which proxies and objects with a typed array's prototype fail.
+const views: readonly [string, (value: unknown) => boolean][] = [
+  ['Float32Array', types.isFloat32Array],
+  ['Float64Array', types.isFloat64Array],
+  ['Int8Array', types.isInt8Array],
+  ['Int16Array', types.isInt16Array],
+  ['Int32Array', types.isInt32Array],
+  ['Uint8Array', types.isUint8Array],
+  ['Uint8ClampedArray', types.isUint8ClampedArray],
+  ['Uint16Array', types.isUint16Array],
+  ['Uint32Array', types.isUint32Array],
+  ['BigInt64Array', types.isBigInt64Array],
+  ['BigUint64Array', types.isBigUint64Array],
+  ['DataView', types.isDataView],
+];
+
+/** How a value reads in an error message; never throws, never runs a Proxy's traps. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'string') return value.length > 60 ? `'${value.slice(0, 57)}...'` : `'${value}'`;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'symbol') return String(value);
   if (typeof value === 'function') return 'a function';
+  if (reachesProxy(value)) return types.isProxy(value) ? 'a Proxy' : 'an object that inherits from a Proxy';
   if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  const name = (value as object).constructor?.name;
-  return name && name !== 'Object' ? `a ${name}` : 'an object';
+  if (ArrayBuffer.isView(value)) return article(views.find(([, is]) => is(value))?.[0] ?? 'typed array');
+  const name = constructorName(value);
+  if (name && views.some(([view]) => view === name)) return `an object with ${name}'s prototype, not a real ${name}`;
+  return name && name !== 'Object' ? article(name) : 'an object';
+}
+
+// By sound: "an Int16Array", "an Error", but "a Uint8Array".
+function article(noun: string): string {
+  return /^[aeio]/i.test(noun) ? `an ${noun}` : `a ${noun}`;
+}
+
+/**
+ * True for a Proxy, or an object that inherits from one: `instanceof` and
+ * property reads would run its traps.
+ */
+export function reachesProxy(value: unknown): boolean {
+  for (let o = value; (typeof o === 'object' && o !== null) || typeof o === 'function'; o = Object.getPrototypeOf(o)) {
+    if (types.isProxy(o)) return true;
+  }
+  return false;
+}
+
+/** The name of an object's constructor, if reading it is harmless and gives a string. */
+export function constructorName(value: unknown): string | undefined {
+  try {
+    const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An integer ≥ `min` (default 1), no larger than `max`. */
