@@ -166,6 +166,10 @@ fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
             *run = Some(model.begin_fit(train, val, options)?);
         }
         let run = run.as_mut().expect("made above");
+        if shared.stop.load(Ordering::Acquire) {
+            // Asked at a batch pause: end the epoch before another batch.
+            run.stop();
+        }
         let mut observer = Observer { shared: &shared, events, last_sent: Instant::now() };
         run.advance(model, train, val, *each_batch, &mut observer)
     });

@@ -1,0 +1,194 @@
+/**
+ * The native execution model, in-process: inputs are copied at the call,
+ * batch callbacks stop training on time, a fit claims the model in the
+ * tick it is called, and inference calls run side by side.
+ * (Ways of ending a process mid-fit are in lifecycle.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { AbortError, Dense, FerroStateError, RMSprop, Sequential, setRandomSeed, Tensor } from '../src/index.js';
+
+const FEATURES = 12;
+
+function model(seed = 5): Sequential {
+  setRandomSeed(seed);
+  const m = new Sequential([new Dense(16, { activation: 'relu' }), new Dense(3, { activation: 'softmax' })]);
+  m.compile({ optimizer: new RMSprop({ learningRate: 0.01 }), loss: 'sparse_categorical_crossentropy' });
+  m.build([null, FEATURES]);
+  return m;
+}
+
+function data(rows: number, buffer?: ArrayBuffer): { x: Float32Array; y: Int32Array } {
+  const x = buffer ? new Float32Array(buffer, 0, rows * FEATURES) : new Float32Array(rows * FEATURES);
+  x.forEach((_, i) => (x[i] = Math.sin(i * 1.7) * 0.5));
+  const y = new Int32Array(rows).map((_, i) => (x[i * FEATURES]! > 0 ? 1 : i % 3));
+  return { x, y };
+}
+
+const tensors = (d: { x: Float32Array; y: Int32Array }): [Tensor<'float32'>, Tensor<'int32'>] => [
+  new Tensor(d.x, [d.y.length, FEATURES]),
+  new Tensor(d.y, [d.y.length]),
+];
+
+const weights = (m: Sequential): number[][] => m.getWeights().map((w) => Array.from(w.data));
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+describe('inputs are copied when a call is made', () => {
+  const opts = { epochs: 3, batchSize: 16, verbose: 0 as const };
+
+  it('a fit trains on the data as it was at the call: transferred, shrunk or rewritten buffers change nothing', async () => {
+    const reference = model();
+    await reference.fit(...tensors(data(300)), opts);
+
+    // Transferred away (and collected) right after the call.
+    const moved = model();
+    const d1 = data(300);
+    const fit1 = moved.fit(...tensors(d1), opts);
+    structuredClone(d1.x.buffer, { transfer: [d1.x.buffer] });
+    structuredClone(d1.y.buffer, { transfer: [d1.y.buffer] });
+    gc();
+    await fit1;
+    expect(weights(moved)).toEqual(weights(reference));
+
+    // A resizable buffer shrunk to nothing right after the call.
+    const shrunk = model();
+    const buffer = new ArrayBuffer(300 * FEATURES * 4, { maxByteLength: 300 * FEATURES * 4 });
+    const fit2 = shrunk.fit(...tensors(data(300, buffer)), opts);
+    buffer.resize(0);
+    await fit2;
+    expect(weights(shrunk)).toEqual(weights(reference));
+
+    // Labels rewritten out of range and features overwritten with NaN by a
+    // callback while training goes on.
+    const rewritten = model();
+    const d3 = data(300);
+    const onEpochEnd = (): void => {
+      d3.y.fill(99);
+      d3.x.fill(NaN);
+    };
+    await rewritten.fit(...tensors(d3), { ...opts, callbacks: { onEpochEnd } });
+    expect(weights(rewritten)).toEqual(weights(reference));
+  });
+
+  it('predict and evaluate read the rows as they were at the call', async () => {
+    const m = model();
+    const d = data(64);
+    const [x, y] = tensors(d);
+    const want = Array.from((await m.predict(x)).data);
+    const wantLoss = (await m.evaluate(x, y)).loss;
+    const predicting = m.predict(x);
+    const evaluating = m.evaluate(x, y);
+    structuredClone(d.x.buffer, { transfer: [d.x.buffer] });
+    gc();
+    expect(Array.from((await predicting).data)).toEqual(want);
+    expect((await evaluating).loss).toBe(wantLoss);
+  });
+});
+
+describe('batch callbacks and stopping on time', () => {
+  // 2000 batches of 8 rows per epoch, not shuffled, so the steps fit takes
+  // can be replayed with trainOnBatch.
+  const rows = 16000;
+  const stepsTaken = async (steps: number): Promise<number[][]> => {
+    const m = model();
+    const d = data(rows);
+    for (let s = 0; s < steps; s++) {
+      const x = new Tensor(d.x.slice(s * 8 * FEATURES, (s + 1) * 8 * FEATURES), [8, FEATURES]);
+      await m.trainOnBatch(x, d.y.slice(s * 8, (s + 1) * 8));
+    }
+    return weights(m);
+  };
+
+  it('stopTraining in onBatchEnd of batch 10 stops after exactly 11 steps', async () => {
+    const m = model();
+    const ends: number[] = [];
+    const onBatchEnd = (batch: number): void => {
+      ends.push(batch);
+      if (batch === 10) m.stopTraining = true;
+    };
+    const h = await m.fit(...tensors(data(rows)), { epochs: 2, batchSize: 8, shuffle: false, verbose: 0, callbacks: { onBatchEnd } });
+    expect(ends).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(h.epoch).toEqual([0]);
+    expect(weights(m)).toEqual(await stepsTaken(11));
+  });
+
+  it('abort() from onBatchEnd of batch 10 rejects with AbortError after exactly 11 steps', async () => {
+    const m = model();
+    const controller = new AbortController();
+    const onBatchEnd = (batch: number): void => {
+      if (batch === 10) controller.abort();
+    };
+    const fit = m.fit(...tensors(data(rows)), {
+      epochs: 1,
+      batchSize: 8,
+      shuffle: false,
+      verbose: 0,
+      signal: controller.signal,
+      callbacks: { onBatchEnd },
+    });
+    await expect(fit).rejects.toBeInstanceOf(AbortError);
+    expect(weights(m)).toEqual(await stepsTaken(11));
+  });
+
+  it("batch k's async onBatchEnd finishes before batch k + 1 trains", async () => {
+    const m = model();
+    const seen: string[] = [];
+    const onBatchBegin = (batch: number): void => void seen.push(`begin ${batch}`);
+    const onBatchEnd = async (batch: number): Promise<void> => {
+      const before = weights(m);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      expect(weights(m)).toEqual(before);
+      seen.push(`end ${batch}`);
+    };
+    await m.fit(...tensors(data(40)), { epochs: 2, batchSize: 8, verbose: 0, callbacks: { onBatchBegin, onBatchEnd } });
+    const expected = [0, 1, 2, 3, 4].flatMap((b) => [`begin ${b}`, `end ${b}`]);
+    expect(seen).toEqual([...expected, ...expected]);
+  });
+
+  it('abort() settles fit while an epoch or batch callback never settles, and the model works after', async () => {
+    for (const hook of ['onEpochEnd', 'onBatchEnd', 'onEpochBegin'] as const) {
+      const m = model();
+      const controller = new AbortController();
+      const callbacks = { [hook]: () => new Promise<void>(() => {}) };
+      const fit = m.fit(...tensors(data(200)), { epochs: 5, batchSize: 20, verbose: 0, signal: controller.signal, callbacks });
+      setTimeout(() => controller.abort(), 50);
+      const t0 = performance.now();
+      await expect(fit).rejects.toBeInstanceOf(AbortError);
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect((await m.predict(tensors(data(4))[0])).shape).toEqual([4, 3]);
+      await expect(m.fit(...tensors(data(40)), { epochs: 1, verbose: 0 })).resolves.toBeDefined();
+    }
+  });
+});
+
+describe('ordering and concurrency', () => {
+  it('fit() claims the model in its own tick: a predict made right after is refused, the fit goes on', async () => {
+    const m = model();
+    const [x, y] = tensors(data(400));
+    const fit = m.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+    await expect(m.predict(x)).rejects.toMatchObject({ code: 'ERR_FERRO_BUSY' });
+    await expect(fit).resolves.toMatchObject({ epoch: [0, 1] });
+  });
+
+  it('64 overlapping predicts and evaluates on one model all succeed, with the single-call results', async () => {
+    const m = model();
+    const [x, y] = tensors(data(50));
+    const want = Array.from((await m.predict(x)).data);
+    const wantLoss = (await m.evaluate(x, y)).loss;
+    const calls = Array.from({ length: 64 }, (_, i) => (i % 4 === 3 ? m.evaluate(x, y) : m.predict(x)));
+    const results = await Promise.all(calls);
+    results.forEach((r, i) => {
+      if (i % 4 === 3) expect((r as { loss: number }).loss).toBe(wantLoss);
+      else expect(Array.from((r as Tensor).data)).toEqual(want);
+    });
+  });
+
+  it('dispose() while predicts run lets them finish, then refuses new calls', async () => {
+    const m = model();
+    const [x] = tensors(data(500));
+    const running = Array.from({ length: 8 }, () => m.predict(x, { batchSize: 7 }));
+    m.dispose();
+    const done = await Promise.all(running);
+    expect(done.every((t) => t.shape[0] === 500)).toBe(true);
+    await expect(m.predict(x)).rejects.toBeInstanceOf(FerroStateError);
+  });
+});
