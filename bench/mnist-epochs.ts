@@ -2,7 +2,8 @@
  * One measurement of the seed model through the public API, run in a fresh
  * process per thread count by bench/run.ts: seconds per epoch (median of
  * epochs 2–5), samples/s, test accuracy and the process's peak RSS.
- * Prints one JSON line.
+ * With BENCH_BATCH_HOOK=1 it adds an empty onBatchEnd, so that the run
+ * measures what per-batch callbacks cost. Prints one JSON line.
  */
 import { Dense, getNumThreads, kernelIsa, mnist, Sequential, setRandomSeed } from '../src/index.js';
 
@@ -15,6 +16,7 @@ const model = new Sequential([new Dense(512, { activation: 'relu' }), new Dense(
 model.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
 
 const marks: number[] = [];
+const batchHook = process.env.BENCH_BATCH_HOOK === '1';
 await model.fit(x, trainLabels, {
   epochs: 5,
   batchSize: 128,
@@ -22,6 +24,7 @@ await model.fit(x, trainLabels, {
   callbacks: {
     onEpochBegin: () => void marks.push(performance.now()),
     onEpochEnd: () => void marks.push(performance.now()),
+    ...(batchHook ? { onBatchEnd: () => {} } : {}),
   },
 });
 const epochs = [0, 1, 2, 3, 4].map((e) => (marks[2 * e + 1]! - marks[2 * e]!) / 1e3);
@@ -32,6 +35,7 @@ console.log(
   JSON.stringify({
     threads: getNumThreads(),
     isa: kernelIsa(),
+    batchHook,
     epochSeconds: epochs,
     medianEpochSeconds: median,
     samplesPerSecond: 60000 / median,

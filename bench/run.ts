@@ -1,5 +1,5 @@
 /**
- * npm run bench [kernels|sweep|mnist]...: ferro-nn's speed, raced against
+ * npm run bench [kernels|sweep|mnist|predict]...: ferro-nn's speed, raced against
  * baselines in the same run, printed as tables and written to
  * bench/results/*.json. Targets are checked at the end (issue 3).
  *
@@ -7,7 +7,10 @@
  *            ndarray (matrixmultiply) and OpenBLAS, plus the FMA peak; 1 and 2 threads
  *   sweep    GFLOP/s of a whole training step over hidden widths and batch sizes
  *   mnist    seconds per epoch of the seed model through the public API on 1 and
- *            2 threads (fresh process each, alternated), and peak RSS of examples/mnist.ts
+ *            2 threads (fresh process each, alternated), what a per-batch callback
+ *            costs per step, and peak RSS of examples/mnist.ts
+ *   predict  one-row predict latency (p50, p99), 64 one-row predicts in flight,
+ *            and batched predict throughput of the seed model
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,7 +24,13 @@ const THREADS = [1, 2];
 interface Shape { shape: string; ferro: number; ndarray: number; openblas: number | null }
 interface Kernels { threads: number; isa: string; fma_peak: number; openblas_core: string | null; shapes: Shape[] }
 interface SweepRow { sweep: string; hidden: number; batch: number; step_ms: number; gflops: number }
-interface MnistRun { threads: number; isa: string; epochSeconds: number[]; testAccuracy: number; maxRssMiB: number }
+interface MnistRun { threads: number; isa: string; batchHook: boolean; epochSeconds: number[]; testAccuracy: number; maxRssMiB: number }
+interface PredictRun {
+  threads: number;
+  oneRow: { p50Us: number; p90Us: number; p99Us: number };
+  concurrent: { rowsPerSecond: number };
+  batched: { rowsPerSecond: number };
+}
 
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -114,38 +123,72 @@ function sweep(): void {
 function mnist(): Record<string, unknown> {
   const tsx = `${root}node_modules/.bin/tsx`;
   const runs: MnistRun[] = [];
+  const measure = (threads: number, batchHook: boolean): void => {
+    const out = execFileSync(tsx, [`${root}bench/mnist-epochs.ts`], {
+      env: { ...process.env, FERRO_NN_NUM_THREADS: String(threads), BENCH_BATCH_HOOK: batchHook ? '1' : '0' },
+      encoding: 'utf8',
+    });
+    runs.push(JSON.parse(out.trim().split('\n').at(-1)!) as MnistRun);
+  };
   for (let round = 0; round < 3; round++) {
-    for (const t of THREADS) {
-      const out = execFileSync(tsx, [`${root}bench/mnist-epochs.ts`], {
-        env: { ...process.env, FERRO_NN_NUM_THREADS: String(t) },
-        encoding: 'utf8',
-      });
-      runs.push(JSON.parse(out.trim().split('\n').at(-1)!) as MnistRun);
-    }
+    for (const t of THREADS) measure(t, false);
+    measure(2, true);
   }
   // Epochs 2-5 of every run with this thread count (the first includes warm-up).
-  const steady = (t: number): number[] => runs.filter((r) => r.threads === t).flatMap((r) => r.epochSeconds.slice(1));
+  const steady = (t: number, hook = false): number[] =>
+    runs.filter((r) => r.threads === t && r.batchHook === hook).flatMap((r) => r.epochSeconds.slice(1));
   const perThreads = THREADS.map((t) => ({
     threads: t,
     medianEpochSeconds: median(steady(t)),
     samplesPerSecond: 60000 / median(steady(t)),
-    testAccuracy: runs.filter((r) => r.threads === t).map((r) => r.testAccuracy),
+    testAccuracy: runs.filter((r) => r.threads === t && !r.batchHook).map((r) => r.testAccuracy),
   }));
+  // 469 steps per epoch; the same 2-thread runs with and without an empty onBatchEnd.
+  const batchHookUsPerStep = ((median(steady(2, true)) - median(steady(2))) / 469) * 1e6;
   const seed = spawnSync(process.execPath, ['--import', 'tsx', '--import', `${root}bench/report-rss.mjs`, `${root}examples/mnist.ts`], {
     cwd: root,
     encoding: 'utf8',
   });
   const rss = Number(/maxRssMiB=([\d.]+)/.exec(seed.stderr)?.[1] ?? NaN);
   const seedAcc = Number(/test_acc: ([\d.]+)/.exec(seed.stdout)?.[1] ?? NaN);
-  console.log(`Seed model through the public API (${runs[0]?.isa}), epochs 2-5 of ${runs.length / THREADS.length} runs each`);
+  console.log(`Seed model through the public API (${runs[0]?.isa}), epochs 2-5 of 3 runs each`);
   table(
     ['threads', 's/epoch (median)', 'samples/s', 'test_acc'],
     perThreads.map((p) => [p.threads, p.medianEpochSeconds.toFixed(3), p.samplesPerSecond.toFixed(0), p.testAccuracy.map((a) => a.toFixed(4)).join(' ')]),
   );
   const scaling = perThreads[0]!.medianEpochSeconds / perThreads[1]!.medianEpochSeconds;
-  console.log(`Scaling 1→2 threads: ${scaling.toFixed(3)}×; examples/mnist.ts (unseeded): test_acc ${seedAcc}, peak RSS ${rss} MiB\n`);
-  const result = { perThreads, scaling, seedProgram: { testAccuracy: seedAcc, maxRssMiB: rss }, runs };
+  console.log(`Scaling 1→2 threads: ${scaling.toFixed(3)}×; examples/mnist.ts (unseeded): test_acc ${seedAcc}, peak RSS ${rss} MiB`);
+  console.log(
+    `An empty onBatchEnd (batch k+1 waits for batch k's callbacks): ${median(steady(2, true)).toFixed(3)} s/epoch on 2 threads, ${batchHookUsPerStep.toFixed(0)} µs per step\n`,
+  );
+  const result = { perThreads, scaling, batchHookUsPerStep, seedProgram: { testAccuracy: seedAcc, maxRssMiB: rss }, runs };
   save('mnist', result);
+  return result;
+}
+
+function predict(): { p50Us: number; p99Us: number; concurrentRowsPerSecond: number } {
+  const tsx = `${root}node_modules/.bin/tsx`;
+  const runs = [0, 1, 2].map(
+    () => JSON.parse(execFileSync(tsx, [`${root}bench/predict.ts`], { encoding: 'utf8' }).trim().split('\n').at(-1)!) as PredictRun,
+  );
+  console.log(`Seed model inference through the public API, ${runs[0]!.threads} threads, 3 runs (medians of each run)`);
+  table(
+    ['run', 'one row p50 µs', 'p90 µs', 'p99 µs', '64 in flight rows/s', 'batched rows/s'],
+    runs.map((r, i) => [
+      i + 1,
+      r.oneRow.p50Us.toFixed(1),
+      r.oneRow.p90Us.toFixed(1),
+      r.oneRow.p99Us.toFixed(1),
+      r.concurrent.rowsPerSecond.toFixed(0),
+      r.batched.rowsPerSecond.toFixed(0),
+    ]),
+  );
+  const result = {
+    p50Us: median(runs.map((r) => r.oneRow.p50Us)),
+    p99Us: median(runs.map((r) => r.oneRow.p99Us)),
+    concurrentRowsPerSecond: median(runs.map((r) => r.concurrent.rowsPerSecond)),
+  };
+  save('predict', { ...result, runs });
   return result;
 }
 
@@ -178,9 +221,15 @@ if (want('mnist')) {
   // Seeded runs: one unseeded draw of the seed program is 0.9788 ± 0.0019
   // (16 seeds measured), so about one run in forty lands below 0.975.
   checks.push(['test_acc ≥ 0.975 (seeded runs)', m.perThreads.every((p) => p.testAccuracy.every((a) => a >= 0.975))]);
-  checks.push(['seed peak RSS ≤ 500 MiB', m.seedProgram.maxRssMiB <= 500]);
+  checks.push(['seed peak RSS ≤ 450 MiB', m.seedProgram.maxRssMiB <= 450]);
+}
+if (want('predict')) {
+  const p = predict();
+  checks.push(['one-row predict p50 ≤ 50 µs', p.p50Us <= 50]);
+  checks.push(['one-row predict p99 ≤ 500 µs', p.p99Us <= 500]);
+  checks.push(['64 concurrent one-row predicts ≥ 20 000 rows/s', p.concurrentRowsPerSecond >= 20000]);
 }
 if (checks.length) {
-  console.log('Targets (issue 3)');
+  console.log('Targets (issues 3 and 9)');
   for (const [what, ok] of checks) console.log(`  ${ok ? 'met ' : 'MISS'}  ${what}`);
 }

@@ -32,11 +32,12 @@ export interface CallbackModel {
 }
 
 /**
- * Hooks into fit. Epoch- and train-level hooks may be async: fit awaits them
- * before training goes on, and they may read the weights or evaluate the
- * model meanwhile. Batch hooks run in order, every batch, while training
- * goes on; fit awaits any they left pending at the epoch's end. A hook that
- * throws (or rejects) makes fit reject with that error.
+ * Hooks into fit, called in Keras's order. Every hook may be async: fit
+ * awaits it before training goes on, and it may read or set the weights,
+ * evaluate or predict meanwhile. With batch hooks, batch k's hooks finish
+ * before batch k + 1 starts (a few tens of microseconds per batch); without
+ * them, training runs free between epochs. A hook that throws (or rejects)
+ * makes fit reject with that error.
  */
 export interface Callback {
   /** Called by fit with the model being trained, before onTrainBegin. */

@@ -30,6 +30,14 @@ const tensors = (d: { x: Float32Array; y: Int32Array }): [Tensor<'float32'>, Ten
 ];
 
 const weights = (m: Sequential): number[][] => m.getWeights().map((w) => Array.from(w.data));
+/** A resizable ArrayBuffer, typed here since the project's lib (ES2022) predates them. */
+const ResizableBuffer = ArrayBuffer as unknown as new (
+  length: number,
+  options: { maxByteLength: number },
+) => ArrayBuffer & { resize(length: number): void };
+
+/** Moves `buffer` away, as a postMessage with a transfer list does: views of it are detached. */
+const transfer = (buffer: ArrayBufferLike): void => void structuredClone(buffer, { transfer: [buffer as ArrayBuffer] });
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 describe('inputs are copied when a call is made', () => {
@@ -43,15 +51,15 @@ describe('inputs are copied when a call is made', () => {
     const moved = model();
     const d1 = data(300);
     const fit1 = moved.fit(...tensors(d1), opts);
-    structuredClone(d1.x.buffer, { transfer: [d1.x.buffer] });
-    structuredClone(d1.y.buffer, { transfer: [d1.y.buffer] });
+    transfer(d1.x.buffer);
+    transfer(d1.y.buffer);
     gc();
     await fit1;
     expect(weights(moved)).toEqual(weights(reference));
 
     // A resizable buffer shrunk to nothing right after the call.
     const shrunk = model();
-    const buffer = new ArrayBuffer(300 * FEATURES * 4, { maxByteLength: 300 * FEATURES * 4 });
+    const buffer = new ResizableBuffer(300 * FEATURES * 4, { maxByteLength: 300 * FEATURES * 4 });
     const fit2 = shrunk.fit(...tensors(data(300, buffer)), opts);
     buffer.resize(0);
     await fit2;
@@ -77,7 +85,7 @@ describe('inputs are copied when a call is made', () => {
     const wantLoss = (await m.evaluate(x, y)).loss;
     const predicting = m.predict(x);
     const evaluating = m.evaluate(x, y);
-    structuredClone(d.x.buffer, { transfer: [d.x.buffer] });
+    transfer(d.x.buffer);
     gc();
     expect(Array.from((await predicting).data)).toEqual(want);
     expect((await evaluating).loss).toBe(wantLoss);
