@@ -186,7 +186,7 @@ impl FitRun {
                 self.rng.shuffle(&mut self.order);
             }
             let first = &self.order[..rows.min(n)];
-            gather(&mut self.ws.x, &mut self.ws.labels, train, first, d);
+            gather(model.isa(), &mut self.ws.x, &mut self.ws.labels, train, first, d);
         }
         loop {
             if self.stopping || self.batch == steps {

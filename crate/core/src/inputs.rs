@@ -6,15 +6,18 @@
 //! bit-identical results.
 
 use crate::error::{Error, Result};
+use crate::kernels::bytes::{bytes_to_f32, ByteMap};
+use crate::kernels::Isa;
 
 /// Borrowed input rows, row-major.
 #[derive(Clone, Copy)]
 pub enum Inputs<'a> {
     F32(&'a [f32]),
-    /// Each value is `table[byte]`.
+    /// Each value is `table[byte]`, computed as `map` says.
     Bytes {
         data: &'a [u8],
         table: &'a [f32; 256],
+        map: ByteMap,
     },
 }
 
@@ -44,15 +47,11 @@ impl Inputs<'_> {
     }
 
     /// Copies values `start..start + dst.len()` into `dst` as float32.
-    pub(crate) fn copy_into(&self, start: usize, dst: &mut [f32]) {
+    pub(crate) fn copy_into(&self, isa: Isa, start: usize, dst: &mut [f32]) {
         let end = start + dst.len();
         match self {
             Inputs::F32(x) => dst.copy_from_slice(&x[start..end]),
-            Inputs::Bytes { data, table } => {
-                for (d, &b) in dst.iter_mut().zip(&data[start..end]) {
-                    *d = table[b as usize];
-                }
-            }
+            Inputs::Bytes { data, table, map } => bytes_to_f32(isa, &data[start..end], *map, table, dst),
         }
     }
 }
@@ -62,7 +61,7 @@ impl Inputs<'_> {
 /// a running task.
 pub enum OwnedInputs {
     F32(Vec<f32>),
-    Bytes { data: Vec<u8>, table: Box<[f32; 256]> },
+    Bytes { data: Vec<u8>, table: Box<[f32; 256]>, map: ByteMap },
 }
 
 impl OwnedInputs {
@@ -80,13 +79,13 @@ impl OwnedInputs {
         })?;
         let mut data = crate::alloc::zeroed(x.len(), "the input data")?;
         data.copy_from_slice(x);
-        Ok(OwnedInputs::Bytes { data, table: Box::new(table) })
+        Ok(OwnedInputs::Bytes { data, map: ByteMap::of(&table), table: Box::new(table) })
     }
 
     pub fn view(&self) -> Inputs<'_> {
         match self {
             OwnedInputs::F32(x) => Inputs::F32(x),
-            OwnedInputs::Bytes { data, table } => Inputs::Bytes { data, table },
+            OwnedInputs::Bytes { data, table, map } => Inputs::Bytes { data, table, map: *map },
         }
     }
 
@@ -109,7 +108,7 @@ mod tests {
         let bytes: Vec<u8> = (0..=255).rev().collect();
         let owned = OwnedInputs::copy_bytes(&bytes, &table).unwrap();
         let mut out = vec![0.0; 6];
-        owned.view().copy_into(250, &mut out);
+        owned.view().copy_into(Isa::detect(), 250, &mut out);
         // Bytes 5, 4, …, 0: what Math.fround(b / 255) gives the eager tensor.
         let want: Vec<f32> = (0..6).map(|i| ((5 - i) as f64 / 255.0) as f32).collect();
         assert_eq!(out, want);
@@ -126,7 +125,7 @@ mod tests {
         let x = [1.5f32, -2.0, 3.25];
         let owned = OwnedInputs::copy_f32(&x).unwrap();
         let mut out = [0.0; 2];
-        owned.view().copy_into(1, &mut out);
+        owned.view().copy_into(Isa::detect(), 1, &mut out);
         assert_eq!(out, [-2.0, 3.25]);
         assert_eq!(owned.view().len(), 3);
     }

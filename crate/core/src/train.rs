@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::kernels::GemmBuffers;
+use crate::kernels::{GemmBuffers, Isa};
 use crate::layers::{column_sums, kernel_gradient};
 use crate::losses::{self, check_labels, LossTotals};
 use crate::model::{Model, WeightTensor};
@@ -69,7 +69,7 @@ impl Model {
         batch.check(self, "the batch")?;
         let mut ws = Workspace::new(self, batch.len(), true)?;
         let all: Vec<usize> = (0..batch.len()).collect();
-        gather(&mut ws.x, &mut ws.labels, batch, &all, self.input_dim());
+        gather(self.isa, &mut ws.x, &mut ws.labels, batch, &all, self.input_dim());
         Ok(ws)
     }
 
@@ -157,7 +157,7 @@ impl Model {
         let d = self.input_dim();
         for start in (0..rows).step_by(chunk) {
             let b = chunk.min(rows - start);
-            x.copy_into(start * d, &mut ws.x[..b * d]);
+            x.copy_into(self.isa, start * d, &mut ws.x[..b * d]);
             self.forward(ws, b);
             each(start, b, ws.outputs.last().expect("a model has layers"));
         }
@@ -205,7 +205,7 @@ impl Model {
             },
             || {
                 if let Some((samples, idx)) = prefetch {
-                    gather(next_x, next_labels, samples, idx, d);
+                    gather(isa, next_x, next_labels, samples, idx, d);
                 }
             },
         );
@@ -296,12 +296,12 @@ pub(crate) fn positive_batch(batch_size: usize) -> Result<usize> {
 
 /// Copies the rows `idx` of `samples` into batch buffers, in parallel: a
 /// batch of MNIST rows is 400 KB, worth two cores.
-pub(crate) fn gather(x: &mut [f32], labels: &mut [i32], samples: Samples, idx: &[usize], d: usize) {
+pub(crate) fn gather(isa: Isa, x: &mut [f32], labels: &mut [i32], samples: Samples, idx: &[usize], d: usize) {
     const ROWS_PER_TASK: usize = 16;
     let x = &mut x[..idx.len() * d];
     x.par_chunks_mut(ROWS_PER_TASK * d.max(1)).zip(idx.par_chunks(ROWS_PER_TASK)).for_each(|(dst, rows)| {
         for (dst, &i) in dst.chunks_exact_mut(d.max(1)).zip(rows) {
-            samples.x.copy_into(i * d, dst);
+            samples.x.copy_into(isa, i * d, dst);
         }
     });
     for (label, &i) in labels.iter_mut().zip(idx) {

@@ -1,6 +1,7 @@
 //! Numeric kernels: the packed GEMM and the activation math around it.
 
 pub mod activation;
+pub mod bytes;
 pub mod gemm;
 mod isa;
 pub mod microkernel;
