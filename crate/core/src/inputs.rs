@@ -67,9 +67,7 @@ pub enum OwnedInputs {
 impl OwnedInputs {
     /// A copy of float32 rows, refusing sizes the machine cannot hold.
     pub fn copy_f32(x: &[f32]) -> Result<Self> {
-        let mut data = crate::alloc::zeroed(x.len(), "the input data")?;
-        data.copy_from_slice(x);
-        Ok(OwnedInputs::F32(data))
+        Ok(OwnedInputs::F32(crate::alloc::copied(x, "the input data")?))
     }
 
     /// A copy of byte rows with their value table (256 entries).
@@ -77,8 +75,7 @@ impl OwnedInputs {
         let table: [f32; 256] = table.try_into().map_err(|_| {
             Error::Shape(format!("Expected a table of 256 float32 values for uint8 inputs. Received: {}", table.len()))
         })?;
-        let mut data = crate::alloc::zeroed(x.len(), "the input data")?;
-        data.copy_from_slice(x);
+        let data = crate::alloc::copied(x, "the input data")?;
         Ok(OwnedInputs::Bytes { data, map: ByteMap::of(&table), table: Box::new(table) })
     }
 

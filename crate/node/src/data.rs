@@ -25,7 +25,5 @@ pub fn copy_inputs(x: &InputRows) -> Result<OwnedInputs> {
 }
 
 pub fn copy_labels(y: &Int32Array) -> Result<Vec<i32>> {
-    let mut labels = ferro_core::alloc::zeroed(y.len(), "the labels")?;
-    labels.copy_from_slice(y);
-    Ok(labels)
+    ferro_core::alloc::copied(y, "the labels")
 }

@@ -16,12 +16,12 @@ use crate::errors::{guard, to_napi};
 use crate::model::{guard_job, NativeModel};
 use crate::shutdown::{self, Cancel};
 use ferro_core::losses::LossTotals;
-use ferro_core::{EpochLogs, FitObserver, FitOptions, FitRun, Flow, OwnedInputs, Samples, Step};
+use ferro_core::{pool, EpochLogs, FitObserver, FitOptions, FitRun, Flow, OwnedInputs, Samples, Step};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
@@ -70,8 +70,9 @@ impl FitEvent {
 
 pub type FitEvents = ThreadsafeFunction<FitEvent, UnknownReturnValue, FitEvent, Status, true>;
 
-/// What a session owns while it is parked or running.
+/// What a session owns while it is parked or running; dropped when it ends.
 struct FitJob {
+    cell: Arc<ModelCell>,
     train: (OwnedInputs, Vec<i32>),
     val: Option<(OwnedInputs, Vec<i32>)>,
     options: FitOptions,
@@ -91,7 +92,9 @@ enum Slot {
 }
 
 struct Shared {
-    cell: Arc<ModelCell>,
+    /// Weak: a FitSession kept by JS after its fit ended must not keep the
+    /// model's memory alive (the job holds it while the fit lasts).
+    cell: Weak<ModelCell>,
     slot: Mutex<Slot>,
     /// End the epoch after the current batch.
     stop: AtomicBool,
@@ -109,7 +112,11 @@ impl Shared {
     /// Ends the session: training goes back to the model, the job is dropped.
     fn finish(&self, slot: &mut Slot) {
         *slot = Slot::Done;
-        self.cell.end_session();
+        if let Some(cell) = self.cell.upgrade() {
+            cell.end_session();
+        }
+        // The workspace and data copies are gone: give their pages back, off the JS thread.
+        pool::spawn(ferro_core::alloc::release_free_memory);
     }
 }
 
@@ -157,9 +164,9 @@ impl FitObserver for Observer<'_> {
 /// One step on the pool: train up to the next pause, park, report.
 fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
     let outcome = guard_job(|| {
-        let mut model = shared.cell.write();
+        let FitJob { cell, train, val, options, each_batch, run, events } = &mut *job;
+        let mut model = cell.write();
         let model = present_mut(&mut model)?;
-        let FitJob { train, val, options, each_batch, run, events } = &mut *job;
         let train = Samples { x: train.0.view(), labels: &train.1 };
         let val = val.as_ref().map(|(x, y)| Samples { x: x.view(), labels: y });
         if run.is_none() {
@@ -173,7 +180,7 @@ fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
         let mut observer = Observer { shared: &shared, events, last_sent: Instant::now() };
         run.advance(model, train, val, *each_batch, &mut observer)
     });
-    shared.cell.end_write();
+    job.cell.end_write();
     let mut slot = shared.slot();
     if shared.cancelled.load(Ordering::Acquire) {
         shared.finish(&mut slot);
@@ -234,11 +241,12 @@ impl NativeModel {
                 seed: ferro_core::rng::next_seed(),
             };
             let train = (copy_inputs(&x)?, copy_labels(&y)?);
-            Ok(FitJob { train, val, options, each_batch: config.each_batch, run: None, events: on_event })
+            let cell = self.cell.clone();
+            Ok(FitJob { cell, train, val, options, each_batch: config.each_batch, run: None, events: on_event })
         })?;
         guard(|| self.cell.begin_session())?;
         let shared = Arc::new(Shared {
-            cell: self.cell.clone(),
+            cell: Arc::downgrade(&self.cell),
             slot: Mutex::new(Slot::Parked(Box::new(job))),
             stop: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
@@ -278,7 +286,7 @@ impl FitSession {
         #[allow(deprecated)]
         job.events.refer(&env)?;
         drop(slot);
-        let (cell, shared) = (shared.cell.clone(), shared.clone());
+        let (cell, shared) = (job.cell.clone(), shared.clone());
         cell.schedule_write(move || step(shared, job));
         Ok(false)
     }
