@@ -71,3 +71,31 @@ pub fn spawn(job: impl FnOnce() + Send + 'static) {
         Err(_) => job(),
     }
 }
+
+thread_local! {
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Threads the kernels may split work over here: the pool's, or one inside
+/// `serial`.
+pub fn threads_here() -> usize {
+    if SERIAL.with(|s| s.get()) {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
+
+/// Runs `f` with the kernels kept on this thread: when many small calls are
+/// in flight, each is quicker done whole than split (the split only adds
+/// hand-offs; the other threads have calls of their own).
+pub fn serial<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SERIAL.with(|s| s.set(self.0));
+        }
+    }
+    let _reset = Reset(SERIAL.with(|s| s.replace(true)));
+    f()
+}

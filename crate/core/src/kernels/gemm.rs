@@ -212,7 +212,7 @@ fn multiply(
     let kernel = isa.kernel_for(m);
     let (mr, nr) = (kernel.mr(), kernel.nr());
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
-    let parallel = flops >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1;
+    let parallel = flops >= PARALLEL_MIN_FLOPS && crate::pool::threads_here() > 1;
 
     let a_pack = pa.slice(m.div_ceil(mr) * mr * k);
     // With one panel of A, each sliver of B is used once: packing B would only
@@ -236,7 +236,7 @@ fn multiply(
     let a_pack = &*a_pack;
 
     let block = blocking(isa);
-    let plan = plan_tasks(m, n, if parallel { rayon::current_num_threads() } else { 1 }, mr, nr, block);
+    let plan = plan_tasks(m, n, if parallel { crate::pool::threads_here() } else { 1 }, mr, nr, block);
     let kc = slice_depth(k, block);
     let run = |t: usize| {
         let (rows, cols) = plan.block(t);

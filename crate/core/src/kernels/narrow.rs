@@ -71,7 +71,7 @@ pub fn narrow_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, c: &mut 
             }
         }
     };
-    if 2 * m * n * k >= PARALLEL_MIN_FLOPS && rayon::current_num_threads() > 1 {
+    if 2 * m * n * k >= PARALLEL_MIN_FLOPS && crate::pool::threads_here() > 1 {
         const ROWS: usize = 16;
         c.par_chunks_mut(ROWS * n).enumerate().for_each(|(t, chunk)| fill(t * ROWS, chunk));
     } else {

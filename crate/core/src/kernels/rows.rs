@@ -10,6 +10,7 @@
 
 use super::isa::{Isa, Level};
 use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
 /// Most rows of A this path takes: beyond it, the packed GEMM's register
 /// tiles reuse each element of B across rows and win.
@@ -33,45 +34,70 @@ pub fn rows_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: Arr
     // and asserted contiguous above), so its k rows lie in the `len` floats
     // from its first element, all inside the array B views.
     let b_flat = unsafe { std::slice::from_raw_parts(b.as_ptr(), len) };
+    let width = match isa.level() {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => 256,
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => 128,
+        Level::Scalar => 8,
+    };
+    // Big enough to split: each thread streams its own columns of B (the
+    // seed model's first layer: 1.6 MB, 18 µs on one core).
+    let parallel = k * n >= PARALLEL_MIN_ELEMENTS && crate::pool::threads_here() > 1;
     for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
         let a_row: Vec<f32> = a_row.to_vec();
         let out = c_row.as_slice_mut().expect("C rows are contiguous");
-        match isa.level() {
-            // SAFETY: the token proves AVX-512F (and FMA, which every
-            // AVX-512 CPU has and detection checks) on this CPU.
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => unsafe { row_avx512(&a_row, b_flat, ldb, out) },
-            // SAFETY: the token proves AVX2 and FMA on this CPU.
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2Fma => unsafe { row_avx2(&a_row, b_flat, ldb, out) },
-            Level::Scalar => row::<8>(&a_row, b_flat, ldb, out),
+        let block = |(i, out): (usize, &mut [f32])| columns(isa, &a_row, b_flat, ldb, i * width, out);
+        if parallel {
+            out.par_chunks_mut(width).enumerate().for_each(block);
+        } else {
+            out.chunks_mut(width).enumerate().for_each(block);
         }
     }
 }
 
-/// `out` = Σ_p a[p]·B[p, ..], W columns at a time held in registers.
+/// Below this many elements of B one core reads it faster than two can be
+/// started on it.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 17;
+
+/// `out` = Σ_p a[p]·B[p, j0..j0 + out.len()].
+fn columns(isa: Isa, a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+    match isa.level() {
+        // SAFETY: the token proves AVX-512F (and FMA, which every AVX-512
+        // CPU has and detection checks) on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => unsafe { row_avx512(a, b, ldb, j0, out) },
+        // SAFETY: the token proves AVX2 and FMA on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => unsafe { row_avx2(a, b, ldb, j0, out) },
+        Level::Scalar => row::<8>(a, b, ldb, j0, out),
+    }
+}
+
+/// `out` = Σ_p a[p]·B[p, j0..j0 + out.len()], W columns at a time held in registers.
 #[inline(always)]
-fn row<const W: usize>(a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
+fn row<const W: usize>(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
     let n = out.len();
-    for j0 in (0..n).step_by(W) {
-        let w = W.min(n - j0);
+    for c0 in (0..n).step_by(W) {
+        let w = W.min(n - c0);
+        let base = j0 + c0;
         let mut acc = [0f32; W];
         if w == W {
             for (p, &ap) in a.iter().enumerate() {
-                let b_row: &[f32; W] = b[p * ldb + j0..p * ldb + j0 + W].try_into().expect("W floats");
+                let b_row: &[f32; W] = b[p * ldb + base..p * ldb + base + W].try_into().expect("W floats");
                 for j in 0..W {
                     acc[j] = ap.mul_add(b_row[j], acc[j]);
                 }
             }
         } else {
             for (p, &ap) in a.iter().enumerate() {
-                let b_row = &b[p * ldb + j0..p * ldb + j0 + w];
+                let b_row = &b[p * ldb + base..p * ldb + base + w];
                 for j in 0..w {
                     acc[j] = ap.mul_add(b_row[j], acc[j]);
                 }
             }
         }
-        out[j0..j0 + w].copy_from_slice(&acc[..w]);
+        out[c0..c0 + w].copy_from_slice(&acc[..w]);
     }
 }
 
@@ -81,8 +107,8 @@ fn row<const W: usize>(a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
 /// The CPU supports AVX-512F and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn row_avx512(a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
-    row::<256>(a, b, ldb, out)
+unsafe fn row_avx512(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+    row::<256>(a, b, ldb, j0, out)
 }
 
 /// 128 columns: 16 ymm accumulators.
@@ -91,8 +117,8 @@ unsafe fn row_avx512(a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
 /// The CPU supports AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn row_avx2(a: &[f32], b: &[f32], ldb: usize, out: &mut [f32]) {
-    row::<128>(a, b, ldb, out)
+unsafe fn row_avx2(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+    row::<128>(a, b, ldb, j0, out)
 }
 
 #[cfg(test)]
