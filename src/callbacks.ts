@@ -5,7 +5,7 @@
 
 import { FerroTypeError } from './errors.js';
 import type { Tensor, TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe, isArray, reachesProxy } from './validate.js';
 
 /** Metric values by name: loss and accuracy always, val_loss and val_accuracy when validating. */
 export interface Logs {
@@ -74,9 +74,9 @@ const HOOKS = ['setModel', 'onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpoc
 /** An object or array of callback objects, checked. */
 export function normalizeCallbacks(value: unknown): Callback[] {
   if (value === undefined) return [];
-  const list = Array.isArray(value) ? value : [value];
+  const list = isArray(value) ? value : [value];
   return list.map((cb, i) => {
-    if (typeof cb !== 'object' || cb === null) {
+    if (typeof cb !== 'object' || cb === null || reachesProxy(cb)) {
       throw new FerroTypeError(`Expected callback objects for callbacks. Received: callbacks[${i}]=${describe(cb)}`);
     }
     for (const hook of HOOKS) {

@@ -13,7 +13,7 @@ import { FerroShapeError, FerroTypeError, FerroValueError, fromNative, native } 
 import type { FitEvent, FitSession, NativeModel } from './native.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import type { TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkNumber, checkOptions, describe } from './validate.js';
+import { checkBoolean, checkInt, checkNumber, checkOptions, describe, isArray } from './validate.js';
 
 /** How fit reports progress: 0 silent, 1 progress bar, 2 a line per epoch, 'auto' 1 on a TTY and 2 elsewhere. */
 export type Verbosity = 0 | 1 | 2 | 'auto';
@@ -85,7 +85,7 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
   const all = { x: features, y: labels };
   if (o.validationData !== undefined) {
     const vd = o.validationData;
-    if (!Array.isArray(vd) || vd.length !== 2) {
+    if (!isArray(vd) || vd.length !== 2) {
       throw new FerroTypeError(`Expected [x, y] for validationData. Received: ${describe(vd)}`);
     }
     const vx = toFeatures(vd[0], 'validationData[0]');

@@ -9,7 +9,7 @@ import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
 import { binding, type Metrics, type NativeModel } from './native.js';
 import { OPTIMIZER_NAMES, type OptimizerName, RMSprop } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
-import { checkInt, checkName, checkOptions, checkString, describe } from './validate.js';
+import { checkInt, checkName, checkOptions, checkString, describe, isArray } from './validate.js';
 
 /** The losses compile accepts: Keras's name and TensorFlow.js's camelCase one. */
 export type LossName = 'sparse_categorical_crossentropy' | 'sparseCategoricalCrossentropy';
@@ -86,7 +86,7 @@ export class Sequential implements LayerOwner {
    * @param options the model's name.
    */
   constructor(layers: readonly Dense[] = [], options: SequentialOptions = {}) {
-    if (!Array.isArray(layers)) {
+    if (!isArray(layers)) {
       throw new FerroTypeError(`Expected an array of layers. Received: ${describe(layers)}`);
     }
     const o = checkOptions(options, 'Sequential');
@@ -119,7 +119,7 @@ export class Sequential implements LayerOwner {
   /** Creates the weights for inputs of shape [null, inputDim] (done by fit when needed). */
   build(inputShape: readonly (number | null)[]): void {
     this.checkUsable('build');
-    if (!Array.isArray(inputShape) || inputShape.length < 1 || inputShape.length > 2) {
+    if (!isArray(inputShape) || inputShape.length < 1 || inputShape.length > 2) {
       throw new FerroTypeError(`Expected an input shape [null, features]. Received: ${describe(inputShape)}`);
     }
     const inputDim = checkInt(inputShape[inputShape.length - 1], 'features', 1, MAX_UNITS);
@@ -167,7 +167,7 @@ export class Sequential implements LayerOwner {
         : (checkName(o.optimizer, 'optimizer', OPTIMIZER_NAMES), new RMSprop());
     const loss = checkName(o.loss, 'loss', LOSS_NAMES);
     if (o.metrics !== undefined) {
-      if (!Array.isArray(o.metrics)) {
+      if (!isArray(o.metrics)) {
         throw new FerroTypeError(`Expected an array of metric names for metrics. Received: ${describe(o.metrics)}`);
       }
       o.metrics.forEach((m) => checkName(m, 'metric', METRIC_NAMES));
@@ -244,7 +244,10 @@ export class Sequential implements LayerOwner {
       throw new FerroStateError('The model is not built yet: call build([null, features]) or fit() before setWeights().');
     }
     const shapes = this.weightShapes();
-    if (!Array.isArray(weights) || weights.length !== shapes.length) {
+    if (!isArray(weights)) {
+      throw new FerroTypeError(`Expected an array of weight tensors for setWeights. Received: ${describe(weights)}`);
+    }
+    if (weights.length !== shapes.length) {
       throw new FerroShapeError(
         `Expected ${shapes.length} weight tensors (kernel and bias of each layer). Received: ${describe(weights)}`,
       );
@@ -276,7 +279,10 @@ export class Sequential implements LayerOwner {
   /** @internal LayerOwner */
   setLayerWeights(layer: Dense, weights: readonly TensorLike[]): void {
     const [start, end] = this.weightRange(layer);
-    if (!Array.isArray(weights) || weights.length !== end - start) {
+    if (!isArray(weights)) {
+      throw new FerroTypeError(`Expected an array of weight tensors for setWeights. Received: ${describe(weights)}`);
+    }
+    if (weights.length !== end - start) {
       throw new FerroShapeError(
         `Expected ${end - start} weight tensors for layer '${layer.name}'. Received: ${describe(weights)}`,
       );

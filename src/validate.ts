@@ -51,6 +51,11 @@ export function reachesProxy(value: unknown): boolean {
   return false;
 }
 
+/** A real array: false for a Proxy of one (even a revoked one), whose traps would run. */
+export function isArray(value: unknown): value is unknown[] {
+  return !reachesProxy(value) && Array.isArray(value);
+}
+
 /** The name of an object's constructor, if reading it is harmless and gives a string. */
 export function constructorName(value: unknown): string | undefined {
   try {
@@ -114,8 +119,8 @@ export function checkName<T extends string>(value: unknown, name: string, allowe
 /** A plain options object (or undefined, read as {}). */
 export function checkOptions(value: unknown, name: string): Record<string, unknown> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FerroTypeError(`Expected an options object for ${name}. Received: ${describe(value)}`);
+  if (typeof value !== 'object' || value === null || reachesProxy(value) || Array.isArray(value)) {
+    throw new FerroTypeError(`Expected a plain options object for ${name}. Received: ${describe(value)}`);
   }
   return value as Record<string, unknown>;
 }

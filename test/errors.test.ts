@@ -140,7 +140,7 @@ describe('coded errors for bad input', () => {
     const w = m.getWeights();
     expect(await failure(() => m.setWeights(w.slice(0, 3)))).toBeInstanceOf(FerroShapeError);
     expect(await failure(() => m.setWeights([w[1]!, w[0]!, w[2]!, w[3]!]))).toBeInstanceOf(FerroShapeError);
-    expect(await failure(() => m.setWeights('weights' as never))).toBeInstanceOf(FerroShapeError);
+    expect(await failure(() => m.setWeights('weights' as never))).toBeInstanceOf(FerroTypeError);
     expect(await failure(() => m.setWeights([null as never, w[1]!, w[2]!, w[3]!]))).toBeInstanceOf(FerroTypeError);
   });
 

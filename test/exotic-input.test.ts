@@ -189,6 +189,23 @@ describe('exotic values where a tensor belongs', () => {
     expect(await codeOf(() => model.predict(t))).toBe(VALUE);
   });
 
+  it('proxies (even revoked ones) where the API takes arrays or options', async () => {
+    const revoked = (): never => revokedProxy() as never;
+    const calls: Record<string, () => unknown> = {
+      'validationData': () => model.fit(x, y, { verbose: 0, validationData: revoked() }),
+      'fit options': () => model.fit(x, y, revoked()),
+      'callbacks': () => model.fit(x, y, { verbose: 0, callbacks: revoked() }),
+      'setWeights list': () => model.setWeights(revoked()),
+      'layer setWeights list': () => model.layers[0]!.setWeights(revoked()),
+      'build shape': () => model.build(revoked()),
+      'predict options': () => model.predict(x, revoked()),
+      'Sequential layers': () => new Sequential(revoked()),
+      'compile args': () => model.compile(revoked()),
+    };
+    for (const [call, f] of Object.entries(calls)) expect(await codeOf(f), call).toBe(TYPE);
+    expect((await model.predict(x)).shape).toEqual([2, 2]);
+  });
+
   it('shapes and dtypes: proxies, holes, too many dimensions, symbols', async () => {
     const data = new Float32Array(4);
     expect(await codeOf(() => new Tensor(data, new Proxy([2, 2], {})))).toBe(TYPE);
