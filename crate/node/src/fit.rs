@@ -218,6 +218,8 @@ impl NativeModel {
     #[napi(
         ts_args_type = "x: InputRows, y: Int32Array, valX: InputRows | undefined | null, valY: Int32Array | undefined | null, config: FitConfig, onEvent: (err: Error | null, event: FitEvent) => void"
     )]
+    // Each argument is one JS value; an options object would only add a conversion.
+    #[allow(clippy::too_many_arguments)]
     pub fn fit_start(
         &self,
         env: Env,
