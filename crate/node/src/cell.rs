@@ -52,11 +52,15 @@ impl Drop for ReadTicket {
     fn drop(&mut self) {
         let mut gate = self.0.gate();
         gate.readers -= 1;
-        if gate.readers == 0 {
-            if let Some(job) = gate.waiting.take() {
-                start(job);
-            }
-            self.0.free_if_disposed(&mut gate);
+        if gate.readers > 0 {
+            return;
+        }
+        self.0.free_if_disposed(&mut gate);
+        let waiting = gate.waiting.take();
+        // Started without the gate held: the job takes it again when it ends.
+        drop(gate);
+        if let Some(job) = waiting {
+            start(job);
         }
     }
 }
