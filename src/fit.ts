@@ -175,7 +175,9 @@ type Hook = (cb: Callback) => void | Promise<void> | undefined;
 /** Runs one fit's callbacks around the native session's steps. */
 class FitDriver {
   private readonly history: History = { epoch: [], history: { loss: [], accuracy: [] } };
+  /** Rejects with an AbortError when the signal aborts (never without a signal). */
   private readonly aborted: Promise<never>;
+  private onAbort: () => void = () => undefined;
   private lastLogs: Logs | undefined;
 
   constructor(
@@ -189,9 +191,10 @@ class FitDriver {
     private readonly signal: AbortSignal | undefined,
   ) {
     this.aborted = new Promise<never>((_, reject) => {
-      signal?.addEventListener('abort', () => reject(new AbortError()), { once: true });
+      this.onAbort = () => reject(new AbortError());
     });
     this.aborted.catch(() => undefined);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   async run(): Promise<History> {
@@ -202,13 +205,18 @@ class FitDriver {
       this.session.parked();
       await this.hooks((cb) => cb.onTrainBegin?.());
       if (epochs > 0) await this.beginEpoch(0);
-      let finished = this.session.resume(epochs === 0 || this.model.stopTraining);
+      // Keras checks stop_training only after a batch: set before the
+      // first one, it still lets that batch run.
+      let finished = this.session.resume(epochs === 0, this.model.stopTraining);
       while (!finished) finished = await this.handle(await this.until(this.events.next()));
     } catch (error) {
       await this.stopNative();
       throw error;
+    } finally {
+      // Training is over: an abort from now on changes nothing.
+      this.signal?.removeEventListener('abort', this.onAbort);
     }
-    await this.hooks((cb) => cb.onTrainEnd?.(this.lastLogs));
+    await this.hooks((cb) => cb.onTrainEnd?.(this.lastLogs), false);
     return this.history;
   }
 
@@ -224,20 +232,24 @@ class FitDriver {
     if (e.kind === 'batch') {
       this.bar.batch(e.batches, logs);
       await this.hooks((cb) => cb.onBatchEnd?.(e.batches - 1, logs));
-      if (e.batches < this.steps && !this.model.stopTraining) await this.hooks((cb) => cb.onBatchBegin?.(e.batches));
-      return this.session.resume(this.model.stopTraining);
+      // As Keras: stop_training after a batch ends the epoch there (it is
+      // still validated and reported); set before a batch, that batch runs.
+      if (this.model.stopTraining) return this.session.resume(true, false);
+      if (e.batches < this.steps) await this.hooks((cb) => cb.onBatchBegin?.(e.batches));
+      return this.session.resume(false, this.model.stopTraining);
     }
     this.record(e.epoch, logs);
     this.bar.epochEnd(logs, e.batches);
     await this.hooks((cb) => cb.onEpochEnd?.(e.epoch, logs));
-    if (!this.model.stopTraining && !e.stopped && e.epoch + 1 < this.epochs) await this.beginEpoch(e.epoch + 1);
-    return this.session.resume(this.model.stopTraining || e.stopped);
+    if (this.model.stopTraining || e.stopped) return this.session.resume(true, false);
+    if (e.epoch + 1 < this.epochs) await this.beginEpoch(e.epoch + 1);
+    return this.session.resume(false, this.model.stopTraining);
   }
 
   private async beginEpoch(epoch: number): Promise<void> {
     this.bar.epochBegin(epoch);
     await this.hooks((cb) => cb.onEpochBegin?.(epoch));
-    if (!this.model.stopTraining) await this.hooks((cb) => cb.onBatchBegin?.(0));
+    await this.hooks((cb) => cb.onBatchBegin?.(0));
   }
 
   private record(epoch: number, logs: Logs): void {
@@ -250,16 +262,16 @@ class FitDriver {
 
   /**
    * Runs `f` on every callback in order, awaiting each, with the model
-   * free for them (they may read weights, evaluate, predict); an abort
-   * ends the wait at once.
+   * free for them (they may read weights, evaluate, predict); while
+   * `abortable`, an abort ends the wait at once.
    */
-  private async hooks(f: Hook): Promise<void> {
+  private async hooks(f: Hook, abortable = true): Promise<void> {
     this.model.setPaused(true);
     try {
       for (const cb of this.callbacks) {
         const result = f(cb);
-        if (result !== undefined) await this.until(Promise.resolve(result));
-        if (this.signal?.aborted) throw new AbortError();
+        if (result !== undefined) await (abortable ? this.until(Promise.resolve(result)) : result);
+        if (abortable && this.signal?.aborted) throw new AbortError();
       }
     } finally {
       this.model.setPaused(false);

@@ -216,10 +216,10 @@ describe('panics never reach Node', () => {
           if (error) return reject(fromNative(error));
           if (e.kind !== 'epoch') return;
           epochs += 1;
-          if (session.resume(false)) resolve(epochs);
+          if (session.resume(false, false)) resolve(epochs);
         });
         if (panicAt !== undefined) session.testPanicAtBatch(panicAt);
-        session.resume(false);
+        session.resume(false, false);
       });
     const err = await fitOnce(3).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FerroInternalError);

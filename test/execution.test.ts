@@ -4,6 +4,7 @@
  * tick it is called, and inference calls run side by side.
  * (Ways of ending a process mid-fit are in lifecycle.test.ts.)
  */
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { AbortError, Dense, FerroStateError, RMSprop, Sequential, setRandomSeed, Tensor } from '../src/index.js';
 
@@ -165,6 +166,74 @@ describe('batch callbacks and stopping on time', () => {
       expect((await m.predict(tensors(data(4))[0])).shape).toEqual([4, 3]);
       await expect(m.fit(...tensors(data(40)), { epochs: 1, verbose: 0 })).resolves.toBeDefined();
     }
+  });
+});
+
+describe('stop_training as Keras 3 reads it', () => {
+  // Keras 3's fit loop: on_epoch_begin; per batch on_train_batch_begin,
+  // train, on_train_batch_end, then `if stop_training: break`; validation;
+  // on_epoch_end; `if stop_training: break`. A flag set before a batch
+  // therefore still lets that batch run, and a stopped epoch is validated.
+  const trace = async (setAt: string): Promise<{ calls: string[]; keys: string[] }> => {
+    const m = model();
+    const calls: string[] = [];
+    const hook = (name: string) => (arg?: unknown) => {
+      const call = arg === undefined || typeof arg === 'object' ? name : `${name}(${arg})`;
+      calls.push(call);
+      if (call === setAt) m.stopTraining = true;
+    };
+    const callbacks = {
+      onTrainBegin: hook('trainBegin'),
+      onTrainEnd: hook('trainEnd'),
+      onEpochBegin: hook('epochBegin'),
+      onEpochEnd: hook('epochEnd'),
+      onBatchBegin: hook('batchBegin'),
+      onBatchEnd: hook('batchEnd'),
+    };
+    const [x, y] = tensors(data(32));
+    const h = await m.fit(x, y, { epochs: 3, batchSize: 8, verbose: 0, validationData: [x, y], callbacks });
+    return { calls, keys: Object.keys(h.history).sort() };
+  };
+  const epoch = (e: number, batches: number): string[] => [
+    `epochBegin(${e})`,
+    ...Array.from({ length: batches }, (_, b) => [`batchBegin(${b})`, `batchEnd(${b})`]).flat(),
+    `epochEnd(${e})`,
+  ];
+
+  it.each([
+    ['trainBegin', [...epoch(0, 1)]],
+    ['epochBegin(1)', [...epoch(0, 4), ...epoch(1, 1)]],
+    ['batchBegin(2)', [...epoch(0, 3)]],
+    ['batchEnd(1)', [...epoch(0, 2)]],
+    ['batchEnd(3)', [...epoch(0, 4)]],
+    ['epochEnd(1)', [...epoch(0, 4), ...epoch(1, 4)]],
+  ])('set in %s', async (setAt, expected) => {
+    const { calls, keys } = await trace(setAt);
+    expect(calls).toEqual(['trainBegin', ...expected, 'trainEnd']);
+    // Every epoch, stopped or not, is validated.
+    expect(keys).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+  });
+});
+
+describe('abort signals', () => {
+  it('a signal reused for many fits holds no listener after each', async () => {
+    const controller = new AbortController();
+    const [x, y] = tensors(data(32));
+    for (let i = 0; i < 12; i++) {
+      await model().fit(x, y, { epochs: 1, verbose: 0, signal: controller.signal });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    }
+  });
+
+  it('an abort during onTrainEnd leaves the finished fit resolved', async () => {
+    const controller = new AbortController();
+    const [x, y] = tensors(data(32));
+    const onTrainEnd = async (): Promise<void> => {
+      controller.abort();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    };
+    const h = await model().fit(x, y, { epochs: 2, verbose: 0, signal: controller.signal, callbacks: { onTrainEnd } });
+    expect(h.epoch).toEqual([0, 1]);
   });
 });
 

@@ -31,7 +31,11 @@ pub struct EpochLogs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
     Continue,
+    /// End the epoch (and training) here; it is still validated, as Keras
+    /// validates an epoch whose loop `stop_training` broke.
     Stop,
+    /// End at once, without validating: the caller is abandoning the fit.
+    Abort,
 }
 
 /// Hears from the loop after each batch; answering `Flow::Stop` ends the
@@ -61,10 +65,10 @@ pub enum Step {
     /// Batch `batch` of epoch `epoch` is done; `running` are the epoch's
     /// means so far. Only returned when `advance` was asked to stop there.
     Batch { epoch: usize, batch: usize, running: LossTotals },
-    /// Epoch `epoch` is over. `stopped`: it ended early, between batches,
-    /// with the running logs of the batches done (as Keras reports a
-    /// stopped epoch) and no validation; the weights are those of the last
-    /// completed step.
+    /// Epoch `epoch` is over. `stopped`: training stops here, perhaps
+    /// between batches, with the running logs of the batches done and,
+    /// unless aborted, validation (as Keras reports a stopped epoch); the
+    /// weights are those of the last completed step.
     Epoch { epoch: usize, logs: EpochLogs, stopped: bool },
 }
 
@@ -81,6 +85,8 @@ pub struct FitRun {
     batch: usize,
     running: LossTotals,
     stopping: bool,
+    /// Stopping without validation (`Flow::Abort`).
+    aborting: bool,
 }
 
 impl Model {
@@ -107,6 +113,7 @@ impl Model {
             batch: 0,
             running: LossTotals::default(),
             stopping: false,
+            aborting: false,
         })
     }
 
@@ -124,7 +131,7 @@ impl Model {
             if let Step::Epoch { epoch, logs, stopped } = run.advance(self, train, val, false, observer)? {
                 result.epochs.push(logs);
                 let answer = observer.on_epoch_end(epoch, &logs);
-                if stopped || answer == Flow::Stop {
+                if stopped || answer != Flow::Continue {
                     result.stopped = true;
                     break;
                 }
@@ -191,7 +198,7 @@ impl FitRun {
         loop {
             if self.stopping || self.batch == steps {
                 let stopped = self.stopping;
-                let val = if stopped { None } else { val.map(|v| model.evaluate_into(&mut self.ws, v, rows)) };
+                let val = if self.aborting { None } else { val.map(|v| model.evaluate_into(&mut self.ws, v, rows)) };
                 let logs = EpochLogs { batches: self.batch, train: self.running, val };
                 self.epoch = if stopped { self.options.epochs } else { epoch + 1 };
                 self.batch = 0;
@@ -207,8 +214,10 @@ impl FitRun {
                 std::mem::swap(&mut ws.labels, &mut ws.next_labels);
             }
             self.batch += 1;
-            if observer.on_batch_end(epoch, batch, &self.running) == Flow::Stop {
-                self.stopping = true;
+            match observer.on_batch_end(epoch, batch, &self.running) {
+                Flow::Continue => {}
+                Flow::Stop => self.stopping = true,
+                Flow::Abort => (self.stopping, self.aborting) = (true, true),
             }
             if each_batch {
                 return Ok(Step::Batch { epoch, batch, running: self.running });

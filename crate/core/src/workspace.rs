@@ -89,6 +89,11 @@ pub(crate) struct Spares(Mutex<Vec<Workspace>>);
 /// Enough for every thread of a small machine to run a call with one to spare.
 const MAX_SPARES: usize = 8;
 
+/// Only workspaces for batches this small are kept: they are what latency
+/// needs (predict's default batch is 32), and a kept workspace for
+/// `batchSize: 10000` would hold ~100 MB for the model's lifetime.
+const MAX_SPARE_ROWS: usize = 256;
+
 impl Spares {
     /// A workspace for inference batches of exactly `rows` rows.
     pub(crate) fn take(&self, model: &Model, rows: usize) -> Result<Workspace> {
@@ -105,6 +110,9 @@ impl Spares {
     /// Keeps `ws` for a later call, unless enough are kept already.
     pub(crate) fn give(&self, ws: Workspace) {
         debug_assert!(!ws.training, "only inference workspaces are kept");
+        if ws.rows > MAX_SPARE_ROWS {
+            return;
+        }
         let mut spares = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if spares.len() < MAX_SPARES {
             spares.push(ws);
@@ -118,4 +126,22 @@ pub(crate) fn view(buf: &[f32], rows: usize, cols: usize) -> ArrayView2<'_, f32>
 
 pub(crate) fn view_mut(buf: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
     ArrayViewMut2::from_shape((rows, cols), &mut buf[..rows * cols]).expect("workspace buffer sized for the batch")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::Activation;
+    use crate::layers::DenseSpec;
+
+    #[test]
+    fn only_small_inference_workspaces_are_kept() {
+        let model = Model::new(784, &[DenseSpec::new(512, Activation::Relu)], 1).unwrap();
+        let spares = Spares::default();
+        spares.give(Workspace::new(&model, MAX_SPARE_ROWS + 1, false).unwrap());
+        spares.give(Workspace::new(&model, 32, false).unwrap());
+        assert_eq!(spares.0.lock().unwrap().len(), 1);
+        assert_eq!(spares.take(&model, 32).unwrap().rows, 32);
+        assert!(spares.0.lock().unwrap().is_empty());
+    }
 }

@@ -96,7 +96,8 @@ struct Shared {
     /// model's memory alive (the job holds it while the fit lasts).
     cell: Weak<ModelCell>,
     slot: Mutex<Slot>,
-    /// End the epoch after the current batch.
+    /// End the epoch after the current batch (set by JS for the step it
+    /// resumes, or by `stop`).
     stop: AtomicBool,
     /// Drop everything after the current batch.
     cancelled: AtomicBool,
@@ -151,6 +152,9 @@ impl FitObserver for Observer<'_> {
         if self.shared.panic_at.load(Ordering::Acquire) == batch as u32 + 1 {
             panic!("test hook: deliberate panic in fit after batch {batch}");
         }
+        if self.shared.cancelled.load(Ordering::Acquire) {
+            return Flow::Abort;
+        }
         if self.shared.stop.load(Ordering::Acquire) {
             return Flow::Stop;
         }
@@ -175,10 +179,6 @@ fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
             *run = Some(model.begin_fit(train, val, options)?);
         }
         let run = run.as_mut().expect("made above");
-        if shared.stop.load(Ordering::Acquire) {
-            // Asked at a batch pause: end the epoch before another batch.
-            run.stop();
-        }
         let mut observer = Observer { shared: &shared, events, last_sent: Instant::now() };
         run.advance(model, train, val, *each_batch, &mut observer)
     });
@@ -223,9 +223,8 @@ fn cancelled() -> FitEvent {
 
 #[napi]
 impl NativeModel {
-    /// Copies the data, claims training (ERR_FERRO_BUSY if a fit or
-    /// trainOnBatch has it) and returns a parked session: `resume(false)`
-    /// starts it.
+    /// Claims training (ERR_FERRO_BUSY if a fit or trainOnBatch has it),
+    /// copies the data and returns a parked session: `resume` starts it.
     #[napi(
         ts_args_type = "x: InputRows, y: Int32Array, valX: InputRows | undefined | null, valY: Int32Array | undefined | null, config: FitConfig, onEvent: (err: Error | null, event: FitEvent) => void"
     )]
@@ -241,6 +240,9 @@ impl NativeModel {
         config: FitConfig,
         on_event: FitEvents,
     ) -> Result<FitSession> {
+        // Claimed first, so that a refused fit copies nothing; given back if
+        // anything after fails.
+        guard(|| self.cell.begin_session())?;
         let job = guard(|| {
             let val = match (&val_x, &val_y) {
                 (Some(x), Some(y)) => Some((copy_inputs(x)?, copy_labels(y)?)),
@@ -256,8 +258,14 @@ impl NativeModel {
             let train = (copy_inputs(&x)?, copy_labels(&y)?);
             let cell = self.cell.clone();
             Ok(FitJob { cell, train, val, options, each_batch: config.each_batch, run: None, events: on_event })
-        })?;
-        guard(|| self.cell.begin_session())?;
+        });
+        let job = match job {
+            Ok(job) => job,
+            Err(e) => {
+                self.cell.end_session();
+                return Err(e);
+            }
+        };
         let shared = Arc::new(Shared {
             cell: Arc::downgrade(&self.cell),
             slot: Mutex::new(Slot::Parked(Box::new(job))),
@@ -266,37 +274,44 @@ impl NativeModel {
             panic_at: AtomicU32::new(0),
         });
         let task: Arc<dyn Cancel> = shared.clone();
-        shutdown::watch(&env, &task)?;
+        if let Err(e) = shutdown::watch(&env, &task) {
+            // Ends the parked session and gives training back.
+            shared.cancel();
+            return Err(e);
+        }
         Ok(FitSession { shared })
     }
 }
 
 #[napi]
 impl FitSession {
-    /// Runs the next step, or, with `stop`, ends the epoch early (from a
-    /// batch pause) or the fit (from an epoch pause). Returns true when the
+    /// Runs the next step. `stop_now` ends the epoch before another batch
+    /// (at a batch pause) or the fit (at an epoch pause); `stop_after_batch`
+    /// lets one more batch run first, as Keras does when `stop_training` is
+    /// set before a batch (it checks only after one). Returns true when the
     /// fit is over: stopped at an epoch end, or every epoch done.
     #[napi]
-    pub fn resume(&self, env: Env, stop: bool) -> Result<bool> {
+    pub fn resume(&self, env: Env, stop_now: bool, stop_after_batch: bool) -> bool {
         let shared = &self.shared;
         let mut slot = shared.slot();
         let mut job = match std::mem::replace(&mut *slot, Slot::Running) {
             Slot::Parked(job) => job,
             other => {
                 *slot = other;
-                return Ok(matches!(*slot, Slot::Done));
+                return matches!(*slot, Slot::Done);
             }
         };
         // Before the first step, or after an epoch: stopping here ends the fit.
         let between_epochs = job.run.as_ref().is_none_or(FitRun::between_epochs);
-        if job.run.as_ref().is_some_and(FitRun::finished) || (stop && between_epochs) {
+        if job.run.as_ref().is_some_and(FitRun::finished) || (stop_now && between_epochs) {
             *slot = Slot::Parked(job);
             shared.finish(&mut slot);
-            return Ok(true);
+            return true;
         }
-        if stop {
-            shared.stop.store(true, Ordering::Release);
+        if stop_now {
+            job.run.as_mut().expect("a batch pause has a run").stop();
         }
+        shared.stop.store(stop_after_batch, Ordering::Release);
         // Hold the process open while the step runs. This fails only once
         // the environment is closing, when nothing needs to be held.
         #[allow(deprecated)]
@@ -304,7 +319,7 @@ impl FitSession {
         drop(slot);
         let (cell, shared) = (job.cell.clone(), shared.clone());
         cell.schedule_write(move || step(shared, job));
-        Ok(false)
+        false
     }
 
     /// Lets the process exit while the session waits for JS (as an

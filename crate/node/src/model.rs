@@ -148,6 +148,8 @@ impl NativeModel {
     #[napi]
     pub fn dispose(&mut self, env: Env) -> Result<()> {
         guard(|| self.cell.dispose())?;
+        // The weights (and any inference workspaces) may be gone now.
+        pool::spawn(ferro_core::alloc::release_free_memory);
         if self.external > 0 {
             env.adjust_external_memory(-self.external)?;
             self.external = 0;
@@ -198,8 +200,9 @@ impl NativeModel {
     #[napi(ts_args_type = "x: InputRows, y: Int32Array, done: (err: Error | null, m: Metrics) => void")]
     pub fn train_on_batch(&self, x: InputRows, y: Int32Array, done: Done<Metrics>) -> Result<()> {
         guard(|| {
-            let (x, y) = (copy_inputs(&x)?, copy_labels(&y)?);
             self.cell.begin_session()?;
+            let copied = copy_inputs(&x).and_then(|x| Ok((x, copy_labels(&y)?)));
+            let (x, y) = copied.inspect_err(|_| self.cell.end_session())?;
             let cell = self.cell.clone();
             self.cell.schedule_write(move || {
                 let result = guard_job(|| {

@@ -32,9 +32,12 @@ impl ByteMap {
         // (d is nearly always one, like 255).
         let near = 1.0 / s as f64;
         let guess = near as f32;
+        if !(s > 0.0 && guess.is_finite() && guess > 0.0) {
+            return ByteMap::Table;
+        }
         let candidates =
             [near.round() as f32, guess, f32::from_bits(guess.to_bits() + 1), f32::from_bits(guess.to_bits() - 1)];
-        let divisor = candidates.into_iter().find(|&d| s > 0.0 && d.is_finite() && d != 0.0 && holds(&|b| b / d));
+        let divisor = candidates.into_iter().find(|&d| d.is_finite() && d != 0.0 && holds(&|b| b / d));
         divisor.map_or(ByteMap::Table, ByteMap::Div)
     }
 }
@@ -105,6 +108,9 @@ mod tests {
         assert_eq!(ByteMap::of(&js_table(|b| (b * 0.1).sin())), ByteMap::Table);
         assert_eq!(ByteMap::of(&js_table(|_| 0.0)), ByteMap::Mul(0.0));
         assert_eq!(ByteMap::of(&js_table(|b| if b == 7.0 { f64::NAN } else { b })), ByteMap::Table);
+        // An infinite scale (every byte but 0 is Infinity): 1/s is 0, no
+        // divisor to guess (its neighbours once underflowed): looked up.
+        assert_eq!(ByteMap::of(&js_table(|b| b * 1e38 * 1e38)), ByteMap::Table);
     }
 
     #[test]

@@ -27,12 +27,15 @@ pub fn rows_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: Arr
     assert_eq!(a.ncols(), k, "rows_product: inner dimensions differ");
     assert_eq!(c.dim(), (a.nrows(), n), "rows_product: C has the wrong shape");
     assert!(n <= 1 || k == 0 || b.strides()[1] == 1, "rows_product: B rows must be contiguous");
+    // The slice below spans B from its first element forward: refuse rows
+    // that go backward (a reversed view) rather than trust the caller.
+    assert!(k <= 1 || b.strides()[0] >= 0, "rows_product: B rows must go forward");
     let ldb = if k > 1 { b.strides()[0] as usize } else { n };
     // B as one slice: row p starts at p·ldb and holds n floats.
     let len = if k == 0 { 0 } else { (k - 1) * ldb + n };
-    // SAFETY: B's rows go forward (checked by `suits`' callers via strides
-    // and asserted contiguous above), so its k rows lie in the `len` floats
-    // from its first element, all inside the array B views.
+    // SAFETY: B's rows go forward and its columns are contiguous (both
+    // asserted above), so its k rows lie in the `len` floats from its first
+    // element, all inside the array B views.
     let b_flat = unsafe { std::slice::from_raw_parts(b.as_ptr(), len) };
     let width = match isa.level() {
         #[cfg(target_arch = "x86_64")]
@@ -124,7 +127,16 @@ unsafe fn row_avx2(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32])
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array2;
+    use ndarray::{s, Array2};
+
+    #[test]
+    #[should_panic(expected = "B rows must go forward")]
+    fn a_reversed_b_is_refused_not_read_out_of_bounds() {
+        let a = Array2::<f32>::ones((1, 4));
+        let b = Array2::<f32>::ones((4, 8));
+        let mut c = Array2::zeros((1, 8));
+        rows_product(Isa::detect(), a.view(), b.slice(s![..;-1, ..]), c.view_mut());
+    }
 
     #[test]
     fn every_isa_matches_float64_and_the_scalar_twin_at_awkward_sizes() {
@@ -132,7 +144,7 @@ mod tests {
             let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 31 + p * 7) % 23) as f32 / 11.0 - 1.0);
             // B as a view into wider rows (ldb > n), as a sliced weight would be.
             let wide = Array2::from_shape_fn((k, n + 3), |(p, j)| ((p * 13 + j * 5) % 29) as f32 / 14.0 - 1.0);
-            let b = wide.slice(ndarray::s![.., ..n]);
+            let b = wide.slice(s![.., ..n]);
             let mut scalar = Array2::zeros((m, n));
             rows_product(Isa::scalar(), a.view(), b, scalar.view_mut());
             for isa in Isa::available() {
