@@ -16,7 +16,22 @@ export {
   type MetricName,
   type PredictOptions,
 } from './sequential.js';
-export { RMSprop, type OptimizerName, type RMSpropOptions } from './optimizers.js';
+export {
+  Adagrad,
+  Adam,
+  AdamW,
+  Nadam,
+  Optimizer,
+  RMSprop,
+  SGD,
+  type AdagradOptions,
+  type AdamOptions,
+  type NadamOptions,
+  type OptimizerName,
+  type OptimizerOptions,
+  type RMSpropOptions,
+  type SGDOptions,
+} from './optimizers.js';
 export { AbortError, type FitOptions, type Verbosity } from './fit.js';
 export {
   BaseCallback,

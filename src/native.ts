@@ -11,7 +11,7 @@ export type {
   LayerConfig,
   Metrics,
   NativeModel,
-  OptimizerConfig,
+  OptimizerSpec,
 } from '../native/index.cjs';
 
 function load(): typeof Binding {

@@ -7,7 +7,7 @@ import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, nativ
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
 import { binding, type Metrics, type NativeModel } from './native.js';
-import { OPTIMIZER_NAMES, type OptimizerName, RMSprop } from './optimizers.js';
+import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { checkInt, checkName, checkOptions, checkString, describe, isArray } from './validate.js';
 
@@ -21,8 +21,8 @@ export const METRIC_NAMES: readonly MetricName[] = ['accuracy', 'acc', 'sparse_c
 
 /** What `model.compile(args)` takes, as in Keras. */
 export interface CompileArgs {
-  /** 'rmsprop' (Keras defaults) or a configured RMSprop. */
-  optimizer: OptimizerName | RMSprop;
+  /** A name ('rmsprop', 'adam', …: Keras's defaults) or a configured optimizer (new Adam({ … })). */
+  optimizer: OptimizerName | Optimizer;
   /** Mean over the batch. */
   loss: LossName;
   /** Reported metrics. Accuracy is always computed for classification losses. */
@@ -75,7 +75,7 @@ export class Sequential implements LayerOwner {
   /** What the last fit resolved to, as Keras keeps it in model.history. */
   history: History | undefined;
   private model: NativeModel | undefined;
-  private optimizer: RMSprop | undefined;
+  private optimizer: Optimizer | undefined;
   private loss: LossName | undefined;
   private phase: Phase = 'idle';
   /** Counts training calls, so that a late callback of an ended one changes nothing. */
@@ -162,9 +162,7 @@ export class Sequential implements LayerOwner {
     const o = checkOptions(args, 'compile');
     if (o.optimizer === undefined) throw new FerroTypeError("Expected an optimizer in compile(), e.g. 'rmsprop'.");
     const optimizer =
-      o.optimizer instanceof RMSprop
-        ? o.optimizer
-        : (checkName(o.optimizer, 'optimizer', OPTIMIZER_NAMES), new RMSprop());
+      o.optimizer instanceof Optimizer ? o.optimizer : optimizerFromName(checkName(o.optimizer, 'optimizer', OPTIMIZER_NAMES));
     const loss = checkName(o.loss, 'loss', LOSS_NAMES);
     if (o.metrics !== undefined) {
       if (!isArray(o.metrics)) {
@@ -178,15 +176,12 @@ export class Sequential implements LayerOwner {
   }
 
   private applyCompile(): void {
-    const opt = this.optimizer!;
-    const config = {
-      learningRate: opt.learningRate,
-      rho: opt.rho,
-      epsilon: opt.epsilon,
-      momentum: opt.momentum,
-      centered: opt.centered,
-    };
-    native(() => this.model!.compile(config, this.loss!));
+    native(() => this.model!.compile(this.optimizer!.spec(), this.loss!));
+  }
+
+  /** Optimizer steps taken since compile (Keras's `model.optimizer.iterations`). */
+  get optimizerIterations(): number {
+    return this.model ? native(() => this.model!.optimizerIterations()) : 0;
   }
 
   /** Trains on x [samples, features] and integer labels y [samples]. */

@@ -5,13 +5,13 @@ use crate::error::{Error, Result};
 use crate::kernels::Isa;
 use crate::layers::{Dense, DenseSpec};
 use crate::losses::Loss;
-use crate::optimizers::{RmsProp, RmsPropConfig};
+use crate::optimizers::{Optimizer, OptimizerConfig};
 use crate::rng::Rng;
 use crate::workspace::Spares;
 
 pub struct Model {
     pub layers: Vec<Dense>,
-    pub(crate) optimizer: Option<RmsProp>,
+    pub(crate) optimizer: Option<Optimizer>,
     pub(crate) loss: Option<Loss>,
     pub(crate) isa: Isa,
     /// Inference workspaces kept between predict/evaluate calls.
@@ -63,10 +63,16 @@ impl Model {
         self.isa = isa;
     }
 
-    pub fn compile(&mut self, optimizer: RmsPropConfig, loss: Loss) -> Result<()> {
-        self.optimizer = Some(RmsProp::new(optimizer)?);
+    /// Sets the optimizer (fresh state) and the loss.
+    pub fn compile(&mut self, optimizer: impl Into<OptimizerConfig>, loss: Loss) -> Result<()> {
+        self.optimizer = Some(Optimizer::new(optimizer.into())?);
         self.loss = Some(loss);
         Ok(())
+    }
+
+    /// The compiled optimizer: its iteration count and named state.
+    pub fn optimizer(&self) -> Option<&Optimizer> {
+        self.optimizer.as_ref()
     }
 
     pub fn is_compiled(&self) -> bool {

@@ -274,15 +274,21 @@ impl Model {
     ) -> LossTotals {
         let totals = self.compute_gradients(ws, b, prefetch);
         let opt = self.optimizer.as_mut().expect("compiled");
+        let Workspace { dkernels, dbiases, .. } = ws;
+        let grads = self.layers.iter().zip(dkernels.iter().zip(dbiases.iter()));
+        opt.begin_step(
+            grads.flat_map(|(layer, (dk, db))| [Some(&dk[..]), layer.use_bias.then_some(&db[..])]).flatten(),
+        );
         let mut index = 0;
         for (l, layer) in self.layers.iter_mut().enumerate() {
-            opt.update_step(self.isa, index, layer.kernel.as_slice_mut().expect("contiguous"), &ws.dkernels[l]);
+            opt.update(self.isa, index, layer.kernel.as_slice_mut().expect("contiguous"), &mut dkernels[l]);
             index += 1;
             if layer.use_bias {
-                opt.update_step(self.isa, index, layer.bias.as_slice_mut().expect("contiguous"), &ws.dbiases[l]);
+                opt.update(self.isa, index, layer.bias.as_slice_mut().expect("contiguous"), &mut dbiases[l]);
                 index += 1;
             }
         }
+        opt.end_step();
         totals
     }
 }

@@ -10,8 +10,8 @@ use crate::registry::Registry;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, Initializer};
 use ferro_core::losses::{Loss, LossTotals};
-use ferro_core::optimizers::RmsPropConfig;
-use ferro_core::{pool, Model, Samples, WeightTensor};
+use ferro_core::optimizers::{Clip, OptimizerConfig, Rule};
+use ferro_core::{pool, Error as CoreError, Model, Samples, WeightTensor};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
@@ -26,13 +26,61 @@ pub struct LayerConfig {
     pub bias_initializer: String,
 }
 
+/// An optimizer as the TypeScript layer describes it: Keras's class name,
+/// the learning rate, the options every optimizer shares, and the options
+/// of its own (absent ones take Keras's defaults there, not here).
 #[napi(object)]
-pub struct OptimizerConfig {
+pub struct OptimizerSpec {
+    /// 'SGD', 'RMSprop', 'Adam', 'AdamW', 'Adagrad' or 'Nadam'.
+    pub name: String,
     pub learning_rate: f64,
-    pub rho: f64,
-    pub epsilon: f64,
-    pub momentum: f64,
-    pub centered: bool,
+    pub weight_decay: Option<f64>,
+    pub clipnorm: Option<f64>,
+    pub clipvalue: Option<f64>,
+    pub global_clipnorm: Option<f64>,
+    pub momentum: Option<f64>,
+    pub nesterov: Option<bool>,
+    pub rho: Option<f64>,
+    pub centered: Option<bool>,
+    pub beta1: Option<f64>,
+    pub beta2: Option<f64>,
+    pub amsgrad: Option<bool>,
+    pub initial_accumulator_value: Option<f64>,
+    pub epsilon: Option<f64>,
+}
+
+fn optimizer_config(o: &OptimizerSpec) -> ferro_core::Result<OptimizerConfig> {
+    let eps = o.epsilon.unwrap_or(1e-7);
+    let (b1, b2) = (o.beta1.unwrap_or(0.9), o.beta2.unwrap_or(0.999));
+    let rule = match o.name.as_str() {
+        "SGD" => Rule::Sgd { momentum: o.momentum.unwrap_or(0.0), nesterov: o.nesterov.unwrap_or(false) },
+        "RMSprop" => Rule::RmsProp {
+            rho: o.rho.unwrap_or(0.9),
+            momentum: o.momentum.unwrap_or(0.0),
+            epsilon: eps,
+            centered: o.centered.unwrap_or(false),
+        },
+        "Adam" | "AdamW" => Rule::Adam { beta_1: b1, beta_2: b2, epsilon: eps, amsgrad: o.amsgrad.unwrap_or(false) },
+        "Adagrad" => {
+            Rule::Adagrad { initial_accumulator_value: o.initial_accumulator_value.unwrap_or(0.1), epsilon: eps }
+        }
+        "Nadam" => Rule::Nadam { beta_1: b1, beta_2: b2, epsilon: eps },
+        other => return Err(CoreError::Value(format!("Unknown optimizer: '{other}'."))),
+    };
+    let clip = match (o.clipnorm, o.global_clipnorm, o.clipvalue) {
+        (None, None, None) => Clip::None,
+        (Some(v), None, None) => Clip::Norm(v),
+        (None, Some(v), None) => Clip::GlobalNorm(v),
+        (None, None, Some(v)) => Clip::Value(v),
+        _ => {
+            return Err(CoreError::Value(
+                "Expected at most one of clipnorm, clipvalue and globalClipnorm. Received: more than one".into(),
+            ))
+        }
+    };
+    // AdamW is Adam with Keras's default decay of 0.004.
+    let weight_decay = o.weight_decay.or((o.name == "AdamW").then_some(0.004));
+    Ok(OptimizerConfig { name: o.name.clone(), rule, learning_rate: o.learning_rate, weight_decay, clip })
 }
 
 #[napi(object)]
@@ -101,18 +149,18 @@ impl NativeModel {
     }
 
     #[napi]
-    pub fn compile(&self, optimizer: OptimizerConfig, loss: String) -> Result<()> {
+    pub fn compile(&self, optimizer: OptimizerSpec, loss: String) -> Result<()> {
         guard(|| {
-            let config = RmsPropConfig {
-                learning_rate: optimizer.learning_rate,
-                rho: optimizer.rho,
-                epsilon: optimizer.epsilon,
-                momentum: optimizer.momentum,
-                centered: optimizer.centered,
-            };
+            let config = optimizer_config(&optimizer)?;
             let loss = Loss::parse(&loss)?;
             present_mut(&mut self.cell.try_write()?)?.compile(config, loss)
         })
+    }
+
+    /// Optimizer steps taken since compile (Keras's `optimizer.iterations`).
+    #[napi]
+    pub fn optimizer_iterations(&self) -> Result<f64> {
+        guard(|| Ok(present(&self.cell.try_read()?)?.optimizer().map_or(0, |o| o.iterations()) as f64))
     }
 
     #[napi]

@@ -3,7 +3,7 @@
 pub mod activation;
 pub mod bytes;
 pub mod gemm;
-mod isa;
+pub(crate) mod isa;
 pub mod microkernel;
 pub mod narrow;
 pub mod pack;

@@ -1,3 +1,305 @@
-pub mod rmsprop;
+//! Optimizers with Keras 3 semantics (keras/src/optimizers/base_optimizer.py
+//! and one file per optimizer there). An `Optimizer` is a rule (rules.rs),
+//! the options every Keras optimizer shares — decoupled weight decay and one
+//! of clipnorm / global_clipnorm / clipvalue — an iteration counter, and
+//! named per-parameter slots.
+//!
+//! A step runs as Keras's `apply`: clip the gradients, decay the weights
+//! (w ← w − w·wd·lr), update each parameter with the rule, count the
+//! iteration. It allocates nothing: `begin_step` measures what clipping by
+//! the global norm needs, then `update` runs once per parameter tensor, in
+//! fixed-size chunks on the pool (so results never depend on the thread
+//! count), and `end_step` counts the iteration.
 
-pub use rmsprop::{RmsProp, RmsPropConfig};
+pub mod rmsprop;
+mod rules;
+
+use crate::alloc::zeroed;
+use crate::error::{Error, Result};
+use crate::kernels::rmsprop::rmsprop_plain;
+use crate::kernels::Isa;
+use rayon::prelude::*;
+pub use rmsprop::RmsPropConfig;
+use rules::{step, Consts};
+
+/// Which update, with its own options (Keras's names and defaults).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rule {
+    Sgd { momentum: f64, nesterov: bool },
+    RmsProp { rho: f64, momentum: f64, epsilon: f64, centered: bool },
+    Adam { beta_1: f64, beta_2: f64, epsilon: f64, amsgrad: bool },
+    Adagrad { initial_accumulator_value: f64, epsilon: f64 },
+    Nadam { beta_1: f64, beta_2: f64, epsilon: f64 },
+}
+
+impl Rule {
+    /// The slots each parameter gets, by Keras's variable names.
+    pub fn slot_names(&self) -> &'static [&'static str] {
+        match *self {
+            Rule::Sgd { momentum, .. } if momentum > 0.0 => &["momentum"],
+            Rule::Sgd { .. } => &[],
+            Rule::RmsProp { momentum, centered, .. } => match (momentum > 0.0, centered) {
+                (false, false) => &["velocity"],
+                (true, false) => &["velocity", "momentum"],
+                (false, true) => &["velocity", "average_gradient"],
+                (true, true) => &["velocity", "momentum", "average_gradient"],
+            },
+            Rule::Adam { amsgrad: true, .. } => &["momentum", "velocity", "velocity_hat"],
+            Rule::Adam { .. } | Rule::Nadam { .. } => &["momentum", "velocity"],
+            Rule::Adagrad { .. } => &["accumulator"],
+        }
+    }
+
+    /// What every slot starts at.
+    fn slot_start(&self) -> f32 {
+        match *self {
+            Rule::Adagrad { initial_accumulator_value, .. } => initial_accumulator_value as f32,
+            _ => 0.0,
+        }
+    }
+}
+
+/// How gradients are clipped before the update (Keras allows one of these).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Clip {
+    None,
+    /// Each gradient tensor scaled to an L2 norm of at most this.
+    Norm(f64),
+    /// All gradients scaled together to a global L2 norm of at most this.
+    GlobalNorm(f64),
+    /// Each element clamped to [−v, v].
+    Value(f64),
+}
+
+/// Everything `compile` needs to make an optimizer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerConfig {
+    /// Keras's class name ('SGD', 'RMSprop', 'Adam', 'AdamW', 'Adagrad', 'Nadam').
+    pub name: String,
+    pub rule: Rule,
+    pub learning_rate: f64,
+    pub weight_decay: Option<f64>,
+    pub clip: Clip,
+}
+
+impl OptimizerConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str, expected: &str, v: f64| {
+            Err(Error::Value(format!("Expected {expected} for {} {what}. Received: {what}={v}", self.name)))
+        };
+        let unit =
+            |what: &str, v: f64| if (0.0..=1.0).contains(&v) { Ok(()) } else { bad(what, "a number in [0, 1]", v) };
+        let positive =
+            |what: &str, v: f64| if v.is_finite() && v > 0.0 { Ok(()) } else { bad(what, "a positive number", v) };
+        let at_least_zero =
+            |what: &str, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(what, "a finite number >= 0", v) };
+        at_least_zero("learningRate", self.learning_rate)?;
+        if let Some(wd) = self.weight_decay {
+            at_least_zero("weightDecay", wd)?;
+        }
+        match self.clip {
+            Clip::None => {}
+            Clip::Norm(v) => positive("clipnorm", v)?,
+            Clip::GlobalNorm(v) => positive("globalClipnorm", v)?,
+            Clip::Value(v) => positive("clipvalue", v)?,
+        }
+        match self.rule {
+            Rule::Sgd { momentum, .. } => unit("momentum", momentum),
+            Rule::RmsProp { rho, momentum, epsilon, .. } => {
+                unit("rho", rho)?;
+                unit("momentum", momentum)?;
+                positive("epsilon", epsilon)
+            }
+            Rule::Adam { beta_1, beta_2, epsilon, .. } | Rule::Nadam { beta_1, beta_2, epsilon } => {
+                unit("beta1", beta_1)?;
+                unit("beta2", beta_2)?;
+                positive("epsilon", epsilon)
+            }
+            Rule::Adagrad { initial_accumulator_value, epsilon } => {
+                at_least_zero("initialAccumulatorValue", initial_accumulator_value)?;
+                positive("epsilon", epsilon)
+            }
+        }
+    }
+}
+
+/// The slots of one parameter tensor, chunk by chunk: for each chunk of
+/// CHUNK elements (the last may be shorter), its elements in every slot,
+/// one slot after another, so that a chunk's weights, gradients and slots
+/// go to one thread together.
+struct Slots {
+    len: usize,
+    data: Vec<f32>,
+}
+
+/// Elements per parallel chunk; fixed, so results never depend on threads.
+const CHUNK: usize = 1 << 14;
+
+pub struct Optimizer {
+    pub config: OptimizerConfig,
+    slots: Vec<Slots>,
+    iterations: u64,
+    /// Nadam's running product of its momentum schedule (Keras's `u_product`).
+    u_product: f32,
+    /// Set by `begin_step`: this step's rule constants and clipping scale.
+    consts: Option<Consts>,
+    global_scale: f32,
+}
+
+impl Optimizer {
+    pub fn new(config: OptimizerConfig) -> Result<Optimizer> {
+        config.validate()?;
+        Ok(Optimizer { config, slots: Vec::new(), iterations: 0, u_product: 1.0, consts: None, global_scale: 1.0 })
+    }
+
+    /// Steps taken (Keras's `optimizer.iterations`).
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    /// Creates the slots for parameters of these sizes, once.
+    pub fn build(&mut self, param_lens: &[usize]) -> Result<()> {
+        if self.slots.len() == param_lens.len() && self.slots.iter().zip(param_lens).all(|(s, &n)| s.len == n) {
+            return Ok(());
+        }
+        let (count, start) = (self.config.rule.slot_names().len(), self.config.rule.slot_start());
+        self.slots = param_lens
+            .iter()
+            .map(|&n| {
+                let mut data = zeroed(n.checked_mul(count).unwrap_or(usize::MAX), "optimizer slots")?;
+                data.fill(start);
+                Ok(Slots { len: n, data })
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+
+    /// Starts a step over `grads`, every gradient tensor in parameter order.
+    pub fn begin_step<'g>(&mut self, grads: impl Iterator<Item = &'g [f32]>) {
+        let t = self.iterations + 1;
+        if let Rule::Nadam { beta_1, .. } = self.config.rule {
+            self.u_product *= beta_1 as f32 * (1.0 - 0.5 * 0.96f32.powf(t as f32));
+        }
+        self.global_scale = 1.0;
+        if let Clip::GlobalNorm(clip) = self.config.clip {
+            let norm = grads.map(squares).sum::<f64>().sqrt() as f32;
+            // Keras: clip·min(1/norm, 1/clip), NaN when the norm is not finite.
+            let clip = clip as f32;
+            self.global_scale = clip * (1.0 / norm).min(1.0 / clip) + (norm - norm);
+        }
+        self.consts = Some(Consts::of(&self.config.rule, self.config.learning_rate, t, self.u_product));
+    }
+
+    /// Clips, decays and updates parameter `index` from its gradient
+    /// (which clipping overwrites); `begin_step` came first.
+    pub fn update(&mut self, isa: Isa, index: usize, w: &mut [f32], g: &mut [f32]) {
+        let consts = self.consts.expect("begin_step comes before update");
+        assert!(w.len() == g.len() && self.slots[index].len == w.len(), "optimizer slot size mismatch");
+        self.clip(g);
+        if let Some(wd) = self.config.weight_decay {
+            // Keras: w − w·wd·lr, the product left to right.
+            let (wd, lr) = (wd as f32, self.config.learning_rate as f32);
+            w.iter_mut().for_each(|w| *w -= *w * wd * lr);
+        }
+        let per_chunk = self.config.rule.slot_names().len() * CHUNK;
+        let (parallel, slots) = (w.len() >= 4 * CHUNK, &mut self.slots[index]);
+        let run = |((w, g), s): ((&mut [f32], &[f32]), &mut [f32])| match consts {
+            // The seed model's update: a hand-written SIMD kernel (kernels/rmsprop.rs).
+            Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum, centered } if momentum == 0.0 && !centered => {
+                let k = crate::kernels::rmsprop::RmsPropStep { lr, rho, one_minus_rho, epsilon };
+                rmsprop_plain(isa, &k, w, g, s)
+            }
+            _ => vectorised(isa, &consts, w, g, s),
+        };
+        let chunks = w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK));
+        if per_chunk == 0 {
+            chunks.for_each(|(w, g)| run(((w, g), &mut [])));
+        } else if parallel {
+            chunks.zip(slots.data.par_chunks_mut(per_chunk)).for_each(run);
+        } else {
+            w.chunks_mut(CHUNK).zip(g.chunks(CHUNK)).zip(slots.data.chunks_mut(per_chunk)).for_each(run);
+        }
+    }
+
+    /// Ends the step: one more iteration.
+    pub fn end_step(&mut self) {
+        self.consts = None;
+        self.iterations += 1;
+    }
+
+    fn clip(&self, g: &mut [f32]) {
+        match self.config.clip {
+            Clip::None => {}
+            Clip::Norm(clip) => {
+                let clip = clip as f32;
+                let norm = squares(g).sqrt() as f32;
+                // Keras: g·clip / max(norm, clip).
+                let denominator = norm.max(clip);
+                g.iter_mut().for_each(|g| *g = *g * clip / denominator);
+            }
+            Clip::GlobalNorm(_) => {
+                let scale = self.global_scale;
+                g.iter_mut().for_each(|g| *g *= scale);
+            }
+            Clip::Value(v) => {
+                let v = v as f32;
+                g.iter_mut().for_each(|g| *g = g.clamp(-v, v));
+            }
+        }
+    }
+
+    /// Every slot, by name, as `(parameter index, slot name, values)`: the
+    /// state a saved model carries.
+    pub fn state(&self) -> Vec<(usize, &'static str, Vec<f32>)> {
+        let names = self.config.rule.slot_names();
+        let mut out = Vec::new();
+        for (index, slots) in self.slots.iter().enumerate() {
+            for (k, &name) in names.iter().enumerate() {
+                let mut values = Vec::with_capacity(slots.len);
+                for (c, chunk) in slots.data.chunks(names.len() * CHUNK).enumerate() {
+                    let n = CHUNK.min(slots.len - c * CHUNK);
+                    values.extend_from_slice(&chunk[k * n..(k + 1) * n]);
+                }
+                out.push((index, name, values));
+            }
+        }
+        out
+    }
+}
+
+fn squares(g: &[f32]) -> f64 {
+    g.iter().map(|&v| v as f64 * v as f64).sum()
+}
+
+/// `rules::step` compiled for the widest vectors the CPU has.
+fn vectorised(isa: Isa, k: &Consts, w: &mut [f32], g: &[f32], s: &mut [f32]) {
+    use crate::kernels::isa::Level;
+    match isa.level() {
+        // SAFETY: the token proves AVX-512F (and FMA) on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => unsafe { step_avx512(k, w, g, s) },
+        // SAFETY: the token proves AVX2 and FMA on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => unsafe { step_avx2(k, w, g, s) },
+        Level::Scalar => step(k, w, g, s),
+    }
+}
+
+/// # Safety
+/// The CPU supports AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn step_avx512(k: &Consts, w: &mut [f32], g: &[f32], s: &mut [f32]) {
+    step(k, w, g, s)
+}
+
+/// # Safety
+/// The CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn step_avx2(k: &Consts, w: &mut [f32], g: &[f32], s: &mut [f32]) {
+    step(k, w, g, s)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,250 @@
+//! Each rule against Keras's own unit-test numbers and a float64
+//! transcription of its formula; every ISA against the scalar twin. Whole
+//! training runs against numbers Keras 3 produced are in
+//! test/keras-optimizers.test.ts.
+
+use super::*;
+
+fn optimizer(rule: Rule, learning_rate: f64) -> Optimizer {
+    let config = OptimizerConfig { name: "test".into(), rule, learning_rate, weight_decay: None, clip: Clip::None };
+    Optimizer::new(config).unwrap()
+}
+
+/// One step of `opt` on one tensor.
+fn step_once(opt: &mut Optimizer, isa: Isa, w: &mut [f32], g: &[f32]) {
+    let mut g = g.to_vec();
+    opt.begin_step(std::iter::once(&g[..]));
+    opt.update(isa, 0, w, &mut g);
+    opt.end_step();
+}
+
+const RMSPROP: Rule = Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: false };
+const ADAM: Rule = Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false };
+
+/// keras/src/optimizers/rmsprop_test.py::test_single_step.
+#[test]
+fn rmsprop_keras_single_step() {
+    let mut opt = optimizer(RMSPROP, 0.5);
+    opt.build(&[4]).unwrap();
+    let mut w = [1.0f32, 2.0, 3.0, 4.0];
+    step_once(&mut opt, Isa::scalar(), &mut w, &[1.0, 6.0, 7.0, 2.0]);
+    for (got, want) in w.iter().zip([-0.5811f32, 0.4189, 1.4189, 2.4189]) {
+        assert!((got - want).abs() < 1e-4, "{w:?}");
+    }
+    assert_eq!(opt.iterations(), 1);
+}
+
+/// keras/src/optimizers/adam_test.py::test_single_step.
+#[test]
+fn adam_keras_single_step() {
+    let mut opt = optimizer(ADAM, 0.5);
+    opt.build(&[4]).unwrap();
+    let mut w = [1.0f32, 2.0, 3.0, 4.0];
+    step_once(&mut opt, Isa::detect(), &mut w, &[1.0, 6.0, 7.0, 2.0]);
+    for (got, want) in w.iter().zip([0.5f32, 1.5, 2.5, 3.5]) {
+        assert!((got - want).abs() < 1e-4, "{w:?}");
+    }
+}
+
+/// keras/src/optimizers/sgd_test.py::test_single_step and adagrad_test.py::test_single_step.
+#[test]
+fn sgd_and_adagrad_keras_single_steps() {
+    let mut sgd = optimizer(Rule::Sgd { momentum: 0.0, nesterov: false }, 0.5);
+    sgd.build(&[4]).unwrap();
+    let mut w = [1.0f32, 2.0, 3.0, 4.0];
+    step_once(&mut sgd, Isa::scalar(), &mut w, &[1.0, 6.0, 7.0, 2.0]);
+    assert_eq!(w, [0.5, -1.0, -0.5, 3.0]);
+
+    let mut adagrad = optimizer(Rule::Adagrad { initial_accumulator_value: 0.1, epsilon: 1e-7 }, 0.5);
+    adagrad.build(&[4]).unwrap();
+    let mut w = [1.0f32, 2.0, 3.0, 4.0];
+    step_once(&mut adagrad, Isa::scalar(), &mut w, &[1.0, 6.0, 7.0, 2.0]);
+    for (got, want) in w.iter().zip([0.5233f32, 1.5007, 2.5005, 3.5061]) {
+        assert!((got - want).abs() < 1e-4, "{w:?}");
+    }
+}
+
+/// Several steps of every rule against float64, and every ISA against the
+/// scalar twin bit for bit, across the parallel chunk boundary.
+#[test]
+fn every_rule_matches_float64_and_every_isa_the_scalar_twin() {
+    let rules = [
+        Rule::Sgd { momentum: 0.9, nesterov: true },
+        Rule::RmsProp { rho: 0.8, momentum: 0.5, epsilon: 1e-6, centered: true },
+        Rule::Adam { beta_1: 0.8, beta_2: 0.95, epsilon: 1e-6, amsgrad: true },
+        Rule::Adagrad { initial_accumulator_value: 0.2, epsilon: 1e-6 },
+        Rule::Nadam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
+    ];
+    for rule in rules {
+        for n in [1, 7, 4 * CHUNK + 3] {
+            let run = |isa: Isa| {
+                let mut opt = optimizer(rule, 0.01);
+                opt.build(&[n]).unwrap();
+                let mut w: Vec<f32> = (0..n).map(|i| (i % 13) as f32 * 0.1 - 0.6).collect();
+                for t in 0..4 {
+                    let g: Vec<f32> = (0..n).map(|i| ((i * 7 + t) % 11) as f32 * 0.05 - 0.25).collect();
+                    step_once(&mut opt, isa, &mut w, &g);
+                }
+                w
+            };
+            let scalar = run(Isa::scalar());
+            for isa in Isa::available() {
+                if !matches!(rule, Rule::RmsProp { .. }) {
+                    assert_eq!(run(isa), scalar, "{rule:?} n={n} {isa:?}");
+                }
+            }
+            let want = float64(rule, 0.01, n, 4);
+            for i in 0..n {
+                assert!(
+                    (scalar[i] as f64 - want[i]).abs() < 2e-5,
+                    "{rule:?} n={n} i={i}: {} vs {}",
+                    scalar[i],
+                    want[i]
+                );
+            }
+        }
+    }
+}
+
+/// The rules transcribed in float64 from Keras's update_step sources.
+fn float64(rule: Rule, lr: f64, n: usize, steps: usize) -> Vec<f64> {
+    let mut w: Vec<f64> = (0..n).map(|i| (i % 13) as f64 * 0.1 - 0.6).collect();
+    let (mut a, mut b, mut c) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    if let Rule::Adagrad { initial_accumulator_value, .. } = rule {
+        a.fill(initial_accumulator_value);
+    }
+    let mut u_product = 1.0;
+    for t in 0..steps {
+        let step = (t + 1) as f64;
+        if let Rule::Nadam { beta_1, .. } = rule {
+            u_product *= beta_1 * (1.0 - 0.5 * 0.96f64.powf(step));
+        }
+        for i in 0..n {
+            let g = ((i * 7 + t) % 11) as f64 * 0.05 - 0.25;
+            match rule {
+                Rule::Sgd { momentum, .. } => {
+                    a[i] = a[i] * momentum - g * lr;
+                    w[i] += a[i] * momentum - g * lr;
+                }
+                Rule::RmsProp { rho, momentum, epsilon, .. } => {
+                    a[i] = rho * a[i] + (1.0 - rho) * g * g;
+                    c[i] = rho * c[i] + (1.0 - rho) * g;
+                    b[i] = momentum * b[i] + lr * g / (a[i] - c[i] * c[i] + epsilon).sqrt();
+                    w[i] -= b[i];
+                }
+                Rule::Adam { beta_1, beta_2, epsilon, .. } => {
+                    a[i] += (g - a[i]) * (1.0 - beta_1);
+                    b[i] += (g * g - b[i]) * (1.0 - beta_2);
+                    c[i] = c[i].max(b[i]);
+                    let alpha = lr * (1.0 - beta_2.powf(step)).sqrt() / (1.0 - beta_1.powf(step));
+                    w[i] -= a[i] * alpha / (c[i].sqrt() + epsilon);
+                }
+                Rule::Adagrad { epsilon, .. } => {
+                    a[i] += g * g;
+                    w[i] -= lr * g / (a[i] + epsilon).sqrt();
+                }
+                Rule::Nadam { beta_1, beta_2, epsilon } => {
+                    let u_t = beta_1 * (1.0 - 0.5 * 0.96f64.powf(step));
+                    let u_next = beta_1 * (1.0 - 0.5 * 0.96f64.powf(step + 1.0));
+                    a[i] += (g - a[i]) * (1.0 - beta_1);
+                    b[i] += (g * g - b[i]) * (1.0 - beta_2);
+                    let m_hat = u_next * a[i] / (1.0 - u_product * u_next) + (1.0 - u_t) * g / (1.0 - u_product);
+                    let v_hat = b[i] / (1.0 - beta_2.powf(step));
+                    w[i] -= m_hat * lr / (v_hat.sqrt() + epsilon);
+                }
+            }
+        }
+    }
+    w
+}
+
+#[test]
+fn clipping_and_weight_decay_follow_keras() {
+    let sgd = Rule::Sgd { momentum: 0.0, nesterov: false };
+    let run = |clip: Clip, weight_decay: Option<f64>, grads: [&[f32]; 2]| {
+        let config = OptimizerConfig { name: "SGD".into(), rule: sgd, learning_rate: 1.0, weight_decay, clip };
+        let mut opt = Optimizer::new(config).unwrap();
+        opt.build(&[2, 2]).unwrap();
+        let mut ws = [vec![1.0f32, 1.0], vec![1.0f32, 1.0]];
+        let mut gs = [grads[0].to_vec(), grads[1].to_vec()];
+        opt.begin_step(gs.iter().map(|g| &g[..]));
+        for (i, (w, g)) in ws.iter_mut().zip(gs.iter_mut()).enumerate() {
+            opt.update(Isa::scalar(), i, w, g);
+        }
+        opt.end_step();
+        ws
+    };
+    // Per tensor: [3, 4] has norm 5, scaled to 1; [0.3, 0.4] is left alone.
+    let got = run(Clip::Norm(1.0), None, [&[3.0, 4.0], &[0.3, 0.4]]);
+    assert_eq!(got, [vec![1.0 - 0.6, 1.0 - 0.8], vec![0.7, 0.6]]);
+    // Global: the norm of all four is √(25 + 0.25); each scaled by 1/that.
+    let got = run(Clip::GlobalNorm(1.0), None, [&[3.0, 4.0], &[0.3, 0.4]]);
+    let s = 1.0 / (25.25f32).sqrt();
+    assert!((got[1][0] - (1.0 - 0.3 * s)).abs() < 1e-6 && (got[0][1] - (1.0 - 4.0 * s)).abs() < 1e-6, "{got:?}");
+    // By value.
+    let got = run(Clip::Value(0.5), None, [&[3.0, -4.0], &[0.3, -0.4]]);
+    assert_eq!(got, [vec![0.5, 1.5], vec![0.7, 1.4]]);
+    // Decoupled weight decay: w − w·wd·lr, then the update.
+    let got = run(Clip::None, Some(0.1), [&[0.0, 1.0], &[0.0, 0.0]]);
+    let want = [0.9f32, 0.9 - 1.0, 0.9, 0.9];
+    assert!(got.concat().iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6), "{got:?}");
+}
+
+#[test]
+fn state_is_named_and_survives_the_chunk_layout() {
+    let mut opt = optimizer(Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: true }, 0.1);
+    let n = CHUNK + 5;
+    opt.build(&[n, 3]).unwrap();
+    let mut w = vec![0.5f32; n];
+    let mut g: Vec<f32> = (0..n).map(|i| i as f32 / n as f32).collect();
+    opt.begin_step(std::iter::once(&g[..]));
+    opt.update(Isa::detect(), 0, &mut w, &mut g);
+    opt.end_step();
+    let state = opt.state();
+    let names: Vec<_> = state.iter().map(|(i, name, v)| (*i, *name, v.len())).collect();
+    assert_eq!(
+        names,
+        [
+            (0, "momentum", n),
+            (0, "velocity", n),
+            (0, "velocity_hat", n),
+            (1, "momentum", 3),
+            (1, "velocity", 3),
+            (1, "velocity_hat", 3)
+        ]
+    );
+    // After one step m = 0.1·g, v = 0.001·g² elementwise, in parameter order.
+    for i in [0, CHUNK - 1, CHUNK, n - 1] {
+        assert!((state[0].2[i] - 0.1 * g[i]).abs() < 1e-7, "momentum {i}");
+        // 1 − β₂ is 0.00099998713 in float32, as in Keras.
+        assert!((state[1].2[i] - 0.001 * g[i] * g[i]).abs() <= 2e-5 * g[i] * g[i], "velocity {i}");
+    }
+}
+
+#[test]
+fn refuses_out_of_range_options() {
+    let bad = [
+        Rule::RmsProp { rho: 1.1, momentum: 0.0, epsilon: 1e-7, centered: false },
+        Rule::RmsProp { rho: 0.9, momentum: 2.0, epsilon: 1e-7, centered: false },
+        Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 0.0, centered: false },
+        Rule::Adam { beta_1: -0.1, beta_2: 0.999, epsilon: 1e-7, amsgrad: false },
+        Rule::Sgd { momentum: 1.5, nesterov: false },
+        Rule::Adagrad { initial_accumulator_value: -1.0, epsilon: 1e-7 },
+    ];
+    for rule in bad {
+        let config =
+            OptimizerConfig { name: "x".into(), rule, learning_rate: 0.1, weight_decay: None, clip: Clip::None };
+        assert_eq!(Optimizer::new(config).err().unwrap().code(), "ERR_FERRO_VALUE", "{rule:?}");
+    }
+    let config = |learning_rate, weight_decay, clip| OptimizerConfig {
+        name: "x".into(),
+        rule: RMSPROP,
+        learning_rate,
+        weight_decay,
+        clip,
+    };
+    assert!(Optimizer::new(config(f64::NAN, None, Clip::None)).is_err());
+    assert!(Optimizer::new(config(0.1, Some(-1.0), Clip::None)).is_err());
+    assert!(Optimizer::new(config(0.1, None, Clip::Norm(0.0))).is_err());
+    assert!(Optimizer::new(config(0.1, None, Clip::None)).is_ok());
+}
