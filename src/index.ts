@@ -22,6 +22,7 @@ export {
   AdamW,
   Nadam,
   Optimizer,
+  optimizers,
   RMSprop,
   SGD,
   type AdagradOptions,
@@ -32,6 +33,15 @@ export {
   type RMSpropOptions,
   type SGDOptions,
 } from './optimizers.js';
+export {
+  CosineDecay,
+  ExponentialDecay,
+  InverseTimeDecay,
+  LearningRateSchedule,
+  PiecewiseConstantDecay,
+  type CosineDecayOptions,
+  type DecayOptions,
+} from './schedules.js';
 export { AbortError, type FitOptions, type Verbosity } from './fit.js';
 export {
   BaseCallback,

@@ -12,6 +12,7 @@ export type {
   Metrics,
   NativeModel,
   OptimizerSpec,
+  ScheduleSpec,
 } from '../native/index.cjs';
 
 function load(): typeof Binding {

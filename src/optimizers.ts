@@ -7,6 +7,13 @@
 
 import { FerroValueError } from './errors.js';
 import type { OptimizerSpec } from './native.js';
+import {
+  CosineDecay,
+  ExponentialDecay,
+  InverseTimeDecay,
+  LearningRateSchedule,
+  PiecewiseConstantDecay,
+} from './schedules.js';
 import { checkBoolean, checkNumber, checkOptions } from './validate.js';
 
 /** The optimizers compile accepts by name, each with Keras's default settings. */
@@ -15,8 +22,8 @@ export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['sgd', 'rmsprop', 'ada
 
 /** Options every optimizer takes, as Keras names them (camelCase). */
 export interface OptimizerOptions {
-  /** Step size. Default: the optimizer's own (1e-3; SGD 0.01). */
-  learningRate?: number;
+  /** Step size, or a schedule of it (`new ExponentialDecay({ … })`). Default: the optimizer's own (1e-3; SGD 0.01). */
+  learningRate?: number | LearningRateSchedule;
   /** Decoupled weight decay: before each update, w ← w − w·weightDecay·learningRate. Default none (AdamW: 0.004). */
   weightDecay?: number;
   /** Scales each gradient tensor to an L2 norm of at most this. */
@@ -39,8 +46,8 @@ const optional = (o: Options, key: string, min: number): number | undefined =>
 
 /** What every optimizer shares; made by its subclasses. */
 export abstract class Optimizer {
-  /** Step size. */
-  readonly learningRate: number;
+  /** Step size, or its schedule. */
+  readonly learningRate: number | LearningRateSchedule;
   /** Decoupled weight decay, or undefined for none. */
   readonly weightDecay: number | undefined;
   /** Per-tensor gradient norm clip, if set. */
@@ -58,7 +65,12 @@ export abstract class Optimizer {
    * @param defaultWeightDecay Keras's default decay (AdamW's 0.004), if any.
    */
   protected constructor(o: Options, defaultLearningRate: number, defaultWeightDecay?: number) {
-    this.learningRate = o.learningRate === undefined ? defaultLearningRate : checkNumber(o.learningRate, 'learningRate', 0);
+    this.learningRate =
+      o.learningRate === undefined
+        ? defaultLearningRate
+        : o.learningRate instanceof LearningRateSchedule
+          ? o.learningRate
+          : checkNumber(o.learningRate, 'learningRate', 0);
     this.weightDecay = optional(o, 'weightDecay', 0) ?? defaultWeightDecay;
     this.clipnorm = optional(o, 'clipnorm', Number.MIN_VALUE);
     this.clipvalue = optional(o, 'clipvalue', Number.MIN_VALUE);
@@ -73,9 +85,11 @@ export abstract class Optimizer {
 
   /** @internal What the native side builds the optimizer from. */
   spec(): OptimizerSpec {
+    const schedule = this.learningRate instanceof LearningRateSchedule ? this.learningRate.spec() : undefined;
     return {
       name: this.className,
-      learningRate: this.learningRate,
+      learningRate: typeof this.learningRate === 'number' ? this.learningRate : 0,
+      schedule,
       weightDecay: this.weightDecay,
       clipnorm: this.clipnorm,
       clipvalue: this.clipvalue,
@@ -300,3 +314,14 @@ export function optimizerFromName(name: OptimizerName): Optimizer {
       return new Nadam();
   }
 }
+
+/** Keras's `keras.optimizers` namespace: the classes, and `schedules`. */
+export const optimizers = {
+  SGD,
+  RMSprop,
+  Adam,
+  AdamW,
+  Adagrad,
+  Nadam,
+  schedules: { ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, CosineDecay, LearningRateSchedule },
+} as const;

@@ -10,10 +10,16 @@ import {
   Adagrad,
   Adam,
   AdamW,
+  CosineDecay,
   Dense,
+  ExponentialDecay,
   FerroValueError,
+  InverseTimeDecay,
+  type LearningRateSchedule,
   Nadam,
   type Optimizer,
+  optimizers,
+  PiecewiseConstantDecay,
   RMSprop,
   Sequential,
   SGD,
@@ -21,9 +27,11 @@ import {
 } from '../src/index.js';
 import { maxAbsDiff } from './helpers.js';
 
+type Config = Record<string, number | boolean>;
 interface Run {
   optimizer: string;
-  config: Record<string, number | boolean>;
+  config: Config;
+  schedule: { name: string; config: Record<string, number | boolean | number[]> } | null;
   losses: number[];
   iterations: number;
   weights: unknown[];
@@ -38,14 +46,28 @@ const golden = JSON.parse(readFileSync(new URL('./golden/keras-optimizers.json',
 const flat = (a: unknown): number[] => (Array.isArray(a) ? a.flatMap(flat) : [a as number]);
 
 /** Keras's snake_case arguments as ferro-nn's camelCase options. */
-function options(config: Record<string, number | boolean>): Record<string, number | boolean> {
+function options<T>(config: Record<string, T>): Record<string, T> {
   const renamed: Record<string, string> = { beta_1: 'beta1', beta_2: 'beta2' };
   return Object.fromEntries(
     Object.entries(config).map(([k, v]) => [renamed[k] ?? k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]),
   );
 }
 
-const make: Record<string, (o: Record<string, number | boolean>) => Optimizer> = {
+function schedule(s: NonNullable<Run['schedule']>): LearningRateSchedule {
+  const o = options(s.config) as never;
+  switch (s.name) {
+    case 'ExponentialDecay':
+      return new ExponentialDecay(o);
+    case 'InverseTimeDecay':
+      return new InverseTimeDecay(o);
+    case 'CosineDecay':
+      return new CosineDecay(o);
+    default:
+      return new PiecewiseConstantDecay(s.config.boundaries as number[], s.config.values as number[]);
+  }
+}
+
+const make: Record<string, (o: Config | Record<string, unknown>) => Optimizer> = {
   SGD: (o) => new SGD(o),
   RMSprop: (o) => new RMSprop(o),
   Adam: (o) => new Adam(o),
@@ -56,11 +78,12 @@ const make: Record<string, (o: Record<string, number | boolean>) => Optimizer> =
 
 describe('every optimizer matches Keras 3 step for step', () => {
   for (const [name, run] of Object.entries(golden.runs)) {
-    it(`${run.optimizer} (${name}): ${JSON.stringify(run.config)}`, async () => {
+    it(`${run.optimizer} (${name}): ${JSON.stringify(run.config)} ${run.schedule?.name ?? ''}`, async () => {
       const model = new Sequential([new Dense(7, { activation: 'relu', inputDim: 5 }), new Dense(3, { activation: 'softmax' })]);
       model.build([null, 5]);
       model.setWeights(golden.weights.map((w) => new Tensor(w as number[][])));
-      model.compile({ optimizer: make[run.optimizer]!(options(run.config)), loss: 'sparse_categorical_crossentropy' });
+      const o = { ...options(run.config), ...(run.schedule ? { learningRate: schedule(run.schedule) } : {}) };
+      model.compile({ optimizer: make[run.optimizer]!(o), loss: 'sparse_categorical_crossentropy' });
       const x = new Tensor(golden.x);
       const y = new Tensor(golden.y, [golden.y.length], 'int32');
       for (const loss of run.losses) {
@@ -79,6 +102,11 @@ describe('optimizer options', () => {
     expect(new Adam().learningRate).toBe(1e-3);
     expect(new AdamW().weightDecay).toBe(0.004);
     expect(new Adagrad().initialAccumulatorValue).toBe(0.1);
+    expect(new optimizers.schedules.ExponentialDecay({ initialLearningRate: 1, decaySteps: 2, decayRate: 0.5 })).toBeInstanceOf(
+      ExponentialDecay,
+    );
+    expect(() => new PiecewiseConstantDecay([10, 20], [1, 0.5])).toThrow(FerroValueError);
+    expect(() => new ExponentialDecay({ initialLearningRate: 1, decaySteps: 0, decayRate: 0.5 })).toThrow(/decaySteps/);
     expect(() => new Adam({ clipnorm: 1, clipvalue: 1 })).toThrow(FerroValueError);
     expect(() => new SGD({ momentum: 1.5 })).toThrow(/momentum/);
     expect(() => new Nadam({ epsilon: 0 })).toThrow(/epsilon/);

@@ -10,7 +10,7 @@ use crate::registry::Registry;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, Initializer};
 use ferro_core::losses::{Loss, LossTotals};
-use ferro_core::optimizers::{Clip, OptimizerConfig, Rule};
+use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
 use ferro_core::{pool, Error as CoreError, Model, Samples, WeightTensor};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
@@ -34,6 +34,8 @@ pub struct OptimizerSpec {
     /// 'SGD', 'RMSprop', 'Adam', 'AdamW', 'Adagrad' or 'Nadam'.
     pub name: String,
     pub learning_rate: f64,
+    /// When set, the learning rate follows it and `learning_rate` is unused.
+    pub schedule: Option<ScheduleSpec>,
     pub weight_decay: Option<f64>,
     pub clipnorm: Option<f64>,
     pub clipvalue: Option<f64>,
@@ -47,6 +49,56 @@ pub struct OptimizerSpec {
     pub amsgrad: Option<bool>,
     pub initial_accumulator_value: Option<f64>,
     pub epsilon: Option<f64>,
+}
+
+/// A learning-rate schedule: Keras's class name and its arguments.
+#[napi(object)]
+pub struct ScheduleSpec {
+    /// 'ExponentialDecay', 'InverseTimeDecay', 'PiecewiseConstantDecay' or 'CosineDecay'.
+    pub name: String,
+    pub initial_learning_rate: Option<f64>,
+    pub decay_steps: Option<f64>,
+    pub decay_rate: Option<f64>,
+    pub staircase: Option<bool>,
+    pub boundaries: Option<Vec<f64>>,
+    pub values: Option<Vec<f64>>,
+    pub alpha: Option<f64>,
+    pub warmup_target: Option<f64>,
+    pub warmup_steps: Option<f64>,
+}
+
+fn learning_rate(o: &OptimizerSpec) -> ferro_core::Result<LearningRate> {
+    let Some(s) = &o.schedule else { return Ok(LearningRate::Constant(o.learning_rate)) };
+    let need = |v: Option<f64>, what: &str| {
+        v.ok_or_else(|| CoreError::Value(format!("Expected {what} for {}. Received: none", s.name)))
+    };
+    Ok(match s.name.as_str() {
+        "ExponentialDecay" | "InverseTimeDecay" => {
+            let (initial, decay_steps, decay_rate, staircase) = (
+                need(s.initial_learning_rate, "initialLearningRate")?,
+                need(s.decay_steps, "decaySteps")?,
+                need(s.decay_rate, "decayRate")?,
+                s.staircase.unwrap_or(false),
+            );
+            if s.name == "ExponentialDecay" {
+                LearningRate::ExponentialDecay { initial, decay_steps, decay_rate, staircase }
+            } else {
+                LearningRate::InverseTimeDecay { initial, decay_steps, decay_rate, staircase }
+            }
+        }
+        "PiecewiseConstantDecay" => LearningRate::PiecewiseConstantDecay {
+            boundaries: s.boundaries.clone().unwrap_or_default(),
+            values: s.values.clone().unwrap_or_default(),
+        },
+        "CosineDecay" => LearningRate::CosineDecay {
+            initial: need(s.initial_learning_rate, "initialLearningRate")?,
+            decay_steps: need(s.decay_steps, "decaySteps")?,
+            alpha: s.alpha.unwrap_or(0.0),
+            warmup_target: s.warmup_target,
+            warmup_steps: s.warmup_steps.unwrap_or(0.0),
+        },
+        other => return Err(CoreError::Value(format!("Unknown learning rate schedule: '{other}'."))),
+    })
 }
 
 fn optimizer_config(o: &OptimizerSpec) -> ferro_core::Result<OptimizerConfig> {
@@ -80,7 +132,7 @@ fn optimizer_config(o: &OptimizerSpec) -> ferro_core::Result<OptimizerConfig> {
     };
     // AdamW is Adam with Keras's default decay of 0.004.
     let weight_decay = o.weight_decay.or((o.name == "AdamW").then_some(0.004));
-    Ok(OptimizerConfig { name: o.name.clone(), rule, learning_rate: o.learning_rate, weight_decay, clip })
+    Ok(OptimizerConfig { name: o.name.clone(), rule, learning_rate: learning_rate(o)?, weight_decay, clip })
 }
 
 #[napi(object)]

@@ -13,6 +13,7 @@
 
 pub mod rmsprop;
 mod rules;
+pub mod schedules;
 
 use crate::alloc::zeroed;
 use crate::error::{Error, Result};
@@ -21,6 +22,7 @@ use crate::kernels::Isa;
 use rayon::prelude::*;
 pub use rmsprop::RmsPropConfig;
 use rules::{step, Consts};
+pub use schedules::LearningRate;
 
 /// Which update, with its own options (Keras's names and defaults).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,7 +79,7 @@ pub struct OptimizerConfig {
     /// Keras's class name ('SGD', 'RMSprop', 'Adam', 'AdamW', 'Adagrad', 'Nadam').
     pub name: String,
     pub rule: Rule,
-    pub learning_rate: f64,
+    pub learning_rate: LearningRate,
     pub weight_decay: Option<f64>,
     pub clip: Clip,
 }
@@ -93,7 +95,7 @@ impl OptimizerConfig {
             |what: &str, v: f64| if v.is_finite() && v > 0.0 { Ok(()) } else { bad(what, "a positive number", v) };
         let at_least_zero =
             |what: &str, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(what, "a finite number >= 0", v) };
-        at_least_zero("learningRate", self.learning_rate)?;
+        self.learning_rate.validate()?;
         if let Some(wd) = self.weight_decay {
             at_least_zero("weightDecay", wd)?;
         }
@@ -141,7 +143,8 @@ pub struct Optimizer {
     iterations: u64,
     /// Nadam's running product of its momentum schedule (Keras's `u_product`).
     u_product: f32,
-    /// Set by `begin_step`: this step's rule constants and clipping scale.
+    /// Set by `begin_step`: this step's learning rate, rule constants and clipping scale.
+    lr: f32,
     consts: Option<Consts>,
     global_scale: f32,
 }
@@ -149,7 +152,15 @@ pub struct Optimizer {
 impl Optimizer {
     pub fn new(config: OptimizerConfig) -> Result<Optimizer> {
         config.validate()?;
-        Ok(Optimizer { config, slots: Vec::new(), iterations: 0, u_product: 1.0, consts: None, global_scale: 1.0 })
+        Ok(Optimizer {
+            config,
+            slots: Vec::new(),
+            iterations: 0,
+            u_product: 1.0,
+            lr: 0.0,
+            consts: None,
+            global_scale: 1.0,
+        })
     }
 
     /// Steps taken (Keras's `optimizer.iterations`).
@@ -166,7 +177,7 @@ impl Optimizer {
         self.slots = param_lens
             .iter()
             .map(|&n| {
-                let mut data = zeroed(n.checked_mul(count).unwrap_or(usize::MAX), "optimizer slots")?;
+                let mut data = zeroed(n.saturating_mul(count), "optimizer slots")?;
                 data.fill(start);
                 Ok(Slots { len: n, data })
             })
@@ -185,9 +196,11 @@ impl Optimizer {
             let norm = grads.map(squares).sum::<f64>().sqrt() as f32;
             // Keras: clip·min(1/norm, 1/clip), NaN when the norm is not finite.
             let clip = clip as f32;
-            self.global_scale = clip * (1.0 / norm).min(1.0 / clip) + (norm - norm);
+            self.global_scale = if norm.is_finite() { clip * (1.0 / norm).min(1.0 / clip) } else { f32::NAN };
         }
-        self.consts = Some(Consts::of(&self.config.rule, self.config.learning_rate, t, self.u_product));
+        // Keras evaluates a schedule at the iterations before the step.
+        self.lr = self.config.learning_rate.at(self.iterations);
+        self.consts = Some(Consts::of(&self.config.rule, self.lr, t, self.u_product));
     }
 
     /// Clips, decays and updates parameter `index` from its gradient
@@ -198,7 +211,7 @@ impl Optimizer {
         self.clip(g);
         if let Some(wd) = self.config.weight_decay {
             // Keras: w − w·wd·lr, the product left to right.
-            let (wd, lr) = (wd as f32, self.config.learning_rate as f32);
+            let (wd, lr) = (wd as f32, self.lr);
             w.iter_mut().for_each(|w| *w -= *w * wd * lr);
         }
         let per_chunk = self.config.rule.slot_names().len() * CHUNK;

@@ -2,7 +2,7 @@
 //! its update is in rules.rs, and its common case has a hand-written SIMD
 //! kernel (kernels/rmsprop.rs).
 
-use super::{Clip, OptimizerConfig, Rule};
+use super::{Clip, LearningRate, OptimizerConfig, Rule};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RmsPropConfig {
@@ -24,7 +24,7 @@ impl From<RmsPropConfig> for OptimizerConfig {
         OptimizerConfig {
             name: "RMSprop".into(),
             rule: Rule::RmsProp { rho: c.rho, momentum: c.momentum, epsilon: c.epsilon, centered: c.centered },
-            learning_rate: c.learning_rate,
+            learning_rate: LearningRate::Constant(c.learning_rate),
             weight_decay: None,
             clip: Clip::None,
         }

@@ -25,11 +25,11 @@ pub(crate) enum Consts {
 }
 
 impl Consts {
-    /// The constants of step `t` (1 for the first) at learning rate `lr`;
+    /// The constants of step `t` (1 for the first) at learning rate `lr`
+    /// (float32, as Keras holds it);
     /// `u_product` is Nadam's running product of its momentum schedule,
     /// already including step t.
-    pub(crate) fn of(rule: &Rule, lr: f64, t: u64, u_product: f32) -> Consts {
-        let lr = lr as f32;
+    pub(crate) fn of(rule: &Rule, lr: f32, t: u64, u_product: f32) -> Consts {
         let t32 = t as f32;
         match *rule {
             Rule::Sgd { momentum, nesterov } => Consts::Sgd { lr, momentum: momentum as f32, nesterov },

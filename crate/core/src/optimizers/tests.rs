@@ -6,6 +6,7 @@
 use super::*;
 
 fn optimizer(rule: Rule, learning_rate: f64) -> Optimizer {
+    let learning_rate = LearningRate::Constant(learning_rate);
     let config = OptimizerConfig { name: "test".into(), rule, learning_rate, weight_decay: None, clip: Clip::None };
     Optimizer::new(config).unwrap()
 }
@@ -162,7 +163,8 @@ fn float64(rule: Rule, lr: f64, n: usize, steps: usize) -> Vec<f64> {
 fn clipping_and_weight_decay_follow_keras() {
     let sgd = Rule::Sgd { momentum: 0.0, nesterov: false };
     let run = |clip: Clip, weight_decay: Option<f64>, grads: [&[f32]; 2]| {
-        let config = OptimizerConfig { name: "SGD".into(), rule: sgd, learning_rate: 1.0, weight_decay, clip };
+        let learning_rate = LearningRate::Constant(1.0);
+        let config = OptimizerConfig { name: "SGD".into(), rule: sgd, learning_rate, weight_decay, clip };
         let mut opt = Optimizer::new(config).unwrap();
         opt.build(&[2, 2]).unwrap();
         let mut ws = [vec![1.0f32, 1.0], vec![1.0f32, 1.0]];
@@ -232,14 +234,19 @@ fn refuses_out_of_range_options() {
         Rule::Adagrad { initial_accumulator_value: -1.0, epsilon: 1e-7 },
     ];
     for rule in bad {
-        let config =
-            OptimizerConfig { name: "x".into(), rule, learning_rate: 0.1, weight_decay: None, clip: Clip::None };
+        let config = OptimizerConfig {
+            name: "x".into(),
+            rule,
+            learning_rate: LearningRate::Constant(0.1),
+            weight_decay: None,
+            clip: Clip::None,
+        };
         assert_eq!(Optimizer::new(config).err().unwrap().code(), "ERR_FERRO_VALUE", "{rule:?}");
     }
     let config = |learning_rate, weight_decay, clip| OptimizerConfig {
         name: "x".into(),
         rule: RMSPROP,
-        learning_rate,
+        learning_rate: LearningRate::Constant(learning_rate),
         weight_decay,
         clip,
     };
@@ -247,4 +254,20 @@ fn refuses_out_of_range_options() {
     assert!(Optimizer::new(config(0.1, Some(-1.0), Clip::None)).is_err());
     assert!(Optimizer::new(config(0.1, None, Clip::Norm(0.0))).is_err());
     assert!(Optimizer::new(config(0.1, None, Clip::None)).is_ok());
+}
+
+#[test]
+fn a_schedule_sets_each_steps_rate_from_the_iterations_before_it() {
+    // SGD with lr 1, 0.5, 0.25, … (halved every step): w falls by g·lr.
+    let learning_rate =
+        LearningRate::ExponentialDecay { initial: 1.0, decay_steps: 1.0, decay_rate: 0.5, staircase: false };
+    let rule = Rule::Sgd { momentum: 0.0, nesterov: false };
+    let config = OptimizerConfig { name: "SGD".into(), rule, learning_rate, weight_decay: None, clip: Clip::None };
+    let mut opt = Optimizer::new(config).unwrap();
+    opt.build(&[1]).unwrap();
+    let mut w = [0.0f32];
+    for _ in 0..3 {
+        step_once(&mut opt, Isa::scalar(), &mut w, &[1.0]);
+    }
+    assert_eq!(w, [-1.75]);
 }
