@@ -12,6 +12,7 @@ pub mod losses;
 pub mod model;
 pub mod optimizers;
 pub mod pool;
+pub mod registry;
 pub mod rng;
 pub mod train;
 pub mod workspace;

@@ -75,3 +75,20 @@ pub fn parse_idx_header(bytes: &[u8], name: String) -> Result<IdxHeader> {
 pub fn kernel_isa() -> String {
     ferro_core::kernels::Isa::detect().name().to_string()
 }
+
+/// One kind of name the API accepts, and every name of that kind.
+#[napi(object)]
+pub struct NameList {
+    pub kind: String,
+    pub names: Vec<String>,
+}
+
+/// Every name the API accepts, from the core's registry: the TypeScript
+/// lists are tested against it.
+#[napi]
+pub fn registry() -> Vec<NameList> {
+    ferro_core::registry::names()
+        .into_iter()
+        .map(|(kind, names)| NameList { kind: kind.into(), names: names.into_iter().map(String::from).collect() })
+        .collect()
+}

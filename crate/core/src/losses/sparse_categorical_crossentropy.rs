@@ -21,6 +21,9 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// Keras's names and TensorFlow.js's camelCase ones.
+    pub const NAMES: [&'static str; 2] = ["sparse_categorical_crossentropy", "sparseCategoricalCrossentropy"];
+
     pub fn parse(name: &str) -> Result<Loss> {
         match name {
             "sparse_categorical_crossentropy" | "sparseCategoricalCrossentropy" => {
