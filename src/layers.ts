@@ -4,9 +4,34 @@ import { FerroStateError } from './errors.js';
 import type { Tensor, TensorLike } from './tensor.js';
 import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
 
-/** The activations a Dense layer applies to x·W + b. */
-export type ActivationName = 'relu' | 'softmax' | 'sigmoid' | 'tanh' | 'linear';
-export const ACTIVATION_NAMES: readonly ActivationName[] = ['relu', 'softmax', 'sigmoid', 'tanh', 'linear'];
+/** The activations a Dense layer applies to x·W + b, with Keras 3's definitions and defaults (leaky_relu: slope 0.2). */
+export type ActivationName =
+  | 'relu'
+  | 'softmax'
+  | 'sigmoid'
+  | 'tanh'
+  | 'linear'
+  | 'elu'
+  | 'selu'
+  | 'leaky_relu'
+  | 'softplus'
+  | 'softsign'
+  | 'relu6'
+  | 'hard_sigmoid';
+export const ACTIVATION_NAMES: readonly ActivationName[] = [
+  'relu',
+  'softmax',
+  'sigmoid',
+  'tanh',
+  'linear',
+  'elu',
+  'selu',
+  'leaky_relu',
+  'softplus',
+  'softsign',
+  'relu6',
+  'hard_sigmoid',
+];
 
 /** Keras's weight initializers, by their Keras names. */
 export type InitializerName =

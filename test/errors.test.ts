@@ -67,7 +67,7 @@ describe('coded errors for bad input', () => {
 
   it('unknown activation, initializer, optimizer, loss and metric names', async () => {
     expect((await failure(() => new Dense(4, { activation: 'gelu' as never }))).message).toBe(
-      "Unknown activation: 'gelu'. Expected one of: relu, softmax, sigmoid, tanh, linear",
+      "Unknown activation: 'gelu'. Expected one of: relu, softmax, sigmoid, tanh, linear, elu, selu, leaky_relu, softplus, softsign, relu6, hard_sigmoid",
     );
     expect((await failure(() => new Dense(4, { kernelInitializer: 'orthogonal' as never }))).code).toBe('ERR_FERRO_VALUE');
     const m = new Sequential([new layers.Dense(2)]);

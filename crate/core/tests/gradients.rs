@@ -19,6 +19,17 @@ fn act(a: Activation, z: &mut [f64]) {
         Activation::Relu => z.iter_mut().for_each(|v| *v = v.max(0.0)),
         Activation::Sigmoid => z.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
         Activation::Tanh => z.iter_mut().for_each(|v| *v = v.tanh()),
+        // Keras's definitions, written out independently in float64.
+        Activation::Elu => z.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { v.exp() - 1.0 }),
+        Activation::Selu => {
+            let (alpha, scale) = (1.6732632423543772, 1.0507009873554805);
+            z.iter_mut().for_each(|v| *v = scale * if *v > 0.0 { *v } else { alpha * (v.exp() - 1.0) })
+        }
+        Activation::LeakyRelu => z.iter_mut().for_each(|v| *v = if *v < 0.0 { 0.2 * *v } else { *v }),
+        Activation::Softplus => z.iter_mut().for_each(|v| *v = (1.0 + v.exp()).ln()),
+        Activation::Softsign => z.iter_mut().for_each(|v| *v /= 1.0 + v.abs()),
+        Activation::Relu6 => z.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+        Activation::HardSigmoid => z.iter_mut().for_each(|v| *v = ((*v + 3.0) / 6.0).clamp(0.0, 1.0)),
         Activation::Softmax => {
             let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
@@ -115,4 +126,17 @@ fn other_activations_and_the_generic_loss_gradient_match_too() {
     check(Activation::Sigmoid, Activation::Sigmoid, Isa::detect());
     check(Activation::Linear, Activation::Softmax, Isa::detect());
     check(Activation::Softmax, Activation::Softmax, Isa::detect());
+    for hidden in [
+        Activation::Elu,
+        Activation::Selu,
+        Activation::LeakyRelu,
+        Activation::Softplus,
+        Activation::Softsign,
+        Activation::Relu6,
+        Activation::HardSigmoid,
+    ] {
+        for isa in Isa::available() {
+            check(hidden, Activation::Softmax, isa);
+        }
+    }
 }

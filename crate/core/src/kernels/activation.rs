@@ -11,25 +11,48 @@ pub enum Activation {
     Sigmoid,
     Tanh,
     Softmax,
+    Elu,
+    Selu,
+    LeakyRelu,
+    Softplus,
+    Softsign,
+    Relu6,
+    HardSigmoid,
 }
 
+/// SELU's constants (Klambauer et al.), as Keras uses them.
+const SELU_ALPHA: f32 = 1.673_263_2;
+const SELU_SCALE: f32 = 1.050_701;
+/// Keras 3's default negative slope for leaky_relu.
+const LEAKY_SLOPE: f32 = 0.2;
+
 impl Activation {
-    pub const NAMES: [&'static str; 5] = ["linear", "relu", "sigmoid", "tanh", "softmax"];
+    /// In the enum's order (`name` indexes this).
+    pub const NAMES: [&'static str; 12] = [
+        "linear",
+        "relu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "elu",
+        "selu",
+        "leaky_relu",
+        "softplus",
+        "softsign",
+        "relu6",
+        "hard_sigmoid",
+    ];
 
     pub fn parse(name: &str) -> Result<Activation> {
-        Ok(match name {
-            "linear" => Activation::Linear,
-            "relu" => Activation::Relu,
-            "sigmoid" => Activation::Sigmoid,
-            "tanh" => Activation::Tanh,
-            "softmax" => Activation::Softmax,
-            _ => {
-                return Err(Error::Value(format!(
-                    "Unknown activation: '{name}'. Expected one of: {}",
-                    Self::NAMES.join(", ")
-                )))
+        use Activation::*;
+        const ALL: [Activation; 12] =
+            [Linear, Relu, Sigmoid, Tanh, Softmax, Elu, Selu, LeakyRelu, Softplus, Softsign, Relu6, HardSigmoid];
+        match Self::NAMES.iter().position(|&n| n == name) {
+            Some(i) => Ok(ALL[i]),
+            None => {
+                Err(Error::Value(format!("Unknown activation: '{name}'. Expected one of: {}", Self::NAMES.join(", "))))
             }
-        })
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -44,10 +67,10 @@ impl Activation {
     /// f(z) for the elementwise activations.
     #[inline(always)]
     pub fn apply(self, z: f32) -> f32 {
+        // Every branch lets a NaN through (no max/min, which drop it): a NaN
+        // must reach the loss, as in TensorFlow, for TerminateOnNaN to see it.
         match self {
             Activation::Linear | Activation::Softmax => z,
-            // Not z.max(0.0): Rust's max drops NaN, and a NaN must reach the
-            // loss (as in TensorFlow) for TerminateOnNaN to see it.
             Activation::Relu => {
                 if z < 0.0 {
                     0.0
@@ -57,24 +80,93 @@ impl Activation {
             }
             Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
             Activation::Tanh => z.tanh(),
+            Activation::Elu => {
+                if z > 0.0 {
+                    z
+                } else {
+                    z.exp_m1()
+                }
+            }
+            Activation::Selu => {
+                if z > 0.0 {
+                    SELU_SCALE * z
+                } else {
+                    SELU_SCALE * SELU_ALPHA * z.exp_m1()
+                }
+            }
+            Activation::LeakyRelu => {
+                if z < 0.0 {
+                    LEAKY_SLOPE * z
+                } else {
+                    z
+                }
+            }
+            // log(1 + eᶻ) without overflow, as jax's logaddexp(z, 0).
+            Activation::Softplus => {
+                if z > 0.0 {
+                    z + (-z).exp().ln_1p()
+                } else {
+                    z.exp().ln_1p()
+                }
+            }
+            Activation::Softsign => z / (1.0 + z.abs()),
+            Activation::Relu6 => clamp(z, 0.0, 6.0),
+            // relu6(z + 3) / 6, as Keras 3 defines it.
+            Activation::HardSigmoid => clamp(z + 3.0, 0.0, 6.0) / 6.0,
         }
     }
 
-    /// f'(z) written in terms of y = f(z), for the elementwise activations.
+    /// f'(z) written in terms of y = f(z), for the elementwise activations
+    /// (at a kink, the side Keras's JAX backend takes).
     #[inline(always)]
     pub fn derivative_from_output(self, y: f32) -> f32 {
+        let step = |inside: bool, slope: f32| if inside { slope } else { 0.0 };
         match self {
             Activation::Linear | Activation::Softmax => 1.0,
-            Activation::Relu => {
+            Activation::Relu => step(y > 0.0, 1.0),
+            Activation::Sigmoid => y * (1.0 - y),
+            Activation::Tanh => 1.0 - y * y,
+            // z ≤ 0: y = eᶻ − 1, so f' = eᶻ = y + 1.
+            Activation::Elu => {
                 if y > 0.0 {
                     1.0
                 } else {
-                    0.0
+                    y + 1.0
                 }
             }
-            Activation::Sigmoid => y * (1.0 - y),
-            Activation::Tanh => 1.0 - y * y,
+            Activation::Selu => {
+                if y > 0.0 {
+                    SELU_SCALE
+                } else {
+                    y + SELU_SCALE * SELU_ALPHA
+                }
+            }
+            Activation::LeakyRelu => {
+                if y < 0.0 {
+                    LEAKY_SLOPE
+                } else {
+                    1.0
+                }
+            }
+            // f' = sigmoid(z) = 1 − e^(−y).
+            Activation::Softplus => -(-y).exp_m1(),
+            // |z| = |y| / (1 − |y|), so f' = 1 / (1 + |z|)² = (1 − |y|)².
+            Activation::Softsign => (1.0 - y.abs()) * (1.0 - y.abs()),
+            Activation::Relu6 => step(y > 0.0 && y < 6.0, 1.0),
+            Activation::HardSigmoid => step(y > 0.0 && y < 1.0, 1.0 / 6.0),
         }
+    }
+}
+
+/// `z` clamped to [lo, hi], NaN kept.
+#[inline(always)]
+fn clamp(z: f32, lo: f32, hi: f32) -> f32 {
+    if z < lo {
+        lo
+    } else if z > hi {
+        hi
+    } else {
+        z
     }
 }
 
@@ -101,6 +193,34 @@ macro_rules! per_activation {
             }
             Activation::Softmax => {
                 const $a: Activation = Activation::Softmax;
+                $body
+            }
+            Activation::Elu => {
+                const $a: Activation = Activation::Elu;
+                $body
+            }
+            Activation::Selu => {
+                const $a: Activation = Activation::Selu;
+                $body
+            }
+            Activation::LeakyRelu => {
+                const $a: Activation = Activation::LeakyRelu;
+                $body
+            }
+            Activation::Softplus => {
+                const $a: Activation = Activation::Softplus;
+                $body
+            }
+            Activation::Softsign => {
+                const $a: Activation = Activation::Softsign;
+                $body
+            }
+            Activation::Relu6 => {
+                const $a: Activation = Activation::Relu6;
+                $body
+            }
+            Activation::HardSigmoid => {
+                const $a: Activation = Activation::HardSigmoid;
                 $body
             }
         }
@@ -156,22 +276,23 @@ mod tests {
         for name in Activation::NAMES {
             assert_eq!(Activation::parse(name).unwrap().name(), name);
         }
-        let err = Activation::parse("relu6").unwrap_err();
+        let err = Activation::parse("relu7").unwrap_err();
         assert_eq!(err.code(), "ERR_FERRO_VALUE");
-        assert!(err.to_string().contains("'relu6'"));
+        assert!(err.to_string().contains("'relu7'"));
     }
 
     #[test]
     fn nan_passes_through_every_activation() {
-        for act in [Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
+        for name in Activation::NAMES {
+            let act = Activation::parse(name).unwrap();
             assert!(act.apply(f32::NAN).is_nan(), "{act:?}");
         }
     }
 
     #[test]
     fn derivatives_match_finite_differences() {
-        for act in [Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Tanh] {
-            for z in [-2.5f64, -0.3, 0.4, 1.7] {
+        for act in Activation::NAMES.map(|n| Activation::parse(n).unwrap()).into_iter().filter(|a| a.is_elementwise()) {
+            for z in [-2.5f64, -0.3, 0.4, 1.7, 6.5, -3.5] {
                 let f = |z: f64| act.apply(z as f32) as f64;
                 let h = 1e-3;
                 let fd = (f(z + h) - f(z - h)) / (2.0 * h);
