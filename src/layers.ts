@@ -1,6 +1,6 @@
 /** Layers. Dense is the one ferro-nn has today. */
 
-import { FerroStateError } from './errors.js';
+import { FerroStateError, FerroValueError } from './errors.js';
 import type { Tensor, TensorLike } from './tensor.js';
 import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
 
@@ -33,7 +33,7 @@ export const ACTIVATION_NAMES: readonly ActivationName[] = [
   'hard_sigmoid',
 ];
 
-/** Keras's weight initializers, by their Keras names. */
+/** Keras's weight initializers, by their Keras names, with Keras's defaults (random_*: 0.05; constant: 0; orthogonal: gain 1, kernels only). */
 export type InitializerName =
   | 'glorot_uniform'
   | 'glorot_normal'
@@ -42,7 +42,12 @@ export type InitializerName =
   | 'lecun_uniform'
   | 'lecun_normal'
   | 'zeros'
-  | 'ones';
+  | 'ones'
+  | 'constant'
+  | 'random_normal'
+  | 'random_uniform'
+  | 'truncated_normal'
+  | 'orthogonal';
 export const INITIALIZER_NAMES: readonly InitializerName[] = [
   'glorot_uniform',
   'glorot_normal',
@@ -52,6 +57,11 @@ export const INITIALIZER_NAMES: readonly InitializerName[] = [
   'lecun_normal',
   'zeros',
   'ones',
+  'constant',
+  'random_normal',
+  'random_uniform',
+  'truncated_normal',
+  'orthogonal',
 ];
 
 /** Options of `new Dense(units, options)`; Keras's arguments in camelCase. */
@@ -117,6 +127,9 @@ export class Dense {
         : checkName(o.kernelInitializer, 'kernelInitializer', INITIALIZER_NAMES);
     this.biasInitializer =
       o.biasInitializer === undefined ? 'zeros' : checkName(o.biasInitializer, 'biasInitializer', INITIALIZER_NAMES);
+    if (this.biasInitializer === 'orthogonal') {
+      throw new FerroValueError("Expected a bias initializer for vectors. Received: 'orthogonal', which needs a matrix");
+    }
     this.inputDim = o.inputDim === undefined ? undefined : checkInt(o.inputDim, 'inputDim', 1, MAX_UNITS);
     this.name = o.name === undefined ? (denseCount === 0 ? 'dense' : `dense_${denseCount}`) : checkString(o.name, 'name');
     denseCount += 1;

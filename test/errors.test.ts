@@ -69,7 +69,8 @@ describe('coded errors for bad input', () => {
     expect((await failure(() => new Dense(4, { activation: 'gelu' as never }))).message).toBe(
       "Unknown activation: 'gelu'. Expected one of: relu, softmax, sigmoid, tanh, linear, elu, selu, leaky_relu, softplus, softsign, relu6, hard_sigmoid",
     );
-    expect((await failure(() => new Dense(4, { kernelInitializer: 'orthogonal' as never }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new Dense(4, { kernelInitializer: 'identity' as never }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new Dense(4, { biasInitializer: 'orthogonal' }))).code).toBe('ERR_FERRO_VALUE');
     const m = new Sequential([new layers.Dense(2)]);
     expect((await failure(() => m.compile({ optimizer: 'adamax' as never, loss: 'sparse_categorical_crossentropy' }))).code).toBe('ERR_FERRO_VALUE');
     expect((await failure(() => m.compile({ optimizer: 'rmsprop', loss: 'mse' as never }))).code).toBe('ERR_FERRO_VALUE');

@@ -28,3 +28,24 @@ describe('one registry of names', () => {
     expect(sorted(schedules)).toEqual(registry.schedule);
   });
 });
+
+describe('initializers through the public API', () => {
+  it("'orthogonal' gives a kernel with orthonormal columns; Keras's random ones stay in their ranges", async () => {
+    const { Dense, Sequential } = await import('../src/index.js');
+    const m = new Sequential([
+      new Dense(3, { inputDim: 5, kernelInitializer: 'orthogonal' }),
+      new Dense(4, { kernelInitializer: 'random_uniform', biasInitializer: 'truncated_normal' }),
+    ]);
+    m.build([null, 5]);
+    const [k, , k2, b2] = m.getWeights().map((w) => w.data);
+    for (let a = 0; a < 3; a++) {
+      for (let b = 0; b < 3; b++) {
+        let dot = 0;
+        for (let r = 0; r < 5; r++) dot += k![r * 3 + a]! * k![r * 3 + b]!;
+        expect(dot).toBeCloseTo(a === b ? 1 : 0, 5);
+      }
+    }
+    expect(Array.from(k2!).every((v) => Math.abs(v) <= 0.05)).toBe(true);
+    expect(Array.from(b2!).every((v) => Math.abs(v) <= 0.1)).toBe(true);
+  });
+});

@@ -48,6 +48,11 @@ impl Dense {
                 spec.units
             )));
         }
+        if spec.bias_initializer.needs_matrix() {
+            return Err(Error::Value(
+                "Expected a bias initializer for vectors. Received: 'orthogonal', which needs a matrix".into(),
+            ));
+        }
         let len = checked_len(&[input_dim, spec.units], "a Dense kernel")?;
         let mut kernel = zeroed::<f32>(len, "a Dense kernel")?;
         spec.kernel_initializer.fill(&mut kernel, input_dim, spec.units, rng);

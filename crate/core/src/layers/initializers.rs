@@ -1,5 +1,7 @@
-//! Weight initialisers with Keras's names and formulas (variance scaling:
-//! uniform limit √(3·scale/fan), truncated normal σ = √(scale/fan)/0.8796).
+//! Weight initialisers with Keras's names, formulas and defaults (variance
+//! scaling: uniform limit √(3·scale/fan), truncated normal σ =
+//! √(scale/fan)/0.8796; random_* with Keras's 0.05; constant 0; orthogonal
+//! with gain 1).
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -14,10 +16,22 @@ pub enum Initializer {
     HeNormal,
     LecunUniform,
     LecunNormal,
+    /// Keras's `Constant()`: value 0.
+    Constant,
+    /// N(0, 0.05²).
+    RandomNormal,
+    /// U[−0.05, 0.05).
+    RandomUniform,
+    /// N(0, 0.05²), redrawn beyond two standard deviations.
+    TruncatedNormal,
+    /// Orthonormal columns (or rows, when wider than tall), from the QR of a
+    /// normal matrix with R's diagonal made positive.
+    Orthogonal,
 }
 
 impl Initializer {
-    pub const NAMES: [&'static str; 8] = [
+    /// In the enum's order.
+    pub const NAMES: [&'static str; 13] = [
         "zeros",
         "ones",
         "glorot_uniform",
@@ -26,26 +40,41 @@ impl Initializer {
         "he_normal",
         "lecun_uniform",
         "lecun_normal",
+        "constant",
+        "random_normal",
+        "random_uniform",
+        "truncated_normal",
+        "orthogonal",
     ];
 
     pub fn parse(name: &str) -> Result<Initializer> {
         use Initializer::*;
-        Ok(match name {
-            "zeros" => Zeros,
-            "ones" => Ones,
-            "glorot_uniform" => GlorotUniform,
-            "glorot_normal" => GlorotNormal,
-            "he_uniform" => HeUniform,
-            "he_normal" => HeNormal,
-            "lecun_uniform" => LecunUniform,
-            "lecun_normal" => LecunNormal,
-            _ => {
-                return Err(Error::Value(format!(
-                    "Unknown initializer: '{name}'. Expected one of: {}",
-                    Self::NAMES.join(", ")
-                )))
+        const ALL: [Initializer; 13] = [
+            Zeros,
+            Ones,
+            GlorotUniform,
+            GlorotNormal,
+            HeUniform,
+            HeNormal,
+            LecunUniform,
+            LecunNormal,
+            Constant,
+            RandomNormal,
+            RandomUniform,
+            TruncatedNormal,
+            Orthogonal,
+        ];
+        match Self::NAMES.iter().position(|&n| n == name) {
+            Some(i) => Ok(ALL[i]),
+            None => {
+                Err(Error::Value(format!("Unknown initializer: '{name}'. Expected one of: {}", Self::NAMES.join(", "))))
             }
-        })
+        }
+    }
+
+    /// Whether it needs a matrix (a kernel), not a vector.
+    pub fn needs_matrix(self) -> bool {
+        self == Initializer::Orthogonal
     }
 
     /// Fills `out`, a tensor with the given fans (for a Dense kernel: fan_in =
@@ -54,8 +83,12 @@ impl Initializer {
         use Initializer::*;
         let (fan_in, fan_out) = (fan_in.max(1) as f64, fan_out.max(1) as f64);
         let (scale, fan, uniform) = match self {
-            Zeros => return out.fill(0.0),
+            Zeros | Constant => return out.fill(0.0),
             Ones => return out.fill(1.0),
+            RandomNormal => return out.iter_mut().for_each(|w| *w = (rng.normal() * 0.05) as f32),
+            RandomUniform => return out.iter_mut().for_each(|w| *w = ((2.0 * rng.next_f64() - 1.0) * 0.05) as f32),
+            TruncatedNormal => return out.iter_mut().for_each(|w| *w = (truncated(rng) * 0.05) as f32),
+            Orthogonal => return orthogonal(out, fan_in as usize, fan_out as usize, rng),
             GlorotUniform => (1.0, (fan_in + fan_out) / 2.0, true),
             GlorotNormal => (1.0, (fan_in + fan_out) / 2.0, false),
             HeUniform => (2.0, fan_in, true),
@@ -70,15 +103,44 @@ impl Initializer {
             // Keras draws from a normal truncated at two standard deviations and
             // corrects σ so the truncated distribution keeps the target variance.
             let stddev = (scale / fan).sqrt() / 0.879_625_661_034_239_8;
-            for w in out.iter_mut() {
-                let z = loop {
-                    let z = rng.normal();
-                    if z.abs() <= 2.0 {
-                        break z;
-                    }
-                };
-                *w = (z * stddev) as f32;
+            out.iter_mut().for_each(|w| *w = (truncated(rng) * stddev) as f32);
+        }
+    }
+}
+
+/// A standard normal draw, redrawn until within two standard deviations.
+fn truncated(rng: &mut Rng) -> f64 {
+    loop {
+        let z = rng.normal();
+        if z.abs() <= 2.0 {
+            return z;
+        }
+    }
+}
+
+/// `out` (rows × cols, row-major) with orthonormal columns when rows ≥ cols,
+/// else orthonormal rows: Q of the QR of a normal matrix, R's diagonal made
+/// positive, as Keras's Orthogonal(gain=1). Gram–Schmidt (twice, for
+/// accuracy) on the tall orientation gives exactly that Q.
+fn orthogonal(out: &mut [f32], rows: usize, cols: usize, rng: &mut Rng) {
+    assert_eq!(out.len(), rows * cols, "orthogonal: a rows × cols matrix");
+    let (tall, wide) = (rows.max(cols), rows.min(cols));
+    // `wide` column vectors of length `tall`.
+    let mut q: Vec<Vec<f64>> = (0..wide).map(|_| (0..tall).map(|_| rng.normal()).collect()).collect();
+    for j in 0..wide {
+        for _ in 0..2 {
+            for i in 0..j {
+                let dot: f64 = q[i].iter().zip(&q[j]).map(|(a, b)| a * b).sum();
+                let qi = q[i].clone();
+                q[j].iter_mut().zip(&qi).for_each(|(v, u)| *v -= dot * u);
             }
+        }
+        let norm = q[j].iter().map(|v| v * v).sum::<f64>().sqrt();
+        q[j].iter_mut().for_each(|v| *v /= norm);
+    }
+    for r in 0..rows {
+        for c in 0..cols {
+            out[r * cols + c] = if rows >= cols { q[c][r] } else { q[r][c] } as f32;
         }
     }
 }
@@ -121,6 +183,35 @@ mod tests {
         }
         assert_eq!(moments(Initializer::Zeros, 3, 4), (0.0, 0.0, 0.0));
         assert_eq!(moments(Initializer::Ones, 3, 4).0, 1.0);
-        assert!(Initializer::parse("orthogonal").is_err());
+        assert!(Initializer::parse("identity").is_err());
+    }
+
+    #[test]
+    fn random_initializers_have_kerass_defaults() {
+        let (mean, var, max) = moments(Initializer::RandomNormal, 300, 300);
+        assert!(mean.abs() < 1e-3 && (var.sqrt() / 0.05 - 1.0).abs() < 0.02 && max > 0.15, "{mean} {var} {max}");
+        let (mean, var, max) = moments(Initializer::RandomUniform, 300, 300);
+        assert!(mean.abs() < 1e-3 && (var / (0.1f64.powi(2) / 12.0) - 1.0).abs() < 0.02 && max <= 0.05, "{var} {max}");
+        let (_, var, max) = moments(Initializer::TruncatedNormal, 300, 300);
+        // A normal truncated at 2σ keeps 0.774 of its variance.
+        assert!((var / (0.05f64.powi(2) * 0.774) - 1.0).abs() < 0.03 && max <= 0.1, "{var} {max}");
+        assert_eq!(moments(Initializer::Constant, 3, 4), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn orthogonal_gives_orthonormal_columns_or_rows() {
+        for (rows, cols) in [(7, 3), (3, 7), (64, 64), (1, 5)] {
+            let mut w = vec![0f32; rows * cols];
+            Initializer::Orthogonal.fill(&mut w, rows, cols, &mut Rng::new(3));
+            let (outer, inner) = if rows >= cols { (cols, rows) } else { (rows, cols) };
+            let at = |v: usize, k: usize| if rows >= cols { w[k * cols + v] } else { w[v * cols + k] } as f64;
+            for a in 0..outer {
+                for b in 0..outer {
+                    let dot: f64 = (0..inner).map(|k| at(a, k) * at(b, k)).sum();
+                    let want = if a == b { 1.0 } else { 0.0 };
+                    assert!((dot - want).abs() < 1e-5, "{rows}x{cols}: <{a},{b}> = {dot}");
+                }
+            }
+        }
     }
 }
