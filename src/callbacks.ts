@@ -25,6 +25,8 @@ export interface Logs {
 export interface CallbackModel {
   /** Set to true to end fit after the current batch. */
   stopTraining: boolean;
+  /** The learning rate the optimizer's next step uses; settable to a number. */
+  learningRate: number;
   /** Copies of the weights, layer by layer: kernel then bias. */
   getWeights(): Tensor<'float32'>[];
   /** Replaces the weights; shapes as getWeights() returns them. */

@@ -53,6 +53,12 @@ export {
   type History,
   type Logs,
 } from './callbacks.js';
+export {
+  LearningRateScheduler,
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
+} from './lr-callbacks.js';
+export { CSVLogger, type CSVLoggerOptions } from './csv-logger.js';
 export { plotHistory, historyToSvg, type PlotOptions } from './plot.js';
 export { mnist, loadData, type LoadDataOptions, type MnistSplit } from './mnist.js';
 export { setRandomSeed, setNumThreads, getNumThreads, kernelIsa } from './runtime.js';

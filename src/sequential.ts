@@ -9,7 +9,7 @@ import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
 import { binding, type Metrics, type NativeModel } from './native.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
-import { checkInt, checkName, checkOptions, checkString, describe, isArray } from './validate.js';
+import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
 
 /** The losses compile accepts: Keras's name and TensorFlow.js's camelCase one. */
 export type LossName = 'sparse_categorical_crossentropy' | 'sparseCategoricalCrossentropy';
@@ -179,6 +179,30 @@ export class Sequential implements LayerOwner {
     native(() => this.model!.compile(this.optimizer!.spec(), this.loss!));
   }
 
+  /**
+   * The learning rate the optimizer's next step uses (Keras's
+   * `model.optimizer.learning_rate`); set it to a number from a callback or
+   * between fits. Setting is refused (ERR_FERRO_STATE) when the rate follows
+   * a schedule, as in Keras.
+   */
+  get learningRate(): number {
+    this.checkUsable('learningRate');
+    if (!this.optimizer) throw new FerroStateError('You must call compile() before reading the learning rate.');
+    if (!this.model) {
+      const lr = this.optimizer.learningRate;
+      return typeof lr === 'number' ? lr : NaN;
+    }
+    return native(() => this.model!.learningRate());
+  }
+
+  /** Sets a constant learning rate from the optimizer's next step on. */
+  set learningRate(value: number) {
+    this.checkIdle('learningRate');
+    const lr = checkNumber(value, 'learningRate', 0);
+    if (!this.model) throw new FerroStateError('The model is not built yet: set the learning rate once it is (after build() or fit()).');
+    native(() => this.model!.setLearningRate(lr));
+  }
+
   /** Optimizer steps taken since compile (Keras's `model.optimizer.iterations`). */
   get optimizerIterations(): number {
     return this.model ? native(() => this.model!.optimizerIterations()) : 0;
@@ -339,6 +363,12 @@ export class Sequential implements LayerOwner {
       },
       set stopTraining(v: boolean) {
         self.stopTraining = v;
+      },
+      get learningRate() {
+        return self.learningRate;
+      },
+      set learningRate(v: number) {
+        self.learningRate = v;
       },
       getWeights: () => this.getWeights(),
       setWeights: (weights) => this.setWeights(weights),

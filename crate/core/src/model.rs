@@ -75,6 +75,13 @@ impl Model {
         self.optimizer.as_ref()
     }
 
+    /// The compiled optimizer, to change its learning rate.
+    pub fn optimizer_mut(&mut self) -> Result<&mut Optimizer> {
+        self.optimizer
+            .as_mut()
+            .ok_or_else(|| Error::State("You must call compile() first: there is no optimizer.".into()))
+    }
+
     pub fn is_compiled(&self) -> bool {
         self.optimizer.is_some()
     }

@@ -209,6 +209,23 @@ impl NativeModel {
         })
     }
 
+    /// The learning rate the next step will use.
+    #[napi]
+    pub fn learning_rate(&self) -> Result<f64> {
+        guard(|| {
+            let model = self.cell.try_read()?;
+            let opt = present(&model)?.optimizer();
+            opt.map(|o| o.learning_rate() as f64)
+                .ok_or_else(|| CoreError::State("You must call compile() first.".into()))
+        })
+    }
+
+    /// Sets a constant learning rate from the next step on.
+    #[napi]
+    pub fn set_learning_rate(&self, lr: f64) -> Result<()> {
+        guard(|| present_mut(&mut self.cell.try_write()?)?.optimizer_mut()?.set_learning_rate(lr))
+    }
+
     /// Optimizer steps taken since compile (Keras's `optimizer.iterations`).
     #[napi]
     pub fn optimizer_iterations(&self) -> Result<f64> {

@@ -168,6 +168,26 @@ impl Optimizer {
         self.iterations
     }
 
+    /// The rate the next step will use (Keras's `optimizer.learning_rate`).
+    pub fn learning_rate(&self) -> f32 {
+        self.config.learning_rate.at(self.iterations)
+    }
+
+    /// Sets a constant rate from the next step on (what ReduceLROnPlateau and
+    /// LearningRateScheduler do). Refused when the rate follows a schedule,
+    /// as Keras refuses it.
+    pub fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        if !matches!(self.config.learning_rate, LearningRate::Constant(_)) {
+            return Err(Error::State(
+                "The optimizer's learning rate follows a schedule; it cannot be set to a number.".into(),
+            ));
+        }
+        let rate = LearningRate::Constant(lr);
+        rate.validate()?;
+        self.config.learning_rate = rate;
+        Ok(())
+    }
+
     /// Creates the slots for parameters of these sizes, once.
     pub fn build(&mut self, param_lens: &[usize]) -> Result<()> {
         if self.slots.len() == param_lens.len() && self.slots.iter().zip(param_lens).all(|(s, &n)| s.len == n) {

@@ -1,0 +1,84 @@
+/** Keras's CSVLogger: one row of epoch logs per epoch, in a CSV file. */
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { BaseCallback, type Logs } from './callbacks.js';
+import { FerroIoError, FerroTypeError } from './errors.js';
+import { checkBoolean, checkOptions, checkString, describe } from './validate.js';
+
+/** Options of `new CSVLogger(filename, options)`. */
+export interface CSVLoggerOptions {
+  /** Between fields. Default ','. */
+  separator?: string;
+  /** Add to an existing file (its header kept) instead of replacing it. Default false. */
+  append?: boolean;
+}
+
+/**
+ * Writes `epoch` and every log value (keys sorted, as Keras does) after each
+ * epoch. The file is rewritten whole through a temporary file and a rename,
+ * so a crash never leaves a half-written row.
+ */
+export class CSVLogger extends BaseCallback {
+  /** The CSV file. */
+  readonly filename: string;
+  /** Between fields. */
+  readonly separator: string;
+  /** Whether rows are added to an existing file. */
+  readonly append: boolean;
+  private lines: string[] = [];
+  private keys: string[] | undefined;
+
+  /**
+   * @param filename the CSV file to write.
+   * @param options separator and append mode.
+   */
+  constructor(filename: string, options: CSVLoggerOptions = {}) {
+    super();
+    if (typeof filename !== 'string' || filename.length === 0) {
+      throw new FerroTypeError(`Expected a file name for CSVLogger. Received: ${describe(filename)}`);
+    }
+    const o = checkOptions(options, 'CSVLogger');
+    this.filename = filename;
+    this.separator = o.separator === undefined ? ',' : checkString(o.separator, 'separator');
+    this.append = o.append === undefined ? false : checkBoolean(o.append, 'append');
+  }
+
+  /** Starts the file: empty, or what it holds when appending. */
+  onTrainBegin(): void {
+    this.keys = undefined;
+    const previous = this.append && existsSync(this.filename) ? readFileSync(this.filename, 'utf8') : '';
+    this.lines = previous.split(/\r?\n/).filter((line) => line.length > 0);
+  }
+
+  /** Writes the epoch's row (and, first, the header, unless appending to a file that has one). */
+  onEpochEnd(epoch: number, logs: Logs = { loss: NaN, accuracy: NaN }): void {
+    if (this.keys === undefined) {
+      this.keys = Object.keys(logs).sort();
+      if (this.lines.length === 0) this.lines.push(['epoch', ...this.keys].join(this.separator));
+    }
+    const value = (key: string): string => (logs[key] === undefined ? 'NA' : pythonFloat(logs[key]!));
+    this.lines.push([String(epoch), ...this.keys.map(value)].join(this.separator));
+    const temporary = `${this.filename}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temporary, `${this.lines.join('\r\n')}\r\n`);
+      renameSync(temporary, this.filename);
+    } catch (error) {
+      throw new FerroIoError(`Could not write the CSV log ${this.filename}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/**
+ * A number as Python's repr writes a float, so that the file is Keras's
+ * byte for byte: '1.0' not '1', '1e-05' not '0.00001', 'nan', 'inf'.
+ */
+export function pythonFloat(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  if (Object.is(v, -0)) return '-0.0';
+  const [mantissa, power] = v.toExponential().split('e') as [string, string];
+  const exp = Number(power);
+  if (exp < -4 || exp >= 16) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  const fixed = String(v);
+  return Number.isInteger(v) ? `${fixed}.0` : fixed;
+}

@@ -1,0 +1,138 @@
+/**
+ * Keras's callbacks that change the learning rate between epochs:
+ * ReduceLROnPlateau and LearningRateScheduler (keras/src/callbacks/). They
+ * set `model.learningRate`, which an optimizer with a schedule refuses.
+ */
+
+import { BaseCallback, type Logs } from './callbacks.js';
+import { FerroTypeError, FerroValueError } from './errors.js';
+import { checkInt, checkName, checkNumber, checkOptions, describe } from './validate.js';
+
+/** Options of `new ReduceLROnPlateau(options)`: Keras's arguments in camelCase. */
+export interface ReduceLROnPlateauOptions {
+  /** Metric to watch. Default 'val_loss'. */
+  monitor?: string;
+  /** New rate = rate · factor (< 1). Default 0.1. */
+  factor?: number;
+  /** Epochs without improvement before reducing. Default 10. */
+  patience?: number;
+  /** 'min', 'max', or 'auto' (min for losses, max for accuracies; other names need a mode). Default 'auto'. */
+  mode?: 'auto' | 'min' | 'max';
+  /** Smallest change that counts as an improvement. Default 1e-4. */
+  minDelta?: number;
+  /** Epochs to wait after a reduction before watching again. Default 0. */
+  cooldown?: number;
+  /** The rate never goes below this. Default 0. */
+  minLr?: number;
+  /** 1 prints each reduction. Default 0. */
+  verbose?: 0 | 1;
+}
+
+/** Keras's ReduceLROnPlateau: lowers the learning rate when `monitor` stops improving. */
+export class ReduceLROnPlateau extends BaseCallback {
+  /** The settings, checked, with Keras's defaults. */
+  readonly config: Required<ReduceLROnPlateauOptions>;
+  /** The best value so far; none before the first epoch. */
+  private best: number | undefined;
+  private wait = 0;
+  private cooldownCounter = 0;
+
+  /** @param options what to watch and how to reduce; defaults as in Keras. */
+  constructor(options: ReduceLROnPlateauOptions = {}) {
+    super();
+    const o = checkOptions(options, 'ReduceLROnPlateau');
+    if (o.monitor !== undefined && typeof o.monitor !== 'string') {
+      throw new FerroTypeError(`Expected a metric name for monitor. Received: monitor=${describe(o.monitor)}`);
+    }
+    const monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    const metric = monitor.replace(/^val_/, '');
+    if ((o.mode === undefined || o.mode === 'auto') && metric !== 'loss' && !/acc/.test(metric)) {
+      throw new FerroValueError(
+        `Expected mode 'min' or 'max' for monitor=${monitor}: whether it should fall or rise cannot be told from its name. Received: mode='auto'`,
+      );
+    }
+    this.config = {
+      monitor,
+      factor: o.factor === undefined ? 0.1 : checkNumber(o.factor, 'factor', 0, 1 - Number.EPSILON),
+      patience: o.patience === undefined ? 10 : checkInt(o.patience, 'patience', 0),
+      mode: o.mode === undefined ? 'auto' : checkName(o.mode, 'mode', ['auto', 'min', 'max'] as const),
+      minDelta: o.minDelta === undefined ? 1e-4 : checkNumber(o.minDelta, 'minDelta'),
+      cooldown: o.cooldown === undefined ? 0 : checkInt(o.cooldown, 'cooldown', 0),
+      minLr: o.minLr === undefined ? 0 : checkNumber(o.minLr, 'minLr', 0),
+      verbose: o.verbose === 1 ? 1 : 0,
+    };
+  }
+
+  private get maximize(): boolean {
+    const { mode, monitor } = this.config;
+    return mode === 'max' || (mode === 'auto' && /acc/.test(monitor.replace(/^val_/, '')));
+  }
+
+  private improves(current: number): boolean {
+    if (this.best === undefined) return true;
+    const { minDelta } = this.config;
+    return this.maximize ? current - minDelta > this.best : current + minDelta < this.best;
+  }
+
+  /** Resets the watch, so the callback can serve several fits. */
+  onTrainBegin(): void {
+    this.best = undefined;
+    this.wait = 0;
+    this.cooldownCounter = 0;
+  }
+
+  /** Compares the epoch's metric with the best so far; reduces the rate when patience runs out. */
+  onEpochEnd(epoch: number, logs?: Logs): void {
+    const current = logs?.[this.config.monitor];
+    if (current === undefined || !this.model) return;
+    if (this.cooldownCounter > 0) {
+      this.cooldownCounter -= 1;
+      this.wait = 0;
+    }
+    if (this.improves(current)) {
+      this.best = current;
+      this.wait = 0;
+      return;
+    }
+    if (this.cooldownCounter > 0) return;
+    this.wait += 1;
+    if (this.wait < this.config.patience) return;
+    const old = this.model.learningRate;
+    if (old > Math.fround(this.config.minLr)) {
+      const lr = Math.max(old * this.config.factor, this.config.minLr);
+      this.model.learningRate = lr;
+      if (this.config.verbose > 0) console.log(`\nEpoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${lr}.`);
+      this.cooldownCounter = this.config.cooldown;
+      this.wait = 0;
+    }
+  }
+}
+
+/** Keras's LearningRateScheduler: sets the learning rate before each epoch from `schedule(epoch, lr)`. */
+export class LearningRateScheduler extends BaseCallback {
+  /** The rate for an epoch (from 0), given the current rate. */
+  readonly schedule: (epoch: number, learningRate: number) => number;
+  /** 1 prints each change. */
+  readonly verbose: 0 | 1;
+
+  /**
+   * @param schedule the rate for an epoch (from 0), given the current rate.
+   * @param verbose 1 prints each change.
+   */
+  constructor(schedule: (epoch: number, learningRate: number) => number, verbose: 0 | 1 = 0) {
+    super();
+    this.schedule = schedule;
+    this.verbose = verbose;
+    if (typeof schedule !== 'function') {
+      throw new FerroTypeError(`Expected a function (epoch, learningRate) => number for schedule. Received: ${describe(schedule)}`);
+    }
+  }
+
+  /** Sets the epoch's rate. */
+  onEpochBegin(epoch: number): void {
+    if (!this.model) return;
+    const lr = checkNumber(this.schedule(epoch, this.model.learningRate), 'the learning rate the schedule returned', 0);
+    this.model.learningRate = lr;
+    if (this.verbose > 0) console.log(`\nEpoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${lr}.`);
+  }
+}

@@ -1,0 +1,44 @@
+"""Golden numbers for test/keras-callbacks.test.ts, produced by Keras itself.
+
+Run (Keras 3.15.1, JAX 0.10.2 CPU backend):
+    python3 -m venv kenv && kenv/bin/pip install keras "jax[cpu]"
+    KERAS_BACKEND=jax kenv/bin/python test/golden/keras_callbacks.py > test/golden/keras-callbacks.json
+
+Keras's ReduceLROnPlateau and CSVLogger driven by scripted epoch logs: the
+learning rate after each epoch, and the CSV file's text.
+"""
+import json
+import os
+import tempfile
+
+import keras
+
+series = [1.0, 0.9, 0.95, 0.92, 0.93, 0.91, 0.94, 0.95, 0.5, 0.6, 0.7, 0.8, 0.9]
+configs = {
+    "defaults_patience_2": dict(patience=2),
+    "factor_cooldown_min_lr": dict(patience=1, factor=0.5, cooldown=2, min_lr=0.2, min_delta=0.0),
+    "max_mode_accuracy": dict(monitor="val_accuracy", mode="max", patience=1, factor=0.5),
+}
+out = {"keras": keras.__version__, "series": series, "reduce_lr": {}}
+for name, cfg in configs.items():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mse")
+    callback = keras.callbacks.ReduceLROnPlateau(**cfg)
+    callback.set_model(model)
+    callback.on_train_begin()
+    rates = []
+    for epoch, value in enumerate(series):
+        callback.on_epoch_end(epoch, {"val_loss": value, "val_accuracy": 1.0 - value})
+        rates.append(float(model.optimizer.learning_rate))
+    out["reduce_lr"][name] = {"config": cfg, "rates": rates}
+
+path = os.path.join(tempfile.mkdtemp(), "log.csv")
+logger = keras.callbacks.CSVLogger(path, separator=";")
+logger.set_model(model)
+logger.on_train_begin()
+for epoch, value in enumerate([0.5, 0.25, 0.125]):
+    logger.on_epoch_end(epoch, {"loss": value, "accuracy": 1.0 - value, "val_loss": value * 2})
+logger.on_train_end()
+with open(path, newline="") as f:
+    out["csv"] = f.read()
+print(json.dumps(out, indent=1))

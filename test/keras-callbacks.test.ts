@@ -1,0 +1,148 @@
+/**
+ * ReduceLROnPlateau, LearningRateScheduler and CSVLogger against Keras:
+ * golden/keras-callbacks.json comes from Keras 3.15.1's own callbacks driven
+ * by scripted epoch logs (golden/keras_callbacks.py), then each is used in a
+ * real fit.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  CSVLogger,
+  Dense,
+  FerroStateError,
+  FerroValueError,
+  LearningRateScheduler,
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
+  SGD,
+  Sequential,
+  optimizers,
+} from '../src/index.js';
+import { pythonFloat } from '../src/csv-logger.js';
+import { blobs } from './helpers.js';
+
+const golden = JSON.parse(readFileSync(new URL('./golden/keras-callbacks.json', import.meta.url), 'utf8')) as {
+  series: number[];
+  reduce_lr: Record<string, { config: Record<string, number | string>; rates: number[] }>;
+  csv: string;
+};
+
+/** A model stand-in whose learning rate is stored in float32, as a Keras optimizer variable is. */
+function fakeModel(): { stopTraining: boolean; learningRate: number; getWeights: () => never[]; setWeights: () => void } {
+  let lr = 1;
+  return {
+    stopTraining: false,
+    get learningRate() {
+      return lr;
+    },
+    set learningRate(v: number) {
+      lr = Math.fround(v);
+    },
+    getWeights: () => [],
+    setWeights: () => undefined,
+  };
+}
+
+describe('ReduceLROnPlateau follows Keras 3', () => {
+  for (const [name, run] of Object.entries(golden.reduce_lr)) {
+    it(name, () => {
+      const c = run.config;
+      const options: ReduceLROnPlateauOptions = {
+        monitor: c.monitor as string | undefined,
+        mode: c.mode as 'max' | undefined,
+        patience: c.patience as number | undefined,
+        factor: c.factor as number | undefined,
+        cooldown: c.cooldown as number | undefined,
+        minLr: c.min_lr as number | undefined,
+        minDelta: c.min_delta as number | undefined,
+      };
+      const callback = new ReduceLROnPlateau(options);
+      const model = fakeModel();
+      callback.setModel(model);
+      callback.onTrainBegin();
+      golden.series.forEach((v, epoch) => {
+        callback.onEpochEnd(epoch, { loss: 0, accuracy: 0, val_loss: v, val_accuracy: 1 - v });
+        expect(model.learningRate).toBeCloseTo(run.rates[epoch]!, 10);
+      });
+    });
+  }
+
+  it('refuses what Keras refuses', () => {
+    expect(() => new ReduceLROnPlateau({ factor: 1 })).toThrow(FerroValueError);
+    expect(() => new ReduceLROnPlateau({ monitor: 'val_mystery' })).toThrow(/mode/);
+  });
+
+  it('lowers the rate of a real fit, which the next steps use', async () => {
+    const { x, y } = blobs(60);
+    const model = new Sequential([new Dense(3, { activation: 'softmax', inputDim: 6 })]);
+    model.compile({ optimizer: new SGD({ learningRate: 0.5 }), loss: 'sparse_categorical_crossentropy' });
+    const rates: number[] = [];
+    // Monitoring the training loss with an impossible min_delta: every epoch counts as a plateau.
+    const reduce = new ReduceLROnPlateau({ monitor: 'loss', patience: 1, factor: 0.5, minDelta: 10 });
+    await model.fit(x, y, { epochs: 4, verbose: 0, callbacks: [reduce, { onEpochEnd: () => void rates.push(model.learningRate) }] });
+    expect(rates.map((r) => Number(r.toFixed(6)))).toEqual([0.5, 0.25, 0.125, 0.0625]);
+  });
+});
+
+describe('LearningRateScheduler', () => {
+  it('sets each epoch’s rate before it; a rate of 0 leaves the weights unchanged', async () => {
+    const { x, y } = blobs(60);
+    const model = new Sequential([new Dense(3, { activation: 'softmax', inputDim: 6 })]);
+    model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparse_categorical_crossentropy' });
+    const seen: number[] = [];
+    let before: number[] = [];
+    const check = {
+      onEpochBegin: (epoch: number) => {
+        if (epoch === 1) before = model.getWeights().flatMap((w) => Array.from(w.data));
+      },
+      onEpochEnd: (epoch: number) => {
+        seen.push(model.learningRate);
+        if (epoch === 1) expect(model.getWeights().flatMap((w) => Array.from(w.data))).toEqual(before);
+      },
+    };
+    const schedule = new LearningRateScheduler((epoch, lr) => (epoch === 1 ? 0 : lr * 2));
+    await model.fit(x, y, { epochs: 3, verbose: 0, callbacks: [schedule, check] });
+    expect(seen.map((r) => Number(r.toFixed(6)))).toEqual([0.2, 0, 0]);
+  });
+
+  it('cannot set a rate that follows a schedule (as in Keras)', async () => {
+    const model = new Sequential([new Dense(2, { activation: 'softmax', inputDim: 2 })]);
+    const lr = new optimizers.schedules.ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 1, decayRate: 0.5 });
+    model.compile({ optimizer: new SGD({ learningRate: lr }), loss: 'sparse_categorical_crossentropy' });
+    model.build([null, 2]);
+    expect(model.learningRate).toBeCloseTo(0.1, 7);
+    expect(() => (model.learningRate = 0.01)).toThrow(FerroStateError);
+  });
+});
+
+describe('CSVLogger', () => {
+  it('formats numbers as Python does', () => {
+    const cases: [number, string][] = [[1, '1.0'], [0.5, '0.5'], [1e-5, '1e-05'], [1.5e-7, '1.5e-07'], [0.0001, '0.0001'],
+      [1e16, '1e+16'], [123456.75, '123456.75'], [NaN, 'nan'], [-Infinity, '-inf'], [-0, '-0.0'], [0.1 + 0.2, '0.30000000000000004']];
+    for (const [v, want] of cases) expect(pythonFloat(v)).toBe(want);
+  });
+
+  it('writes what Keras writes', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ferro-csv-')), 'log.csv');
+    const logger = new CSVLogger(file, { separator: ';' });
+    logger.onTrainBegin();
+    [0.5, 0.25, 0.125].forEach((v, epoch) => logger.onEpochEnd(epoch, { loss: v, accuracy: 1 - v, val_loss: v * 2 }));
+    expect(readFileSync(file, 'utf8')).toBe(golden.csv);
+  });
+
+  it('logs a real fit, and appends to it keeping one header', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ferro-csv-')), 'fit.csv');
+    const { x, y } = blobs(40);
+    const model = new Sequential([new Dense(3, { activation: 'softmax', inputDim: 6 })]);
+    model.compile({ optimizer: 'sgd', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+    const h = await model.fit(x, y, { epochs: 2, verbose: 0, callbacks: new CSVLogger(file) });
+    await model.fit(x, y, { epochs: 1, verbose: 0, callbacks: new CSVLogger(file, { append: true }) });
+    const lines = readFileSync(file, 'utf8').trim().split('\r\n');
+    expect(lines[0]).toBe('epoch,accuracy,loss');
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toBe(`0,${pythonFloat(h.history.accuracy[0]!)},${pythonFloat(h.history.loss[0]!)}`);
+    expect(lines[3]!.startsWith('0,')).toBe(true);
+  });
+});
