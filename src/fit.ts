@@ -47,6 +47,8 @@ export interface Trainee extends CallbackModel {
   readonly nativeModel: NativeModel;
   readonly inputDim: number;
   readonly outputUnits: number;
+  /** The name compile's metrics gave accuracy ('acc', …), when not 'accuracy'. */
+  readonly accuracyAlias: string | undefined;
   /** While paused (epoch callbacks running) other calls may use the model. */
   setPaused(paused: boolean): void;
 }
@@ -109,11 +111,30 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
   };
 }
 
-function epochLogs(e: { loss: number; accuracy: number; valLoss?: number; valAccuracy?: number }): Logs {
+/**
+ * Logs of a native event. Accuracy is always there as `accuracy`; when
+ * compile's metrics named it otherwise ('acc', as Keras keys it then), it is
+ * also there under that name, so `EarlyStopping({ monitor: 'val_acc' })` sees it.
+ */
+function epochLogs(
+  e: { loss: number; accuracy: number; valLoss?: number; valAccuracy?: number },
+  alias: string | undefined,
+): Logs {
   const logs: Logs = { loss: e.loss, accuracy: e.accuracy };
   if (e.valLoss !== undefined) logs.val_loss = e.valLoss;
   if (e.valAccuracy !== undefined) logs.val_accuracy = e.valAccuracy;
+  if (alias) {
+    logs[alias] = e.accuracy;
+    if (e.valAccuracy !== undefined) logs[`val_${alias}`] = e.valAccuracy;
+  }
   return logs;
+}
+
+/** What the progress line shows: the metrics under the names compile was given. */
+function shownLogs(logs: Logs, alias: string | undefined): Partial<Record<string, number>> {
+  if (!alias) return logs;
+  const { accuracy: _accuracy, val_accuracy: _valAccuracy, ...rest } = logs;
+  return rest;
 }
 
 /**
@@ -222,15 +243,16 @@ class FitDriver {
 
   /** Handles one native event; true when the fit is over. */
   private async handle(e: FitEvent): Promise<boolean> {
-    const logs = epochLogs(e);
+    const logs = epochLogs(e, this.model.accuracyAlias);
+    const shown = shownLogs(logs, this.model.accuracyAlias);
     if (e.kind === 'progress') {
-      this.bar.batch(e.batches, logs);
+      this.bar.batch(e.batches, shown);
       if (this.model.stopTraining) this.session.stop();
       return false;
     }
     this.session.parked();
     if (e.kind === 'batch') {
-      this.bar.batch(e.batches, logs);
+      this.bar.batch(e.batches, shown);
       await this.hooks((cb) => cb.onBatchEnd?.(e.batches - 1, logs));
       // As Keras: stop_training after a batch ends the epoch there (it is
       // still validated and reported); set before a batch, that batch runs.
@@ -239,7 +261,7 @@ class FitDriver {
       return this.session.resume(false, this.model.stopTraining);
     }
     this.record(e.epoch, logs);
-    this.bar.epochEnd(logs, e.batches);
+    this.bar.epochEnd(shown, e.batches);
     await this.hooks((cb) => cb.onEpochEnd?.(e.epoch, logs));
     if (this.model.stopTraining || e.stopped) return this.session.resume(true, false);
     if (e.epoch + 1 < this.epochs) await this.beginEpoch(e.epoch + 1);

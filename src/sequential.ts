@@ -25,7 +25,7 @@ export interface CompileArgs {
   optimizer: OptimizerName | Optimizer;
   /** Mean over the batch. */
   loss: LossName;
-  /** Reported metrics. Accuracy is always computed for classification losses. */
+  /** Reported metrics. Accuracy is always computed (as `accuracy`); 'acc' or 'sparse_categorical_accuracy' also reports it under that name, as Keras keys it. */
   metrics?: MetricName[];
 }
 
@@ -35,6 +35,8 @@ export interface EvaluateResult {
   loss: number;
   /** Fraction of samples whose highest output is the label. */
   accuracy: number;
+  /** Accuracy again under the name compile's metrics gave it ('acc', 'sparse_categorical_accuracy'). */
+  [metric: string]: number;
 }
 
 /** Options of `model.evaluate(x, y, options)`. */
@@ -76,6 +78,8 @@ export class Sequential implements LayerOwner {
   history: History | undefined;
   private model: NativeModel | undefined;
   private optimizer: Optimizer | undefined;
+  /** What compile's metrics called accuracy, when not 'accuracy'. */
+  private accuracyAlias: string | undefined;
   private loss: LossName | undefined;
   private phase: Phase = 'idle';
   /** Counts training calls, so that a late callback of an ended one changes nothing. */
@@ -170,6 +174,8 @@ export class Sequential implements LayerOwner {
       }
       o.metrics.forEach((m) => checkName(m, 'metric', METRIC_NAMES));
     }
+    const metrics = (o.metrics ?? []) as MetricName[];
+    this.accuracyAlias = metrics.find((m) => m !== 'accuracy');
     this.optimizer = optimizer;
     this.loss = loss;
     if (this.model) this.applyCompile();
@@ -223,7 +229,7 @@ export class Sequential implements LayerOwner {
     const [model, f] = this.ready('evaluate', x);
     const labels = toLabels(y, f.rows, this.outputUnits);
     const m = await nativeCall<Metrics>((done) => model.evaluate(f.input, labels, batchSize, done));
-    return { loss: m.loss, accuracy: m.accuracy };
+    return this.result(m);
   }
 
   /** The last layer's outputs for x, float32 [samples, units]. */
@@ -243,7 +249,7 @@ export class Sequential implements LayerOwner {
       const [{ nativeModel: model }, f] = this.trainee(x, 'trainOnBatch');
       const labels = toLabels(y, f.rows, this.outputUnits);
       const m = await nativeCall<Metrics>((done) => model.trainOnBatch(f.input, labels, done));
-      return { loss: m.loss, accuracy: m.accuracy };
+      return this.result(m);
     });
   }
 
@@ -358,6 +364,7 @@ export class Sequential implements LayerOwner {
       nativeModel: model,
       inputDim: this.inputDim,
       outputUnits: this.outputUnits,
+      accuracyAlias: this.accuracyAlias,
       get stopTraining() {
         return self.stopTraining;
       },
@@ -396,6 +403,13 @@ export class Sequential implements LayerOwner {
   private batchSizeOption(options: unknown, what: string): number {
     const o = checkOptions(options, what);
     return o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
+  }
+
+  /** Loss and accuracy, the latter also under compile's name for it. */
+  private result(m: Metrics): EvaluateResult {
+    const r: EvaluateResult = { loss: m.loss, accuracy: m.accuracy };
+    if (this.accuracyAlias) r[this.accuracyAlias] = m.accuracy;
+    return r;
   }
 
   /** Frees the native memory now; the model cannot be used afterwards. */
