@@ -68,6 +68,8 @@ export interface History {
     accuracy: number[];
     val_loss?: number[];
     val_accuracy?: number[];
+    /** Any other logged name: a metric under the name compile was given ('acc', 'val_acc'). */
+    [metric: string]: number[] | undefined;
   };
 }
 

@@ -33,37 +33,42 @@ export interface DecayOptions {
   staircase?: boolean;
 }
 
-/** initialLearningRate · decayRate^(step / decaySteps). */
-export class ExponentialDecay extends LearningRateSchedule {
+/** What ExponentialDecay and InverseTimeDecay share: their options. */
+abstract class DecaySchedule extends LearningRateSchedule {
   /** The settings, checked. */
   readonly config: Required<DecayOptions>;
 
-  /** @param options the schedule's settings. */
-  constructor(options: DecayOptions) {
+  /**
+   * @param name Keras's class name.
+   * @param options the schedule's settings.
+   */
+  protected constructor(
+    private readonly name: 'ExponentialDecay' | 'InverseTimeDecay',
+    options: DecayOptions,
+  ) {
     super();
-    this.config = decayOptions(options, 'ExponentialDecay');
+    this.config = decayOptions(options, name);
   }
 
   /** @internal */
   spec(): ScheduleSpec {
-    return { name: 'ExponentialDecay', ...this.config };
+    return { name: this.name, ...this.config };
+  }
+}
+
+/** initialLearningRate · decayRate^(step / decaySteps). */
+export class ExponentialDecay extends DecaySchedule {
+  /** @param options the schedule's settings. */
+  constructor(options: DecayOptions) {
+    super('ExponentialDecay', options);
   }
 }
 
 /** initialLearningRate / (1 + decayRate · step / decaySteps). */
-export class InverseTimeDecay extends LearningRateSchedule {
-  /** The settings, checked. */
-  readonly config: Required<DecayOptions>;
-
+export class InverseTimeDecay extends DecaySchedule {
   /** @param options the schedule's settings. */
   constructor(options: DecayOptions) {
-    super();
-    this.config = decayOptions(options, 'InverseTimeDecay');
-  }
-
-  /** @internal */
-  spec(): ScheduleSpec {
-    return { name: 'InverseTimeDecay', ...this.config };
+    super('InverseTimeDecay', options);
   }
 }
 
