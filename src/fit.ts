@@ -10,6 +10,7 @@
 import { type Callback, type CallbackModel, type History, type Logs, normalizeCallbacks } from './callbacks.js';
 import { type Features, sliceRows, toFeatures, toLabels } from './data.js';
 import { FerroShapeError, FerroTypeError, FerroValueError, fromNative, native } from './errors.js';
+import { sampleWeights } from './sample-weights.js';
 import type { FitEvent, FitSession, NativeModel } from './native.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import type { TensorLike } from './tensor.js';
@@ -32,6 +33,14 @@ export interface FitOptions {
   validationSplit?: number;
   /** [x, y] to validate on after each epoch; overrides validationSplit. */
   validationData?: [TensorLike, TensorLike];
+  /**
+   * A weight per training sample: each sample's loss counts that many times
+   * (the batch loss is still divided by the batch size, as in Keras). Not
+   * with classWeight. Validation losses are not weighted.
+   */
+  sampleWeight?: TensorLike;
+  /** A weight per class index ({ 0: 1, 1: 5 }); unlisted classes weigh 1. Not with sampleWeight. */
+  classWeight?: Record<number, number>;
   /** Hooks called during training. */
   callbacks?: Callback | Callback[];
   /**
@@ -67,6 +76,8 @@ export class AbortError extends Error {
 interface Split {
   x: Features;
   y: Int32Array;
+  /** Per-sample weights (training only). */
+  w?: Float32Array;
 }
 
 function checkVerbose(v: unknown, out: ProgressStream): 0 | 1 | 2 {
@@ -84,7 +95,7 @@ function checkSignal(v: unknown): AbortSignal | undefined {
 /** Training and validation rows, as views of the caller's data where possible. */
 function splitData(model: Trainee, features: Features, y: unknown, o: Record<string, unknown>): { train: Split; val?: Split } {
   const labels = toLabels(y, features.rows, model.outputUnits);
-  const all = { x: features, y: labels };
+  const all = { x: features, y: labels, w: sampleWeights(o, labels, model.outputUnits) };
   if (o.validationData !== undefined) {
     const vd = o.validationData;
     if (!isArray(vd) || vd.length !== 2) {
@@ -106,7 +117,7 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
   const rows = features.rows;
   const at = Math.floor(rows * (1 - split));
   return {
-    train: { x: sliceRows(features, 0, at), y: labels.subarray(0, at) },
+    train: { x: sliceRows(features, 0, at), y: labels.subarray(0, at), w: all.w?.subarray(0, at) },
     val: { x: sliceRows(features, at, rows), y: labels.subarray(at) },
   };
 }
@@ -180,7 +191,7 @@ export async function runFit(
 
   const steps = Math.ceil(train.x.rows / Math.min(batchSize, Math.max(1, train.x.rows)));
   const eachBatch = callbacks.some((cb) => cb.onBatchBegin || cb.onBatchEnd);
-  const config = { epochs, batchSize, shuffle, eachBatch };
+  const config = { epochs, batchSize, shuffle, eachBatch, sampleWeight: train.w };
   const events = new EventQueue();
   // Copies the data and claims training now, in this tick: a predict made
   // right after fit() is refused rather than breaking the fit.

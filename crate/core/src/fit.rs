@@ -99,7 +99,8 @@ impl Model {
         }
         let n = train.len();
         let rows = positive_batch(options.batch_size)?.min(n);
-        let ws = Workspace::new(self, rows, true)?;
+        let mut ws = Workspace::new(self, rows, true)?;
+        ws.weighted = train.weights.is_some();
         self.build_optimizer()?;
         let mut order: Vec<usize> = crate::alloc::zeroed(n, "the shuffle order")?;
         order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
@@ -193,7 +194,8 @@ impl FitRun {
                 self.rng.shuffle(&mut self.order);
             }
             let first = &self.order[..rows.min(n)];
-            gather(model.isa(), &mut self.ws.x, &mut self.ws.labels, train, first, d);
+            let ws = &mut self.ws;
+            gather(model.isa(), &mut ws.x, &mut ws.labels, &mut ws.weights, train, first, d);
         }
         loop {
             if self.stopping || self.batch == steps {
@@ -212,6 +214,7 @@ impl FitRun {
             if next.is_some() {
                 std::mem::swap(&mut ws.x, &mut ws.next_x);
                 std::mem::swap(&mut ws.labels, &mut ws.next_labels);
+                std::mem::swap(&mut ws.weights, &mut ws.next_weights);
             }
             self.batch += 1;
             match observer.on_batch_end(epoch, batch, &self.running) {

@@ -11,17 +11,19 @@ use crate::workspace::{view, view_mut, Workspace};
 use ndarray::ArrayViewMut1;
 use rayon::prelude::*;
 
-/// Inputs (row-major, rows × features) and their integer class labels.
+/// Inputs (row-major, rows × features), their integer class labels and,
+/// optionally, a weight per sample (Keras's `sample_weight`).
 #[derive(Clone, Copy)]
 pub struct Samples<'a> {
     pub x: Inputs<'a>,
     pub labels: &'a [i32],
+    pub weights: Option<&'a [f32]>,
 }
 
 impl<'a> Samples<'a> {
     /// Float32 rows and their labels.
     pub fn new(x: &'a [f32], labels: &'a [i32]) -> Self {
-        Samples { x: Inputs::F32(x), labels }
+        Samples { x: Inputs::F32(x), labels, weights: None }
     }
 
     pub fn len(&self) -> usize {
@@ -38,7 +40,22 @@ impl<'a> Samples<'a> {
             return Err(Error::Value(format!("Expected at least one sample in {what}. Received: 0 samples")));
         }
         check_rows(&self.x, self.len(), model.input_dim(), what)?;
-        check_labels(self.labels, model.output_dim())
+        check_labels(self.labels, model.output_dim())?;
+        match self.weights {
+            Some(w) if w.len() != self.len() => Err(Error::Shape(format!(
+                "Expected one sample weight per sample in {what} ({}). Received: {}",
+                self.len(),
+                w.len()
+            ))),
+            Some(w) => match w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+                Some(i) => Err(Error::Value(format!(
+                    "Expected finite, non-negative sample weights. Received: sampleWeight[{i}]={}",
+                    w[i]
+                ))),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        }
     }
 }
 
@@ -69,7 +86,8 @@ impl Model {
         batch.check(self, "the batch")?;
         let mut ws = Workspace::new(self, batch.len(), true)?;
         let all: Vec<usize> = (0..batch.len()).collect();
-        gather(self.isa, &mut ws.x, &mut ws.labels, batch, &all, self.input_dim());
+        ws.weighted = batch.weights.is_some();
+        gather(self.isa, &mut ws.x, &mut ws.labels, &mut ws.weights, batch, &all, self.input_dim());
         Ok(ws)
     }
 
@@ -138,7 +156,7 @@ impl Model {
         let mut totals = LossTotals::default();
         self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
             let out = view(outputs, b, self.output_dim());
-            totals.add(losses::sparse_categorical_crossentropy::totals(out, &samples.labels[start..start + b]));
+            totals.add(losses::sparse_categorical_crossentropy::totals(out, &samples.labels[start..start + b], None));
         });
         totals
     }
@@ -189,7 +207,23 @@ impl Model {
         prefetch: Option<(Samples, &[usize])>,
     ) -> LossTotals {
         let isa = self.isa;
-        let Workspace { x, labels, next_x, next_labels, outputs, grads, dkernels, dbiases, gemm, gemm_side, .. } = ws;
+        let Workspace {
+            x,
+            labels,
+            weights,
+            next_x,
+            next_labels,
+            next_weights,
+            weighted,
+            outputs,
+            grads,
+            dkernels,
+            dbiases,
+            gemm,
+            gemm_side,
+            ..
+        } = ws;
+        let weights = weighted.then_some(&weights[..b]);
         let first = &self.layers[0];
         let (d, u) = (first.input_dim(), first.units());
         first.forward(isa, view(x, b, d), view_mut(&mut outputs[0], b, u), gemm);
@@ -197,7 +231,7 @@ impl Model {
         let (db0, db) = dbiases.split_at_mut(1);
         let (totals, ()) = rayon::join(
             || {
-                let totals = self.later_layers(b, &labels[..b], outputs, grads, dk, db, gemm, gemm_side);
+                let totals = self.later_layers(b, &labels[..b], weights, outputs, grads, dk, db, gemm, gemm_side);
                 if first.use_bias {
                     column_sums(view(&grads[0], b, u), ArrayViewMut1::from(&mut db0[0][..]));
                 }
@@ -205,7 +239,7 @@ impl Model {
             },
             || {
                 if let Some((samples, idx)) = prefetch {
-                    gather(isa, next_x, next_labels, samples, idx, d);
+                    gather(isa, next_x, next_labels, next_weights, samples, idx, d);
                 }
             },
         );
@@ -222,6 +256,7 @@ impl Model {
         &self,
         b: usize,
         labels: &[i32],
+        weights: Option<&[f32]>,
         outputs: &mut [Vec<f32>],
         grads: &mut [Vec<f32>],
         dkernels: &mut [Vec<f32>],
@@ -241,9 +276,10 @@ impl Model {
         }
         let last = self.layers.len() - 1;
         let out = view(&outputs[last], b, self.output_dim());
-        let totals = losses::sparse_categorical_crossentropy::totals(out, labels);
+        let totals = losses::sparse_categorical_crossentropy::totals(out, labels, weights);
         let dz = view_mut(&mut grads[last], b, self.output_dim());
-        losses::sparse_categorical_crossentropy::output_gradient(out, labels, self.layers[last].activation, dz);
+        let activation = self.layers[last].activation;
+        losses::sparse_categorical_crossentropy::output_gradient(out, labels, weights, activation, dz);
 
         for l in (1..self.layers.len()).rev() {
             let layer = &self.layers[l];
@@ -301,8 +337,17 @@ pub(crate) fn positive_batch(batch_size: usize) -> Result<usize> {
 }
 
 /// Copies the rows `idx` of `samples` into batch buffers, in parallel: a
-/// batch of MNIST rows is 400 KB, worth two cores.
-pub(crate) fn gather(isa: Isa, x: &mut [f32], labels: &mut [i32], samples: Samples, idx: &[usize], d: usize) {
+/// batch of MNIST rows is 400 KB, worth two cores. Sample weights, when the
+/// samples have them, go to `weights`.
+pub(crate) fn gather(
+    isa: Isa,
+    x: &mut [f32],
+    labels: &mut [i32],
+    weights: &mut [f32],
+    samples: Samples,
+    idx: &[usize],
+    d: usize,
+) {
     const ROWS_PER_TASK: usize = 16;
     let x = &mut x[..idx.len() * d];
     x.par_chunks_mut(ROWS_PER_TASK * d.max(1)).zip(idx.par_chunks(ROWS_PER_TASK)).for_each(|(dst, rows)| {
@@ -312,5 +357,10 @@ pub(crate) fn gather(isa: Isa, x: &mut [f32], labels: &mut [i32], samples: Sampl
     });
     for (label, &i) in labels.iter_mut().zip(idx) {
         *label = samples.labels[i];
+    }
+    if let Some(w) = samples.weights {
+        for (weight, &i) in weights.iter_mut().zip(idx) {
+            *weight = w[i];
+        }
     }
 }

@@ -15,9 +15,13 @@ pub struct Workspace {
     /// The gathered input batch, rows × input_dim.
     pub(crate) x: Vec<f32>,
     pub(crate) labels: Vec<i32>,
+    /// The batch's sample weights, when `weighted`.
+    pub(crate) weights: Vec<f32>,
+    pub(crate) weighted: bool,
     /// The next batch, gathered while the current step runs (training only).
     pub(crate) next_x: Vec<f32>,
     pub(crate) next_labels: Vec<i32>,
+    pub(crate) next_weights: Vec<f32>,
     /// Each layer's output, rows × units.
     pub(crate) outputs: Vec<Vec<f32>>,
     /// Gradient at each layer's pre-activation, rows × units (training only).
@@ -68,8 +72,11 @@ impl Workspace {
             training,
             x: zeroed(batch_len, "the input batch")?,
             labels: zeroed(rows, "the label batch")?,
+            weights: zeroed(if training { rows } else { 0 }, "the sample weight batch")?,
+            weighted: false,
             next_x: zeroed(next_rows * model.input_dim(), "the next input batch")?,
             next_labels: zeroed(next_rows, "the next label batch")?,
+            next_weights: zeroed(next_rows, "the next sample weight batch")?,
             outputs,
             grads,
             dkernels,

@@ -34,6 +34,9 @@ pub struct FitConfig {
     /// Park after every batch (JS has batch callbacks) rather than only at
     /// epoch ends.
     pub each_batch: bool,
+    /// A weight per training sample (Keras's sample_weight; class weights
+    /// arrive already turned into these).
+    pub sample_weight: Option<Float32Array>,
 }
 
 /// One report. `kind` is "progress" (running means, sent every ~50 ms while
@@ -74,6 +77,7 @@ pub type FitEvents = ThreadsafeFunction<FitEvent, UnknownReturnValue, FitEvent, 
 struct FitJob {
     cell: Arc<ModelCell>,
     train: (OwnedInputs, Vec<i32>),
+    sample_weight: Option<Vec<f32>>,
     val: Option<(OwnedInputs, Vec<i32>)>,
     options: FitOptions,
     each_batch: bool,
@@ -170,11 +174,11 @@ impl FitObserver for Observer<'_> {
 /// One step on the pool: train up to the next pause, park, report.
 fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
     let outcome = guard_job(|| {
-        let FitJob { cell, train, val, options, each_batch, run, events } = &mut *job;
+        let FitJob { cell, train, sample_weight, val, options, each_batch, run, events } = &mut *job;
         let mut model = cell.write();
         let model = present_mut(&mut model)?;
-        let train = Samples { x: train.0.view(), labels: &train.1 };
-        let val = val.as_ref().map(|(x, y)| Samples { x: x.view(), labels: y });
+        let train = Samples { x: train.0.view(), labels: &train.1, weights: sample_weight.as_deref() };
+        let val = val.as_ref().map(|(x, y)| Samples { x: x.view(), labels: y, weights: None });
         if run.is_none() {
             *run = Some(model.begin_fit(train, val, options)?);
         }
@@ -256,8 +260,13 @@ impl NativeModel {
                 seed: ferro_core::rng::next_seed(),
             };
             let train = (copy_inputs(&x)?, copy_labels(&y)?);
+            let sample_weight = match &config.sample_weight {
+                Some(w) => Some(ferro_core::alloc::copied(w, "the sample weights")?),
+                None => None,
+            };
             let cell = self.cell.clone();
-            Ok(FitJob { cell, train, val, options, each_batch: config.each_batch, run: None, events: on_event })
+            let each_batch = config.each_batch;
+            Ok(FitJob { cell, train, sample_weight, val, options, each_batch, run: None, events: on_event })
         });
         let job = match job {
             Ok(job) => job,

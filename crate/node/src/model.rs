@@ -304,7 +304,8 @@ impl NativeModel {
             let ticket = self.cell.begin_read()?;
             pool::spawn(move || {
                 let result = guard_job(|| {
-                    present(&ticket.model())?.evaluate(Samples { x: x.view(), labels: &y }, batch_size as usize)
+                    present(&ticket.model())?
+                        .evaluate(Samples { x: x.view(), labels: &y, weights: None }, batch_size as usize)
                 });
                 drop(ticket);
                 settle(done, result.map(metrics));
@@ -324,7 +325,7 @@ impl NativeModel {
             self.cell.schedule_write(move || {
                 let result = guard_job(|| {
                     let mut model = cell.write();
-                    present_mut(&mut model)?.train_on_batch(Samples { x: x.view(), labels: &y })
+                    present_mut(&mut model)?.train_on_batch(Samples { x: x.view(), labels: &y, weights: None })
                 });
                 cell.end_write();
                 cell.end_session();

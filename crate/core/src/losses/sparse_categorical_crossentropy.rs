@@ -71,12 +71,16 @@ fn clip(p: f32) -> f32 {
     p.clamp(EPSILON, 1.0 - EPSILON)
 }
 
-/// Loss and accuracy of one batch of outputs (rows of probabilities).
-pub fn totals(output: ArrayView2<f32>, labels: &[i32]) -> LossTotals {
+/// Loss and accuracy of one batch of outputs (rows of probabilities). With
+/// sample weights, each sample's loss counts `weight` times and the sum is
+/// still divided by the batch size, as Keras's default reduction does;
+/// accuracy stays unweighted, as Keras's compiled metrics are.
+pub fn totals(output: ArrayView2<f32>, labels: &[i32], weights: Option<&[f32]>) -> LossTotals {
     let mut t = LossTotals { count: labels.len(), ..Default::default() };
-    for (row, &y) in output.rows().into_iter().zip(labels) {
+    for (i, (row, &y)) in output.rows().into_iter().zip(labels).enumerate() {
         let sum: f64 = row.iter().map(|&p| clip(p) as f64).sum();
-        t.loss_sum += sum.ln() - (clip(row[y as usize]) as f64).ln();
+        let loss = sum.ln() - (clip(row[y as usize]) as f64).ln();
+        t.loss_sum += weights.map_or(loss, |w| loss * w[i] as f64);
         if argmax(row.iter().copied()) == y as usize {
             t.correct += 1;
         }
@@ -95,11 +99,19 @@ fn argmax(values: impl Iterator<Item = f32>) -> usize {
     best.0
 }
 
-/// Writes dL/dz for the batch-mean loss into `dz` given the output y = f(z).
-pub fn output_gradient(output: ArrayView2<f32>, labels: &[i32], activation: Activation, mut dz: ArrayViewMut2<f32>) {
-    let inv_b = 1.0 / labels.len().max(1) as f32;
-    for ((y_row, mut g_row), &label) in output.rows().into_iter().zip(dz.rows_mut()).zip(labels) {
+/// Writes dL/dz for the batch-mean loss into `dz` given the output y = f(z)
+/// (each row scaled by its sample weight, when there are weights).
+pub fn output_gradient(
+    output: ArrayView2<f32>,
+    labels: &[i32],
+    weights: Option<&[f32]>,
+    activation: Activation,
+    mut dz: ArrayViewMut2<f32>,
+) {
+    let batch_inv = 1.0 / labels.len().max(1) as f32;
+    for (i, ((y_row, mut g_row), &label)) in output.rows().into_iter().zip(dz.rows_mut()).zip(labels).enumerate() {
         let label = label as usize;
+        let inv_b = weights.map_or(batch_inv, |w| batch_inv * w[i]);
         if activation == Activation::Softmax {
             for (j, (g, &p)) in g_row.iter_mut().zip(y_row.iter()).enumerate() {
                 *g = (p - if j == label { 1.0 } else { 0.0 }) * inv_b;
@@ -130,7 +142,7 @@ mod tests {
     #[test]
     fn matches_keras_golden_value() {
         let p = array![[0.05f32, 0.95, 0.0], [0.1, 0.8, 0.1]];
-        let t = totals(p.view(), &[1, 2]);
+        let t = totals(p.view(), &[1, 2], None);
         assert!((t.mean_loss() - 1.1769392).abs() < 1e-6, "{}", t.mean_loss());
         assert_eq!(t.correct, 1);
     }
@@ -139,7 +151,7 @@ mod tests {
     fn softmax_gradient_is_p_minus_onehot_over_batch() {
         let p = array![[0.2f32, 0.7, 0.1], [0.5, 0.25, 0.25]];
         let mut g = Array2::zeros((2, 3));
-        output_gradient(p.view(), &[1, 0], Activation::Softmax, g.view_mut());
+        output_gradient(p.view(), &[1, 0], None, Activation::Softmax, g.view_mut());
         assert_eq!(g, array![[0.1, -0.15, 0.05], [-0.25, 0.125, 0.125]]);
     }
 
@@ -150,11 +162,11 @@ mod tests {
         let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
         let loss = |z: &Array2<f64>| {
             let y = z.mapv(|v| sig(v) as f32);
-            totals(y.view(), &labels).mean_loss()
+            totals(y.view(), &labels, None).mean_loss()
         };
         let y = z.mapv(|v| sig(v) as f32);
         let mut g = Array2::zeros((2, 4));
-        output_gradient(y.view(), &labels, Activation::Sigmoid, g.view_mut());
+        output_gradient(y.view(), &labels, None, Activation::Sigmoid, g.view_mut());
         for i in 0..2 {
             for j in 0..4 {
                 let h = 1e-4;

@@ -1,0 +1,47 @@
+/**
+ * fit's `sampleWeight` and `classWeight` (Keras's sample_weight and
+ * class_weight), as one float32 weight per training sample: class weights
+ * become the weight of each sample's class (1 for a class not listed), as
+ * Keras's class_weight_to_sample_weights does.
+ */
+
+import { FerroShapeError, FerroTypeError, FerroValueError } from './errors.js';
+import { toTensor } from './tensor.js';
+import { checkNumber, describe, reachesProxy } from './validate.js';
+
+/** The weights of samples 0..rows of `labels`, or undefined when fit got neither option. */
+export function sampleWeights(
+  o: Record<string, unknown>,
+  labels: Int32Array,
+  classes: number,
+): Float32Array | undefined {
+  if (o.sampleWeight !== undefined && o.classWeight !== undefined) {
+    throw new FerroValueError('Expected classWeight or sampleWeight, not both (as in Keras). Received: both');
+  }
+  if (o.sampleWeight !== undefined) {
+    const t = toTensor(o.sampleWeight, 'sampleWeight');
+    if (!(t.rank === 1 || (t.rank === 2 && t.shape[1] === 1)) || t.shape[0] !== labels.length) {
+      throw new FerroShapeError(
+        `Expected sampleWeight of shape [${labels.length}], one weight per sample. Received: shape [${t.shape.join(', ')}]`,
+      );
+    }
+    const w = Float32Array.from(t.data as ArrayLike<number>);
+    const bad = w.findIndex((v) => !(Number.isFinite(v) && v >= 0));
+    if (bad >= 0) throw new FerroValueError(`Expected finite, non-negative sample weights. Received: sampleWeight[${bad}]=${w[bad]}`);
+    return w;
+  }
+  if (o.classWeight === undefined) return undefined;
+  const cw = o.classWeight;
+  if (typeof cw !== 'object' || cw === null || reachesProxy(cw) || Array.isArray(cw)) {
+    throw new FerroTypeError(`Expected an object of class index → weight for classWeight. Received: ${describe(cw)}`);
+  }
+  const byClass = new Float32Array(classes).fill(1);
+  for (const [key, value] of Object.entries(cw)) {
+    const k = Number(key);
+    if (!Number.isInteger(k) || k < 0 || k >= classes) {
+      throw new FerroValueError(`Expected classWeight keys that are class indices in [0, ${classes}). Received: ${describe(key)}`);
+    }
+    byClass[k] = checkNumber(value, `classWeight[${key}]`, 0);
+  }
+  return Float32Array.from(labels, (label) => byClass[label]!);
+}

@@ -1,0 +1,61 @@
+/**
+ * sampleWeight and classWeight against Keras: golden/keras-sample-weights.json
+ * comes from Keras 3.15.1's fit (golden/keras_sample_weights.py): two
+ * unshuffled epochs of batches of four with SGD, each epoch's loss and
+ * accuracy, and the final weights.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Dense, type FitOptions, FerroValueError, SGD, Sequential, Tensor } from '../src/index.js';
+import { maxAbsDiff } from './helpers.js';
+
+const golden = JSON.parse(readFileSync(new URL('./golden/keras-sample-weights.json', import.meta.url), 'utf8')) as {
+  x: number[][];
+  y: number[];
+  weights: (number[][] | number[])[];
+  sample_weight: number[];
+  class_weight: Record<string, number>;
+  runs: Record<string, { loss: number[]; accuracy: number[]; weights: unknown[] }>;
+};
+const flat = (a: unknown): number[] => (Array.isArray(a) ? a.flatMap(flat) : [a as number]);
+
+function model(): Sequential {
+  const m = new Sequential([new Dense(7, { activation: 'relu', inputDim: 5 }), new Dense(3, { activation: 'softmax' })]);
+  m.build([null, 5]);
+  m.setWeights(golden.weights.map((w) => new Tensor(w as number[][])));
+  m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+  return m;
+}
+
+describe('sample and class weights match Keras 3', () => {
+  const options: Record<string, FitOptions> = {
+    none: {},
+    sample_weight: { sampleWeight: new Tensor(Float32Array.from(golden.sample_weight)) },
+    class_weight: { classWeight: golden.class_weight as unknown as Record<number, number> },
+  };
+  for (const [name, run] of Object.entries(golden.runs)) {
+    it(name, async () => {
+      const m = model();
+      const h = await m.fit(new Tensor(golden.x), golden.y, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0, ...options[name] });
+      h.history.loss.forEach((l, i) => expect(l).toBeCloseTo(run.loss[i]!, 5));
+      expect(h.history.accuracy).toEqual(run.accuracy);
+      m.getWeights().forEach((w, i) => expect(maxAbsDiff(w.data, flat(run.weights[i]))).toBeLessThan(2e-6));
+    });
+  }
+
+  it('refuses both at once, wrong lengths and bad values', async () => {
+    const x = new Tensor(golden.x);
+    const m = model();
+    await expect(m.fit(x, golden.y, { verbose: 0, sampleWeight: [1], classWeight: {} })).rejects.toBeInstanceOf(FerroValueError);
+    await expect(m.fit(x, golden.y, { verbose: 0, sampleWeight: [1, 2] })).rejects.toMatchObject({ code: 'ERR_FERRO_SHAPE' });
+    await expect(m.fit(x, golden.y, { verbose: 0, sampleWeight: golden.y.map(() => -1) })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    await expect(m.fit(x, golden.y, { verbose: 0, classWeight: { 7: 1 } })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+  });
+
+  it('splits the weights with validationSplit, as Keras does', async () => {
+    const m = model();
+    const sampleWeight = golden.sample_weight;
+    const h = await m.fit(new Tensor(golden.x), golden.y, { epochs: 1, verbose: 0, validationSplit: 0.25, sampleWeight });
+    expect(h.history.val_loss).toHaveLength(1);
+  });
+});
