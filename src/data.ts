@@ -4,7 +4,7 @@
  */
 
 import { FerroShapeError, FerroValueError } from './errors.js';
-import type { InputRows } from './native.js';
+import type { InputRows, TargetRows } from './native.js';
 import { pendingBytes, toTensor } from './tensor.js';
 
 export interface Features {
@@ -71,4 +71,57 @@ export function toLabels(y: unknown, rows: number, classes: number, name = 'y'):
     if (labels !== t.data) labels[i] = v;
   }
   return labels;
+}
+
+/** Targets for a loss: class ids for the sparse crossentropy, else floats, one per output unit. */
+export interface Targets {
+  /** What the native side copies. */
+  rows: TargetRows;
+  /** Class index per sample (argmax or rounding for float targets), for classWeight. */
+  classes(): Int32Array;
+  /** Samples start..end. */
+  slice(start: number, end: number): Targets;
+}
+
+/**
+ * y as the loss needs it: for 'sparse' losses class indices (see
+ * toLabels); otherwise float32 [samples, units] (or [samples] for one unit).
+ */
+export function toTargets(y: unknown, rows: number, units: number, sparse: boolean, name = 'y'): Targets {
+  if (sparse) return classTargets(toLabels(y, rows, units, name));
+  const t = toTensor(y, name);
+  const shapeOk = (t.rank === 2 && t.shape[1] === units) || (units === 1 && t.rank === 1);
+  if (!shapeOk) {
+    throw new FerroShapeError(
+      `Expected ${name} of shape [samples, ${units}], one value per output unit${units === 1 ? ' (or [samples])' : ''}. Received: shape [${t.shape.join(', ')}]`,
+    );
+  }
+  if (t.shape[0] !== rows) {
+    throw new FerroShapeError(
+      `Expected x and ${name} to hold the same number of samples. Received: x has ${rows}, ${name} has ${t.shape[0]}`,
+    );
+  }
+  const values = t.dtype === 'float32' ? (t.data as Float32Array) : Float32Array.from(t.data as ArrayLike<number>);
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new FerroValueError(`Expected finite targets. Received: ${name}[${bad}]=${values[bad]}`);
+  return valueTargets(values, units);
+}
+
+function classTargets(labels: Int32Array): Targets {
+  return { rows: { classes: labels }, classes: () => labels, slice: (a, b) => classTargets(labels.subarray(a, b)) };
+}
+
+function valueTargets(values: Float32Array, width: number): Targets {
+  return {
+    rows: { values, width },
+    // Keras's class_weight: argmax of each row, or the rounded value of a single column.
+    classes: () =>
+      Int32Array.from({ length: values.length / width }, (_, i) => {
+        if (width === 1) return Math.round(values[i]!);
+        let best = 0;
+        for (let j = 1; j < width; j++) if (values[i * width + j]! > values[i * width + best]!) best = j;
+        return best;
+      }),
+    slice: (a, b) => valueTargets(values.subarray(a * width, b * width), width),
+  };
 }

@@ -8,7 +8,7 @@
  */
 
 import { type Callback, type CallbackModel, type History, type Logs, normalizeCallbacks } from './callbacks.js';
-import { type Features, sliceRows, toFeatures, toLabels } from './data.js';
+import { type Features, sliceRows, type Targets, toFeatures, toTargets } from './data.js';
 import { FerroShapeError, FerroTypeError, FerroValueError, fromNative, native } from './errors.js';
 import { sampleWeights } from './sample-weights.js';
 import type { FitEvent, FitSession, NativeModel } from './native.js';
@@ -56,6 +56,8 @@ export interface Trainee extends CallbackModel {
   readonly nativeModel: NativeModel;
   readonly inputDim: number;
   readonly outputUnits: number;
+  /** Whether the loss takes class indices (else a float per output unit). */
+  readonly sparseTargets: boolean;
   /** The name compile's metrics gave accuracy ('acc', …), when not 'accuracy'. */
   readonly accuracyAlias: string | undefined;
   /** While paused (epoch callbacks running) other calls may use the model. */
@@ -75,7 +77,7 @@ export class AbortError extends Error {
 
 interface Split {
   x: Features;
-  y: Int32Array;
+  y: Targets;
   /** Per-sample weights (training only). */
   w?: Float32Array;
 }
@@ -94,15 +96,15 @@ function checkSignal(v: unknown): AbortSignal | undefined {
 
 /** Training and validation rows, as views of the caller's data where possible. */
 function splitData(model: Trainee, features: Features, y: unknown, o: Record<string, unknown>): { train: Split; val?: Split } {
-  const labels = toLabels(y, features.rows, model.outputUnits);
-  const all = { x: features, y: labels, w: sampleWeights(o, labels, model.outputUnits) };
+  const targets = toTargets(y, features.rows, model.outputUnits, model.sparseTargets);
+  const all = { x: features, y: targets, w: sampleWeights(o, targets, features.rows, model.outputUnits) };
   if (o.validationData !== undefined) {
     const vd = o.validationData;
     if (!isArray(vd) || vd.length !== 2) {
       throw new FerroTypeError(`Expected [x, y] for validationData. Received: ${describe(vd)}`);
     }
     const vx = toFeatures(vd[0], 'validationData[0]');
-    const vy = toLabels(vd[1], vx.rows, model.outputUnits, 'validationData[1]');
+    const vy = toTargets(vd[1], vx.rows, model.outputUnits, model.sparseTargets, 'validationData[1]');
     if (vx.features !== model.inputDim) {
       throw new FerroShapeError(
         `Expected validation x with ${model.inputDim} features per sample. Received: ${vx.features}`,
@@ -117,8 +119,8 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
   const rows = features.rows;
   const at = Math.floor(rows * (1 - split));
   return {
-    train: { x: sliceRows(features, 0, at), y: labels.subarray(0, at), w: all.w?.subarray(0, at) },
-    val: { x: sliceRows(features, at, rows), y: labels.subarray(at) },
+    train: { x: sliceRows(features, 0, at), y: targets.slice(0, at), w: all.w?.subarray(0, at) },
+    val: { x: sliceRows(features, at, rows), y: targets.slice(at, rows) },
   };
 }
 
@@ -196,7 +198,7 @@ export async function runFit(
   // Copies the data and claims training now, in this tick: a predict made
   // right after fit() is refused rather than breaking the fit.
   const session = native(() =>
-    model.nativeModel.fitStart(train.x.input, train.y, val?.x.input, val?.y, config, events.push),
+    model.nativeModel.fitStart(train.x.input, train.y.rows, val?.x.input, val?.y.rows, config, events.push),
   );
   const bar = new ProgressBar(verbose, epochs, steps, out);
   return new FitDriver(model, session, events, callbacks, bar, steps, epochs, signal).run();

@@ -13,6 +13,7 @@ export type {
   NativeModel,
   OptimizerSpec,
   ScheduleSpec,
+  TargetRows,
 } from '../native/index.cjs';
 
 function load(): typeof Binding {

@@ -5,14 +5,16 @@
  * Keras's class_weight_to_sample_weights does.
  */
 
+import type { Targets } from './data.js';
 import { FerroShapeError, FerroTypeError, FerroValueError } from './errors.js';
 import { toTensor } from './tensor.js';
 import { checkNumber, describe, reachesProxy } from './validate.js';
 
-/** The weights of samples 0..rows of `labels`, or undefined when fit got neither option. */
+/** The weights of the `rows` samples of `targets`, or undefined when fit got neither option. */
 export function sampleWeights(
   o: Record<string, unknown>,
-  labels: Int32Array,
+  targets: Targets,
+  rows: number,
   classes: number,
 ): Float32Array | undefined {
   if (o.sampleWeight !== undefined && o.classWeight !== undefined) {
@@ -20,9 +22,9 @@ export function sampleWeights(
   }
   if (o.sampleWeight !== undefined) {
     const t = toTensor(o.sampleWeight, 'sampleWeight');
-    if (!(t.rank === 1 || (t.rank === 2 && t.shape[1] === 1)) || t.shape[0] !== labels.length) {
+    if (!(t.rank === 1 || (t.rank === 2 && t.shape[1] === 1)) || t.shape[0] !== rows) {
       throw new FerroShapeError(
-        `Expected sampleWeight of shape [${labels.length}], one weight per sample. Received: shape [${t.shape.join(', ')}]`,
+        `Expected sampleWeight of shape [${rows}], one weight per sample. Received: shape [${t.shape.join(', ')}]`,
       );
     }
     const w = Float32Array.from(t.data as ArrayLike<number>);
@@ -35,13 +37,16 @@ export function sampleWeights(
   if (typeof cw !== 'object' || cw === null || reachesProxy(cw) || Array.isArray(cw)) {
     throw new FerroTypeError(`Expected an object of class index → weight for classWeight. Received: ${describe(cw)}`);
   }
-  const byClass = new Float32Array(classes).fill(1);
+  // A single sigmoid unit still has two classes, 0 and 1.
+  const byClass = new Float32Array(Math.max(classes, 2)).fill(1);
   for (const [key, value] of Object.entries(cw)) {
     const k = Number(key);
-    if (!Number.isInteger(k) || k < 0 || k >= classes) {
-      throw new FerroValueError(`Expected classWeight keys that are class indices in [0, ${classes}). Received: ${describe(key)}`);
+    if (!Number.isInteger(k) || k < 0 || k >= byClass.length) {
+      throw new FerroValueError(
+        `Expected classWeight keys that are class indices in [0, ${byClass.length}). Received: ${describe(key)}`,
+      );
     }
     byClass[k] = checkNumber(value, `classWeight[${key}]`, 0);
   }
-  return Float32Array.from(labels, (label) => byClass[label]!);
+  return Float32Array.from(targets.classes(), (label) => byClass[label] ?? 1);
 }

@@ -2,7 +2,7 @@
 
 import type { History } from './callbacks.js';
 import { renderSummary } from './summary.js';
-import { type Features, toFeatures, toLabels } from './data.js';
+import { type Features, toFeatures, toTargets } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, native, nativeCall } from './errors.js';
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
@@ -11,9 +11,43 @@ import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } fro
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
 
-/** The losses compile accepts: Keras's name and TensorFlow.js's camelCase one. */
-export type LossName = 'sparse_categorical_crossentropy' | 'sparseCategoricalCrossentropy';
-export const LOSS_NAMES: readonly LossName[] = ['sparse_categorical_crossentropy', 'sparseCategoricalCrossentropy'];
+/**
+ * The losses compile accepts, by Keras's names, its short aliases and
+ * TensorFlow.js's camelCase ones. The sparse crossentropy takes class
+ * indices as y; the others a float per output unit ([samples, units]).
+ */
+export type LossName =
+  | 'sparse_categorical_crossentropy'
+  | 'sparseCategoricalCrossentropy'
+  | 'categorical_crossentropy'
+  | 'categoricalCrossentropy'
+  | 'binary_crossentropy'
+  | 'binaryCrossentropy'
+  | 'mean_squared_error'
+  | 'mse'
+  | 'meanSquaredError'
+  | 'mean_absolute_error'
+  | 'mae'
+  | 'meanAbsoluteError'
+  | 'huber'
+  | 'huber_loss';
+export const LOSS_NAMES: readonly LossName[] = [
+  'sparse_categorical_crossentropy',
+  'sparseCategoricalCrossentropy',
+  'categorical_crossentropy',
+  'categoricalCrossentropy',
+  'binary_crossentropy',
+  'binaryCrossentropy',
+  'mean_squared_error',
+  'mse',
+  'meanSquaredError',
+  'mean_absolute_error',
+  'mae',
+  'meanAbsoluteError',
+  'huber',
+  'huber_loss',
+];
+const SPARSE_LOSSES: readonly LossName[] = ['sparse_categorical_crossentropy', 'sparseCategoricalCrossentropy'];
 
 /** The metrics compile accepts; all three name classification accuracy. */
 export type MetricName = 'accuracy' | 'acc' | 'sparse_categorical_accuracy';
@@ -227,8 +261,8 @@ export class Sequential implements LayerOwner {
     this.checkIdle('evaluate');
     if (!this.loss) throw new FerroStateError('You must call compile() before evaluate(): it needs the loss.');
     const [model, f] = this.ready('evaluate', x);
-    const labels = toLabels(y, f.rows, this.outputUnits);
-    const m = await nativeCall<Metrics>((done) => model.evaluate(f.input, labels, batchSize, done));
+    const targets = toTargets(y, f.rows, this.outputUnits, this.sparseTargets);
+    const m = await nativeCall<Metrics>((done) => model.evaluate(f.input, targets.rows, batchSize, done));
     return this.result(m);
   }
 
@@ -247,8 +281,8 @@ export class Sequential implements LayerOwner {
   async trainOnBatch(x: TensorLike, y: TensorLike): Promise<EvaluateResult> {
     return this.exclusive(async () => {
       const [{ nativeModel: model }, f] = this.trainee(x, 'trainOnBatch');
-      const labels = toLabels(y, f.rows, this.outputUnits);
-      const m = await nativeCall<Metrics>((done) => model.trainOnBatch(f.input, labels, done));
+      const targets = toTargets(y, f.rows, this.outputUnits, this.sparseTargets);
+      const m = await nativeCall<Metrics>((done) => model.trainOnBatch(f.input, targets.rows, done));
       return this.result(m);
     });
   }
@@ -334,6 +368,11 @@ export class Sequential implements LayerOwner {
     });
   }
 
+  /** Whether the compiled loss takes class indices. */
+  private get sparseTargets(): boolean {
+    return this.loss === undefined || SPARSE_LOSSES.includes(this.loss);
+  }
+
   private get inputDim(): number {
     return this.layers[0]?.builtInputDim ?? 0;
   }
@@ -365,6 +404,7 @@ export class Sequential implements LayerOwner {
       inputDim: this.inputDim,
       outputUnits: this.outputUnits,
       accuracyAlias: this.accuracyAlias,
+      sparseTargets: this.sparseTargets,
       get stopTraining() {
         return self.stopTraining;
       },

@@ -195,7 +195,7 @@ impl FitRun {
             }
             let first = &self.order[..rows.min(n)];
             let ws = &mut self.ws;
-            gather(model.isa(), &mut ws.x, &mut ws.labels, &mut ws.weights, train, first, d);
+            gather(model.isa(), &mut ws.x, &mut ws.labels, &mut ws.values, &mut ws.weights, train, first, d);
         }
         loop {
             if self.stopping || self.batch == steps {
@@ -214,6 +214,7 @@ impl FitRun {
             if next.is_some() {
                 std::mem::swap(&mut ws.x, &mut ws.next_x);
                 std::mem::swap(&mut ws.labels, &mut ws.next_labels);
+                std::mem::swap(&mut ws.values, &mut ws.next_values);
                 std::mem::swap(&mut ws.weights, &mut ws.next_weights);
             }
             self.batch += 1;

@@ -5,33 +5,39 @@ use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::kernels::{GemmBuffers, Isa};
 use crate::layers::{column_sums, kernel_gradient};
-use crate::losses::{self, check_labels, LossTotals};
+use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
 use crate::workspace::{view, view_mut, Workspace};
 use ndarray::ArrayViewMut1;
 use rayon::prelude::*;
 
-/// Inputs (row-major, rows × features), their integer class labels and,
-/// optionally, a weight per sample (Keras's `sample_weight`).
+/// Inputs (row-major, rows × features), their targets (class ids, or a
+/// float per output unit) and, optionally, a weight per sample (Keras's
+/// `sample_weight`).
 #[derive(Clone, Copy)]
 pub struct Samples<'a> {
     pub x: Inputs<'a>,
-    pub labels: &'a [i32],
+    pub targets: Targets<'a>,
     pub weights: Option<&'a [f32]>,
 }
 
 impl<'a> Samples<'a> {
     /// Float32 rows and their labels.
     pub fn new(x: &'a [f32], labels: &'a [i32]) -> Self {
-        Samples { x: Inputs::F32(x), labels, weights: None }
+        Samples { x: Inputs::F32(x), targets: Targets::Classes(labels), weights: None }
+    }
+
+    /// Float32 rows and float targets, `width` per sample.
+    pub fn with_values(x: &'a [f32], values: &'a [f32], width: usize) -> Self {
+        Samples { x: Inputs::F32(x), targets: Targets::Values { data: values, width }, weights: None }
     }
 
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.targets.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.targets.is_empty()
     }
 
     /// Checks the samples against the model: size, shape and label range.
@@ -40,7 +46,15 @@ impl<'a> Samples<'a> {
             return Err(Error::Value(format!("Expected at least one sample in {what}. Received: 0 samples")));
         }
         check_rows(&self.x, self.len(), model.input_dim(), what)?;
-        check_labels(self.labels, model.output_dim())?;
+        if let Targets::Values { data, width } = self.targets {
+            if width == 0 || data.len() % width != 0 {
+                return Err(Error::Shape(format!(
+                    "Expected {width} target values per sample in {what}. Received: {} values",
+                    data.len()
+                )));
+            }
+        }
+        model.loss().check(self.targets, model.output_dim())?;
         match self.weights {
             Some(w) if w.len() != self.len() => Err(Error::Shape(format!(
                 "Expected one sample weight per sample in {what} ({}). Received: {}",
@@ -71,6 +85,22 @@ fn check_rows(x: &Inputs, rows: usize, features: usize, what: &str) -> Result<()
 }
 
 impl Model {
+    /// The compiled loss (the sparse crossentropy before compile, for
+    /// inference-only checks).
+    pub(crate) fn loss(&self) -> Loss {
+        self.loss.unwrap_or(Loss::SparseCategoricalCrossentropy)
+    }
+
+    /// The first `b` gathered targets of a workspace, as the loss reads them.
+    fn batch_targets<'w>(&self, labels: &'w [i32], values: &'w [f32], b: usize) -> Targets<'w> {
+        if self.loss().uses_classes() {
+            Targets::Classes(&labels[..b])
+        } else {
+            let k = self.output_dim();
+            Targets::Values { data: &values[..b * k], width: k }
+        }
+    }
+
     pub(crate) fn require_compiled(&self) -> Result<()> {
         if self.is_compiled() {
             Ok(())
@@ -87,7 +117,7 @@ impl Model {
         let mut ws = Workspace::new(self, batch.len(), true)?;
         let all: Vec<usize> = (0..batch.len()).collect();
         ws.weighted = batch.weights.is_some();
-        gather(self.isa, &mut ws.x, &mut ws.labels, &mut ws.weights, batch, &all, self.input_dim());
+        gather(self.isa, &mut ws.x, &mut ws.labels, &mut ws.values, &mut ws.weights, batch, &all, self.input_dim());
         Ok(ws)
     }
 
@@ -156,7 +186,7 @@ impl Model {
         let mut totals = LossTotals::default();
         self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
             let out = view(outputs, b, self.output_dim());
-            totals.add(losses::sparse_categorical_crossentropy::totals(out, &samples.labels[start..start + b], None));
+            totals.add(self.loss().totals(out, samples.targets.rows(start, start + b), None));
         });
         totals
     }
@@ -210,9 +240,11 @@ impl Model {
         let Workspace {
             x,
             labels,
+            values,
             weights,
             next_x,
             next_labels,
+            next_values,
             next_weights,
             weighted,
             outputs,
@@ -224,6 +256,7 @@ impl Model {
             ..
         } = ws;
         let weights = weighted.then_some(&weights[..b]);
+        let targets = self.batch_targets(&labels[..], &values[..], b);
         let first = &self.layers[0];
         let (d, u) = (first.input_dim(), first.units());
         first.forward(isa, view(x, b, d), view_mut(&mut outputs[0], b, u), gemm);
@@ -231,7 +264,7 @@ impl Model {
         let (db0, db) = dbiases.split_at_mut(1);
         let (totals, ()) = rayon::join(
             || {
-                let totals = self.later_layers(b, &labels[..b], weights, outputs, grads, dk, db, gemm, gemm_side);
+                let totals = self.later_layers(b, targets, weights, outputs, grads, dk, db, gemm, gemm_side);
                 if first.use_bias {
                     column_sums(view(&grads[0], b, u), ArrayViewMut1::from(&mut db0[0][..]));
                 }
@@ -239,7 +272,7 @@ impl Model {
             },
             || {
                 if let Some((samples, idx)) = prefetch {
-                    gather(isa, next_x, next_labels, next_weights, samples, idx, d);
+                    gather(isa, next_x, next_labels, next_values, next_weights, samples, idx, d);
                 }
             },
         );
@@ -255,7 +288,7 @@ impl Model {
     fn later_layers(
         &self,
         b: usize,
-        labels: &[i32],
+        targets: Targets,
         weights: Option<&[f32]>,
         outputs: &mut [Vec<f32>],
         grads: &mut [Vec<f32>],
@@ -276,10 +309,10 @@ impl Model {
         }
         let last = self.layers.len() - 1;
         let out = view(&outputs[last], b, self.output_dim());
-        let totals = losses::sparse_categorical_crossentropy::totals(out, labels, weights);
+        let totals = self.loss().totals(out, targets, weights);
         let dz = view_mut(&mut grads[last], b, self.output_dim());
         let activation = self.layers[last].activation;
-        losses::sparse_categorical_crossentropy::output_gradient(out, labels, weights, activation, dz);
+        self.loss().output_gradient(out, targets, weights, activation, dz);
 
         for l in (1..self.layers.len()).rev() {
             let layer = &self.layers[l];
@@ -339,10 +372,12 @@ pub(crate) fn positive_batch(batch_size: usize) -> Result<usize> {
 /// Copies the rows `idx` of `samples` into batch buffers, in parallel: a
 /// batch of MNIST rows is 400 KB, worth two cores. Sample weights, when the
 /// samples have them, go to `weights`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gather(
     isa: Isa,
     x: &mut [f32],
     labels: &mut [i32],
+    values: &mut [f32],
     weights: &mut [f32],
     samples: Samples,
     idx: &[usize],
@@ -355,8 +390,13 @@ pub(crate) fn gather(
             samples.x.copy_into(isa, i * d, dst);
         }
     });
-    for (label, &i) in labels.iter_mut().zip(idx) {
-        *label = samples.labels[i];
+    match samples.targets {
+        Targets::Classes(all) => labels.iter_mut().zip(idx).for_each(|(label, &i)| *label = all[i]),
+        Targets::Values { data, width } => {
+            for (dst, &i) in values.chunks_exact_mut(width.max(1)).zip(idx) {
+                dst.copy_from_slice(&data[i * width..(i + 1) * width]);
+            }
+        }
     }
     if let Some(w) = samples.weights {
         for (weight, &i) in weights.iter_mut().zip(idx) {

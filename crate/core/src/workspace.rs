@@ -15,12 +15,15 @@ pub struct Workspace {
     /// The gathered input batch, rows × input_dim.
     pub(crate) x: Vec<f32>,
     pub(crate) labels: Vec<i32>,
+    /// Float targets, rows × output units, for losses that take them.
+    pub(crate) values: Vec<f32>,
     /// The batch's sample weights, when `weighted`.
     pub(crate) weights: Vec<f32>,
     pub(crate) weighted: bool,
     /// The next batch, gathered while the current step runs (training only).
     pub(crate) next_x: Vec<f32>,
     pub(crate) next_labels: Vec<i32>,
+    pub(crate) next_values: Vec<f32>,
     pub(crate) next_weights: Vec<f32>,
     /// Each layer's output, rows × units.
     pub(crate) outputs: Vec<Vec<f32>>,
@@ -66,16 +69,19 @@ impl Workspace {
             }
         }
         let batch_len = checked_len(&[rows, model.input_dim()], "the input batch")?;
+        let targets_len = checked_len(&[rows, model.output_dim()], "the target batch")?;
         let next_rows = if training { rows } else { 0 };
         Ok(Workspace {
             rows,
             training,
             x: zeroed(batch_len, "the input batch")?,
             labels: zeroed(rows, "the label batch")?,
+            values: zeroed(if training { targets_len } else { 0 }, "the target batch")?,
             weights: zeroed(if training { rows } else { 0 }, "the sample weight batch")?,
             weighted: false,
             next_x: zeroed(next_rows * model.input_dim(), "the next input batch")?,
             next_labels: zeroed(next_rows, "the next label batch")?,
+            next_values: zeroed(if training { targets_len } else { 0 }, "the next target batch")?,
             next_weights: zeroed(next_rows, "the next sample weight batch")?,
             outputs,
             grads,

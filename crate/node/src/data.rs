@@ -2,6 +2,7 @@
 //! the JavaScript thread, before the call returns: afterwards the caller may
 //! detach, shrink or rewrite its buffers without reaching a running task.
 
+use ferro_core::losses::Targets;
 use ferro_core::{Error, OwnedInputs, Result};
 use napi::bindgen_prelude::{Float32Array, Int32Array, Uint8Array};
 use napi_derive::napi;
@@ -26,4 +27,38 @@ pub fn copy_inputs(x: &InputRows) -> Result<OwnedInputs> {
 
 pub fn copy_labels(y: &Int32Array) -> Result<Vec<i32>> {
     ferro_core::alloc::copied(y, "the labels")
+}
+
+/// Targets as the TypeScript layer passes them: class ids, or float
+/// `values` with `width` per sample (one per output unit).
+#[napi(object)]
+pub struct TargetRows {
+    pub classes: Option<Int32Array>,
+    pub values: Option<Float32Array>,
+    pub width: Option<u32>,
+}
+
+/// Targets the native side owns.
+pub enum OwnedTargets {
+    Classes(Vec<i32>),
+    Values { data: Vec<f32>, width: usize },
+}
+
+impl OwnedTargets {
+    pub fn view(&self) -> Targets<'_> {
+        match self {
+            OwnedTargets::Classes(c) => Targets::Classes(c),
+            OwnedTargets::Values { data, width } => Targets::Values { data, width: *width },
+        }
+    }
+}
+
+pub fn copy_targets(y: &TargetRows) -> Result<OwnedTargets> {
+    match (&y.classes, &y.values, y.width) {
+        (Some(classes), None, _) => Ok(OwnedTargets::Classes(copy_labels(classes)?)),
+        (None, Some(values), Some(width)) if width > 0 => {
+            Ok(OwnedTargets::Values { data: ferro_core::alloc::copied(values, "the targets")?, width: width as usize })
+        }
+        _ => Err(Error::Type("Expected targets as class indices, or float values with their width.".into())),
+    }
 }

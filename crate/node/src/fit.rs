@@ -11,7 +11,7 @@
 //! sees them in order.
 
 use crate::cell::{present_mut, ModelCell};
-use crate::data::{copy_inputs, copy_labels, InputRows};
+use crate::data::{copy_inputs, copy_targets, InputRows, OwnedTargets, TargetRows};
 use crate::errors::{guard, to_napi};
 use crate::model::{guard_job, NativeModel};
 use crate::shutdown::{self, Cancel};
@@ -76,9 +76,9 @@ pub type FitEvents = ThreadsafeFunction<FitEvent, UnknownReturnValue, FitEvent, 
 /// What a session owns while it is parked or running; dropped when it ends.
 struct FitJob {
     cell: Arc<ModelCell>,
-    train: (OwnedInputs, Vec<i32>),
+    train: (OwnedInputs, OwnedTargets),
     sample_weight: Option<Vec<f32>>,
-    val: Option<(OwnedInputs, Vec<i32>)>,
+    val: Option<(OwnedInputs, OwnedTargets)>,
     options: FitOptions,
     each_batch: bool,
     /// Made by the first step, which is the first to hold the model.
@@ -177,8 +177,8 @@ fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
         let FitJob { cell, train, sample_weight, val, options, each_batch, run, events } = &mut *job;
         let mut model = cell.write();
         let model = present_mut(&mut model)?;
-        let train = Samples { x: train.0.view(), labels: &train.1, weights: sample_weight.as_deref() };
-        let val = val.as_ref().map(|(x, y)| Samples { x: x.view(), labels: y, weights: None });
+        let train = Samples { x: train.0.view(), targets: train.1.view(), weights: sample_weight.as_deref() };
+        let val = val.as_ref().map(|(x, y)| Samples { x: x.view(), targets: y.view(), weights: None });
         if run.is_none() {
             *run = Some(model.begin_fit(train, val, options)?);
         }
@@ -230,7 +230,7 @@ impl NativeModel {
     /// Claims training (ERR_FERRO_BUSY if a fit or trainOnBatch has it),
     /// copies the data and returns a parked session: `resume` starts it.
     #[napi(
-        ts_args_type = "x: InputRows, y: Int32Array, valX: InputRows | undefined | null, valY: Int32Array | undefined | null, config: FitConfig, onEvent: (err: Error | null, event: FitEvent) => void"
+        ts_args_type = "x: InputRows, y: TargetRows, valX: InputRows | undefined | null, valY: TargetRows | undefined | null, config: FitConfig, onEvent: (err: Error | null, event: FitEvent) => void"
     )]
     // Each argument is one JS value; an options object would only add a conversion.
     #[allow(clippy::too_many_arguments)]
@@ -238,9 +238,9 @@ impl NativeModel {
         &self,
         env: Env,
         x: InputRows,
-        y: Int32Array,
+        y: TargetRows,
         val_x: Option<InputRows>,
-        val_y: Option<Int32Array>,
+        val_y: Option<TargetRows>,
         config: FitConfig,
         on_event: FitEvents,
     ) -> Result<FitSession> {
@@ -249,7 +249,7 @@ impl NativeModel {
         guard(|| self.cell.begin_session())?;
         let job = guard(|| {
             let val = match (&val_x, &val_y) {
-                (Some(x), Some(y)) => Some((copy_inputs(x)?, copy_labels(y)?)),
+                (Some(x), Some(y)) => Some((copy_inputs(x)?, copy_targets(y)?)),
                 _ => None,
             };
             let options = FitOptions {
@@ -259,7 +259,7 @@ impl NativeModel {
                 // Drawn on the JS thread, so seeded programs shuffle alike however steps are scheduled.
                 seed: ferro_core::rng::next_seed(),
             };
-            let train = (copy_inputs(&x)?, copy_labels(&y)?);
+            let train = (copy_inputs(&x)?, copy_targets(&y)?);
             let sample_weight = match &config.sample_weight {
                 Some(w) => Some(ferro_core::alloc::copied(w, "the sample weights")?),
                 None => None,

@@ -4,7 +4,7 @@
 //! once, run on ferro-nn's pool and report through a callback.
 
 use crate::cell::{present, present_mut, ModelCell};
-use crate::data::{copy_inputs, copy_labels, InputRows};
+use crate::data::{copy_inputs, copy_targets, InputRows, TargetRows};
 use crate::errors::{guard, to_napi};
 use crate::registry::Registry;
 use ferro_core::kernels::Activation;
@@ -296,16 +296,16 @@ impl NativeModel {
 
     /// Mean loss and accuracy over `x` and `y`, through `done`.
     #[napi(
-        ts_args_type = "x: InputRows, y: Int32Array, batchSize: number, done: (err: Error | null, m: Metrics) => void"
+        ts_args_type = "x: InputRows, y: TargetRows, batchSize: number, done: (err: Error | null, m: Metrics) => void"
     )]
-    pub fn evaluate(&self, x: InputRows, y: Int32Array, batch_size: u32, done: Done<Metrics>) -> Result<()> {
+    pub fn evaluate(&self, x: InputRows, y: TargetRows, batch_size: u32, done: Done<Metrics>) -> Result<()> {
         guard(|| {
-            let (x, y) = (copy_inputs(&x)?, copy_labels(&y)?);
+            let (x, y) = (copy_inputs(&x)?, copy_targets(&y)?);
             let ticket = self.cell.begin_read()?;
             pool::spawn(move || {
                 let result = guard_job(|| {
                     present(&ticket.model())?
-                        .evaluate(Samples { x: x.view(), labels: &y, weights: None }, batch_size as usize)
+                        .evaluate(Samples { x: x.view(), targets: y.view(), weights: None }, batch_size as usize)
                 });
                 drop(ticket);
                 settle(done, result.map(metrics));
@@ -315,17 +315,17 @@ impl NativeModel {
     }
 
     /// One optimizer step on exactly this batch, through `done`.
-    #[napi(ts_args_type = "x: InputRows, y: Int32Array, done: (err: Error | null, m: Metrics) => void")]
-    pub fn train_on_batch(&self, x: InputRows, y: Int32Array, done: Done<Metrics>) -> Result<()> {
+    #[napi(ts_args_type = "x: InputRows, y: TargetRows, done: (err: Error | null, m: Metrics) => void")]
+    pub fn train_on_batch(&self, x: InputRows, y: TargetRows, done: Done<Metrics>) -> Result<()> {
         guard(|| {
             self.cell.begin_session()?;
-            let copied = copy_inputs(&x).and_then(|x| Ok((x, copy_labels(&y)?)));
+            let copied = copy_inputs(&x).and_then(|x| Ok((x, copy_targets(&y)?)));
             let (x, y) = copied.inspect_err(|_| self.cell.end_session())?;
             let cell = self.cell.clone();
             self.cell.schedule_write(move || {
                 let result = guard_job(|| {
                     let mut model = cell.write();
-                    present_mut(&mut model)?.train_on_batch(Samples { x: x.view(), labels: &y, weights: None })
+                    present_mut(&mut model)?.train_on_batch(Samples { x: x.view(), targets: y.view(), weights: None })
                 });
                 cell.end_write();
                 cell.end_session();

@@ -1,3 +1,215 @@
+//! Losses with Keras 3's names, formulas and defaults; one file per loss.
+//! A loss reads targets that are class ids (the sparse crossentropy) or a
+//! float matrix with a column per output unit (every other loss), reports
+//! its sums (loss, and the accuracy Keras's 'accuracy' resolves to for it)
+//! and writes dL/dz at the last layer's pre-activation. Outputs are
+//! probabilities (or values), not logits: Keras's `from_logits=False`.
+
+pub mod binary_crossentropy;
+pub mod categorical_crossentropy;
+pub mod huber;
+pub mod mean_absolute_error;
+pub mod mean_squared_error;
+mod pointwise;
 pub mod sparse_categorical_crossentropy;
 
-pub use sparse_categorical_crossentropy::{check_labels, Loss, LossTotals};
+use crate::error::{Error, Result};
+use crate::kernels::Activation;
+use ndarray::{ArrayView2, ArrayViewMut2};
+pub use sparse_categorical_crossentropy::check_labels;
+
+/// Keras's clipping epsilon for crossentropies.
+pub const EPSILON: f32 = 1e-7;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Loss {
+    SparseCategoricalCrossentropy,
+    CategoricalCrossentropy,
+    BinaryCrossentropy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+    /// With Keras's default delta of 1.
+    Huber,
+}
+
+/// What a batch's targets are.
+#[derive(Clone, Copy, Debug)]
+pub enum Targets<'a> {
+    /// A class index per sample.
+    Classes(&'a [i32]),
+    /// A row of `width` floats per sample, row-major.
+    Values { data: &'a [f32], width: usize },
+}
+
+impl Targets<'_> {
+    pub fn len(&self) -> usize {
+        match *self {
+            Targets::Classes(c) => c.len(),
+            Targets::Values { data, width } => data.len() / width.max(1),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Samples `start..end`.
+    pub fn rows(&self, start: usize, end: usize) -> Self {
+        match *self {
+            Targets::Classes(c) => Targets::Classes(&c[start..end]),
+            Targets::Values { data, width } => Targets::Values { data: &data[start * width..end * width], width },
+        }
+    }
+}
+
+impl Loss {
+    /// Keras's names, its short aliases and TensorFlow.js's camelCase ones.
+    pub const NAMES: [&'static str; 14] = [
+        "sparse_categorical_crossentropy",
+        "sparseCategoricalCrossentropy",
+        "categorical_crossentropy",
+        "categoricalCrossentropy",
+        "binary_crossentropy",
+        "binaryCrossentropy",
+        "mean_squared_error",
+        "mse",
+        "meanSquaredError",
+        "mean_absolute_error",
+        "mae",
+        "meanAbsoluteError",
+        "huber",
+        "huber_loss",
+    ];
+
+    pub fn parse(name: &str) -> Result<Loss> {
+        use Loss::*;
+        Ok(match name {
+            "sparse_categorical_crossentropy" | "sparseCategoricalCrossentropy" => SparseCategoricalCrossentropy,
+            "categorical_crossentropy" | "categoricalCrossentropy" => CategoricalCrossentropy,
+            "binary_crossentropy" | "binaryCrossentropy" => BinaryCrossentropy,
+            "mean_squared_error" | "mse" | "meanSquaredError" => MeanSquaredError,
+            "mean_absolute_error" | "mae" | "meanAbsoluteError" => MeanAbsoluteError,
+            "huber" | "huber_loss" => Huber,
+            _ => {
+                return Err(Error::Value(format!(
+                    "Unknown loss: '{name}'. Expected one of: {}",
+                    Self::NAMES.join(", ")
+                )))
+            }
+        })
+    }
+
+    /// Whether targets are class ids (else a float per output unit).
+    pub fn uses_classes(self) -> bool {
+        self == Loss::SparseCategoricalCrossentropy
+    }
+
+    /// Checks targets against `units` outputs: the kind, the width, the values.
+    pub fn check(self, targets: Targets, units: usize) -> Result<()> {
+        match (targets, self.uses_classes()) {
+            (Targets::Classes(labels), true) => check_labels(labels, units),
+            (Targets::Values { data, width }, false) => {
+                if width != units {
+                    return Err(Error::Shape(format!(
+                        "Expected targets with {units} values per sample, one per output unit. Received: {width}"
+                    )));
+                }
+                match data.iter().position(|v| !v.is_finite()) {
+                    Some(i) => Err(Error::Value(format!("Expected finite targets. Received: y[{i}]={}", data[i]))),
+                    None => Ok(()),
+                }
+            }
+            (Targets::Classes(_), false) => {
+                Err(Error::Type(format!("Expected float targets for {self:?}. Received: class indices")))
+            }
+            (Targets::Values { .. }, true) => {
+                Err(Error::Type("Expected class indices for the sparse crossentropy. Received: float targets".into()))
+            }
+        }
+    }
+
+    /// Loss (each sample's times its weight) and accuracy sums over a batch.
+    pub fn totals(self, output: ArrayView2<f32>, targets: Targets, weights: Option<&[f32]>) -> LossTotals {
+        match (self, targets) {
+            (Loss::SparseCategoricalCrossentropy, Targets::Classes(labels)) => {
+                sparse_categorical_crossentropy::totals(output, labels, weights)
+            }
+            (Loss::CategoricalCrossentropy, Targets::Values { data, .. }) => {
+                categorical_crossentropy::totals(output, data, weights)
+            }
+            (_, Targets::Values { data, .. }) => pointwise::totals(self.pointwise(), output, data, weights),
+            _ => unreachable!("targets were checked against the loss"),
+        }
+    }
+
+    /// dL/dz for the batch-mean loss, given the output y = f(z).
+    pub fn output_gradient(
+        self,
+        output: ArrayView2<f32>,
+        targets: Targets,
+        weights: Option<&[f32]>,
+        activation: Activation,
+        dz: ArrayViewMut2<f32>,
+    ) {
+        match (self, targets) {
+            (Loss::SparseCategoricalCrossentropy, Targets::Classes(labels)) => {
+                sparse_categorical_crossentropy::output_gradient(output, labels, weights, activation, dz)
+            }
+            (Loss::CategoricalCrossentropy, Targets::Values { data, .. }) => {
+                categorical_crossentropy::output_gradient(output, data, weights, activation, dz)
+            }
+            (_, Targets::Values { data, .. }) => {
+                pointwise::output_gradient(self.pointwise(), output, data, weights, activation, dz)
+            }
+            _ => unreachable!("targets were checked against the loss"),
+        }
+    }
+
+    fn pointwise(self) -> &'static dyn pointwise::Pointwise {
+        match self {
+            Loss::BinaryCrossentropy => &binary_crossentropy::BinaryCrossentropy,
+            Loss::MeanSquaredError => &mean_squared_error::MeanSquaredError,
+            Loss::MeanAbsoluteError => &mean_absolute_error::MeanAbsoluteError,
+            Loss::Huber => &huber::Huber { delta: 1.0 },
+            _ => unreachable!("a row-wise loss"),
+        }
+    }
+}
+
+/// Sums over a batch; means are taken by whoever knows how many rows were seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossTotals {
+    pub loss_sum: f64,
+    /// Samples judged right (a binary accuracy counts each sample's share of right units).
+    pub correct: f64,
+    pub count: usize,
+}
+
+impl LossTotals {
+    pub fn add(&mut self, other: LossTotals) {
+        self.loss_sum += other.loss_sum;
+        self.correct += other.correct;
+        self.count += other.count;
+    }
+    pub fn mean_loss(&self) -> f64 {
+        self.loss_sum / self.count.max(1) as f64
+    }
+    pub fn accuracy(&self) -> f64 {
+        self.correct / self.count.max(1) as f64
+    }
+}
+
+pub(crate) fn clip(p: f32) -> f32 {
+    p.clamp(EPSILON, 1.0 - EPSILON)
+}
+
+/// Index of the first maximum (NaN never wins).
+pub(crate) fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}

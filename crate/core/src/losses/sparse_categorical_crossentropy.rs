@@ -1,4 +1,4 @@
-//! Sparse categorical crossentropy with the `accuracy` metric.
+//! Sparse categorical crossentropy, with sparse categorical accuracy.
 //!
 //! Value, as Keras computes it from probabilities: clip p to [ε, 1−ε]
 //! (ε = 1e-7), then −log(p_y / Σ_j p_j); averaged over the batch.
@@ -9,52 +9,10 @@
 //! - any other output: the gradient of the clipped formula above w.r.t. p,
 //!   then through the activation's derivative.
 
+use super::{argmax, clip, LossTotals, EPSILON};
 use crate::error::{Error, Result};
 use crate::kernels::Activation;
 use ndarray::{ArrayView2, ArrayViewMut2};
-
-pub const EPSILON: f32 = 1e-7;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Loss {
-    SparseCategoricalCrossentropy,
-}
-
-impl Loss {
-    /// Keras's names and TensorFlow.js's camelCase ones.
-    pub const NAMES: [&'static str; 2] = ["sparse_categorical_crossentropy", "sparseCategoricalCrossentropy"];
-
-    pub fn parse(name: &str) -> Result<Loss> {
-        match name {
-            "sparse_categorical_crossentropy" | "sparseCategoricalCrossentropy" => {
-                Ok(Loss::SparseCategoricalCrossentropy)
-            }
-            _ => Err(Error::Value(format!("Unknown loss: '{name}'. Expected one of: sparse_categorical_crossentropy"))),
-        }
-    }
-}
-
-/// Sums over a batch; means are taken by whoever knows how many rows were seen.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct LossTotals {
-    pub loss_sum: f64,
-    pub correct: usize,
-    pub count: usize,
-}
-
-impl LossTotals {
-    pub fn add(&mut self, other: LossTotals) {
-        self.loss_sum += other.loss_sum;
-        self.correct += other.correct;
-        self.count += other.count;
-    }
-    pub fn mean_loss(&self) -> f64 {
-        self.loss_sum / self.count.max(1) as f64
-    }
-    pub fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.count.max(1) as f64
-    }
-}
 
 /// Every label must be an integer class index below `classes`.
 pub fn check_labels(labels: &[i32], classes: usize) -> Result<()> {
@@ -65,10 +23,6 @@ pub fn check_labels(labels: &[i32], classes: usize) -> Result<()> {
             labels[i]
         ))),
     }
-}
-
-fn clip(p: f32) -> f32 {
-    p.clamp(EPSILON, 1.0 - EPSILON)
 }
 
 /// Loss and accuracy of one batch of outputs (rows of probabilities). With
@@ -82,21 +36,10 @@ pub fn totals(output: ArrayView2<f32>, labels: &[i32], weights: Option<&[f32]>) 
         let loss = sum.ln() - (clip(row[y as usize]) as f64).ln();
         t.loss_sum += weights.map_or(loss, |w| loss * w[i] as f64);
         if argmax(row.iter().copied()) == y as usize {
-            t.correct += 1;
+            t.correct += 1.0;
         }
     }
     t
-}
-
-/// Index of the first maximum (NaN never wins).
-fn argmax(values: impl Iterator<Item = f32>) -> usize {
-    let mut best = (0, f32::NEG_INFINITY);
-    for (i, v) in values.enumerate() {
-        if v > best.1 {
-            best = (i, v);
-        }
-    }
-    best.0
 }
 
 /// Writes dL/dz for the batch-mean loss into `dz` given the output y = f(z)
@@ -144,7 +87,7 @@ mod tests {
         let p = array![[0.05f32, 0.95, 0.0], [0.1, 0.8, 0.1]];
         let t = totals(p.view(), &[1, 2], None);
         assert!((t.mean_loss() - 1.1769392).abs() < 1e-6, "{}", t.mean_loss());
-        assert_eq!(t.correct, 1);
+        assert_eq!(t.correct, 1.0);
     }
 
     #[test]
@@ -185,7 +128,7 @@ mod tests {
         let err = check_labels(&[0, 10, 3], 10).unwrap_err();
         assert!(err.to_string().contains("labels[1]=10"), "{err}");
         assert!(check_labels(&[-1], 10).is_err());
-        assert!(Loss::parse("mse").is_err());
-        assert!(Loss::parse("sparseCategoricalCrossentropy").is_ok());
+        assert!(super::super::Loss::parse("poisson").is_err());
+        assert!(super::super::Loss::parse("sparseCategoricalCrossentropy").is_ok());
     }
 }
