@@ -60,6 +60,8 @@ export interface Trainee extends CallbackModel {
   readonly sparseTargets: boolean;
   /** The name compile's metrics gave accuracy ('acc', …), when not 'accuracy'. */
   readonly accuracyAlias: string | undefined;
+  /** compile's other metrics, in the order the native side reports them. */
+  readonly metricNames: readonly string[];
   /** While paused (epoch callbacks running) other calls may use the model. */
   setPaused(paused: boolean): void;
 }
@@ -125,14 +127,13 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
 }
 
 /**
- * Logs of a native event. Accuracy is always there as `accuracy`; when
- * compile's metrics named it otherwise ('acc', as Keras keys it then), it is
- * also there under that name, so `EarlyStopping({ monitor: 'val_acc' })` sees it.
+ * Logs of a native event, keyed by Keras's names. Accuracy is always there
+ * as `accuracy`; when compile's metrics named it otherwise ('acc', as Keras
+ * keys it then), it is also there under that name, so
+ * `EarlyStopping({ monitor: 'val_acc' })` sees it. Every other compiled
+ * metric is there under its name, and `val_` + its name after validation.
  */
-function epochLogs(
-  e: { loss: number; accuracy: number; valLoss?: number; valAccuracy?: number },
-  alias: string | undefined,
-): Logs {
+function epochLogs(e: FitEvent, alias: string | undefined, names: readonly string[]): Logs {
   const logs: Logs = { loss: e.loss, accuracy: e.accuracy };
   if (e.valLoss !== undefined) logs.val_loss = e.valLoss;
   if (e.valAccuracy !== undefined) logs.val_accuracy = e.valAccuracy;
@@ -140,6 +141,10 @@ function epochLogs(
     logs[alias] = e.accuracy;
     if (e.valAccuracy !== undefined) logs[`val_${alias}`] = e.valAccuracy;
   }
+  names.forEach((name, i) => {
+    logs[name] = e.metrics[i];
+    if (e.valMetrics) logs[`val_${name}`] = e.valMetrics[i];
+  });
   return logs;
 }
 
@@ -256,7 +261,7 @@ class FitDriver {
 
   /** Handles one native event; true when the fit is over. */
   private async handle(e: FitEvent): Promise<boolean> {
-    const logs = epochLogs(e, this.model.accuracyAlias);
+    const logs = epochLogs(e, this.model.accuracyAlias, this.model.metricNames);
     const shown = shownLogs(logs, this.model.accuracyAlias);
     if (e.kind === 'progress') {
       this.bar.batch(e.batches, shown);

@@ -49,9 +49,33 @@ export const LOSS_NAMES: readonly LossName[] = [
 ];
 const SPARSE_LOSSES: readonly LossName[] = ['sparse_categorical_crossentropy', 'sparseCategoricalCrossentropy'];
 
-/** The metrics compile accepts; all three name classification accuracy. */
-export type MetricName = 'accuracy' | 'acc' | 'sparse_categorical_accuracy';
-export const METRIC_NAMES: readonly MetricName[] = ['accuracy', 'acc', 'sparse_categorical_accuracy'];
+/**
+ * The metrics compile accepts, by Keras's names: accuracy (and its aliases,
+ * resolved per loss as Keras does), and for float targets the mean absolute
+ * error, the mean squared error and its root.
+ */
+export type MetricName =
+  | 'accuracy'
+  | 'acc'
+  | 'sparse_categorical_accuracy'
+  | 'mae'
+  | 'mean_absolute_error'
+  | 'mse'
+  | 'mean_squared_error'
+  | 'rmse'
+  | 'root_mean_squared_error';
+export const METRIC_NAMES: readonly MetricName[] = [
+  'accuracy',
+  'acc',
+  'sparse_categorical_accuracy',
+  'mae',
+  'mean_absolute_error',
+  'mse',
+  'mean_squared_error',
+  'rmse',
+  'root_mean_squared_error',
+];
+const ACCURACY_NAMES: readonly MetricName[] = ['accuracy', 'acc', 'sparse_categorical_accuracy'];
 
 /** What `model.compile(args)` takes, as in Keras. */
 export interface CompileArgs {
@@ -114,6 +138,8 @@ export class Sequential implements LayerOwner {
   private optimizer: Optimizer | undefined;
   /** What compile's metrics called accuracy, when not 'accuracy'. */
   private accuracyAlias: string | undefined;
+  /** compile's metrics besides accuracy, in order: the native side computes them. */
+  private metricNames: string[] = [];
   private loss: LossName | undefined;
   private phase: Phase = 'idle';
   /** Counts training calls, so that a late callback of an ended one changes nothing. */
@@ -209,14 +235,15 @@ export class Sequential implements LayerOwner {
       o.metrics.forEach((m) => checkName(m, 'metric', METRIC_NAMES));
     }
     const metrics = (o.metrics ?? []) as MetricName[];
-    this.accuracyAlias = metrics.find((m) => m !== 'accuracy');
+    this.accuracyAlias = metrics.find((m) => m !== 'accuracy' && ACCURACY_NAMES.includes(m));
+    this.metricNames = [...new Set(metrics.filter((m) => !ACCURACY_NAMES.includes(m)))];
     this.optimizer = optimizer;
     this.loss = loss;
     if (this.model) this.applyCompile();
   }
 
   private applyCompile(): void {
-    native(() => this.model!.compile(this.optimizer!.spec(), this.loss!));
+    native(() => this.model!.compile(this.optimizer!.spec(), this.loss!, this.metricNames));
   }
 
   /**
@@ -404,6 +431,7 @@ export class Sequential implements LayerOwner {
       inputDim: this.inputDim,
       outputUnits: this.outputUnits,
       accuracyAlias: this.accuracyAlias,
+      metricNames: this.metricNames,
       sparseTargets: this.sparseTargets,
       get stopTraining() {
         return self.stopTraining;
@@ -445,10 +473,11 @@ export class Sequential implements LayerOwner {
     return o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
   }
 
-  /** Loss and accuracy, the latter also under compile's name for it. */
+  /** Loss, accuracy (also under compile's name for it) and every other compiled metric, by name. */
   private result(m: Metrics): EvaluateResult {
     const r: EvaluateResult = { loss: m.loss, accuracy: m.accuracy };
     if (this.accuracyAlias) r[this.accuracyAlias] = m.accuracy;
+    this.metricNames.forEach((name, i) => (r[name] = m.metrics[i]!));
     return r;
   }
 

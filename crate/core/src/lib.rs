@@ -9,6 +9,7 @@ pub mod io;
 pub mod kernels;
 pub mod layers;
 pub mod losses;
+pub mod metrics;
 pub mod model;
 pub mod optimizers;
 pub mod pool;

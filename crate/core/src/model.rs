@@ -4,7 +4,8 @@
 use crate::error::{Error, Result};
 use crate::kernels::Isa;
 use crate::layers::{Dense, DenseSpec};
-use crate::losses::Loss;
+use crate::losses::{Loss, LossTotals};
+use crate::metrics::Metric;
 use crate::optimizers::{Optimizer, OptimizerConfig};
 use crate::rng::Rng;
 use crate::workspace::Spares;
@@ -13,6 +14,8 @@ pub struct Model {
     pub layers: Vec<Dense>,
     pub(crate) optimizer: Option<Optimizer>,
     pub(crate) loss: Option<Loss>,
+    /// Compiled metrics besides accuracy, reported in this order.
+    pub(crate) metrics: Vec<Metric>,
     pub(crate) isa: Isa,
     /// Inference workspaces kept between predict/evaluate calls.
     pub(crate) spares: Spares,
@@ -43,7 +46,14 @@ impl Model {
             dim = layer.units();
             layers.push(layer);
         }
-        Ok(Model { layers, optimizer: None, loss: None, isa: Isa::detect(), spares: Spares::default() })
+        Ok(Model {
+            layers,
+            optimizer: None,
+            loss: None,
+            metrics: Vec::new(),
+            isa: Isa::detect(),
+            spares: Spares::default(),
+        })
     }
 
     pub fn input_dim(&self) -> usize {
@@ -67,7 +77,32 @@ impl Model {
     pub fn compile(&mut self, optimizer: impl Into<OptimizerConfig>, loss: Loss) -> Result<()> {
         self.optimizer = Some(Optimizer::new(optimizer.into())?);
         self.loss = Some(loss);
+        self.metrics.clear();
         Ok(())
+    }
+
+    /// Sets the metrics reported besides loss and accuracy (Keras's names).
+    pub fn set_metrics(&mut self, names: &[String]) -> Result<()> {
+        let loss = self.loss.ok_or_else(|| Error::State("You must call compile() before setting metrics.".into()))?;
+        if names.len() > crate::metrics::MAX_METRICS {
+            return Err(Error::Value(format!(
+                "Expected at most {} metrics besides accuracy. Received: {}",
+                crate::metrics::MAX_METRICS,
+                names.len()
+            )));
+        }
+        self.metrics = names.iter().map(|n| Metric::parse(n, loss)).collect::<Result<_>>()?;
+        Ok(())
+    }
+
+    /// The compiled metrics besides accuracy, in compile order.
+    pub fn metrics(&self) -> &[Metric] {
+        &self.metrics
+    }
+
+    /// Each compiled metric's value from batch or epoch totals.
+    pub fn metric_values(&self, totals: &LossTotals) -> Vec<f64> {
+        crate::metrics::values(&self.metrics, totals)
     }
 
     /// The compiled optimizer: its iteration count and named state.

@@ -186,7 +186,10 @@ impl Model {
         let mut totals = LossTotals::default();
         self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
             let out = view(outputs, b, self.output_dim());
-            totals.add(self.loss().totals(out, samples.targets.rows(start, start + b), None));
+            let targets = samples.targets.rows(start, start + b);
+            let mut t = self.loss().totals(out, targets, None);
+            crate::metrics::accumulate(&self.metrics, out, targets, &mut t);
+            totals.add(t);
         });
         totals
     }
@@ -309,7 +312,8 @@ impl Model {
         }
         let last = self.layers.len() - 1;
         let out = view(&outputs[last], b, self.output_dim());
-        let totals = self.loss().totals(out, targets, weights);
+        let mut totals = self.loss().totals(out, targets, weights);
+        crate::metrics::accumulate(&self.metrics, out, targets, &mut totals);
         let dz = view_mut(&mut grads[last], b, self.output_dim());
         let activation = self.layers[last].activation;
         self.loss().output_gradient(out, targets, weights, activation, dz);

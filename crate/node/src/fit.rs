@@ -16,6 +16,7 @@ use crate::errors::{guard, to_napi};
 use crate::model::{guard_job, NativeModel};
 use crate::shutdown::{self, Cancel};
 use ferro_core::losses::LossTotals;
+use ferro_core::metrics::Metric;
 use ferro_core::{pool, EpochLogs, FitObserver, FitOptions, FitRun, Flow, OwnedInputs, Samples, Step};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
@@ -53,11 +54,21 @@ pub struct FitEvent {
     pub accuracy: f64,
     pub val_loss: Option<f64>,
     pub val_accuracy: Option<f64>,
+    /// The compiled metrics besides accuracy, in compile order.
+    pub metrics: Vec<f64>,
+    pub val_metrics: Option<Vec<f64>>,
     pub stopped: bool,
 }
 
 impl FitEvent {
-    fn new(kind: &str, epoch: usize, batches: usize, t: &LossTotals, val: Option<LossTotals>, stopped: bool) -> Self {
+    fn new(
+        kind: &str,
+        (epoch, batches): (usize, usize),
+        t: &LossTotals,
+        val: Option<LossTotals>,
+        metrics: &[Metric],
+        stopped: bool,
+    ) -> Self {
         FitEvent {
             kind: kind.into(),
             epoch: epoch as u32,
@@ -66,6 +77,8 @@ impl FitEvent {
             accuracy: t.accuracy(),
             val_loss: val.map(|v| v.mean_loss()),
             val_accuracy: val.map(|v| v.accuracy()),
+            metrics: ferro_core::metrics::values(metrics, t),
+            val_metrics: val.map(|v| ferro_core::metrics::values(metrics, &v)),
             stopped,
         }
     }
@@ -148,6 +161,7 @@ pub struct FitSession {
 struct Observer<'a> {
     shared: &'a Shared,
     events: &'a FitEvents,
+    metrics: &'a [Metric],
     last_sent: Instant,
 }
 
@@ -164,7 +178,7 @@ impl FitObserver for Observer<'_> {
         }
         if self.last_sent.elapsed() >= PROGRESS_INTERVAL {
             self.last_sent = Instant::now();
-            let event = FitEvent::new("progress", epoch, batch + 1, running, None, false);
+            let event = FitEvent::new("progress", (epoch, batch + 1), running, None, self.metrics, false);
             self.events.call(Ok(event), ThreadsafeFunctionCallMode::NonBlocking);
         }
         Flow::Continue
@@ -183,8 +197,10 @@ fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
             *run = Some(model.begin_fit(train, val, options)?);
         }
         let run = run.as_mut().expect("made above");
-        let mut observer = Observer { shared: &shared, events, last_sent: Instant::now() };
-        run.advance(model, train, val, *each_batch, &mut observer)
+        let metrics = model.metrics().to_vec();
+        let mut observer = Observer { shared: &shared, events, metrics: &metrics, last_sent: Instant::now() };
+        let step = run.advance(model, train, val, *each_batch, &mut observer)?;
+        Ok((step, metrics))
     });
     job.cell.end_write();
     let mut slot = shared.slot();
@@ -195,9 +211,11 @@ fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
         return release(job);
     }
     let event = match outcome {
-        Ok(Step::Batch { epoch, batch, running }) => FitEvent::new("batch", epoch, batch + 1, &running, None, false),
-        Ok(Step::Epoch { epoch, logs: EpochLogs { batches, train, val }, stopped }) => {
-            FitEvent::new("epoch", epoch, batches, &train, val, stopped)
+        Ok((Step::Batch { epoch, batch, running }, m)) => {
+            FitEvent::new("batch", (epoch, batch + 1), &running, None, &m, false)
+        }
+        Ok((Step::Epoch { epoch, logs: EpochLogs { batches, train, val }, stopped }, m)) => {
+            FitEvent::new("epoch", (epoch, batches), &train, val, &m, stopped)
         }
         Err(e) => {
             shared.finish(&mut slot);
@@ -222,7 +240,7 @@ fn release(job: Box<FitJob>) {
 }
 
 fn cancelled() -> FitEvent {
-    FitEvent::new("cancelled", 0, 0, &LossTotals::default(), None, true)
+    FitEvent::new("cancelled", (0, 0), &LossTotals::default(), None, &[], true)
 }
 
 #[napi]

@@ -10,6 +10,7 @@ use crate::registry::Registry;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, Initializer};
 use ferro_core::losses::{Loss, LossTotals};
+use ferro_core::metrics::Metric;
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
 use ferro_core::{pool, Error as CoreError, Model, Samples, WeightTensor};
 use napi::bindgen_prelude::*;
@@ -139,6 +140,8 @@ fn optimizer_config(o: &OptimizerSpec) -> ferro_core::Result<OptimizerConfig> {
 pub struct Metrics {
     pub loss: f64,
     pub accuracy: f64,
+    /// The compiled metrics besides accuracy, in compile order.
+    pub metrics: Vec<f64>,
 }
 
 /// A node-style callback `(error, value)`, called once from ferro-nn's
@@ -180,8 +183,8 @@ fn spec(c: &LayerConfig) -> ferro_core::Result<DenseSpec> {
     })
 }
 
-fn metrics(t: LossTotals) -> Metrics {
-    Metrics { loss: t.mean_loss(), accuracy: t.accuracy() }
+fn metrics(t: LossTotals, names: &[Metric]) -> Metrics {
+    Metrics { loss: t.mean_loss(), accuracy: t.accuracy(), metrics: ferro_core::metrics::values(names, &t) }
 }
 
 #[napi]
@@ -200,12 +203,16 @@ impl NativeModel {
         Ok(NativeModel { id: MODELS.insert(&cell), cell, external })
     }
 
+    /// Sets optimizer, loss and the metrics besides accuracy (Keras's names).
     #[napi]
-    pub fn compile(&self, optimizer: OptimizerSpec, loss: String) -> Result<()> {
+    pub fn compile(&self, optimizer: OptimizerSpec, loss: String, metrics: Vec<String>) -> Result<()> {
         guard(|| {
             let config = optimizer_config(&optimizer)?;
             let loss = Loss::parse(&loss)?;
-            present_mut(&mut self.cell.try_write()?)?.compile(config, loss)
+            let mut model = self.cell.try_write()?;
+            let model = present_mut(&mut model)?;
+            model.compile(config, loss)?;
+            model.set_metrics(&metrics)
         })
     }
 
@@ -304,11 +311,13 @@ impl NativeModel {
             let ticket = self.cell.begin_read()?;
             pool::spawn(move || {
                 let result = guard_job(|| {
-                    present(&ticket.model())?
-                        .evaluate(Samples { x: x.view(), targets: y.view(), weights: None }, batch_size as usize)
+                    let model = ticket.model();
+                    let model = present(&model)?;
+                    let samples = Samples { x: x.view(), targets: y.view(), weights: None };
+                    Ok(metrics(model.evaluate(samples, batch_size as usize)?, model.metrics()))
                 });
                 drop(ticket);
-                settle(done, result.map(metrics));
+                settle(done, result);
             });
             Ok(())
         })
@@ -325,11 +334,13 @@ impl NativeModel {
             self.cell.schedule_write(move || {
                 let result = guard_job(|| {
                     let mut model = cell.write();
-                    present_mut(&mut model)?.train_on_batch(Samples { x: x.view(), targets: y.view(), weights: None })
+                    let model = present_mut(&mut model)?;
+                    let totals = model.train_on_batch(Samples { x: x.view(), targets: y.view(), weights: None })?;
+                    Ok(metrics(totals, model.metrics()))
                 });
                 cell.end_write();
                 cell.end_session();
-                settle(done, result.map(metrics));
+                settle(done, result);
             });
             Ok(())
         })

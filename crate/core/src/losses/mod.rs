@@ -183,6 +183,8 @@ pub struct LossTotals {
     /// Samples judged right (a binary accuracy counts each sample's share of right units).
     pub correct: f64,
     pub count: usize,
+    /// Per-sample sums of the compiled metrics (metrics.rs), in compile order.
+    pub metric_sums: [f64; crate::metrics::MAX_METRICS],
 }
 
 impl LossTotals {
@@ -190,6 +192,9 @@ impl LossTotals {
         self.loss_sum += other.loss_sum;
         self.correct += other.correct;
         self.count += other.count;
+        for (a, b) in self.metric_sums.iter_mut().zip(other.metric_sums) {
+            *a += b;
+        }
     }
     pub fn mean_loss(&self) -> f64 {
         self.loss_sum / self.count.max(1) as f64
