@@ -50,9 +50,11 @@ export const LOSS_NAMES: readonly LossName[] = [
 const SPARSE_LOSSES: readonly LossName[] = ['sparse_categorical_crossentropy', 'sparseCategoricalCrossentropy'];
 
 /**
- * The metrics compile accepts, by Keras's names: accuracy (and its aliases,
- * resolved per loss as Keras does), and for float targets the mean absolute
- * error, the mean squared error and its root.
+ * The metrics compile accepts, by Keras's names and with its defaults:
+ * accuracy (and its aliases, resolved per loss as Keras does); for float
+ * targets the mean absolute error, the mean squared error and its root,
+ * binary, categorical and top-5 categorical accuracy, precision and recall
+ * at 0.5; for class indices sparse top-5 categorical accuracy.
  */
 export type MetricName =
   | 'accuracy'
@@ -63,7 +65,13 @@ export type MetricName =
   | 'mse'
   | 'mean_squared_error'
   | 'rmse'
-  | 'root_mean_squared_error';
+  | 'root_mean_squared_error'
+  | 'binary_accuracy'
+  | 'categorical_accuracy'
+  | 'top_k_categorical_accuracy'
+  | 'sparse_top_k_categorical_accuracy'
+  | 'precision'
+  | 'recall';
 export const METRIC_NAMES: readonly MetricName[] = [
   'accuracy',
   'acc',
@@ -74,6 +82,12 @@ export const METRIC_NAMES: readonly MetricName[] = [
   'mean_squared_error',
   'rmse',
   'root_mean_squared_error',
+  'binary_accuracy',
+  'categorical_accuracy',
+  'top_k_categorical_accuracy',
+  'sparse_top_k_categorical_accuracy',
+  'precision',
+  'recall',
 ];
 const ACCURACY_NAMES: readonly MetricName[] = ['accuracy', 'acc', 'sparse_categorical_accuracy'];
 

@@ -9,7 +9,7 @@ import { optimizers } from '../src/index.js';
 import { ACTIVATION_NAMES, INITIALIZER_NAMES } from '../src/layers.js';
 import { binding } from '../src/native.js';
 import { OPTIMIZER_NAMES, optimizerFromName } from '../src/optimizers.js';
-import { LOSS_NAMES } from '../src/sequential.js';
+import { LOSS_NAMES, METRIC_NAMES } from '../src/sequential.js';
 
 const registry = Object.fromEntries(binding.registry().map((r) => [r.kind, [...r.names].sort()]));
 const sorted = (names: readonly string[]): string[] => [...names].sort();
@@ -20,6 +20,7 @@ describe('one registry of names', () => {
     expect(sorted(INITIALIZER_NAMES)).toEqual(registry.initializer);
     expect(sorted(LOSS_NAMES)).toEqual(registry.loss);
     expect(sorted(OPTIMIZER_NAMES)).toEqual(registry.optimizer);
+    expect(sorted(METRIC_NAMES)).toEqual(registry.metric);
   });
 
   it('each optimizer name makes the Keras class the core expects, and every schedule is exported', () => {

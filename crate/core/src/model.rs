@@ -84,14 +84,11 @@ impl Model {
     /// Sets the metrics reported besides loss and accuracy (Keras's names).
     pub fn set_metrics(&mut self, names: &[String]) -> Result<()> {
         let loss = self.loss.ok_or_else(|| Error::State("You must call compile() before setting metrics.".into()))?;
-        if names.len() > crate::metrics::MAX_METRICS {
-            return Err(Error::Value(format!(
-                "Expected at most {} metrics besides accuracy. Received: {}",
-                crate::metrics::MAX_METRICS,
-                names.len()
-            )));
+        let metrics = names.iter().map(|n| Metric::parse(n, loss)).collect::<Result<Vec<_>>>()?;
+        if !crate::metrics::fit(&metrics) {
+            return Err(Error::Value(format!("Expected each metric at most once. Received: {}", names.join(", "))));
         }
-        self.metrics = names.iter().map(|n| Metric::parse(n, loss)).collect::<Result<_>>()?;
+        self.metrics = metrics;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 use crate::kernels::Activation;
 use crate::layers::Initializer;
 use crate::losses::Loss;
+use crate::metrics::Metric;
 
 /// compile's optimizer names, each with the Keras class it makes.
 pub const OPTIMIZERS: [(&str, &str); 6] = [
@@ -16,6 +17,9 @@ pub const OPTIMIZERS: [(&str, &str); 6] = [
     ("adagrad", "Adagrad"),
     ("nadam", "Nadam"),
 ];
+
+/// The names of 'accuracy', which every loss reports in its own kind.
+pub const ACCURACY: [&str; 3] = ["accuracy", "acc", "sparse_categorical_accuracy"];
 
 /// The learning-rate schedules, by Keras class name.
 pub const SCHEDULES: [&str; 4] = ["ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "CosineDecay"];
@@ -29,6 +33,7 @@ pub fn names() -> Vec<(&'static str, Vec<&'static str>)> {
         ("optimizer", OPTIMIZERS.iter().map(|(name, _)| *name).collect()),
         ("optimizerClass", OPTIMIZERS.iter().map(|(_, class)| *class).collect()),
         ("schedule", SCHEDULES.to_vec()),
+        ("metric", ACCURACY.iter().chain(&Metric::NAMES).copied().collect()),
     ]
 }
 

@@ -209,7 +209,7 @@ pub(crate) fn clip(p: f32) -> f32 {
 }
 
 /// Index of the first maximum (NaN never wins).
-pub(crate) fn argmax(values: impl Iterator<Item = f32>) -> usize {
+pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
     let mut best = (0, f32::NEG_INFINITY);
     for (i, v) in values.enumerate() {
         if v > best.1 {
