@@ -34,6 +34,17 @@ export {
   type SGDOptions,
 } from './optimizers.js';
 export {
+  BinaryCrossentropy,
+  CategoricalCrossentropy,
+  Huber,
+  Loss,
+  losses,
+  MeanAbsoluteError,
+  MeanSquaredError,
+  SparseCategoricalCrossentropy,
+  type CrossentropyOptions,
+} from './losses.js';
+export {
   CosineDecay,
   ExponentialDecay,
   InverseTimeDecay,

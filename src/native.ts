@@ -9,6 +9,7 @@ export type {
   FitSession,
   InputRows,
   LayerConfig,
+  LossSpec,
   Metrics,
   NativeModel,
   OptimizerSpec,

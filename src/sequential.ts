@@ -7,6 +7,7 @@ import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, nativ
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
 import { binding, type Metrics, type NativeModel } from './native.js';
+import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
@@ -95,8 +96,8 @@ const ACCURACY_NAMES: readonly MetricName[] = ['accuracy', 'acc', 'sparse_catego
 export interface CompileArgs {
   /** A name ('rmsprop', 'adam', …: Keras's defaults) or a configured optimizer (new Adam({ … })). */
   optimizer: OptimizerName | Optimizer;
-  /** Mean over the batch. */
-  loss: LossName;
+  /** A name, or a loss object with options (new losses.BinaryCrossentropy({ fromLogits: true })). Mean over the batch. */
+  loss: LossName | Loss;
   /** Reported metrics. Accuracy is always computed (as `accuracy`); 'acc' or 'sparse_categorical_accuracy' also reports it under that name, as Keras keys it. */
   metrics?: MetricName[];
 }
@@ -154,7 +155,7 @@ export class Sequential implements LayerOwner {
   private accuracyAlias: string | undefined;
   /** compile's metrics besides accuracy, in order: the native side computes them. */
   private metricNames: string[] = [];
-  private loss: LossName | undefined;
+  private loss: Loss | LossName | undefined;
   private phase: Phase = 'idle';
   /** Counts training calls, so that a late callback of an ended one changes nothing. */
   private trainingRun = 0;
@@ -241,7 +242,7 @@ export class Sequential implements LayerOwner {
     if (o.optimizer === undefined) throw new FerroTypeError("Expected an optimizer in compile(), e.g. 'rmsprop'.");
     const optimizer =
       o.optimizer instanceof Optimizer ? o.optimizer : optimizerFromName(checkName(o.optimizer, 'optimizer', OPTIMIZER_NAMES));
-    const loss = checkName(o.loss, 'loss', LOSS_NAMES);
+    const loss = o.loss instanceof Loss ? o.loss : checkName(o.loss, 'loss', LOSS_NAMES);
     if (o.metrics !== undefined) {
       if (!isArray(o.metrics)) {
         throw new FerroTypeError(`Expected an array of metric names for metrics. Received: ${describe(o.metrics)}`);
@@ -257,7 +258,8 @@ export class Sequential implements LayerOwner {
   }
 
   private applyCompile(): void {
-    native(() => this.model!.compile(this.optimizer!.spec(), this.loss!, this.metricNames));
+    const loss = this.loss instanceof Loss ? this.loss.spec() : { name: this.loss! };
+    native(() => this.model!.compile(this.optimizer!.spec(), loss, this.metricNames));
   }
 
   /**
@@ -411,7 +413,8 @@ export class Sequential implements LayerOwner {
 
   /** Whether the compiled loss takes class indices. */
   private get sparseTargets(): boolean {
-    return this.loss === undefined || SPARSE_LOSSES.includes(this.loss);
+    const name = this.loss instanceof Loss ? (this.loss.name as LossName) : this.loss;
+    return name === undefined || SPARSE_LOSSES.includes(name);
   }
 
   private get inputDim(): number {

@@ -206,7 +206,7 @@ describe('panics never reach Node', () => {
       { units: 8, activation: 'relu', useBias: true, kernelInitializer: 'glorot_uniform', biasInitializer: 'zeros' },
       { units: 3, activation: 'softmax', useBias: true, kernelInitializer: 'glorot_uniform', biasInitializer: 'zeros' },
     ]);
-    native.compile({ name: 'RMSprop', learningRate: 0.01, rho: 0.9, epsilon: 1e-7, momentum: 0, centered: false }, 'sparse_categorical_crossentropy', []);
+    native.compile({ name: 'RMSprop', learningRate: 0.01, rho: 0.9, epsilon: 1e-7, momentum: 0, centered: false }, { name: 'sparse_categorical_crossentropy' }, []);
     const { x, y } = blobs(100);
     const config = { epochs: 2, batchSize: 10, shuffle: true, eachBatch: false };
     // Drives a native session by hand: resume after every epoch event.

@@ -28,6 +28,7 @@ targets = {
     "multilabel3": (values((8, 3), 6) > 0).astype("float32"),
     "real2": values((8, 2), 7) * 3.0,
     "real1": values((8, 1), 8) * 3.0,
+    "classes": classes.reshape(8, 1).astype("float32"),
 }
 configs = {
     "categorical_crossentropy": ("relu", "softmax", "onehot3"),
@@ -37,21 +38,41 @@ configs = {
     "mean_absolute_error": ("tanh", "linear", "real2"),
     "huber": ("relu", "linear", "real1"),
     "mse_sigmoid": ("tanh", "sigmoid", "multilabel3"),
+    # Loss objects with from_logits / label_smoothing: name -> (class, options).
+    "sparse_categorical_crossentropy_logits": ("relu", "linear", "classes"),
+    "categorical_crossentropy_logits_smoothing": ("relu", "linear", "onehot3"),
+    "binary_crossentropy_logits": ("relu", "linear", "binary1"),
+    "categorical_crossentropy_smoothing": ("relu", "softmax", "onehot3"),
+    "binary_crossentropy_smoothing": ("relu", "sigmoid", "multilabel3"),
 }
+options = {
+    "sparse_categorical_crossentropy_logits": dict(from_logits=True),
+    "categorical_crossentropy_logits_smoothing": dict(from_logits=True, label_smoothing=0.1),
+    "binary_crossentropy_logits": dict(from_logits=True),
+    "categorical_crossentropy_smoothing": dict(label_smoothing=0.2),
+    "binary_crossentropy_smoothing": dict(label_smoothing=0.1),
+}
+classes_of = {"sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+              "categorical_crossentropy": "CategoricalCrossentropy", "binary_crossentropy": "BinaryCrossentropy"}
 out = {"keras": keras.__version__, "x": x.tolist(), "targets": {k: v.tolist() for k, v in targets.items()}, "runs": {}}
 for name, (hidden, output, target) in configs.items():
     y = targets[target]
     units = y.shape[1]
-    loss = name.replace("_multilabel", "").replace("_sigmoid", "")
+    loss = name.replace("_multilabel", "").replace("_sigmoid", "").replace("_logits", "").replace("_smoothing", "")
+    opts = options.get(name, {})
+    if target == "classes":
+        y, units = classes, 3
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7, activation=hidden),
                               keras.layers.Dense(units, activation=output)])
     model.set_weights([values((5, 7), 2), values((7,), 3) * 0.1, values((7, units), 4), values((units,), 5) * 0.1])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss=loss, metrics=["accuracy"])
+    loss_obj = getattr(keras.losses, classes_of[loss])(**opts) if opts else loss
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss=loss_obj, metrics=["accuracy"])
     steps = []
     for _ in range(3):
         model.reset_metrics()
         l, a = model.train_on_batch(x, y)
         steps.append({"loss": float(l), "accuracy": float(a)})
-    out["runs"][name] = {"loss": loss, "hidden": hidden, "output": output, "target": target, "steps": steps,
+    out["runs"][name] = {"loss": loss, "options": opts, "hidden": hidden, "output": output, "target": target,
+                         "steps": steps,
                          "weights": [w.tolist() for w in model.get_weights()]}
 print(json.dumps(out, indent=1))

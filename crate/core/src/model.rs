@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::Isa;
 use crate::layers::{Dense, DenseSpec};
-use crate::losses::{Loss, LossTotals};
+use crate::losses::{Loss, LossOptions, LossTotals};
 use crate::metrics::Metric;
 use crate::optimizers::{Optimizer, OptimizerConfig};
 use crate::rng::Rng;
@@ -16,6 +16,8 @@ pub struct Model {
     pub(crate) loss: Option<Loss>,
     /// Compiled metrics besides accuracy, reported in this order.
     pub(crate) metrics: Vec<Metric>,
+    /// fromLogits and labelSmoothing of the compiled loss.
+    pub(crate) loss_options: LossOptions,
     pub(crate) isa: Isa,
     /// Inference workspaces kept between predict/evaluate calls.
     pub(crate) spares: Spares,
@@ -51,6 +53,7 @@ impl Model {
             optimizer: None,
             loss: None,
             metrics: Vec::new(),
+            loss_options: LossOptions::default(),
             isa: Isa::detect(),
             spares: Spares::default(),
         })
@@ -78,6 +81,25 @@ impl Model {
         self.optimizer = Some(Optimizer::new(optimizer.into())?);
         self.loss = Some(loss);
         self.metrics.clear();
+        self.loss_options = LossOptions::default();
+        Ok(())
+    }
+
+    /// Sets the compiled loss's fromLogits and labelSmoothing (Keras's
+    /// from_logits, label_smoothing); refused for losses without them.
+    pub fn set_loss_options(&mut self, options: LossOptions) -> Result<()> {
+        let loss =
+            self.loss.ok_or_else(|| Error::State("You must call compile() before setting loss options.".into()))?;
+        if !(0.0..=1.0).contains(&options.label_smoothing) {
+            return Err(Error::Value(format!(
+                "Expected labelSmoothing in [0, 1]. Received: {}",
+                options.label_smoothing
+            )));
+        }
+        if !loss.takes(options) {
+            return Err(Error::Value(format!("Expected options the loss {loss:?} has. Received: {options:?}")));
+        }
+        self.loss_options = options;
         Ok(())
     }
 

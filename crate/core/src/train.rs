@@ -187,7 +187,7 @@ impl Model {
         self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
             let out = view(outputs, b, self.output_dim());
             let targets = samples.targets.rows(start, start + b);
-            let mut t = self.loss().totals(out, targets, None);
+            let mut t = self.loss().totals(out, targets, None, self.loss_options);
             crate::metrics::accumulate(&self.metrics, out, targets, &mut t);
             totals.add(t);
         });
@@ -312,11 +312,11 @@ impl Model {
         }
         let last = self.layers.len() - 1;
         let out = view(&outputs[last], b, self.output_dim());
-        let mut totals = self.loss().totals(out, targets, weights);
+        let mut totals = self.loss().totals(out, targets, weights, self.loss_options);
         crate::metrics::accumulate(&self.metrics, out, targets, &mut totals);
         let dz = view_mut(&mut grads[last], b, self.output_dim());
         let activation = self.layers[last].activation;
-        self.loss().output_gradient(out, targets, weights, activation, dz);
+        self.loss().output_gradient(out, targets, weights, self.loss_options, activation, dz);
 
         for l in (1..self.layers.len()).rev() {
             let layer = &self.layers[l];

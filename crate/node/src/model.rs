@@ -9,7 +9,7 @@ use crate::errors::{guard, to_napi};
 use crate::registry::Registry;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, Initializer};
-use ferro_core::losses::{Loss, LossTotals};
+use ferro_core::losses::{Loss, LossOptions, LossTotals};
 use ferro_core::metrics::Metric;
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
 use ferro_core::{pool, Error as CoreError, Model, Samples, WeightTensor};
@@ -50,6 +50,14 @@ pub struct OptimizerSpec {
     pub amsgrad: Option<bool>,
     pub initial_accumulator_value: Option<f64>,
     pub epsilon: Option<f64>,
+}
+
+/// A loss by name, with the options Keras's crossentropies take.
+#[napi(object)]
+pub struct LossSpec {
+    pub name: String,
+    pub from_logits: Option<bool>,
+    pub label_smoothing: Option<f64>,
 }
 
 /// A learning-rate schedule: Keras's class name and its arguments.
@@ -203,15 +211,21 @@ impl NativeModel {
         Ok(NativeModel { id: MODELS.insert(&cell), cell, external })
     }
 
-    /// Sets optimizer, loss and the metrics besides accuracy (Keras's names).
+    /// Sets optimizer, loss (with its options) and the metrics besides
+    /// accuracy (Keras's names).
     #[napi]
-    pub fn compile(&self, optimizer: OptimizerSpec, loss: String, metrics: Vec<String>) -> Result<()> {
+    pub fn compile(&self, optimizer: OptimizerSpec, loss: LossSpec, metrics: Vec<String>) -> Result<()> {
         guard(|| {
             let config = optimizer_config(&optimizer)?;
-            let loss = Loss::parse(&loss)?;
+            let options = LossOptions {
+                from_logits: loss.from_logits.unwrap_or(false),
+                label_smoothing: loss.label_smoothing.unwrap_or(0.0) as f32,
+            };
+            let loss = Loss::parse(&loss.name)?;
             let mut model = self.cell.try_write()?;
             let model = present_mut(&mut model)?;
             model.compile(config, loss)?;
+            model.set_loss_options(options)?;
             model.set_metrics(&metrics)
         })
     }

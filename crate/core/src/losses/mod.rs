@@ -8,6 +8,7 @@
 pub mod binary_crossentropy;
 pub mod categorical_crossentropy;
 pub mod huber;
+pub mod logits;
 pub mod mean_absolute_error;
 pub mod mean_squared_error;
 mod pointwise;
@@ -30,6 +31,15 @@ pub enum Loss {
     MeanAbsoluteError,
     /// With Keras's default delta of 1.
     Huber,
+}
+
+/// Options of the crossentropies, as Keras names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossOptions {
+    /// The outputs are logits, not probabilities (the three crossentropies).
+    pub from_logits: bool,
+    /// Targets pulled toward uniform by this much (categorical and binary crossentropy).
+    pub label_smoothing: f32,
 }
 
 /// What a batch's targets are.
@@ -128,8 +138,34 @@ impl Loss {
         }
     }
 
+    /// Whether `options` apply to this loss (else compile refuses them).
+    pub fn takes(self, options: LossOptions) -> bool {
+        let crossentropy = matches!(
+            self,
+            Loss::SparseCategoricalCrossentropy | Loss::CategoricalCrossentropy | Loss::BinaryCrossentropy
+        );
+        let smoothing = matches!(self, Loss::CategoricalCrossentropy | Loss::BinaryCrossentropy);
+        (!options.from_logits || crossentropy) && (options.label_smoothing == 0.0 || smoothing)
+    }
+
     /// Loss (each sample's times its weight) and accuracy sums over a batch.
-    pub fn totals(self, output: ArrayView2<f32>, targets: Targets, weights: Option<&[f32]>) -> LossTotals {
+    pub fn totals(
+        self,
+        output: ArrayView2<f32>,
+        targets: Targets,
+        weights: Option<&[f32]>,
+        options: LossOptions,
+    ) -> LossTotals {
+        if options.from_logits || options.label_smoothing != 0.0 {
+            let (classes, values) = split(targets);
+            if options.from_logits {
+                return logits::totals(self, output, classes, values, options.label_smoothing, weights);
+            }
+            // Smoothed probabilities: the crossentropy of the smoothed targets.
+            return smoothed(output, values, options.label_smoothing, self, |y| {
+                self.totals(output, y, weights, LossOptions::default())
+            });
+        }
         match (self, targets) {
             (Loss::SparseCategoricalCrossentropy, Targets::Classes(labels)) => {
                 sparse_categorical_crossentropy::totals(output, labels, weights)
@@ -148,9 +184,22 @@ impl Loss {
         output: ArrayView2<f32>,
         targets: Targets,
         weights: Option<&[f32]>,
+        options: LossOptions,
         activation: Activation,
         dz: ArrayViewMut2<f32>,
     ) {
+        if options.from_logits {
+            let (classes, values) = split(targets);
+            let ls = options.label_smoothing;
+            return logits::output_gradient(self, output, classes, values, ls, weights, activation, dz);
+        }
+        if options.label_smoothing != 0.0 {
+            let (_, values) = split(targets);
+            let ls = options.label_smoothing;
+            return smoothed(output, values, ls, self, |y| {
+                self.output_gradient(output, y, weights, LossOptions::default(), activation, dz)
+            });
+        }
         match (self, targets) {
             (Loss::SparseCategoricalCrossentropy, Targets::Classes(labels)) => {
                 sparse_categorical_crossentropy::output_gradient(output, labels, weights, activation, dz)
@@ -217,4 +266,21 @@ pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
         }
     }
     best.0
+}
+
+fn split<'a>(targets: Targets<'a>) -> (Option<&'a [i32]>, &'a [f32]) {
+    match targets {
+        Targets::Classes(c) => (Some(c), &[]),
+        Targets::Values { data, .. } => (None, data),
+    }
+}
+
+/// Runs `f` on the targets smoothed as Keras smooths them: y·(1 − ls) +
+/// ls/K for the categorical crossentropy, + ls/2 for the binary one. (A
+/// small allocation per batch, only when label smoothing is on.)
+fn smoothed<R>(output: ArrayView2<f32>, y: &[f32], ls: f32, loss: Loss, f: impl FnOnce(Targets) -> R) -> R {
+    let k = output.ncols().max(1);
+    let uniform = if loss == Loss::BinaryCrossentropy { 0.5 } else { 1.0 / k as f32 };
+    let smooth: Vec<f32> = y.iter().map(|&v| v * (1.0 - ls) + ls * uniform).collect();
+    f(Targets::Values { data: &smooth, width: k })
 }
