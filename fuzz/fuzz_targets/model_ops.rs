@@ -56,6 +56,7 @@ fuzz_target!(|case: Case| {
             use_bias,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
+            ..DenseSpec::new(1, Activation::Linear)
         })
         .collect();
     let Some(mut model) = ok_or_coded(Model::new((case.input_dim % 17) as usize, &specs, 7)) else { return };

@@ -133,7 +133,8 @@ impl Model {
     /// (kernel, then bias, of each layer) on `batch`, without updating.
     pub fn gradients(&self, batch: Samples) -> Result<(LossTotals, Vec<WeightTensor>)> {
         let mut ws = self.batch_workspace(batch)?;
-        let totals = self.compute_gradients(&mut ws, batch.len(), None);
+        let mut totals = self.compute_gradients(&mut ws, batch.len(), None);
+        self.regularize(&mut ws, &mut totals, batch.len());
         let mut grads = Vec::new();
         for (l, layer) in self.layers.iter().enumerate() {
             grads.push(WeightTensor { shape: layer.kernel.shape().to_vec(), data: ws.dkernels[l].clone() });
@@ -182,6 +183,30 @@ impl Model {
         self.optimizer.as_mut().expect("compiled").build(&lens)
     }
 
+    /// The weight penalties of every layer (Keras adds them to the loss it reports).
+    fn penalty(&self) -> f64 {
+        self.layers
+            .iter()
+            .map(|l| {
+                l.kernel_regularizer.penalty(l.kernel.as_slice().expect("contiguous"))
+                    + l.bias_regularizer.penalty(l.bias.as_slice().expect("contiguous"))
+            })
+            .sum()
+    }
+
+    /// Adds the weight penalties to a batch's loss (once per sample, so that
+    /// the mean carries it once) and their gradients to the weight gradients.
+    fn regularize(&self, ws: &mut Workspace, totals: &mut LossTotals, b: usize) {
+        if self.layers.iter().all(|l| l.kernel_regularizer.is_none() && l.bias_regularizer.is_none()) {
+            return;
+        }
+        totals.loss_sum += self.penalty() * b as f64;
+        for (l, layer) in self.layers.iter().enumerate() {
+            layer.kernel_regularizer.add_gradient(layer.kernel.as_slice().expect("contiguous"), &mut ws.dkernels[l]);
+            layer.bias_regularizer.add_gradient(layer.bias.as_slice().expect("contiguous"), &mut ws.dbiases[l]);
+        }
+    }
+
     pub(crate) fn evaluate_into(&self, ws: &mut Workspace, samples: Samples, rows: usize) -> LossTotals {
         let mut totals = LossTotals::default();
         self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
@@ -191,6 +216,7 @@ impl Model {
             crate::metrics::accumulate(&self.metrics, out, targets, &mut t);
             totals.add(t);
         });
+        totals.loss_sum += self.penalty() * totals.count as f64;
         totals
     }
 
@@ -345,7 +371,8 @@ impl Model {
         b: usize,
         prefetch: Option<(Samples, &[usize])>,
     ) -> LossTotals {
-        let totals = self.compute_gradients(ws, b, prefetch);
+        let mut totals = self.compute_gradients(ws, b, prefetch);
+        self.regularize(ws, &mut totals, b);
         let opt = self.optimizer.as_mut().expect("compiled");
         let Workspace { dkernels, dbiases, .. } = ws;
         let grads = self.layers.iter().zip(dkernels.iter().zip(dbiases.iter()));

@@ -94,6 +94,7 @@ fn check(hidden: Activation, output: Activation, isa: Isa) {
         use_bias: true,
         kernel_initializer: Initializer::GlorotUniform,
         bias_initializer: Initializer::GlorotUniform,
+        ..DenseSpec::new(units, activation)
     });
     let mut model = Model::new(d, &specs, 99).unwrap();
     model.set_isa(isa);

@@ -8,7 +8,7 @@ use crate::data::{copy_inputs, copy_targets, InputRows, TargetRows};
 use crate::errors::{guard, to_napi};
 use crate::registry::Registry;
 use ferro_core::kernels::Activation;
-use ferro_core::layers::{DenseSpec, Initializer};
+use ferro_core::layers::{DenseSpec, Initializer, Regularizer};
 use ferro_core::losses::{Loss, LossOptions, LossTotals};
 use ferro_core::metrics::Metric;
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
@@ -25,6 +25,15 @@ pub struct LayerConfig {
     pub use_bias: bool,
     pub kernel_initializer: String,
     pub bias_initializer: String,
+    pub kernel_regularizer: Option<RegularizerSpec>,
+    pub bias_regularizer: Option<RegularizerSpec>,
+}
+
+/// Keras's L1L2 weight penalty: l1·Σ|w| + l2·Σw².
+#[napi(object)]
+pub struct RegularizerSpec {
+    pub l1: f64,
+    pub l2: f64,
 }
 
 /// An optimizer as the TypeScript layer describes it: Keras's class name,
@@ -188,7 +197,13 @@ fn spec(c: &LayerConfig) -> ferro_core::Result<DenseSpec> {
         use_bias: c.use_bias,
         kernel_initializer: Initializer::parse(&c.kernel_initializer)?,
         bias_initializer: Initializer::parse(&c.bias_initializer)?,
+        kernel_regularizer: regularizer(c.kernel_regularizer.as_ref())?,
+        bias_regularizer: regularizer(c.bias_regularizer.as_ref())?,
     })
+}
+
+fn regularizer(r: Option<&RegularizerSpec>) -> ferro_core::Result<Regularizer> {
+    r.map_or(Ok(Regularizer::default()), |r| Regularizer::new(r.l1, r.l2))
 }
 
 fn metrics(t: LossTotals, names: &[Metric]) -> Metrics {

@@ -2,6 +2,7 @@
 //! Forward and backward side by side; both run on caller-owned buffers.
 
 use super::initializers::Initializer;
+use super::regularizer::Regularizer;
 use crate::alloc::{checked_len, zeroed};
 use crate::error::{Error, Result};
 use crate::kernels::{gemm, softmax_backward_rows, softmax_rows, Activation, Epilogue, GemmBuffers, Isa};
@@ -16,6 +17,8 @@ pub struct DenseSpec {
     pub use_bias: bool,
     pub kernel_initializer: Initializer,
     pub bias_initializer: Initializer,
+    pub kernel_regularizer: Regularizer,
+    pub bias_regularizer: Regularizer,
 }
 
 impl DenseSpec {
@@ -27,6 +30,8 @@ impl DenseSpec {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
+            kernel_regularizer: Regularizer::default(),
+            bias_regularizer: Regularizer::default(),
         }
     }
 }
@@ -38,6 +43,8 @@ pub struct Dense {
     pub kernel: Array2<f32>,
     /// Empty when `use_bias` is false.
     pub bias: Array1<f32>,
+    pub kernel_regularizer: Regularizer,
+    pub bias_regularizer: Regularizer,
 }
 
 impl Dense {
@@ -63,6 +70,8 @@ impl Dense {
             use_bias: spec.use_bias,
             kernel: Array2::from_shape_vec((input_dim, spec.units), kernel).expect("length was checked"),
             bias: Array1::from_vec(bias),
+            kernel_regularizer: spec.kernel_regularizer,
+            bias_regularizer: spec.bias_regularizer,
         })
     }
 
@@ -144,6 +153,7 @@ mod tests {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::GlorotUniform,
+            ..DenseSpec::new(17, Activation::Tanh)
         };
         let layer = Dense::new(&spec, 7, &mut Rng::new(5)).unwrap();
         let x = Array2::from_shape_fn((3, 7), |(i, j)| (i as f32 - j as f32) * 0.3);
@@ -166,6 +176,7 @@ mod tests {
             use_bias: true,
             kernel_initializer: Initializer::Zeros,
             bias_initializer: Initializer::Zeros,
+            ..DenseSpec::new(1, Activation::Relu)
         };
         assert_eq!(Dense::new(&spec, 3, &mut Rng::new(0)).err().map(|e| e.code()), Some("ERR_FERRO_VALUE"));
         spec.units = usize::MAX / 4;
