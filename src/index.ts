@@ -5,6 +5,7 @@
  */
 
 export { Tensor, type DType, type DataTypeMap, type NestedArray, type NestedNumbers, type TensorLike, type TypedArray } from './tensor.js';
+export { Regularizer, regularizers, type L1L2Options, type RegularizerIdentifier } from './regularizers.js';
 export { Dense, layers, type ActivationName, type DenseOptions, type InitializerName } from './layers.js';
 export {
   Sequential,

@@ -1,6 +1,7 @@
 /** Layers. Dense is the one ferro-nn has today. */
 
 import { FerroStateError, FerroValueError } from './errors.js';
+import { type Regularizer, type RegularizerIdentifier, toRegularizer } from './regularizers.js';
 import type { Tensor, TensorLike } from './tensor.js';
 import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
 
@@ -74,6 +75,10 @@ export interface DenseOptions {
   kernelInitializer?: InitializerName;
   /** Initial bias values. Default 'zeros'. */
   biasInitializer?: InitializerName;
+  /** Penalty on the kernel, added to the loss. Default none. */
+  kernelRegularizer?: RegularizerIdentifier;
+  /** Penalty on the bias, added to the loss. Default none. */
+  biasRegularizer?: RegularizerIdentifier;
   /** Input features, for the first layer: build() and fit() then refuse data of another width. */
   inputDim?: number;
   /** Layer name shown by summary(). Default 'dense', 'dense_1', … */
@@ -103,6 +108,10 @@ export class Dense {
   readonly kernelInitializer: InitializerName;
   /** How the bias starts. */
   readonly biasInitializer: InitializerName;
+  /** Penalty on the kernel; undefined when none. */
+  readonly kernelRegularizer: Regularizer | undefined;
+  /** Penalty on the bias; undefined when none. */
+  readonly biasRegularizer: Regularizer | undefined;
   /** Input features as given in the options; undefined for layers after the first. */
   readonly inputDim: number | undefined;
   /** The name summary() shows. */
@@ -114,7 +123,7 @@ export class Dense {
 
   /**
    * @param units output features, a positive integer.
-   * @param options activation, bias, initializers, inputDim and name.
+   * @param options activation, bias, initializers, regularizers, inputDim and name.
    */
   constructor(units: number, options: DenseOptions = {}) {
     this.units = checkInt(units, 'units', 1, MAX_UNITS);
@@ -130,6 +139,8 @@ export class Dense {
     if (this.biasInitializer === 'orthogonal') {
       throw new FerroValueError("Expected a bias initializer for vectors. Received: 'orthogonal', which needs a matrix");
     }
+    this.kernelRegularizer = toRegularizer(o.kernelRegularizer, 'kernelRegularizer');
+    this.biasRegularizer = toRegularizer(o.biasRegularizer, 'biasRegularizer');
     this.inputDim = o.inputDim === undefined ? undefined : checkInt(o.inputDim, 'inputDim', 1, MAX_UNITS);
     this.name = o.name === undefined ? (denseCount === 0 ? 'dense' : `dense_${denseCount}`) : checkString(o.name, 'name');
     denseCount += 1;

@@ -223,6 +223,8 @@ export class Sequential implements LayerOwner {
       useBias: l.useBias,
       kernelInitializer: l.kernelInitializer,
       biasInitializer: l.biasInitializer,
+      kernelRegularizer: l.kernelRegularizer && { l1: l.kernelRegularizer.l1, l2: l.kernelRegularizer.l2 },
+      biasRegularizer: l.biasRegularizer && { l1: l.biasRegularizer.l1, l2: l.biasRegularizer.l2 },
     }));
     this.model = native(() => new binding.NativeModel(inputDim, specs));
     let dim = inputDim;
