@@ -1,9 +1,9 @@
 /** Layers. Dense is the one ferro-nn has today. */
 
-import { FerroStateError, FerroValueError } from './errors.js';
+import { FerroStateError, FerroTypeError, FerroValueError } from './errors.js';
 import { type Regularizer, type RegularizerIdentifier, toRegularizer } from './regularizers.js';
 import type { Tensor, TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkOptions, checkString, describe, isArray } from './validate.js';
 
 /** The activations a Dense layer applies to x·W + b, with Keras 3's definitions and defaults (leaky_relu: slope 0.2). */
 export type ActivationName =
@@ -81,6 +81,8 @@ export interface DenseOptions {
   biasRegularizer?: RegularizerIdentifier;
   /** Input features, for the first layer: build() and fit() then refuse data of another width. */
   inputDim?: number;
+  /** TensorFlow.js's and Keras's spelling of inputDim, without the batch axis: `[784]`. Dense takes one axis of features. */
+  inputShape?: readonly number[];
   /** Layer name shown by summary(). Default 'dense', 'dense_1', … */
   name?: string;
 }
@@ -123,7 +125,7 @@ export class Dense {
 
   /**
    * @param units output features, a positive integer.
-   * @param options activation, bias, initializers, regularizers, inputDim and name.
+   * @param options activation, bias, initializers, regularizers, inputDim (or inputShape) and name.
    */
   constructor(units: number, options: DenseOptions = {}) {
     this.units = checkInt(units, 'units', 1, MAX_UNITS);
@@ -141,7 +143,7 @@ export class Dense {
     }
     this.kernelRegularizer = toRegularizer(o.kernelRegularizer, 'kernelRegularizer');
     this.biasRegularizer = toRegularizer(o.biasRegularizer, 'biasRegularizer');
-    this.inputDim = o.inputDim === undefined ? undefined : checkInt(o.inputDim, 'inputDim', 1, MAX_UNITS);
+    this.inputDim = inputDim(o.inputDim, o.inputShape);
     this.name = o.name === undefined ? (denseCount === 0 ? 'dense' : `dense_${denseCount}`) : checkString(o.name, 'name');
     denseCount += 1;
   }
@@ -171,6 +173,25 @@ export class Dense {
     if (this.builtInputDim === undefined) return 0;
     return this.builtInputDim * this.units + (this.useBias ? this.units : 0);
   }
+}
+
+/** The features of the first layer's input, from inputDim or inputShape (which must agree when both are given). */
+function inputDim(dim: unknown, shape: unknown): number | undefined {
+  const fromDim = dim === undefined ? undefined : checkInt(dim, 'inputDim', 1, MAX_UNITS);
+  if (shape === undefined) return fromDim;
+  if (!isArray(shape)) {
+    throw new FerroTypeError(`Expected an array like [features] for inputShape. Received: inputShape=${describe(shape)}`);
+  }
+  if (shape.length !== 1) {
+    throw new FerroValueError(
+      `Expected inputShape with one axis, [features], as Dense takes rows of features. Received: inputShape=[${shape.map((v) => describe(v)).join(', ')}]`,
+    );
+  }
+  const fromShape = checkInt(shape[0], 'inputShape[0]', 1, MAX_UNITS);
+  if (fromDim !== undefined && fromDim !== fromShape) {
+    throw new FerroValueError(`Expected inputDim and inputShape to agree. Received: inputDim=${fromDim}, inputShape=[${fromShape}]`);
+  }
+  return fromShape;
 }
 
 /** TensorFlow.js-style namespace: `new layers.Dense(10)`. */

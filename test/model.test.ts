@@ -133,4 +133,18 @@ describe('Sequential', () => {
     await expect(m.predict(new Tensor(new Float32Array(10), [2, 5]))).rejects.toThrow(FerroShapeError);
     expect(() => m.add(new Dense(2))).toThrow(FerroStateError);
   });
+
+  it('takes inputShape as TensorFlow.js spells inputDim', async () => {
+    const m = new Sequential([new Dense(3, { inputShape: [5] })]);
+    expect(m.layers[0]!.inputDim).toBe(5);
+    expect(() => m.build([null, 4])).toThrow(FerroShapeError);
+    m.build([null, 5]);
+    expect(m.getWeights()[0]!.shape).toEqual([5, 3]);
+    expect(new Dense(3, { inputShape: [5], inputDim: 5 }).inputDim).toBe(5);
+    expect(() => new Dense(3, { inputShape: [5], inputDim: 4 })).toThrow(/inputDim=4, inputShape=\[5\]/);
+    expect(() => new Dense(3, { inputShape: [28, 28] })).toThrow(FerroValueError);
+    expect(() => new Dense(3, { inputShape: [0] })).toThrow(FerroValueError);
+    expect(() => new Dense(3, { inputShape: 5 as never })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_TYPE' }));
+    expect(() => new Dense(3, { inputShape: new Proxy([5], {}) })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_TYPE' }));
+  });
 });
