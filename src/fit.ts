@@ -10,7 +10,7 @@
 import { type Callback, type CallbackModel, type History, type Logs, normalizeCallbacks } from './callbacks.js';
 import { type Features, sliceRows, type Targets, toFeatures, toTargets } from './data.js';
 import { FerroShapeError, FerroTypeError, FerroValueError, fromNative, native } from './errors.js';
-import { sampleWeights } from './sample-weights.js';
+import { sampleWeights, weightsOf } from './sample-weights.js';
 import type { FitEvent, FitSession, NativeModel } from './native.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import type { TensorLike } from './tensor.js';
@@ -31,12 +31,13 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Fraction in [0, 1) of the samples, taken from the end before shuffling, to validate on. */
   validationSplit?: number;
-  /** [x, y] to validate on after each epoch; overrides validationSplit. */
-  validationData?: [TensorLike, TensorLike];
+  /** [x, y] or [x, y, sampleWeight] to validate on after each epoch; overrides validationSplit. */
+  validationData?: [TensorLike, TensorLike] | [TensorLike, TensorLike, TensorLike];
   /**
    * A weight per training sample: each sample's loss counts that many times
    * (the batch loss is still divided by the batch size, as in Keras). Not
-   * with classWeight. Validation losses are not weighted.
+   * with classWeight. validationSplit takes its share of these weights
+   * too, and they weigh val_loss, as in Keras (class weights do not).
    */
   sampleWeight?: TensorLike;
   /** A weight per class index ({ 0: 1, 1: 5 }); unlisted classes weigh 1. Not with sampleWeight. */
@@ -80,7 +81,7 @@ export class AbortError extends Error {
 interface Split {
   x: Features;
   y: Targets;
-  /** Per-sample weights (training only). */
+  /** Per-sample weights of the loss. */
   w?: Float32Array;
 }
 
@@ -102,8 +103,8 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
   const all = { x: features, y: targets, w: sampleWeights(o, targets, features.rows, model.outputUnits) };
   if (o.validationData !== undefined) {
     const vd = o.validationData;
-    if (!isArray(vd) || vd.length !== 2) {
-      throw new FerroTypeError(`Expected [x, y] for validationData. Received: ${describe(vd)}`);
+    if (!isArray(vd) || (vd.length !== 2 && vd.length !== 3)) {
+      throw new FerroTypeError(`Expected [x, y] or [x, y, sampleWeight] for validationData. Received: ${describe(vd)}`);
     }
     const vx = toFeatures(vd[0], 'validationData[0]');
     const vy = toTargets(vd[1], vx.rows, model.outputUnits, model.sparseTargets, 'validationData[1]');
@@ -112,7 +113,8 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
         `Expected validation x with ${model.inputDim} features per sample. Received: ${vx.features}`,
       );
     }
-    return { train: all, val: { x: vx, y: vy } };
+    const vw = vd[2] === undefined ? undefined : weightsOf(vd[2], vx.rows, 'validationData[2]');
+    return { train: all, val: { x: vx, y: vy, w: vw } };
   }
   const split = o.validationSplit === undefined ? 0 : checkNumber(o.validationSplit, 'validationSplit', 0, 1);
   if (split === 0) return { train: all };
@@ -122,7 +124,8 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
   const at = Math.floor(rows * (1 - split));
   return {
     train: { x: sliceRows(features, 0, at), y: targets.slice(0, at), w: all.w?.subarray(0, at) },
-    val: { x: sliceRows(features, at, rows), y: targets.slice(at, rows) },
+    // Keras splits sample_weight with the data; class weights stay with training.
+    val: { x: sliceRows(features, at, rows), y: targets.slice(at, rows), w: o.sampleWeight === undefined ? undefined : all.w?.subarray(at, rows) },
   };
 }
 
@@ -198,7 +201,7 @@ export async function runFit(
 
   const steps = Math.ceil(train.x.rows / Math.min(batchSize, Math.max(1, train.x.rows)));
   const eachBatch = callbacks.some((cb) => cb.onBatchBegin || cb.onBatchEnd);
-  const config = { epochs, batchSize, shuffle, eachBatch, sampleWeight: train.w };
+  const config = { epochs, batchSize, shuffle, eachBatch, sampleWeight: train.w, valSampleWeight: val?.w };
   const events = new EventQueue();
   // Copies the data and claims training now, in this tick: a predict made
   // right after fit() is refused rather than breaking the fit.

@@ -10,6 +10,20 @@ import { FerroShapeError, FerroTypeError, FerroValueError } from './errors.js';
 import { toTensor } from './tensor.js';
 import { checkNumber, describe, reachesProxy } from './validate.js';
 
+/** `value` as one finite, non-negative float32 weight for each of `rows` samples ([rows] or [rows, 1]). */
+export function weightsOf(value: unknown, rows: number, name: string): Float32Array {
+  const t = toTensor(value, name);
+  if (!(t.rank === 1 || (t.rank === 2 && t.shape[1] === 1)) || t.shape[0] !== rows) {
+    throw new FerroShapeError(
+      `Expected ${name} of shape [${rows}], one weight per sample. Received: shape [${t.shape.join(', ')}]`,
+    );
+  }
+  const w = Float32Array.from(t.data as ArrayLike<number>);
+  const bad = w.findIndex((v) => !(Number.isFinite(v) && v >= 0));
+  if (bad >= 0) throw new FerroValueError(`Expected finite, non-negative sample weights. Received: ${name}[${bad}]=${w[bad]}`);
+  return w;
+}
+
 /** The weights of the `rows` samples of `targets`, or undefined when fit got neither option. */
 export function sampleWeights(
   o: Record<string, unknown>,
@@ -20,18 +34,7 @@ export function sampleWeights(
   if (o.sampleWeight !== undefined && o.classWeight !== undefined) {
     throw new FerroValueError('Expected classWeight or sampleWeight, not both (as in Keras). Received: both');
   }
-  if (o.sampleWeight !== undefined) {
-    const t = toTensor(o.sampleWeight, 'sampleWeight');
-    if (!(t.rank === 1 || (t.rank === 2 && t.shape[1] === 1)) || t.shape[0] !== rows) {
-      throw new FerroShapeError(
-        `Expected sampleWeight of shape [${rows}], one weight per sample. Received: shape [${t.shape.join(', ')}]`,
-      );
-    }
-    const w = Float32Array.from(t.data as ArrayLike<number>);
-    const bad = w.findIndex((v) => !(Number.isFinite(v) && v >= 0));
-    if (bad >= 0) throw new FerroValueError(`Expected finite, non-negative sample weights. Received: sampleWeight[${bad}]=${w[bad]}`);
-    return w;
-  }
+  if (o.sampleWeight !== undefined) return weightsOf(o.sampleWeight, rows, 'sampleWeight');
   if (o.classWeight === undefined) return undefined;
   const cw = o.classWeight;
   if (typeof cw !== 'object' || cw === null || reachesProxy(cw) || Array.isArray(cw)) {

@@ -15,7 +15,10 @@ const golden = JSON.parse(readFileSync(new URL('./golden/keras-sample-weights.js
   weights: (number[][] | number[])[];
   sample_weight: number[];
   class_weight: Record<string, number>;
-  runs: Record<string, { loss: number[]; accuracy: number[]; weights: unknown[] }>;
+  runs: Record<
+    string,
+    { loss: number[]; accuracy: number[]; val_loss: number[] | null; val_accuracy: number[] | null; weights: unknown[] }
+  >;
 };
 const flat = (a: unknown): number[] => (Array.isArray(a) ? a.flatMap(flat) : [a as number]);
 
@@ -32,13 +35,25 @@ describe('sample and class weights match Keras 3', () => {
     none: {},
     sample_weight: { sampleWeight: new Tensor(Float32Array.from(golden.sample_weight)) },
     class_weight: { classWeight: golden.class_weight as unknown as Record<number, number> },
+    split_sample_weight: { sampleWeight: golden.sample_weight, validationSplit: 0.25 },
+    split_class_weight: { classWeight: golden.class_weight as unknown as Record<number, number>, validationSplit: 0.25 },
+    validation_data_weight: {
+      validationData: [new Tensor(golden.x.slice(0, 3)), golden.y.slice(0, 3), golden.sample_weight.slice(5)],
+    },
   };
   for (const [name, run] of Object.entries(golden.runs)) {
     it(name, async () => {
       const m = model();
       const h = await m.fit(new Tensor(golden.x), golden.y, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0, ...options[name] });
       h.history.loss.forEach((l, i) => expect(l).toBeCloseTo(run.loss[i]!, 5));
-      expect(h.history.accuracy).toEqual(run.accuracy);
+      // Keras's accuracies are float32 (1/3 reads 0.33333334).
+      h.history.accuracy.forEach((a, i) => expect(a).toBeCloseTo(run.accuracy[i]!, 6));
+      if (run.val_loss) {
+        h.history.val_loss!.forEach((l, i) => expect(l).toBeCloseTo(run.val_loss![i]!, 5));
+        expect(h.history.val_accuracy).toEqual(run.val_accuracy);
+      } else {
+        expect(h.history.val_loss).toBeUndefined();
+      }
       m.getWeights().forEach((w, i) => expect(maxAbsDiff(w.data, flat(run.weights[i]))).toBeLessThan(2e-6));
     });
   }
@@ -50,6 +65,13 @@ describe('sample and class weights match Keras 3', () => {
     await expect(m.fit(x, golden.y, { verbose: 0, sampleWeight: [1, 2] })).rejects.toMatchObject({ code: 'ERR_FERRO_SHAPE' });
     await expect(m.fit(x, golden.y, { verbose: 0, sampleWeight: golden.y.map(() => -1) })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
     await expect(m.fit(x, golden.y, { verbose: 0, classWeight: { 7: 1 } })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    const vx = new Tensor(golden.x.slice(0, 3));
+    await expect(m.fit(x, golden.y, { verbose: 0, validationData: [vx, [0, 1, 2], [1, 2]] })).rejects.toThrow(
+      /validationData\[2\] of shape \[3\]/,
+    );
+    await expect(m.fit(x, golden.y, { verbose: 0, validationData: [vx, [0, 1, 2], [1, -2, 1]] })).rejects.toThrow(
+      /validationData\[2\]\[1\]=-2/,
+    );
   });
 
   it('splits the weights with validationSplit, as Keras does', async () => {

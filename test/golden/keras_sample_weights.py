@@ -6,7 +6,8 @@ Run (Keras 3.15.1, JAX 0.10.2 CPU backend, float32):
 
 The model and data of keras_optimizers.py fit for two epochs of batches of
 four, unshuffled, with SGD(0.1), under sample_weight, class_weight, and
-neither: each epoch's loss and accuracy and the final weights.
+neither, and with validation (split or given, weighted): each epoch's loss,
+accuracy, val_loss and val_accuracy and the final weights.
 """
 import json
 
@@ -27,6 +28,10 @@ runs = {
     "none": {},
     "sample_weight": {"sample_weight": sample_weight},
     "class_weight": {"class_weight": {0: 2.0, 2: 0.5}},
+    # val_loss weighted by the split's share of sample_weight; class weights stay with training.
+    "split_sample_weight": {"sample_weight": sample_weight, "validation_split": 0.25},
+    "split_class_weight": {"class_weight": {0: 2.0, 2: 0.5}, "validation_split": 0.25},
+    "validation_data_weight": {"validation_data": (x[:3], y[:3], sample_weight[5:])},
 }
 out = {"keras": keras.__version__, "x": x.tolist(), "y": y.tolist(), "weights": [w.tolist() for w in weights],
        "sample_weight": sample_weight.tolist(), "class_weight": {"0": 2.0, "2": 0.5}, "runs": {}}
@@ -38,5 +43,6 @@ for name, kwargs in runs.items():
                   metrics=["accuracy"])
     h = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, **kwargs)
     out["runs"][name] = {"loss": h.history["loss"], "accuracy": h.history["accuracy"],
+                         "val_loss": h.history.get("val_loss"), "val_accuracy": h.history.get("val_accuracy"),
                          "weights": [w.tolist() for w in model.get_weights()]}
 print(json.dumps(out, indent=1))

@@ -212,7 +212,8 @@ impl Model {
         self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
             let out = view(outputs, b, self.output_dim());
             let targets = samples.targets.rows(start, start + b);
-            let mut t = self.loss().totals(out, targets, None, self.loss_options);
+            let weights = samples.weights.map(|w| &w[start..start + b]);
+            let mut t = self.loss().totals(out, targets, weights, self.loss_options);
             crate::metrics::accumulate(&self.metrics, out, targets, &mut t);
             totals.add(t);
         });

@@ -38,6 +38,10 @@ pub struct FitConfig {
     /// A weight per training sample (Keras's sample_weight; class weights
     /// arrive already turned into these).
     pub sample_weight: Option<Float32Array>,
+    /// A weight per validation sample: the validationSplit share of
+    /// sampleWeight, or validationData's third element, as Keras weighs
+    /// val_loss (class weights never reach validation, as in Keras).
+    pub val_sample_weight: Option<Float32Array>,
 }
 
 /// One report. `kind` is "progress" (running means, sent every ~50 ms while
@@ -91,6 +95,7 @@ struct FitJob {
     cell: Arc<ModelCell>,
     train: (OwnedInputs, OwnedTargets),
     sample_weight: Option<Vec<f32>>,
+    val_weight: Option<Vec<f32>>,
     val: Option<(OwnedInputs, OwnedTargets)>,
     options: FitOptions,
     each_batch: bool,
@@ -188,11 +193,11 @@ impl FitObserver for Observer<'_> {
 /// One step on the pool: train up to the next pause, park, report.
 fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
     let outcome = guard_job(|| {
-        let FitJob { cell, train, sample_weight, val, options, each_batch, run, events } = &mut *job;
+        let FitJob { cell, train, sample_weight, val, val_weight, options, each_batch, run, events } = &mut *job;
         let mut model = cell.write();
         let model = present_mut(&mut model)?;
         let train = Samples { x: train.0.view(), targets: train.1.view(), weights: sample_weight.as_deref() };
-        let val = val.as_ref().map(|(x, y)| Samples { x: x.view(), targets: y.view(), weights: None });
+        let val = val.as_ref().map(|(x, y)| Samples { x: x.view(), targets: y.view(), weights: val_weight.as_deref() });
         if run.is_none() {
             *run = Some(model.begin_fit(train, val, options)?);
         }
@@ -278,13 +283,13 @@ impl NativeModel {
                 seed: ferro_core::rng::next_seed(),
             };
             let train = (copy_inputs(&x)?, copy_targets(&y)?);
-            let sample_weight = match &config.sample_weight {
-                Some(w) => Some(ferro_core::alloc::copied(w, "the sample weights")?),
-                None => None,
-            };
+            let copy =
+                |w: &Option<Float32Array>, what| w.as_ref().map(|w| ferro_core::alloc::copied(w, what)).transpose();
+            let sample_weight = copy(&config.sample_weight, "the sample weights")?;
+            let val_weight = copy(&config.val_sample_weight, "the validation sample weights")?;
             let cell = self.cell.clone();
             let each_batch = config.each_batch;
-            Ok(FitJob { cell, train, sample_weight, val, options, each_batch, run: None, events: on_event })
+            Ok(FitJob { cell, train, sample_weight, val, val_weight, options, each_batch, run: None, events: on_event })
         });
         let job = match job {
             Ok(job) => job,
