@@ -10,6 +10,7 @@ import { binding, type Metrics, type NativeModel } from './native.js';
 import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
+import { weightsOf } from './sample-weights.js';
 import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
 
 /**
@@ -112,14 +113,17 @@ export interface EvaluateResult {
   [metric: string]: number;
 }
 
-/** Options of `model.evaluate(x, y, options)`. */
-export interface EvaluateOptions {
+/** Options of `model.predict(x, options)`. */
+export interface PredictOptions {
   /** Samples per forward pass. Default 32 (results do not depend on it). */
   batchSize?: number;
 }
 
-/** Options of `model.predict(x, options)`. */
-export type PredictOptions = EvaluateOptions;
+/** Options of `model.evaluate(x, y, options)`. */
+export interface EvaluateOptions extends PredictOptions {
+  /** A weight per sample: each sample's loss counts that many times, as Keras's sample_weight (metrics are not weighted). */
+  sampleWeight?: TensorLike;
+}
 
 /** Options of `new Sequential(layers, options)`. */
 export interface SequentialOptions {
@@ -307,7 +311,9 @@ export class Sequential implements LayerOwner {
     if (!this.loss) throw new FerroStateError('You must call compile() before evaluate(): it needs the loss.');
     const [model, f] = this.ready('evaluate', x);
     const targets = toTargets(y, f.rows, this.outputUnits, this.sparseTargets);
-    const m = await nativeCall<Metrics>((done) => model.evaluate(f.input, targets.rows, batchSize, done));
+    const o = checkOptions(options, 'evaluate');
+    const weights = o.sampleWeight === undefined ? undefined : weightsOf(o.sampleWeight, f.rows, 'sampleWeight');
+    const m = await nativeCall<Metrics>((done) => model.evaluate(f.input, targets.rows, batchSize, weights, done));
     return this.result(m);
   }
 

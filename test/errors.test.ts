@@ -228,7 +228,7 @@ describe('panics never reach Node', () => {
     // The lock was poisoned by the unwinding; the model recovers with the weights of its last step.
     const weights = native.getWeights();
     expect(weights.every((w) => w.every(Number.isFinite))).toBe(true);
-    const m = await nativeCall<{ loss: number }>((done) => native.evaluate({ values: x.data }, { classes: y.data }, 32, done));
+    const m = await nativeCall<{ loss: number }>((done) => native.evaluate({ values: x.data }, { classes: y.data }, 32, undefined, done));
     expect(Number.isFinite(m.loss)).toBe(true);
     expect(await fitOnce()).toBe(2);
   });

@@ -15,6 +15,7 @@ const golden = JSON.parse(readFileSync(new URL('./golden/keras-sample-weights.js
   weights: (number[][] | number[])[];
   sample_weight: number[];
   class_weight: Record<string, number>;
+  evaluate_sample_weight: { loss: number; accuracy: number };
   runs: Record<
     string,
     { loss: number[]; accuracy: number[]; val_loss: number[] | null; val_accuracy: number[] | null; weights: unknown[] }
@@ -57,6 +58,19 @@ describe('sample and class weights match Keras 3', () => {
       m.getWeights().forEach((w, i) => expect(maxAbsDiff(w.data, flat(run.weights[i]))).toBeLessThan(2e-6));
     });
   }
+
+  it('weighs evaluate() as Keras does', async () => {
+    const m = model();
+    const x = new Tensor(golden.x);
+    const weighted = await m.evaluate(x, golden.y, { sampleWeight: golden.sample_weight });
+    expect(weighted.loss).toBeCloseTo(golden.evaluate_sample_weight.loss, 5);
+    expect(weighted.accuracy).toBeCloseTo(golden.evaluate_sample_weight.accuracy, 6);
+    expect((await m.evaluate(x, golden.y)).loss).not.toBeCloseTo(weighted.loss, 2);
+    await expect(m.evaluate(x, golden.y, { sampleWeight: [1, 2] })).rejects.toMatchObject({ code: 'ERR_FERRO_SHAPE' });
+    await expect(m.evaluate(x, golden.y, { sampleWeight: golden.y.map(() => Number.NaN) })).rejects.toMatchObject({
+      code: 'ERR_FERRO_VALUE',
+    });
+  });
 
   it('refuses both at once, wrong lengths and bad values', async () => {
     const x = new Tensor(golden.x);

@@ -7,7 +7,8 @@ Run (Keras 3.15.1, JAX 0.10.2 CPU backend, float32):
 The model and data of keras_optimizers.py fit for two epochs of batches of
 four, unshuffled, with SGD(0.1), under sample_weight, class_weight, and
 neither, and with validation (split or given, weighted): each epoch's loss,
-accuracy, val_loss and val_accuracy and the final weights.
+accuracy, val_loss and val_accuracy and the final weights; and evaluate()
+under sample_weight with the starting weights.
 """
 import json
 
@@ -45,4 +46,9 @@ for name, kwargs in runs.items():
     out["runs"][name] = {"loss": h.history["loss"], "accuracy": h.history["accuracy"],
                          "val_loss": h.history.get("val_loss"), "val_accuracy": h.history.get("val_accuracy"),
                          "weights": [w.tolist() for w in model.get_weights()]}
+model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7, activation="relu"),
+                          keras.layers.Dense(3, activation="softmax")])
+model.set_weights(weights)
+model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+out["evaluate_sample_weight"] = model.evaluate(x, y, sample_weight=sample_weight, verbose=0, return_dict=True)
 print(json.dumps(out, indent=1))

@@ -330,19 +330,28 @@ impl NativeModel {
         })
     }
 
-    /// Mean loss and accuracy over `x` and `y`, through `done`.
+    /// Mean loss and accuracy over `x` and `y` (the loss weighted by
+    /// `sampleWeight` when given, as Keras's evaluate), through `done`.
     #[napi(
-        ts_args_type = "x: InputRows, y: TargetRows, batchSize: number, done: (err: Error | null, m: Metrics) => void"
+        ts_args_type = "x: InputRows, y: TargetRows, batchSize: number, sampleWeight: Float32Array | undefined | null, done: (err: Error | null, m: Metrics) => void"
     )]
-    pub fn evaluate(&self, x: InputRows, y: TargetRows, batch_size: u32, done: Done<Metrics>) -> Result<()> {
+    pub fn evaluate(
+        &self,
+        x: InputRows,
+        y: TargetRows,
+        batch_size: u32,
+        sample_weight: Option<Float32Array>,
+        done: Done<Metrics>,
+    ) -> Result<()> {
         guard(|| {
             let (x, y) = (copy_inputs(&x)?, copy_targets(&y)?);
+            let weights = sample_weight.map(|w| ferro_core::alloc::copied(&w, "the sample weights")).transpose()?;
             let ticket = self.cell.begin_read()?;
             pool::spawn(move || {
                 let result = guard_job(|| {
                     let model = ticket.model();
                     let model = present(&model)?;
-                    let samples = Samples { x: x.view(), targets: y.view(), weights: None };
+                    let samples = Samples { x: x.view(), targets: y.view(), weights: weights.as_deref() };
                     Ok(metrics(model.evaluate(samples, batch_size as usize)?, model.metrics()))
                 });
                 drop(ticket);
