@@ -6,7 +6,7 @@
 //! activation when it has one. Accuracy reads the outputs as Keras does
 //! (argmax, or z > 0.5 for one unit).
 
-use super::{argmax, Loss, LossTotals};
+use super::{argmax, correct, Loss, LossTotals};
 use crate::kernels::Activation;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 
@@ -60,8 +60,7 @@ pub fn totals(
         t.loss_sum += weights.map_or(sample, |w| sample * w[i] as f64);
         t.correct += match c {
             Some(c) => (argmax(row.iter().copied()) == c as usize) as u8 as f64,
-            None if k == 1 => (y[0] == if row[0] > 0.5 { 1.0 } else { 0.0 }) as u8 as f64,
-            None => (argmax(row.iter().copied()) == argmax(y.iter().copied())) as u8 as f64,
+            None => correct(row, y),
         };
     }
     t

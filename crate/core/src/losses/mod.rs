@@ -16,7 +16,7 @@ pub mod sparse_categorical_crossentropy;
 
 use crate::error::{Error, Result};
 use crate::kernels::Activation;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 pub use sparse_categorical_crossentropy::check_labels;
 
 /// Keras's clipping epsilon for crossentropies.
@@ -255,6 +255,18 @@ impl LossTotals {
 
 pub(crate) fn clip(p: f32) -> f32 {
     p.clamp(EPSILON, 1.0 - EPSILON)
+}
+
+/// 1 when a row of outputs judges its float targets right, as Keras 3
+/// resolves 'accuracy' by the output's width: binary accuracy (p > 0.5
+/// equals the target) for one unit, else categorical (argmax equals argmax).
+pub(crate) fn correct(row: ArrayView1<f32>, targets: &[f32]) -> f64 {
+    let right = if row.len() == 1 {
+        targets[0] == if row[0] > 0.5 { 1.0 } else { 0.0 }
+    } else {
+        argmax(row.iter().copied()) == argmax(targets.iter().copied())
+    };
+    right as u8 as f64
 }
 
 /// Index of the first maximum (NaN never wins).

@@ -8,7 +8,7 @@
 use crate::kernels::Activation;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::{argmax, LossTotals};
+use super::{correct, LossTotals};
 
 pub(crate) trait Pointwise: Sync {
     /// The loss of output `p` against target `y`.
@@ -28,11 +28,7 @@ pub(crate) fn totals(loss: &dyn Pointwise, output: ArrayView2<f32>, y: &[f32], w
     for (i, (row, targets)) in output.rows().into_iter().zip(y.chunks(k)).enumerate() {
         let mean = row.iter().zip(targets).map(|(&p, &y)| loss.value(p, y)).sum::<f64>() / k as f64;
         t.loss_sum += weights.map_or(mean, |w| mean * w[i] as f64);
-        t.correct += if k == 1 {
-            (targets[0] == if row[0] > 0.5 { 1.0 } else { 0.0 }) as u8 as f64
-        } else {
-            (argmax(row.iter().copied()) == argmax(targets.iter().copied())) as u8 as f64
-        };
+        t.correct += correct(row, targets);
     }
     t
 }
