@@ -25,6 +25,11 @@ pub fn copy_inputs(x: &InputRows) -> Result<OwnedInputs> {
     }
 }
 
+/// Per-sample weights, copied; `what` names them in an allocation error.
+pub fn copy_weights(w: Option<&Float32Array>, what: &str) -> Result<Option<Vec<f32>>> {
+    w.map(|w| ferro_core::alloc::copied(w, what)).transpose()
+}
+
 pub fn copy_labels(y: &Int32Array) -> Result<Vec<i32>> {
     ferro_core::alloc::copied(y, "the labels")
 }

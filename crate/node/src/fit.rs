@@ -11,7 +11,7 @@
 //! sees them in order.
 
 use crate::cell::{present_mut, ModelCell};
-use crate::data::{copy_inputs, copy_targets, InputRows, OwnedTargets, TargetRows};
+use crate::data::{copy_inputs, copy_targets, copy_weights, InputRows, OwnedTargets, TargetRows};
 use crate::errors::{guard, to_napi};
 use crate::model::{guard_job, NativeModel};
 use crate::shutdown::{self, Cancel};
@@ -283,10 +283,8 @@ impl NativeModel {
                 seed: ferro_core::rng::next_seed(),
             };
             let train = (copy_inputs(&x)?, copy_targets(&y)?);
-            let copy =
-                |w: &Option<Float32Array>, what| w.as_ref().map(|w| ferro_core::alloc::copied(w, what)).transpose();
-            let sample_weight = copy(&config.sample_weight, "the sample weights")?;
-            let val_weight = copy(&config.val_sample_weight, "the validation sample weights")?;
+            let sample_weight = copy_weights(config.sample_weight.as_ref(), "the sample weights")?;
+            let val_weight = copy_weights(config.val_sample_weight.as_ref(), "the validation sample weights")?;
             let cell = self.cell.clone();
             let each_batch = config.each_batch;
             Ok(FitJob { cell, train, sample_weight, val, val_weight, options, each_batch, run: None, events: on_event })

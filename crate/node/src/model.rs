@@ -4,7 +4,7 @@
 //! once, run on ferro-nn's pool and report through a callback.
 
 use crate::cell::{present, present_mut, ModelCell};
-use crate::data::{copy_inputs, copy_targets, InputRows, TargetRows};
+use crate::data::{copy_inputs, copy_targets, copy_weights, InputRows, TargetRows};
 use crate::errors::{guard, to_napi};
 use crate::registry::Registry;
 use ferro_core::kernels::Activation;
@@ -345,7 +345,7 @@ impl NativeModel {
     ) -> Result<()> {
         guard(|| {
             let (x, y) = (copy_inputs(&x)?, copy_targets(&y)?);
-            let weights = sample_weight.map(|w| ferro_core::alloc::copied(&w, "the sample weights")).transpose()?;
+            let weights = copy_weights(sample_weight.as_ref(), "the sample weights")?;
             let ticket = self.cell.begin_read()?;
             pool::spawn(move || {
                 let result = guard_job(|| {
