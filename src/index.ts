@@ -6,7 +6,20 @@
 
 export { Tensor, type DType, type DataTypeMap, type NestedArray, type NestedNumbers, type TensorLike, type TypedArray } from './tensor.js';
 export { Regularizer, regularizers, type L1L2Options, type RegularizerIdentifier } from './regularizers.js';
-export { Dense, layers, type ActivationName, type DenseOptions, type InitializerName } from './layers.js';
+export {
+  Activation,
+  BatchNormalization,
+  Dense,
+  Dropout,
+  Layer,
+  layers,
+  type ActivationName,
+  type DenseOptions,
+  type InitializerName,
+  type LayerOptions,
+} from './layers.js';
+export type { BatchNormalizationOptions } from './batch-normalization.js';
+export type { DropoutOptions } from './dropout.js';
 export {
   Sequential,
   type SequentialOptions,

@@ -1,11 +1,17 @@
-/** Layers. Dense is the one ferro-nn has today. */
+/** Dense, the activation and initializer names, and the `layers` namespace of every layer. */
 
-import { FerroStateError, FerroTypeError, FerroValueError } from './errors.js';
+import { ACTIVATIONS, Activation } from './activation-layer.js';
+import { BatchNormalization } from './batch-normalization.js';
+import { Dropout } from './dropout.js';
+import { FerroValueError } from './errors.js';
+import { Layer, type LayerOptions, MAX_UNITS } from './layer.js';
+import type { LayerConfig } from './native.js';
 import { type Regularizer, type RegularizerIdentifier, toRegularizer } from './regularizers.js';
-import type { Tensor, TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkName, checkOptions, checkString, describe, isArray } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkOptions } from './validate.js';
 
-/** The activations a Dense layer applies to x·W + b, with Keras 3's definitions and defaults (leaky_relu: slope 0.2). */
+export { Activation, BatchNormalization, Dropout, Layer, type LayerOptions, MAX_UNITS };
+
+/** The activations of Dense and Activation layers, with Keras 3's definitions and defaults (leaky_relu: slope 0.2; gelu exact; 'swish' is silu). */
 export type ActivationName =
   | 'relu'
   | 'softmax'
@@ -18,21 +24,11 @@ export type ActivationName =
   | 'softplus'
   | 'softsign'
   | 'relu6'
-  | 'hard_sigmoid';
-export const ACTIVATION_NAMES: readonly ActivationName[] = [
-  'relu',
-  'softmax',
-  'sigmoid',
-  'tanh',
-  'linear',
-  'elu',
-  'selu',
-  'leaky_relu',
-  'softplus',
-  'softsign',
-  'relu6',
-  'hard_sigmoid',
-];
+  | 'hard_sigmoid'
+  | 'gelu'
+  | 'silu'
+  | 'swish';
+export const ACTIVATION_NAMES: readonly ActivationName[] = ACTIVATIONS;
 
 /** Keras's weight initializers, by their Keras names, with Keras's defaults (random_*: 0.05; constant: 0; orthogonal: gain 1, kernels only). */
 export type InitializerName =
@@ -66,7 +62,7 @@ export const INITIALIZER_NAMES: readonly InitializerName[] = [
 ];
 
 /** Options of `new Dense(units, options)`; Keras's arguments in camelCase. */
-export interface DenseOptions {
+export interface DenseOptions extends LayerOptions {
   /** Applied to x·W + b. Default 'linear'. */
   activation?: ActivationName;
   /** Whether the layer adds a bias vector. Default true. */
@@ -79,27 +75,12 @@ export interface DenseOptions {
   kernelRegularizer?: RegularizerIdentifier;
   /** Penalty on the bias, added to the loss. Default none. */
   biasRegularizer?: RegularizerIdentifier;
-  /** Input features, for the first layer: build() and fit() then refuse data of another width. */
-  inputDim?: number;
-  /** TensorFlow.js's and Keras's spelling of inputDim, without the batch axis: `[784]`. Dense takes one axis of features. */
-  inputShape?: readonly number[];
-  /** Layer name shown by summary(). Default 'dense', 'dense_1', … */
-  name?: string;
 }
-
-/** What a built model offers its layers: their weights. */
-export interface LayerOwner {
-  layerWeights(layer: Dense): Tensor<'float32'>[];
-  setLayerWeights(layer: Dense, weights: readonly TensorLike[]): void;
-}
-
-/** Largest layer width accepted; buffers are sized with checked arithmetic beyond that too. */
-export const MAX_UNITS = 2 ** 31 - 1;
-
-let denseCount = 0;
 
 /** A densely connected layer: output = activation(x·kernel + bias), kernel [inputDim, units]. */
-export class Dense {
+export class Dense extends Layer {
+  /** Keras's class name. */
+  readonly className = 'Dense';
   /** Output features. */
   readonly units: number;
   /** Applied to x·W + b. */
@@ -114,22 +95,16 @@ export class Dense {
   readonly kernelRegularizer: Regularizer | undefined;
   /** Penalty on the bias; undefined when none. */
   readonly biasRegularizer: Regularizer | undefined;
-  /** Input features as given in the options; undefined for layers after the first. */
-  readonly inputDim: number | undefined;
-  /** The name summary() shows. */
-  readonly name: string;
-  /** @internal set when a model builds the layer. */
-  owner: LayerOwner | undefined;
-  /** @internal input features, known once built. */
-  builtInputDim: number | undefined;
 
   /**
    * @param units output features, a positive integer.
    * @param options activation, bias, initializers, regularizers, inputDim (or inputShape) and name.
    */
   constructor(units: number, options: DenseOptions = {}) {
-    this.units = checkInt(units, 'units', 1, MAX_UNITS);
+    const checkedUnits = checkInt(units, 'units', 1, MAX_UNITS);
     const o = checkOptions(options, 'Dense');
+    super(o, 'dense');
+    this.units = checkedUnits;
     this.activation = o.activation === undefined ? 'linear' : checkName(o.activation, 'activation', ACTIVATION_NAMES);
     this.useBias = o.useBias === undefined ? true : checkBoolean(o.useBias, 'useBias');
     this.kernelInitializer =
@@ -143,56 +118,34 @@ export class Dense {
     }
     this.kernelRegularizer = toRegularizer(o.kernelRegularizer, 'kernelRegularizer');
     this.biasRegularizer = toRegularizer(o.biasRegularizer, 'biasRegularizer');
-    this.inputDim = inputDim(o.inputDim, o.inputShape);
-    this.name = o.name === undefined ? (denseCount === 0 ? 'dense' : `dense_${denseCount}`) : checkString(o.name, 'name');
-    denseCount += 1;
   }
 
-  /** Whether the layer's weights exist (its model has been built). */
-  get built(): boolean {
-    return this.owner !== undefined;
+  /** @internal */
+  override outputDim(): number {
+    return this.units;
   }
 
-  /** [kernel [inputDim, units], bias [units]] (bias only with useBias); [] before the model is built. */
-  getWeights(): Tensor<'float32'>[] {
-    return this.owner ? this.owner.layerWeights(this) : [];
+  /** @internal [kernel [features, units], bias [units]] (bias only with useBias). */
+  override weightShapes(features: number): number[][] {
+    const kernel = [features, this.units];
+    return this.useBias ? [kernel, [this.units]] : [kernel];
   }
 
-  /** Replaces kernel (and bias); shapes must match getWeights(). */
-  setWeights(weights: readonly TensorLike[]): void {
-    if (!this.owner) {
-      throw new FerroStateError(
-        `Layer '${this.name}' is not built yet: build or fit its model before setWeights().`,
-      );
-    }
-    this.owner.setLayerWeights(this, weights);
-  }
-
-  /** Parameters: inputDim·units (+ units for the bias). */
-  countParams(): number {
-    if (this.builtInputDim === undefined) return 0;
-    return this.builtInputDim * this.units + (this.useBias ? this.units : 0);
+  /** @internal */
+  config(): LayerConfig {
+    const penalty = (r: Regularizer | undefined) => r && { l1: r.l1, l2: r.l2 };
+    return {
+      kind: 'Dense',
+      units: this.units,
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer,
+      biasInitializer: this.biasInitializer,
+      kernelRegularizer: penalty(this.kernelRegularizer),
+      biasRegularizer: penalty(this.biasRegularizer),
+    };
   }
 }
 
-/** The features of the first layer's input, from inputDim or inputShape (which must agree when both are given). */
-function inputDim(dim: unknown, shape: unknown): number | undefined {
-  const fromDim = dim === undefined ? undefined : checkInt(dim, 'inputDim', 1, MAX_UNITS);
-  if (shape === undefined) return fromDim;
-  if (!isArray(shape)) {
-    throw new FerroTypeError(`Expected an array like [features] for inputShape. Received: inputShape=${describe(shape)}`);
-  }
-  if (shape.length !== 1) {
-    throw new FerroValueError(
-      `Expected inputShape with one axis, [features], as Dense takes rows of features. Received: inputShape=[${shape.map((v) => describe(v)).join(', ')}]`,
-    );
-  }
-  const fromShape = checkInt(shape[0], 'inputShape[0]', 1, MAX_UNITS);
-  if (fromDim !== undefined && fromDim !== fromShape) {
-    throw new FerroValueError(`Expected inputDim and inputShape to agree. Received: inputDim=${fromDim}, inputShape=[${fromShape}]`);
-  }
-  return fromShape;
-}
-
-/** TensorFlow.js-style namespace: `new layers.Dense(10)`. */
-export const layers = { Dense } as const;
+/** TensorFlow.js-style namespace: `new layers.Dense(10)`, `new layers.Dropout(0.5)`. */
+export const layers = { Dense, Dropout, Activation, BatchNormalization } as const;

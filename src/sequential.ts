@@ -5,7 +5,7 @@ import { renderSummary } from './summary.js';
 import { type Features, toFeatures, toTargets } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, native, nativeCall } from './errors.js';
 import { type FitOptions, runFit, type Trainee } from './fit.js';
-import { Dense, type LayerOwner, MAX_UNITS } from './layers.js';
+import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
 import { binding, type Metrics, type NativeModel } from './native.js';
 import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
@@ -146,7 +146,7 @@ type Phase = 'idle' | 'training' | 'paused' | 'disposed';
  */
 export class Sequential implements LayerOwner {
   /** The layers, input first. */
-  readonly layers: Dense[] = [];
+  readonly layers: Layer[] = [];
   /** The name summary() shows. */
   readonly name: string;
   /** Set to true (e.g. from a callback) to end fit after the current batch. */
@@ -168,7 +168,7 @@ export class Sequential implements LayerOwner {
    * @param layers the layers, input first; more can follow with add().
    * @param options the model's name.
    */
-  constructor(layers: readonly Dense[] = [], options: SequentialOptions = {}) {
+  constructor(layers: readonly Layer[] = [], options: SequentialOptions = {}) {
     if (!isArray(layers)) {
       throw new FerroTypeError(`Expected an array of layers. Received: ${describe(layers)}`);
     }
@@ -180,9 +180,9 @@ export class Sequential implements LayerOwner {
   }
 
   /** Appends a layer; the model must not be built yet. */
-  add(layer: Dense): void {
+  add(layer: Layer): void {
     this.checkUsable('add');
-    if (!(layer instanceof Dense)) {
+    if (!(layer instanceof Layer)) {
       throw new FerroTypeError(`Expected a layer such as new Dense(10). Received: ${describe(layer)}`);
     }
     if (this.model) {
@@ -213,7 +213,7 @@ export class Sequential implements LayerOwner {
       return;
     }
     if (this.layers.length === 0) {
-      throw new FerroStateError('A Sequential model needs at least one layer before it can be built; add a Dense layer.');
+      throw new FerroStateError('A Sequential model needs at least one layer before it can be built; add a layer such as new Dense(10).');
     }
     const first = this.layers[0]!;
     if (first.inputDim !== undefined && first.inputDim !== inputDim) {
@@ -221,21 +221,13 @@ export class Sequential implements LayerOwner {
         `Layer '${first.name}' expects inputDim=${first.inputDim}. Received: input shape with ${inputDim} features`,
       );
     }
-    const specs = this.layers.map((l) => ({
-      units: l.units,
-      activation: l.activation,
-      useBias: l.useBias,
-      kernelInitializer: l.kernelInitializer,
-      biasInitializer: l.biasInitializer,
-      kernelRegularizer: l.kernelRegularizer && { l1: l.kernelRegularizer.l1, l2: l.kernelRegularizer.l2 },
-      biasRegularizer: l.biasRegularizer && { l1: l.biasRegularizer.l1, l2: l.biasRegularizer.l2 },
-    }));
+    const specs = this.layers.map((l) => l.config());
     this.model = native(() => new binding.NativeModel(inputDim, specs));
     let dim = inputDim;
     for (const layer of this.layers) {
       layer.owner = this;
       layer.builtInputDim = dim;
-      dim = layer.units;
+      dim = layer.outputDim(dim);
     }
     if (this.optimizer && this.loss) this.applyCompile();
   }
@@ -381,13 +373,13 @@ export class Sequential implements LayerOwner {
   }
 
   /** @internal LayerOwner */
-  layerWeights(layer: Dense): Tensor<'float32'>[] {
+  layerWeights(layer: Layer): Tensor<'float32'>[] {
     const [start, end] = this.weightRange(layer);
     return this.getWeights().slice(start, end);
   }
 
   /** @internal LayerOwner */
-  setLayerWeights(layer: Dense, weights: readonly TensorLike[]): void {
+  setLayerWeights(layer: Layer, weights: readonly TensorLike[]): void {
     const [start, end] = this.weightRange(layer);
     if (!isArray(weights)) {
       throw new FerroTypeError(`Expected an array of weight tensors for setWeights. Received: ${describe(weights)}`);
@@ -402,10 +394,10 @@ export class Sequential implements LayerOwner {
     this.setWeights(all);
   }
 
-  private weightRange(layer: Dense): [number, number] {
+  private weightRange(layer: Layer): [number, number] {
     let start = 0;
     for (const l of this.layers) {
-      const n = l.useBias ? 2 : 1;
+      const n = l.weightShapes(l.builtInputDim!).length;
       if (l === layer) return [start, start + n];
       start += n;
     }
@@ -413,10 +405,7 @@ export class Sequential implements LayerOwner {
   }
 
   private weightShapes(): number[][] {
-    return this.layers.flatMap((l) => {
-      const kernel = [l.builtInputDim!, l.units];
-      return l.useBias ? [kernel, [l.units]] : [kernel];
-    });
+    return this.layers.flatMap((l) => l.weightShapes(l.builtInputDim!));
   }
 
   /** Whether the compiled loss takes class indices. */
@@ -430,7 +419,8 @@ export class Sequential implements LayerOwner {
   }
 
   private get outputUnits(): number {
-    return this.layers.at(-1)?.units ?? 0;
+    const last = this.layers.at(-1);
+    return last?.builtInputDim === undefined ? 0 : last.outputDim(last.builtInputDim);
   }
 
   private features(x: TensorLike): Features {
@@ -557,11 +547,12 @@ export class Sequential implements LayerOwner {
   summary(): string {
     this.checkUsable('summary');
     const rows = this.layers.map((l) => ({
-      layer: `${l.name} (Dense)`,
-      shape: l.built ? `(None, ${l.units})` : '?',
+      layer: `${l.name} (${l.className})`,
+      shape: l.builtInputDim === undefined ? '?' : `(None, ${l.outputDim(l.builtInputDim)})`,
       params: l.built ? l.countParams().toLocaleString('en-US') : '0 (unbuilt)',
     }));
-    const text = renderSummary(this.name, rows, this.countParams());
+    const trainable = this.layers.reduce((n, l) => n + l.countTrainableParams(), 0);
+    const text = renderSummary(this.name, rows, this.countParams(), trainable);
     process.stdout.write(text);
     return text;
   }

@@ -29,7 +29,7 @@ function readableSize(bytes: number): string {
   return `${size.toFixed(2)} PB`;
 }
 
-export function renderSummary(name: string, rows: SummaryRow[], totalParams: number): string {
+export function renderSummary(name: string, rows: SummaryRow[], totalParams: number, trainableParams = totalParams): string {
   // A cell wider than Keras's column widens that column rather than wrapping.
   const widths = CELLS.map((w, i) =>
     Math.max(w, ...rows.map((r) => [r.layer, r.shape, r.params][i]!.length + 2), i === 0 ? 'Layer (type)'.length + 2 : 0),
@@ -47,10 +47,10 @@ export function renderSummary(name: string, rows: SummaryRow[], totalParams: num
     out.push(line([r.layer, r.shape, r.params], '│', '│'));
   });
   out.push(rule('└', '─', '┴', '┘'));
-  const size = readableSize(totalParams * 4);
-  out.push(` Total params: ${grouped(totalParams)} (${size})`);
-  out.push(` Trainable params: ${grouped(totalParams)} (${size})`);
-  out.push(' Non-trainable params: 0 (0.00 B)');
+  const count = (n: number): string => `${grouped(n)} (${readableSize(n * 4)})`;
+  out.push(` Total params: ${count(totalParams)}`);
+  out.push(` Trainable params: ${count(trainableParams)}`);
+  out.push(` Non-trainable params: ${count(totalParams - trainableParams)}`);
   return `${out.join('\n')}\n`;
 }
 

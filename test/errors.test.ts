@@ -4,7 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  Activation,
+  BatchNormalization,
   Dense,
+  Dropout,
   FerroBusyError,
   FerroError,
   FerroInternalError,
@@ -66,9 +69,16 @@ describe('coded errors for bad input', () => {
   });
 
   it('unknown activation, initializer, optimizer, loss and metric names', async () => {
-    expect((await failure(() => new Dense(4, { activation: 'gelu' as never }))).message).toBe(
-      "Unknown activation: 'gelu'. Expected one of: relu, softmax, sigmoid, tanh, linear, elu, selu, leaky_relu, softplus, softsign, relu6, hard_sigmoid",
+    expect((await failure(() => new Dense(4, { activation: 'mish' as never }))).message).toBe(
+      "Unknown activation: 'mish'. Expected one of: relu, softmax, sigmoid, tanh, linear, elu, selu, leaky_relu, softplus, softsign, relu6, hard_sigmoid, gelu, silu, swish",
     );
+    expect((await failure(() => new Activation('mish' as never))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new Dropout(1))).message).toBe('Expected a Dropout rate in [0, 1). Received: rate=1');
+    expect((await failure(() => new Dropout(-0.1))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new Dropout('0.5' as never))).code).toBe('ERR_FERRO_TYPE');
+    expect((await failure(() => new BatchNormalization({ momentum: 1.5 }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new BatchNormalization({ epsilon: 0 }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => new BatchNormalization({ center: 1 as never }))).code).toBe('ERR_FERRO_TYPE');
     expect((await failure(() => new Dense(4, { kernelInitializer: 'identity' as never }))).code).toBe('ERR_FERRO_VALUE');
     expect((await failure(() => new Dense(4, { biasInitializer: 'orthogonal' }))).code).toBe('ERR_FERRO_VALUE');
     const m = new Sequential([new layers.Dense(2)]);
@@ -203,8 +213,8 @@ describe('panics never reach Node', () => {
 
   it('a panic in the middle of a fit rejects it and leaves the model usable', async () => {
     const native = new binding.NativeModel(6, [
-      { units: 8, activation: 'relu', useBias: true, kernelInitializer: 'glorot_uniform', biasInitializer: 'zeros' },
-      { units: 3, activation: 'softmax', useBias: true, kernelInitializer: 'glorot_uniform', biasInitializer: 'zeros' },
+      { kind: 'Dense', units: 8, activation: 'relu', useBias: true, kernelInitializer: 'glorot_uniform', biasInitializer: 'zeros' },
+      { kind: 'Dense', units: 3, activation: 'softmax', useBias: true, kernelInitializer: 'glorot_uniform', biasInitializer: 'zeros' },
     ]);
     native.compile({ name: 'RMSprop', learningRate: 0.01, rho: 0.9, epsilon: 1e-7, momentum: 0, centered: false }, { name: 'sparse_categorical_crossentropy' }, []);
     const { x, y } = blobs(100);

@@ -22,7 +22,7 @@ function model(learningRate = 1e-3): Sequential {
 /** The model's weights as float64 [kernel, bias, activation] triples. */
 function asLayers(m: Sequential): [Matrix, number[], string][] {
   const w = m.getWeights();
-  return m.layers.map((l, i) => [rows(w[2 * i]!.data, l.units), Array.from(w[2 * i + 1]!.data), l.activation]);
+  return (m.layers as Dense[]).map((l, i) => [rows(w[2 * i]!.data, l.units), Array.from(w[2 * i + 1]!.data), l.activation]);
 }
 
 describe('Sequential', () => {

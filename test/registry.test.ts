@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { optimizers } from '../src/index.js';
-import { ACTIVATION_NAMES, INITIALIZER_NAMES } from '../src/layers.js';
+import { ACTIVATION_NAMES, INITIALIZER_NAMES, layers } from '../src/layers.js';
 import { binding } from '../src/native.js';
 import { OPTIMIZER_NAMES, optimizerFromName } from '../src/optimizers.js';
 import { LOSS_NAMES, METRIC_NAMES } from '../src/sequential.js';
@@ -21,6 +21,8 @@ describe('one registry of names', () => {
     expect(sorted(LOSS_NAMES)).toEqual(registry.loss);
     expect(sorted(OPTIMIZER_NAMES)).toEqual(registry.optimizer);
     expect(sorted(METRIC_NAMES)).toEqual(registry.metric);
+    expect(sorted(Object.keys(layers))).toEqual(registry.layer);
+    expect(Object.values(layers).map((L) => L.name)).toEqual(Object.keys(layers));
   });
 
   it('each optimizer name makes the Keras class the core expects, and every schedule is exported', () => {

@@ -1,9 +1,10 @@
-//! A Sequential stack of Dense layers with its compiled loss and optimizer.
-//! Training and inference live in `train.rs`.
+//! A Sequential stack of layers with its compiled loss and optimizer, and
+//! the plan of which neighbours fuse. Training and inference live in
+//! `train.rs`.
 
 use crate::error::{Error, Result};
-use crate::kernels::Isa;
-use crate::layers::{Dense, DenseSpec};
+use crate::kernels::{Activation, Isa};
+use crate::layers::{DenseSpec, Layer, LayerSpec};
 use crate::losses::{Loss, LossOptions, LossTotals};
 use crate::metrics::Metric;
 use crate::optimizers::{Optimizer, OptimizerConfig};
@@ -11,7 +12,10 @@ use crate::rng::Rng;
 use crate::workspace::Spares;
 
 pub struct Model {
-    pub layers: Vec<Dense>,
+    pub layers: Vec<Layer>,
+    pub(crate) plan: Plan,
+    /// Training steps taken (Dropout's masks are drawn per step).
+    pub(crate) steps: u64,
     pub(crate) optimizer: Option<Optimizer>,
     pub(crate) loss: Option<Loss>,
     /// Compiled metrics besides accuracy, reported in this order.
@@ -23,6 +27,38 @@ pub struct Model {
     pub(crate) spares: Spares,
 }
 
+/// The fusions the executor applies between neighbours, decided once from
+/// the layers (the peepholes of train.rs).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Plan {
+    /// Whether the gradient written into layer l's output gradient is
+    /// already at its pre-activation: folded in by the next (Dense) layer's
+    /// dX epilogue, or, for the last layer, by the loss's gradient.
+    pub at_preactivation: Vec<bool>,
+    /// For a Dense layer l > 0: the activation of layer l − 1 to fold into
+    /// its dX epilogue.
+    pub fold: Vec<Option<Activation>>,
+}
+
+impl Plan {
+    fn new(layers: &[Layer]) -> Plan {
+        let n = layers.len();
+        let mut plan = Plan { at_preactivation: vec![false; n], fold: vec![None; n] };
+        for l in 0..n {
+            let a = layers[l].activation();
+            let foldable = !a.needs_input();
+            if l + 1 < n {
+                let next_dense = layers[l + 1].as_dense().is_some();
+                plan.fold[l + 1] = (next_dense && foldable && a != Activation::Linear).then_some(a);
+                plan.at_preactivation[l] = a == Activation::Linear || plan.fold[l + 1].is_some();
+            } else {
+                plan.at_preactivation[l] = foldable;
+            }
+        }
+        plan
+    }
+}
+
 /// One weight tensor as it crosses the API: shape and row-major data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WeightTensor {
@@ -31,9 +67,15 @@ pub struct WeightTensor {
 }
 
 impl Model {
-    /// Builds every layer for inputs of `input_dim` features, drawing the
-    /// initial weights from `seed`.
+    /// A stack of Dense layers (see `build`).
     pub fn new(input_dim: usize, specs: &[DenseSpec], seed: u64) -> Result<Model> {
+        let specs: Vec<LayerSpec> = specs.iter().cloned().map(LayerSpec::from).collect();
+        Model::build(input_dim, &specs, seed)
+    }
+
+    /// Builds every layer for inputs of `input_dim` features, drawing the
+    /// initial weights (and Dropout seeds) from `seed`.
+    pub fn build(input_dim: usize, specs: &[LayerSpec], seed: u64) -> Result<Model> {
         if specs.is_empty() {
             return Err(Error::State("A Sequential model needs at least one layer before it can be built.".into()));
         }
@@ -44,11 +86,13 @@ impl Model {
         let mut layers = Vec::with_capacity(specs.len());
         let mut dim = input_dim;
         for spec in specs {
-            let layer = Dense::new(spec, dim, &mut rng)?;
+            let layer = Layer::new(spec, dim, &mut rng)?;
             dim = layer.units();
             layers.push(layer);
         }
         Ok(Model {
+            plan: Plan::new(&layers),
+            steps: 0,
             layers,
             optimizer: None,
             loss: None,
@@ -141,19 +185,14 @@ impl Model {
     }
 
     pub fn param_count(&self) -> usize {
-        self.layers.iter().map(Dense::param_count).sum()
+        self.layers.iter().map(Layer::param_count).sum()
     }
 
-    /// Kernel then bias of each layer, in layer order, like Keras.
+    /// Every layer's weights, in layer order, each layer's as Keras orders
+    /// them (Dense: kernel, bias; BatchNormalization: gamma, beta,
+    /// moving_mean, moving_variance).
     pub fn weights(&self) -> Vec<WeightTensor> {
-        let mut out = Vec::new();
-        for l in &self.layers {
-            out.push(WeightTensor { shape: l.kernel.shape().to_vec(), data: l.kernel.iter().copied().collect() });
-            if l.use_bias {
-                out.push(WeightTensor { shape: vec![l.bias.len()], data: l.bias.to_vec() });
-            }
-        }
-        out
+        self.layers.iter().flat_map(Layer::weights).collect()
     }
 
     /// Replaces every weight; checks count and shapes before touching any.
@@ -161,7 +200,7 @@ impl Model {
         let expected: Vec<Vec<usize>> = self.weights_shapes();
         if weights.len() != expected.len() {
             return Err(Error::Value(format!(
-                "Expected {} weight tensors (kernel and bias of each layer). Received: {}",
+                "Expected {} weight tensors (every layer's, in order). Received: {}",
                 expected.len(),
                 weights.len()
             )));
@@ -177,26 +216,14 @@ impl Model {
         }
         let mut it = weights.into_iter();
         for l in &mut self.layers {
-            let k = it.next().expect("count was checked");
-            l.kernel.as_slice_mut().expect("kernel is contiguous").copy_from_slice(&k.data);
-            if l.use_bias {
-                l.bias
-                    .as_slice_mut()
-                    .expect("bias is contiguous")
-                    .copy_from_slice(&it.next().expect("count was checked").data);
+            for dst in l.all_weights_mut() {
+                dst.copy_from_slice(&it.next().expect("count was checked").data);
             }
         }
         Ok(())
     }
 
     fn weights_shapes(&self) -> Vec<Vec<usize>> {
-        let mut out = Vec::new();
-        for l in &self.layers {
-            out.push(l.kernel.shape().to_vec());
-            if l.use_bias {
-                out.push(vec![l.bias.len()]);
-            }
-        }
-        out
+        self.layers.iter().flat_map(Layer::weight_shapes).collect()
     }
 }

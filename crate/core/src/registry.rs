@@ -24,10 +24,14 @@ pub const ACCURACY: [&str; 3] = ["accuracy", "acc", "sparse_categorical_accuracy
 /// The learning-rate schedules, by Keras class name.
 pub const SCHEDULES: [&str; 4] = ["ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "CosineDecay"];
 
+/// The layer kinds, by Keras class name (crate/node builds them by it).
+pub const LAYERS: [&str; 4] = ["Dense", "Activation", "Dropout", "BatchNormalization"];
+
 /// (kind, names) for every kind of name.
 pub fn names() -> Vec<(&'static str, Vec<&'static str>)> {
     vec![
-        ("activation", Activation::NAMES.to_vec()),
+        ("activation", Activation::NAMES.iter().chain(Activation::ALIASES.iter().map(|(n, _)| n)).copied().collect()),
+        ("layer", LAYERS.to_vec()),
         ("initializer", Initializer::NAMES.to_vec()),
         ("loss", Loss::NAMES.to_vec()),
         ("optimizer", OPTIMIZERS.iter().map(|(name, _)| *name).collect()),

@@ -3,12 +3,11 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::kernels::{GemmBuffers, Isa};
-use crate::layers::{column_sums, kernel_gradient};
+use crate::kernels::{Activation, GemmBuffers, Isa};
+use crate::layers::{Backward, InputGrad, Layer, Pass};
 use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
 use crate::workspace::{view, view_mut, Workspace};
-use ndarray::ArrayViewMut1;
 use rayon::prelude::*;
 
 /// Inputs (row-major, rows × features), their targets (class ids, or a
@@ -129,17 +128,16 @@ impl Model {
         Ok(self.train_step(&mut ws, batch.len(), None))
     }
 
-    /// Loss totals and the gradient of the batch-mean loss for every weight
-    /// (kernel, then bias, of each layer) on `batch`, without updating.
+    /// Loss totals and the gradient of the batch-mean loss for every
+    /// trainable weight (in `weights()` order), without updating.
     pub fn gradients(&self, batch: Samples) -> Result<(LossTotals, Vec<WeightTensor>)> {
         let mut ws = self.batch_workspace(batch)?;
         let mut totals = self.compute_gradients(&mut ws, batch.len(), None);
         self.regularize(&mut ws, &mut totals, batch.len());
         let mut grads = Vec::new();
-        for (l, layer) in self.layers.iter().enumerate() {
-            grads.push(WeightTensor { shape: layer.kernel.shape().to_vec(), data: ws.dkernels[l].clone() });
-            if layer.use_bias {
-                grads.push(WeightTensor { shape: vec![layer.units()], data: ws.dbiases[l].clone() });
+        for (layer, dweights) in self.layers.iter().zip(&ws.dweights) {
+            for (shape, data) in layer.weight_shapes().into_iter().zip(dweights) {
+                grads.push(WeightTensor { shape, data: data.clone() });
             }
         }
         Ok((totals, grads))
@@ -174,36 +172,24 @@ impl Model {
     }
 
     pub(crate) fn build_optimizer(&mut self) -> Result<()> {
-        let lens: Vec<usize> = self
-            .layers
-            .iter()
-            .flat_map(|l| [Some(l.kernel.len()), l.use_bias.then_some(l.bias.len())])
-            .flatten()
-            .collect();
+        let lens: Vec<usize> = self.layers.iter().flat_map(|l| l.trainable().into_iter().map(<[f32]>::len)).collect();
         self.optimizer.as_mut().expect("compiled").build(&lens)
     }
 
     /// The weight penalties of every layer (Keras adds them to the loss it reports).
     fn penalty(&self) -> f64 {
-        self.layers
-            .iter()
-            .map(|l| {
-                l.kernel_regularizer.penalty(l.kernel.as_slice().expect("contiguous"))
-                    + l.bias_regularizer.penalty(l.bias.as_slice().expect("contiguous"))
-            })
-            .sum()
+        self.layers.iter().map(Layer::penalty).sum()
     }
 
     /// Adds the weight penalties to a batch's loss (once per sample, so that
     /// the mean carries it once) and their gradients to the weight gradients.
     fn regularize(&self, ws: &mut Workspace, totals: &mut LossTotals, b: usize) {
-        if self.layers.iter().all(|l| l.kernel_regularizer.is_none() && l.bias_regularizer.is_none()) {
+        if !self.layers.iter().any(Layer::has_penalty) {
             return;
         }
         totals.loss_sum += self.penalty() * b as f64;
-        for (l, layer) in self.layers.iter().enumerate() {
-            layer.kernel_regularizer.add_gradient(layer.kernel.as_slice().expect("contiguous"), &mut ws.dkernels[l]);
-            layer.bias_regularizer.add_gradient(layer.bias.as_slice().expect("contiguous"), &mut ws.dbiases[l]);
+        for (layer, dweights) in self.layers.iter().zip(&mut ws.dweights) {
+            layer.add_penalty_gradient(dweights);
         }
     }
 
@@ -241,25 +227,43 @@ impl Model {
         }
     }
 
-    /// Forward pass of the first `b` rows of `ws.x`.
+    /// Inference forward pass of the first `b` rows of `ws.x`.
     pub(crate) fn forward(&self, ws: &mut Workspace, b: usize) {
-        let Workspace { x, outputs, gemm, .. } = ws;
-        for (l, layer) in self.layers.iter().enumerate() {
+        let pass = Pass { isa: self.isa, training: false, step: self.steps };
+        let Workspace { x, outputs, scratch, gemm, .. } = ws;
+        self.forward_layers(pass, x, outputs, scratch, gemm, b, 0..self.layers.len());
+    }
+
+    /// Runs the layers in `range` forward; layer 0 reads `x`, the others
+    /// the output of the layer before.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_layers(
+        &self,
+        pass: Pass,
+        x: &[f32],
+        outputs: &mut [Vec<f32>],
+        scratch: &mut [Vec<Vec<f32>>],
+        gemm: &mut GemmBuffers,
+        b: usize,
+        range: std::ops::Range<usize>,
+    ) {
+        for l in range {
+            let layer = &self.layers[l];
             let (before, rest) = outputs.split_at_mut(l);
-            let input = if l == 0 { &x[..] } else { &before[l - 1][..] };
-            layer.forward(self.isa, view(input, b, layer.input_dim()), view_mut(&mut rest[0], b, layer.units()), gemm);
+            let input = if l == 0 { x } else { &before[l - 1][..] };
+            let (x, y) = (view(input, b, layer.input_dim()), view_mut(&mut rest[0], b, layer.units()));
+            layer.forward(pass, x, y, &mut scratch[l], gemm);
         }
     }
 
     /// Forward, loss and backward on the first `b` rows of the workspace,
-    /// leaving the parameter gradients in `ws.dkernels` / `ws.dbiases`;
-    /// meanwhile, on another thread when there is one, gathers the rows of
-    /// `prefetch` into `ws.next_x` / `ws.next_labels`.
+    /// leaving the weight gradients in `ws.dweights`; meanwhile, on another
+    /// thread when there is one, gathers the rows of `prefetch` into
+    /// `ws.next_*`.
     ///
-    /// The big GEMMs (the first layer's, forward and backward) use every
-    /// thread themselves; what lies between them is small and sequential, so
-    /// it runs beside the gather, and each later layer's two backward GEMMs
-    /// (dW and dX, independent) run beside each other.
+    /// The first layer's passes (the big GEMMs, on every thread) run alone;
+    /// everything between them is small and sequential, so it runs beside
+    /// the gather. Fusions between neighbours follow `self.plan`.
     pub(crate) fn compute_gradients(
         &self,
         ws: &mut Workspace,
@@ -267,6 +271,7 @@ impl Model {
         prefetch: Option<(Samples, &[usize])>,
     ) -> LossTotals {
         let isa = self.isa;
+        let pass = Pass { isa, training: true, step: self.steps };
         let Workspace {
             x,
             labels,
@@ -279,24 +284,29 @@ impl Model {
             weighted,
             outputs,
             grads,
-            dkernels,
-            dbiases,
+            dweights,
+            scratch,
             gemm,
             gemm_side,
             ..
         } = ws;
         let weights = weighted.then_some(&weights[..b]);
         let targets = self.batch_targets(&labels[..], &values[..], b);
-        let first = &self.layers[0];
-        let (d, u) = (first.input_dim(), first.units());
-        first.forward(isa, view(x, b, d), view_mut(&mut outputs[0], b, u), gemm);
-        let (dk0, dk) = dkernels.split_at_mut(1);
-        let (db0, db) = dbiases.split_at_mut(1);
+        let n = self.layers.len();
+        let d = self.input_dim();
+        self.forward_layers(pass, x, outputs, scratch, gemm, b, 0..1);
         let (totals, ()) = rayon::join(
             || {
-                let totals = self.later_layers(b, targets, weights, outputs, grads, dk, db, gemm, gemm_side);
-                if first.use_bias {
-                    column_sums(view(&grads[0], b, u), ArrayViewMut1::from(&mut db0[0][..]));
+                self.forward_layers(pass, x, outputs, scratch, gemm, b, 1..n);
+                let out = view(&outputs[n - 1], b, self.output_dim());
+                let mut totals = self.loss().totals(out, targets, weights, self.loss_options);
+                crate::metrics::accumulate(&self.metrics, out, targets, &mut totals);
+                let last = &self.layers[n - 1];
+                let folded = if self.plan.at_preactivation[n - 1] { last.activation() } else { Activation::Linear };
+                let dz = view_mut(&mut grads[n - 1], b, self.output_dim());
+                self.loss().output_gradient(out, targets, weights, self.loss_options, folded, dz);
+                for l in (1..n).rev() {
+                    self.backward(isa, l, b, x, outputs, grads, dweights, scratch, gemm, gemm_side);
                 }
                 totals
             },
@@ -306,64 +316,45 @@ impl Model {
                 }
             },
         );
-        let dz = view(&grads[0], b, u);
-        kernel_gradient(isa, view(x, b, d), dz, view_mut(&mut dk0[0], d, u), gemm);
+        self.backward(isa, 0, b, x, outputs, grads, dweights, scratch, gemm, gemm_side);
         totals
     }
 
-    /// Forward through layers 1.., the loss, and backward down to dL/dz of
-    /// layer 0, whose output `outputs[0]` is ready. `dkernels`/`dbiases`
-    /// start at layer 1.
+    /// Layer l's backward pass: its weight gradients and, above the first
+    /// layer, the gradient at its input (in `grads[l - 1]`).
     #[allow(clippy::too_many_arguments)]
-    fn later_layers(
+    fn backward(
         &self,
+        isa: Isa,
+        l: usize,
         b: usize,
-        targets: Targets,
-        weights: Option<&[f32]>,
-        outputs: &mut [Vec<f32>],
+        x: &[f32],
+        outputs: &[Vec<f32>],
         grads: &mut [Vec<f32>],
-        dkernels: &mut [Vec<f32>],
-        dbiases: &mut [Vec<f32>],
+        dweights: &mut [Vec<Vec<f32>>],
+        scratch: &mut [Vec<Vec<f32>>],
         gemm: &mut GemmBuffers,
         gemm_side: &mut GemmBuffers,
-    ) -> LossTotals {
-        let isa = self.isa;
-        for (l, layer) in self.layers.iter().enumerate().skip(1) {
-            let (before, rest) = outputs.split_at_mut(l);
-            layer.forward(
-                isa,
-                view(&before[l - 1], b, layer.input_dim()),
-                view_mut(&mut rest[0], b, layer.units()),
+    ) {
+        let layer = &self.layers[l];
+        let (i, u) = (layer.input_dim(), layer.units());
+        let input = if l == 0 { x } else { &outputs[l - 1][..] };
+        let (below, rest) = grads.split_at_mut(l);
+        let input_grad = (l > 0).then(|| InputGrad { dx: view_mut(&mut below[l - 1], b, i), fold: self.plan.fold[l] });
+        layer.backward(
+            isa,
+            Backward {
+                x: view(input, b, i),
+                y: view(&outputs[l], b, u),
+                dy: view_mut(&mut rest[0], b, u),
+                at_preactivation: self.plan.at_preactivation[l],
+                input: input_grad,
+                dweights: &mut dweights[l],
+                scratch: &mut scratch[l],
                 gemm,
-            );
-        }
-        let last = self.layers.len() - 1;
-        let out = view(&outputs[last], b, self.output_dim());
-        let mut totals = self.loss().totals(out, targets, weights, self.loss_options);
-        crate::metrics::accumulate(&self.metrics, out, targets, &mut totals);
-        let dz = view_mut(&mut grads[last], b, self.output_dim());
-        let activation = self.layers[last].activation;
-        self.loss().output_gradient(out, targets, weights, self.loss_options, activation, dz);
-
-        for l in (1..self.layers.len()).rev() {
-            let layer = &self.layers[l];
-            let (i, u) = (layer.input_dim(), layer.units());
-            let (grads_before, grads_rest) = grads.split_at_mut(l);
-            let (input, dz) = (view(&outputs[l - 1], b, i), view(&grads_rest[0], b, u));
-            let (dk, db) = (&mut dkernels[l - 1], &mut dbiases[l - 1]);
-            let dx = &mut grads_before[l - 1];
-            let prev = self.layers[l - 1].activation;
-            rayon::join(
-                || {
-                    kernel_gradient(isa, input, dz, view_mut(dk, i, u), gemm);
-                    if layer.use_bias {
-                        column_sums(dz, ArrayViewMut1::from(&mut db[..]));
-                    }
-                },
-                || layer.input_gradient(isa, input, dz, view_mut(dx, b, i), prev, gemm_side),
-            );
-        }
-        totals
+                gemm_side,
+            },
+        );
     }
 
     pub(crate) fn train_step(
@@ -375,21 +366,21 @@ impl Model {
         let mut totals = self.compute_gradients(ws, b, prefetch);
         self.regularize(ws, &mut totals, b);
         let opt = self.optimizer.as_mut().expect("compiled");
-        let Workspace { dkernels, dbiases, .. } = ws;
-        let grads = self.layers.iter().zip(dkernels.iter().zip(dbiases.iter()));
-        opt.begin_step(
-            grads.flat_map(|(layer, (dk, db))| [Some(&dk[..]), layer.use_bias.then_some(&db[..])]).flatten(),
-        );
+        let Workspace { dweights, scratch, .. } = ws;
+        opt.begin_step(dweights.iter().flatten().map(|g| &g[..]));
         let mut index = 0;
-        for (l, layer) in self.layers.iter_mut().enumerate() {
-            opt.update(self.isa, index, layer.kernel.as_slice_mut().expect("contiguous"), &mut dkernels[l]);
-            index += 1;
-            if layer.use_bias {
-                opt.update(self.isa, index, layer.bias.as_slice_mut().expect("contiguous"), &mut dbiases[l]);
+        for (layer, dweights) in self.layers.iter_mut().zip(dweights.iter_mut()) {
+            let mut grads = dweights.iter_mut();
+            layer.for_each_trainable_mut(|w| {
+                opt.update(self.isa, index, w, grads.next().expect("a gradient per weight"));
                 index += 1;
-            }
+            });
         }
         opt.end_step();
+        for (layer, scratch) in self.layers.iter_mut().zip(scratch.iter()) {
+            layer.after_step(scratch);
+        }
+        self.steps += 1;
         totals
     }
 }

@@ -27,10 +27,13 @@ pub struct Workspace {
     pub(crate) next_weights: Vec<f32>,
     /// Each layer's output, rows × units.
     pub(crate) outputs: Vec<Vec<f32>>,
-    /// Gradient at each layer's pre-activation, rows × units (training only).
+    /// Gradient at each layer's output (or pre-activation, see `Plan`),
+    /// rows × units (training only).
     pub(crate) grads: Vec<Vec<f32>>,
-    pub(crate) dkernels: Vec<Vec<f32>>,
-    pub(crate) dbiases: Vec<Vec<f32>>,
+    /// Per layer, the gradient of each trainable weight (training only).
+    pub(crate) dweights: Vec<Vec<Vec<f32>>>,
+    /// Per layer, what its forward pass keeps for its backward pass.
+    pub(crate) scratch: Vec<Vec<Vec<f32>>>,
     pub(crate) gemm: GemmBuffers,
     /// Packing space for a second GEMM running beside the first.
     pub(crate) gemm_side: GemmBuffers,
@@ -40,23 +43,36 @@ impl Workspace {
     /// Buffers for batches of up to `rows` rows; with `training`, also the
     /// gradients and the packing space of the backward pass.
     pub fn new(model: &Model, rows: usize, training: bool) -> Result<Workspace> {
-        let per_layer = |what: &str, f: &dyn Fn(usize, usize) -> Result<usize>| -> Result<Vec<Vec<f32>>> {
-            model.layers.iter().map(|l| zeroed(f(l.input_dim(), l.units())?, what)).collect()
+        let per_layer = |what: &str| -> Result<Vec<Vec<f32>>> {
+            model.layers.iter().map(|l| zeroed(checked_len(&[rows, l.units()], what)?, what)).collect()
         };
-        let outputs = per_layer("layer outputs", &|_, u| checked_len(&[rows, u], "layer outputs"))?;
-        let (grads, dkernels, dbiases) = if training {
-            (
-                per_layer("gradients", &|_, u| checked_len(&[rows, u], "gradients"))?,
-                per_layer("kernel gradients", &|i, u| checked_len(&[i, u], "kernel gradients"))?,
-                per_layer("bias gradients", &|_, u| Ok(u))?,
-            )
+        let outputs = per_layer("layer outputs")?;
+        let grads = if training { per_layer("gradients")? } else { Vec::new() };
+        let dweights = if training {
+            let tensors = |l: &crate::layers::Layer| -> Result<Vec<Vec<f32>>> {
+                let shapes = l.weight_shapes();
+                let trainable = l.trainable().len();
+                shapes[..trainable]
+                    .iter()
+                    .map(|s| zeroed(checked_len(s, "weight gradients")?, "weight gradients"))
+                    .collect()
+            };
+            model.layers.iter().map(tensors).collect::<Result<Vec<_>>>()?
         } else {
-            (Vec::new(), Vec::new(), Vec::new())
+            Vec::new()
         };
+        let scratch = model
+            .layers
+            .iter()
+            .map(|l| {
+                let lens = l.scratch_lens(rows, training);
+                lens.into_iter().map(|n| zeroed(n, "layer scratch")).collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
         // The largest packing space of any GEMM the step runs.
         let mut lens = (0usize, 0usize, 0usize);
         let overflow = || crate::error::Error::Value("GEMM packing buffers overflow usize; use smaller sizes.".into());
-        for l in &model.layers {
+        for l in model.layers.iter().filter_map(|l| l.as_dense()) {
             let (i, u) = (l.input_dim(), l.units());
             let mut shapes = vec![(rows, u, i)]; // forward: x·W, (m, n, k)
             if training {
@@ -85,8 +101,8 @@ impl Workspace {
             next_weights: zeroed(next_rows, "the next sample weight batch")?,
             outputs,
             grads,
-            dkernels,
-            dbiases,
+            dweights,
+            scratch,
             gemm: GemmBuffers::with_capacity(lens)?,
             gemm_side: GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?,
         })

@@ -30,6 +30,8 @@ fn act(a: Activation, z: &mut [f64]) {
         Activation::Softsign => z.iter_mut().for_each(|v| *v /= 1.0 + v.abs()),
         Activation::Relu6 => z.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
         Activation::HardSigmoid => z.iter_mut().for_each(|v| *v = ((*v + 3.0) / 6.0).clamp(0.0, 1.0)),
+        Activation::Gelu => z.iter_mut().for_each(|v| *v = 0.5 * *v * (1.0 + libm::erf(*v / 2f64.sqrt()))),
+        Activation::Silu => z.iter_mut().for_each(|v| *v /= 1.0 + (-*v).exp()),
         Activation::Softmax => {
             let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
@@ -152,6 +154,8 @@ fn other_activations_and_the_generic_loss_gradient_match_too() {
         Activation::Softsign,
         Activation::Relu6,
         Activation::HardSigmoid,
+        Activation::Gelu,
+        Activation::Silu,
     ] {
         for isa in Isa::available() {
             check(hidden, Activation::Softmax, isa);
@@ -238,6 +242,9 @@ fn float_target_losses_match_finite_differences() {
     check_float_targets(Activation::Tanh, Activation::Sigmoid, Loss::CategoricalCrossentropy);
     check_float_targets(Activation::Relu, Activation::Sigmoid, Loss::BinaryCrossentropy);
     check_float_targets(Activation::Tanh, Activation::Tanh, Loss::BinaryCrossentropy);
+    // An output activation whose derivative needs the pre-activation: the
+    // loss hands back the gradient at the output and the layer converts it.
+    check_float_targets(Activation::Gelu, Activation::Silu, Loss::MeanSquaredError);
     for loss in [Loss::MeanSquaredError, Loss::MeanAbsoluteError, Loss::Huber] {
         check_float_targets(Activation::Tanh, Activation::Linear, loss);
         check_float_targets(Activation::Relu, Activation::Sigmoid, loss);

@@ -8,7 +8,7 @@ use crate::data::{copy_inputs, copy_targets, copy_weights, InputRows, TargetRows
 use crate::errors::{guard, to_napi};
 use crate::registry::Registry;
 use ferro_core::kernels::Activation;
-use ferro_core::layers::{DenseSpec, Initializer, Regularizer};
+use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, Initializer, LayerSpec, Regularizer};
 use ferro_core::losses::{Loss, LossOptions, LossTotals};
 use ferro_core::metrics::Metric;
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
@@ -18,15 +18,27 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, 
 use napi_derive::napi;
 use std::sync::Arc;
 
+/// One layer as the TypeScript layer describes it: Keras's class name and
+/// the options of that kind (absent ones take Keras's defaults).
 #[napi(object)]
 pub struct LayerConfig {
-    pub units: u32,
-    pub activation: String,
-    pub use_bias: bool,
-    pub kernel_initializer: String,
-    pub bias_initializer: String,
+    /// 'Dense', 'Activation', 'Dropout' or 'BatchNormalization'.
+    pub kind: String,
+    pub units: Option<u32>,
+    pub activation: Option<String>,
+    pub use_bias: Option<bool>,
+    pub kernel_initializer: Option<String>,
+    pub bias_initializer: Option<String>,
     pub kernel_regularizer: Option<RegularizerSpec>,
     pub bias_regularizer: Option<RegularizerSpec>,
+    /// Dropout's rate and seed.
+    pub rate: Option<f64>,
+    pub seed: Option<f64>,
+    /// BatchNormalization's options.
+    pub momentum: Option<f64>,
+    pub epsilon: Option<f64>,
+    pub center: Option<bool>,
+    pub scale: Option<bool>,
 }
 
 /// Keras's L1L2 weight penalty: l1·Σ|w| + l2·Σw².
@@ -190,15 +202,38 @@ impl ObjectFinalize for NativeModel {
     }
 }
 
-fn spec(c: &LayerConfig) -> ferro_core::Result<DenseSpec> {
-    Ok(DenseSpec {
-        units: c.units as usize,
-        activation: Activation::parse(&c.activation)?,
-        use_bias: c.use_bias,
-        kernel_initializer: Initializer::parse(&c.kernel_initializer)?,
-        bias_initializer: Initializer::parse(&c.bias_initializer)?,
-        kernel_regularizer: regularizer(c.kernel_regularizer.as_ref())?,
-        bias_regularizer: regularizer(c.bias_regularizer.as_ref())?,
+fn spec(c: &LayerConfig) -> ferro_core::Result<LayerSpec> {
+    let activation = |default: &str| Activation::parse(c.activation.as_deref().unwrap_or(default));
+    Ok(match c.kind.as_str() {
+        "Dense" => {
+            let units =
+                c.units.ok_or_else(|| CoreError::Value("Expected units for a Dense layer. Received: none".into()))?;
+            let defaults = DenseSpec::new(units as usize, activation("linear")?);
+            let initializer = |name: &Option<String>, default| name.as_deref().map_or(Ok(default), Initializer::parse);
+            LayerSpec::Dense(DenseSpec {
+                use_bias: c.use_bias.unwrap_or(true),
+                kernel_initializer: initializer(&c.kernel_initializer, defaults.kernel_initializer)?,
+                bias_initializer: initializer(&c.bias_initializer, defaults.bias_initializer)?,
+                kernel_regularizer: regularizer(c.kernel_regularizer.as_ref())?,
+                bias_regularizer: regularizer(c.bias_regularizer.as_ref())?,
+                ..defaults
+            })
+        }
+        "Activation" => LayerSpec::Activation(activation("linear")?),
+        "Dropout" => LayerSpec::Dropout(DropoutSpec {
+            rate: c.rate.ok_or_else(|| CoreError::Value("Expected a rate for Dropout. Received: none".into()))?,
+            seed: c.seed.map(|s| s as u64),
+        }),
+        "BatchNormalization" => {
+            let d = BatchNormSpec::default();
+            LayerSpec::BatchNormalization(BatchNormSpec {
+                momentum: c.momentum.unwrap_or(d.momentum),
+                epsilon: c.epsilon.unwrap_or(d.epsilon),
+                center: c.center.unwrap_or(d.center),
+                scale: c.scale.unwrap_or(d.scale),
+            })
+        }
+        other => return Err(CoreError::Value(format!("Unknown layer kind: '{other}'."))),
     })
 }
 
@@ -217,7 +252,7 @@ impl NativeModel {
     pub fn new(env: Env, input_dim: u32, layers: Vec<LayerConfig>) -> Result<Self> {
         let model = guard(|| {
             let specs = layers.iter().map(spec).collect::<ferro_core::Result<Vec<_>>>()?;
-            Model::new(input_dim as usize, &specs, ferro_core::rng::next_seed())
+            Model::build(input_dim as usize, &specs, ferro_core::rng::next_seed())
         })?;
         // Weights and, once trained, as much again of RMSprop velocity.
         let external = (2 * 4 * model.param_count()).min(i64::MAX as usize) as i64;
@@ -273,7 +308,7 @@ impl NativeModel {
         guard(|| Ok(present(&self.cell.try_read()?)?.param_count() as f64))
     }
 
-    /// Kernel and bias of each layer, in order, as flat arrays.
+    /// Every layer's weights, in order (Keras's), as flat arrays.
     #[napi]
     pub fn get_weights(&self) -> Result<Vec<Float32Array>> {
         guard(|| {

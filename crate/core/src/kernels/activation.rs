@@ -18,17 +18,23 @@ pub enum Activation {
     Softsign,
     Relu6,
     HardSigmoid,
+    /// Keras's default, exact form: z·Φ(z) with Φ the normal CDF.
+    Gelu,
+    /// z·sigmoid(z) (Keras's 'silu', also 'swish').
+    Silu,
 }
 
 /// SELU's constants (Klambauer et al.), as Keras uses them.
 const SELU_ALPHA: f32 = 1.673_263_2;
 const SELU_SCALE: f32 = 1.050_701;
+/// 1/√(2π), for the normal density in gelu's derivative.
+const INV_SQRT_2PI: f32 = 0.398_942_3;
 /// Keras 3's default negative slope for leaky_relu.
 const LEAKY_SLOPE: f32 = 0.2;
 
 impl Activation {
     /// In the enum's order (`name` indexes this).
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 14] = [
         "linear",
         "relu",
         "sigmoid",
@@ -41,12 +47,34 @@ impl Activation {
         "softsign",
         "relu6",
         "hard_sigmoid",
+        "gelu",
+        "silu",
     ];
+
+    /// Other names Keras accepts for the same functions.
+    pub const ALIASES: [(&'static str, Activation); 1] = [("swish", Activation::Silu)];
 
     pub fn parse(name: &str) -> Result<Activation> {
         use Activation::*;
-        const ALL: [Activation; 12] =
-            [Linear, Relu, Sigmoid, Tanh, Softmax, Elu, Selu, LeakyRelu, Softplus, Softsign, Relu6, HardSigmoid];
+        const ALL: [Activation; 14] = [
+            Linear,
+            Relu,
+            Sigmoid,
+            Tanh,
+            Softmax,
+            Elu,
+            Selu,
+            LeakyRelu,
+            Softplus,
+            Softsign,
+            Relu6,
+            HardSigmoid,
+            Gelu,
+            Silu,
+        ];
+        if let Some(&(_, a)) = Self::ALIASES.iter().find(|(n, _)| *n == name) {
+            return Ok(a);
+        }
         match Self::NAMES.iter().position(|&n| n == name) {
             Some(i) => Ok(ALL[i]),
             None => {
@@ -62,6 +90,12 @@ impl Activation {
     /// True for activations computed one element at a time.
     pub fn is_elementwise(self) -> bool {
         self != Activation::Softmax
+    }
+
+    /// True when f' cannot be written through y = f(z) (gelu and silu are not
+    /// monotonic): the backward pass needs z itself.
+    pub fn needs_input(self) -> bool {
+        matches!(self, Activation::Gelu | Activation::Silu)
     }
 
     /// f(z) for the elementwise activations.
@@ -113,6 +147,28 @@ impl Activation {
             Activation::Relu6 => clamp(z, 0.0, 6.0),
             // relu6(z + 3) / 6, as Keras 3 defines it.
             Activation::HardSigmoid => clamp(z + 3.0, 0.0, 6.0) / 6.0,
+            Activation::Gelu => 0.5 * z * (1.0 + libm::erff(z * std::f32::consts::FRAC_1_SQRT_2)),
+            Activation::Silu => z / (1.0 + (-z).exp()),
+        }
+    }
+
+    /// f'(z) from z, for every elementwise activation (the backward pass uses
+    /// it for those that `needs_input`).
+    #[inline(always)]
+    pub fn derivative(self, z: f32) -> f32 {
+        match self {
+            // Φ(z) + z·φ(z).
+            Activation::Gelu => {
+                let cdf = 0.5 * (1.0 + libm::erff(z * std::f32::consts::FRAC_1_SQRT_2));
+                let pdf = (-0.5 * z * z).exp() * INV_SQRT_2PI;
+                cdf + z * pdf
+            }
+            // s + z·s·(1 − s) with s = sigmoid(z).
+            Activation::Silu => {
+                let s = 1.0 / (1.0 + (-z).exp());
+                s * (1.0 + z * (1.0 - s))
+            }
+            _ => self.derivative_from_output(self.apply(z)),
         }
     }
 
@@ -154,6 +210,8 @@ impl Activation {
             Activation::Softsign => (1.0 - y.abs()) * (1.0 - y.abs()),
             Activation::Relu6 => step(y > 0.0 && y < 6.0, 1.0),
             Activation::HardSigmoid => step(y > 0.0 && y < 1.0, 1.0 / 6.0),
+            // Not a function of y: the executor keeps z for these (`needs_input`).
+            Activation::Gelu | Activation::Silu => f32::NAN,
         }
     }
 }
@@ -223,6 +281,14 @@ macro_rules! per_activation {
                 const $a: Activation = Activation::HardSigmoid;
                 $body
             }
+            Activation::Gelu => {
+                const $a: Activation = Activation::Gelu;
+                $body
+            }
+            Activation::Silu => {
+                const $a: Activation = Activation::Silu;
+                $body
+            }
         }
     };
 }
@@ -241,6 +307,11 @@ pub fn bias_activation(activation: Activation, row: &mut [f32], bias: &[f32]) {
 /// g ← g ⊙ f'(z), with f' written through the outputs y = f(z) of the row.
 pub fn scale_by_derivative(activation: Activation, grad: &mut [f32], y: &[f32]) {
     per_activation!(activation, |A| grad.iter_mut().zip(y).for_each(|(g, &y)| *g *= A.derivative_from_output(y)))
+}
+
+/// g ← g ⊙ f'(z), with f' computed from the pre-activations z.
+pub fn scale_by_input_derivative(activation: Activation, grad: &mut [f32], z: &[f32]) {
+    per_activation!(activation, |A| grad.iter_mut().zip(z).for_each(|(g, &z)| *g *= A.derivative(z)))
 }
 
 /// Row-wise softmax in place, shifted by the row maximum for stability.
@@ -282,6 +353,26 @@ mod tests {
     }
 
     #[test]
+    fn gelu_and_silu_match_float64_definitions() {
+        // erf by its Maclaurin series, which converges fast for |x| ≤ 3.
+        let erf = |x: f64| {
+            let (mut term, mut sum) = (x, x);
+            for n in 1..80 {
+                term *= -x * x / n as f64;
+                sum += term / (2 * n + 1) as f64;
+            }
+            sum * 2.0 / std::f64::consts::PI.sqrt()
+        };
+        for z in [-4.0f64, -1.3, -0.2, 0.0, 0.7, 2.1, 4.0] {
+            let gelu = 0.5 * z * (1.0 + erf(z / 2f64.sqrt()));
+            let silu = z / (1.0 + (-z).exp());
+            assert!((Activation::Gelu.apply(z as f32) as f64 - gelu).abs() < 1e-6, "gelu({z})");
+            assert!((Activation::Silu.apply(z as f32) as f64 - silu).abs() < 1e-6, "silu({z})");
+        }
+        assert_eq!(Activation::parse("swish").unwrap(), Activation::Silu);
+    }
+
+    #[test]
     fn nan_passes_through_every_activation() {
         for name in Activation::NAMES {
             let act = Activation::parse(name).unwrap();
@@ -296,8 +387,12 @@ mod tests {
                 let f = |z: f64| act.apply(z as f32) as f64;
                 let h = 1e-3;
                 let fd = (f(z + h) - f(z - h)) / (2.0 * h);
-                let got = act.derivative_from_output(act.apply(z as f32)) as f64;
+                let got = act.derivative(z as f32) as f64;
                 assert!((fd - got).abs() < 1e-3, "{act:?} at {z}: {got} vs {fd}");
+                if !act.needs_input() {
+                    let through_output = act.derivative_from_output(act.apply(z as f32)) as f64;
+                    assert!((fd - through_output).abs() < 1e-3, "{act:?} at {z}: {through_output} vs {fd}");
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ pub mod params;
 pub mod rmsprop;
 pub mod rows;
 
-pub use activation::{softmax_backward_rows, softmax_rows, Activation};
+pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows, softmax_rows, Activation};
 pub use gemm::{gemm, Epilogue, GemmBuffers};
 pub use isa::Isa;
 pub use rmsprop::RmsPropStep;

@@ -3,6 +3,7 @@
 
 use super::initializers::Initializer;
 use super::regularizer::Regularizer;
+use super::{to_preactivation, Backward, InputGrad, Pass};
 use crate::alloc::{checked_len, zeroed};
 use crate::error::{Error, Result};
 use crate::kernels::{gemm, softmax_backward_rows, softmax_rows, Activation, Epilogue, GemmBuffers, Isa};
@@ -87,6 +88,104 @@ impl Dense {
         self.kernel.len() + self.bias.len()
     }
 
+    /// [kernel] or [kernel, bias], Keras's order; all trainable.
+    pub fn weight_shapes(&self) -> Vec<Vec<usize>> {
+        let mut shapes = vec![self.kernel.shape().to_vec()];
+        if self.use_bias {
+            shapes.push(vec![self.units()]);
+        }
+        shapes
+    }
+
+    pub fn trainable(&self) -> Vec<&[f32]> {
+        let kernel = self.kernel.as_slice().expect("kernel is contiguous");
+        let bias = self.bias.as_slice().expect("bias is contiguous");
+        if self.use_bias {
+            vec![kernel, bias]
+        } else {
+            vec![kernel]
+        }
+    }
+
+    pub fn trainable_mut(&mut self) -> Vec<&mut [f32]> {
+        let use_bias = self.use_bias;
+        let kernel = self.kernel.as_slice_mut().expect("kernel is contiguous");
+        let bias = self.bias.as_slice_mut().expect("bias is contiguous");
+        if use_bias {
+            vec![kernel, bias]
+        } else {
+            vec![kernel]
+        }
+    }
+
+    /// Training keeps the pre-activations when the activation's derivative
+    /// needs them (gelu, silu).
+    pub fn scratch_lens(&self, rows: usize, training: bool) -> Vec<usize> {
+        if training && self.activation.needs_input() {
+            vec![rows * self.units()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// `forward`, keeping the pre-activations in `scratch` when training
+    /// needs them.
+    pub fn forward_pass(
+        &self,
+        pass: Pass,
+        x: ArrayView2<f32>,
+        mut y: ArrayViewMut2<f32>,
+        scratch: &mut [Vec<f32>],
+        bufs: &mut GemmBuffers,
+    ) {
+        if !(pass.training && self.activation.needs_input()) {
+            return self.forward(pass.isa, x, y, bufs);
+        }
+        let bias = self.use_bias.then(|| self.bias.as_slice().expect("bias is contiguous"));
+        let ep = Epilogue::BiasActivation { bias, activation: Activation::Linear };
+        gemm(pass.isa, x, self.kernel.view(), y.view_mut(), ep, bufs);
+        let y = y.as_slice_mut().expect("workspace buffers are contiguous");
+        scratch[0][..y.len()].copy_from_slice(y);
+        crate::kernels::activation::bias_activation(self.activation, y, &[]);
+    }
+
+    /// dW, db and (when asked) dX, from the gradient at the output. dW and
+    /// dX are independent GEMMs and run side by side.
+    pub fn backward(&self, isa: Isa, b: Backward) {
+        let Backward { x, y, mut dy, at_preactivation, input, dweights, scratch, gemm, gemm_side } = b;
+        if !at_preactivation {
+            to_preactivation(self.activation, y, scratch.first().map_or(&[], |z| &z[..]), dy.view_mut());
+        }
+        let dz = dy.view();
+        let (i, u) = (self.input_dim(), self.units());
+        let (dk, db) = dweights.split_at_mut(1);
+        let mut weight_grads = |gemm: &mut GemmBuffers| {
+            kernel_gradient(isa, x, dz, ArrayViewMut2::from_shape((i, u), &mut dk[0][..]).expect("sized"), gemm);
+            if self.use_bias {
+                column_sums(dz, ArrayViewMut1::from(&mut db[0][..]));
+            }
+        };
+        match input {
+            None => weight_grads(gemm),
+            Some(InputGrad { dx, fold }) => {
+                rayon::join(|| weight_grads(gemm), || self.input_gradient(isa, x, dz, dx, fold, gemm_side));
+            }
+        }
+    }
+
+    /// The penalty of the kernel and bias regularizers.
+    pub fn penalty(&self) -> f64 {
+        self.kernel_regularizer.penalty(self.kernel.as_slice().expect("contiguous"))
+            + self.bias_regularizer.penalty(self.bias.as_slice().expect("contiguous"))
+    }
+
+    pub fn add_penalty_gradient(&self, dweights: &mut [Vec<f32>]) {
+        self.kernel_regularizer.add_gradient(self.kernel.as_slice().expect("contiguous"), &mut dweights[0]);
+        if self.use_bias {
+            self.bias_regularizer.add_gradient(self.bias.as_slice().expect("contiguous"), &mut dweights[1]);
+        }
+    }
+
     /// y = f(x·W + b); bias and any elementwise activation are fused into
     /// the GEMM's epilogue, softmax runs on the finished rows.
     pub fn forward(&self, isa: Isa, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>, bufs: &mut GemmBuffers) {
@@ -98,19 +197,24 @@ impl Dense {
         }
     }
 
-    /// The gradient at the previous layer's pre-activation, from dZ (the
-    /// gradient at this layer's): (dZ·Wᵀ) ⊙ f'_prev(x), where x is the
-    /// previous layer's output, with f'_prev fused into the GEMM's epilogue.
-    /// The first layer never needs this: its input takes no gradient.
+    /// The gradient at the input, dZ·Wᵀ, from dZ (the gradient at this
+    /// layer's pre-activation). With `fold`, the activation f that produced
+    /// x (the layer below's) is folded in: (dZ·Wᵀ) ⊙ f'(x), with f' in the
+    /// GEMM's epilogue, giving the gradient at the layer below's
+    /// pre-activation. The first layer never needs this.
     pub fn input_gradient(
         &self,
         isa: Isa,
         x: ArrayView2<f32>,
         dz: ArrayView2<f32>,
         mut dx: ArrayViewMut2<f32>,
-        prev: Activation,
+        fold: Option<Activation>,
         bufs: &mut GemmBuffers,
     ) {
+        let Some(prev) = fold.filter(|&a| a != Activation::Linear) else {
+            return gemm(isa, dz, self.kernel.t(), dx, Epilogue::None, bufs);
+        };
+        debug_assert!(!prev.needs_input(), "only activations with derivatives through y are folded");
         if prev.is_elementwise() {
             let ep = Epilogue::ActivationGrad { output: x, activation: prev };
             gemm(isa, dz, self.kernel.t(), dx.view_mut(), ep, bufs);

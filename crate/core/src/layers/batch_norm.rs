@@ -1,0 +1,301 @@
+//! BatchNormalization over the feature axis, Keras's defaults and rules:
+//! training normalises with the batch's mean and (biased) variance and moves
+//! the moving statistics toward them by 1 − momentum; inference uses the
+//! moving statistics. Weights in Keras's order: gamma, beta (trainable),
+//! moving_mean, moving_variance (not trainable).
+
+use super::{Backward, InputGrad, Pass};
+use crate::error::{Error, Result};
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+#[derive(Clone, Debug)]
+pub struct BatchNormSpec {
+    pub momentum: f64,
+    pub epsilon: f64,
+    /// Whether beta is added (Keras's `center`).
+    pub center: bool,
+    /// Whether gamma multiplies (Keras's `scale`).
+    pub scale: bool,
+}
+
+impl Default for BatchNormSpec {
+    fn default() -> Self {
+        BatchNormSpec { momentum: 0.99, epsilon: 1e-3, center: true, scale: true }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BatchNorm {
+    pub momentum: f32,
+    pub epsilon: f32,
+    /// Empty without `scale` / `center`.
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub moving_mean: Vec<f32>,
+    pub moving_variance: Vec<f32>,
+}
+
+/// Scratch slots a training forward pass fills for the backward pass and
+/// the moving-statistics update.
+const XHAT: usize = 0;
+const MEAN: usize = 1;
+const VARIANCE: usize = 2;
+const INV_STD: usize = 3;
+
+impl BatchNorm {
+    pub fn new(spec: &BatchNormSpec, width: usize) -> Result<BatchNorm> {
+        if !(0.0..=1.0).contains(&spec.momentum) {
+            return Err(Error::Value(format!("Expected momentum in [0, 1]. Received: momentum={}", spec.momentum)));
+        }
+        if !(spec.epsilon.is_finite() && spec.epsilon > 0.0) {
+            return Err(Error::Value(format!("Expected a positive epsilon. Received: epsilon={}", spec.epsilon)));
+        }
+        if width == 0 {
+            return Err(Error::Value("Expected a positive input width for BatchNormalization. Received: 0".into()));
+        }
+        let filled = |on: bool, v: f32| if on { vec![v; width] } else { Vec::new() };
+        Ok(BatchNorm {
+            momentum: spec.momentum as f32,
+            epsilon: spec.epsilon as f32,
+            gamma: filled(spec.scale, 1.0),
+            beta: filled(spec.center, 0.0),
+            moving_mean: vec![0.0; width],
+            moving_variance: vec![1.0; width],
+        })
+    }
+
+    pub fn width(&self) -> usize {
+        self.moving_mean.len()
+    }
+
+    pub fn weight_shapes(&self) -> Vec<Vec<usize>> {
+        [&self.gamma, &self.beta, &self.moving_mean, &self.moving_variance]
+            .iter()
+            .filter(|w| !w.is_empty())
+            .map(|w| vec![w.len()])
+            .collect()
+    }
+
+    pub fn trainable(&self) -> Vec<&[f32]> {
+        [&self.gamma[..], &self.beta[..]].into_iter().filter(|w| !w.is_empty()).collect()
+    }
+
+    pub fn non_trainable(&self) -> Vec<&[f32]> {
+        vec![&self.moving_mean, &self.moving_variance]
+    }
+
+    pub fn all_weights_mut(&mut self) -> Vec<&mut [f32]> {
+        [&mut self.gamma[..], &mut self.beta[..], &mut self.moving_mean[..], &mut self.moving_variance[..]]
+            .into_iter()
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+
+    pub fn scratch_lens(&self, rows: usize, training: bool) -> Vec<usize> {
+        let w = self.width();
+        if training {
+            vec![rows * w, w, w, w]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn gamma(&self, j: usize) -> f32 {
+        self.gamma.get(j).copied().unwrap_or(1.0)
+    }
+
+    fn beta(&self, j: usize) -> f32 {
+        self.beta.get(j).copied().unwrap_or(0.0)
+    }
+
+    pub fn forward(&self, pass: Pass, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>, scratch: &mut [Vec<f32>]) {
+        let (rows, w) = x.dim();
+        if !pass.training {
+            for j in 0..w {
+                let inv = 1.0 / (self.moving_variance[j] + self.epsilon).sqrt();
+                let (mean, g, b) = (self.moving_mean[j], self.gamma(j), self.beta(j));
+                y.column_mut(j).zip_mut_with(&x.column(j), |y, &x| *y = (x - mean) * inv * g + b);
+            }
+            return;
+        }
+        let [xhat, mean, variance, inv_std] = scratch else { unreachable!("four scratch buffers") };
+        // Sums in float64 row by row: the same bits at any thread count.
+        let mut sum = vec![0.0f64; w];
+        for row in x.rows() {
+            sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+        }
+        sum.iter().zip(mean.iter_mut()).for_each(|(s, m)| *m = (*s / rows as f64) as f32);
+        let mut squares = vec![0.0f64; w];
+        for row in x.rows() {
+            for ((s, &v), &m) in squares.iter_mut().zip(row).zip(mean.iter()) {
+                let d = (v - m) as f64;
+                *s += d * d;
+            }
+        }
+        for j in 0..w {
+            variance[j] = (squares[j] / rows as f64) as f32;
+            inv_std[j] = 1.0 / (variance[j] + self.epsilon).sqrt();
+        }
+        let mut xhat = ArrayViewMut2::from_shape((rows, w), &mut xhat[..rows * w]).expect("sized");
+        for ((x, mut xh), mut y) in x.rows().into_iter().zip(xhat.rows_mut()).zip(y.rows_mut()) {
+            for j in 0..w {
+                let n = (x[j] - mean[j]) * inv_std[j];
+                xh[j] = n;
+                y[j] = n * self.gamma(j) + self.beta(j);
+            }
+        }
+    }
+
+    /// dgamma = Σ dy·x̂, dbeta = Σ dy, and
+    /// dx = γ·σ⁻¹/n · (n·dy − dbeta − x̂·dgamma).
+    pub fn backward(&self, b: Backward) {
+        let Backward { dy, input, dweights, scratch, .. } = b;
+        let (rows, w) = dy.dim();
+        let xhat = ArrayView2::from_shape((rows, w), &scratch[XHAT][..rows * w]).expect("sized");
+        let (mut dgamma, mut dbeta) = (vec![0.0f32; w], vec![0.0f32; w]);
+        for (g, xh) in dy.rows().into_iter().zip(xhat.rows()) {
+            for j in 0..w {
+                dgamma[j] += g[j] * xh[j];
+                dbeta[j] += g[j];
+            }
+        }
+        let mut slots = dweights.iter_mut();
+        if !self.gamma.is_empty() {
+            slots.next().expect("a slot for gamma").copy_from_slice(&dgamma);
+        }
+        if !self.beta.is_empty() {
+            slots.next().expect("a slot for beta").copy_from_slice(&dbeta);
+        }
+        let Some(InputGrad { mut dx, .. }) = input else { return };
+        let n = rows as f32;
+        for ((g, xh), mut dx) in dy.rows().into_iter().zip(xhat.rows()).zip(dx.rows_mut()) {
+            for j in 0..w {
+                let k = self.gamma(j) * scratch[INV_STD][j] / n;
+                dx[j] = k * (n * g[j] - dbeta[j] - xh[j] * dgamma[j]);
+            }
+        }
+    }
+
+    /// moving ← moving·momentum + batch·(1 − momentum), as Keras 3.
+    pub fn update_moving_statistics(&mut self, scratch: &[Vec<f32>]) {
+        let m = self.momentum;
+        for (moving, batch) in
+            [(&mut self.moving_mean, &scratch[MEAN]), (&mut self.moving_variance, &scratch[VARIANCE])]
+        {
+            moving.iter_mut().zip(batch.iter()).for_each(|(v, &b)| *v = *v * m + b * (1.0 - m));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{GemmBuffers, Isa};
+    use ndarray::Array2;
+
+    fn pass(training: bool) -> Pass {
+        Pass { isa: Isa::detect(), training, step: 0 }
+    }
+
+    fn layer() -> BatchNorm {
+        let mut bn = BatchNorm::new(&BatchNormSpec::default(), 4).unwrap();
+        bn.gamma = vec![1.5, -0.5, 2.0, 0.7];
+        bn.beta = vec![0.1, 0.2, -0.3, 0.0];
+        bn
+    }
+
+    fn input() -> Array2<f32> {
+        Array2::from_shape_fn((6, 4), |(i, j)| ((i * 4 + j) as f32 * 0.77).sin() * (j + 1) as f32)
+    }
+
+    fn forward(bn: &BatchNorm, x: &Array2<f32>, scratch: &mut [Vec<f32>]) -> Array2<f32> {
+        let mut y = Array2::zeros(x.raw_dim());
+        bn.forward(pass(true), x.view(), y.view_mut(), scratch);
+        y
+    }
+
+    #[test]
+    fn training_normalises_with_batch_statistics_in_float64() {
+        let (bn, x) = (layer(), input());
+        let mut scratch: Vec<Vec<f32>> = bn.scratch_lens(6, true).into_iter().map(|n| vec![0.0; n]).collect();
+        let y = forward(&bn, &x, &mut scratch);
+        for j in 0..4 {
+            let col: Vec<f64> = x.column(j).iter().map(|&v| v as f64).collect();
+            let mean = col.iter().sum::<f64>() / 6.0;
+            let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 6.0;
+            for i in 0..6 {
+                let want = (col[i] - mean) / (var + 1e-3).sqrt() * bn.gamma[j] as f64 + bn.beta[j] as f64;
+                assert!((y[[i, j]] as f64 - want).abs() < 1e-5);
+            }
+        }
+        let mut moved = bn.clone();
+        moved.update_moving_statistics(&scratch);
+        assert!((moved.moving_mean[1] - 0.01 * scratch[MEAN][1]).abs() < 1e-7);
+        assert!((moved.moving_variance[1] - (0.99 + 0.01 * scratch[VARIANCE][1])).abs() < 1e-6);
+    }
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let (bn, x) = (layer(), input());
+        let g = Array2::from_shape_fn((6, 4), |(i, j)| ((i + 2 * j) as f32 * 0.41).cos());
+        let lens = bn.scratch_lens(6, true);
+        let mut scratch: Vec<Vec<f32>> = lens.iter().map(|&n| vec![0.0; n]).collect();
+        let y = forward(&bn, &x, &mut scratch);
+        let mut dy = g.clone();
+        let mut dx = Array2::zeros((6, 4));
+        let mut dweights = vec![vec![0.0; 4], vec![0.0; 4]];
+        bn.backward(Backward {
+            x: x.view(),
+            y: y.view(),
+            dy: dy.view_mut(),
+            at_preactivation: true,
+            input: Some(InputGrad { dx: dx.view_mut(), fold: None }),
+            dweights: &mut dweights,
+            scratch: &mut scratch,
+            gemm: &mut GemmBuffers::default(),
+            gemm_side: &mut GemmBuffers::default(),
+        });
+        let objective = |bn: &BatchNorm, x: &Array2<f32>| {
+            let mut s: Vec<Vec<f32>> = lens.iter().map(|&n| vec![0.0; n]).collect();
+            (&forward(bn, x, &mut s) * &g).iter().map(|&v| v as f64).sum::<f64>()
+        };
+        let h = 1e-2f32;
+        for i in 0..6 {
+            for j in 0..4 {
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[[i, j]] += h;
+                down[[i, j]] -= h;
+                let fd = (objective(&bn, &up) - objective(&bn, &down)) / (2.0 * h as f64);
+                assert!((fd - dx[[i, j]] as f64).abs() < 3e-3, "dx[{i},{j}] {} vs {fd}", dx[[i, j]]);
+            }
+        }
+        // Slot 0 is gamma's gradient, slot 1 beta's.
+        for (slot, grads) in dweights.iter().enumerate() {
+            for (j, &got) in grads.iter().enumerate() {
+                let (mut up, mut down) = (bn.clone(), bn.clone());
+                let (u, d) = if slot == 0 { (&mut up.gamma, &mut down.gamma) } else { (&mut up.beta, &mut down.beta) };
+                u[j] += h;
+                d[j] -= h;
+                let fd = (objective(&up, &x) - objective(&down, &x)) / (2.0 * h as f64);
+                assert!((fd - got as f64).abs() < 2e-3, "slot {slot}[{j}]");
+            }
+        }
+    }
+
+    #[test]
+    fn inference_uses_the_moving_statistics() {
+        let mut bn = layer();
+        bn.moving_mean = vec![0.5, -1.0, 0.0, 2.0];
+        bn.moving_variance = vec![4.0, 0.25, 1.0, 9.0];
+        let x = input();
+        let mut y = Array2::zeros(x.raw_dim());
+        bn.forward(pass(false), x.view(), y.view_mut(), &mut []);
+        for j in 0..4 {
+            let inv = 1.0 / (bn.moving_variance[j] as f64 + 1e-3).sqrt();
+            for i in 0..6 {
+                let want = (x[[i, j]] as f64 - bn.moving_mean[j] as f64) * inv * bn.gamma[j] as f64 + bn.beta[j] as f64;
+                assert!((y[[i, j]] as f64 - want).abs() < 1e-5);
+            }
+        }
+    }
+}
