@@ -29,11 +29,30 @@ function readableSize(bytes: number): string {
   return `${size.toFixed(2)} PB`;
 }
 
+/** A cell's text in lines of at most `width` characters, broken at spaces as Keras's table does (a longer word is cut). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(' ')) {
+    const joined = current === '' ? word : `${current} ${word}`;
+    if (joined.length <= width) {
+      current = joined;
+      continue;
+    }
+    if (current !== '') lines.push(current);
+    current = word;
+    while (current.length > width) {
+      lines.push(current.slice(0, width));
+      current = current.slice(width);
+    }
+  }
+  lines.push(current);
+  return lines;
+}
+
+/** Keras's summary table for `rows`, with its parameter totals (bytes at 4 per parameter). */
 export function renderSummary(name: string, rows: SummaryRow[], totalParams: number, trainableParams = totalParams): string {
-  // A cell wider than Keras's column widens that column rather than wrapping.
-  const widths = CELLS.map((w, i) =>
-    Math.max(w, ...rows.map((r) => [r.layer, r.shape, r.params][i]!.length + 2), i === 0 ? 'Layer (type)'.length + 2 : 0),
-  );
+  const widths = CELLS;
   const rule = (left: string, fill: string, mid: string, right: string): string =>
     left + widths.map((w) => fill.repeat(w)).join(mid) + right;
   const line = (cells: string[], edge: string, sep: string): string =>
@@ -44,7 +63,9 @@ export function renderSummary(name: string, rows: SummaryRow[], totalParams: num
   out.push(rule('┡', '━', '╇', '┩'));
   rows.forEach((r, i) => {
     if (i > 0) out.push(rule('├', '─', '┼', '┤'));
-    out.push(line([r.layer, r.shape, r.params], '│', '│'));
+    const cells = [r.layer, r.shape, r.params].map((c, j) => wrap(c, widths[j]! - 2));
+    const height = Math.max(...cells.map((c) => c.length));
+    for (let k = 0; k < height; k++) out.push(line(cells.map((c) => c[k] ?? ''), '│', '│'));
   });
   out.push(rule('└', '─', '┴', '┘'));
   const count = (n: number): string => `${grouped(n)} (${readableSize(n * 4)})`;
