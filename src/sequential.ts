@@ -56,7 +56,8 @@ const SPARSE_LOSSES: readonly LossName[] = ['sparse_categorical_crossentropy', '
  * accuracy (and its aliases, resolved per loss as Keras does); for float
  * targets the mean absolute error, the mean squared error and its root,
  * binary, categorical and top-5 categorical accuracy, precision and recall
- * at 0.5; for class indices sparse top-5 categorical accuracy.
+ * at 0.5, ROC AUC (200 thresholds); for class indices sparse top-5
+ * categorical accuracy.
  */
 export type MetricName =
   | 'accuracy'
@@ -73,7 +74,8 @@ export type MetricName =
   | 'top_k_categorical_accuracy'
   | 'sparse_top_k_categorical_accuracy'
   | 'precision'
-  | 'recall';
+  | 'recall'
+  | 'auc';
 export const METRIC_NAMES: readonly MetricName[] = [
   'accuracy',
   'acc',
@@ -90,6 +92,7 @@ export const METRIC_NAMES: readonly MetricName[] = [
   'sparse_top_k_categorical_accuracy',
   'precision',
   'recall',
+  'auc',
 ];
 const ACCURACY_NAMES: readonly MetricName[] = ['accuracy', 'acc', 'sparse_categorical_accuracy'];
 

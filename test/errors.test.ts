@@ -84,7 +84,7 @@ describe('coded errors for bad input', () => {
     const m = new Sequential([new layers.Dense(2)]);
     expect((await failure(() => m.compile({ optimizer: 'adamax' as never, loss: 'sparse_categorical_crossentropy' }))).code).toBe('ERR_FERRO_VALUE');
     expect((await failure(() => m.compile({ optimizer: 'rmsprop', loss: 'poisson' as never }))).code).toBe('ERR_FERRO_VALUE');
-    expect((await failure(() => m.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['auc' as never] }))).code).toBe('ERR_FERRO_VALUE');
+    expect((await failure(() => m.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['auroc' as never] }))).code).toBe('ERR_FERRO_VALUE');
     expect((await failure(() => new RMSprop({ rho: 1.5 }))).code).toBe('ERR_FERRO_VALUE');
     expect((await failure(() => new RMSprop({ epsilon: 0 }))).code).toBe('ERR_FERRO_VALUE');
   });

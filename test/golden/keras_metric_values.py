@@ -32,10 +32,19 @@ cases = {
     "sparse_top_k_categorical_accuracy": (M.SparseTopKCategoricalAccuracy(), y_classes),
     "precision": (M.Precision(), y_multi),
     "recall": (M.Recall(), y_multi),
+    "auc": (M.AUC(), y_multi),
 }
 out = {"keras": keras.__version__, "p": p.tolist(), "targets": {}, "values": {}}
 for name, (metric, y) in cases.items():
     metric.update_state(y, p)
     out["values"][name] = float(metric.result())
     out["targets"][name] = y.tolist()
+# AUC where the buckets' edges matter: outputs on thresholds k/199, at 0 and
+# 1, and outside [0, 1] (Keras clips them), one column of 0/1 labels.
+edges = np.array([0.0, 1.0, 0.5, 1 / 199, 2 / 199, 198 / 199, 1.3, -0.2, 0.25, 0.75, 0.501, 0.499, 100 / 199,
+                  0.1, 0.9, 0.3, 0.6, 0.0, 1.0, 0.45], dtype="float32").reshape(-1, 1)
+edge_labels = np.array([0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 0], dtype="float32").reshape(-1, 1)
+auc = M.AUC()
+auc.update_state(edge_labels, edges)
+out["auc_edges"] = {"p": edges.ravel().tolist(), "y": edge_labels.ravel().tolist(), "value": float(auc.result())}
 print(json.dumps(out, indent=1))

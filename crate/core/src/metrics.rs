@@ -1,7 +1,7 @@
 //! Metrics besides the loss and 'accuracy' (which every loss reports), by
 //! Keras's names and with its defaults: mean absolute error, mean squared
 //! error and its root; binary, categorical and top-5 accuracies; precision
-//! and recall at 0.5. Each adds its sums to slots of
+//! and recall at 0.5; ROC AUC over 200 thresholds. Each adds its sums to slots of
 //! `LossTotals::metric_sums` (a mean needs one, a ratio two); results are
 //! what Keras's metrics report (unweighted, like compiled metrics).
 
@@ -9,8 +9,11 @@ use crate::error::{Error, Result};
 use crate::losses::{argmax, Loss, LossTotals, Targets};
 use ndarray::ArrayView2;
 
+/// Keras's default number of AUC thresholds.
+const AUC_THRESHOLDS: usize = 200;
+
 /// Most metric sums one model keeps: enough for every metric once.
-pub const MAX_METRICS: usize = 16;
+pub const MAX_METRICS: usize = 16 + 2 * AUC_THRESHOLDS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
@@ -26,6 +29,9 @@ pub enum Metric {
     Precision,
     /// True positives over actual positives.
     Recall,
+    /// Area under the ROC curve, Keras's AUC(): 200 evenly spaced
+    /// thresholds, trapezoids between them.
+    Auc,
 }
 
 /// Keras's k for the top-k accuracies.
@@ -33,7 +39,7 @@ const TOP_K: usize = 5;
 
 impl Metric {
     /// Keras's names and short aliases ('accuracy' and its aliases are the loss's own).
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "mae",
         "mean_absolute_error",
         "mse",
@@ -46,6 +52,7 @@ impl Metric {
         "sparse_top_k_categorical_accuracy",
         "precision",
         "recall",
+        "auc",
     ];
 
     /// The metric named `name` for a model trained with `loss`.
@@ -60,6 +67,7 @@ impl Metric {
             "sparse_top_k_categorical_accuracy" => Metric::SparseTopKCategoricalAccuracy,
             "precision" => Metric::Precision,
             "recall" => Metric::Recall,
+            "auc" => Metric::Auc,
             _ => {
                 return Err(Error::Value(format!(
                     "Unknown metric: '{name}'. Expected 'accuracy' or one of: {}",
@@ -83,10 +91,11 @@ impl Metric {
 
     /// How many sums it keeps: a ratio keeps numerator and denominator.
     fn slots(self) -> usize {
-        if matches!(self, Metric::Precision | Metric::Recall) {
-            2
-        } else {
-            1
+        match self {
+            Metric::Precision | Metric::Recall => 2,
+            // Counts of positives, then of negatives, per threshold bucket.
+            Metric::Auc => 2 * AUC_THRESHOLDS,
+            _ => 1,
         }
     }
 
@@ -121,6 +130,12 @@ impl Metric {
                     sums[0] += in_top_k(row.iter().copied(), argmax(y.iter().copied())) as u8 as f64
                 }
                 Metric::SparseTopKCategoricalAccuracy => {}
+                Metric::Auc => {
+                    for (&p, &y) in row.iter().zip(y) {
+                        let negative = (y == 0.0) as usize;
+                        sums[negative * AUC_THRESHOLDS + auc_bucket(p)] += 1.0;
+                    }
+                }
                 Metric::Precision | Metric::Recall => {
                     sums[0] += per_unit(&|p, y| (positive(p) && y > 0.5) as u8 as f64);
                     sums[1] += if self == Metric::Precision {
@@ -138,6 +153,7 @@ impl Metric {
         let mean = sums[0] / count.max(1) as f64;
         match self {
             Metric::RootMeanSquaredError => mean.sqrt(),
+            Metric::Auc => auc(&sums[..AUC_THRESHOLDS], &sums[AUC_THRESHOLDS..]),
             // Keras: 0 when nothing was predicted (or is) positive.
             Metric::Precision | Metric::Recall => {
                 if sums[1] > 0.0 {
@@ -149,6 +165,38 @@ impl Metric {
             _ => mean,
         }
     }
+}
+
+/// The last threshold an output exceeds, as Keras buckets it: thresholds
+/// are −ε, 1/199, 2/199, …, 198/199, 1 + ε; an output p exceeds the first
+/// ⌈199·p⌉ of them (all outputs exceed −ε), outputs clipped to [0, 1].
+fn auc_bucket(p: f32) -> usize {
+    let steps = (AUC_THRESHOLDS - 1) as f32;
+    let p = if p > 1.0 {
+        1.0
+    } else if p >= 0.0 {
+        p
+    } else {
+        0.0
+    };
+    ((p * steps).ceil() as usize).saturating_sub(1)
+}
+
+/// ROC AUC from per-bucket counts: at threshold i the true (false)
+/// positives are the positives (negatives) in buckets ≥ i; the curve of
+/// (false positive rate, recall) is summed in trapezoids, 0 where a rate's
+/// denominator is 0 (Keras's divide_no_nan).
+fn auc(positives: &[f64], negatives: &[f64]) -> f64 {
+    let (p, n) = (positives.iter().sum::<f64>(), negatives.iter().sum::<f64>());
+    let rate = |count: f64, total: f64| if total > 0.0 { count / total } else { 0.0 };
+    let (mut tp, mut fp) = (p, n);
+    let mut points = Vec::with_capacity(positives.len());
+    for (&pos, &neg) in positives.iter().zip(negatives) {
+        points.push((rate(fp, n), rate(tp, p)));
+        tp -= pos;
+        fp -= neg;
+    }
+    points.windows(2).map(|w| (w[0].0 - w[1].0) * (w[0].1 + w[1].1) / 2.0).sum()
 }
 
 /// Whether class `target` is among the `TOP_K` highest outputs (ties count
@@ -238,10 +286,29 @@ mod tests {
         }
     }
 
+    /// Outputs on the thresholds themselves, at 0 and 1 and outside [0, 1].
+    #[test]
+    fn auc_buckets_outputs_on_thresholds_as_keras_does() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../test/golden/keras-metric-values.json");
+        let golden: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let case = &golden["auc_edges"];
+        let floats = |v: &serde_json::Value| -> Vec<f32> {
+            v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+        };
+        let (p, y) = (floats(&case["p"]), floats(&case["y"]));
+        let p = ndarray::Array2::from_shape_vec((p.len(), 1), p).unwrap();
+        let mut t = LossTotals { count: y.len(), ..Default::default() };
+        accumulate(&[Metric::Auc], p.view(), Targets::Values { data: &y, width: 1 }, &mut t);
+        let got = values(&[Metric::Auc], &t)[0];
+        let want = case["value"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-6, "{got} vs Keras {want}");
+    }
+
     #[test]
     fn names_and_refusals() {
         assert_eq!(Metric::parse("mae", Loss::MeanSquaredError).unwrap(), Metric::MeanAbsoluteError);
-        assert_eq!(Metric::parse("auc", Loss::MeanSquaredError).unwrap_err().code(), "ERR_FERRO_VALUE");
+        assert_eq!(Metric::parse("auroc", Loss::MeanSquaredError).unwrap_err().code(), "ERR_FERRO_VALUE");
+        assert_eq!(Metric::parse("auc", Loss::SparseCategoricalCrossentropy).unwrap_err().code(), "ERR_FERRO_VALUE");
         assert!(Metric::parse("mse", Loss::SparseCategoricalCrossentropy).is_err());
     }
 }

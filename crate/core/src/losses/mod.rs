@@ -226,7 +226,7 @@ impl Loss {
 }
 
 /// Sums over a batch; means are taken by whoever knows how many rows were seen.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossTotals {
     pub loss_sum: f64,
     /// Samples judged right (a binary accuracy counts each sample's share of right units).
@@ -234,6 +234,12 @@ pub struct LossTotals {
     pub count: usize,
     /// Per-sample sums of the compiled metrics (metrics.rs), in compile order.
     pub metric_sums: [f64; crate::metrics::MAX_METRICS],
+}
+
+impl Default for LossTotals {
+    fn default() -> Self {
+        LossTotals { loss_sum: 0.0, correct: 0.0, count: 0, metric_sums: [0.0; crate::metrics::MAX_METRICS] }
+    }
 }
 
 impl LossTotals {
