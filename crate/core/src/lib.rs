@@ -12,6 +12,7 @@ pub mod losses;
 pub mod metrics;
 pub mod model;
 pub mod optimizers;
+pub mod params;
 pub mod pool;
 pub mod registry;
 pub mod rng;

@@ -8,11 +8,14 @@ use crate::layers::{DenseSpec, Layer, LayerSpec};
 use crate::losses::{Loss, LossOptions, LossTotals};
 use crate::metrics::Metric;
 use crate::optimizers::{Optimizer, OptimizerConfig};
+use crate::params::{Params, ParamsBuilder};
 use crate::rng::Rng;
 use crate::workspace::Spares;
 
 pub struct Model {
     pub layers: Vec<Layer>,
+    /// Every trainable weight, in one arena (the layers hold where theirs are).
+    pub params: Params,
     pub(crate) plan: Plan,
     /// Training steps taken (Dropout's masks are drawn per step).
     pub(crate) steps: u64,
@@ -83,14 +86,17 @@ impl Model {
             return Err(Error::Value(format!("Expected a positive input dimension. Received: inputDim={input_dim}")));
         }
         let mut rng = Rng::new(seed);
+        let mut params = ParamsBuilder::default();
         let mut layers = Vec::with_capacity(specs.len());
         let mut dim = input_dim;
-        for spec in specs {
-            let layer = Layer::new(spec, dim, &mut rng)?;
+        for (l, spec) in specs.iter().enumerate() {
+            params.set_layer(l);
+            let layer = Layer::new(spec, dim, &mut rng, &mut params)?;
             dim = layer.units();
             layers.push(layer);
         }
         Ok(Model {
+            params: params.finish()?,
             plan: Plan::new(&layers),
             steps: 0,
             layers,
@@ -192,7 +198,7 @@ impl Model {
     /// them (Dense: kernel, bias; BatchNormalization: gamma, beta,
     /// moving_mean, moving_variance).
     pub fn weights(&self) -> Vec<WeightTensor> {
-        self.layers.iter().flat_map(Layer::weights).collect()
+        self.layers.iter().flat_map(|l| l.weights(&self.params.values)).collect()
     }
 
     /// Replaces every weight; checks count and shapes before touching any.
@@ -216,7 +222,10 @@ impl Model {
         }
         let mut it = weights.into_iter();
         for l in &mut self.layers {
-            for dst in l.all_weights_mut() {
+            for r in l.trainable() {
+                r.of_mut(&mut self.params.values).copy_from_slice(&it.next().expect("count was checked").data);
+            }
+            for dst in l.non_trainable_mut() {
                 dst.copy_from_slice(&it.next().expect("count was checked").data);
             }
         }

@@ -7,6 +7,7 @@ use crate::kernels::{Activation, GemmBuffers, Isa};
 use crate::layers::{Backward, InputGrad, Layer, Pass};
 use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
+use crate::params::ParamRef;
 use crate::workspace::{view, view_mut, Workspace};
 use rayon::prelude::*;
 
@@ -135,9 +136,9 @@ impl Model {
         let mut totals = self.compute_gradients(&mut ws, batch.len(), None);
         self.regularize(&mut ws, &mut totals, batch.len());
         let mut grads = Vec::new();
-        for (layer, dweights) in self.layers.iter().zip(&ws.dweights) {
-            for (shape, data) in layer.weight_shapes().into_iter().zip(dweights) {
-                grads.push(WeightTensor { shape, data: data.clone() });
+        for layer in &self.layers {
+            for (shape, at) in layer.weight_shapes().into_iter().zip(layer.trainable()) {
+                grads.push(WeightTensor { shape, data: at.of(&ws.dparams).to_vec() });
             }
         }
         Ok((totals, grads))
@@ -172,13 +173,13 @@ impl Model {
     }
 
     pub(crate) fn build_optimizer(&mut self) -> Result<()> {
-        let lens: Vec<usize> = self.layers.iter().flat_map(|l| l.trainable().into_iter().map(<[f32]>::len)).collect();
-        self.optimizer.as_mut().expect("compiled").build(&lens)
+        let tensors: Vec<ParamRef> = self.params.layout.iter().map(|p| p.at).collect();
+        self.optimizer.as_mut().expect("compiled").build(&tensors)
     }
 
     /// The weight penalties of every layer (Keras adds them to the loss it reports).
     fn penalty(&self) -> f64 {
-        self.layers.iter().map(Layer::penalty).sum()
+        self.layers.iter().map(|l| l.penalty(&self.params.values)).sum()
     }
 
     /// Adds the weight penalties to a batch's loss (once per sample, so that
@@ -188,8 +189,8 @@ impl Model {
             return;
         }
         totals.loss_sum += self.penalty() * b as f64;
-        for (layer, dweights) in self.layers.iter().zip(&mut ws.dweights) {
-            layer.add_penalty_gradient(dweights);
+        for layer in &self.layers {
+            layer.add_penalty_gradient(&self.params.values, &mut ws.dparams);
         }
     }
 
@@ -252,7 +253,7 @@ impl Model {
             let (before, rest) = outputs.split_at_mut(l);
             let input = if l == 0 { x } else { &before[l - 1][..] };
             let (x, y) = (view(input, b, layer.input_dim()), view_mut(&mut rest[0], b, layer.units()));
-            layer.forward(pass, x, y, &mut scratch[l], gemm);
+            layer.forward(pass, &self.params.values, x, y, &mut scratch[l], gemm);
         }
     }
 
@@ -284,7 +285,7 @@ impl Model {
             weighted,
             outputs,
             grads,
-            dweights,
+            dparams,
             scratch,
             gemm,
             gemm_side,
@@ -306,7 +307,7 @@ impl Model {
                 let dz = view_mut(&mut grads[n - 1], b, self.output_dim());
                 self.loss().output_gradient(out, targets, weights, self.loss_options, folded, dz);
                 for l in (1..n).rev() {
-                    self.backward(isa, l, b, x, outputs, grads, dweights, scratch, gemm, gemm_side);
+                    self.backward(isa, l, b, x, outputs, grads, dparams, scratch, gemm, gemm_side);
                 }
                 totals
             },
@@ -316,7 +317,7 @@ impl Model {
                 }
             },
         );
-        self.backward(isa, 0, b, x, outputs, grads, dweights, scratch, gemm, gemm_side);
+        self.backward(isa, 0, b, x, outputs, grads, dparams, scratch, gemm, gemm_side);
         totals
     }
 
@@ -331,7 +332,7 @@ impl Model {
         x: &[f32],
         outputs: &[Vec<f32>],
         grads: &mut [Vec<f32>],
-        dweights: &mut [Vec<Vec<f32>>],
+        dparams: &mut [f32],
         scratch: &mut [Vec<Vec<f32>>],
         gemm: &mut GemmBuffers,
         gemm_side: &mut GemmBuffers,
@@ -343,13 +344,14 @@ impl Model {
         let input_grad = (l > 0).then(|| InputGrad { dx: view_mut(&mut below[l - 1], b, i), fold: self.plan.fold[l] });
         layer.backward(
             isa,
+            &self.params.values,
             Backward {
                 x: view(input, b, i),
                 y: view(&outputs[l], b, u),
                 dy: view_mut(&mut rest[0], b, u),
                 at_preactivation: self.plan.at_preactivation[l],
                 input: input_grad,
-                dweights: &mut dweights[l],
+                dparams,
                 scratch: &mut scratch[l],
                 gemm,
                 gemm_side,
@@ -366,18 +368,8 @@ impl Model {
         let mut totals = self.compute_gradients(ws, b, prefetch);
         self.regularize(ws, &mut totals, b);
         let opt = self.optimizer.as_mut().expect("compiled");
-        let Workspace { dweights, scratch, .. } = ws;
-        opt.begin_step(dweights.iter().flatten().map(|g| &g[..]));
-        let mut index = 0;
-        for (layer, dweights) in self.layers.iter_mut().zip(dweights.iter_mut()) {
-            let mut grads = dweights.iter_mut();
-            layer.for_each_trainable_mut(|w| {
-                opt.update(self.isa, index, w, grads.next().expect("a gradient per weight"));
-                index += 1;
-            });
-        }
-        opt.end_step();
-        for (layer, scratch) in self.layers.iter_mut().zip(scratch.iter()) {
+        opt.step(self.isa, &mut self.params.values, &mut ws.dparams);
+        for (layer, scratch) in self.layers.iter_mut().zip(ws.scratch.iter()) {
             layer.after_step(scratch);
         }
         self.steps += 1;

@@ -30,8 +30,9 @@ pub struct Workspace {
     /// Gradient at each layer's output (or pre-activation, see `Plan`),
     /// rows × units (training only).
     pub(crate) grads: Vec<Vec<f32>>,
-    /// Per layer, the gradient of each trainable weight (training only).
-    pub(crate) dweights: Vec<Vec<Vec<f32>>>,
+    /// The gradient of every trainable weight, laid out as the model's
+    /// parameter arena (training only).
+    pub(crate) dparams: Vec<f32>,
     /// Per layer, what its forward pass keeps for its backward pass.
     pub(crate) scratch: Vec<Vec<Vec<f32>>>,
     pub(crate) gemm: GemmBuffers,
@@ -48,19 +49,7 @@ impl Workspace {
         };
         let outputs = per_layer("layer outputs")?;
         let grads = if training { per_layer("gradients")? } else { Vec::new() };
-        let dweights = if training {
-            let tensors = |l: &crate::layers::Layer| -> Result<Vec<Vec<f32>>> {
-                let shapes = l.weight_shapes();
-                let trainable = l.trainable().len();
-                shapes[..trainable]
-                    .iter()
-                    .map(|s| zeroed(checked_len(s, "weight gradients")?, "weight gradients"))
-                    .collect()
-            };
-            model.layers.iter().map(tensors).collect::<Result<Vec<_>>>()?
-        } else {
-            Vec::new()
-        };
+        let dparams = zeroed(if training { model.params.len() } else { 0 }, "weight gradients")?;
         let scratch = model
             .layers
             .iter()
@@ -101,7 +90,7 @@ impl Workspace {
             next_weights: zeroed(next_rows, "the next sample weight batch")?,
             outputs,
             grads,
-            dweights,
+            dparams,
             scratch,
             gemm: GemmBuffers::with_capacity(lens)?,
             gemm_side: GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?,

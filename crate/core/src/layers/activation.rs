@@ -68,7 +68,7 @@ mod tests {
                 dy: dy.view_mut(),
                 at_preactivation: false,
                 input: Some(InputGrad { dx: dx.view_mut(), fold: None }),
-                dweights: &mut [],
+                dparams: &mut [],
                 scratch: &mut [],
                 gemm: &mut gemm,
                 gemm_side: &mut side,

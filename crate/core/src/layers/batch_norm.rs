@@ -6,6 +6,7 @@
 
 use super::{Backward, InputGrad, Pass};
 use crate::error::{Error, Result};
+use crate::params::{ParamRef, ParamsBuilder};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 #[derive(Clone, Debug)]
@@ -28,9 +29,10 @@ impl Default for BatchNormSpec {
 pub struct BatchNorm {
     pub momentum: f32,
     pub epsilon: f32,
-    /// Empty without `scale` / `center`.
-    pub gamma: Vec<f32>,
-    pub beta: Vec<f32>,
+    /// In the parameter arena; None without `scale` / `center`.
+    pub gamma: Option<ParamRef>,
+    pub beta: Option<ParamRef>,
+    /// Not trainable: the layer keeps them.
     pub moving_mean: Vec<f32>,
     pub moving_variance: Vec<f32>,
 }
@@ -43,7 +45,7 @@ const VARIANCE: usize = 2;
 const INV_STD: usize = 3;
 
 impl BatchNorm {
-    pub fn new(spec: &BatchNormSpec, width: usize) -> Result<BatchNorm> {
+    pub fn new(spec: &BatchNormSpec, width: usize, params: &mut ParamsBuilder) -> Result<BatchNorm> {
         if !(0.0..=1.0).contains(&spec.momentum) {
             return Err(Error::Value(format!("Expected momentum in [0, 1]. Received: momentum={}", spec.momentum)));
         }
@@ -53,12 +55,13 @@ impl BatchNorm {
         if width == 0 {
             return Err(Error::Value("Expected a positive input width for BatchNormalization. Received: 0".into()));
         }
-        let filled = |on: bool, v: f32| if on { vec![v; width] } else { Vec::new() };
+        let gamma = if spec.scale { Some(params.add(&[width], "gamma", |g| g.fill(1.0))?) } else { None };
+        let beta = if spec.center { Some(params.add(&[width], "beta", |_| ())?) } else { None };
         Ok(BatchNorm {
             momentum: spec.momentum as f32,
             epsilon: spec.epsilon as f32,
-            gamma: filled(spec.scale, 1.0),
-            beta: filled(spec.center, 0.0),
+            gamma,
+            beta,
             moving_mean: vec![0.0; width],
             moving_variance: vec![1.0; width],
         })
@@ -68,27 +71,21 @@ impl BatchNorm {
         self.moving_mean.len()
     }
 
+    /// gamma and beta (when present), then the moving statistics; each [width].
     pub fn weight_shapes(&self) -> Vec<Vec<usize>> {
-        [&self.gamma, &self.beta, &self.moving_mean, &self.moving_variance]
-            .iter()
-            .filter(|w| !w.is_empty())
-            .map(|w| vec![w.len()])
-            .collect()
+        vec![vec![self.width()]; self.trainable().len() + 2]
     }
 
-    pub fn trainable(&self) -> Vec<&[f32]> {
-        [&self.gamma[..], &self.beta[..]].into_iter().filter(|w| !w.is_empty()).collect()
+    pub fn trainable(&self) -> Vec<ParamRef> {
+        self.gamma.into_iter().chain(self.beta).collect()
     }
 
     pub fn non_trainable(&self) -> Vec<&[f32]> {
         vec![&self.moving_mean, &self.moving_variance]
     }
 
-    pub fn all_weights_mut(&mut self) -> Vec<&mut [f32]> {
-        [&mut self.gamma[..], &mut self.beta[..], &mut self.moving_mean[..], &mut self.moving_variance[..]]
-            .into_iter()
-            .filter(|w| !w.is_empty())
-            .collect()
+    pub fn non_trainable_mut(&mut self) -> Vec<&mut [f32]> {
+        vec![&mut self.moving_mean, &mut self.moving_variance]
     }
 
     pub fn scratch_lens(&self, rows: usize, training: bool) -> Vec<usize> {
@@ -100,20 +97,26 @@ impl BatchNorm {
         }
     }
 
-    fn gamma(&self, j: usize) -> f32 {
-        self.gamma.get(j).copied().unwrap_or(1.0)
+    /// gamma and beta, 1 and 0 where the layer has none.
+    fn affine<'p>(&self, params: &'p [f32]) -> (impl Fn(usize) -> f32 + 'p, impl Fn(usize) -> f32 + 'p) {
+        let (gamma, beta) = (self.gamma.map(|g| g.of(params)), self.beta.map(|b| b.of(params)));
+        (move |j: usize| gamma.map_or(1.0, |g| g[j]), move |j: usize| beta.map_or(0.0, |b| b[j]))
     }
 
-    fn beta(&self, j: usize) -> f32 {
-        self.beta.get(j).copied().unwrap_or(0.0)
-    }
-
-    pub fn forward(&self, pass: Pass, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>, scratch: &mut [Vec<f32>]) {
+    pub fn forward(
+        &self,
+        pass: Pass,
+        params: &[f32],
+        x: ArrayView2<f32>,
+        mut y: ArrayViewMut2<f32>,
+        scratch: &mut [Vec<f32>],
+    ) {
         let (rows, w) = x.dim();
+        let (gamma, beta) = self.affine(params);
         if !pass.training {
             for j in 0..w {
                 let inv = 1.0 / (self.moving_variance[j] + self.epsilon).sqrt();
-                let (mean, g, b) = (self.moving_mean[j], self.gamma(j), self.beta(j));
+                let (mean, g, b) = (self.moving_mean[j], gamma(j), beta(j));
                 y.column_mut(j).zip_mut_with(&x.column(j), |y, &x| *y = (x - mean) * inv * g + b);
             }
             return;
@@ -141,15 +144,16 @@ impl BatchNorm {
             for j in 0..w {
                 let n = (x[j] - mean[j]) * inv_std[j];
                 xh[j] = n;
-                y[j] = n * self.gamma(j) + self.beta(j);
+                y[j] = n * gamma(j) + beta(j);
             }
         }
     }
 
     /// dgamma = Σ dy·x̂, dbeta = Σ dy, and
     /// dx = γ·σ⁻¹/n · (n·dy − dbeta − x̂·dgamma).
-    pub fn backward(&self, b: Backward) {
-        let Backward { dy, input, dweights, scratch, .. } = b;
+    pub fn backward(&self, params: &[f32], b: Backward) {
+        let Backward { dy, input, dparams, scratch, .. } = b;
+        let (gamma, _) = self.affine(params);
         let (rows, w) = dy.dim();
         let xhat = ArrayView2::from_shape((rows, w), &scratch[XHAT][..rows * w]).expect("sized");
         let (mut dgamma, mut dbeta) = (vec![0.0f32; w], vec![0.0f32; w]);
@@ -159,18 +163,17 @@ impl BatchNorm {
                 dbeta[j] += g[j];
             }
         }
-        let mut slots = dweights.iter_mut();
-        if !self.gamma.is_empty() {
-            slots.next().expect("a slot for gamma").copy_from_slice(&dgamma);
+        if let Some(g) = self.gamma {
+            g.of_mut(dparams).copy_from_slice(&dgamma);
         }
-        if !self.beta.is_empty() {
-            slots.next().expect("a slot for beta").copy_from_slice(&dbeta);
+        if let Some(b) = self.beta {
+            b.of_mut(dparams).copy_from_slice(&dbeta);
         }
         let Some(InputGrad { mut dx, .. }) = input else { return };
         let n = rows as f32;
         for ((g, xh), mut dx) in dy.rows().into_iter().zip(xhat.rows()).zip(dx.rows_mut()) {
             for j in 0..w {
-                let k = self.gamma(j) * scratch[INV_STD][j] / n;
+                let k = gamma(j) * scratch[INV_STD][j] / n;
                 dx[j] = k * (n * g[j] - dbeta[j] - xh[j] * dgamma[j]);
             }
         }
@@ -197,34 +200,36 @@ mod tests {
         Pass { isa: Isa::detect(), training, step: 0 }
     }
 
-    fn layer() -> BatchNorm {
-        let mut bn = BatchNorm::new(&BatchNormSpec::default(), 4).unwrap();
-        bn.gamma = vec![1.5, -0.5, 2.0, 0.7];
-        bn.beta = vec![0.1, 0.2, -0.3, 0.0];
-        bn
+    /// The layer and its arena: gamma, then beta.
+    fn layer() -> (BatchNorm, Vec<f32>) {
+        let mut builder = ParamsBuilder::default();
+        let bn = BatchNorm::new(&BatchNormSpec::default(), 4, &mut builder).unwrap();
+        let mut params = builder.finish().unwrap().values;
+        params.copy_from_slice(&[1.5, -0.5, 2.0, 0.7, 0.1, 0.2, -0.3, 0.0]);
+        (bn, params)
     }
 
     fn input() -> Array2<f32> {
         Array2::from_shape_fn((6, 4), |(i, j)| ((i * 4 + j) as f32 * 0.77).sin() * (j + 1) as f32)
     }
 
-    fn forward(bn: &BatchNorm, x: &Array2<f32>, scratch: &mut [Vec<f32>]) -> Array2<f32> {
+    fn forward(bn: &BatchNorm, params: &[f32], x: &Array2<f32>, scratch: &mut [Vec<f32>]) -> Array2<f32> {
         let mut y = Array2::zeros(x.raw_dim());
-        bn.forward(pass(true), x.view(), y.view_mut(), scratch);
+        bn.forward(pass(true), params, x.view(), y.view_mut(), scratch);
         y
     }
 
     #[test]
     fn training_normalises_with_batch_statistics_in_float64() {
-        let (bn, x) = (layer(), input());
+        let ((bn, params), x) = (layer(), input());
         let mut scratch: Vec<Vec<f32>> = bn.scratch_lens(6, true).into_iter().map(|n| vec![0.0; n]).collect();
-        let y = forward(&bn, &x, &mut scratch);
+        let y = forward(&bn, &params, &x, &mut scratch);
         for j in 0..4 {
             let col: Vec<f64> = x.column(j).iter().map(|&v| v as f64).collect();
             let mean = col.iter().sum::<f64>() / 6.0;
             let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 6.0;
             for i in 0..6 {
-                let want = (col[i] - mean) / (var + 1e-3).sqrt() * bn.gamma[j] as f64 + bn.beta[j] as f64;
+                let want = (col[i] - mean) / (var + 1e-3).sqrt() * params[j] as f64 + params[4 + j] as f64;
                 assert!((y[[i, j]] as f64 - want).abs() < 1e-5);
             }
         }
@@ -236,28 +241,31 @@ mod tests {
 
     #[test]
     fn backward_matches_finite_differences() {
-        let (bn, x) = (layer(), input());
+        let ((bn, params), x) = (layer(), input());
         let g = Array2::from_shape_fn((6, 4), |(i, j)| ((i + 2 * j) as f32 * 0.41).cos());
         let lens = bn.scratch_lens(6, true);
         let mut scratch: Vec<Vec<f32>> = lens.iter().map(|&n| vec![0.0; n]).collect();
-        let y = forward(&bn, &x, &mut scratch);
+        let y = forward(&bn, &params, &x, &mut scratch);
         let mut dy = g.clone();
         let mut dx = Array2::zeros((6, 4));
-        let mut dweights = vec![vec![0.0; 4], vec![0.0; 4]];
-        bn.backward(Backward {
-            x: x.view(),
-            y: y.view(),
-            dy: dy.view_mut(),
-            at_preactivation: true,
-            input: Some(InputGrad { dx: dx.view_mut(), fold: None }),
-            dweights: &mut dweights,
-            scratch: &mut scratch,
-            gemm: &mut GemmBuffers::default(),
-            gemm_side: &mut GemmBuffers::default(),
-        });
-        let objective = |bn: &BatchNorm, x: &Array2<f32>| {
+        let mut dparams = vec![0.0; 8];
+        bn.backward(
+            &params,
+            Backward {
+                x: x.view(),
+                y: y.view(),
+                dy: dy.view_mut(),
+                at_preactivation: true,
+                input: Some(InputGrad { dx: dx.view_mut(), fold: None }),
+                dparams: &mut dparams,
+                scratch: &mut scratch,
+                gemm: &mut GemmBuffers::default(),
+                gemm_side: &mut GemmBuffers::default(),
+            },
+        );
+        let objective = |params: &[f32], x: &Array2<f32>| {
             let mut s: Vec<Vec<f32>> = lens.iter().map(|&n| vec![0.0; n]).collect();
-            (&forward(bn, x, &mut s) * &g).iter().map(|&v| v as f64).sum::<f64>()
+            (&forward(&bn, params, x, &mut s) * &g).iter().map(|&v| v as f64).sum::<f64>()
         };
         let h = 1e-2f32;
         for i in 0..6 {
@@ -265,35 +273,33 @@ mod tests {
                 let (mut up, mut down) = (x.clone(), x.clone());
                 up[[i, j]] += h;
                 down[[i, j]] -= h;
-                let fd = (objective(&bn, &up) - objective(&bn, &down)) / (2.0 * h as f64);
+                let fd = (objective(&params, &up) - objective(&params, &down)) / (2.0 * h as f64);
                 assert!((fd - dx[[i, j]] as f64).abs() < 3e-3, "dx[{i},{j}] {} vs {fd}", dx[[i, j]]);
             }
         }
-        // Slot 0 is gamma's gradient, slot 1 beta's.
-        for (slot, grads) in dweights.iter().enumerate() {
-            for (j, &got) in grads.iter().enumerate() {
-                let (mut up, mut down) = (bn.clone(), bn.clone());
-                let (u, d) = if slot == 0 { (&mut up.gamma, &mut down.gamma) } else { (&mut up.beta, &mut down.beta) };
-                u[j] += h;
-                d[j] -= h;
-                let fd = (objective(&up, &x) - objective(&down, &x)) / (2.0 * h as f64);
-                assert!((fd - got as f64).abs() < 2e-3, "slot {slot}[{j}]");
-            }
+        // gamma's gradients, then beta's.
+        for (k, &got) in dparams.iter().enumerate() {
+            let (mut up, mut down) = (params.clone(), params.clone());
+            up[k] += h;
+            down[k] -= h;
+            let fd = (objective(&up, &x) - objective(&down, &x)) / (2.0 * h as f64);
+            assert!((fd - got as f64).abs() < 2e-3, "dparams[{k}]");
         }
     }
 
     #[test]
     fn inference_uses_the_moving_statistics() {
-        let mut bn = layer();
+        let (mut bn, params) = layer();
         bn.moving_mean = vec![0.5, -1.0, 0.0, 2.0];
         bn.moving_variance = vec![4.0, 0.25, 1.0, 9.0];
         let x = input();
         let mut y = Array2::zeros(x.raw_dim());
-        bn.forward(pass(false), x.view(), y.view_mut(), &mut []);
+        bn.forward(pass(false), &params, x.view(), y.view_mut(), &mut []);
         for j in 0..4 {
             let inv = 1.0 / (bn.moving_variance[j] as f64 + 1e-3).sqrt();
             for i in 0..6 {
-                let want = (x[[i, j]] as f64 - bn.moving_mean[j] as f64) * inv * bn.gamma[j] as f64 + bn.beta[j] as f64;
+                let want =
+                    (x[[i, j]] as f64 - bn.moving_mean[j] as f64) * inv * params[j] as f64 + params[4 + j] as f64;
                 assert!((y[[i, j]] as f64 - want).abs() < 1e-5);
             }
         }

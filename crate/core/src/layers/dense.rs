@@ -4,11 +4,11 @@
 use super::initializers::Initializer;
 use super::regularizer::Regularizer;
 use super::{to_preactivation, Backward, InputGrad, Pass};
-use crate::alloc::{checked_len, zeroed};
 use crate::error::{Error, Result};
 use crate::kernels::{gemm, softmax_backward_rows, softmax_rows, Activation, Epilogue, GemmBuffers, Isa};
+use crate::params::{ParamRef, ParamsBuilder};
 use crate::rng::Rng;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 /// What a user asks for; `Dense::new` turns it into weights.
 #[derive(Clone, Debug)]
@@ -40,16 +40,19 @@ impl DenseSpec {
 #[derive(Clone, Debug)]
 pub struct Dense {
     pub activation: Activation,
-    pub use_bias: bool,
-    pub kernel: Array2<f32>,
-    /// Empty when `use_bias` is false.
-    pub bias: Array1<f32>,
+    pub input_dim: usize,
+    pub units: usize,
+    /// [input_dim, units] in the model's parameter arena.
+    pub kernel: ParamRef,
+    /// [units]; None without a bias.
+    pub bias: Option<ParamRef>,
     pub kernel_regularizer: Regularizer,
     pub bias_regularizer: Regularizer,
 }
 
 impl Dense {
-    pub fn new(spec: &DenseSpec, input_dim: usize, rng: &mut Rng) -> Result<Dense> {
+    /// Draws the initial kernel and bias into `params`.
+    pub fn new(spec: &DenseSpec, input_dim: usize, rng: &mut Rng, params: &mut ParamsBuilder) -> Result<Dense> {
         if spec.units == 0 || input_dim == 0 {
             return Err(Error::Value(format!(
                 "Expected positive sizes for a Dense layer. Received: input_dim={input_dim}, units={}",
@@ -61,61 +64,45 @@ impl Dense {
                 "Expected a bias initializer for vectors. Received: 'orthogonal', which needs a matrix".into(),
             ));
         }
-        let len = checked_len(&[input_dim, spec.units], "a Dense kernel")?;
-        let mut kernel = zeroed::<f32>(len, "a Dense kernel")?;
-        spec.kernel_initializer.fill(&mut kernel, input_dim, spec.units, rng);
-        let mut bias = zeroed::<f32>(if spec.use_bias { spec.units } else { 0 }, "a Dense bias")?;
-        spec.bias_initializer.fill(&mut bias, spec.units, spec.units, rng);
+        let units = spec.units;
+        let kernel = params
+            .add(&[input_dim, units], "a Dense kernel", |k| spec.kernel_initializer.fill(k, input_dim, units, rng))?;
+        let bias = if spec.use_bias {
+            Some(params.add(&[units], "a Dense bias", |b| spec.bias_initializer.fill(b, units, units, rng))?)
+        } else {
+            None
+        };
         Ok(Dense {
             activation: spec.activation,
-            use_bias: spec.use_bias,
-            kernel: Array2::from_shape_vec((input_dim, spec.units), kernel).expect("length was checked"),
-            bias: Array1::from_vec(bias),
+            input_dim,
+            units,
+            kernel,
+            bias,
             kernel_regularizer: spec.kernel_regularizer,
             bias_regularizer: spec.bias_regularizer,
         })
     }
 
     pub fn input_dim(&self) -> usize {
-        self.kernel.nrows()
+        self.input_dim
     }
 
     pub fn units(&self) -> usize {
-        self.kernel.ncols()
-    }
-
-    pub fn param_count(&self) -> usize {
-        self.kernel.len() + self.bias.len()
+        self.units
     }
 
     /// [kernel] or [kernel, bias], Keras's order; all trainable.
     pub fn weight_shapes(&self) -> Vec<Vec<usize>> {
-        let mut shapes = vec![self.kernel.shape().to_vec()];
-        if self.use_bias {
-            shapes.push(vec![self.units()]);
+        let mut shapes = vec![vec![self.input_dim, self.units]];
+        if self.bias.is_some() {
+            shapes.push(vec![self.units]);
         }
         shapes
     }
 
-    pub fn trainable(&self) -> Vec<&[f32]> {
-        let kernel = self.kernel.as_slice().expect("kernel is contiguous");
-        let bias = self.bias.as_slice().expect("bias is contiguous");
-        if self.use_bias {
-            vec![kernel, bias]
-        } else {
-            vec![kernel]
-        }
-    }
-
-    pub fn trainable_mut(&mut self) -> Vec<&mut [f32]> {
-        let use_bias = self.use_bias;
-        let kernel = self.kernel.as_slice_mut().expect("kernel is contiguous");
-        let bias = self.bias.as_slice_mut().expect("bias is contiguous");
-        if use_bias {
-            vec![kernel, bias]
-        } else {
-            vec![kernel]
-        }
+    /// The kernel, [input_dim, units].
+    pub fn kernel<'p>(&self, params: &'p [f32]) -> ArrayView2<'p, f32> {
+        self.kernel.matrix(params, self.input_dim, self.units)
     }
 
     /// Training keeps the pre-activations when the activation's derivative
@@ -133,17 +120,18 @@ impl Dense {
     pub fn forward_pass(
         &self,
         pass: Pass,
+        params: &[f32],
         x: ArrayView2<f32>,
         mut y: ArrayViewMut2<f32>,
         scratch: &mut [Vec<f32>],
         bufs: &mut GemmBuffers,
     ) {
         if !(pass.training && self.activation.needs_input()) {
-            return self.forward(pass.isa, x, y, bufs);
+            return self.forward(pass.isa, params, x, y, bufs);
         }
-        let bias = self.use_bias.then(|| self.bias.as_slice().expect("bias is contiguous"));
+        let bias = self.bias.map(|b| b.of(params));
         let ep = Epilogue::BiasActivation { bias, activation: Activation::Linear };
-        gemm(pass.isa, x, self.kernel.view(), y.view_mut(), ep, bufs);
+        gemm(pass.isa, x, self.kernel(params), y.view_mut(), ep, bufs);
         let y = y.as_slice_mut().expect("workspace buffers are contiguous");
         scratch[0][..y.len()].copy_from_slice(y);
         crate::kernels::activation::bias_activation(self.activation, y, &[]);
@@ -151,47 +139,68 @@ impl Dense {
 
     /// dW, db and (when asked) dX, from the gradient at the output. dW and
     /// dX are independent GEMMs and run side by side.
-    pub fn backward(&self, isa: Isa, b: Backward) {
-        let Backward { x, y, mut dy, at_preactivation, input, dweights, scratch, gemm, gemm_side } = b;
+    pub fn backward(&self, isa: Isa, params: &[f32], b: Backward) {
+        let Backward { x, y, mut dy, at_preactivation, input, dparams, scratch, gemm, gemm_side } = b;
         if !at_preactivation {
             to_preactivation(self.activation, y, scratch.first().map_or(&[], |z| &z[..]), dy.view_mut());
         }
         let dz = dy.view();
-        let (i, u) = (self.input_dim(), self.units());
-        let (dk, db) = dweights.split_at_mut(1);
-        let mut weight_grads = |gemm: &mut GemmBuffers| {
-            kernel_gradient(isa, x, dz, ArrayViewMut2::from_shape((i, u), &mut dk[0][..]).expect("sized"), gemm);
-            if self.use_bias {
-                column_sums(dz, ArrayViewMut1::from(&mut db[0][..]));
+        let (i, u) = (self.input_dim, self.units);
+        let (dk, db) = self.split_gradients(dparams);
+        let weight_grads = |gemm: &mut GemmBuffers| {
+            kernel_gradient(isa, x, dz, ArrayViewMut2::from_shape((i, u), dk).expect("sized"), gemm);
+            if let Some(db) = db {
+                column_sums(dz, ArrayViewMut1::from(db));
             }
         };
         match input {
             None => weight_grads(gemm),
             Some(InputGrad { dx, fold }) => {
-                rayon::join(|| weight_grads(gemm), || self.input_gradient(isa, x, dz, dx, fold, gemm_side));
+                rayon::join(|| weight_grads(gemm), || self.input_gradient(isa, params, x, dz, dx, fold, gemm_side));
             }
         }
     }
 
-    /// The penalty of the kernel and bias regularizers.
-    pub fn penalty(&self) -> f64 {
-        self.kernel_regularizer.penalty(self.kernel.as_slice().expect("contiguous"))
-            + self.bias_regularizer.penalty(self.bias.as_slice().expect("contiguous"))
+    /// The kernel's and the bias's slices of the gradient arena.
+    fn split_gradients<'g>(&self, dparams: &'g mut [f32]) -> (&'g mut [f32], Option<&'g mut [f32]>) {
+        let kernel = self.kernel.range();
+        match self.bias {
+            // The bias follows the kernel in the arena.
+            Some(b) => {
+                let (k, rest) = dparams[kernel.start..b.offset + b.len].split_at_mut(kernel.len());
+                (k, Some(rest))
+            }
+            None => (&mut dparams[kernel], None),
+        }
     }
 
-    pub fn add_penalty_gradient(&self, dweights: &mut [Vec<f32>]) {
-        self.kernel_regularizer.add_gradient(self.kernel.as_slice().expect("contiguous"), &mut dweights[0]);
-        if self.use_bias {
-            self.bias_regularizer.add_gradient(self.bias.as_slice().expect("contiguous"), &mut dweights[1]);
+    /// The penalty of the kernel and bias regularizers.
+    pub fn penalty(&self, params: &[f32]) -> f64 {
+        self.kernel_regularizer.penalty(self.kernel.of(params))
+            + self.bias.map_or(0.0, |b| self.bias_regularizer.penalty(b.of(params)))
+    }
+
+    pub fn add_penalty_gradient(&self, params: &[f32], dparams: &mut [f32]) {
+        self.kernel_regularizer.add_gradient(self.kernel.of(params), self.kernel.of_mut(dparams));
+        if let Some(b) = self.bias {
+            self.bias_regularizer.add_gradient(b.of(params), b.of_mut(dparams));
         }
     }
 
     /// y = f(x·W + b); bias and any elementwise activation are fused into
     /// the GEMM's epilogue, softmax runs on the finished rows.
-    pub fn forward(&self, isa: Isa, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>, bufs: &mut GemmBuffers) {
+    pub fn forward(
+        &self,
+        isa: Isa,
+        params: &[f32],
+        x: ArrayView2<f32>,
+        mut y: ArrayViewMut2<f32>,
+        bufs: &mut GemmBuffers,
+    ) {
         let fused = if self.activation.is_elementwise() { self.activation } else { Activation::Linear };
-        let bias = self.use_bias.then(|| self.bias.as_slice().expect("bias is contiguous"));
-        gemm(isa, x, self.kernel.view(), y.view_mut(), Epilogue::BiasActivation { bias, activation: fused }, bufs);
+        let bias = self.bias.map(|b| b.of(params));
+        let ep = Epilogue::BiasActivation { bias, activation: fused };
+        gemm(isa, x, self.kernel(params), y.view_mut(), ep, bufs);
         if self.activation == Activation::Softmax {
             softmax_rows(y);
         }
@@ -205,21 +214,23 @@ impl Dense {
     pub fn input_gradient(
         &self,
         isa: Isa,
+        params: &[f32],
         x: ArrayView2<f32>,
         dz: ArrayView2<f32>,
         mut dx: ArrayViewMut2<f32>,
         fold: Option<Activation>,
         bufs: &mut GemmBuffers,
     ) {
+        let w = self.kernel(params);
         let Some(prev) = fold.filter(|&a| a != Activation::Linear) else {
-            return gemm(isa, dz, self.kernel.t(), dx, Epilogue::None, bufs);
+            return gemm(isa, dz, w.t(), dx, Epilogue::None, bufs);
         };
         debug_assert!(!prev.needs_input(), "only activations with derivatives through y are folded");
         if prev.is_elementwise() {
             let ep = Epilogue::ActivationGrad { output: x, activation: prev };
-            gemm(isa, dz, self.kernel.t(), dx.view_mut(), ep, bufs);
+            gemm(isa, dz, w.t(), dx.view_mut(), ep, bufs);
         } else {
-            gemm(isa, dz, self.kernel.t(), dx.view_mut(), Epilogue::None, bufs);
+            gemm(isa, dz, w.t(), dx.view_mut(), Epilogue::None, bufs);
             softmax_backward_rows(x, dx);
         }
     }
@@ -259,14 +270,16 @@ mod tests {
             bias_initializer: Initializer::GlorotUniform,
             ..DenseSpec::new(17, Activation::Tanh)
         };
-        let layer = Dense::new(&spec, 7, &mut Rng::new(5)).unwrap();
+        let mut params = ParamsBuilder::default();
+        let layer = Dense::new(&spec, 7, &mut Rng::new(5), &mut params).unwrap();
+        let params = params.finish().unwrap().values;
         let x = Array2::from_shape_fn((3, 7), |(i, j)| (i as f32 - j as f32) * 0.3);
         let mut y = Array2::zeros((3, 17));
-        layer.forward(Isa::detect(), x.view(), y.view_mut(), &mut GemmBuffers::default());
+        layer.forward(Isa::detect(), &params, x.view(), y.view_mut(), &mut GemmBuffers::default());
+        let (kernel, bias) = (layer.kernel(&params), layer.bias.unwrap().of(&params));
         for i in 0..3 {
             for u in 0..17 {
-                let z: f64 =
-                    (0..7).map(|j| x[[i, j]] as f64 * layer.kernel[[j, u]] as f64).sum::<f64>() + layer.bias[u] as f64;
+                let z: f64 = (0..7).map(|j| x[[i, j]] as f64 * kernel[[j, u]] as f64).sum::<f64>() + bias[u] as f64;
                 assert!((y[[i, u]] as f64 - z.tanh()).abs() < 1e-5);
             }
         }
@@ -282,10 +295,13 @@ mod tests {
             bias_initializer: Initializer::Zeros,
             ..DenseSpec::new(1, Activation::Relu)
         };
-        assert_eq!(Dense::new(&spec, 3, &mut Rng::new(0)).err().map(|e| e.code()), Some("ERR_FERRO_VALUE"));
+        let code = |spec: &DenseSpec, input: usize| {
+            Dense::new(spec, input, &mut Rng::new(0), &mut ParamsBuilder::default()).err().map(|e| e.code())
+        };
+        assert_eq!(code(&spec, 3), Some("ERR_FERRO_VALUE"));
         spec.units = usize::MAX / 4;
-        assert_eq!(Dense::new(&spec, 8, &mut Rng::new(0)).err().map(|e| e.code()), Some("ERR_FERRO_VALUE"));
+        assert_eq!(code(&spec, 8), Some("ERR_FERRO_VALUE"));
         spec.units = 1 << 40;
-        assert_eq!(Dense::new(&spec, 1 << 20, &mut Rng::new(0)).err().map(|e| e.code()), Some("ERR_FERRO_VALUE"));
+        assert_eq!(code(&spec, 1 << 20), Some("ERR_FERRO_VALUE"));
     }
 }

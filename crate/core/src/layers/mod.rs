@@ -21,6 +21,7 @@ pub use regularizer::Regularizer;
 use crate::error::Result;
 use crate::kernels::{Activation, GemmBuffers, Isa};
 use crate::model::WeightTensor;
+use crate::params::{ParamRef, ParamsBuilder};
 use crate::rng::Rng;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
@@ -75,8 +76,9 @@ pub struct Backward<'a> {
     pub at_preactivation: bool,
     /// None for the first layer, whose input takes no gradient.
     pub input: Option<InputGrad<'a>>,
-    /// The gradient of each trainable weight, in `trainable` order.
-    pub dweights: &'a mut [Vec<f32>],
+    /// The model's gradient arena (laid out as its parameters); the layer
+    /// writes the gradients of its own trainable tensors there.
+    pub dparams: &'a mut [f32],
     pub scratch: &'a mut [Vec<f32>],
     pub gemm: &'a mut GemmBuffers,
     pub gemm_side: &'a mut GemmBuffers,
@@ -84,13 +86,13 @@ pub struct Backward<'a> {
 
 impl Layer {
     /// Builds `spec` for inputs of `input_dim` features, drawing any initial
-    /// weights (and Dropout's seed) from `rng`.
-    pub fn new(spec: &LayerSpec, input_dim: usize, rng: &mut Rng) -> Result<Layer> {
+    /// weights (and Dropout's seed) from `rng`; trainable weights go to `params`.
+    pub fn new(spec: &LayerSpec, input_dim: usize, rng: &mut Rng, params: &mut ParamsBuilder) -> Result<Layer> {
         Ok(match spec {
-            LayerSpec::Dense(s) => Layer::Dense(Dense::new(s, input_dim, rng)?),
+            LayerSpec::Dense(s) => Layer::Dense(Dense::new(s, input_dim, rng, params)?),
             LayerSpec::Activation(a) => Layer::Activation(ActivationLayer::new(*a, input_dim)?),
             LayerSpec::Dropout(s) => Layer::Dropout(Dropout::new(s, input_dim, rng)?),
-            LayerSpec::BatchNormalization(s) => Layer::BatchNormalization(BatchNorm::new(s, input_dim)?),
+            LayerSpec::BatchNormalization(s) => Layer::BatchNormalization(BatchNorm::new(s, input_dim, params)?),
         })
     }
 
@@ -129,15 +131,10 @@ impl Layer {
     }
 
     /// Every weight, trainable first, in Keras's order.
-    pub fn weights(&self) -> Vec<WeightTensor> {
-        let mut out: Vec<WeightTensor> = Vec::new();
-        let shapes = self.weight_shapes();
-        let mut tensors = self.trainable();
-        tensors.extend(self.non_trainable());
-        for (shape, data) in shapes.into_iter().zip(tensors) {
-            out.push(WeightTensor { shape, data: data.to_vec() });
-        }
-        out
+    pub fn weights(&self, params: &[f32]) -> Vec<WeightTensor> {
+        let trainable = self.trainable().into_iter().map(|r| r.of(params));
+        let data = trainable.chain(self.non_trainable());
+        self.weight_shapes().into_iter().zip(data).map(|(shape, d)| WeightTensor { shape, data: d.to_vec() }).collect()
     }
 
     /// The shapes of `weights()`.
@@ -149,33 +146,16 @@ impl Layer {
         }
     }
 
-    /// The weights the optimizer updates.
-    pub fn trainable(&self) -> Vec<&[f32]> {
+    /// Where the weights the optimizer updates live in the arena, in order.
+    pub fn trainable(&self) -> Vec<ParamRef> {
         match self {
-            Layer::Dense(l) => l.trainable(),
+            Layer::Dense(l) => std::iter::once(l.kernel).chain(l.bias).collect(),
             Layer::BatchNormalization(l) => l.trainable(),
             Layer::Activation(_) | Layer::Dropout(_) => Vec::new(),
         }
     }
 
-    /// Calls `f` on each trainable weight in `trainable` order; the
-    /// optimizer's step, which must not allocate.
-    pub fn for_each_trainable_mut(&mut self, mut f: impl FnMut(&mut [f32])) {
-        match self {
-            Layer::Dense(l) => {
-                f(l.kernel.as_slice_mut().expect("kernel is contiguous"));
-                if l.use_bias {
-                    f(l.bias.as_slice_mut().expect("bias is contiguous"));
-                }
-            }
-            Layer::BatchNormalization(l) => {
-                [&mut l.gamma, &mut l.beta].into_iter().filter(|w| !w.is_empty()).for_each(|w| f(w));
-            }
-            Layer::Activation(_) | Layer::Dropout(_) => {}
-        }
-    }
-
-    /// Weights updated by the forward pass, not by the optimizer.
+    /// Weights updated by the forward pass, not by the optimizer; the layer keeps them.
     pub fn non_trainable(&self) -> Vec<&[f32]> {
         match self {
             Layer::BatchNormalization(l) => l.non_trainable(),
@@ -183,12 +163,10 @@ impl Layer {
         }
     }
 
-    /// Every weight, in `weights()` order, to overwrite.
-    pub fn all_weights_mut(&mut self) -> Vec<&mut [f32]> {
+    pub fn non_trainable_mut(&mut self) -> Vec<&mut [f32]> {
         match self {
-            Layer::Dense(l) => l.trainable_mut(),
-            Layer::BatchNormalization(l) => l.all_weights_mut(),
-            Layer::Activation(_) | Layer::Dropout(_) => Vec::new(),
+            Layer::BatchNormalization(l) => l.non_trainable_mut(),
+            _ => Vec::new(),
         }
     }
 
@@ -207,30 +185,31 @@ impl Layer {
         }
     }
 
-    /// y = layer(x) for the batch.
+    /// y = layer(x) for the batch; `params` is the model's arena.
     pub fn forward(
         &self,
         pass: Pass,
+        params: &[f32],
         x: ArrayView2<f32>,
         y: ArrayViewMut2<f32>,
         scratch: &mut [Vec<f32>],
         gemm: &mut GemmBuffers,
     ) {
         match self {
-            Layer::Dense(l) => l.forward_pass(pass, x, y, scratch, gemm),
+            Layer::Dense(l) => l.forward_pass(pass, params, x, y, scratch, gemm),
             Layer::Activation(l) => l.forward(x, y),
             Layer::Dropout(l) => l.forward(pass, x, y, scratch),
-            Layer::BatchNormalization(l) => l.forward(pass, x, y, scratch),
+            Layer::BatchNormalization(l) => l.forward(pass, params, x, y, scratch),
         }
     }
 
     /// Gradients of the trainable weights, and at the input when asked.
-    pub fn backward(&self, isa: Isa, b: Backward) {
+    pub fn backward(&self, isa: Isa, params: &[f32], b: Backward) {
         match self {
-            Layer::Dense(l) => l.backward(isa, b),
+            Layer::Dense(l) => l.backward(isa, params, b),
             Layer::Activation(l) => l.backward(b),
             Layer::Dropout(l) => l.backward(b),
-            Layer::BatchNormalization(l) => l.backward(b),
+            Layer::BatchNormalization(l) => l.backward(params, b),
         }
     }
 
@@ -243,18 +222,18 @@ impl Layer {
     }
 
     /// The weight penalty the layer adds to the loss (Dense's regularizers).
-    pub fn penalty(&self) -> f64 {
-        self.as_dense().map_or(0.0, Dense::penalty)
+    pub fn penalty(&self, params: &[f32]) -> f64 {
+        self.as_dense().map_or(0.0, |d| d.penalty(params))
     }
 
     pub fn has_penalty(&self) -> bool {
         self.as_dense().is_some_and(|d| !(d.kernel_regularizer.is_none() && d.bias_regularizer.is_none()))
     }
 
-    /// Adds the penalty's gradient to `dweights` (in `trainable` order).
-    pub fn add_penalty_gradient(&self, dweights: &mut [Vec<f32>]) {
+    /// Adds the penalty's gradient to the gradient arena.
+    pub fn add_penalty_gradient(&self, params: &[f32], dparams: &mut [f32]) {
         if let Some(d) = self.as_dense() {
-            d.add_penalty_gradient(dweights);
+            d.add_penalty_gradient(params, dparams);
         }
     }
 }

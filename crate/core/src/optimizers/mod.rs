@@ -4,12 +4,11 @@
 //! of clipnorm / global_clipnorm / clipvalue — an iteration counter, and
 //! named per-parameter slots.
 //!
-//! A step runs as Keras's `apply`: clip the gradients, decay the weights
-//! (w ← w − w·wd·lr), update each parameter with the rule, count the
-//! iteration. It allocates nothing: `begin_step` measures what clipping by
-//! the global norm needs, then `update` runs once per parameter tensor, in
-//! fixed-size chunks on the pool (so results never depend on the thread
-//! count), and `end_step` counts the iteration.
+//! A step runs as Keras's `apply` over the model's parameter arena
+//! (params.rs): clip the gradients (per tensor, as the layout says), decay
+//! the weights (w ← w − w·wd·lr), update every weight with the rule in one
+//! pass of fixed-size chunks on the pool (so results never depend on the
+//! thread count), count the iteration. It allocates nothing.
 
 pub mod rmsprop;
 mod rules;
@@ -19,6 +18,7 @@ use crate::alloc::zeroed;
 use crate::error::{Error, Result};
 use crate::kernels::rmsprop::rmsprop_plain;
 use crate::kernels::Isa;
+use crate::params::ParamRef;
 use rayon::prelude::*;
 pub use rmsprop::RmsPropConfig;
 use rules::{step, Consts};
@@ -125,11 +125,14 @@ impl OptimizerConfig {
     }
 }
 
-/// The slots of one parameter tensor, chunk by chunk: for each chunk of
-/// CHUNK elements (the last may be shorter), its elements in every slot,
-/// one slot after another, so that a chunk's weights, gradients and slots
-/// go to one thread together.
+/// The slots of the whole arena, chunk by chunk: for each chunk of CHUNK
+/// elements (the last may be shorter), its elements in every slot, one slot
+/// after another, so that a chunk's weights, gradients and slots go to one
+/// thread together.
+#[derive(Default)]
 struct Slots {
+    /// The arena's tensors, for per-tensor clipping and named state.
+    tensors: Vec<ParamRef>,
     len: usize,
     data: Vec<f32>,
 }
@@ -139,28 +142,16 @@ const CHUNK: usize = 1 << 14;
 
 pub struct Optimizer {
     pub config: OptimizerConfig,
-    slots: Vec<Slots>,
+    slots: Slots,
     iterations: u64,
     /// Nadam's running product of its momentum schedule (Keras's `u_product`).
     u_product: f32,
-    /// Set by `begin_step`: this step's learning rate, rule constants and clipping scale.
-    lr: f32,
-    consts: Option<Consts>,
-    global_scale: f32,
 }
 
 impl Optimizer {
     pub fn new(config: OptimizerConfig) -> Result<Optimizer> {
         config.validate()?;
-        Ok(Optimizer {
-            config,
-            slots: Vec::new(),
-            iterations: 0,
-            u_product: 1.0,
-            lr: 0.0,
-            consts: None,
-            global_scale: 1.0,
-        })
+        Ok(Optimizer { config, slots: Slots::default(), iterations: 0, u_product: 1.0 })
     }
 
     /// Steps taken (Keras's `optimizer.iterations`).
@@ -188,54 +179,38 @@ impl Optimizer {
         Ok(())
     }
 
-    /// Creates the slots for parameters of these sizes, once.
-    pub fn build(&mut self, param_lens: &[usize]) -> Result<()> {
-        if self.slots.len() == param_lens.len() && self.slots.iter().zip(param_lens).all(|(s, &n)| s.len == n) {
+    /// Creates the slots for an arena holding `tensors` (in order, packed
+    /// from offset 0), once.
+    pub fn build(&mut self, tensors: &[ParamRef]) -> Result<()> {
+        if self.slots.tensors == tensors {
             return Ok(());
         }
+        let len = tensors.last().map_or(0, |t| t.offset + t.len);
         let (count, start) = (self.config.rule.slot_names().len(), self.config.rule.slot_start());
-        self.slots = param_lens
-            .iter()
-            .map(|&n| {
-                let mut data = zeroed(n.saturating_mul(count), "optimizer slots")?;
-                data.fill(start);
-                Ok(Slots { len: n, data })
-            })
-            .collect::<Result<_>>()?;
+        let mut data = zeroed(len.saturating_mul(count), "optimizer slots")?;
+        data.fill(start);
+        self.slots = Slots { tensors: tensors.to_vec(), len, data };
         Ok(())
     }
 
-    /// Starts a step over `grads`, every gradient tensor in parameter order.
-    pub fn begin_step<'g>(&mut self, grads: impl Iterator<Item = &'g [f32]>) {
+    /// One step over the arena `w` with gradients `g` (which clipping
+    /// overwrites): clip, decay, update, count.
+    pub fn step(&mut self, isa: Isa, w: &mut [f32], g: &mut [f32]) {
+        assert!(w.len() == g.len() && self.slots.len == w.len(), "optimizer slot size mismatch");
         let t = self.iterations + 1;
         if let Rule::Nadam { beta_1, .. } = self.config.rule {
             self.u_product *= beta_1 as f32 * (1.0 - 0.5 * 0.96f32.powf(t as f32));
         }
-        self.global_scale = 1.0;
-        if let Clip::GlobalNorm(clip) = self.config.clip {
-            let norm = grads.map(squares).sum::<f64>().sqrt() as f32;
-            // Keras: clip·min(1/norm, 1/clip), NaN when the norm is not finite.
-            let clip = clip as f32;
-            self.global_scale = if norm.is_finite() { clip * (1.0 / norm).min(1.0 / clip) } else { f32::NAN };
-        }
-        // Keras evaluates a schedule at the iterations before the step.
-        self.lr = self.config.learning_rate.at(self.iterations);
-        self.consts = Some(Consts::of(&self.config.rule, self.lr, t, self.u_product));
-    }
-
-    /// Clips, decays and updates parameter `index` from its gradient
-    /// (which clipping overwrites); `begin_step` came first.
-    pub fn update(&mut self, isa: Isa, index: usize, w: &mut [f32], g: &mut [f32]) {
-        let consts = self.consts.expect("begin_step comes before update");
-        assert!(w.len() == g.len() && self.slots[index].len == w.len(), "optimizer slot size mismatch");
         self.clip(g);
+        // Keras evaluates a schedule at the iterations before the step.
+        let lr = self.config.learning_rate.at(self.iterations);
         if let Some(wd) = self.config.weight_decay {
             // Keras: w − w·wd·lr, the product left to right.
-            let (wd, lr) = (wd as f32, self.lr);
+            let wd = wd as f32;
             w.iter_mut().for_each(|w| *w -= *w * wd * lr);
         }
+        let consts = Consts::of(&self.config.rule, lr, t, self.u_product);
         let per_chunk = self.config.rule.slot_names().len() * CHUNK;
-        let (parallel, slots) = (w.len() >= 4 * CHUNK, &mut self.slots[index]);
         let run = |((w, g), s): ((&mut [f32], &[f32]), &mut [f32])| match consts {
             // The seed model's update: a hand-written SIMD kernel (kernels/rmsprop.rs).
             Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum, centered } if momentum == 0.0 && !centered => {
@@ -244,34 +219,36 @@ impl Optimizer {
             }
             _ => vectorised(isa, &consts, w, g, s),
         };
-        let chunks = w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK));
+        let slots = &mut self.slots.data;
         if per_chunk == 0 {
-            chunks.for_each(|(w, g)| run(((w, g), &mut [])));
-        } else if parallel {
-            chunks.zip(slots.data.par_chunks_mut(per_chunk)).for_each(run);
+            w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).for_each(|(w, g)| run(((w, g), &mut [])));
+        } else if w.len() >= 4 * CHUNK {
+            w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(slots.par_chunks_mut(per_chunk)).for_each(run);
         } else {
-            w.chunks_mut(CHUNK).zip(g.chunks(CHUNK)).zip(slots.data.chunks_mut(per_chunk)).for_each(run);
+            w.chunks_mut(CHUNK).zip(g.chunks(CHUNK)).zip(slots.chunks_mut(per_chunk)).for_each(run);
         }
-    }
-
-    /// Ends the step: one more iteration.
-    pub fn end_step(&mut self) {
-        self.consts = None;
         self.iterations += 1;
     }
 
+    /// Keras's clipping: by each tensor's norm, by the norm of all, or by value.
     fn clip(&self, g: &mut [f32]) {
         match self.config.clip {
             Clip::None => {}
             Clip::Norm(clip) => {
                 let clip = clip as f32;
-                let norm = squares(g).sqrt() as f32;
-                // Keras: g·clip / max(norm, clip).
-                let denominator = norm.max(clip);
-                g.iter_mut().for_each(|g| *g = *g * clip / denominator);
+                for t in &self.slots.tensors {
+                    let g = t.of_mut(g);
+                    let norm = squares(g).sqrt() as f32;
+                    // Keras: g·clip / max(norm, clip).
+                    let denominator = norm.max(clip);
+                    g.iter_mut().for_each(|g| *g = *g * clip / denominator);
+                }
             }
-            Clip::GlobalNorm(_) => {
-                let scale = self.global_scale;
+            Clip::GlobalNorm(clip) => {
+                let norm = self.slots.tensors.iter().map(|t| squares(t.of(g))).sum::<f64>().sqrt() as f32;
+                // Keras: clip·min(1/norm, 1/clip), NaN when the norm is not finite.
+                let clip = clip as f32;
+                let scale = if norm.is_finite() { clip * (1.0 / norm).min(1.0 / clip) } else { f32::NAN };
                 g.iter_mut().for_each(|g| *g *= scale);
             }
             Clip::Value(v) => {
@@ -285,15 +262,18 @@ impl Optimizer {
     /// state a saved model carries.
     pub fn state(&self) -> Vec<(usize, &'static str, Vec<f32>)> {
         let names = self.config.rule.slot_names();
+        let count = names.len();
+        let len = self.slots.len;
+        // Element e of slot k: in chunk e / CHUNK, after k slots of that chunk's length.
+        let at = |k: usize, e: usize| {
+            let (c, p) = (e / CHUNK, e % CHUNK);
+            let n = CHUNK.min(len - c * CHUNK);
+            self.slots.data[c * count * CHUNK + k * n + p]
+        };
         let mut out = Vec::new();
-        for (index, slots) in self.slots.iter().enumerate() {
+        for (index, t) in self.slots.tensors.iter().enumerate() {
             for (k, &name) in names.iter().enumerate() {
-                let mut values = Vec::with_capacity(slots.len);
-                for (c, chunk) in slots.data.chunks(names.len() * CHUNK).enumerate() {
-                    let n = CHUNK.min(slots.len - c * CHUNK);
-                    values.extend_from_slice(&chunk[k * n..(k + 1) * n]);
-                }
-                out.push((index, name, values));
+                out.push((index, name, t.range().map(|e| at(k, e)).collect()));
             }
         }
         out

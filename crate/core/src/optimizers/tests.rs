@@ -11,12 +11,20 @@ fn optimizer(rule: Rule, learning_rate: f64) -> Optimizer {
     Optimizer::new(config).unwrap()
 }
 
+/// An arena of tensors of these lengths, packed in order.
+fn tensors(lens: &[usize]) -> Vec<ParamRef> {
+    let mut offset = 0;
+    lens.iter()
+        .map(|&len| {
+            offset += len;
+            ParamRef { offset: offset - len, len }
+        })
+        .collect()
+}
+
 /// One step of `opt` on one tensor.
 fn step_once(opt: &mut Optimizer, isa: Isa, w: &mut [f32], g: &[f32]) {
-    let mut g = g.to_vec();
-    opt.begin_step(std::iter::once(&g[..]));
-    opt.update(isa, 0, w, &mut g);
-    opt.end_step();
+    opt.step(isa, w, &mut g.to_vec());
 }
 
 const RMSPROP: Rule = Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: false };
@@ -26,7 +34,7 @@ const ADAM: Rule = Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgr
 #[test]
 fn rmsprop_keras_single_step() {
     let mut opt = optimizer(RMSPROP, 0.5);
-    opt.build(&[4]).unwrap();
+    opt.build(&tensors(&[4])).unwrap();
     let mut w = [1.0f32, 2.0, 3.0, 4.0];
     step_once(&mut opt, Isa::scalar(), &mut w, &[1.0, 6.0, 7.0, 2.0]);
     for (got, want) in w.iter().zip([-0.5811f32, 0.4189, 1.4189, 2.4189]) {
@@ -39,7 +47,7 @@ fn rmsprop_keras_single_step() {
 #[test]
 fn adam_keras_single_step() {
     let mut opt = optimizer(ADAM, 0.5);
-    opt.build(&[4]).unwrap();
+    opt.build(&tensors(&[4])).unwrap();
     let mut w = [1.0f32, 2.0, 3.0, 4.0];
     step_once(&mut opt, Isa::detect(), &mut w, &[1.0, 6.0, 7.0, 2.0]);
     for (got, want) in w.iter().zip([0.5f32, 1.5, 2.5, 3.5]) {
@@ -51,13 +59,13 @@ fn adam_keras_single_step() {
 #[test]
 fn sgd_and_adagrad_keras_single_steps() {
     let mut sgd = optimizer(Rule::Sgd { momentum: 0.0, nesterov: false }, 0.5);
-    sgd.build(&[4]).unwrap();
+    sgd.build(&tensors(&[4])).unwrap();
     let mut w = [1.0f32, 2.0, 3.0, 4.0];
     step_once(&mut sgd, Isa::scalar(), &mut w, &[1.0, 6.0, 7.0, 2.0]);
     assert_eq!(w, [0.5, -1.0, -0.5, 3.0]);
 
     let mut adagrad = optimizer(Rule::Adagrad { initial_accumulator_value: 0.1, epsilon: 1e-7 }, 0.5);
-    adagrad.build(&[4]).unwrap();
+    adagrad.build(&tensors(&[4])).unwrap();
     let mut w = [1.0f32, 2.0, 3.0, 4.0];
     step_once(&mut adagrad, Isa::scalar(), &mut w, &[1.0, 6.0, 7.0, 2.0]);
     for (got, want) in w.iter().zip([0.5233f32, 1.5007, 2.5005, 3.5061]) {
@@ -80,7 +88,7 @@ fn every_rule_matches_float64_and_every_isa_the_scalar_twin() {
         for n in [1, 7, 4 * CHUNK + 3] {
             let run = |isa: Isa| {
                 let mut opt = optimizer(rule, 0.01);
-                opt.build(&[n]).unwrap();
+                opt.build(&tensors(&[n])).unwrap();
                 let mut w: Vec<f32> = (0..n).map(|i| (i % 13) as f32 * 0.1 - 0.6).collect();
                 for t in 0..4 {
                     let g: Vec<f32> = (0..n).map(|i| ((i * 7 + t) % 11) as f32 * 0.05 - 0.25).collect();
@@ -166,15 +174,10 @@ fn clipping_and_weight_decay_follow_keras() {
         let learning_rate = LearningRate::Constant(1.0);
         let config = OptimizerConfig { name: "SGD".into(), rule: sgd, learning_rate, weight_decay, clip };
         let mut opt = Optimizer::new(config).unwrap();
-        opt.build(&[2, 2]).unwrap();
-        let mut ws = [vec![1.0f32, 1.0], vec![1.0f32, 1.0]];
-        let mut gs = [grads[0].to_vec(), grads[1].to_vec()];
-        opt.begin_step(gs.iter().map(|g| &g[..]));
-        for (i, (w, g)) in ws.iter_mut().zip(gs.iter_mut()).enumerate() {
-            opt.update(Isa::scalar(), i, w, g);
-        }
-        opt.end_step();
-        ws
+        opt.build(&tensors(&[2, 2])).unwrap();
+        let mut w = [1.0f32; 4];
+        opt.step(Isa::scalar(), &mut w, &mut grads.concat());
+        [w[..2].to_vec(), w[2..].to_vec()]
     };
     // Per tensor: [3, 4] has norm 5, scaled to 1; [0.3, 0.4] is left alone.
     let got = run(Clip::Norm(1.0), None, [&[3.0, 4.0], &[0.3, 0.4]]);
@@ -196,12 +199,10 @@ fn clipping_and_weight_decay_follow_keras() {
 fn state_is_named_and_survives_the_chunk_layout() {
     let mut opt = optimizer(Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: true }, 0.1);
     let n = CHUNK + 5;
-    opt.build(&[n, 3]).unwrap();
-    let mut w = vec![0.5f32; n];
-    let mut g: Vec<f32> = (0..n).map(|i| i as f32 / n as f32).collect();
-    opt.begin_step(std::iter::once(&g[..]));
-    opt.update(Isa::detect(), 0, &mut w, &mut g);
-    opt.end_step();
+    opt.build(&tensors(&[n, 3])).unwrap();
+    let mut w = vec![0.5f32; n + 3];
+    let g: Vec<f32> = (0..n + 3).map(|i| i as f32 / n as f32).collect();
+    opt.step(Isa::detect(), &mut w, &mut g.clone());
     let state = opt.state();
     let names: Vec<_> = state.iter().map(|(i, name, v)| (*i, *name, v.len())).collect();
     assert_eq!(
@@ -215,11 +216,15 @@ fn state_is_named_and_survives_the_chunk_layout() {
             (1, "velocity_hat", 3)
         ]
     );
-    // After one step m = 0.1·g, v = 0.001·g² elementwise, in parameter order.
+    // After one step m = 0.1·g, v = 0.001·g² elementwise, in parameter order;
+    // the second tensor starts in the first's last chunk.
     for i in [0, CHUNK - 1, CHUNK, n - 1] {
         assert!((state[0].2[i] - 0.1 * g[i]).abs() < 1e-7, "momentum {i}");
         // 1 − β₂ is 0.00099998713 in float32, as in Keras.
         assert!((state[1].2[i] - 0.001 * g[i] * g[i]).abs() <= 2e-5 * g[i] * g[i], "velocity {i}");
+    }
+    for i in 0..3 {
+        assert!((state[3].2[i] - 0.1 * g[n + i]).abs() < 1e-7, "second tensor's momentum {i}");
     }
 }
 
@@ -264,7 +269,7 @@ fn a_schedule_sets_each_steps_rate_from_the_iterations_before_it() {
     let rule = Rule::Sgd { momentum: 0.0, nesterov: false };
     let config = OptimizerConfig { name: "SGD".into(), rule, learning_rate, weight_decay: None, clip: Clip::None };
     let mut opt = Optimizer::new(config).unwrap();
-    opt.build(&[1]).unwrap();
+    opt.build(&tensors(&[1])).unwrap();
     let mut w = [0.0f32];
     for _ in 0..3 {
         step_once(&mut opt, Isa::scalar(), &mut w, &[1.0]);
