@@ -155,8 +155,8 @@ impl Dense {
         };
         match input {
             None => weight_grads(gemm),
-            Some(InputGrad { dx, fold }) => {
-                rayon::join(|| weight_grads(gemm), || self.input_gradient(isa, params, x, dz, dx, fold, gemm_side));
+            Some(input) => {
+                rayon::join(|| weight_grads(gemm), || self.input_gradient(isa, params, x, dz, input, gemm_side));
             }
         }
     }
@@ -217,10 +217,10 @@ impl Dense {
         params: &[f32],
         x: ArrayView2<f32>,
         dz: ArrayView2<f32>,
-        mut dx: ArrayViewMut2<f32>,
-        fold: Option<Activation>,
+        input: InputGrad,
         bufs: &mut GemmBuffers,
     ) {
+        let InputGrad { mut dx, fold } = input;
         let w = self.kernel(params);
         let Some(prev) = fold.filter(|&a| a != Activation::Linear) else {
             return gemm(isa, dz, w.t(), dx, Epilogue::None, bufs);
