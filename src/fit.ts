@@ -11,7 +11,7 @@ import { type Callback, type CallbackModel, type History, type Logs, normalizeCa
 import { type Features, sliceRows, type Targets, toFeatures, toTargets } from './data.js';
 import { FerroShapeError, FerroTypeError, FerroValueError, fromNative, native } from './errors.js';
 import { sampleWeights, weightsOf } from './sample-weights.js';
-import type { FitEvent, FitSession, NativeModel } from './native.js';
+import type { FitEvent, FitSession, LogEntry, NativeModel } from './native.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import type { TensorLike } from './tensor.js';
 import { checkBoolean, checkInt, checkNumber, checkOptions, describe, isArray } from './validate.js';
@@ -61,8 +61,6 @@ export interface Trainee extends CallbackModel {
   readonly sparseTargets: boolean;
   /** The name compile's metrics gave accuracy ('acc', …), when not 'accuracy'. */
   readonly accuracyAlias: string | undefined;
-  /** compile's other metrics, in the order the native side reports them. */
-  readonly metricNames: readonly string[];
   /** While paused (epoch callbacks running) other calls may use the model. */
   setPaused(paused: boolean): void;
 }
@@ -130,24 +128,22 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
 }
 
 /**
- * Logs of a native event, keyed by Keras's names. Accuracy is always there
- * as `accuracy`; when compile's metrics named it otherwise ('acc', as Keras
- * keys it then), it is also there under that name, so
- * `EarlyStopping({ monitor: 'val_acc' })` sees it. Every other compiled
- * metric is there under its name, and `val_` + its name after validation.
+ * Logs of a native event, keyed by Keras's names: the native side sends
+ * loss, accuracy and every compiled metric by name (and the same for the
+ * validation data, here prefixed `val_`). When compile's metrics named
+ * accuracy otherwise ('acc', as Keras keys it then), it is also there under
+ * that name, so `EarlyStopping({ monitor: 'val_acc' })` sees it.
  */
-function epochLogs(e: FitEvent, alias: string | undefined, names: readonly string[]): Logs {
-  const logs: Logs = { loss: e.loss, accuracy: e.accuracy };
-  if (e.valLoss !== undefined) logs.val_loss = e.valLoss;
-  if (e.valAccuracy !== undefined) logs.val_accuracy = e.valAccuracy;
-  if (alias) {
-    logs[alias] = e.accuracy;
-    if (e.valAccuracy !== undefined) logs[`val_${alias}`] = e.valAccuracy;
-  }
-  names.forEach((name, i) => {
-    logs[name] = e.metrics[i];
-    if (e.valMetrics) logs[`val_${name}`] = e.valMetrics[i];
-  });
+function epochLogs(e: FitEvent, alias: string | undefined): Logs {
+  const logs = {} as Logs; // loss and accuracy come first in every event
+  const add = (entries: readonly LogEntry[], prefix: string): void => {
+    for (const { name, value } of entries) {
+      logs[prefix + name] = value;
+      if (name === 'accuracy' && alias) logs[prefix + alias] = value;
+    }
+  };
+  add(e.logs, '');
+  if (e.valLogs) add(e.valLogs, 'val_');
   return logs;
 }
 
@@ -264,7 +260,7 @@ class FitDriver {
 
   /** Handles one native event; true when the fit is over. */
   private async handle(e: FitEvent): Promise<boolean> {
-    const logs = epochLogs(e, this.model.accuracyAlias, this.model.metricNames);
+    const logs = epochLogs(e, this.model.accuracyAlias);
     const shown = shownLogs(logs, this.model.accuracyAlias);
     if (e.kind === 'progress') {
       this.bar.batch(e.batches, shown);

@@ -9,6 +9,7 @@ export type {
   FitSession,
   InputRows,
   LayerConfig,
+  LogEntry,
   LossSpec,
   Metrics,
   NativeModel,

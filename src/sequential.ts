@@ -449,7 +449,6 @@ export class Sequential implements LayerOwner {
       inputDim: this.inputDim,
       outputUnits: this.outputUnits,
       accuracyAlias: this.accuracyAlias,
-      metricNames: this.metricNames,
       sparseTargets: this.sparseTargets,
       get stopTraining() {
         return self.stopTraining;
@@ -493,9 +492,8 @@ export class Sequential implements LayerOwner {
 
   /** Loss, accuracy (also under compile's name for it) and every other compiled metric, by name. */
   private result(m: Metrics): EvaluateResult {
-    const r: EvaluateResult = { loss: m.loss, accuracy: m.accuracy };
-    if (this.accuracyAlias) r[this.accuracyAlias] = m.accuracy;
-    this.metricNames.forEach((name, i) => (r[name] = m.metrics[i]!));
+    const r = Object.fromEntries(m.logs.map((e) => [e.name, e.value])) as EvaluateResult;
+    if (this.accuracyAlias) r[this.accuracyAlias] = r.accuracy;
     return r;
   }
 

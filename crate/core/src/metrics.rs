@@ -206,6 +206,22 @@ fn in_top_k(outputs: impl Iterator<Item = f32> + Clone, target: usize) -> bool {
     outputs.filter(|&v| v > score).count() < TOP_K
 }
 
+/// Names a batch's or an epoch's totals as Keras logs them: `loss`,
+/// `accuracy`, then each compiled metric under the name compile was given.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Logger {
+    pub metrics: Vec<Metric>,
+    pub names: Vec<String>,
+}
+
+impl Logger {
+    pub fn logs(&self, totals: &LossTotals) -> Vec<(String, f64)> {
+        let mut out = vec![("loss".to_string(), totals.mean_loss()), ("accuracy".to_string(), totals.accuracy())];
+        out.extend(self.names.iter().cloned().zip(values(&self.metrics, totals)));
+        out
+    }
+}
+
 /// Each metric's value from `totals`.
 pub fn values(metrics: &[Metric], totals: &LossTotals) -> Vec<f64> {
     let mut at = 0;

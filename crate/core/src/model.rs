@@ -23,6 +23,8 @@ pub struct Model {
     pub(crate) loss: Option<Loss>,
     /// Compiled metrics besides accuracy, reported in this order.
     pub(crate) metrics: Vec<Metric>,
+    /// The names compile gave them (Keras logs them so).
+    pub(crate) metric_names: Vec<String>,
     /// fromLogits and labelSmoothing of the compiled loss.
     pub(crate) loss_options: LossOptions,
     pub(crate) isa: Isa,
@@ -103,6 +105,7 @@ impl Model {
             optimizer: None,
             loss: None,
             metrics: Vec::new(),
+            metric_names: Vec::new(),
             loss_options: LossOptions::default(),
             isa: Isa::detect(),
             spares: Spares::default(),
@@ -131,6 +134,7 @@ impl Model {
         self.optimizer = Some(Optimizer::new(optimizer.into())?);
         self.loss = Some(loss);
         self.metrics.clear();
+        self.metric_names.clear();
         self.loss_options = LossOptions::default();
         Ok(())
     }
@@ -161,12 +165,18 @@ impl Model {
             return Err(Error::Value(format!("Expected each metric at most once. Received: {}", names.join(", "))));
         }
         self.metrics = metrics;
+        self.metric_names = names.to_vec();
         Ok(())
     }
 
     /// The compiled metrics besides accuracy, in compile order.
     pub fn metrics(&self) -> &[Metric] {
         &self.metrics
+    }
+
+    /// What names batch and epoch totals in logs.
+    pub fn logger(&self) -> crate::metrics::Logger {
+        crate::metrics::Logger { metrics: self.metrics.clone(), names: self.metric_names.clone() }
     }
 
     /// Each compiled metric's value from batch or epoch totals.

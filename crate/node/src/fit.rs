@@ -13,10 +13,10 @@
 use crate::cell::{present_mut, ModelCell};
 use crate::data::{copy_inputs, copy_targets, copy_weights, InputRows, OwnedTargets, TargetRows};
 use crate::errors::{guard, to_napi};
-use crate::model::{guard_job, NativeModel};
+use crate::model::{guard_job, log_entries, LogEntry, NativeModel};
 use crate::shutdown::{self, Cancel};
 use ferro_core::losses::LossTotals;
-use ferro_core::metrics::Metric;
+use ferro_core::metrics::Logger;
 use ferro_core::{pool, EpochLogs, FitObserver, FitOptions, FitRun, Flow, OwnedInputs, Samples, Step};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
@@ -54,13 +54,10 @@ pub struct FitEvent {
     pub epoch: u32,
     /// Batches done in this epoch.
     pub batches: u32,
-    pub loss: f64,
-    pub accuracy: f64,
-    pub val_loss: Option<f64>,
-    pub val_accuracy: Option<f64>,
-    /// The compiled metrics besides accuracy, in compile order.
-    pub metrics: Vec<f64>,
-    pub val_metrics: Option<Vec<f64>>,
+    /// loss, accuracy and the compiled metrics, by name, in that order.
+    pub logs: Vec<LogEntry>,
+    /// The same for the validation data (names without `val_`), when validated.
+    pub val_logs: Option<Vec<LogEntry>>,
     pub stopped: bool,
 }
 
@@ -70,19 +67,15 @@ impl FitEvent {
         (epoch, batches): (usize, usize),
         t: &LossTotals,
         val: Option<LossTotals>,
-        metrics: &[Metric],
+        logger: &Logger,
         stopped: bool,
     ) -> Self {
         FitEvent {
             kind: kind.into(),
             epoch: epoch as u32,
             batches: batches as u32,
-            loss: t.mean_loss(),
-            accuracy: t.accuracy(),
-            val_loss: val.map(|v| v.mean_loss()),
-            val_accuracy: val.map(|v| v.accuracy()),
-            metrics: ferro_core::metrics::values(metrics, t),
-            val_metrics: val.map(|v| ferro_core::metrics::values(metrics, &v)),
+            logs: log_entries(logger, t),
+            val_logs: val.map(|v| log_entries(logger, &v)),
             stopped,
         }
     }
@@ -166,7 +159,7 @@ pub struct FitSession {
 struct Observer<'a> {
     shared: &'a Shared,
     events: &'a FitEvents,
-    metrics: &'a [Metric],
+    metrics: &'a Logger,
     last_sent: Instant,
 }
 
@@ -202,7 +195,7 @@ fn step(shared: Arc<Shared>, mut job: Box<FitJob>) {
             *run = Some(model.begin_fit(train, val, options)?);
         }
         let run = run.as_mut().expect("made above");
-        let metrics = model.metrics().to_vec();
+        let metrics = model.logger();
         let mut observer = Observer { shared: &shared, events, metrics: &metrics, last_sent: Instant::now() };
         let step = run.advance(model, train, val, *each_batch, &mut observer)?;
         Ok((step, metrics))
@@ -245,7 +238,7 @@ fn release(job: Box<FitJob>) {
 }
 
 fn cancelled() -> FitEvent {
-    FitEvent::new("cancelled", (0, 0), &LossTotals::default(), None, &[], true)
+    FitEvent::new("cancelled", (0, 0), &LossTotals::default(), None, &Logger::default(), true)
 }
 
 #[napi]

@@ -10,7 +10,7 @@ use crate::registry::Registry;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, Initializer, LayerSpec, Regularizer};
 use ferro_core::losses::{Loss, LossOptions, LossTotals};
-use ferro_core::metrics::Metric;
+use ferro_core::metrics::Logger;
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
 use ferro_core::{pool, Error as CoreError, Model, Samples, WeightTensor};
 use napi::bindgen_prelude::*;
@@ -165,12 +165,22 @@ fn optimizer_config(o: &OptimizerSpec) -> ferro_core::Result<OptimizerConfig> {
     Ok(OptimizerConfig { name: o.name.clone(), rule, learning_rate: learning_rate(o)?, weight_decay, clip })
 }
 
+/// One logged value under its Keras name.
+#[napi(object)]
+pub struct LogEntry {
+    pub name: String,
+    pub value: f64,
+}
+
+/// Logs as an ordered name → value map: loss, accuracy, then each compiled
+/// metric under the name compile was given.
+pub fn log_entries(logger: &Logger, t: &LossTotals) -> Vec<LogEntry> {
+    logger.logs(t).into_iter().map(|(name, value)| LogEntry { name, value }).collect()
+}
+
 #[napi(object)]
 pub struct Metrics {
-    pub loss: f64,
-    pub accuracy: f64,
-    /// The compiled metrics besides accuracy, in compile order.
-    pub metrics: Vec<f64>,
+    pub logs: Vec<LogEntry>,
 }
 
 /// A node-style callback `(error, value)`, called once from ferro-nn's
@@ -241,8 +251,8 @@ fn regularizer(r: Option<&RegularizerSpec>) -> ferro_core::Result<Regularizer> {
     r.map_or(Ok(Regularizer::default()), |r| Regularizer::new(r.l1, r.l2))
 }
 
-fn metrics(t: LossTotals, names: &[Metric]) -> Metrics {
-    Metrics { loss: t.mean_loss(), accuracy: t.accuracy(), metrics: ferro_core::metrics::values(names, &t) }
+fn metrics(t: LossTotals, logger: &Logger) -> Metrics {
+    Metrics { logs: log_entries(logger, &t) }
 }
 
 #[napi]
@@ -387,7 +397,7 @@ impl NativeModel {
                     let model = ticket.model();
                     let model = present(&model)?;
                     let samples = Samples { x: x.view(), targets: y.view(), weights: weights.as_deref() };
-                    Ok(metrics(model.evaluate(samples, batch_size as usize)?, model.metrics()))
+                    Ok(metrics(model.evaluate(samples, batch_size as usize)?, &model.logger()))
                 });
                 drop(ticket);
                 settle(done, result);
@@ -409,7 +419,7 @@ impl NativeModel {
                     let mut model = cell.write();
                     let model = present_mut(&mut model)?;
                     let totals = model.train_on_batch(Samples { x: x.view(), targets: y.view(), weights: None })?;
-                    Ok(metrics(totals, model.metrics()))
+                    Ok(metrics(totals, &model.logger()))
                 });
                 cell.end_write();
                 cell.end_session();
