@@ -6,13 +6,15 @@
 //! and NR contiguous floats of B. B is usually packed (rs_b = NR); a B whose
 //! slivers are each used once is read where it lies (rs_b = its row length).
 //!
-//! Each instruction set has one kernel body, generic over MR, behind a thin
-//! `#[target_feature]` wrapper; `Isa::kernel_for` picks the MR that wastes
+//! One SIMD body (`tile`), generic over the vector type (vector.rs) and MR,
+//! behind a thin `#[target_feature]` wrapper per instruction set; `Isa::kernel_for` picks the MR that wastes
 //! least on a given M (10 rows: MR = 5 or 10 rather than padding to 12).
 //! The scalar twin shares the contract; SIMD results differ from it only by
 //! the FMA's single rounding, which the tests allow for.
 
 use super::isa::{Isa, Level};
+#[allow(unused_imports)] // F32s's only implementations are x86's today
+use super::vector::F32s;
 
 /// Signature shared by every microkernel.
 ///
@@ -189,16 +191,62 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
     }
 }
 
+/// The SIMD body, written once: an MR×(2·N) tile in 2·MR registers of N
+/// lanes. Per step: two loads of B, MR broadcasts of A, 2·MR FMAs.
+///
+/// # Safety
+/// The CPU runs `S`'s ISA (the caller is compiled with its features); the
+/// operands are as [`KernelFn`] states, with NR = 2·`S::N`.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+unsafe fn tile<S: F32s, const MR: usize>(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    rs_b: usize,
+    c: *mut f32,
+    rs_c: usize,
+    accumulate: bool,
+) {
+    // SAFETY: the caller vouches for the ISA and for k steps of A (MR floats
+    // each) and B (2·N floats at stride rs_b), and for MR rows of 2·N floats
+    // of C at stride rs_c.
+    unsafe {
+        let mut acc = [[S::zero(); 2]; MR];
+        let (mut a, mut b) = (a, b);
+        for _ in 0..k {
+            let b0 = S::load(b);
+            let b1 = S::load(b.add(S::N));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = S::splat(*a.add(i));
+                row[0] = S::fmadd(ai, b0, row[0]);
+                row[1] = S::fmadd(ai, b1, row[1]);
+            }
+            a = a.add(MR);
+            b = b.add(rs_b);
+        }
+        for (i, row) in acc.iter().enumerate() {
+            let dst = c.add(i * rs_c);
+            let (mut lo, mut hi) = (row[0], row[1]);
+            if accumulate {
+                lo = S::add(lo, S::load(dst));
+                hi = S::add(hi, S::load(dst.add(S::N)));
+            }
+            S::store(dst, lo);
+            S::store(dst.add(S::N), hi);
+        }
+    }
+}
+
 /// MR×16 tiles in 2·MR ymm accumulators (12 for MR = 6, plus two registers
-/// for a row of B and one for a broadcast of A: 15 of 16). Per step: two
-/// loads of B, MR broadcasts of A, 2·MR FMAs, enough to keep both FMA pipes
-/// of a Zen or Skylake core busy.
+/// for a row of B and one for a broadcast of A: 15 of 16), enough to keep
+/// both FMA pipes of a Zen or Skylake core busy.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use std::arch::x86_64::*;
+    use crate::kernels::vector::{Avx2, F32s};
 
     /// Columns of the tile: two ymm registers.
-    pub const NR: usize = 16;
+    pub const NR: usize = 2 * Avx2::N;
 
     /// # Safety
     /// The CPU runs AVX2 and FMA (only an `Isa` that detected them hands this
@@ -213,29 +261,8 @@ mod avx2 {
         rs_c: usize,
         accumulate: bool,
     ) {
-        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-        let (mut a, mut b) = (a, b);
-        for _ in 0..k {
-            let b0 = _mm256_loadu_ps(b);
-            let b1 = _mm256_loadu_ps(b.add(8));
-            for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm256_broadcast_ss(&*a.add(i));
-                row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
-                row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
-            }
-            a = a.add(MR);
-            b = b.add(rs_b);
-        }
-        for (i, row) in acc.iter().enumerate() {
-            let dst = c.add(i * rs_c);
-            let (mut lo, mut hi) = (row[0], row[1]);
-            if accumulate {
-                lo = _mm256_add_ps(lo, _mm256_loadu_ps(dst));
-                hi = _mm256_add_ps(hi, _mm256_loadu_ps(dst.add(8)));
-            }
-            _mm256_storeu_ps(dst, lo);
-            _mm256_storeu_ps(dst.add(8), hi);
-        }
+        // SAFETY: this function's contract is `tile`'s, for AVX2.
+        unsafe { super::tile::<Avx2, MR>(k, a, b, rs_b, c, rs_c, accumulate) }
     }
 }
 
@@ -244,10 +271,10 @@ mod avx2 {
 /// instructions and far fewer loads per FMA, so the FMA pipes stay fuller.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use std::arch::x86_64::*;
+    use crate::kernels::vector::{Avx512, F32s};
 
     /// Columns of the tile: two zmm registers.
-    pub const NR: usize = 32;
+    pub const NR: usize = 2 * Avx512::N;
 
     /// # Safety
     /// The CPU runs AVX-512F (only an `Isa` that detected it hands this
@@ -262,29 +289,8 @@ mod avx512 {
         rs_c: usize,
         accumulate: bool,
     ) {
-        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-        let (mut a, mut b) = (a, b);
-        for _ in 0..k {
-            let b0 = _mm512_loadu_ps(b);
-            let b1 = _mm512_loadu_ps(b.add(16));
-            for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(*a.add(i));
-                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
-                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
-            }
-            a = a.add(MR);
-            b = b.add(rs_b);
-        }
-        for (i, row) in acc.iter().enumerate() {
-            let dst = c.add(i * rs_c);
-            let (mut lo, mut hi) = (row[0], row[1]);
-            if accumulate {
-                lo = _mm512_add_ps(lo, _mm512_loadu_ps(dst));
-                hi = _mm512_add_ps(hi, _mm512_loadu_ps(dst.add(16)));
-            }
-            _mm512_storeu_ps(dst, lo);
-            _mm512_storeu_ps(dst.add(16), hi);
-        }
+        // SAFETY: this function's contract is `tile`'s, for AVX-512.
+        unsafe { super::tile::<Avx512, MR>(k, a, b, rs_b, c, rs_c, accumulate) }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod pack;
 pub mod params;
 pub mod rmsprop;
 pub mod rows;
+pub(crate) mod vector;
 
 pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows, softmax_rows, Activation};
 pub use gemm::{gemm, Epilogue, GemmBuffers};

@@ -12,6 +12,8 @@
 
 use super::isa::{Isa, Level};
 use super::params::PARALLEL_MIN_FLOPS;
+#[allow(unused_imports)] // F32s's only implementations are x86's today
+use super::vector::F32s;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
@@ -126,9 +128,65 @@ fn tile_of<const TR: usize, const TC: usize>(isa: Isa, k: usize, a: [&[f32]; TR]
     }
 }
 
+/// out[r][j] = a[r] · b[j] over k floats, written once for every ISA:
+/// whole registers, then a partial load for the tail.
+///
+/// # Safety
+/// The CPU runs `S`'s ISA (the caller is compiled with its features); every
+/// pointer addresses `k` floats.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+unsafe fn dots<S: F32s, const R: usize, const C: usize>(
+    k: usize,
+    a: [*const f32; R],
+    b: [*const f32; C],
+) -> [[f32; C]; R] {
+    // SAFETY: the caller vouches for the ISA and for k floats at every
+    // pointer; partial loads read only the floats below k.
+    unsafe {
+        let mut acc = [[S::zero(); C]; R];
+        let whole = k / S::N * S::N;
+        for p in (0..whole).step_by(S::N) {
+            accumulate::<S, R, C>(&mut acc, a, b, p, S::N);
+        }
+        if whole < k {
+            accumulate::<S, R, C>(&mut acc, a, b, whole, k - whole);
+        }
+        std::array::from_fn(|r| std::array::from_fn(|j| S::sum(acc[r][j])))
+    }
+}
+
+/// acc[r][j] += a[r][p..p + n] ⊙ b[j][p..p + n], lane by lane (n ≤ N; a
+/// partial load when n < N).
+///
+/// # Safety
+/// As for `dots`; p + n ≤ k.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+unsafe fn accumulate<S: F32s, const R: usize, const C: usize>(
+    acc: &mut [[S::V; C]; R],
+    a: [*const f32; R],
+    b: [*const f32; C],
+    p: usize,
+    n: usize,
+) {
+    // SAFETY: the caller vouches for the ISA and for p + n ≤ k floats.
+    unsafe {
+        let load = |x: *const f32| if n == S::N { S::load(x.add(p)) } else { S::load_first(x.add(p), n) };
+        let av: [S::V; R] = std::array::from_fn(|r| load(a[r]));
+        for j in 0..C {
+            let bv = load(b[j]);
+            for r in 0..R {
+                acc[r][j] = S::fmadd(av[r], bv, acc[r][j]);
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use std::arch::x86_64::*;
+    use super::dots;
+    use crate::kernels::vector::{Avx2, Avx512};
 
     /// # Safety
     /// AVX-512F is available; every pointer addresses `k` floats.
@@ -138,25 +196,8 @@ mod simd {
         a: [*const f32; R],
         b: [*const f32; C],
     ) -> [[f32; C]; R] {
-        let mut acc = [[_mm512_setzero_ps(); C]; R];
-        let step = |acc: &mut [[__m512; C]; R], p: usize, mask: __mmask16| {
-            let av: [__m512; R] = std::array::from_fn(|r| _mm512_maskz_loadu_ps(mask, a[r].add(p)));
-            for j in 0..C {
-                let bv = _mm512_maskz_loadu_ps(mask, b[j].add(p));
-                for r in 0..R {
-                    acc[r][j] = _mm512_fmadd_ps(av[r], bv, acc[r][j]);
-                }
-            }
-        };
-        let whole = k / 16 * 16;
-        for p in (0..whole).step_by(16) {
-            step(&mut acc, p, 0xFFFF);
-        }
-        if whole < k {
-            // Masked-off lanes are never read, so nothing past the slices is touched.
-            step(&mut acc, whole, (1u16 << (k - whole)) - 1);
-        }
-        std::array::from_fn(|r| std::array::from_fn(|j| _mm512_reduce_add_ps(acc[r][j])))
+        // SAFETY: this function's contract is `dots`'s, for AVX-512.
+        unsafe { dots::<Avx512, R, C>(k, a, b) }
     }
 
     /// # Safety
@@ -167,29 +208,8 @@ mod simd {
         a: [*const f32; R],
         b: [*const f32; C],
     ) -> [[f32; C]; R] {
-        let mut acc = [[_mm256_setzero_ps(); C]; R];
-        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let mut p = 0;
-        while p < k {
-            // Lanes below k - p are loaded; masked loads never touch the rest.
-            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((k - p).min(8) as i32), lanes);
-            let av: [__m256; R] = std::array::from_fn(|r| _mm256_maskload_ps(a[r].add(p), mask));
-            for (j, &bj) in b.iter().enumerate() {
-                let bv = _mm256_maskload_ps(bj.add(p), mask);
-                for r in 0..R {
-                    acc[r][j] = _mm256_fmadd_ps(av[r], bv, acc[r][j]);
-                }
-            }
-            p += 8;
-        }
-        std::array::from_fn(|r| {
-            std::array::from_fn(|j| {
-                let s = acc[r][j];
-                let half = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
-                let quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
-                _mm_cvtss_f32(_mm_add_ss(quarter, _mm_movehdup_ps(quarter)))
-            })
-        })
+        // SAFETY: this function's contract is `dots`'s, for AVX2.
+        unsafe { dots::<Avx2, R, C>(k, a, b) }
     }
 }
 

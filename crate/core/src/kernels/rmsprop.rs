@@ -11,6 +11,8 @@
 //! scalar twin is the exact formula; the tests hold both to it.
 
 use super::isa::{Isa, Level};
+#[allow(unused_imports)] // F32s's only implementations are x86's today
+use super::vector::F32s;
 
 /// The update's constants, already in f32.
 #[derive(Clone, Copy, Debug)]
@@ -45,68 +47,54 @@ fn scalar(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) {
     }
 }
 
+/// The update over the leading multiple of `S::N` elements, written once
+/// for every ISA; returns how many it updated.
+///
+/// # Safety
+/// The CPU runs `S`'s ISA (the caller is compiled with its features);
+/// `g` and `v` hold at least `w.len()` floats.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+unsafe fn lanes<S: F32s>(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
+    let n = w.len() / S::N * S::N;
+    // SAFETY: the caller vouches for the ISA; every access is below n ≤ len.
+    unsafe {
+        let (rho, omr, lr, eps) = (S::splat(s.rho), S::splat(s.one_minus_rho), S::splat(s.lr), S::splat(s.epsilon));
+        let (half, three_halves) = (S::splat(0.5), S::splat(1.5));
+        for i in (0..n).step_by(S::N) {
+            let gi = S::load(g.as_ptr().add(i));
+            let vi = S::add(S::mul(rho, S::load(v.as_ptr().add(i))), S::mul(omr, S::mul(gi, gi)));
+            S::store(v.as_mut_ptr().add(i), vi);
+            let d = S::add(vi, eps);
+            let r = S::rsqrt_estimate(d);
+            // One Newton step: r ← r·(1.5 − 0.5·d·r²).
+            let r = S::mul(r, S::sub(three_halves, S::mul(S::mul(half, d), S::mul(r, r))));
+            let wi = S::sub(S::load(w.as_ptr().add(i)), S::mul(S::mul(lr, gi), r));
+            S::store(w.as_mut_ptr().add(i), wi);
+        }
+    }
+    n
+}
+
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    use super::RmsPropStep;
-    use std::arch::x86_64::*;
+    use super::{lanes, RmsPropStep};
+    use crate::kernels::vector::{Avx2, Avx512};
 
-    /// Returns how many leading elements it updated (a multiple of 16).
-    ///
     /// # Safety
     /// The CPU runs AVX-512F; `g` and `v` hold at least `w.len()` floats.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn avx512(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
-        let n = w.len() / 16 * 16;
-        let (rho, omr, lr, eps) =
-            (_mm512_set1_ps(s.rho), _mm512_set1_ps(s.one_minus_rho), _mm512_set1_ps(s.lr), _mm512_set1_ps(s.epsilon));
-        let (half, three_halves) = (_mm512_set1_ps(0.5), _mm512_set1_ps(1.5));
-        for i in (0..n).step_by(16) {
-            let gi = _mm512_loadu_ps(g.as_ptr().add(i));
-            let vi = _mm512_add_ps(
-                _mm512_mul_ps(rho, _mm512_loadu_ps(v.as_ptr().add(i))),
-                _mm512_mul_ps(omr, _mm512_mul_ps(gi, gi)),
-            );
-            _mm512_storeu_ps(v.as_mut_ptr().add(i), vi);
-            let d = _mm512_add_ps(vi, eps);
-            let r = _mm512_rsqrt14_ps(d);
-            // One Newton step: r ← r·(1.5 − 0.5·d·r²).
-            let r = _mm512_mul_ps(
-                r,
-                _mm512_sub_ps(three_halves, _mm512_mul_ps(_mm512_mul_ps(half, d), _mm512_mul_ps(r, r))),
-            );
-            let wi = _mm512_sub_ps(_mm512_loadu_ps(w.as_ptr().add(i)), _mm512_mul_ps(_mm512_mul_ps(lr, gi), r));
-            _mm512_storeu_ps(w.as_mut_ptr().add(i), wi);
-        }
-        n
+        // SAFETY: this function's contract is `lanes`'s, for AVX-512.
+        unsafe { lanes::<Avx512>(s, w, g, v) }
     }
 
-    /// Returns how many leading elements it updated (a multiple of 8).
-    ///
     /// # Safety
     /// The CPU runs AVX2 and FMA; `g` and `v` hold at least `w.len()` floats.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn avx2(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
-        let n = w.len() / 8 * 8;
-        let (rho, omr, lr, eps) =
-            (_mm256_set1_ps(s.rho), _mm256_set1_ps(s.one_minus_rho), _mm256_set1_ps(s.lr), _mm256_set1_ps(s.epsilon));
-        let (half, three_halves) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.5));
-        for i in (0..n).step_by(8) {
-            let gi = _mm256_loadu_ps(g.as_ptr().add(i));
-            let vi = _mm256_add_ps(
-                _mm256_mul_ps(rho, _mm256_loadu_ps(v.as_ptr().add(i))),
-                _mm256_mul_ps(omr, _mm256_mul_ps(gi, gi)),
-            );
-            _mm256_storeu_ps(v.as_mut_ptr().add(i), vi);
-            let d = _mm256_add_ps(vi, eps);
-            let r = _mm256_rsqrt_ps(d);
-            let r = _mm256_mul_ps(
-                r,
-                _mm256_sub_ps(three_halves, _mm256_mul_ps(_mm256_mul_ps(half, d), _mm256_mul_ps(r, r))),
-            );
-            let wi = _mm256_sub_ps(_mm256_loadu_ps(w.as_ptr().add(i)), _mm256_mul_ps(_mm256_mul_ps(lr, gi), r));
-            _mm256_storeu_ps(w.as_mut_ptr().add(i), wi);
-        }
-        n
+        // SAFETY: this function's contract is `lanes`'s, for AVX2.
+        unsafe { lanes::<Avx2>(s, w, g, v) }
     }
 }
 

@@ -1,0 +1,235 @@
+//! The small vector abstraction the hand-written SIMD kernels are written
+//! over: one generic body per op (rmsprop.rs, microkernel.rs, narrow.rs),
+//! instantiated per instruction set inside a thin `#[target_feature]`
+//! wrapper, as matrixmultiply does. A new ISA (NEON, say) is one more
+//! implementation of [`F32s`] here, not one more copy of every kernel.
+//!
+//! The methods are `#[inline(always)]` so that, inlined into the wrapper,
+//! they compile with its features; the wrapper's `# Safety` (the CPU runs
+//! the ISA) is what makes calling them sound.
+
+/// A register of `N` f32 lanes and the operations the kernels use.
+///
+/// # Safety
+/// Every method may only run on a CPU with the implementing ISA, i.e. from
+/// a function compiled with its target features that an `Isa` token reached.
+/// Pointer arguments must be valid for the lanes they read or write.
+pub(crate) unsafe trait F32s {
+    type V: Copy;
+    /// Lanes per register.
+    const N: usize;
+    unsafe fn zero() -> Self::V;
+    unsafe fn splat(x: f32) -> Self::V;
+    /// N floats from `p` (unaligned).
+    unsafe fn load(p: *const f32) -> Self::V;
+    /// The first `n` (< N) floats from `p`, the other lanes 0; only those
+    /// `n` floats are read.
+    unsafe fn load_first(p: *const f32, n: usize) -> Self::V;
+    unsafe fn store(p: *mut f32, v: Self::V);
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// a·b + c with one rounding.
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The hardware estimate of 1/√a (12 bits on AVX2, 14 on AVX-512).
+    unsafe fn rsqrt_estimate(a: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    unsafe fn sum(a: Self::V) -> f32;
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{Avx2, Avx512};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::F32s;
+    use std::arch::x86_64::*;
+
+    /// AVX2 with FMA: 8 lanes.
+    pub(crate) struct Avx2;
+
+    /// AVX-512F: 16 lanes.
+    pub(crate) struct Avx512;
+
+    // SAFETY: each method is one AVX2/FMA intrinsic (or a short sequence of
+    // them) over the lanes the trait documents; callers run it only where
+    // AVX2 and FMA are enabled (the trait's contract).
+    unsafe impl F32s for Avx2 {
+        type V = __m256;
+        const N: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            _mm256_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m256 {
+            _mm256_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            // SAFETY: the caller vouches for 8 floats at p.
+            unsafe { _mm256_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, n: usize) -> __m256 {
+            // Lane i is loaded when i < n; masked-off lanes are never read.
+            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            // SAFETY: the caller vouches for n floats at p; only those are read.
+            unsafe { _mm256_maskload_ps(p, mask) }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m256) {
+            // SAFETY: the caller vouches for 8 writable floats at p.
+            unsafe { _mm256_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            _mm256_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+            _mm256_sub_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+            _mm256_mul_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+            _mm256_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn rsqrt_estimate(a: __m256) -> __m256 {
+            _mm256_rsqrt_ps(a)
+        }
+        #[inline(always)]
+        unsafe fn sum(s: __m256) -> f32 {
+            let half = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
+            let quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
+            _mm_cvtss_f32(_mm_add_ss(quarter, _mm_movehdup_ps(quarter)))
+        }
+    }
+
+    // SAFETY: as for Avx2, with AVX-512F enabled.
+    unsafe impl F32s for Avx512 {
+        type V = __m512;
+        const N: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            _mm512_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            _mm512_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            // SAFETY: the caller vouches for 16 floats at p.
+            unsafe { _mm512_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, n: usize) -> __m512 {
+            // SAFETY: the caller vouches for n < 16 floats at p; masked-off
+            // lanes are never read.
+            unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p) }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512) {
+            // SAFETY: the caller vouches for 16 writable floats at p.
+            unsafe { _mm512_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            _mm512_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+            _mm512_sub_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+            _mm512_mul_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+            _mm512_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn rsqrt_estimate(a: __m512) -> __m512 {
+            _mm512_rsqrt14_ps(a)
+        }
+        #[inline(always)]
+        unsafe fn sum(a: __m512) -> f32 {
+            _mm512_reduce_add_ps(a)
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::kernels::isa::Level;
+    use crate::kernels::Isa;
+
+    /// Every operation of one ISA against plain f32 arithmetic, with a
+    /// partial load at every length.
+    ///
+    /// # Safety
+    /// The CPU runs the ISA.
+    #[inline(always)]
+    unsafe fn check<S: F32s>() {
+        let n = S::N;
+        let a: Vec<f32> = (0..n).map(|i| i as f32 * 0.75 - 3.0).collect();
+        let b: Vec<f32> = (0..n).map(|i| 2.0 - i as f32 * 0.5).collect();
+        let mut out = vec![0f32; n];
+        // SAFETY: the caller vouches for the ISA; every pointer covers n floats.
+        unsafe {
+            let (va, vb) = (S::load(a.as_ptr()), S::load(b.as_ptr()));
+            type Reference = fn(f32, f32) -> f32;
+            let cases: [(S::V, Reference); 4] = [
+                (S::add(va, vb), |x, y| x + y),
+                (S::sub(va, vb), |x, y| x - y),
+                (S::mul(va, vb), |x, y| x * y),
+                (S::fmadd(va, vb, S::splat(1.5)), |x, y| x.mul_add(y, 1.5)),
+            ];
+            for (v, f) in cases {
+                S::store(out.as_mut_ptr(), v);
+                assert!(out.iter().enumerate().all(|(i, &o)| o == f(a[i], b[i])));
+            }
+            assert_eq!(S::sum(va), a.iter().sum::<f32>());
+            S::store(out.as_mut_ptr(), S::rsqrt_estimate(S::splat(4.0)));
+            assert!(out.iter().all(|&r| (r - 0.5).abs() < 1e-3));
+            for k in 0..n {
+                S::store(out.as_mut_ptr(), S::load_first(a.as_ptr(), k));
+                assert!((0..n).all(|i| out[i] == if i < k { a[i] } else { 0.0 }), "load_first({k})");
+            }
+            S::store(out.as_mut_ptr(), S::zero());
+            assert!(out.iter().all(|&o| o == 0.0));
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn check_avx2() {
+        // SAFETY: this wrapper runs only where AVX2 and FMA were detected.
+        unsafe { check::<Avx2>() }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn check_avx512() {
+        // SAFETY: this wrapper runs only where AVX-512F was detected.
+        unsafe { check::<Avx512>() }
+    }
+
+    #[test]
+    fn every_operation_matches_scalar_arithmetic_on_every_isa() {
+        for isa in Isa::available() {
+            match isa.level() {
+                Level::Scalar => {}
+                // SAFETY: the token proves the CPU runs the ISA.
+                Level::Avx2Fma => unsafe { check_avx2() },
+                // SAFETY: as above.
+                Level::Avx512 => unsafe { check_avx512() },
+            }
+        }
+    }
+}
