@@ -47,7 +47,7 @@ ${names.map((name) => `  ${name},`).join('\n')}
 `,
 );
 
-for (const file of readdirSync(`${root}dist`).filter((f) => f.endsWith('.d.ts'))) {
-  const text = readFileSync(`${root}dist/${file}`, 'utf8').replace(/(from ['"]\.\/[^'"]+)\.js(['"])/g, '$1.cjs$2');
+for (const file of readdirSync(`${root}dist`, { recursive: true }).filter((f) => f.endsWith('.d.ts'))) {
+  const text = readFileSync(`${root}dist/${file}`, 'utf8').replace(/(from ['"]\.\.?\/[^'"]+)\.js(['"])/g, '$1.cjs$2');
   writeFileSync(`${root}dist/${file.replace(/\.d\.ts$/, '.d.cts')}`, text);
 }

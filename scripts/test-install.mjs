@@ -117,6 +117,25 @@ check('mnist.loadData() from the installed package', () => {
   if (out !== '60000x28x28 60000 10000') throw new Error(`loadData gave ${out}`);
 });
 
+check('a model saved as .keras from require() loads back (h5wasm and fflate from the install)', () => {
+  writeFileSync(
+    join(dir, 'save.cjs'),
+    [
+      "const { Sequential, Dense, loadModel } = require('ferro-nn');",
+      '(async () => {',
+      "  const m = new Sequential([new Dense(3, { inputShape: [2], activation: 'softmax' })]);",
+      '  m.build([null, 2]);',
+      "  await m.save('m.keras');",
+      "  const back = await loadModel('m.keras');",
+      '  const [a, b] = [await m.predict([[1, 2]]), await back.predict([[1, 2]])];',
+      "  console.log(a.data.every((v, i) => v === b.data[i]) ? 'same' : 'different');",
+      '})();',
+    ].join('\n'),
+  );
+  const out = run('node', ['save.cjs']).trim();
+  if (out !== 'same') throw new Error(`the loaded model predicts ${out}`);
+});
+
 check('the root package holds the build, the types and the loader only', () => {
   const files = run('find', ['node_modules/ferro-nn', '-type', 'f']).trim().split('\n').map((f) => f.replace('node_modules/ferro-nn/', ''));
   const stray = files.filter((f) => !PUBLISHED_FILE.test(f));

@@ -20,6 +20,7 @@ export {
 } from './layers.js';
 export type { BatchNormalizationOptions } from './batch-normalization.js';
 export type { DropoutOptions } from './dropout.js';
+export { loadKeras as loadModel } from './saving/keras.js';
 export {
   Sequential,
   type SequentialOptions,

@@ -3,9 +3,10 @@
 import type { History } from './callbacks.js';
 import { renderSummary } from './summary.js';
 import { type Features, toFeatures, toTargets } from './data.js';
-import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, native, nativeCall } from './errors.js';
+import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, FerroValueError, native, nativeCall } from './errors.js';
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
+import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
 import { binding, type Metrics, type NativeModel } from './native.js';
 import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
@@ -162,6 +163,8 @@ export class Sequential implements LayerOwner {
   private accuracyAlias: string | undefined;
   /** compile's metrics besides accuracy, in order: the native side computes them. */
   private metricNames: string[] = [];
+  /** compile's metrics as given (what a saved model records). */
+  private compiledMetrics: MetricName[] = [];
   private loss: Loss | LossName | undefined;
   private phase: Phase = 'idle';
   /** Counts training calls, so that a late callback of an ended one changes nothing. */
@@ -253,6 +256,7 @@ export class Sequential implements LayerOwner {
     const metrics = (o.metrics ?? []) as MetricName[];
     this.accuracyAlias = metrics.find((m) => m !== 'accuracy' && ACCURACY_NAMES.includes(m));
     this.metricNames = [...new Set(metrics.filter((m) => !ACCURACY_NAMES.includes(m)))];
+    this.compiledMetrics = [...metrics];
     this.optimizer = optimizer;
     this.loss = loss;
     if (this.model) this.applyCompile();
@@ -542,6 +546,37 @@ export class Sequential implements LayerOwner {
     } finally {
       this.phase = 'idle';
     }
+  }
+
+  /** @internal compile's arguments, when compiled (what a saved model records). */
+  compileConfig(): { optimizer: Optimizer; loss: Loss | LossName; metrics: readonly MetricName[] } | undefined {
+    return this.optimizer && this.loss ? { optimizer: this.optimizer, loss: this.loss, metrics: this.compiledMetrics } : undefined;
+  }
+
+  /**
+   * Saves the model as a Keras 3 `.keras` archive (architecture, weights and
+   * compile settings), which `loadModel` and Keras's `load_model` open. The
+   * file is written atomically. Only `.keras` paths are supported so far.
+   */
+  async save(path: string): Promise<void> {
+    this.checkIdle('save');
+    const file = checkString(path, 'path');
+    if (!file.endsWith('.keras')) {
+      throw new FerroValueError(`Expected a path ending in .keras (Keras 3's archive; other formats are not supported yet). Received: ${file}`);
+    }
+    await saveKeras(this, file);
+  }
+
+  /** Saves the weights as Keras 3's `.weights.h5` (as Keras's `save_weights`), atomically. */
+  async saveWeights(path: string): Promise<void> {
+    this.checkIdle('saveWeights');
+    await saveWeightsH5(this, checkString(path, 'path'));
+  }
+
+  /** Loads weights saved by `saveWeights` (or Keras's `save_weights`) for the same architecture. */
+  async loadWeights(path: string): Promise<void> {
+    this.checkIdle('loadWeights');
+    await loadWeightsH5(this, checkString(path, 'path'));
   }
 
   /** Prints Keras's summary table and returns it. */

@@ -1,0 +1,91 @@
+/**
+ * npm run test:interop: what ferro-nn saves, opened by real Keras 3.
+ * Creates (once) a Python virtual environment with keras, h5py, numpy and
+ * jax from PyPI under the system's temporary directory (Keras 3.15's numpy
+ * backend imports jax too, so the CPU jax backend it is), saves a model of every
+ * layer kind and a weights file with ferro-nn, and runs
+ * test/interop/keras_check.py on them.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  Activation,
+  Adam,
+  BatchNormalization,
+  Dense,
+  Dropout,
+  losses,
+  optimizers,
+  regularizers,
+  Sequential,
+  setRandomSeed,
+  SGD,
+} from '../src/index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const venv = join(tmpdir(), 'ferro-nn-interop-venv');
+const python = join(venv, 'bin', 'python');
+if (!existsSync(python)) {
+  console.log(`test:interop: creating ${venv} (keras, h5py, numpy, jax from PyPI)`);
+  execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+  execFileSync(python, ['-m', 'pip', 'install', '--quiet', 'keras==3.15.1', 'h5py', 'numpy', 'jax[cpu]'], { stdio: 'inherit' });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ferro-interop-'));
+const x = Array.from({ length: 12 }, (_, i) => [Math.sin(i), Math.cos(i * 0.7), i / 12, 1 - i / 12]);
+const y = x.map((_, i) => i % 3);
+const cases: Record<string, unknown>[] = [];
+
+setRandomSeed(21);
+const full = new Sequential([
+  new Dense(8, { activation: 'gelu', inputShape: [4], kernelRegularizer: regularizers.l1l2({ l1: 0.001, l2: 0.01 }) }),
+  new Dropout(0.3, { seed: 4 }),
+  new BatchNormalization({ momentum: 0.8, scale: false }),
+  new Activation('silu'),
+  new Dense(6, { activation: 'elu', kernelInitializer: 'he_normal' }),
+  new Dense(3, { activation: 'softmax' }),
+]);
+const schedule = new optimizers.schedules.ExponentialDecay({ initialLearningRate: 0.01, decaySteps: 5, decayRate: 0.9 });
+full.compile({
+  optimizer: new Adam({ learningRate: schedule, amsgrad: true, clipnorm: 1 }),
+  loss: new losses.SparseCategoricalCrossentropy(),
+  metrics: ['accuracy'],
+});
+await full.fit(x, y, { epochs: 5, batchSize: 4, verbose: 0 });
+await full.save(join(dir, 'full.keras'));
+cases.push({
+  name: 'every layer kind, trained, compiled with Adam on a schedule and a loss object',
+  keras: 'full.keras',
+  x,
+  predict: (await full.predict(x)).toArray(),
+  compiled: { optimizer: 'Adam', amsgrad: true, clipnorm: 1, schedule: 'ExponentialDecay', loss: 'SparseCategoricalCrossentropy' },
+});
+
+const regression = new Sequential([new Dense(5, { activation: 'tanh', inputShape: [4] }), new Dense(1)]);
+regression.compile({ optimizer: new SGD({ learningRate: 0.05, momentum: 0.9 }), loss: 'mse', metrics: ['mae'] });
+await regression.fit(x, y.map((v) => [v]), { epochs: 3, verbose: 0 });
+await regression.save(join(dir, 'regression.keras'));
+cases.push({
+  name: 'regression, SGD with momentum',
+  keras: 'regression.keras',
+  x,
+  predict: (await regression.predict(x)).toArray(),
+  compiled: { optimizer: 'SGD', momentum: 0.9, loss: 'mse' },
+});
+
+// Weights only: loaded into the architecture of an untrained copy.
+const untrained = new Sequential([new Dense(5, { activation: 'tanh', inputShape: [4] }), new Dense(1)]);
+untrained.build([null, 4]);
+await untrained.save(join(dir, 'untrained.keras'));
+await regression.saveWeights(join(dir, 'regression.weights.h5'));
+cases.push({ name: 'saveWeights into the same architecture', keras: 'untrained.keras', weights: 'regression.weights.h5', x, predict: (await regression.predict(x)).toArray() });
+
+writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases));
+const r = spawnSync(python, [join(root, 'test/interop/keras_check.py'), dir], {
+  stdio: 'inherit',
+  env: { ...process.env, KERAS_BACKEND: 'jax', PYTHONWARNINGS: 'ignore' },
+});
+process.exit(r.status ?? 1);

@@ -1,0 +1,141 @@
+/**
+ * Keras 3's weights file (model.weights.h5) through h5wasm, the HDF5 C
+ * library compiled to WebAssembly (loaded on first use: it is 4 MB).
+ * Layout, as Keras writes it: a group per saveable object (`layers/<layer
+ * name>/vars`, `optimizer/vars`, the model's own `vars`), each with a
+ * `name` attribute and its variables as datasets `0`, `1`, … in order.
+ */
+
+import { join } from 'node:path';
+import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
+import { readWhole, withScratchDir } from './files.js';
+
+/** A variable to write: float32 (or int32 scalars, such as iterations). */
+export interface H5Var {
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** The objects to write: path of the group (e.g. 'layers/dense') → its name attribute and variables. */
+export type H5Objects = [path: string, name: string, vars: H5Var[]][];
+
+type H5 = typeof import('h5wasm/node').default;
+let loading: Promise<H5> | undefined;
+
+async function h5wasm(): Promise<H5> {
+  loading ??= import('h5wasm/node').then(async (m) => {
+    await m.default.ready;
+    return m.default;
+  });
+  return loading;
+}
+
+/** The bytes of an HDF5 file holding `objects` in Keras's layout. */
+export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
+  const h5 = await h5wasm();
+  return withScratchDir(async (dir) => {
+    const path = join(dir, 'weights.h5');
+    const file = new h5.File(path, 'w');
+    try {
+      for (const [groupPath, name, vars] of objects) {
+        let group: InstanceType<H5['Group']> = file;
+        for (const part of [...groupPath.split('/').filter(Boolean), 'vars']) {
+          const existing = group.get(part);
+          group = existing instanceof h5.Group ? existing : group.create_group(part);
+        }
+        group.create_attribute('name', name);
+        vars.forEach((v, i) => {
+          const dtype = v.data instanceof Int32Array ? '<i' : '<f';
+          group.create_dataset({ name: String(i), data: v.data, shape: v.shape, dtype });
+        });
+      }
+    } finally {
+      file.close();
+    }
+    return readWhole(path);
+  });
+}
+
+/** Reads variables from an HDF5 file in Keras's layout. */
+export interface H5Reader {
+  /** The variables of the group at `groupPath`, checked against `shapes` before any is read. */
+  vars(groupPath: string, shapes: number[][], what: string): Float32Array[];
+  /** How many variables the group holds (0 when it is absent). */
+  count(groupPath: string): number;
+  /** A scalar variable, as a number, or undefined when absent. */
+  scalar(groupPath: string, index: number): number | undefined;
+}
+
+/** Opens HDF5 `bytes` for `use`; the file is gone afterwards. */
+export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Reader) => T): Promise<T> {
+  const h5 = await h5wasm();
+  return withScratchDir(async (dir) => {
+    const path = join(dir, 'weights.h5');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path, bytes);
+    let file: InstanceType<H5['File']>;
+    try {
+      file = new h5.File(path, 'r');
+    } catch (error) {
+      throw new FerroIoError(`${what} is not a readable HDF5 file: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    try {
+      const group = (groupPath: string): InstanceType<H5['Group']> | undefined => {
+        const g = file.get(`${groupPath}/vars`.replace(/^\//, ''));
+        return g instanceof h5.Group ? g : undefined;
+      };
+      const dataset = (g: InstanceType<H5['Group']>, i: number): InstanceType<H5['Dataset']> | undefined => {
+        const d = g.get(String(i));
+        return d instanceof h5.Dataset ? d : undefined;
+      };
+      const reader: H5Reader = {
+        count: (groupPath) => group(groupPath)?.keys().length ?? 0,
+        scalar: (groupPath, index) => {
+          const g = group(groupPath);
+          const d = g && dataset(g, index);
+          if (!d) return undefined;
+          if (d.shape?.length !== 0) throw new FerroValueError(`${what}: ${groupPath}/vars/${index} is not a scalar.`);
+          const v = d.value;
+          return typeof v === 'bigint' ? Number(v) : Number(v);
+        },
+        vars: (groupPath, shapes, label) => {
+          const g = group(groupPath);
+          if (!g) throw new FerroValueError(`${what} has no weights for ${label} (${groupPath}/vars).`);
+          const n = g.keys().length;
+          if (n !== shapes.length) {
+            throw new FerroValueError(`${what}: ${label} holds ${n} variables; the model expects ${shapes.length}.`);
+          }
+          return shapes.map((shape, i) => {
+            const d = dataset(g, i);
+            if (!d) throw new FerroValueError(`${what}: ${groupPath}/vars/${i} is missing.`);
+            const got = d.shape ?? [];
+            // The shape is checked before the data is read: a hostile file
+            // declaring a huge dataset is refused without allocating it.
+            if (got.length !== shape.length || got.some((s, k) => s !== shape[k])) {
+              throw new FerroValueError(
+                `${what}: ${label} variable ${i} has shape [${got.join(', ')}]; the model expects [${shape.join(', ')}].`,
+              );
+            }
+            if (d.dtype !== '<f' && d.dtype !== '<d') {
+              throw new FerroValueError(`${what}: ${label} variable ${i} has dtype ${String(d.dtype)}; expected float32.`);
+            }
+            const v = d.value;
+            if (!(v instanceof Float32Array || v instanceof Float64Array)) {
+              throw new FerroValueError(`${what}: ${label} variable ${i} could not be read as floats.`);
+            }
+            return v instanceof Float32Array ? v : Float32Array.from(v);
+          });
+        },
+      };
+      try {
+        return use(reader);
+      } catch (error) {
+        if (error instanceof FerroError) throw error;
+        // h5wasm reports a damaged file as a plain Error from deep inside.
+        throw new FerroIoError(`${what} could not be read as HDF5: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    } finally {
+      file.close();
+    }
+  });
+}

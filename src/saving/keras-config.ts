@@ -1,0 +1,416 @@
+/**
+ * ferro-nn's layers, optimizers and losses in Keras 3's serialized schema
+ * ({ module, class_name, config, registered_name }), both ways. Reading
+ * builds objects through the public constructors only: nothing in a file is
+ * ever evaluated, and a class or option ferro-nn does not have is refused
+ * with ERR_FERRO_VALUE naming it.
+ */
+
+import { Activation } from '../activation-layer.js';
+import { BatchNormalization } from '../batch-normalization.js';
+import { Dropout } from '../dropout.js';
+import { FerroValueError } from '../errors.js';
+import type { Layer } from '../layer.js';
+import { ACTIVATION_NAMES, type ActivationName, Dense, INITIALIZER_NAMES, type InitializerName } from '../layers.js';
+import { BinaryCrossentropy, CategoricalCrossentropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError, SparseCategoricalCrossentropy } from '../losses.js';
+import type { OptimizerSpec, ScheduleSpec } from '../native.js';
+import { Adagrad, Adam, AdamW, Nadam, type Optimizer, RMSprop, SGD } from '../optimizers.js';
+import { Regularizer } from '../regularizers.js';
+import { CosineDecay, ExponentialDecay, InverseTimeDecay, type LearningRateSchedule, PiecewiseConstantDecay } from '../schedules.js';
+
+/** A serialized Keras object. */
+export interface KerasObject {
+  module: string;
+  class_name: string;
+  config: Record<string, unknown>;
+  registered_name: string | null;
+  build_config?: { input_shape: (number | null)[] };
+}
+
+const obj = (module: string, className: string, config: Record<string, unknown>): KerasObject => ({
+  module,
+  class_name: className,
+  config,
+  registered_name: null,
+});
+
+const FLOAT32 = obj('keras', 'DTypePolicy', { name: 'float32' });
+
+/** Keras's initializer classes by ferro-nn name, with the defaults ferro-nn uses. */
+const INITIALIZERS: Record<InitializerName, [string, Record<string, unknown>]> = {
+  glorot_uniform: ['GlorotUniform', { seed: null }],
+  glorot_normal: ['GlorotNormal', { seed: null }],
+  he_uniform: ['HeUniform', { seed: null }],
+  he_normal: ['HeNormal', { seed: null }],
+  lecun_uniform: ['LecunUniform', { seed: null }],
+  lecun_normal: ['LecunNormal', { seed: null }],
+  zeros: ['Zeros', {}],
+  ones: ['Ones', {}],
+  constant: ['Constant', { value: 0 }],
+  random_normal: ['RandomNormal', { seed: null, mean: 0, stddev: 0.05 }],
+  random_uniform: ['RandomUniform', { seed: null, minval: -0.05, maxval: 0.05 }],
+  truncated_normal: ['TruncatedNormal', { seed: null, mean: 0, stddev: 0.05 }],
+  orthogonal: ['Orthogonal', { seed: null, gain: 1 }],
+};
+
+function initializer(name: InitializerName): KerasObject {
+  const [className, config] = INITIALIZERS[name];
+  return obj('keras.initializers', className, config);
+}
+
+function regularizer(r: Regularizer | undefined): KerasObject | null {
+  return r ? obj('keras.regularizers', 'L1L2', { l1: r.l1, l2: r.l2 }) : null;
+}
+
+/** Keras's config of one layer; `inputDim` is the features it is built for. */
+export function layerToKeras(layer: Layer, inputDim: number): KerasObject {
+  const base = { name: layer.name, trainable: true, dtype: FLOAT32 };
+  const built = (o: KerasObject): KerasObject => ({ ...o, build_config: { input_shape: [null, inputDim] } });
+  if (layer instanceof Dense) {
+    return built(
+      obj('keras.layers', 'Dense', {
+        ...base,
+        units: layer.units,
+        activation: layer.activation,
+        use_bias: layer.useBias,
+        kernel_initializer: initializer(layer.kernelInitializer),
+        bias_initializer: initializer(layer.biasInitializer),
+        kernel_regularizer: regularizer(layer.kernelRegularizer),
+        bias_regularizer: regularizer(layer.biasRegularizer),
+        kernel_constraint: null,
+        bias_constraint: null,
+      }),
+    );
+  }
+  if (layer instanceof Dropout) {
+    return obj('keras.layers', 'Dropout', { ...base, rate: layer.rate, seed: layer.seed ?? null, noise_shape: null });
+  }
+  if (layer instanceof Activation) {
+    return obj('keras.layers', 'Activation', { ...base, activation: layer.activation });
+  }
+  if (layer instanceof BatchNormalization) {
+    return built(
+      obj('keras.layers', 'BatchNormalization', {
+        ...base,
+        axis: -1,
+        momentum: layer.momentum,
+        epsilon: layer.epsilon,
+        center: layer.center,
+        scale: layer.scale,
+        beta_initializer: initializer('zeros'),
+        gamma_initializer: initializer('ones'),
+        moving_mean_initializer: initializer('zeros'),
+        moving_variance_initializer: initializer('ones'),
+        beta_regularizer: null,
+        gamma_regularizer: null,
+        beta_constraint: null,
+        gamma_constraint: null,
+        synchronized: false,
+      }),
+    );
+  }
+  throw new FerroValueError(`Cannot save a layer of class ${layer.className} in Keras's format.`);
+}
+
+/** Reads one serialized option, refusing values ferro-nn cannot represent. */
+class Reader {
+  constructor(
+    private readonly what: string,
+    private readonly config: Record<string, unknown>,
+  ) {}
+
+  /** The option's value; `allowed` lists the values (compared as JSON) ferro-nn supports, when it is not free. */
+  get(key: string, allowed?: unknown[]): unknown {
+    const v = this.config[key];
+    if (allowed && !allowed.some((a) => JSON.stringify(a) === JSON.stringify(v ?? null))) {
+      throw new FerroValueError(
+        `ferro-nn does not support ${this.what} with ${key}=${JSON.stringify(v)}. Expected one of: ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
+      );
+    }
+    return v;
+  }
+
+  number(key: string): number | undefined {
+    const v = this.config[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number') throw new FerroValueError(`Expected a number for ${this.what} ${key}. Received: ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  boolean(key: string): boolean | undefined {
+    const v = this.config[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') throw new FerroValueError(`Expected a boolean for ${this.what} ${key}. Received: ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  string(key: string): string | undefined {
+    const v = this.config[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw new FerroValueError(`Expected a string for ${this.what} ${key}. Received: ${JSON.stringify(v)}`);
+    return v;
+  }
+}
+
+/** A serialized object's class name and a reader of its config. */
+export function open(value: unknown, what: string): [string, Reader] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FerroValueError(`Expected a serialized Keras object for ${what}. Received: ${JSON.stringify(value)?.slice(0, 80)}`);
+  }
+  const o = value as Record<string, unknown>;
+  const className = o.class_name;
+  const config = o.config ?? {};
+  if (typeof className !== 'string' || typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new FerroValueError(`Expected class_name and config for ${what}.`);
+  }
+  return [className, new Reader(`${className} (${what})`, config as Record<string, unknown>)];
+}
+
+function activationOf(r: Reader): ActivationName {
+  const name = r.get('activation') ?? 'linear';
+  if (typeof name !== 'string' || !(ACTIVATION_NAMES as readonly string[]).includes(name)) {
+    throw new FerroValueError(`ferro-nn does not support the activation ${JSON.stringify(name)}. Expected one of: ${ACTIVATION_NAMES.join(', ')}`);
+  }
+  return name as ActivationName;
+}
+
+function initializerOf(value: unknown, what: string): InitializerName {
+  const [className, r] = open(value, what);
+  const found = INITIALIZER_NAMES.find((n) => INITIALIZERS[n][0] === className);
+  if (!found) throw new FerroValueError(`ferro-nn does not support the initializer ${className} (${what}).`);
+  for (const [key, v] of Object.entries(INITIALIZERS[found][1])) r.get(key, key === 'seed' ? undefined : [v]);
+  return found;
+}
+
+function regularizerOf(value: unknown, what: string): Regularizer | undefined {
+  if (value === null || value === undefined) return undefined;
+  const [className, r] = open(value, what);
+  const l1 = r.number('l1') ?? 0;
+  const l2 = r.number('l2') ?? 0;
+  if (className === 'L1L2') return new Regularizer({ l1, l2 });
+  if (className === 'L1') return new Regularizer({ l1 });
+  if (className === 'L2') return new Regularizer({ l2 });
+  throw new FerroValueError(`ferro-nn does not support the regularizer ${className} (${what}).`);
+}
+
+/** A ferro-nn layer from Keras's config; `first` layers take the model's input width. */
+export function layerFromKeras(value: unknown, inputShape: number[] | undefined): Layer {
+  const [className, r] = open(value, 'a layer');
+  const name = r.string('name');
+  const common = { ...(name === undefined ? {} : { name }), ...(inputShape ? { inputShape } : {}) };
+  r.get('trainable', [true]);
+  switch (className) {
+    case 'Dense':
+      r.get('kernel_constraint', [null]);
+      r.get('bias_constraint', [null]);
+      r.get('activity_regularizer', [null]);
+      return new Dense(r.number('units') ?? NaN, {
+        ...common,
+        activation: activationOf(r),
+        useBias: r.boolean('use_bias') ?? true,
+        kernelInitializer: initializerOf(r.get('kernel_initializer') ?? INITIALIZERS.glorot_uniform, 'kernel_initializer'),
+        biasInitializer: initializerOf(r.get('bias_initializer') ?? INITIALIZERS.zeros, 'bias_initializer'),
+        kernelRegularizer: regularizerOf(r.get('kernel_regularizer'), 'kernel_regularizer'),
+        biasRegularizer: regularizerOf(r.get('bias_regularizer'), 'bias_regularizer'),
+      });
+    case 'Dropout': {
+      r.get('noise_shape', [null]);
+      const seed = r.number('seed');
+      return new Dropout(r.number('rate') ?? NaN, { ...common, ...(seed === undefined ? {} : { seed }) });
+    }
+    case 'Activation':
+      return new Activation(activationOf(r), common);
+    case 'BatchNormalization':
+      r.get('axis', [-1, [-1], 1, [1]]);
+      r.get('synchronized', [false, null]);
+      r.get('renorm', [false, null]);
+      for (const [key, init] of [
+        ['beta_initializer', 'zeros'],
+        ['gamma_initializer', 'ones'],
+        ['moving_mean_initializer', 'zeros'],
+        ['moving_variance_initializer', 'ones'],
+      ] as const) {
+        const v = r.get(key);
+        if (v !== undefined && initializerOf(v, key) !== init) {
+          throw new FerroValueError(`ferro-nn does not support BatchNormalization with a ${key} other than '${init}'.`);
+        }
+      }
+      for (const key of ['beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint']) r.get(key, [null]);
+      return new BatchNormalization({
+        ...common,
+        momentum: r.number('momentum') ?? 0.99,
+        epsilon: r.number('epsilon') ?? 1e-3,
+        center: r.boolean('center') ?? true,
+        scale: r.boolean('scale') ?? true,
+      });
+    default:
+      throw new FerroValueError(`ferro-nn does not support the layer class ${className}.`);
+  }
+}
+
+/** Keras's names of the options ferro-nn's optimizers share or have. */
+const OPTIMIZER_KEYS: [keyof OptimizerSpec, string][] = [
+  ['weightDecay', 'weight_decay'],
+  ['clipnorm', 'clipnorm'],
+  ['clipvalue', 'clipvalue'],
+  ['globalClipnorm', 'global_clipnorm'],
+  ['momentum', 'momentum'],
+  ['nesterov', 'nesterov'],
+  ['rho', 'rho'],
+  ['centered', 'centered'],
+  ['beta1', 'beta_1'],
+  ['beta2', 'beta_2'],
+  ['amsgrad', 'amsgrad'],
+  ['initialAccumulatorValue', 'initial_accumulator_value'],
+  ['epsilon', 'epsilon'],
+];
+
+function scheduleToKeras(s: ScheduleSpec): KerasObject {
+  const config: Record<string, unknown> = { name: s.name };
+  const keys: [keyof ScheduleSpec, string][] = [
+    ['initialLearningRate', 'initial_learning_rate'],
+    ['decaySteps', 'decay_steps'],
+    ['decayRate', 'decay_rate'],
+    ['staircase', 'staircase'],
+    ['boundaries', 'boundaries'],
+    ['values', 'values'],
+    ['alpha', 'alpha'],
+    ['warmupTarget', 'warmup_target'],
+    ['warmupSteps', 'warmup_steps'],
+  ];
+  for (const [ours, theirs] of keys) if (s[ours] !== undefined) config[theirs] = s[ours];
+  return obj('keras.optimizers.schedules', s.name, config);
+}
+
+/** Keras's config of an optimizer (from the spec the native side gets). */
+export function optimizerToKeras(o: Optimizer): KerasObject {
+  const spec = o.spec();
+  const config: Record<string, unknown> = {
+    name: spec.name.toLowerCase(),
+    learning_rate: spec.schedule ? scheduleToKeras(spec.schedule) : spec.learningRate,
+    weight_decay: null,
+    clipnorm: null,
+    global_clipnorm: null,
+    clipvalue: null,
+    use_ema: false,
+  };
+  for (const [ours, theirs] of OPTIMIZER_KEYS) if (spec[ours] !== undefined) config[theirs] = spec[ours];
+  return obj('keras.optimizers', spec.name, config);
+}
+
+function scheduleFromKeras(value: unknown): LearningRateSchedule {
+  const [className, r] = open(value, 'learning_rate');
+  const decay = () => ({
+    initialLearningRate: r.number('initial_learning_rate') ?? NaN,
+    decaySteps: r.number('decay_steps') ?? NaN,
+    decayRate: r.number('decay_rate') ?? NaN,
+    staircase: r.boolean('staircase') ?? false,
+  });
+  switch (className) {
+    case 'ExponentialDecay':
+      return new ExponentialDecay(decay());
+    case 'InverseTimeDecay':
+      return new InverseTimeDecay(decay());
+    case 'PiecewiseConstantDecay':
+      return new PiecewiseConstantDecay(r.get('boundaries') as number[], r.get('values') as number[]);
+    case 'CosineDecay': {
+      const warmupTarget = r.number('warmup_target');
+      return new CosineDecay({
+        initialLearningRate: r.number('initial_learning_rate') ?? NaN,
+        decaySteps: r.number('decay_steps') ?? NaN,
+        alpha: r.number('alpha') ?? 0,
+        ...(warmupTarget === undefined ? {} : { warmupTarget }),
+        warmupSteps: r.number('warmup_steps') ?? 0,
+      });
+    }
+    default:
+      throw new FerroValueError(`ferro-nn does not support the learning-rate schedule ${className}.`);
+  }
+}
+
+/** A ferro-nn optimizer from Keras's config. */
+export function optimizerFromKeras(value: unknown): Optimizer {
+  const [className, r] = open(value, 'the optimizer');
+  r.get('use_ema', [false, null]);
+  r.get('gradient_accumulation_steps', [null]);
+  const lr = r.get('learning_rate');
+  const options: Record<string, unknown> = {
+    learningRate: typeof lr === 'object' && lr !== null ? scheduleFromKeras(lr) : r.number('learning_rate'),
+  };
+  for (const [ours, theirs] of OPTIMIZER_KEYS) {
+    const v = r.get(theirs);
+    if (v !== undefined && v !== null) options[ours] = v;
+  }
+  if (options.learningRate === undefined) delete options.learningRate;
+  const make: Record<string, (o: Record<string, unknown>) => Optimizer> = {
+    SGD: (o) => new SGD(o),
+    RMSprop: (o) => new RMSprop(o),
+    Adam: (o) => new Adam(o),
+    AdamW: (o) => new AdamW(o),
+    Adagrad: (o) => new Adagrad(o),
+    Nadam: (o) => new Nadam(o),
+  };
+  const ctor = make[className];
+  if (!ctor) throw new FerroValueError(`ferro-nn does not support the optimizer ${className}.`);
+  // Options an optimizer does not take are refused by its constructor's option check.
+  const own: Record<string, string[]> = {
+    SGD: ['momentum', 'nesterov'],
+    RMSprop: ['rho', 'momentum', 'epsilon', 'centered'],
+    Adam: ['beta1', 'beta2', 'epsilon', 'amsgrad'],
+    AdamW: ['beta1', 'beta2', 'epsilon', 'amsgrad'],
+    Adagrad: ['initialAccumulatorValue', 'epsilon'],
+    Nadam: ['beta1', 'beta2', 'epsilon'],
+  };
+  const shared = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'globalClipnorm'];
+  const kept = Object.fromEntries(Object.entries(options).filter(([k]) => shared.includes(k) || own[className]!.includes(k)));
+  return ctor(kept);
+}
+
+/** Keras's serialization of a loss: its name, or a loss object with its options. */
+export function lossToKeras(loss: Loss | string): string | KerasObject {
+  if (typeof loss === 'string') return loss;
+  const classes: Record<string, string> = {
+    sparse_categorical_crossentropy: 'SparseCategoricalCrossentropy',
+    categorical_crossentropy: 'CategoricalCrossentropy',
+    binary_crossentropy: 'BinaryCrossentropy',
+    mean_squared_error: 'MeanSquaredError',
+    mean_absolute_error: 'MeanAbsoluteError',
+    huber: 'Huber',
+  };
+  const config: Record<string, unknown> = { name: loss.name, reduction: 'sum_over_batch_size' };
+  if (loss instanceof SparseCategoricalCrossentropy) Object.assign(config, { from_logits: loss.fromLogits, ignore_class: null });
+  if (loss instanceof CategoricalCrossentropy || loss instanceof BinaryCrossentropy) {
+    Object.assign(config, { from_logits: loss.fromLogits, label_smoothing: loss.labelSmoothing, axis: -1 });
+  }
+  if (loss instanceof Huber) config.delta = 1;
+  return obj('keras.losses', classes[loss.name]!, config);
+}
+
+/** A loss from Keras's serialization: a name stays a name. */
+export function lossFromKeras(value: unknown): Loss | string {
+  if (typeof value === 'string') return value;
+  const [className, r] = open(value, 'the loss');
+  r.get('reduction', ['sum_over_batch_size', undefined]);
+  const fromLogits = r.boolean('from_logits') ?? false;
+  const labelSmoothing = r.number('label_smoothing') ?? 0;
+  switch (className) {
+    case 'SparseCategoricalCrossentropy':
+      r.get('ignore_class', [null]);
+      return new SparseCategoricalCrossentropy({ fromLogits });
+    case 'CategoricalCrossentropy':
+      r.get('axis', [-1, undefined]);
+      return new CategoricalCrossentropy({ fromLogits, labelSmoothing });
+    case 'BinaryCrossentropy':
+      r.get('axis', [-1, undefined]);
+      return new BinaryCrossentropy({ fromLogits, labelSmoothing });
+    case 'MeanSquaredError':
+      return new MeanSquaredError();
+    case 'MeanAbsoluteError':
+      return new MeanAbsoluteError();
+    case 'Huber':
+      r.get('delta', [1, undefined]);
+      return new Huber();
+    default:
+      throw new FerroValueError(`ferro-nn does not support the loss ${className}.`);
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Keras 3's `.keras` archive (metadata.json, config.json, model.weights.h5
+ * in a zip) and its weights-only `.weights.h5` file, both ways.
+ */
+
+import { FerroStateError, FerroValueError } from '../errors.js';
+import type { Layer } from '../layer.js';
+import type { Loss } from '../losses.js';
+import type { Optimizer } from '../optimizers.js';
+import { Sequential, type MetricName, type LossName } from '../sequential.js';
+import { Tensor } from '../tensor.js';
+import { readWhole, unzipMembers, writeAtomically, zip } from './files.js';
+import { type H5Objects, readH5, writeH5 } from './h5.js';
+import { layerFromKeras, layerToKeras, lossFromKeras, lossToKeras, open, optimizerFromKeras, optimizerToKeras } from './keras-config.js';
+
+/** The Keras version whose format ferro-nn writes (and was tested against). */
+const KERAS_VERSION = '3.15.1';
+
+/** Largest config.json and metadata.json accepted (a real one is a few KB). */
+const MAX_JSON = 16 * 2 ** 20;
+/** Largest weights file accepted: 16 GiB of float32. */
+const MAX_WEIGHTS = 2 ** 34;
+
+/** What saving needs of a model. */
+export interface Saveable {
+  readonly name: string;
+  readonly layers: readonly Layer[];
+  readonly built: boolean;
+  getWeights(): Tensor<'float32'>[];
+  /** @internal compile's arguments, when compiled. */
+  compileConfig(): { optimizer: Optimizer; loss: Loss | LossName; metrics: readonly MetricName[] } | undefined;
+}
+
+/**
+ * Where Keras keeps each layer's variables: not under the layer's name but
+ * under its class in snake case, numbered per class in layer order
+ * ('layers/dense', 'layers/dense_1', 'layers/dropout', …), so weights move
+ * between models whose layers are named differently.
+ */
+function layerPaths(layers: readonly Layer[]): string[] {
+  const seen = new Map<string, number>();
+  return layers.map((layer) => {
+    const snake = layer.className.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+    const n = seen.get(snake) ?? 0;
+    seen.set(snake, n + 1);
+    return `layers/${n === 0 ? snake : `${snake}_${n}`}`;
+  });
+}
+
+/** Each layer's weights, in Keras's layout. */
+function layerObjects(model: Saveable): H5Objects {
+  const weights = model.getWeights();
+  const paths = layerPaths(model.layers);
+  let at = 0;
+  const objects: H5Objects = [['', model.name, []]];
+  model.layers.forEach((layer, i) => {
+    const n = layer.weightShapes(layer.builtInputDim!).length;
+    const vars = weights.slice(at, at + n).map((w) => ({ shape: [...w.shape], data: w.data }));
+    at += n;
+    objects.push([paths[i]!, layer.name, vars]);
+  });
+  return objects;
+}
+
+function requireBuilt(model: Saveable, what: string): void {
+  if (!model.built) {
+    throw new FerroStateError(`The model is not built yet: build or fit it before ${what}().`);
+  }
+}
+
+/** Keras's config.json of a built model. */
+function modelConfig(model: Saveable): Record<string, unknown> {
+  const inputDim = model.layers[0]!.builtInputDim!;
+  const dtype = { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null };
+  const input = {
+    module: 'keras.layers',
+    class_name: 'InputLayer',
+    config: { batch_shape: [null, inputDim], dtype: 'float32', sparse: false, ragged: false, name: 'input_layer', optional: false },
+    registered_name: null,
+  };
+  const compiled = model.compileConfig();
+  return {
+    module: 'keras',
+    class_name: 'Sequential',
+    config: {
+      name: model.name,
+      trainable: true,
+      dtype,
+      layers: [input, ...model.layers.map((l) => layerToKeras(l, l.builtInputDim!))],
+      build_input_shape: [null, inputDim],
+    },
+    registered_name: null,
+    build_config: { input_shape: [null, inputDim] },
+    compile_config: compiled && {
+      optimizer: optimizerToKeras(compiled.optimizer),
+      loss: lossToKeras(compiled.loss),
+      loss_weights: null,
+      metrics: compiled.metrics.length > 0 ? [...compiled.metrics] : null,
+      weighted_metrics: null,
+      run_eagerly: false,
+      steps_per_execution: 1,
+      jit_compile: false,
+    },
+  };
+}
+
+/** Writes `model` as a Keras 3 `.keras` archive at `path`, atomically. */
+export async function saveKeras(model: Saveable, path: string): Promise<void> {
+  requireBuilt(model, 'save');
+  const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+  const weights = await writeH5(layerObjects(model));
+  const metadata = { keras_version: KERAS_VERSION, date_saved: new Date().toISOString(), saved_by: 'ferro-nn' };
+  await writeAtomically(
+    path,
+    zip({ 'metadata.json': encode(metadata), 'config.json': encode(modelConfig(model)), 'model.weights.h5': weights }),
+  );
+}
+
+/** Writes the model's weights as Keras 3's `.weights.h5`, atomically. */
+export async function saveWeightsH5(model: Saveable, path: string): Promise<void> {
+  requireBuilt(model, 'saveWeights');
+  if (!path.endsWith('.weights.h5')) {
+    throw new FerroValueError(`Expected a path ending in .weights.h5, as Keras 3 names weight files. Received: ${path}`);
+  }
+  await writeAtomically(path, await writeH5(layerObjects(model)));
+}
+
+/** Reads each layer's weights from Keras's layout into `model` (built). */
+async function readLayerWeights(model: Sequential, bytes: Uint8Array, what: string): Promise<void> {
+  const paths = layerPaths(model.layers);
+  const weights = await readH5(bytes, what, (r) =>
+    model.layers.flatMap((layer, l) => {
+      const shapes = layer.weightShapes(layer.builtInputDim!);
+      return r.vars(paths[l]!, shapes, `layer '${layer.name}'`).map((data, i) => new Tensor(data, shapes[i]!));
+    }),
+  );
+  model.setWeights(weights);
+}
+
+/** Replaces the weights of a built `model` with those of a Keras `.weights.h5` file. */
+export async function loadWeightsH5(model: Sequential, path: string): Promise<void> {
+  requireBuilt(model, 'loadWeights');
+  await readLayerWeights(model, await readWhole(path), path);
+}
+
+function parseJson(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new FerroValueError(`${what} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** The model of a Keras 3 `.keras` archive: architecture, weights and compile settings. */
+export async function loadKeras(path: string): Promise<Sequential> {
+  const members = unzipMembers(
+    await readWhole(path),
+    { 'config.json': MAX_JSON, 'model.weights.h5': MAX_WEIGHTS },
+    path,
+  );
+  const config = parseJson(members['config.json']!, `${path}: config.json`);
+  const [className, r] = open(config, 'the model');
+  if (className !== 'Sequential') {
+    throw new FerroValueError(`ferro-nn loads Sequential models. Received: a ${className} in ${path}`);
+  }
+  const layerConfigs = r.get('layers');
+  if (!Array.isArray(layerConfigs)) throw new FerroValueError(`${path}: the model's config has no layer list.`);
+  let inputShape: number[] | undefined;
+  const layers: Layer[] = [];
+  for (const l of layerConfigs) {
+    const [layerClass, lr] = open(l, 'a layer');
+    if (layerClass === 'InputLayer') {
+      const shape = lr.get('batch_shape') ?? lr.get('batch_input_shape');
+      if (!Array.isArray(shape) || shape.length !== 2 || typeof shape[1] !== 'number') {
+        throw new FerroValueError(`ferro-nn takes inputs of shape [null, features]. Received: batch_shape ${JSON.stringify(shape)}`);
+      }
+      inputShape = [shape[1]];
+      continue;
+    }
+    const build = (l as { build_config?: { input_shape?: unknown } }).build_config?.input_shape;
+    const first = layers.length === 0 ? (inputShape ?? (Array.isArray(build) ? [build.at(-1) as number] : undefined)) : undefined;
+    layers.push(layerFromKeras(l, first));
+  }
+  const name = r.string('name');
+  const model = new Sequential(layers, name === undefined ? {} : { name });
+  const features = layers[0]?.inputDim;
+  if (features === undefined) throw new FerroValueError(`${path}: the model's input shape is not known (no InputLayer or build_config).`);
+  model.build([null, features]);
+  await readLayerWeights(model, members['model.weights.h5']!, `${path}: model.weights.h5`);
+  const compile = (config as { compile_config?: Record<string, unknown> | null }).compile_config;
+  if (compile) {
+    const metrics = compile.metrics ?? [];
+    if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string')) {
+      throw new FerroValueError(`ferro-nn takes metrics by name. Received: ${JSON.stringify(metrics).slice(0, 120)}`);
+    }
+    const loss = lossFromKeras(compile.loss);
+    model.compile({ optimizer: optimizerFromKeras(compile.optimizer), loss: loss as Loss, metrics: metrics as MetricName[] });
+  }
+  return model;
+}

@@ -1,0 +1,38 @@
+"""Opens what ferro-nn saved (scripts/test-interop.ts) with real Keras 3 and
+checks it predicts as ferro-nn did:
+
+    KERAS_BACKEND=jax python test/interop/keras_check.py <dir>
+
+<dir>/cases.json lists the cases: a .keras archive, or a .weights.h5 file
+with the .keras whose architecture takes it, and ferro-nn's predictions.
+"""
+import json
+import sys
+
+import keras
+import numpy as np
+
+folder = sys.argv[1]
+cases = json.load(open(f"{folder}/cases.json"))
+failed = 0
+for case in cases:
+    model = keras.saving.load_model(f"{folder}/{case['keras']}")
+    if "weights" in case:
+        model.load_weights(f"{folder}/{case['weights']}")
+    got = model.predict(np.array(case["x"], dtype="float32"), verbose=0)
+    diff = float(np.abs(got - np.array(case["predict"], dtype="float32")).max())
+    ok = diff <= 1e-6
+    # The compile settings Keras rebuilt from the archive.
+    for key, want in case.get("compiled", {}).items():
+        opt = model.optimizer
+        got = {
+            "optimizer": type(opt).__name__,
+            "schedule": type(opt._learning_rate).__name__,
+            "loss": model.loss if isinstance(model.loss, str) else type(model.loss).__name__,
+        }.get(key, opt.get_config().get(key))
+        if got != want:
+            ok = False
+            print(f"  {key}: Keras has {got!r}, ferro-nn saved {want!r}")
+    failed += not ok
+    print(f"{'ok' if ok else 'FAIL'}  {case['name']}: max |Keras - ferro-nn| = {diff:.2e}")
+sys.exit(1 if failed else 0)

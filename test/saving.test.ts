@@ -1,0 +1,171 @@
+/**
+ * Keras 3's `.keras` archive and `.weights.h5` file: files Keras 3.15.1
+ * wrote (test/fixtures/keras, made by test/golden/keras_saving.py) load and
+ * predict as Keras did; what ferro-nn writes loads back identically (and
+ * into real Keras: `npm run test:interop`); bad files get coded errors.
+ */
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { strToU8, unzipSync, zipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import {
+  Activation,
+  Adam,
+  BatchNormalization,
+  Dense,
+  Dropout,
+  loadModel,
+  optimizers,
+  regularizers,
+  Sequential,
+  setRandomSeed,
+  Tensor,
+} from '../src/index.js';
+import { maxAbsDiff } from './helpers.js';
+
+const fixture = (name: string): string => new URL(`./fixtures/keras/${name}`, import.meta.url).pathname;
+const golden = JSON.parse(readFileSync(new URL('./golden/keras-saving.json', import.meta.url), 'utf8')) as {
+  x: number[][];
+  predict: number[][];
+};
+const flat = (a: number[][]): number[] => a.flat();
+const dir = mkdtempSync(join(tmpdir(), 'ferro-saving-'));
+
+function everyLayerKind(): Sequential {
+  setRandomSeed(11);
+  const model = new Sequential(
+    [
+      new Dense(6, { activation: 'gelu', inputShape: [4], kernelRegularizer: regularizers.l2(0.01) }),
+      new Dropout(0.25, { seed: 3 }),
+      new BatchNormalization({ momentum: 0.9, center: false }),
+      new Activation('silu'),
+      new Dense(3, { activation: 'softmax', biasInitializer: 'ones' }),
+    ],
+    { name: 'round_trip' },
+  );
+  const lr = new optimizers.schedules.ExponentialDecay({ initialLearningRate: 0.01, decaySteps: 10, decayRate: 0.9 });
+  model.compile({ optimizer: new Adam({ learningRate: lr, clipnorm: 1 }), loss: 'sparse_categorical_crossentropy', metrics: ['acc'] });
+  return model;
+}
+
+describe('Keras 3 files', () => {
+  it('a .keras archive written by Keras loads and predicts as Keras did', async () => {
+    const model = await loadModel(fixture('keras-made.keras'));
+    expect(model.name).toBe('keras_made');
+    expect(model.layers.map((l) => l.className)).toEqual(['Dense', 'Dropout', 'BatchNormalization', 'Activation', 'Dense']);
+    const p = await model.predict(new Tensor(golden.x));
+    expect(maxAbsDiff(p.data, flat(golden.predict))).toBeLessThan(1e-6);
+    // Compiled as Keras saved it: it trains on.
+    const before = (await model.evaluate(new Tensor(golden.x), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0])).loss;
+    await model.fit(new Tensor(golden.x), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0], { epochs: 20, verbose: 0 });
+    expect((await model.evaluate(new Tensor(golden.x), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0])).loss).toBeLessThan(before);
+  });
+
+  it("Keras's .weights.h5 loads into the same architecture", async () => {
+    const model = await loadModel(fixture('keras-made.keras'));
+    const other = everyLayerKindLike(model);
+    await other.loadWeights(fixture('keras-made.weights.h5'));
+    expect(maxAbsDiff((await other.predict(new Tensor(golden.x))).data, flat(golden.predict))).toBeLessThan(1e-6);
+  });
+
+  it('what ferro-nn saves loads back with the same layers, weights, predictions and compile settings', async () => {
+    const model = everyLayerKind();
+    const x = new Tensor(golden.x);
+    await model.fit(x, [0, 1, 2, 0, 1, 2, 0, 1, 2, 0], { epochs: 3, verbose: 0 });
+    const path = join(dir, 'model.keras');
+    await model.save(path);
+    const back = await loadModel(path);
+    expect(back.summary()).toBe(model.summary());
+    back.getWeights().forEach((w, i) => expect(Array.from(w.data)).toEqual(Array.from(model.getWeights()[i]!.data)));
+    expect(Array.from((await back.predict(x)).data)).toEqual(Array.from((await model.predict(x)).data));
+    const layer = back.layers[0] as Dense;
+    expect([layer.activation, layer.kernelRegularizer?.l2]).toEqual(['gelu', 0.01]);
+    expect((back.layers[1] as Dropout).seed).toBe(3);
+    expect((back.layers[2] as BatchNormalization).center).toBe(false);
+    // The learning rate follows the same schedule from a fresh optimizer.
+    expect(back.learningRate).toBeCloseTo(0.01, 7);
+    const logs = await back.evaluate(x, [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+    expect(Object.keys(logs)).toContain('acc');
+    // Only the archive is left in the directory: the write went through a temporary file.
+    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  it('saveWeights / loadWeights round-trip, and refuse other architectures', async () => {
+    const a = everyLayerKind();
+    a.build([null, 4]);
+    const path = join(dir, 'w.weights.h5');
+    await a.saveWeights(path);
+    const b = everyLayerKind();
+    b.build([null, 4]);
+    await b.loadWeights(path);
+    b.getWeights().forEach((w, i) => expect(Array.from(w.data)).toEqual(Array.from(a.getWeights()[i]!.data)));
+    const narrow = new Sequential([new Dense(5, { inputShape: [4] }), new Dense(3)]);
+    narrow.build([null, 4]);
+    await expect(narrow.loadWeights(path)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    await expect(a.saveWeights(join(dir, 'w.h5'))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+  });
+});
+
+/** A model shaped like Keras's fixture (names included), freshly initialised. */
+function everyLayerKindLike(model: Sequential): Sequential {
+  const m = new Sequential([
+    new Dense(6, { activation: 'gelu', inputShape: [4], name: model.layers[0]!.name }),
+    new Dropout(0.25, { name: model.layers[1]!.name }),
+    new BatchNormalization({ momentum: 0.9, name: model.layers[2]!.name }),
+    new Activation('silu', { name: model.layers[3]!.name }),
+    new Dense(3, { activation: 'softmax', name: model.layers[4]!.name }),
+  ]);
+  m.build([null, 4]);
+  return m;
+}
+
+describe('bad files', () => {
+  /** The fixture with config.json replaced by `edit(config)`. */
+  function withConfig(edit: (config: Record<string, any>) => void): string {
+    const members = unzipSync(readFileSync(fixture('keras-made.keras')));
+    const config = JSON.parse(new TextDecoder().decode(members['config.json'])) as Record<string, any>;
+    edit(config);
+    members['config.json'] = strToU8(JSON.stringify(config));
+    const path = join(dir, `edited-${Math.random().toString(36).slice(2)}.keras`);
+    writeFileSync(path, zipSync(members));
+    return path;
+  }
+
+  it('refuse what ferro-nn does not support, naming the class or option', async () => {
+    const conv = withConfig((c) => (c.config.layers[1].class_name = 'Conv2D'));
+    await expect(loadModel(conv)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('Conv2D') });
+    const noise = withConfig((c) => (c.config.layers[2].config.noise_shape = [null, 1]));
+    await expect(loadModel(noise)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('noise_shape') });
+    const functional = withConfig((c) => (c.class_name = 'Functional'));
+    await expect(loadModel(functional)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    const code = withConfig((c) => (c.config.layers[4].config.activation = { class_name: 'Lambda', config: { function: 'os.system' } }));
+    await expect(loadModel(code)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+  });
+
+  it('shapes that disagree with the config, truncated and missing files get coded errors', async () => {
+    const wider = withConfig((c) => (c.config.layers[1].config.units = 7));
+    await expect(loadModel(wider)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('shape') });
+    const bytes = readFileSync(fixture('keras-made.keras'));
+    const truncated = join(dir, 'truncated.keras');
+    writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));
+    await expect(loadModel(truncated)).rejects.toMatchObject({ code: 'ERR_FERRO_IO' });
+    await expect(loadModel(join(dir, 'absent.keras'))).rejects.toMatchObject({ code: 'ERR_FERRO_IO' });
+    const members = unzipSync(bytes);
+    members['model.weights.h5'] = members['model.weights.h5']!.subarray(0, 600);
+    const badH5 = join(dir, 'bad-h5.keras');
+    writeFileSync(badH5, zipSync(members));
+    await expect(loadModel(badH5)).rejects.toMatchObject({ code: expect.stringMatching(/ERR_FERRO_(IO|VALUE)/) });
+  });
+
+  it('a failed save leaves the previous file intact', async () => {
+    const model = everyLayerKind();
+    model.build([null, 4]);
+    const path = join(dir, 'kept.keras');
+    copyFileSync(fixture('keras-made.keras'), path);
+    await expect(model.save(join(dir, 'no-such-dir', 'x.keras'))).rejects.toMatchObject({ code: 'ERR_FERRO_IO' });
+    expect(readFileSync(path).equals(readFileSync(fixture('keras-made.keras')))).toBe(true);
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+    await expect(model.save(join(dir, 'model.json'))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+  });
+});
