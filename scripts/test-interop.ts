@@ -61,7 +61,14 @@ cases.push({
   keras: 'full.keras',
   x,
   predict: (await full.predict(x)).toArray(),
-  compiled: { optimizer: 'Adam', amsgrad: true, clipnorm: 1, schedule: 'ExponentialDecay', loss: 'SparseCategoricalCrossentropy' },
+  compiled: {
+    optimizer: 'Adam',
+    amsgrad: true,
+    clipnorm: 1,
+    schedule: 'ExponentialDecay',
+    loss: 'SparseCategoricalCrossentropy',
+    iterations: full.optimizerIterations,
+  },
 });
 
 const regression = new Sequential([new Dense(5, { activation: 'tanh', inputShape: [4] }), new Dense(1)]);
@@ -73,7 +80,7 @@ cases.push({
   keras: 'regression.keras',
   x,
   predict: (await regression.predict(x)).toArray(),
-  compiled: { optimizer: 'SGD', momentum: 0.9, loss: 'mse' },
+  compiled: { optimizer: 'SGD', momentum: 0.9, loss: 'mse', iterations: regression.optimizerIterations },
 });
 
 // Weights only: loaded into the architecture of an untrained copy.
@@ -82,6 +89,38 @@ untrained.build([null, 4]);
 await untrained.save(join(dir, 'untrained.keras'));
 await regression.saveWeights(join(dir, 'regression.weights.h5'));
 cases.push({ name: 'saveWeights into the same architecture', keras: 'untrained.keras', weights: 'regression.weights.h5', x, predict: (await regression.predict(x)).toArray() });
+
+// Training resumes in Keras where ferro-nn stopped: one more step on each
+// side, from the saved optimizer state, gives the same weights (this checks
+// the order of every optimizer's variables against Keras's own).
+const resumeOptimizers = [
+  () => new Adam({ learningRate: 0.01, amsgrad: true }),
+  () => new optimizers.AdamW({ learningRate: 0.01 }),
+  () => new optimizers.Nadam({ learningRate: 0.01 }),
+  () => new optimizers.RMSprop({ learningRate: 0.01, momentum: 0.5, centered: true }),
+  () => new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
+  () => new optimizers.Adagrad({ learningRate: 0.05 }),
+];
+for (const make of resumeOptimizers) {
+  setRandomSeed(5);
+  const model = new Sequential([
+    new Dense(6, { activation: 'tanh', inputShape: [4] }),
+    new BatchNormalization(),
+    new Dense(3, { activation: 'softmax' }),
+  ]);
+  model.compile({ optimizer: make(), loss: 'sparse_categorical_crossentropy' });
+  await model.fit(x, y, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0 });
+  const file = `resume-${make().className}.keras`;
+  await model.save(join(dir, file));
+  await model.trainOnBatch(x, y);
+  cases.push({
+    name: `${make().className} resumes in Keras: one more step matches ferro-nn's`,
+    keras: file,
+    x,
+    predict: (await model.predict(x)).toArray(),
+    train_on_batch: { y, weights: model.getWeights().map((w) => Array.from(w.data)) },
+  });
+}
 
 writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases));
 const r = spawnSync(python, [join(root, 'test/interop/keras_check.py'), dir], {

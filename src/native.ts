@@ -14,7 +14,9 @@ export type {
   Metrics,
   NativeModel,
   OptimizerSpec,
+  OptimizerState,
   ScheduleSpec,
+  SlotState,
   TargetRows,
 } from '../native/index.cjs';
 

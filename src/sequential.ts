@@ -7,7 +7,7 @@ import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, Ferro
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
-import { binding, type Metrics, type NativeModel } from './native.js';
+import { binding, type Metrics, type NativeModel, type OptimizerState } from './native.js';
 import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
@@ -546,6 +546,18 @@ export class Sequential implements LayerOwner {
     } finally {
       this.phase = 'idle';
     }
+  }
+
+  /** @internal The optimizer's step count and slots (for saving); the model must be built and compiled. */
+  optimizerState(): OptimizerState {
+    this.checkIdle('save');
+    return native(() => this.model!.optimizerState());
+  }
+
+  /** @internal Restores a saved optimizer's step count and slots. */
+  setOptimizerState(state: OptimizerState): void {
+    this.checkIdle('load');
+    native(() => this.model!.setOptimizerState(state));
   }
 
   /** @internal compile's arguments, when compiled (what a saved model records). */

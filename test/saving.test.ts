@@ -28,6 +28,7 @@ const fixture = (name: string): string => new URL(`./fixtures/keras/${name}`, im
 const golden = JSON.parse(readFileSync(new URL('./golden/keras-saving.json', import.meta.url), 'utf8')) as {
   x: number[][];
   predict: number[][];
+  resume: { y: number[]; iterations: number; weights: number[][] };
 };
 const flat = (a: number[][]): number[] => a.flat();
 const dir = mkdtempSync(join(tmpdir(), 'ferro-saving-'));
@@ -62,6 +63,14 @@ describe('Keras 3 files', () => {
     expect((await model.evaluate(new Tensor(golden.x), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0])).loss).toBeLessThan(before);
   });
 
+  it("Keras's saved optimizer state resumes in ferro-nn: one more step gives Keras's weights", async () => {
+    const model = await loadModel(fixture('keras-resume.keras'));
+    expect(model.optimizerIterations).toBe(golden.resume.iterations - 1);
+    await model.trainOnBatch(new Tensor(golden.x), golden.resume.y);
+    expect(model.optimizerIterations).toBe(golden.resume.iterations);
+    model.getWeights().forEach((w, i) => expect(maxAbsDiff(w.data, golden.resume.weights[i]!), `weight ${i}`).toBeLessThan(1e-5));
+  });
+
   it("Keras's .weights.h5 loads into the same architecture", async () => {
     const model = await loadModel(fixture('keras-made.keras'));
     const other = everyLayerKindLike(model);
@@ -83,12 +92,43 @@ describe('Keras 3 files', () => {
     expect([layer.activation, layer.kernelRegularizer?.l2]).toEqual(['gelu', 0.01]);
     expect((back.layers[1] as Dropout).seed).toBe(3);
     expect((back.layers[2] as BatchNormalization).center).toBe(false);
-    // The learning rate follows the same schedule from a fresh optimizer.
-    expect(back.learningRate).toBeCloseTo(0.01, 7);
+    // The optimizer resumes: same step count, so the schedule gives the same rate.
+    expect(back.optimizerIterations).toBe(3);
+    expect(back.learningRate).toBe(model.learningRate);
     const logs = await back.evaluate(x, [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
     expect(Object.keys(logs)).toContain('acc');
     // Only the archive is left in the directory: the write went through a temporary file.
     expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  it('fit 2 epochs, save, load, fit 3 more: the same weights as 5 epochs straight, for every optimizer', async () => {
+    const x = new Tensor(golden.x);
+    const y = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0];
+    const makers = [
+      () => new Adam({ learningRate: 0.01, amsgrad: true }),
+      () => new optimizers.Nadam({ learningRate: 0.01 }),
+      () => new optimizers.RMSprop({ momentum: 0.5, centered: true }),
+      () => new optimizers.SGD({ learningRate: 0.05, momentum: 0.9 }),
+      () => new optimizers.Adagrad(),
+    ];
+    for (const make of makers) {
+      const build = (): Sequential => {
+        const m = everyLayerKind();
+        m.compile({ optimizer: make(), loss: 'sparse_categorical_crossentropy' });
+        return m;
+      };
+      const straight = build();
+      await straight.fit(x, y, { epochs: 5, batchSize: 4, shuffle: false, verbose: 0 });
+      const first = build();
+      await first.fit(x, y, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0 });
+      const path = join(dir, 'resume.keras');
+      await first.save(path);
+      const resumed = await loadModel(path);
+      await resumed.fit(x, y, { epochs: 3, batchSize: 4, shuffle: false, verbose: 0 });
+      const name = make().className;
+      expect(resumed.optimizerIterations, name).toBe(15);
+      resumed.getWeights().forEach((w, i) => expect(Array.from(w.data), `${name} weight ${i}`).toEqual(Array.from(straight.getWeights()[i]!.data)));
+    }
   });
 
   it('saveWeights / loadWeights round-trip, and refuse other architectures', async () => {

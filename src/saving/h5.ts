@@ -46,7 +46,9 @@ export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
         group.create_attribute('name', name);
         vars.forEach((v, i) => {
           const dtype = v.data instanceof Int32Array ? '<i' : '<f';
-          group.create_dataset({ name: String(i), data: v.data, shape: v.shape, dtype });
+          // A scalar (shape []) is written as one: Keras reads iteration and learning_rate so.
+          const data = v.shape.length === 0 ? v.data[0]! : v.data;
+          group.create_dataset({ name: String(i), data, shape: v.shape, dtype });
         });
       }
     } finally {
@@ -62,8 +64,6 @@ export interface H5Reader {
   vars(groupPath: string, shapes: number[][], what: string): Float32Array[];
   /** How many variables the group holds (0 when it is absent). */
   count(groupPath: string): number;
-  /** A scalar variable, as a number, or undefined when absent. */
-  scalar(groupPath: string, index: number): number | undefined;
 }
 
 /** Opens HDF5 `bytes` for `use`; the file is gone afterwards. */
@@ -90,14 +90,6 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Read
       };
       const reader: H5Reader = {
         count: (groupPath) => group(groupPath)?.keys().length ?? 0,
-        scalar: (groupPath, index) => {
-          const g = group(groupPath);
-          const d = g && dataset(g, index);
-          if (!d) return undefined;
-          if (d.shape?.length !== 0) throw new FerroValueError(`${what}: ${groupPath}/vars/${index} is not a scalar.`);
-          const v = d.value;
-          return typeof v === 'bigint' ? Number(v) : Number(v);
-        },
         vars: (groupPath, shapes, label) => {
           const g = group(groupPath);
           if (!g) throw new FerroValueError(`${what} has no weights for ${label} (${groupPath}/vars).`);
@@ -116,14 +108,16 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Read
                 `${what}: ${label} variable ${i} has shape [${got.join(', ')}]; the model expects [${shape.join(', ')}].`,
               );
             }
-            if (d.dtype !== '<f' && d.dtype !== '<d') {
+            // Floats, or (for an optimizer's step count) integers.
+            if (!['<f', '<d', '<i', '<q'].includes(String(d.dtype))) {
               throw new FerroValueError(`${what}: ${label} variable ${i} has dtype ${String(d.dtype)}; expected float32.`);
             }
             const v = d.value;
-            if (!(v instanceof Float32Array || v instanceof Float64Array)) {
-              throw new FerroValueError(`${what}: ${label} variable ${i} could not be read as floats.`);
-            }
-            return v instanceof Float32Array ? v : Float32Array.from(v);
+            if (typeof v === 'number' || typeof v === 'bigint') return Float32Array.of(Number(v));
+            if (v instanceof Float32Array) return v;
+            if (v instanceof Float64Array || v instanceof Int32Array) return Float32Array.from(v);
+            if (v instanceof BigInt64Array) return Float32Array.from(v, Number);
+            throw new FerroValueError(`${what}: ${label} variable ${i} could not be read as numbers.`);
           });
         },
       };

@@ -12,6 +12,8 @@ import { Tensor } from '../tensor.js';
 import { readWhole, unzipMembers, writeAtomically, zip } from './files.js';
 import { type H5Objects, readH5, writeH5 } from './h5.js';
 import { layerFromKeras, layerToKeras, lossFromKeras, lossToKeras, open, optimizerFromKeras, optimizerToKeras } from './keras-config.js';
+import { optimizerShapes, optimizerVars, stateFromVars } from './optimizer-vars.js';
+import type { OptimizerState } from '../native.js';
 
 /** The Keras version whose format ferro-nn writes (and was tested against). */
 const KERAS_VERSION = '3.15.1';
@@ -29,6 +31,25 @@ export interface Saveable {
   getWeights(): Tensor<'float32'>[];
   /** @internal compile's arguments, when compiled. */
   compileConfig(): { optimizer: Optimizer; loss: Loss | LossName; metrics: readonly MetricName[] } | undefined;
+  /** @internal the optimizer's step count and slots. */
+  optimizerState(): OptimizerState;
+  /** The learning rate of the next step. */
+  readonly learningRate: number;
+}
+
+/** The shapes of the trainable tensors, in order. */
+function trainableShapes(layers: readonly Layer[]): number[][] {
+  return layers.flatMap((l) => l.weightShapes(l.builtInputDim!).slice(0, l.trainableCount(l.builtInputDim!)));
+}
+
+/** The optimizer's variables, when the model is compiled. */
+function optimizerObjects(model: Saveable): H5Objects {
+  const compiled = model.compileConfig();
+  if (!compiled) return [];
+  const o = compiled.optimizer;
+  const rate = typeof o.learningRate === 'number' ? model.learningRate : undefined;
+  const vars = optimizerVars(o.className, model.optimizerState(), trainableShapes(model.layers), rate);
+  return [['optimizer', o.className.toLowerCase(), vars]];
 }
 
 /**
@@ -108,7 +129,7 @@ function modelConfig(model: Saveable): Record<string, unknown> {
 export async function saveKeras(model: Saveable, path: string): Promise<void> {
   requireBuilt(model, 'save');
   const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
-  const weights = await writeH5(layerObjects(model));
+  const weights = await writeH5([...layerObjects(model), ...optimizerObjects(model)]);
   const metadata = { keras_version: KERAS_VERSION, date_saved: new Date().toISOString(), saved_by: 'ferro-nn' };
   await writeAtomically(
     path,
@@ -194,7 +215,34 @@ export async function loadKeras(path: string): Promise<Sequential> {
       throw new FerroValueError(`ferro-nn takes metrics by name. Received: ${JSON.stringify(metrics).slice(0, 120)}`);
     }
     const loss = lossFromKeras(compile.loss);
-    model.compile({ optimizer: optimizerFromKeras(compile.optimizer), loss: loss as Loss, metrics: metrics as MetricName[] });
+    const optimizer = optimizerFromKeras(compile.optimizer);
+    model.compile({ optimizer, loss: loss as Loss, metrics: metrics as MetricName[] });
+    await restoreOptimizer(model, optimizer, members['model.weights.h5']!, `${path}: model.weights.h5`);
   }
   return model;
+}
+
+/**
+ * Restores the optimizer's step count, learning rate and slots from the
+ * saved variables, so training resumes where it stopped. A file whose
+ * optimizer never stepped (Keras then keeps only iteration and
+ * learning_rate) restores those two.
+ */
+async function restoreOptimizer(model: Sequential, optimizer: Optimizer, bytes: Uint8Array, what: string): Promise<void> {
+  const fresh = model.optimizerState();
+  const slotNames = [...new Set(fresh.slots.map((s) => s.name))];
+  const hasRate = typeof optimizer.learningRate === 'number';
+  const shapes = trainableShapes(model.layers);
+  const full = optimizerShapes(optimizer.className, slotNames, shapes, hasRate);
+  const saved = await readH5(bytes, what, (r) => {
+    const n = r.count('optimizer');
+    if (n === 0) return undefined;
+    const expected = n === full.length ? full : full.slice(0, hasRate ? 2 : 1);
+    return r.vars('optimizer', expected, 'the optimizer');
+  });
+  if (!saved) return;
+  const counts = saved.length === full.length;
+  const { state, learningRate } = stateFromVars(optimizer.className, slotNames, shapes.length, saved, hasRate);
+  model.setOptimizerState(counts ? state : { ...state, slots: [], uProduct: fresh.uProduct });
+  if (learningRate !== undefined) model.learningRate = learningRate;
 }

@@ -9,7 +9,10 @@ kernel penalty and gelu, Dropout, BatchNormalization, Activation), compiled
 with Adam and a sparse crossentropy, trained one epoch so that the moving
 statistics move, then saved by Keras as test/fixtures/keras/keras-made.keras
 and keras-made.weights.h5; test/golden/keras-saving.json holds the inputs
-and Keras's predictions for them.
+and Keras's predictions for them. keras-resume.keras is a Dense → BatchNorm
+→ Dense model trained 2 epochs with Nadam (whose state includes its
+momentum product) and saved; the JSON holds its weights after one more
+train_on_batch, which ferro-nn must reproduce from the saved state.
 """
 import json
 
@@ -33,5 +36,14 @@ model.fit(x, y, epochs=1, batch_size=5, verbose=0)
 model.save("test/fixtures/keras/keras-made.keras")
 model.save_weights("test/fixtures/keras/keras-made.weights.h5")
 out = {"keras": keras.__version__, "x": x.tolist(), "predict": model.predict(x, verbose=0).tolist()}
+
+resume = keras.Sequential([keras.Input((4,)), L.Dense(6, activation="tanh"), L.BatchNormalization(),
+                           L.Dense(3, activation="softmax")], name="keras_resume")
+resume.compile(optimizer=keras.optimizers.Nadam(0.01), loss="sparse_categorical_crossentropy")
+resume.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+resume.save("test/fixtures/keras/keras-resume.keras")
+resume.train_on_batch(x, y)
+out["resume"] = {"y": y.tolist(), "iterations": int(resume.optimizer.iterations.numpy()),
+                 "weights": [w.ravel().tolist() for w in resume.get_weights()]}
 with open("test/golden/keras-saving.json", "w") as f:
     json.dump(out, f, indent=1)

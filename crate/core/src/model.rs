@@ -17,8 +17,6 @@ pub struct Model {
     /// Every trainable weight, in one arena (the layers hold where theirs are).
     pub params: Params,
     pub(crate) plan: Plan,
-    /// Training steps taken (Dropout's masks are drawn per step).
-    pub(crate) steps: u64,
     pub(crate) optimizer: Option<Optimizer>,
     pub(crate) loss: Option<Loss>,
     /// Compiled metrics besides accuracy, reported in this order.
@@ -100,7 +98,6 @@ impl Model {
         Ok(Model {
             params: params.finish()?,
             plan: Plan::new(&layers),
-            steps: 0,
             layers,
             optimizer: None,
             loss: None,
@@ -194,6 +191,32 @@ impl Model {
         self.optimizer
             .as_mut()
             .ok_or_else(|| Error::State("You must call compile() first: there is no optimizer.".into()))
+    }
+
+    /// The optimizer's slots for this model's parameters, by tensor and
+    /// Keras's slot name (building them if no step has yet).
+    pub fn optimizer_slots(&mut self) -> Result<Vec<(usize, &'static str, Vec<f32>)>> {
+        self.require_compiled()?;
+        self.build_optimizer()?;
+        Ok(self.optimizer.as_ref().expect("compiled").state())
+    }
+
+    /// Restores a saved optimizer: its step count, Nadam's product and the
+    /// slots given (others keep their starting values).
+    pub fn restore_optimizer(
+        &mut self,
+        iterations: u64,
+        u_product: f32,
+        slots: &[(usize, String, Vec<f32>)],
+    ) -> Result<()> {
+        self.require_compiled()?;
+        self.build_optimizer()?;
+        let opt = self.optimizer.as_mut().expect("compiled");
+        for (index, name, values) in slots {
+            opt.set_slot(*index, name, values)?;
+        }
+        opt.restore_counters(iterations, u_product);
+        Ok(())
     }
 
     pub fn is_compiled(&self) -> bool {

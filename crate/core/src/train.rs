@@ -101,6 +101,13 @@ impl Model {
         }
     }
 
+    /// The training step Dropout draws its masks for: the optimizer's
+    /// iteration count, which a saved model carries, so a resumed fit draws
+    /// the masks an uninterrupted one would.
+    fn step(&self) -> u64 {
+        self.optimizer.as_ref().map_or(0, |o| o.iterations())
+    }
+
     pub(crate) fn require_compiled(&self) -> Result<()> {
         if self.is_compiled() {
             Ok(())
@@ -230,7 +237,7 @@ impl Model {
 
     /// Inference forward pass of the first `b` rows of `ws.x`.
     pub(crate) fn forward(&self, ws: &mut Workspace, b: usize) {
-        let pass = Pass { isa: self.isa, training: false, step: self.steps };
+        let pass = Pass { isa: self.isa, training: false, step: self.step() };
         let Workspace { x, outputs, scratch, gemm, .. } = ws;
         self.forward_layers(pass, x, outputs, scratch, gemm, b, 0..self.layers.len());
     }
@@ -272,7 +279,7 @@ impl Model {
         prefetch: Option<(Samples, &[usize])>,
     ) -> LossTotals {
         let isa = self.isa;
-        let pass = Pass { isa, training: true, step: self.steps };
+        let pass = Pass { isa, training: true, step: self.step() };
         let Workspace {
             x,
             labels,
@@ -372,7 +379,6 @@ impl Model {
         for (layer, scratch) in self.layers.iter_mut().zip(ws.scratch.iter()) {
             layer.after_step(scratch);
         }
-        self.steps += 1;
         totals
     }
 }

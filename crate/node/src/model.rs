@@ -165,6 +165,24 @@ fn optimizer_config(o: &OptimizerSpec) -> ferro_core::Result<OptimizerConfig> {
     Ok(OptimizerConfig { name: o.name.clone(), rule, learning_rate: learning_rate(o)?, weight_decay, clip })
 }
 
+/// One optimizer slot of one parameter tensor (Keras's slot name).
+#[napi(object)]
+pub struct SlotState {
+    /// The parameter tensor's index among the trainable weights.
+    pub tensor: u32,
+    pub name: String,
+    pub data: Float32Array,
+}
+
+/// What a saved optimizer carries besides its config.
+#[napi(object)]
+pub struct OptimizerState {
+    pub iterations: f64,
+    /// Nadam's running product of its momentum schedule (1 for the others).
+    pub u_product: f64,
+    pub slots: Vec<SlotState>,
+}
+
 /// One logged value under its Keras name.
 #[napi(object)]
 pub struct LogEntry {
@@ -305,6 +323,46 @@ impl NativeModel {
     #[napi]
     pub fn set_learning_rate(&self, lr: f64) -> Result<()> {
         guard(|| present_mut(&mut self.cell.try_write()?)?.optimizer_mut()?.set_learning_rate(lr))
+    }
+
+    /// The optimizer's step count and slots, for saving (built if needed).
+    #[napi]
+    pub fn optimizer_state(&self) -> Result<OptimizerState> {
+        guard(|| {
+            let mut model = self.cell.try_write()?;
+            let model = present_mut(&mut model)?;
+            let slots = model.optimizer_slots()?;
+            let opt = model.optimizer().expect("compiled");
+            Ok(OptimizerState {
+                iterations: opt.iterations() as f64,
+                u_product: opt.u_product() as f64,
+                slots: slots
+                    .into_iter()
+                    .map(|(i, name, data)| SlotState {
+                        tensor: i as u32,
+                        name: name.into(),
+                        data: Float32Array::new(data),
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    /// Restores a saved optimizer's step count and slots.
+    #[napi]
+    pub fn set_optimizer_state(&self, state: OptimizerState) -> Result<()> {
+        guard(|| {
+            if !(state.iterations.is_finite() && state.iterations >= 0.0 && state.iterations.fract() == 0.0) {
+                return Err(CoreError::Value(format!(
+                    "Expected a non-negative whole iteration count. Received: {}",
+                    state.iterations
+                )));
+            }
+            let slots: Vec<(usize, String, Vec<f32>)> =
+                state.slots.iter().map(|s| (s.tensor as usize, s.name.clone(), s.data.to_vec())).collect();
+            let mut model = self.cell.try_write()?;
+            present_mut(&mut model)?.restore_optimizer(state.iterations as u64, state.u_product as f32, &slots)
+        })
     }
 
     /// Optimizer steps taken since compile (Keras's `optimizer.iterations`).

@@ -258,25 +258,61 @@ impl Optimizer {
         }
     }
 
+    /// Where element `e` of slot `k` lives in the chunked slot buffer: in
+    /// chunk e / CHUNK, after k slots of that chunk's length.
+    fn slot_at(&self, k: usize, e: usize) -> usize {
+        let count = self.config.rule.slot_names().len();
+        let (c, p) = (e / CHUNK, e % CHUNK);
+        let n = CHUNK.min(self.slots.len - c * CHUNK);
+        c * count * CHUNK + k * n + p
+    }
+
     /// Every slot, by name, as `(parameter index, slot name, values)`: the
     /// state a saved model carries.
     pub fn state(&self) -> Vec<(usize, &'static str, Vec<f32>)> {
         let names = self.config.rule.slot_names();
-        let count = names.len();
-        let len = self.slots.len;
-        // Element e of slot k: in chunk e / CHUNK, after k slots of that chunk's length.
-        let at = |k: usize, e: usize| {
-            let (c, p) = (e / CHUNK, e % CHUNK);
-            let n = CHUNK.min(len - c * CHUNK);
-            self.slots.data[c * count * CHUNK + k * n + p]
-        };
         let mut out = Vec::new();
         for (index, t) in self.slots.tensors.iter().enumerate() {
             for (k, &name) in names.iter().enumerate() {
-                out.push((index, name, t.range().map(|e| at(k, e)).collect()));
+                out.push((index, name, t.range().map(|e| self.slots.data[self.slot_at(k, e)]).collect()));
             }
         }
         out
+    }
+
+    /// Overwrites slot `name` of parameter tensor `index` (after `build`),
+    /// as loading a saved model does.
+    pub fn set_slot(&mut self, index: usize, name: &str, values: &[f32]) -> Result<()> {
+        let names = self.config.rule.slot_names();
+        let k = names.iter().position(|&n| n == name).ok_or_else(|| {
+            Error::Value(format!("Expected one of the slots {names:?} of {}. Received: '{name}'", self.config.name))
+        })?;
+        let t = *self.slots.tensors.get(index).ok_or_else(|| {
+            Error::Value(format!("Expected a parameter index below {}. Received: {index}", self.slots.tensors.len()))
+        })?;
+        if values.len() != t.len {
+            return Err(Error::Shape(format!(
+                "Expected {} values for slot '{name}' of parameter {index}. Received: {}",
+                t.len,
+                values.len()
+            )));
+        }
+        for (e, &v) in t.range().zip(values) {
+            let at = self.slot_at(k, e);
+            self.slots.data[at] = v;
+        }
+        Ok(())
+    }
+
+    /// Nadam's running product of its momentum schedule (1 for the others).
+    pub fn u_product(&self) -> f32 {
+        self.u_product
+    }
+
+    /// Restores the step count (and Nadam's product) of a saved optimizer.
+    pub fn restore_counters(&mut self, iterations: u64, u_product: f32) {
+        self.iterations = iterations;
+        self.u_product = u_product;
     }
 }
 

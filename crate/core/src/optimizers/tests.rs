@@ -276,3 +276,34 @@ fn a_schedule_sets_each_steps_rate_from_the_iterations_before_it() {
     }
     assert_eq!(w, [-1.75]);
 }
+
+#[test]
+fn slots_set_by_name_read_back_and_resume_the_same_steps() {
+    let rule = Rule::Nadam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 };
+    let n = CHUNK + 9;
+    let grads = |t: usize| -> Vec<f32> { (0..n + 2).map(|i| ((i * 3 + t) % 7) as f32 * 0.1 - 0.3).collect() };
+    let mut straight = optimizer(rule, 0.01);
+    straight.build(&tensors(&[n, 2])).unwrap();
+    let mut w = vec![0.25f32; n + 2];
+    for t in 0..3 {
+        straight.step(Isa::detect(), &mut w, &mut grads(t));
+    }
+    // A second optimizer restored from the first's state after step 2 ends where it ends.
+    let mut first = optimizer(rule, 0.01);
+    first.build(&tensors(&[n, 2])).unwrap();
+    let mut w2 = vec![0.25f32; n + 2];
+    for t in 0..2 {
+        first.step(Isa::detect(), &mut w2, &mut grads(t));
+    }
+    let mut resumed = optimizer(rule, 0.01);
+    resumed.build(&tensors(&[n, 2])).unwrap();
+    for (index, name, values) in first.state() {
+        resumed.set_slot(index, name, &values).unwrap();
+    }
+    resumed.restore_counters(first.iterations(), first.u_product());
+    resumed.step(Isa::detect(), &mut w2, &mut grads(2));
+    assert_eq!(w2, w);
+    assert_eq!(resumed.state(), straight.state());
+    assert_eq!(resumed.set_slot(0, "accumulator", &[]).unwrap_err().code(), "ERR_FERRO_VALUE");
+    assert_eq!(resumed.set_slot(1, "momentum", &[1.0]).unwrap_err().code(), "ERR_FERRO_SHAPE");
+}
