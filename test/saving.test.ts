@@ -198,6 +198,27 @@ describe('bad files', () => {
     await expect(loadModel(badH5)).rejects.toMatchObject({ code: expect.stringMatching(/ERR_FERRO_(IO|VALUE)/) });
   });
 
+  it('zip bombs are refused, or inflated no further than declared', async () => {
+    const members = unzipSync(readFileSync(fixture('keras-made.keras')));
+    // 64 MiB of zeros (64 KiB compressed) declared as such: refused before inflating.
+    const bytes = zipSync({ ...members, 'config.json': new Uint8Array(64 * 2 ** 20) }, { level: 9 });
+    const bomb = join(dir, 'bomb.keras');
+    writeFileSync(bomb, bytes);
+    // The same, declaring 100 bytes: only 100 are inflated, and they are not a config.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i + 28 < bytes.length; i++) {
+      const sig = view.getUint32(i, true);
+      if (sig === 0x04034b50 && view.getUint32(i + 22, true) === 64 * 2 ** 20) view.setUint32(i + 22, 100, true);
+      if (sig === 0x02014b50 && view.getUint32(i + 24, true) === 64 * 2 ** 20) view.setUint32(i + 24, 100, true);
+    }
+    const liar = join(dir, 'liar.keras');
+    writeFileSync(liar, bytes);
+    const rss = process.memoryUsage().rss;
+    await expect(loadModel(bomb)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringContaining('declares') });
+    await expect(loadModel(liar)).rejects.toMatchObject({ code: expect.stringMatching(/ERR_FERRO_(IO|VALUE)/) });
+    expect(process.memoryUsage().rss - rss).toBeLessThan(48 * 2 ** 20);
+  });
+
   it('a failed save leaves the previous file intact', async () => {
     const model = everyLayerKind();
     model.build([null, 4]);
