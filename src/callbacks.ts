@@ -31,6 +31,10 @@ export interface CallbackModel {
   getWeights(): Tensor<'float32'>[];
   /** Replaces the weights; shapes as getWeights() returns them. */
   setWeights(weights: readonly TensorLike[]): void;
+  /** Saves the model as a Keras 3 `.keras` archive (what ModelCheckpoint calls). */
+  save(path: string): Promise<void>;
+  /** Saves the weights as Keras 3's `.weights.h5`. */
+  saveWeights(path: string): Promise<void>;
 }
 
 /**

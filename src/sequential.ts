@@ -468,6 +468,8 @@ export class Sequential implements LayerOwner {
       },
       getWeights: () => this.getWeights(),
       setWeights: (weights) => this.setWeights(weights),
+      save: (path) => this.save(path),
+      saveWeights: (path) => this.saveWeights(path),
       // Only while this fit runs: a callback that settles after an aborted
       // fit must not mark the model as training again.
       setPaused: (paused) => {

@@ -20,6 +20,7 @@ import {
   Sequential,
   optimizers,
 } from '../src/index.js';
+import type { CallbackModel } from '../src/callbacks.js';
 import { pythonFloat } from '../src/csv-logger.js';
 import { blobs } from './helpers.js';
 
@@ -30,7 +31,7 @@ const golden = JSON.parse(readFileSync(new URL('./golden/keras-callbacks.json', 
 };
 
 /** A model stand-in whose learning rate is stored in float32, as a Keras optimizer variable is. */
-function fakeModel(): { stopTraining: boolean; learningRate: number; getWeights: () => never[]; setWeights: () => void } {
+function fakeModel(): CallbackModel {
   let lr = 1;
   return {
     stopTraining: false,
@@ -42,6 +43,8 @@ function fakeModel(): { stopTraining: boolean; learningRate: number; getWeights:
     },
     getWeights: () => [],
     setWeights: () => undefined,
+    save: async () => undefined,
+    saveWeights: async () => undefined,
   };
 }
 

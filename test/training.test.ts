@@ -209,7 +209,14 @@ describe('callbacks', () => {
   });
 
   it('EarlyStopping follows Keras on a scripted series of logs', () => {
-    const fake = { stopTraining: false, learningRate: 0.001, getWeights: () => [], setWeights: () => {} };
+    const fake = {
+      stopTraining: false,
+      learningRate: 0.001,
+      getWeights: () => [],
+      setWeights: () => {},
+      save: async () => {},
+      saveWeights: async () => {},
+    };
     const run = (values: number[], options: ConstructorParameters<typeof EarlyStopping>[0]): number | undefined => {
       const es = new EarlyStopping(options);
       fake.stopTraining = false;

@@ -1,0 +1,163 @@
+/** ModelCheckpoint: Keras's callback that saves the model (or its weights) as it trains. */
+
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { BaseCallback, type Logs } from './callbacks.js';
+import { FerroValueError } from './errors.js';
+import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
+
+/** Options of `new ModelCheckpoint(options)`: Keras's arguments in camelCase. */
+export interface ModelCheckpointOptions {
+  /**
+   * Where to save, formatted as Python's str.format with `epoch` (from 1),
+   * `batch` (with an integer saveFreq) and every logged metric:
+   * 'ckpt-{epoch:02d}-{val_loss:.3f}.keras'. Ends in `.keras`, or in
+   * `.weights.h5` with saveWeightsOnly.
+   */
+  filepath: string;
+  /** The metric saveBestOnly compares. Default 'val_loss'. */
+  monitor?: string;
+  /** Save only when `monitor` improves on the best so far. Default false. */
+  saveBestOnly?: boolean;
+  /** Save the weights alone (`.weights.h5`). Default false. */
+  saveWeightsOnly?: boolean;
+  /** 'min', 'max', or 'auto' (min for losses and errors, max for accuracy, AUC, precision, recall). Default 'auto'. */
+  mode?: 'auto' | 'min' | 'max';
+  /** 'epoch', or a number of batches between saves. Default 'epoch'. */
+  saveFreq?: 'epoch' | number;
+  /** With saveBestOnly, the value to beat at first. Default none. */
+  initialValueThreshold?: number;
+}
+
+/** Metrics whose larger values are better ('up' in Keras's metric directions). */
+const UP = new Set([
+  'accuracy',
+  'acc',
+  'binary_accuracy',
+  'categorical_accuracy',
+  'sparse_categorical_accuracy',
+  'top_k_categorical_accuracy',
+  'sparse_top_k_categorical_accuracy',
+  'auc',
+  'precision',
+  'recall',
+]);
+const DOWN = new Set(['loss', 'mae', 'mean_absolute_error', 'mse', 'mean_squared_error', 'rmse', 'root_mean_squared_error']);
+
+/** Keras's 'auto' mode: whether larger values of `monitor` are better. */
+export function maximizes(monitor: string, mode: 'auto' | 'min' | 'max', who: string): boolean {
+  if (mode !== 'auto') return mode === 'max';
+  const name = monitor.replace(/^val_/, '');
+  if (UP.has(name)) return true;
+  if (DOWN.has(name)) return false;
+  throw new FerroValueError(
+    `${who} cannot tell whether monitor='${monitor}' should be maximized or minimized. Pass mode: 'max' or mode: 'min'.`,
+  );
+}
+
+/** Python's str.format for the fields a checkpoint path uses: {name}, {name:02d}, {name:.3f}, {name:.2e}. */
+export function formatPath(template: string, values: Record<string, number>): string {
+  return template.replace(/\{(\w+)(?::([^}]*))?\}/g, (_, name: string, spec: string | undefined) => {
+    const v = values[name];
+    if (v === undefined) {
+      throw new FerroValueError(
+        `Failed to format the checkpoint path "${template}": no value for {${name}}. Available: ${Object.keys(values).join(', ')}`,
+      );
+    }
+    if (!spec) return String(v);
+    const m = /^(0?)(\d*)(?:\.(\d+))?([dfe])$/.exec(spec);
+    if (!m) throw new FerroValueError(`Unsupported format spec '${spec}' in the checkpoint path "${template}".`);
+    const [, zero, width, precision, kind] = m;
+    const text =
+      kind === 'd'
+        ? String(Math.trunc(v))
+        : kind === 'f'
+          ? v.toFixed(precision === undefined ? 6 : Number(precision))
+          : v.toExponential(precision === undefined ? 6 : Number(precision)).replace(/e([+-])(\d)$/, 'e$10$2');
+    const w = Number(width || 0);
+    if (text.length >= w) return text;
+    return zero && !text.startsWith('-') ? text.padStart(w, '0') : text.padStart(w, zero ? '0' : ' ');
+  });
+}
+
+/** Keras's ModelCheckpoint: saves the model (or weights) every epoch or every few batches, or only its best. */
+export class ModelCheckpoint extends BaseCallback {
+  /** The path template. */
+  readonly filepath: string;
+  /** The metric saveBestOnly compares. */
+  readonly monitor: string;
+  /** Whether only improvements are saved. */
+  readonly saveBestOnly: boolean;
+  /** Whether only weights are saved. */
+  readonly saveWeightsOnly: boolean;
+  /** Whether larger or smaller values are better, or decided by name. */
+  readonly mode: 'auto' | 'min' | 'max';
+  /** 'epoch' or batches between saves. */
+  readonly saveFreq: 'epoch' | number;
+  /** The best value seen (or the initial threshold). */
+  best: number | undefined;
+  private batchesSinceSave = 0;
+  private epoch = 0;
+
+  /** @param options filepath, monitor, saveBestOnly, saveWeightsOnly, mode, saveFreq, initialValueThreshold. */
+  constructor(options: ModelCheckpointOptions) {
+    super();
+    const o = checkOptions(options, 'ModelCheckpoint');
+    this.filepath = checkString(o.filepath, 'filepath');
+    this.monitor = o.monitor === undefined ? 'val_loss' : checkString(o.monitor, 'monitor');
+    this.saveBestOnly = o.saveBestOnly === undefined ? false : checkBoolean(o.saveBestOnly, 'saveBestOnly');
+    this.saveWeightsOnly = o.saveWeightsOnly === undefined ? false : checkBoolean(o.saveWeightsOnly, 'saveWeightsOnly');
+    this.mode = o.mode === undefined ? 'auto' : checkName(o.mode, 'mode', ['auto', 'min', 'max'] as const);
+    this.saveFreq = o.saveFreq === undefined || o.saveFreq === 'epoch' ? 'epoch' : checkInt(o.saveFreq, 'saveFreq', 1);
+    this.best = o.initialValueThreshold === undefined ? undefined : Number(o.initialValueThreshold);
+    const ending = this.saveWeightsOnly ? '.weights.h5' : '.keras';
+    if (!this.filepath.endsWith(ending)) {
+      throw new FerroValueError(
+        `Expected a filepath ending in ${ending}${this.saveWeightsOnly ? ' (saveWeightsOnly)' : ''}, as Keras 3 requires. Received: ${this.filepath}`,
+      );
+    }
+  }
+
+  /** Checks the monitor's direction up front, as Keras does when the model is set. */
+  onTrainBegin(): void {
+    if (this.saveBestOnly) maximizes(this.monitor, this.mode, 'ModelCheckpoint');
+    this.batchesSinceSave = 0;
+  }
+
+  /** Tracks the epoch for batch-frequency paths. */
+  onEpochBegin(epoch: number): void {
+    this.epoch = epoch;
+  }
+
+  /** Saves every `saveFreq` batches when it is a number. */
+  async onBatchEnd(batch: number, logs?: Logs): Promise<void> {
+    if (this.saveFreq === 'epoch') return;
+    this.batchesSinceSave += 1;
+    if (this.batchesSinceSave < this.saveFreq) return;
+    this.batchesSinceSave = 0;
+    await this.saveIf({ epoch: this.epoch + 1, batch: batch + 1, ...numbers(logs) });
+  }
+
+  /** Saves at the end of each epoch when saveFreq is 'epoch'. */
+  async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
+    if (this.saveFreq === 'epoch') await this.saveIf({ epoch: epoch + 1, ...numbers(logs) });
+  }
+
+  private async saveIf(values: Record<string, number>): Promise<void> {
+    if (this.saveBestOnly) {
+      const current = values[this.monitor];
+      // Keras warns and skips when the metric is missing; so does this.
+      if (current === undefined || Number.isNaN(current)) return;
+      const up = maximizes(this.monitor, this.mode, 'ModelCheckpoint');
+      if (this.best !== undefined && !(up ? current > this.best : current < this.best)) return;
+      this.best = current;
+    }
+    const path = formatPath(this.filepath, values);
+    await mkdir(dirname(path), { recursive: true });
+    await (this.saveWeightsOnly ? this.model!.saveWeights(path) : this.model!.save(path));
+  }
+}
+
+function numbers(logs: Logs | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(logs ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number'));
+}
