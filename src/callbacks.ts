@@ -33,8 +33,10 @@ export interface CallbackModel {
   setWeights(weights: readonly TensorLike[]): void;
   /** Saves the model as a Keras 3 `.keras` archive (what ModelCheckpoint calls). */
   save(path: string): Promise<void>;
-  /** Saves the weights as Keras 3's `.weights.h5`. */
+  /** Saves the weights as Keras 3's `.weights.h5` (with the optimizer's variables, as Keras). */
   saveWeights(path: string): Promise<void>;
+  /** Loads weights (and the optimizer's variables, when there) saved by saveWeights. */
+  loadWeights(path: string): Promise<void>;
 }
 
 /**

@@ -23,6 +23,8 @@ export type Verbosity = 0 | 1 | 2 | 'auto';
 export interface FitOptions {
   /** Passes over the training data. Default 1. */
   epochs?: number;
+  /** The epoch to start at (Keras's initial_epoch): training runs epochs initialEpoch … epochs − 1. Default 0. */
+  initialEpoch?: number;
   /** Samples per gradient step. Default 32. */
   batchSize?: number;
   /** 0 silent, 1 progress bar, 2 one line per epoch; 'auto' (default) is 1 on a TTY, else 2. */
@@ -187,6 +189,7 @@ export async function runFit(
 ): Promise<History> {
   const o = checkOptions(options, 'fit');
   const epochs = o.epochs === undefined ? 1 : checkInt(o.epochs, 'epochs', 0, 2 ** 31 - 1);
+  const initialEpoch = o.initialEpoch === undefined ? 0 : checkInt(o.initialEpoch, 'initialEpoch', 0, 2 ** 31 - 1);
   const batchSize = o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
   const shuffle = o.shuffle === undefined ? true : checkBoolean(o.shuffle, 'shuffle');
   const verbose = checkVerbose(o.verbose, out);
@@ -197,7 +200,7 @@ export async function runFit(
 
   const steps = Math.ceil(train.x.rows / Math.min(batchSize, Math.max(1, train.x.rows)));
   const eachBatch = callbacks.some((cb) => cb.onBatchBegin || cb.onBatchEnd);
-  const config = { epochs, batchSize, shuffle, eachBatch, sampleWeight: train.w, valSampleWeight: val?.w };
+  const config = { epochs, batchSize, shuffle, eachBatch, initialEpoch, sampleWeight: train.w, valSampleWeight: val?.w };
   const events = new EventQueue();
   // Copies the data and claims training now, in this tick: a predict made
   // right after fit() is refused rather than breaking the fit.
@@ -205,10 +208,16 @@ export async function runFit(
     model.nativeModel.fitStart(train.x.input, train.y.rows, val?.x.input, val?.y.rows, config, events.push),
   );
   const bar = new ProgressBar(verbose, epochs, steps, out);
-  return new FitDriver(model, session, events, callbacks, bar, steps, epochs, signal).run();
+  return new FitDriver(model, session, events, callbacks, bar, steps, epochs, signal).run(initialEpoch);
 }
 
 type Hook = (cb: Callback) => void | Promise<void> | undefined;
+
+/** A callback that can move the fit's first epoch (BackupAndRestore, after onTrainBegin). */
+export interface ResumesTraining {
+  /** The epoch to start at, when training resumes from a backup. */
+  resumeEpoch(): number | undefined;
+}
 
 /** Runs one fit's callbacks around the native session's steps. */
 class FitDriver {
@@ -235,17 +244,21 @@ class FitDriver {
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  async run(): Promise<History> {
+  async run(initialEpoch: number): Promise<History> {
     const epochs = this.epochs;
     this.model.stopTraining = false;
     this.callbacks.forEach((cb) => cb.setModel?.(this.model));
     try {
       this.session.parked();
       await this.hooks((cb) => cb.onTrainBegin?.());
-      if (epochs > 0) await this.beginEpoch(0);
+      // A BackupAndRestore that restored a backup resumes after its epoch.
+      const restored = this.callbacks.map((cb) => (cb as Partial<ResumesTraining>).resumeEpoch?.()).find((e) => e !== undefined);
+      const first = restored ?? initialEpoch;
+      if (restored !== undefined) native(() => this.session.setInitialEpoch(first));
+      if (first < epochs) await this.beginEpoch(first);
       // Keras checks stop_training only after a batch: set before the
       // first one, it still lets that batch run.
-      let finished = this.session.resume(epochs === 0, this.model.stopTraining);
+      let finished = this.session.resume(first >= epochs, this.model.stopTraining);
       while (!finished) finished = await this.handle(await this.until(this.events.next()));
     } catch (error) {
       await this.stopNative();

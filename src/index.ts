@@ -22,6 +22,7 @@ export type { BatchNormalizationOptions } from './batch-normalization.js';
 export type { DropoutOptions } from './dropout.js';
 export { loadKeras as loadModel } from './saving/keras.js';
 export { ModelCheckpoint, type ModelCheckpointOptions } from './checkpoint.js';
+export { BackupAndRestore, type BackupAndRestoreOptions } from './backup.js';
 export {
   Sequential,
   type SequentialOptions,

@@ -470,6 +470,7 @@ export class Sequential implements LayerOwner {
       setWeights: (weights) => this.setWeights(weights),
       save: (path) => this.save(path),
       saveWeights: (path) => this.saveWeights(path),
+      loadWeights: (path) => this.loadWeights(path),
       // Only while this fit runs: a callback that settles after an aborted
       // fit must not mark the model as training again.
       setPaused: (paused) => {

@@ -45,6 +45,7 @@ function fakeModel(): CallbackModel {
     setWeights: () => undefined,
     save: async () => undefined,
     saveWeights: async () => undefined,
+    loadWeights: async () => undefined,
   };
 }
 

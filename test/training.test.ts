@@ -216,6 +216,7 @@ describe('callbacks', () => {
       setWeights: () => {},
       save: async () => {},
       saveWeights: async () => {},
+      loadWeights: async () => {},
     };
     const run = (values: number[], options: ConstructorParameters<typeof EarlyStopping>[0]): number | undefined => {
       const es = new EarlyStopping(options);

@@ -137,13 +137,16 @@ export async function saveKeras(model: Saveable, path: string): Promise<void> {
   );
 }
 
-/** Writes the model's weights as Keras 3's `.weights.h5`, atomically. */
+/**
+ * Writes the model's weights as Keras 3's `.weights.h5`, atomically; as in
+ * Keras, a compiled model's optimizer variables go with them.
+ */
 export async function saveWeightsH5(model: Saveable, path: string): Promise<void> {
   requireBuilt(model, 'saveWeights');
   if (!path.endsWith('.weights.h5')) {
     throw new FerroValueError(`Expected a path ending in .weights.h5, as Keras 3 names weight files. Received: ${path}`);
   }
-  await writeAtomically(path, await writeH5(layerObjects(model)));
+  await writeAtomically(path, await writeH5([...layerObjects(model), ...optimizerObjects(model)]));
 }
 
 /** Reads each layer's weights from Keras's layout into `model` (built). */
@@ -158,10 +161,18 @@ async function readLayerWeights(model: Sequential, bytes: Uint8Array, what: stri
   model.setWeights(weights);
 }
 
-/** Replaces the weights of a built `model` with those of a Keras `.weights.h5` file. */
+/**
+ * Replaces the weights of a built `model` with those of a Keras
+ * `.weights.h5` file; when the model is compiled and the file holds
+ * variables for the same optimizer, its state too (as Keras's load_weights;
+ * variables for another optimizer are skipped, as Keras skips them).
+ */
 export async function loadWeightsH5(model: Sequential, path: string): Promise<void> {
   requireBuilt(model, 'loadWeights');
-  await readLayerWeights(model, await readWhole(path), path);
+  const bytes = await readWhole(path);
+  await readLayerWeights(model, bytes, path);
+  const compiled = model.compileConfig();
+  if (compiled) await restoreOptimizer(model, compiled.optimizer, bytes, path, true);
 }
 
 function parseJson(bytes: Uint8Array, what: string): unknown {
@@ -228,7 +239,13 @@ export async function loadKeras(path: string): Promise<Sequential> {
  * optimizer never stepped (Keras then keeps only iteration and
  * learning_rate) restores those two.
  */
-async function restoreOptimizer(model: Sequential, optimizer: Optimizer, bytes: Uint8Array, what: string): Promise<void> {
+async function restoreOptimizer(
+  model: Sequential,
+  optimizer: Optimizer,
+  bytes: Uint8Array,
+  what: string,
+  skipOthers = false,
+): Promise<void> {
   const fresh = model.optimizerState();
   const slotNames = [...new Set(fresh.slots.map((s) => s.name))];
   const hasRate = typeof optimizer.learningRate === 'number';
@@ -237,6 +254,7 @@ async function restoreOptimizer(model: Sequential, optimizer: Optimizer, bytes: 
   const saved = await readH5(bytes, what, (r) => {
     const n = r.count('optimizer');
     if (n === 0) return undefined;
+    if (skipOthers && n !== full.length && n !== (hasRate ? 2 : 1)) return undefined;
     const expected = n === full.length ? full : full.slice(0, hasRate ? 2 : 1);
     return r.vars('optimizer', expected, 'the optimizer');
   });

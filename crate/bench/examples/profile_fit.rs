@@ -17,7 +17,7 @@ fn main() {
     let n = 60000;
     let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
     let y: Vec<i32> = (0..n).map(|i| i % 10).collect();
-    let opts = FitOptions { epochs, batch_size: 128, shuffle: true, seed: 1 };
+    let opts = FitOptions { epochs, batch_size: 128, shuffle: true, seed: 1, initial_epoch: 0 };
     let start = Instant::now();
     ferro_core::pool::install(|| model.fit(Samples::new(&x, &y), None, &opts, &mut Silent)).unwrap();
     println!("{:.3} s/epoch", start.elapsed().as_secs_f64() / epochs as f64);

@@ -168,7 +168,7 @@ fn step_seconds(hidden: usize, batch: usize, steps: usize) -> f64 {
     let n = batch * steps;
     let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
     let y: Vec<i32> = (0..n).map(|i| (i % 10) as i32).collect();
-    let opts = FitOptions { epochs: 8, batch_size: batch, shuffle: true, seed: 1 };
+    let opts = FitOptions { epochs: 8, batch_size: batch, shuffle: true, seed: 1, initial_epoch: 0 };
     let start = Instant::now();
     let mut clock = Clock(Vec::new());
     ferro_core::pool::install(|| model.fit(Samples::new(&x, &y), None, &opts, &mut clock)).unwrap();

@@ -18,6 +18,10 @@ pub struct FitOptions {
     pub shuffle: bool,
     /// Seeds the per-epoch shuffles.
     pub seed: u64,
+    /// The epoch to start at (Keras's initial_epoch): the epochs before it
+    /// count as done, and their shuffles are drawn and discarded, so a
+    /// resumed fit shuffles as an uninterrupted one would.
+    pub initial_epoch: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -107,13 +111,18 @@ impl Model {
         self.build_optimizer()?;
         let mut order: Vec<usize> = crate::alloc::zeroed(n, "the shuffle order")?;
         order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+        let mut rng = Rng::new(options.seed);
+        if options.shuffle {
+            // Each epoch shuffles the order left by the one before.
+            (0..options.initial_epoch.min(options.epochs)).for_each(|_| rng.shuffle(&mut order));
+        }
         Ok(FitRun {
             ws,
             order,
-            rng: Rng::new(options.seed),
+            rng,
             options: *options,
             rows,
-            epoch: 0,
+            epoch: options.initial_epoch,
             batch: 0,
             running: LossTotals::default(),
             stopping: false,

@@ -159,7 +159,7 @@ proptest! {
                     let rows = labels.len() + mismatch as usize;
                     let x = data(rows, d, extra);
                     let train = Samples::new(&x, &labels);
-                    let opts = FitOptions { epochs, batch_size: batch, shuffle, seed: 3 };
+                    let opts = FitOptions { epochs, batch_size: batch, shuffle, seed: 3, initial_epoch: 0 };
                     if let Some(result) = coded(model.fit(train, val.then_some(train), &opts, &mut Silent)) {
                         prop_assert_eq!(result.epochs.len(), epochs);
                         FITS.fetch_add(1, Ordering::Relaxed);

@@ -59,7 +59,7 @@ fn training_steps_after_the_first_allocate_nothing() {
         let n = 128 * 6 + 50;
         let x: Vec<f32> = (0..n * 784).map(|i| (i % 251) as f32 / 251.0).collect();
         let y: Vec<i32> = (0..n).map(|i| i % 10).collect();
-        let opts = FitOptions { epochs: 1, batch_size: 128, shuffle: true, seed: 9 };
+        let opts = FitOptions { epochs: 1, batch_size: 128, shuffle: true, seed: 9, initial_epoch: 0 };
         let mut snapshots = Snapshots(Vec::with_capacity(64));
         pool.install(|| model.fit(Samples::new(&x, &y), None, &opts, &mut snapshots)).unwrap();
         let counts = &snapshots.0;

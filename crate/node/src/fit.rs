@@ -38,6 +38,8 @@ pub struct FitConfig {
     /// A weight per training sample (Keras's sample_weight; class weights
     /// arrive already turned into these).
     pub sample_weight: Option<Float32Array>,
+    /// The epoch to start at (Keras's initial_epoch).
+    pub initial_epoch: Option<u32>,
     /// A weight per validation sample: the validationSplit share of
     /// sampleWeight, or validationData's third element, as Keras weighs
     /// val_loss (class weights never reach validation, as in Keras).
@@ -274,6 +276,7 @@ impl NativeModel {
                 shuffle: config.shuffle,
                 // Drawn on the JS thread, so seeded programs shuffle alike however steps are scheduled.
                 seed: ferro_core::rng::next_seed(),
+                initial_epoch: config.initial_epoch.unwrap_or(0) as usize,
             };
             let train = (copy_inputs(&x)?, copy_targets(&y)?);
             let sample_weight = copy_weights(config.sample_weight.as_ref(), "the sample weights")?;
@@ -343,6 +346,19 @@ impl FitSession {
         let (cell, shared) = (job.cell.clone(), shared.clone());
         cell.schedule_write(move || step(shared, job));
         false
+    }
+
+    /// Starts the fit at `epoch` instead (BackupAndRestore resuming); only
+    /// before its first step.
+    #[napi]
+    pub fn set_initial_epoch(&self, epoch: u32) -> Result<()> {
+        guard(|| match &mut *self.shared.slot() {
+            Slot::Parked(job) if job.run.is_none() => {
+                job.options.initial_epoch = epoch as usize;
+                Ok(())
+            }
+            _ => Err(ferro_core::Error::State("The fit has started: its first epoch can no longer change.".into())),
+        })
     }
 
     /// Lets the process exit while the session waits for JS (as an
