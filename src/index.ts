@@ -21,6 +21,7 @@ export {
 export type { BatchNormalizationOptions } from './batch-normalization.js';
 export type { DropoutOptions } from './dropout.js';
 export { loadKeras as loadModel } from './saving/keras.js';
+export { loadTfjs as loadLayersModel } from './saving/tfjs.js';
 export { ModelCheckpoint, type ModelCheckpointOptions } from './checkpoint.js';
 export { BackupAndRestore, type BackupAndRestoreOptions } from './backup.js';
 export {

@@ -7,6 +7,7 @@ import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, Ferro
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
+import { saveTfjs } from './saving/tfjs.js';
 import { binding, type Metrics, type NativeModel, type OptimizerState } from './native.js';
 import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
@@ -569,15 +570,18 @@ export class Sequential implements LayerOwner {
   }
 
   /**
-   * Saves the model as a Keras 3 `.keras` archive (architecture, weights and
-   * compile settings), which `loadModel` and Keras's `load_model` open. The
-   * file is written atomically. Only `.keras` paths are supported so far.
+   * Saves the model: `'x.keras'` as a Keras 3 archive (architecture,
+   * weights, compile settings and optimizer state), which `loadModel` and
+   * Keras's `load_model` open; `'file://dir'` in TensorFlow.js's layers
+   * format (model.json and weight shards), which `loadLayersModel` and
+   * TensorFlow.js's `tf.loadLayersModel` open. Files are written atomically.
    */
   async save(path: string): Promise<void> {
     this.checkIdle('save');
     const file = checkString(path, 'path');
+    if (file.startsWith('file://')) return saveTfjs(this, file);
     if (!file.endsWith('.keras')) {
-      throw new FerroValueError(`Expected a path ending in .keras (Keras 3's archive; other formats are not supported yet). Received: ${file}`);
+      throw new FerroValueError(`Expected a path ending in .keras, or a 'file://' folder for TensorFlow.js. Received: ${file}`);
     }
     await saveKeras(this, file);
   }

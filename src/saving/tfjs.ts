@@ -1,0 +1,252 @@
+/**
+ * TensorFlow.js's layers format: a folder with model.json (the topology in
+ * Keras's snake_case schema, as tfjs-layers writes it, and a weights
+ * manifest) and binary shards of little-endian float32 weights. Written as
+ * TensorFlow.js 4 writes it (4 MiB shards; trainable weights first, then
+ * the non-trainable ones; names `<layer>/<weight>`), read by weight name.
+ */
+
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { FerroIoError, FerroValueError } from '../errors.js';
+import type { Layer } from '../layer.js';
+import { Sequential } from '../sequential.js';
+import { Tensor } from '../tensor.js';
+import { readWhole, writeAtomically } from './files.js';
+import { type KerasObject, layerFromKeras, layerToKeras, open } from './keras-config.js';
+import type { Saveable } from './keras.js';
+
+/** TensorFlow.js's default shard size. */
+const SHARD_BYTES = 4 * 2 ** 20;
+/** Largest model.json accepted. */
+const MAX_JSON = 64 * 2 ** 20;
+
+/** Keras's activation names that TensorFlow.js spells otherwise, and back. */
+const TO_TFJS: Record<string, string> = { silu: 'swish' };
+const FROM_TFJS: Record<string, string> = { swish: 'silu' };
+/**
+ * Activations TensorFlow.js lacks or defines otherwise: it has no
+ * leaky_relu, and its hardSigmoid is Keras 2's clip(0.2x + 0.5), not Keras
+ * 3's relu6(x + 3) / 6 that ferro-nn computes.
+ */
+const NOT_IN_TFJS: Record<string, string> = {
+  leaky_relu: "TensorFlow.js has no 'leaky_relu' activation",
+  hard_sigmoid: "TensorFlow.js's hardSigmoid is Keras 2's clip(0.2x + 0.5), not Keras 3's hard_sigmoid",
+};
+
+/** Keras's named variance-scaling initializers, as TensorFlow.js serializes them. */
+const VARIANCE_SCALING: Record<string, [number, string, string]> = {
+  GlorotUniform: [1, 'fan_avg', 'uniform'],
+  GlorotNormal: [1, 'fan_avg', 'truncated_normal'],
+  HeUniform: [2, 'fan_in', 'uniform'],
+  HeNormal: [2, 'fan_in', 'truncated_normal'],
+  LecunUniform: [1, 'fan_in', 'uniform'],
+  LecunNormal: [1, 'fan_in', 'truncated_normal'],
+};
+
+/** A Keras-schema object as tfjs-layers writes it: no module or registered_name, TF.js's spellings. */
+function toTfjs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toTfjs);
+  if (typeof value !== 'object' || value === null) return value;
+  const o = value as Record<string, unknown>;
+  if (typeof o.class_name === 'string' && 'config' in o) {
+    const vs = VARIANCE_SCALING[o.class_name];
+    if (vs) {
+      const [scale, mode, distribution] = vs;
+      return { class_name: 'VarianceScaling', config: { scale, mode, distribution: distribution === 'uniform' ? 'uniform' : 'normal', seed: null } };
+    }
+    return { class_name: o.class_name, config: toTfjs(o.config) };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    // TF.js keeps a plain 'float32' on the first layer only, and has no synchronized BatchNormalization.
+    if ((k === 'dtype' && typeof v === 'object') || k === 'synchronized') continue;
+    out[k] = k === 'activation' && typeof v === 'string' ? (TO_TFJS[v] ?? v) : toTfjs(v);
+  }
+  return out;
+}
+
+/** The reverse of toTfjs for what ferro-nn reads: Keras's class names and activation spellings. */
+function fromTfjs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromTfjs);
+  if (typeof value !== 'object' || value === null) return value;
+  const o = value as Record<string, unknown>;
+  if (o.class_name === 'VarianceScaling' && typeof o.config === 'object' && o.config !== null) {
+    const c = o.config as Record<string, unknown>;
+    const distribution = c.distribution === 'normal' || c.distribution === 'truncated_normal' ? 'truncated_normal' : c.distribution;
+    const found = Object.entries(VARIANCE_SCALING).find(([, [s, m, d]]) => s === c.scale && m === c.mode && d === distribution);
+    if (!found) throw new FerroValueError(`ferro-nn does not support the initializer VarianceScaling with ${JSON.stringify(c)}.`);
+    return { class_name: found[0], config: { seed: null } };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'activation' && v === 'hardSigmoid') {
+      throw new FerroValueError("ferro-nn's hard_sigmoid is Keras 3's; TensorFlow.js's hardSigmoid (Keras 2's clip(0.2x + 0.5)) is not supported.");
+    }
+    out[k] = k === 'activation' && typeof v === 'string' ? (FROM_TFJS[v] ?? v) : fromTfjs(v);
+  }
+  return out;
+}
+
+/** The weight names of a layer, in its weights' order. */
+function weightNames(layer: Layer): string[] {
+  const names: Record<string, string[]> = {
+    Dense: ['kernel', 'bias'],
+    BatchNormalization: ['gamma', 'beta', 'moving_mean', 'moving_variance'],
+  };
+  const all = names[layer.className] ?? [];
+  const shapes = layer.weightShapes(layer.builtInputDim!);
+  if (layer.className === 'BatchNormalization') {
+    const bn = layer as unknown as { scale: boolean; center: boolean };
+    return all.filter((n) => (n === 'gamma' ? bn.scale : n === 'beta' ? bn.center : true)).map((n) => `${layer.name}/${n}`);
+  }
+  return all.slice(0, shapes.length).map((n) => `${layer.name}/${n}`);
+}
+
+/** Writes `model` as TensorFlow.js's layers format into the folder `url` names ('file://dir'). */
+export async function saveTfjs(model: Saveable, url: string): Promise<void> {
+  const dir = url.replace(/^file:\/\//, '');
+  if (!model.built) throw new FerroValueError('The model is not built yet: build or fit it before save().');
+  for (const l of model.layers) {
+    const a = (l as { activation?: string }).activation;
+    const why = a === undefined ? undefined : NOT_IN_TFJS[a];
+    if (why) throw new FerroValueError(`${why} (layer '${l.name}'): save as .keras instead.`);
+  }
+  const layers = model.layers.map((l, i) => {
+    const k = layerToKeras(l, l.builtInputDim!) as KerasObject;
+    const config = toTfjs(k.config) as Record<string, unknown>;
+    if (i === 0) Object.assign(config, { batch_input_shape: [null, l.builtInputDim], dtype: 'float32' });
+    return { class_name: k.class_name, config };
+  });
+  // Weights: every layer's trainable ones, then the non-trainable ones, as TF.js orders them.
+  const all = model.getWeights();
+  const specs: { name: string; shape: number[]; dtype: 'float32'; data: Float32Array }[] = [];
+  const rest: typeof specs = [];
+  let at = 0;
+  for (const layer of model.layers) {
+    const names = weightNames(layer);
+    const trainable = layer.trainableCount(layer.builtInputDim!);
+    names.forEach((name, i) => {
+      const w = all[at + i]!;
+      (i < trainable ? specs : rest).push({ name, shape: [...w.shape], dtype: 'float32', data: w.data as Float32Array });
+    });
+    at += names.length;
+  }
+  specs.push(...rest);
+  const bytes = new Uint8Array(specs.reduce((n, s) => n + s.data.byteLength, 0));
+  let offset = 0;
+  for (const s of specs) {
+    bytes.set(new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength), offset);
+    offset += s.data.byteLength;
+  }
+  const shards = Math.max(1, Math.ceil(bytes.length / SHARD_BYTES));
+  const paths = Array.from({ length: shards }, (_, i) => `group1-shard${i + 1}of${shards}.bin`);
+  const json = {
+    format: 'layers-model',
+    generatedBy: 'ferro-nn',
+    convertedBy: null,
+    modelTopology: {
+      class_name: 'Sequential',
+      config: { name: model.name, layers },
+      keras_version: 'tfjs-layers 4.22.0',
+      backend: 'tensor_flow.js',
+    },
+    weightsManifest: [{ paths, weights: specs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
+  };
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < shards; i++) {
+    await writeAtomically(join(dir, paths[i]!), bytes.subarray(i * SHARD_BYTES, (i + 1) * SHARD_BYTES));
+  }
+  // model.json last: it names the shards, so a reader never sees it before them.
+  await writeAtomically(join(dir, 'model.json'), new TextEncoder().encode(JSON.stringify(json)));
+}
+
+interface Manifest {
+  paths: unknown;
+  weights: { name: unknown; shape: unknown; dtype: unknown }[];
+}
+
+/** The model in a TensorFlow.js layers-format model.json (and its shards), given as 'file://dir/model.json'. */
+export async function loadTfjs(url: string): Promise<Sequential> {
+  const path = url.replace(/^file:\/\//, '');
+  const text = await readWhole(path);
+  if (text.length > MAX_JSON) throw new FerroIoError(`${path} is larger than ${MAX_JSON} bytes.`);
+  let json: { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown };
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text)) as typeof json;
+  } catch (error) {
+    throw new FerroValueError(`${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (json.format !== undefined && json.format !== 'layers-model') {
+    throw new FerroValueError(`ferro-nn loads TensorFlow.js layers models. Received: format '${String(json.format)}' in ${path}`);
+  }
+  const topology = (json.modelTopology as { model_config?: unknown })?.model_config ?? json.modelTopology;
+  const [className, r] = open(topology, 'the model');
+  if (className !== 'Sequential') throw new FerroValueError(`ferro-nn loads Sequential models. Received: a ${className} in ${path}`);
+  const layerConfigs = r.get('layers');
+  if (!Array.isArray(layerConfigs) || layerConfigs.length === 0) throw new FerroValueError(`${path}: the model has no layers.`);
+  const layers = layerConfigs.map((l: unknown, i: number) => {
+    const keras = fromTfjs(l) as { class_name: string; config: Record<string, unknown> };
+    const shape = keras.config.batch_input_shape;
+    delete keras.config.batch_input_shape;
+    delete keras.config.dtype;
+    const first = i === 0 && Array.isArray(shape) && shape.length === 2 && typeof shape[1] === 'number' ? [shape[1]] : undefined;
+    if (i === 0 && !first) throw new FerroValueError(`${path}: the first layer has no batch_input_shape [null, features].`);
+    return layerFromKeras({ ...keras, module: 'keras.layers', registered_name: null }, first);
+  });
+  const name = r.string('name');
+  const model = new Sequential(layers, name === undefined ? {} : { name });
+  model.build([null, layers[0]!.inputDim!]);
+  // Weights by name, from the shards the manifest lists (file names only: no paths out of the folder).
+  const manifest = json.weightsManifest as Manifest[] | undefined;
+  if (!Array.isArray(manifest)) throw new FerroValueError(`${path} has no weightsManifest.`);
+  const byName = new Map<string, Float32Array>();
+  for (const group of manifest) {
+    if (!Array.isArray(group.paths) || !Array.isArray(group.weights)) throw new FerroValueError(`${path}: a malformed weightsManifest group.`);
+    const specs = group.weights.map((w) => {
+      const shape = w.shape;
+      if (typeof w.name !== 'string' || !Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
+        throw new FerroValueError(`${path}: a malformed weight entry ${JSON.stringify(w).slice(0, 100)}.`);
+      }
+      if (w.dtype !== 'float32') throw new FerroValueError(`${path}: weight ${w.name} is ${String(w.dtype)}; ferro-nn reads float32.`);
+      return { name: w.name, size: (shape as number[]).reduce((a, b) => a * b, 1) };
+    });
+    const expected = specs.reduce((n, s) => n + s.size * 4, 0);
+    // The manifest's sizes are checked against the model before any shard is read.
+    if (expected > model.countParams() * 4) {
+      throw new FerroValueError(`${path}: the manifest declares ${expected} bytes of weights; the model has ${model.countParams() * 4}.`);
+    }
+    const parts: Uint8Array[] = [];
+    for (const p of group.paths as unknown[]) {
+      if (typeof p !== 'string' || p !== basename(p) || p === '..' || p === '.') {
+        throw new FerroValueError(`${path}: shard path ${JSON.stringify(p)} is not a file name in the model's folder.`);
+      }
+      parts.push(await readWhole(join(dirname(path), p)));
+    }
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    if (total !== expected) throw new FerroIoError(`${path}: the shards hold ${total} bytes; the manifest declares ${expected}.`);
+    const all = new Uint8Array(total);
+    let offset = 0;
+    for (const p of parts) {
+      all.set(p, offset);
+      offset += p.length;
+    }
+    offset = 0;
+    for (const s of specs) {
+      byName.set(s.name, new Float32Array(all.slice(offset, offset + s.size * 4).buffer));
+      offset += s.size * 4;
+    }
+  }
+  const weights = model.layers.flatMap((layer) => {
+    const shapes = layer.weightShapes(layer.builtInputDim!);
+    return weightNames(layer).map((n, i) => {
+      const data = byName.get(n);
+      if (!data) throw new FerroValueError(`${path} has no weight ${n}.`);
+      const want = shapes[i]!.reduce((a, b) => a * b, 1);
+      if (data.length !== want) throw new FerroValueError(`${path}: weight ${n} holds ${data.length} values; the model expects [${shapes[i]!.join(', ')}].`);
+      return new Tensor(data, shapes[i]!);
+    });
+  });
+  model.setWeights(weights);
+  return model;
+}

@@ -1,0 +1,143 @@
+/**
+ * TensorFlow.js's layers format against real TensorFlow.js 4
+ * (@tensorflow/tfjs, a devDependency, CPU backend): what ferro-nn saves, TF.js
+ * loads and predicts the same; what TF.js saves, ferro-nn loads and predicts
+ * the same; and bad folders get coded errors.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import {
+  Activation,
+  BatchNormalization,
+  Dense,
+  Dropout,
+  loadLayersModel,
+  regularizers,
+  Sequential,
+  setRandomSeed,
+} from '../src/index.js';
+import { maxAbsDiff } from './helpers.js';
+
+const x = Array.from({ length: 9 }, (_, i) => [Math.sin(i), Math.cos(i * 0.3), i / 9 - 0.5, 0.2]);
+const dir = mkdtempSync(join(tmpdir(), 'ferro-tfjs-'));
+
+/** A folder written by TF.js's own save, through a handler that writes files as its file:// handler does. */
+async function tfjsSave(model: tf.LayersModel, folder: string): Promise<void> {
+  mkdirSync(folder, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      writeFileSync(join(folder, 'group1-shard1of1.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+      const json = {
+        format: a.format,
+        generatedBy: a.generatedBy,
+        convertedBy: a.convertedBy,
+        modelTopology: a.modelTopology,
+        weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: a.weightSpecs }],
+      };
+      writeFileSync(join(folder, 'model.json'), JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+}
+
+/** A folder loaded by TF.js from the files (as its file:// handler reads them). */
+async function tfjsLoad(folder: string): Promise<tf.LayersModel> {
+  const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+  const group = json.weightsManifest[0];
+  const data = Buffer.concat(group.paths.map((p: string) => readFileSync(join(folder, p))));
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: group.weights,
+      weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
+    }),
+  );
+}
+
+describe('TensorFlow.js layers format', () => {
+  it('what ferro-nn saves, TensorFlow.js loads and predicts the same', async () => {
+    setRandomSeed(4);
+    const model = new Sequential([
+      new Dense(7, { activation: 'gelu', inputShape: [4], kernelRegularizer: regularizers.l2(0.01) }),
+      new Dropout(0.2),
+      new BatchNormalization({ momentum: 0.9 }),
+      new Activation('silu'),
+      new Dense(5, { activation: 'tanh', kernelInitializer: 'he_normal' }),
+      new Dense(3, { activation: 'softmax' }),
+    ]);
+    model.compile({ optimizer: 'adam', loss: 'sparse_categorical_crossentropy' });
+    await model.fit(x, [0, 1, 2, 0, 1, 2, 0, 1, 2], { epochs: 4, batchSize: 3, verbose: 0 });
+    const folder = join(dir, 'ours');
+    await model.save(`file://${folder}`);
+    const theirs = await tfjsLoad(folder);
+    const got = (theirs.predict(tf.tensor2d(x)) as tf.Tensor).dataSync();
+    expect(maxAbsDiff(Float32Array.from(got), Array.from((await model.predict(x)).data))).toBeLessThan(1e-5);
+    // And back into ferro-nn, exactly.
+    const back = await loadLayersModel(`file://${folder}/model.json`);
+    expect(Array.from((await back.predict(x)).data)).toEqual(Array.from((await model.predict(x)).data));
+  });
+
+  it('weights over 4 MiB go to several shards, as TensorFlow.js writes them', async () => {
+    const model = new Sequential([new Dense(1024, { inputShape: [1100], activation: 'relu' }), new Dense(2)]);
+    model.build([null, 1100]);
+    const folder = join(dir, 'sharded');
+    await model.save(`file://${folder}`);
+    const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+    expect(json.weightsManifest[0].paths).toEqual(['group1-shard1of2.bin', 'group1-shard2of2.bin']);
+    const input = [Array.from({ length: 1100 }, (_, i) => Math.sin(i))];
+    const want = (await tfjsLoad(folder)).predict(tf.tensor2d(input)) as tf.Tensor;
+    expect(maxAbsDiff((await model.predict(input)).data, Array.from(want.dataSync()))).toBeLessThan(1e-4);
+  });
+
+  it('what TensorFlow.js saves, ferro-nn loads and predicts the same', async () => {
+    const m = tf.sequential();
+    m.add(tf.layers.dense({ units: 6, activation: 'relu', inputShape: [4], kernelInitializer: 'heUniform' }));
+    m.add(tf.layers.dropout({ rate: 0.3 }));
+    m.add(tf.layers.batchNormalization({ epsilon: 0.01 }));
+    m.add(tf.layers.activation({ activation: 'swish' }));
+    m.add(tf.layers.dense({ units: 4, activation: 'elu', useBias: false }));
+    m.add(tf.layers.dense({ units: 2, activation: 'sigmoid' }));
+    // Moving statistics that are not the initial ones.
+    const bn = m.layers[2]!;
+    bn.setWeights(bn.getWeights().map((w, i) => tf.fill(w.shape, [1.5, 0.25, -0.5, 2][i]!)));
+    const folder = join(dir, 'theirs');
+    await tfjsSave(m, folder);
+    const model = await loadLayersModel(`file://${folder}/model.json`);
+    expect(model.layers.map((l) => l.className)).toEqual(['Dense', 'Dropout', 'BatchNormalization', 'Activation', 'Dense', 'Dense']);
+    const want = (m.predict(tf.tensor2d(x)) as tf.Tensor).dataSync();
+    expect(maxAbsDiff((await model.predict(x)).data, Array.from(want))).toBeLessThan(1e-5);
+  });
+
+  it('bad folders and unsupported activations get coded errors', async () => {
+    const model = new Sequential([new Dense(2, { inputShape: [4] })]);
+    model.build([null, 4]);
+    const folder = join(dir, 'bad');
+    await model.save(`file://${folder}`);
+    const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+    const write = (name: string, edit: (j: typeof json) => void): string => {
+      const j = structuredClone(json);
+      edit(j);
+      writeFileSync(join(folder, name), JSON.stringify(j));
+      return `file://${join(folder, name)}`;
+    };
+    const traversal = write('escape.json', (j) => (j.weightsManifest[0].paths = ['../../etc/passwd']));
+    await expect(loadLayersModel(traversal)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    const huge = write('huge.json', (j) => (j.weightsManifest[0].weights[0].shape = [4e9, 4e9]));
+    await expect(loadLayersModel(huge)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    writeFileSync(join(folder, 'short.bin'), new Uint8Array(7));
+    const short = write('short.json', (j) => (j.weightsManifest[0].paths = ['short.bin']));
+    await expect(loadLayersModel(short)).rejects.toMatchObject({ code: 'ERR_FERRO_IO' });
+    const lambda = write('lambda.json', (j) => (j.modelTopology.config.layers[0].class_name = 'Lambda'));
+    await expect(loadLayersModel(lambda)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('Lambda') });
+    for (const activation of ['leaky_relu', 'hard_sigmoid'] as const) {
+      const m = new Sequential([new Dense(2, { inputShape: [4], activation })]);
+      m.build([null, 4]);
+      await expect(m.save(`file://${join(dir, activation)}`)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    }
+    const keras2 = write('hard.json', (j) => (j.modelTopology.config.layers[0].config.activation = 'hardSigmoid'));
+    await expect(loadLayersModel(keras2)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('Keras 2') });
+  });
+});
