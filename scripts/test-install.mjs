@@ -117,7 +117,7 @@ check('mnist.loadData() from the installed package', () => {
   if (out !== '60000x28x28 60000 10000') throw new Error(`loadData gave ${out}`);
 });
 
-check('a model saved as .keras from require() loads back (h5wasm and fflate from the install)', () => {
+check('a model saved as .keras from require() loads back, and exports to ONNX and TF.js (h5wasm, fflate, onnx-proto from the install)', () => {
   writeFileSync(
     join(dir, 'save.cjs'),
     [

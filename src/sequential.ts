@@ -7,6 +7,7 @@ import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, Ferro
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
+import { exportOnnx } from './saving/onnx.js';
 import { saveTfjs } from './saving/tfjs.js';
 import { binding, type Metrics, type NativeModel, type OptimizerState } from './native.js';
 import { Loss } from './losses.js';
@@ -584,6 +585,16 @@ export class Sequential implements LayerOwner {
       throw new FerroValueError(`Expected a path ending in .keras, or a 'file://' folder for TensorFlow.js. Received: ${file}`);
     }
     await saveKeras(this, file);
+  }
+
+  /**
+   * Writes the inference graph as ONNX (opset 13; input 'input' [batch,
+   * features], output 'output'), for onnxruntime and other ONNX runtimes.
+   * The file is written atomically.
+   */
+  async exportOnnx(path: string): Promise<void> {
+    this.checkIdle('exportOnnx');
+    await exportOnnx(this, checkString(path, 'path'));
   }
 
   /** Saves the weights as Keras 3's `.weights.h5` (as Keras's `save_weights`), atomically. */

@@ -8,7 +8,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { FerroIoError, FerroValueError } from '../errors.js';
+import { FerroIoError, FerroStateError, FerroValueError } from '../errors.js';
 import type { Layer } from '../layer.js';
 import { Sequential } from '../sequential.js';
 import { Tensor } from '../tensor.js';
@@ -106,7 +106,7 @@ function weightNames(layer: Layer): string[] {
 /** Writes `model` as TensorFlow.js's layers format into the folder `url` names ('file://dir'). */
 export async function saveTfjs(model: Saveable, url: string): Promise<void> {
   const dir = url.replace(/^file:\/\//, '');
-  if (!model.built) throw new FerroValueError('The model is not built yet: build or fit it before save().');
+  if (!model.built) throw new FerroStateError('The model is not built yet: build or fit it before save().');
   for (const l of model.layers) {
     const a = (l as { activation?: string }).activation;
     const why = a === undefined ? undefined : NOT_IN_TFJS[a];
