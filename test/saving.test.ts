@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import {
@@ -217,6 +218,26 @@ describe('bad files', () => {
     await expect(loadModel(bomb)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringContaining('declares') });
     await expect(loadModel(liar)).rejects.toMatchObject({ code: expect.stringMatching(/ERR_FERRO_(IO|VALUE)/) });
     expect(process.memoryUsage().rss - rss).toBeLessThan(48 * 2 ** 20);
+  });
+
+  it('a process killed mid-save leaves a whole file, the old one or the new one', { timeout: 60_000 }, async () => {
+    // Every save goes through writeAtomically; this kills a process that
+    // overwrites one file with 32 MiB at a time, where a plain write would
+    // be caught half done.
+    const { spawn } = await import('node:child_process');
+    const path = join(dir, 'contested.bin');
+    const child = fileURLToPath(new URL('./fixtures/save-loop.mts', import.meta.url));
+    for (let round = 0; round < 3; round++) {
+      const p = spawn(process.execPath, ['--import', 'tsx', child, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => p.stdout!.once('data', () => resolve()));
+      // Kill it somewhere in its loop of saves (a 1.6 MB save takes a few ms).
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 200));
+      p.kill('SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+      const bytes = readFileSync(path);
+      expect(bytes.length).toBe(32 * 2 ** 20);
+      expect(bytes.every((b) => b === bytes[0])).toBe(true);
+    }
   });
 
   it('a failed save leaves the previous file intact', async () => {
