@@ -184,6 +184,10 @@ describe('bad files', () => {
     await expect(loadModel(code)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
   });
 
+  it("an archive with Keras's pickled npz weights is refused, never unpickled", async () => {
+    await expect(loadModel(fixture('keras-npz.keras'))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('pickled') });
+  });
+
   it('shapes that disagree with the config, truncated and missing files get coded errors', async () => {
     const wider = withConfig((c) => (c.config.layers[1].config.units = 7));
     await expect(loadModel(wider)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('shape') });

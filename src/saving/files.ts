@@ -74,6 +74,18 @@ export function unzipMembers(data: Uint8Array, wanted: Record<string, number>, w
   return out;
 }
 
+/** Whether a (readable) zip archive has a member called `name`; nothing is inflated. */
+export function hasMember(data: Uint8Array, name: string): boolean {
+  let found = false;
+  unzipSync(data, {
+    filter: (f) => {
+      found ||= f.name === name;
+      return false;
+    },
+  });
+  return found;
+}
+
 /** Runs `use` with a fresh private directory, removed afterwards. */
 export async function withScratchDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'ferro-nn-'));

@@ -45,5 +45,11 @@ resume.save("test/fixtures/keras/keras-resume.keras")
 resume.train_on_batch(x, y)
 out["resume"] = {"y": y.tolist(), "iterations": int(resume.optimizer.iterations.numpy()),
                  "weights": [w.ravel().tolist() for w in resume.get_weights()]}
+# Keras's npz weights (saving_lib's weights_format="npz") pickle each layer's
+# variables; ferro-nn refuses such an archive rather than unpickle it.
+from keras.src.saving import saving_lib  # noqa: E402
+
+saving_lib.save_model(resume, "test/fixtures/keras/keras-npz.keras", weights_format="npz")
+
 with open("test/golden/keras-saving.json", "w") as f:
     json.dump(out, f, indent=1)
