@@ -297,6 +297,16 @@ export class Nadam extends Optimizer {
   }
 }
 
+/** @internal Each optimizer class by Keras's class name, made from options (loading a saved model). */
+export const OPTIMIZER_CLASSES: Record<string, (options: Record<string, unknown>) => Optimizer> = {
+  SGD: (o) => new SGD(o),
+  RMSprop: (o) => new RMSprop(o),
+  Adam: (o) => new Adam(o),
+  AdamW: (o) => new AdamW(o),
+  Adagrad: (o) => new Adagrad(o),
+  Nadam: (o) => new Nadam(o),
+};
+
 /** A new optimizer of this name with Keras's default settings. */
 export function optimizerFromName(name: OptimizerName): Optimizer {
   switch (name) {

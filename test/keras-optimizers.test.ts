@@ -20,11 +20,11 @@ import {
   type Optimizer,
   optimizers,
   PiecewiseConstantDecay,
-  RMSprop,
   Sequential,
   SGD,
   Tensor,
 } from '../src/index.js';
+import { OPTIMIZER_CLASSES } from '../src/optimizers.js';
 import { maxAbsDiff } from './helpers.js';
 
 type Config = Record<string, number | boolean>;
@@ -67,14 +67,7 @@ function schedule(s: NonNullable<Run['schedule']>): LearningRateSchedule {
   }
 }
 
-const make: Record<string, (o: Config | Record<string, unknown>) => Optimizer> = {
-  SGD: (o) => new SGD(o),
-  RMSprop: (o) => new RMSprop(o),
-  Adam: (o) => new Adam(o),
-  AdamW: (o) => new AdamW(o),
-  Adagrad: (o) => new Adagrad(o),
-  Nadam: (o) => new Nadam(o),
-};
+const make = OPTIMIZER_CLASSES as Record<string, (o: Config | Record<string, unknown>) => Optimizer>;
 
 describe('every optimizer matches Keras 3 step for step', () => {
   for (const [name, run] of Object.entries(golden.runs)) {

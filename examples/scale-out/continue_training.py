@@ -11,6 +11,7 @@ import numpy as np
 sys.path.insert(0, "..")
 from keras_data import permutation, table  # noqa: E402
 
+keras.utils.set_random_seed(1)
 devices = keras.distribution.list_devices("cpu")
 keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
 model = keras.saving.load_model("work/model.keras")

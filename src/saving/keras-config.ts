@@ -14,7 +14,7 @@ import type { Layer } from '../layer.js';
 import { ACTIVATION_NAMES, type ActivationName, Dense, INITIALIZER_NAMES, type InitializerName } from '../layers.js';
 import { BinaryCrossentropy, CategoricalCrossentropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError, SparseCategoricalCrossentropy } from '../losses.js';
 import type { OptimizerSpec, ScheduleSpec } from '../native.js';
-import { Adagrad, Adam, AdamW, Nadam, type Optimizer, RMSprop, SGD } from '../optimizers.js';
+import { OPTIMIZER_CLASSES, type Optimizer } from '../optimizers.js';
 import { Regularizer } from '../regularizers.js';
 import { CosineDecay, ExponentialDecay, InverseTimeDecay, type LearningRateSchedule, PiecewiseConstantDecay } from '../schedules.js';
 
@@ -342,17 +342,9 @@ export function optimizerFromKeras(value: unknown): Optimizer {
     if (v !== undefined && v !== null) options[ours] = v;
   }
   if (options.learningRate === undefined) delete options.learningRate;
-  const make: Record<string, (o: Record<string, unknown>) => Optimizer> = {
-    SGD: (o) => new SGD(o),
-    RMSprop: (o) => new RMSprop(o),
-    Adam: (o) => new Adam(o),
-    AdamW: (o) => new AdamW(o),
-    Adagrad: (o) => new Adagrad(o),
-    Nadam: (o) => new Nadam(o),
-  };
-  const ctor = make[className];
+  const ctor = OPTIMIZER_CLASSES[className];
   if (!ctor) throw new FerroValueError(`ferro-nn does not support the optimizer ${className}.`);
-  // Options an optimizer does not take are refused by its constructor's option check.
+  // Keras writes every optimizer's shared options; each takes only its own besides.
   const own: Record<string, string[]> = {
     SGD: ['momentum', 'nesterov'],
     RMSprop: ['rho', 'momentum', 'epsilon', 'centered'],
