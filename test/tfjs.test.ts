@@ -2,7 +2,7 @@
  * TensorFlow.js's layers format against real TensorFlow.js 4
  * (@tensorflow/tfjs, a devDependency, CPU backend): what ferro-nn saves, TF.js
  * loads and predicts the same; what TF.js saves, ferro-nn loads and predicts
- * the same; and bad folders get coded errors.
+ * the same (live, and from a committed fixture); and bad folders get coded errors.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +58,17 @@ async function tfjsLoad(folder: string): Promise<tf.LayersModel> {
 }
 
 describe('TensorFlow.js layers format', () => {
+  it('a folder TensorFlow.js wrote (committed, test/golden/tfjs_saving.mjs) loads and predicts as TF.js did', async () => {
+    const golden = JSON.parse(readFileSync(new URL('./golden/tfjs-saving.json', import.meta.url), 'utf8')) as {
+      x: number[][];
+      predict: number[][];
+    };
+    const model = await loadLayersModel(`file://${new URL('./fixtures/tfjs/model.json', import.meta.url).pathname}`);
+    expect(model.name).toBe('tfjs_made');
+    expect(model.layers.map((l) => l.className)).toEqual(['Dense', 'Dropout', 'BatchNormalization', 'Activation', 'Dense']);
+    expect(maxAbsDiff((await model.predict(golden.x)).data, golden.predict.flat())).toBeLessThan(1e-5);
+  });
+
   it('what ferro-nn saves, TensorFlow.js loads and predicts the same', async () => {
     setRandomSeed(4);
     const model = new Sequential([
