@@ -15,6 +15,7 @@ import {
   Dense,
   Dropout,
   loadLayersModel,
+  optimizers,
   regularizers,
   Sequential,
   setRandomSeed,
@@ -25,7 +26,7 @@ const x = Array.from({ length: 9 }, (_, i) => [Math.sin(i), Math.cos(i * 0.3), i
 const dir = mkdtempSync(join(tmpdir(), 'ferro-tfjs-'));
 
 /** A folder written by TF.js's own save, through a handler that writes files as its file:// handler does. */
-async function tfjsSave(model: tf.LayersModel, folder: string): Promise<void> {
+async function tfjsSave(model: tf.LayersModel, folder: string, includeOptimizer = false): Promise<void> {
   mkdirSync(folder, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (a) => {
@@ -36,10 +37,12 @@ async function tfjsSave(model: tf.LayersModel, folder: string): Promise<void> {
         convertedBy: a.convertedBy,
         modelTopology: a.modelTopology,
         weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: a.weightSpecs }],
+        ...(a.trainingConfig ? { trainingConfig: a.trainingConfig } : {}),
       };
       writeFileSync(join(folder, 'model.json'), JSON.stringify(json));
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
+    { includeOptimizer },
   );
 }
 
@@ -53,6 +56,7 @@ async function tfjsLoad(folder: string): Promise<tf.LayersModel> {
       modelTopology: json.modelTopology,
       weightSpecs: group.weights,
       weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
+      trainingConfig: json.trainingConfig,
     }),
   );
 }
@@ -120,6 +124,29 @@ describe('TensorFlow.js layers format', () => {
     expect(model.layers.map((l) => l.className)).toEqual(['Dense', 'Dropout', 'BatchNormalization', 'Activation', 'Dense', 'Dense']);
     const want = (m.predict(tf.tensor2d(x)) as tf.Tensor).dataSync();
     expect(maxAbsDiff((await model.predict(x)).data, Array.from(want))).toBeLessThan(1e-5);
+  });
+
+  it('compile settings cross both ways where TensorFlow.js has them (trainingConfig)', async () => {
+    const ours = new Sequential([new Dense(3, { inputShape: [4], activation: 'softmax' })]);
+    ours.compile({ optimizer: new optimizers.RMSprop({ learningRate: 0.005, momentum: 0.5 }), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+    ours.build([null, 4]);
+    await ours.save(`file://${join(dir, 'compiled')}`);
+    const theirs = await tfjsLoad(join(dir, 'compiled'));
+    expect(theirs.optimizer.getClassName()).toBe('RMSProp');
+    expect((theirs.optimizer.getConfig() as { learningRate: number; momentum: number }).momentum).toBe(0.5);
+    // TF.js trains it as compiled.
+    await theirs.fit(tf.tensor2d(x), tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2], 'float32'), { epochs: 1, verbose: 0 });
+
+    const m = tf.sequential();
+    m.add(tf.layers.dense({ units: 3, inputShape: [4], activation: 'softmax' }));
+    m.compile({ optimizer: tf.train.adam(0.02), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    await m.fit(tf.tensor2d(x), tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2], 'float32'), { epochs: 2, verbose: 0 });
+    await tfjsSave(m, join(dir, 'with-optimizer'), true);
+    const back = await loadLayersModel(`file://${join(dir, 'with-optimizer', 'model.json')}`);
+    expect(back.learningRate).toBeCloseTo(0.02, 7);
+    const want = (m.predict(tf.tensor2d(x)) as tf.Tensor).dataSync();
+    expect(maxAbsDiff((await back.predict(x)).data, Array.from(want))).toBeLessThan(1e-5);
+    expect(Object.keys(await back.evaluate(x, [0, 1, 2, 0, 1, 2, 0, 1, 2]))).toContain('accuracy');
   });
 
   it('bad folders and unsupported activations get coded errors', async () => {

@@ -10,7 +10,8 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FerroIoError, FerroStateError, FerroValueError } from '../errors.js';
 import type { Layer } from '../layer.js';
-import { Sequential } from '../sequential.js';
+import { Adagrad, Adam, type Optimizer, RMSprop, SGD } from '../optimizers.js';
+import { type LossName, type MetricName, Sequential } from '../sequential.js';
 import { Tensor } from '../tensor.js';
 import { readWhole, writeAtomically } from './files.js';
 import { type KerasObject, layerFromKeras, layerToKeras, open } from './keras-config.js';
@@ -103,6 +104,59 @@ function weightNames(layer: Layer): string[] {
   return all.slice(0, shapes.length).map((n) => `${layer.name}/${n}`);
 }
 
+/**
+ * TensorFlow.js's trainingConfig for a compiled model, when TF.js has its
+ * optimizer: SGD (Momentum with momentum), RMSprop, Adam without amsgrad,
+ * Adagrad, at a constant rate, without weight decay or clipping. Otherwise
+ * none (TF.js itself saves none unless asked): the model loads uncompiled.
+ */
+function trainingConfig(model: Saveable): Record<string, unknown> | undefined {
+  const compiled = model.compileConfig();
+  if (!compiled) return undefined;
+  const spec = compiled.optimizer.spec();
+  if (spec.schedule || spec.weightDecay || spec.clipnorm || spec.clipvalue || spec.globalClipnorm) return undefined;
+  const lr = spec.learningRate;
+  const optimizer: Record<string, [string, Record<string, unknown>] | undefined> = {
+    SGD: spec.momentum
+      ? ['Momentum', { learningRate: lr, momentum: spec.momentum, useNesterov: spec.nesterov ?? false }]
+      : ['SGD', { learningRate: lr }],
+    RMSprop: ['RMSProp', { learningRate: lr, decay: spec.rho ?? 0.9, momentum: spec.momentum ?? 0, epsilon: spec.epsilon ?? 1e-7, centered: spec.centered ?? false }],
+    Adam: spec.amsgrad ? undefined : ['Adam', { learningRate: lr, beta1: spec.beta1 ?? 0.9, beta2: spec.beta2 ?? 0.999, epsilon: spec.epsilon ?? 1e-7 }],
+    Adagrad: ['Adagrad', { learningRate: lr, initialAccumulatorValue: spec.initialAccumulatorValue ?? 0.1 }],
+  };
+  const found = optimizer[spec.name];
+  const loss = compiled.loss;
+  // Loss objects with options have no TF.js spelling; plain names do.
+  const lossName = typeof loss === 'string' ? loss : loss.fromLogits || loss.labelSmoothing ? undefined : loss.name;
+  if (!found || !lossName) return undefined;
+  return { loss: lossName, metrics: [...compiled.metrics], optimizer_config: { class_name: found[0], config: found[1] } };
+}
+
+/** A trainingConfig's optimizer and loss as compile arguments, when ferro-nn has them. */
+function compileFromTraining(value: unknown): { optimizer: Optimizer; loss: string; metrics: string[] } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const t = value as { loss?: unknown; metrics?: unknown; optimizer_config?: { class_name?: unknown; config?: Record<string, unknown> } };
+  const c = t.optimizer_config?.config ?? {};
+  const num = (k: string): number | undefined => (typeof c[k] === 'number' ? (c[k] as number) : undefined);
+  const learningRate = num('learningRate') ?? num('learning_rate');
+  const make: Record<string, () => Optimizer> = {
+    SGD: () => new SGD({ learningRate }),
+    Momentum: () => new SGD({ learningRate, momentum: num('momentum'), nesterov: c.useNesterov === true || c.use_nesterov === true }),
+    RMSProp: () => new RMSprop({ learningRate, rho: num('decay'), momentum: num('momentum'), epsilon: num('epsilon'), centered: c.centered === true }),
+    Adam: () => new Adam({ learningRate, beta1: num('beta1') ?? num('beta_1'), beta2: num('beta2') ?? num('beta_2'), epsilon: num('epsilon') }),
+    Adagrad: () => new Adagrad({ learningRate, initialAccumulatorValue: num('initialAccumulatorValue') ?? num('initial_accumulator_value') }),
+  };
+  const className = t.optimizer_config?.class_name;
+  const ctor = typeof className === 'string' ? make[className] : undefined;
+  if (!ctor) throw new FerroValueError(`ferro-nn does not support the TensorFlow.js optimizer ${String(className)}.`);
+  if (typeof t.loss !== 'string') throw new FerroValueError('ferro-nn takes a TensorFlow.js model with one loss, by name.');
+  const metrics = t.metrics ?? [];
+  if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string')) {
+    throw new FerroValueError('ferro-nn takes metrics by name.');
+  }
+  return { optimizer: ctor(), loss: t.loss, metrics: metrics as string[] };
+}
+
 /** Writes `model` as TensorFlow.js's layers format into the folder `url` names ('file://dir'). */
 export async function saveTfjs(model: Saveable, url: string): Promise<void> {
   const dir = url.replace(/^file:\/\//, '');
@@ -152,6 +206,7 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
       backend: 'tensor_flow.js',
     },
     weightsManifest: [{ paths, weights: specs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
+    ...(trainingConfig(model) ? { trainingConfig: trainingConfig(model) } : {}),
   };
   await mkdir(dir, { recursive: true });
   for (let i = 0; i < shards; i++) {
@@ -163,7 +218,7 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
 
 interface Manifest {
   paths: unknown;
-  weights: { name: unknown; shape: unknown; dtype: unknown }[];
+  weights: { name: unknown; shape: unknown; dtype: unknown; group?: unknown }[];
 }
 
 /** The model in a TensorFlow.js layers-format model.json (and its shards), given as 'file://dir/model.json'. */
@@ -171,7 +226,7 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   const path = url.replace(/^file:\/\//, '');
   const text = await readWhole(path);
   if (text.length > MAX_JSON) throw new FerroIoError(`${path} is larger than ${MAX_JSON} bytes.`);
-  let json: { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown };
+  let json: { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown };
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text)) as typeof json;
   } catch (error) {
@@ -208,12 +263,17 @@ export async function loadTfjs(url: string): Promise<Sequential> {
       if (typeof w.name !== 'string' || !Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
         throw new FerroValueError(`${path}: a malformed weight entry ${JSON.stringify(w).slice(0, 100)}.`);
       }
-      if (w.dtype !== 'float32') throw new FerroValueError(`${path}: weight ${w.name} is ${String(w.dtype)}; ferro-nn reads float32.`);
-      return { name: w.name, size: (shape as number[]).reduce((a, b) => a * b, 1) };
+      // The optimizer's variables TF.js saves with includeOptimizer are skipped (not restored).
+      const skipped = w.group === 'optimizer';
+      if (w.dtype !== 'float32' && !(skipped && w.dtype === 'int32')) {
+        throw new FerroValueError(`${path}: weight ${w.name} is ${String(w.dtype)}; ferro-nn reads float32.`);
+      }
+      return { name: w.name, size: (shape as number[]).reduce((a, b) => a * b, 1), skipped };
     });
     const expected = specs.reduce((n, s) => n + s.size * 4, 0);
+    const modelBytes = specs.filter((s) => !s.skipped).reduce((n, s) => n + s.size * 4, 0);
     // The manifest's sizes are checked against the model before any shard is read.
-    if (expected > model.countParams() * 4) {
+    if (modelBytes > model.countParams() * 4 || expected > 2 * model.countParams() * 4 + 2 ** 20) {
       throw new FerroValueError(`${path}: the manifest declares ${expected} bytes of weights; the model has ${model.countParams() * 4}.`);
     }
     const parts: Uint8Array[] = [];
@@ -233,7 +293,7 @@ export async function loadTfjs(url: string): Promise<Sequential> {
     }
     offset = 0;
     for (const s of specs) {
-      byName.set(s.name, new Float32Array(all.slice(offset, offset + s.size * 4).buffer));
+      if (!s.skipped) byName.set(s.name, new Float32Array(all.slice(offset, offset + s.size * 4).buffer));
       offset += s.size * 4;
     }
   }
@@ -248,5 +308,7 @@ export async function loadTfjs(url: string): Promise<Sequential> {
     });
   });
   model.setWeights(weights);
+  const compile = compileFromTraining((json as { trainingConfig?: unknown }).trainingConfig);
+  if (compile) model.compile({ optimizer: compile.optimizer, loss: compile.loss as LossName, metrics: compile.metrics as MetricName[] });
   return model;
 }
