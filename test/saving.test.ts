@@ -184,6 +184,23 @@ describe('bad files', () => {
     await expect(loadModel(code)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
   });
 
+  it('weights of the wrong dtype are refused', async () => {
+    const { writeH5 } = await import('../src/saving/h5.js');
+    const members = unzipSync(readFileSync(fixture('keras-made.keras')));
+    // The fixture's layers, with the first Dense kernel [4, 6] stored as int32.
+    const f = (...shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    members['model.weights.h5'] = new Uint8Array(await writeH5([
+      ['layers/dense', 'dense', [{ shape: [4, 6], data: new Int32Array(24) }, f(6)]],
+      ['layers/dropout', 'dropout', []],
+      ['layers/batch_normalization', 'batch_normalization', [f(6), f(6), f(6), f(6)]],
+      ['layers/activation', 'activation', []],
+      ['layers/dense_1', 'dense_1', [f(6, 3), f(3)]],
+    ]));
+    const path = join(dir, 'ints.keras');
+    writeFileSync(path, zipSync(members));
+    await expect(loadModel(path)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('dtype') });
+  });
+
   it("an archive with Keras's pickled npz weights is refused, never unpickled", async () => {
     await expect(loadModel(fixture('keras-npz.keras'))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('pickled') });
   });

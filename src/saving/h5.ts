@@ -60,8 +60,12 @@ export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
 
 /** Reads variables from an HDF5 file in Keras's layout. */
 export interface H5Reader {
-  /** The variables of the group at `groupPath`, checked against `shapes` before any is read. */
-  vars(groupPath: string, shapes: number[][], what: string): Float32Array[];
+  /**
+   * The variables of the group at `groupPath`, checked against `shapes`
+   * before any is read; float32 (or float64), and integers only where
+   * `integers` allows them (an optimizer's step count).
+   */
+  vars(groupPath: string, shapes: number[][], what: string, integers?: boolean): Float32Array[];
   /** How many variables the group holds (0 when it is absent). */
   count(groupPath: string): number;
 }
@@ -90,7 +94,7 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Read
       };
       const reader: H5Reader = {
         count: (groupPath) => group(groupPath)?.keys().length ?? 0,
-        vars: (groupPath, shapes, label) => {
+        vars: (groupPath, shapes, label, integers = false) => {
           const g = group(groupPath);
           if (!g) throw new FerroValueError(`${what} has no weights for ${label} (${groupPath}/vars).`);
           const n = g.keys().length;
@@ -109,7 +113,7 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Read
               );
             }
             // Floats, or (for an optimizer's step count) integers.
-            if (!['<f', '<d', '<i', '<q'].includes(String(d.dtype))) {
+            if (!['<f', '<d', ...(integers ? ['<i', '<q'] : [])].includes(String(d.dtype))) {
               throw new FerroValueError(`${what}: ${label} variable ${i} has dtype ${String(d.dtype)}; expected float32.`);
             }
             const v = d.value;

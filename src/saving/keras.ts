@@ -260,7 +260,7 @@ async function restoreOptimizer(
     if (n === 0) return undefined;
     if (skipOthers && n !== full.length && n !== (hasRate ? 2 : 1)) return undefined;
     const expected = n === full.length ? full : full.slice(0, hasRate ? 2 : 1);
-    return r.vars('optimizer', expected, 'the optimizer');
+    return r.vars('optimizer', expected, 'the optimizer', true);
   });
   if (!saved) return;
   const counts = saved.length === full.length;
