@@ -27,6 +27,8 @@ export interface ModelCheckpointOptions {
   saveFreq?: 'epoch' | number;
   /** With saveBestOnly, the value to beat at first. Default none. */
   initialValueThreshold?: number;
+  /** 1 prints Keras's line for each save (or each epoch that did not improve). Default 0. */
+  verbose?: 0 | 1;
 }
 
 /** Metrics whose larger values are better ('up' in Keras's metric directions). */
@@ -94,12 +96,14 @@ export class ModelCheckpoint extends BaseCallback {
   readonly mode: 'auto' | 'min' | 'max';
   /** 'epoch' or batches between saves. */
   readonly saveFreq: 'epoch' | number;
+  /** Whether each save is reported on stdout. */
+  readonly verbose: 0 | 1;
   /** The best value seen (or the initial threshold). */
   best: number | undefined;
   private batchesSinceSave = 0;
   private epoch = 0;
 
-  /** @param options filepath, monitor, saveBestOnly, saveWeightsOnly, mode, saveFreq, initialValueThreshold. */
+  /** @param options filepath, monitor, saveBestOnly, saveWeightsOnly, mode, saveFreq, initialValueThreshold, verbose. */
   constructor(options: ModelCheckpointOptions) {
     super();
     const o = checkOptions(options, 'ModelCheckpoint');
@@ -110,6 +114,7 @@ export class ModelCheckpoint extends BaseCallback {
     this.mode = o.mode === undefined ? 'auto' : checkName(o.mode, 'mode', ['auto', 'min', 'max'] as const);
     this.saveFreq = o.saveFreq === undefined || o.saveFreq === 'epoch' ? 'epoch' : checkInt(o.saveFreq, 'saveFreq', 1);
     this.best = o.initialValueThreshold === undefined ? undefined : Number(o.initialValueThreshold);
+    this.verbose = o.verbose === undefined ? 0 : (checkInt(o.verbose, 'verbose', 0, 1) as 0 | 1);
     const ending = this.saveWeightsOnly ? '.weights.h5' : '.keras';
     if (!this.filepath.endsWith(ending)) {
       throw new FerroValueError(
@@ -144,15 +149,27 @@ export class ModelCheckpoint extends BaseCallback {
   }
 
   private async saveIf(values: Record<string, number>): Promise<void> {
-    if (this.saveBestOnly) {
-      const current = values[this.monitor];
-      // Keras warns and skips when the metric is missing; so does this.
-      if (current === undefined || Number.isNaN(current)) return;
-      const up = maximizes(this.monitor, this.mode, 'ModelCheckpoint');
-      if (this.best !== undefined && !(up ? current > this.best : current < this.best)) return;
-      this.best = current;
-    }
     const path = formatPath(this.filepath, values);
+    const say = (text: string): void => {
+      if (this.verbose) process.stdout.write(`\nEpoch ${values.epoch}: ${text}\n`);
+    };
+    const current = values[this.monitor];
+    if (this.saveBestOnly && current === undefined) {
+      // Keras 3 warns and saves anyway.
+      process.emitWarning(`ModelCheckpoint can save best model only with ${this.monitor} available.`);
+      say(`saving model to ${path}`);
+    } else if (this.saveBestOnly && current !== undefined) {
+      const up = maximizes(this.monitor, this.mode, 'ModelCheckpoint');
+      const best = this.best === undefined ? 'None' : this.best.toFixed(5);
+      if (this.best !== undefined && !(up ? current > this.best : current < this.best)) {
+        say(`${this.monitor} did not improve from ${best}`);
+        return;
+      }
+      say(`${this.monitor} improved from ${best} to ${current.toFixed(5)}, saving model to ${path}`);
+      this.best = current;
+    } else {
+      say(`saving model to ${path}`);
+    }
     await mkdir(dirname(path), { recursive: true });
     await (this.saveWeightsOnly ? this.model!.saveWeights(path) : this.model!.save(path));
   }

@@ -2,7 +2,7 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { formatPath } from '../src/checkpoint.js';
 import { Dense, loadModel, ModelCheckpoint, Sequential, setRandomSeed } from '../src/index.js';
 import { blobs } from './helpers.js';
@@ -67,6 +67,35 @@ describe('ModelCheckpoint', () => {
     copy.build([null, 6]);
     await copy.loadWeights(join(dir, 'sub', 'w-2-4.weights.h5'));
     expect(Array.from((await copy.predict(x)).data)).toEqual(Array.from((await m.predict(x)).data));
+  });
+
+  it("verbose prints Keras's lines; a missing monitor saves anyway with a warning, as Keras 3 does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferro-ckpt-'));
+    const { x, y } = blobs(24);
+    const printed: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (printed.push(String(s)), true));
+    const warned: string[] = [];
+    const onWarning = (w: Error): void => void warned.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const cb = new ModelCheckpoint({ filepath: join(dir, 'm.keras'), monitor: 'loss', saveBestOnly: true, verbose: 1 });
+      const h = await model().fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, callbacks: [cb] });
+      const [l1, l2] = h.history.loss!;
+      expect(printed.join('')).toBe(
+        `\nEpoch 1: loss improved from None to ${l1!.toFixed(5)}, saving model to ${join(dir, 'm.keras')}\n` +
+          (l2! < l1!
+            ? `\nEpoch 2: loss improved from ${l1!.toFixed(5)} to ${l2!.toFixed(5)}, saving model to ${join(dir, 'm.keras')}\n`
+            : `\nEpoch 2: loss did not improve from ${l1!.toFixed(5)}\n`),
+      );
+      const missing = new ModelCheckpoint({ filepath: join(dir, 'v-{epoch}.keras'), monitor: 'val_loss', saveBestOnly: true });
+      await model().fit(x, y, { epochs: 1, verbose: 0, callbacks: [missing] });
+      await new Promise((r) => setImmediate(r));
+      expect(readdirSync(dir)).toContain('v-1.keras');
+      expect(warned.some((m) => m.includes('val_loss available'))).toBe(true);
+    } finally {
+      spy.mockRestore();
+      process.off('warning', onWarning);
+    }
   });
 
   it("refuses paths Keras 3 refuses, and a monitor whose direction it cannot tell", async () => {
