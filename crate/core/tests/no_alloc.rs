@@ -3,7 +3,7 @@
 //! the end of the first batch and the end of the last.
 
 use ferro_core::kernels::Activation;
-use ferro_core::layers::DenseSpec;
+use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, LayerSpec};
 use ferro_core::losses::{Loss, LossTotals};
 use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
@@ -49,12 +49,21 @@ impl FitObserver for Snapshots {
 
 #[test]
 fn training_steps_after_the_first_allocate_nothing() {
-    for threads in [1, 2] {
+    // The seed model's shapes, and the same with every other layer kind in between.
+    let seed = || vec![DenseSpec::new(512, Activation::Relu).into(), DenseSpec::new(10, Activation::Softmax).into()];
+    let every_kind = || {
+        vec![
+            DenseSpec::new(512, Activation::Gelu).into(),
+            LayerSpec::Dropout(DropoutSpec { rate: 0.2, seed: None }),
+            LayerSpec::BatchNormalization(BatchNormSpec::default()),
+            LayerSpec::Activation(Activation::Silu),
+            DenseSpec::new(10, Activation::Softmax).into(),
+        ]
+    };
+    for (threads, specs) in [(1, seed()), (2, seed()), (1, every_kind()), (2, every_kind())] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        // The seed model's shapes, with a partial last batch.
-        let mut model =
-            Model::new(784, &[DenseSpec::new(512, Activation::Relu), DenseSpec::new(10, Activation::Softmax)], 3)
-                .unwrap();
+        // A partial last batch too.
+        let mut model = Model::build(784, &specs, 3).unwrap();
         model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
         let n = 128 * 6 + 50;
         let x: Vec<f32> = (0..n * 784).map(|i| (i % 251) as f32 / 251.0).collect();

@@ -122,21 +122,13 @@ impl BatchNorm {
             return;
         }
         let [xhat, mean, variance, inv_std] = scratch else { unreachable!("four scratch buffers") };
-        // Sums in float64 row by row: the same bits at any thread count.
-        let mut sum = vec![0.0f64; w];
-        for row in x.rows() {
-            sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
-        }
-        sum.iter().zip(mean.iter_mut()).for_each(|(s, m)| *m = (*s / rows as f64) as f32);
-        let mut squares = vec![0.0f64; w];
-        for row in x.rows() {
-            for ((s, &v), &m) in squares.iter_mut().zip(row).zip(mean.iter()) {
-                let d = (v - m) as f64;
-                *s += d * d;
-            }
-        }
+        // Each column summed in float64, rows in order: the same bits at any
+        // thread count, and nothing allocated per step.
         for j in 0..w {
-            variance[j] = (squares[j] / rows as f64) as f32;
+            let col = x.column(j);
+            mean[j] = (col.iter().map(|&v| v as f64).sum::<f64>() / rows as f64) as f32;
+            let squares: f64 = col.iter().map(|&v| ((v - mean[j]) as f64).powi(2)).sum();
+            variance[j] = (squares / rows as f64) as f32;
             inv_std[j] = 1.0 / (variance[j] + self.epsilon).sqrt();
         }
         let mut xhat = ArrayViewMut2::from_shape((rows, w), &mut xhat[..rows * w]).expect("sized");
@@ -156,25 +148,25 @@ impl BatchNorm {
         let (gamma, _) = self.affine(params);
         let (rows, w) = dy.dim();
         let xhat = ArrayView2::from_shape((rows, w), &scratch[XHAT][..rows * w]).expect("sized");
-        let (mut dgamma, mut dbeta) = (vec![0.0f32; w], vec![0.0f32; w]);
-        for (g, xh) in dy.rows().into_iter().zip(xhat.rows()) {
-            for j in 0..w {
-                dgamma[j] += g[j] * xh[j];
-                dbeta[j] += g[j];
-            }
-        }
-        if let Some(g) = self.gamma {
-            g.of_mut(dparams).copy_from_slice(&dgamma);
-        }
-        if let Some(b) = self.beta {
-            b.of_mut(dparams).copy_from_slice(&dbeta);
-        }
-        let Some(InputGrad { mut dx, .. }) = input else { return };
+        let mut dx = input.map(|InputGrad { dx, .. }| dx);
         let n = rows as f32;
-        for ((g, xh), mut dx) in dy.rows().into_iter().zip(xhat.rows()).zip(dx.rows_mut()) {
-            for j in 0..w {
-                let k = gamma(j) * scratch[INV_STD][j] / n;
-                dx[j] = k * (n * g[j] - dbeta[j] - xh[j] * dgamma[j]);
+        // Column by column, rows in order (the same sums as row by row), so
+        // nothing is allocated per step.
+        for (j, &inv_std) in scratch[INV_STD][..w].iter().enumerate() {
+            let (g, xh) = (dy.column(j), xhat.column(j));
+            let dgamma: f32 = g.iter().zip(xh).fold(0.0, |acc, (&g, &x)| acc + g * x);
+            let dbeta: f32 = g.iter().fold(0.0, |acc, &g| acc + g);
+            if let Some(p) = self.gamma {
+                p.of_mut(dparams)[j] = dgamma;
+            }
+            if let Some(p) = self.beta {
+                p.of_mut(dparams)[j] = dbeta;
+            }
+            if let Some(dx) = dx.as_mut() {
+                let k = gamma(j) * inv_std / n;
+                for ((d, &g), &x) in dx.column_mut(j).iter_mut().zip(g).zip(xh) {
+                    *d = k * (n * g - dbeta - x * dgamma);
+                }
             }
         }
     }
