@@ -9,7 +9,7 @@ import { mkdtemp, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
-import { FerroIoError } from '../errors.js';
+import { FerroError, FerroIoError } from '../errors.js';
 
 /** Writes `data` to `path` atomically. */
 export async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
@@ -46,13 +46,21 @@ export function zip(members: Record<string, Uint8Array>): Uint8Array {
 /**
  * The members `wanted` of a zip archive, refusing any whose declared size
  * exceeds its limit (so a zip bomb is refused before it is inflated) and
- * any member the archive lacks.
+ * any member the archive lacks. `veto` sees every member's name first and
+ * may refuse the archive for it.
  */
-export function unzipMembers(data: Uint8Array, wanted: Record<string, number>, what: string): Unzipped {
+export function unzipMembers(
+  data: Uint8Array,
+  wanted: Record<string, number>,
+  what: string,
+  veto: (name: string) => FerroError | undefined = () => undefined,
+): Unzipped {
   let out: Unzipped;
   try {
     out = unzipSync(data, {
       filter: (f) => {
+        const refused = veto(f.name);
+        if (refused) throw refused;
         const limit = wanted[f.name];
         if (limit === undefined) return false;
         if (f.originalSize > limit) {
@@ -62,7 +70,7 @@ export function unzipMembers(data: Uint8Array, wanted: Record<string, number>, w
       },
     });
   } catch (error) {
-    if (error instanceof FerroIoError) throw error;
+    if (error instanceof FerroError) throw error;
     throw new FerroIoError(`${what} is not a readable zip archive: ${error instanceof Error ? error.message : String(error)}`);
   }
   for (const [name, limit] of Object.entries(wanted)) {
@@ -72,18 +80,6 @@ export function unzipMembers(data: Uint8Array, wanted: Record<string, number>, w
     if (member.length > limit) throw new FerroIoError(`${what}: member ${name} holds more than ${limit} bytes.`);
   }
   return out;
-}
-
-/** Whether a (readable) zip archive has a member called `name`; nothing is inflated. */
-export function hasMember(data: Uint8Array, name: string): boolean {
-  let found = false;
-  unzipSync(data, {
-    filter: (f) => {
-      found ||= f.name === name;
-      return false;
-    },
-  });
-  return found;
 }
 
 /** Runs `use` with a fresh private directory, removed afterwards. */

@@ -6,6 +6,7 @@
  * `name` attribute and its variables as datasets `0`, `1`, … in order.
  */
 
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
 import { readWhole, withScratchDir } from './files.js';
@@ -75,7 +76,6 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Read
   const h5 = await h5wasm();
   return withScratchDir(async (dir) => {
     const path = join(dir, 'weights.h5');
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(path, bytes);
     let file: InstanceType<H5['File']>;
     try {

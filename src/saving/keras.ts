@@ -9,7 +9,7 @@ import type { Loss } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
 import { Sequential, type MetricName, type LossName } from '../sequential.js';
 import { Tensor } from '../tensor.js';
-import { hasMember, readWhole, unzipMembers, writeAtomically, zip } from './files.js';
+import { readWhole, unzipMembers, writeAtomically, zip } from './files.js';
 import { type H5Objects, readH5, writeH5 } from './h5.js';
 import { layerFromKeras, layerToKeras, lossFromKeras, lossToKeras, open, optimizerFromKeras, optimizerToKeras } from './keras-config.js';
 import { optimizerShapes, optimizerVars, stateFromVars } from './optimizer-vars.js';
@@ -185,15 +185,16 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 
 /** The model of a Keras 3 `.keras` archive: architecture, weights and compile settings. */
 export async function loadKeras(path: string): Promise<Sequential> {
-  const bytes = await readWhole(path);
-  if (unzipMembers(bytes, { 'config.json': MAX_JSON }, path) && hasMember(bytes, 'model.weights.npz')) {
-    // Keras's npz weights store each layer's variables as pickled objects:
-    // reading them would mean running code from the file.
-    throw new FerroValueError(
-      `${path} keeps its weights as model.weights.npz, whose arrays are pickled Python objects; ferro-nn never unpickles. Save it with Keras's default (h5) weights.`,
-    );
-  }
-  const members = unzipMembers(bytes, { 'config.json': MAX_JSON, 'model.weights.h5': MAX_WEIGHTS }, path);
+  const wanted = { 'config.json': MAX_JSON, 'model.weights.h5': MAX_WEIGHTS };
+  // Keras's npz weights store each layer's variables as pickled objects:
+  // reading them would mean running code from the file.
+  const npz = (name: string) =>
+    name === 'model.weights.npz'
+      ? new FerroValueError(
+          `${path} keeps its weights as model.weights.npz, whose arrays are pickled Python objects; ferro-nn never unpickles. Save it with Keras's default (h5) weights.`,
+        )
+      : undefined;
+  const members = unzipMembers(await readWhole(path), wanted, path, npz);
   const config = parseJson(members['config.json']!, `${path}: config.json`);
   const [className, r] = open(config, 'the model');
   if (className !== 'Sequential') {

@@ -195,6 +195,7 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
   }
   const shards = Math.max(1, Math.ceil(bytes.length / SHARD_BYTES));
   const paths = Array.from({ length: shards }, (_, i) => `group1-shard${i + 1}of${shards}.bin`);
+  const training = trainingConfig(model);
   const json = {
     format: 'layers-model',
     generatedBy: 'ferro-nn',
@@ -206,7 +207,7 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
       backend: 'tensor_flow.js',
     },
     weightsManifest: [{ paths, weights: specs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
-    ...(trainingConfig(model) ? { trainingConfig: trainingConfig(model) } : {}),
+    ...(training ? { trainingConfig: training } : {}),
   };
   await mkdir(dir, { recursive: true });
   for (let i = 0; i < shards; i++) {

@@ -244,11 +244,16 @@ impl Layer {
 pub(crate) fn to_preactivation(activation: Activation, y: ArrayView2<f32>, z: &[f32], mut dy: ArrayViewMut2<f32>) {
     use crate::kernels::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows};
     let n = dy.len();
-    let grad = dy.as_slice_mut().expect("workspace buffers are contiguous");
     match activation {
         Activation::Linear => {}
-        Activation::Softmax => softmax_backward_rows(y, ArrayViewMut2::from_shape(y.raw_dim(), grad).expect("shape")),
-        a if a.needs_input() => scale_by_input_derivative(a, grad, &z[..n]),
-        a => scale_by_derivative(a, grad, y.as_slice().expect("workspace buffers are contiguous")),
+        Activation::Softmax => softmax_backward_rows(y, dy),
+        a => {
+            let grad = dy.as_slice_mut().expect("workspace buffers are contiguous");
+            if a.needs_input() {
+                scale_by_input_derivative(a, grad, &z[..n])
+            } else {
+                scale_by_derivative(a, grad, y.as_slice().expect("workspace buffers are contiguous"))
+            }
+        }
     }
 }
