@@ -9,7 +9,9 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FerroIoError, FerroStateError, FerroValueError } from '../errors.js';
+import { BatchNormalization } from '../batch-normalization.js';
 import type { Layer } from '../layer.js';
+import { Dense } from '../layers.js';
 import { Adagrad, Adam, type Optimizer, RMSprop, SGD } from '../optimizers.js';
 import { type LossName, type MetricName, Sequential } from '../sequential.js';
 import { Tensor } from '../tensor.js';
@@ -91,17 +93,13 @@ function fromTfjs(value: unknown): unknown {
 
 /** The weight names of a layer, in its weights' order. */
 function weightNames(layer: Layer): string[] {
-  const names: Record<string, string[]> = {
-    Dense: ['kernel', 'bias'],
-    BatchNormalization: ['gamma', 'beta', 'moving_mean', 'moving_variance'],
-  };
-  const all = names[layer.className] ?? [];
-  const shapes = layer.weightShapes(layer.builtInputDim!);
-  if (layer.className === 'BatchNormalization') {
-    const bn = layer as unknown as { scale: boolean; center: boolean };
-    return all.filter((n) => (n === 'gamma' ? bn.scale : n === 'beta' ? bn.center : true)).map((n) => `${layer.name}/${n}`);
-  }
-  return all.slice(0, shapes.length).map((n) => `${layer.name}/${n}`);
+  const kinds =
+    layer instanceof Dense
+      ? ['kernel', ...(layer.useBias ? ['bias'] : [])]
+      : layer instanceof BatchNormalization
+        ? [...(layer.scale ? ['gamma'] : []), ...(layer.center ? ['beta'] : []), 'moving_mean', 'moving_variance']
+        : [];
+  return kinds.map((n) => `${layer.name}/${n}`);
 }
 
 /**
