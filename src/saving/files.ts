@@ -44,28 +44,29 @@ export function zip(members: Record<string, Uint8Array>): Uint8Array {
 }
 
 /**
- * The members `wanted` of a zip archive, refusing any whose declared size
- * exceeds its limit (so a zip bomb is refused before it is inflated) and
- * any member the archive lacks. `veto` sees every member's name first and
- * may refuse the archive for it.
+ * The members of a zip archive that `limit` accepts (it gives each name's
+ * size limit, or undefined to skip it), refusing any whose declared size
+ * exceeds its limit, or all of whose declared sizes exceed `total` (so a zip
+ * bomb is refused before it is inflated), and any that inflates beyond it.
  */
 export function unzipMembers(
   data: Uint8Array,
-  wanted: Record<string, number>,
+  limit: (name: string) => number | undefined,
   what: string,
-  veto: (name: string) => FerroError | undefined = () => undefined,
+  total = Infinity,
 ): Unzipped {
   let out: Unzipped;
+  let declared = 0;
   try {
     out = unzipSync(data, {
       filter: (f) => {
-        const refused = veto(f.name);
-        if (refused) throw refused;
-        const limit = wanted[f.name];
-        if (limit === undefined) return false;
-        if (f.originalSize > limit) {
-          throw new FerroIoError(`${what}: member ${f.name} declares ${f.originalSize} bytes; at most ${limit} are accepted.`);
+        const most = limit(f.name);
+        if (most === undefined) return false;
+        declared += f.originalSize;
+        if (f.originalSize > most) {
+          throw new FerroIoError(`${what}: member ${f.name} declares ${f.originalSize} bytes; at most ${most} are accepted.`);
         }
+        if (declared > total) throw new FerroIoError(`${what}: its members declare more than ${total} bytes in all.`);
         return true;
       },
     });
@@ -73,13 +74,18 @@ export function unzipMembers(
     if (error instanceof FerroError) throw error;
     throw new FerroIoError(`${what} is not a readable zip archive: ${error instanceof Error ? error.message : String(error)}`);
   }
-  for (const [name, limit] of Object.entries(wanted)) {
-    const member = out[name];
-    if (!member) throw new FerroIoError(`${what} has no ${name}.`);
+  for (const [name, member] of Object.entries(out)) {
     // A member that inflates beyond what it declared is refused too.
-    if (member.length > limit) throw new FerroIoError(`${what}: member ${name} holds more than ${limit} bytes.`);
+    if (member.length > limit(name)!) throw new FerroIoError(`${what}: member ${name} holds more than ${limit(name)} bytes.`);
   }
   return out;
+}
+
+/** Member `name` of an unzipped archive; ERR_FERRO_IO when the archive lacks it. */
+export function member(members: Unzipped, name: string, what: string): Uint8Array {
+  const m = members[name];
+  if (!m) throw new FerroIoError(`${what} has no ${name}.`);
+  return m;
 }
 
 /** Runs `use` with a fresh private directory, removed afterwards. */

@@ -1,8 +1,7 @@
 /**
  * Keras 3's weights file (model.weights.h5) through h5wasm, the HDF5 C
  * library compiled to WebAssembly (loaded on first use: it is 4 MB).
- * Layout, as Keras writes it: a group per saveable object (`layers/<layer
- * name>/vars`, `optimizer/vars`, the model's own `vars`), each with a
+ * Layout (see vars.ts): a group `<path>/vars` per saveable object, with a
  * `name` attribute and its variables as datasets `0`, `1`, … in order.
  */
 
@@ -10,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
 import { readWhole, withScratchDir } from './files.js';
+import { checkedVars, type VarReader } from './vars.js';
 
 /** A variable to write: float32 (or int32 scalars, such as iterations). */
 export interface H5Var {
@@ -59,20 +59,8 @@ export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
   });
 }
 
-/** Reads variables from an HDF5 file in Keras's layout. */
-export interface H5Reader {
-  /**
-   * The variables of the group at `groupPath`, checked against `shapes`
-   * before any is read; float32 (or float64), and integers only where
-   * `integers` allows them (an optimizer's step count).
-   */
-  vars(groupPath: string, shapes: number[][], what: string, integers?: boolean): Float32Array[];
-  /** How many variables the group holds (0 when it is absent). */
-  count(groupPath: string): number;
-}
-
 /** Opens HDF5 `bytes` for `use`; the file is gone afterwards. */
-export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Reader) => T): Promise<T> {
+export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarReader) => T): Promise<T> {
   const h5 = await h5wasm();
   return withScratchDir(async (dir) => {
     const path = join(dir, 'weights.h5');
@@ -92,36 +80,18 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Read
         const d = g.get(String(i));
         return d instanceof h5.Dataset ? d : undefined;
       };
-      const reader: H5Reader = {
+      const FLOATS = ['<f', '<d'];
+      const INTS = ['<i', '<q'];
+      const reader: VarReader = {
         count: (groupPath) => group(groupPath)?.keys().length ?? 0,
         vars: (groupPath, shapes, label, integers = false) => {
           const g = group(groupPath);
-          if (!g) throw new FerroValueError(`${what} has no weights for ${label} (${groupPath}/vars).`);
-          const n = g.keys().length;
-          if (n !== shapes.length) {
-            throw new FerroValueError(`${what}: ${label} holds ${n} variables; the model expects ${shapes.length}.`);
-          }
-          return shapes.map((shape, i) => {
-            const d = dataset(g, i);
-            if (!d) throw new FerroValueError(`${what}: ${groupPath}/vars/${i} is missing.`);
-            const got = d.shape ?? [];
-            // The shape is checked before the data is read: a hostile file
-            // declaring a huge dataset is refused without allocating it.
-            if (got.length !== shape.length || got.some((s, k) => s !== shape[k])) {
-              throw new FerroValueError(
-                `${what}: ${label} variable ${i} has shape [${got.join(', ')}]; the model expects [${shape.join(', ')}].`,
-              );
-            }
-            // Floats, or (for an optimizer's step count) integers.
-            if (!['<f', '<d', ...(integers ? ['<i', '<q'] : [])].includes(String(d.dtype))) {
-              throw new FerroValueError(`${what}: ${label} variable ${i} has dtype ${String(d.dtype)}; expected float32.`);
-            }
-            const v = d.value;
-            if (typeof v === 'number' || typeof v === 'bigint') return Float32Array.of(Number(v));
-            if (v instanceof Float32Array) return v;
-            if (v instanceof Float64Array || v instanceof Int32Array) return Float32Array.from(v);
-            if (v instanceof BigInt64Array) return Float32Array.from(v, Number);
-            throw new FerroValueError(`${what}: ${label} variable ${i} could not be read as numbers.`);
+          return checkedVars(what, label, groupPath, g?.keys().length, shapes, integers, (i) => {
+            const d = dataset(g!, i);
+            if (!d) return undefined;
+            const dtype = String(d.dtype);
+            const kind = FLOATS.includes(dtype) ? 'float' : INTS.includes(dtype) ? 'int' : undefined;
+            return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, `${what}: ${label} variable ${i}`) };
           });
         },
       };
@@ -136,4 +106,13 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: H5Read
       file.close();
     }
   });
+}
+
+/** A dataset's value (as h5wasm gives it) as float32. */
+function numbers(v: unknown, label: string): Float32Array {
+  if (typeof v === 'number' || typeof v === 'bigint') return Float32Array.of(Number(v));
+  if (v instanceof Float32Array) return v;
+  if (v instanceof Float64Array || v instanceof Int32Array) return Float32Array.from(v);
+  if (v instanceof BigInt64Array) return Float32Array.from(v, Number);
+  throw new FerroValueError(`${label} could not be read as numbers.`);
 }

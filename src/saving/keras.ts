@@ -9,8 +9,10 @@ import type { Loss } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
 import { Sequential, type MetricName, type LossName } from '../sequential.js';
 import { Tensor } from '../tensor.js';
-import { readWhole, unzipMembers, writeAtomically, zip } from './files.js';
+import { member, readWhole, unzipMembers, writeAtomically, zip } from './files.js';
 import { type H5Objects, readH5, writeH5 } from './h5.js';
+import { readNpz } from './npz.js';
+import type { VarReader } from './vars.js';
 import { layerFromKeras, layerToKeras, lossFromKeras, lossToKeras, open, optimizerFromKeras, optimizerToKeras } from './keras-config.js';
 import { optimizerShapes, optimizerVars, stateFromVars } from './optimizer-vars.js';
 import type { OptimizerState } from '../native.js';
@@ -149,16 +151,19 @@ export async function saveWeightsH5(model: Saveable, path: string): Promise<void
   await writeAtomically(path, await writeH5([...layerObjects(model), ...optimizerObjects(model)]));
 }
 
+/** A weights file in Keras's layout, opened for one reading. */
+type WeightsFile = <T>(use: (r: VarReader) => T) => Promise<T>;
+
 /** Reads each layer's weights from Keras's layout into `model` (built). */
-async function readLayerWeights(model: Sequential, bytes: Uint8Array, what: string): Promise<void> {
+async function readLayerWeights(model: Sequential, weights: WeightsFile): Promise<void> {
   const paths = layerPaths(model.layers);
-  const weights = await readH5(bytes, what, (r) =>
+  const tensors = await weights((r) =>
     model.layers.flatMap((layer, l) => {
       const shapes = layer.weightShapes(layer.builtInputDim!);
       return r.vars(paths[l]!, shapes, `layer '${layer.name}'`).map((data, i) => new Tensor(data, shapes[i]!));
     }),
   );
-  model.setWeights(weights);
+  model.setWeights(tensors);
 }
 
 /**
@@ -170,9 +175,10 @@ async function readLayerWeights(model: Sequential, bytes: Uint8Array, what: stri
 export async function loadWeightsH5(model: Sequential, path: string): Promise<void> {
   requireBuilt(model, 'loadWeights');
   const bytes = await readWhole(path);
-  await readLayerWeights(model, bytes, path);
+  const weights: WeightsFile = (use) => readH5(bytes, path, use);
+  await readLayerWeights(model, weights);
   const compiled = model.compileConfig();
-  if (compiled) await restoreOptimizer(model, compiled.optimizer, bytes, path, true);
+  if (compiled) await restoreOptimizer(model, compiled.optimizer, weights, true);
 }
 
 function parseJson(bytes: Uint8Array, what: string): unknown {
@@ -185,17 +191,14 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 
 /** The model of a Keras 3 `.keras` archive: architecture, weights and compile settings. */
 export async function loadKeras(path: string): Promise<Sequential> {
-  const wanted = { 'config.json': MAX_JSON, 'model.weights.h5': MAX_WEIGHTS };
-  // Keras's npz weights store each layer's variables as pickled objects:
-  // reading them would mean running code from the file.
-  const npz = (name: string) =>
-    name === 'model.weights.npz'
-      ? new FerroValueError(
-          `${path} keeps its weights as model.weights.npz, whose arrays are pickled Python objects; ferro-nn never unpickles. Save it with Keras's default (h5) weights.`,
-        )
-      : undefined;
-  const members = unzipMembers(await readWhole(path), wanted, path, npz);
-  const config = parseJson(members['config.json']!, `${path}: config.json`);
+  const wanted: Record<string, number> = { 'config.json': MAX_JSON, 'model.weights.h5': MAX_WEIGHTS, 'model.weights.npz': MAX_WEIGHTS };
+  const members = unzipMembers(await readWhole(path), (name) => wanted[name], path);
+  const config = parseJson(member(members, 'config.json', path), `${path}: config.json`);
+  // Keras writes h5 weights unless asked for npz (pickled, read by a restricted reader).
+  const npz = members['model.weights.npz'];
+  const weights: WeightsFile = npz
+    ? async (use) => readNpz(npz, `${path}: model.weights.npz`, MAX_WEIGHTS, use)
+    : (use) => readH5(member(members, 'model.weights.h5', path), `${path}: model.weights.h5`, use);
   const [className, r] = open(config, 'the model');
   if (className !== 'Sequential') {
     throw new FerroValueError(`ferro-nn loads Sequential models. Received: a ${className} in ${path}`);
@@ -223,7 +226,7 @@ export async function loadKeras(path: string): Promise<Sequential> {
   const features = layers[0]?.inputDim;
   if (features === undefined) throw new FerroValueError(`${path}: the model's input shape is not known (no InputLayer or build_config).`);
   model.build([null, features]);
-  await readLayerWeights(model, members['model.weights.h5']!, `${path}: model.weights.h5`);
+  await readLayerWeights(model, weights);
   const compile = (config as { compile_config?: Record<string, unknown> | null }).compile_config;
   if (compile) {
     const metrics = compile.metrics ?? [];
@@ -233,7 +236,7 @@ export async function loadKeras(path: string): Promise<Sequential> {
     const loss = lossFromKeras(compile.loss);
     const optimizer = optimizerFromKeras(compile.optimizer);
     model.compile({ optimizer, loss: loss as Loss, metrics: metrics as MetricName[] });
-    await restoreOptimizer(model, optimizer, members['model.weights.h5']!, `${path}: model.weights.h5`);
+    await restoreOptimizer(model, optimizer, weights);
   }
   return model;
 }
@@ -247,8 +250,7 @@ export async function loadKeras(path: string): Promise<Sequential> {
 async function restoreOptimizer(
   model: Sequential,
   optimizer: Optimizer,
-  bytes: Uint8Array,
-  what: string,
+  weights: WeightsFile,
   skipOthers = false,
 ): Promise<void> {
   const fresh = model.optimizerState();
@@ -256,7 +258,7 @@ async function restoreOptimizer(
   const hasRate = typeof optimizer.learningRate === 'number';
   const shapes = trainableShapes(model.layers);
   const full = optimizerShapes(optimizer.className, slotNames, shapes, hasRate);
-  const saved = await readH5(bytes, what, (r) => {
+  const saved = await weights((r) => {
     const n = r.count('optimizer');
     if (n === 0) return undefined;
     if (skipOthers && n !== full.length && n !== (hasRate ? 2 : 1)) return undefined;

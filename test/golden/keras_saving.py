@@ -46,7 +46,7 @@ resume.train_on_batch(x, y)
 out["resume"] = {"y": y.tolist(), "iterations": int(resume.optimizer.iterations.numpy()),
                  "weights": [w.ravel().tolist() for w in resume.get_weights()]}
 # Keras's npz weights (saving_lib's weights_format="npz") pickle each layer's
-# variables; ferro-nn refuses such an archive rather than unpickle it.
+# variables; ferro-nn reads them with a restricted unpickler (src/saving/pickle.ts).
 from keras.src.saving import saving_lib  # noqa: E402
 
 saving_lib.save_model(resume, "test/fixtures/keras/keras-npz.keras", weights_format="npz")

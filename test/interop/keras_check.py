@@ -4,13 +4,15 @@ checks it predicts as ferro-nn did:
     KERAS_BACKEND=jax python test/interop/keras_check.py <dir>
 
 <dir>/cases.json lists the cases: a .keras archive, or a .weights.h5 file
-with the .keras whose architecture takes it, and ferro-nn's predictions.
+with the .keras whose architecture takes it, and ferro-nn's predictions;
+a case naming `npz` is also re-saved there with Keras's npz weights.
 """
 import json
 import sys
 
 import keras
 import numpy as np
+from keras.src.saving import saving_lib
 
 folder = sys.argv[1]
 cases = json.load(open(f"{folder}/cases.json"))
@@ -19,6 +21,9 @@ for case in cases:
     model = keras.saving.load_model(f"{folder}/{case['keras']}")
     if "weights" in case:
         model.load_weights(f"{folder}/{case['weights']}")
+    if "npz" in case:
+        # For the way back: Keras's npz weights, read by ferro-nn afterwards.
+        saving_lib.save_model(model, f"{folder}/{case['npz']}", weights_format="npz")
     step = case.get("train_on_batch")
     if step:
         model.train_on_batch(np.array(case["x"], dtype="float32"), np.array(step["y"]))
