@@ -58,6 +58,9 @@ pub fn bytes_to_f32(isa: Isa, src: &[u8], map: ByteMap, table: &[f32; 256], dst:
         // SAFETY: the token proves AVX2 on this CPU.
         #[cfg(target_arch = "x86_64")]
         (_, Level::Avx2Fma) => unsafe { scaled_avx2(src, map, dst) },
+        // NEON is arm64's baseline: the plain loop is already vectorised with it.
+        #[cfg(target_arch = "aarch64")]
+        (_, Level::Neon) => scaled(src, map, dst),
         (_, Level::Scalar) => scaled(src, map, dst),
     }
 }

@@ -44,6 +44,9 @@ pub(crate) enum Level {
     /// AVX-512F.
     #[cfg(target_arch = "x86_64")]
     Avx512 = 2,
+    /// Advanced SIMD (NEON), with its fused multiply-add: every arm64 CPU.
+    #[cfg(target_arch = "aarch64")]
+    Neon = 1,
 }
 
 impl Isa {
@@ -67,11 +70,15 @@ impl Isa {
                 all.push(Isa { level: Level::Avx512 });
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            all.push(Isa { level: Level::Neon });
+        }
         all
     }
 
     /// The fastest kernels this CPU runs, capped by `FERRO_NN_ISA` (scalar,
-    /// avx2 or avx512: to exercise a slower path) or `FERRO_NN_FORCE_SCALAR=1`.
+    /// avx2, avx512 or neon: to exercise a slower path) or `FERRO_NN_FORCE_SCALAR=1`.
     pub fn detect() -> Isa {
         let cap = if std::env::var("FERRO_NN_FORCE_SCALAR").is_ok_and(|v| v == "1") {
             Some("scalar".to_string())
@@ -91,7 +98,7 @@ impl Isa {
     fn rank_of(name: &str) -> u8 {
         match name {
             "scalar" => 0,
-            "avx2" => 1,
+            "avx2" | "neon" => 1,
             _ => u8::MAX,
         }
     }
@@ -103,6 +110,8 @@ impl Isa {
             Level::Avx2Fma => "avx2+fma",
             #[cfg(target_arch = "x86_64")]
             Level::Avx512 => "avx512",
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => "neon",
         }
     }
 
@@ -133,6 +142,10 @@ mod tests {
                 Level::Scalar => {}
                 Level::Avx2Fma => assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")),
                 Level::Avx512 => assert!(is_x86_feature_detected!("avx512f")),
+            }
+            #[cfg(target_arch = "aarch64")]
+            if isa.level() == Level::Neon {
+                assert!(std::arch::is_aarch64_feature_detected!("neon"));
             }
         }
         assert!(all.contains(&Isa::detect()));

@@ -13,7 +13,6 @@
 //! the FMA's single rounding, which the tests allow for.
 
 use super::isa::{Isa, Level};
-#[allow(unused_imports)] // F32s's only implementations are x86's today
 use super::vector::F32s;
 
 /// Signature shared by every microkernel.
@@ -88,6 +87,8 @@ fn kernels(isa: Isa) -> &'static [(Kernel, f32)] {
         Level::Avx2Fma => &AVX2_KERNELS,
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => &AVX512_KERNELS,
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => &NEON_KERNELS,
     }
 }
 
@@ -144,6 +145,11 @@ const fn avx512<const MR: usize>() -> Kernel {
     kernel(MR, avx512::NR, avx512::kernel::<MR>)
 }
 
+#[cfg(target_arch = "aarch64")]
+const fn neon<const MR: usize>() -> Kernel {
+    kernel(MR, neon::NR, neon::kernel::<MR>)
+}
+
 // Each ISA's kernels, preferred first, with their relative speed per useful
 // row (measured on a Zen 4 core with crate/bench/examples/profile_gemm):
 // `kernel_for` trades a slower kernel against padding rows it would waste.
@@ -153,6 +159,12 @@ static AVX2_KERNELS: [(Kernel, f32); 3] = [(avx2::<6>(), 1.0), (avx2::<5>(), 0.9
 #[cfg(target_arch = "x86_64")]
 static AVX512_KERNELS: [(Kernel, f32); 4] =
     [(avx512::<8>(), 1.0), (avx512::<12>(), 1.0), (avx512::<10>(), 1.0), (avx512::<6>(), 0.95)];
+// NEON's speeds are estimates from the register budget (no arm64 hardware
+// to measure on here): MR = 8 and 12 keep 16 and 24 of 32 registers
+// accumulating, enough to cover FMA latency on 2–4 pipes.
+#[cfg(target_arch = "aarch64")]
+static NEON_KERNELS: [(Kernel, f32); 4] =
+    [(neon::<8>(), 1.0), (neon::<12>(), 1.0), (neon::<6>(), 0.95), (neon::<4>(), 0.9)];
 
 /// The portable twin: plain multiply-add on a register-sized tile.
 ///
@@ -198,7 +210,6 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
 /// The CPU runs `S`'s ISA (the caller is compiled with its features); the
 /// operands are as [`KernelFn`] states, with NR = 2·`S::N`.
 #[inline(always)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 unsafe fn tile<S: F32s, const MR: usize>(
     k: usize,
     a: *const f32,
@@ -294,6 +305,33 @@ mod avx512 {
     }
 }
 
+/// MR×8 tiles in 2·MR q-register accumulators (16 for MR = 8, 24 for MR =
+/// 12, of 32), one broadcast load of A per row and two loads of B per step.
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use crate::kernels::vector::{F32s, Neon};
+
+    /// Columns of the tile: two q registers.
+    pub const NR: usize = 2 * Neon::N;
+
+    /// # Safety
+    /// The CPU runs NEON (only an `Isa` that detected it hands this kernel
+    /// out); the operands are as [`super::KernelFn`] states, NR = 8.
+    #[target_feature(enable = "neon")]
+    pub unsafe fn kernel<const MR: usize>(
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        rs_b: usize,
+        c: *mut f32,
+        rs_c: usize,
+        accumulate: bool,
+    ) {
+        // SAFETY: this function's contract is `tile`'s, for NEON.
+        unsafe { super::tile::<Neon, MR>(k, a, b, rs_b, c, rs_c, accumulate) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +393,11 @@ mod tests {
             assert_eq!(fastest_for(&AVX2_KERNELS, 128).mr, 6);
             assert_eq!(fastest_for(&AVX512_KERNELS, 10).mr, 10);
             assert_eq!(fastest_for(&AVX512_KERNELS, 784).mr, 8);
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            assert_eq!(fastest_for(&NEON_KERNELS, 12).mr, 12);
+            assert_eq!(fastest_for(&NEON_KERNELS, 784).mr, 8);
         }
     }
 }

@@ -12,7 +12,6 @@
 
 use super::isa::{Isa, Level};
 use super::params::PARALLEL_MIN_FLOPS;
-#[allow(unused_imports)] // F32s's only implementations are x86's today
 use super::vector::F32s;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -125,6 +124,9 @@ fn tile_of<const TR: usize, const TC: usize>(isa: Isa, k: usize, a: [&[f32]; TR]
         // SAFETY: as for AVX2.
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => unsafe { simd::tile_avx512(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
+        // SAFETY: as for AVX2.
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => unsafe { simd::tile_neon(k, a.map(<[f32]>::as_ptr), b.map(<[f32]>::as_ptr)) },
     }
 }
 
@@ -135,7 +137,6 @@ fn tile_of<const TR: usize, const TC: usize>(isa: Isa, k: usize, a: [&[f32]; TR]
 /// The CPU runs `S`'s ISA (the caller is compiled with its features); every
 /// pointer addresses `k` floats.
 #[inline(always)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 unsafe fn dots<S: F32s, const R: usize, const C: usize>(
     k: usize,
     a: [*const f32; R],
@@ -162,7 +163,6 @@ unsafe fn dots<S: F32s, const R: usize, const C: usize>(
 /// # Safety
 /// As for `dots`; p + n ≤ k.
 #[inline(always)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 unsafe fn accumulate<S: F32s, const R: usize, const C: usize>(
     acc: &mut [[S::V; C]; R],
     a: [*const f32; R],
@@ -210,6 +210,24 @@ mod simd {
     ) -> [[f32; C]; R] {
         // SAFETY: this function's contract is `dots`'s, for AVX2.
         unsafe { dots::<Avx2, R, C>(k, a, b) }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod simd {
+    use super::dots;
+    use crate::kernels::vector::Neon;
+
+    /// # Safety
+    /// NEON is available; every pointer addresses `k` floats.
+    #[target_feature(enable = "neon")]
+    pub unsafe fn tile_neon<const R: usize, const C: usize>(
+        k: usize,
+        a: [*const f32; R],
+        b: [*const f32; C],
+    ) -> [[f32; C]; R] {
+        // SAFETY: this function's contract is `dots`'s, for NEON.
+        unsafe { dots::<Neon, R, C>(k, a, b) }
     }
 }
 

@@ -33,6 +33,10 @@ pub const AVX2: Blocking = Blocking { kc: 256, mc: 144, nc: 256 };
 /// A block 144×192×4 B = 108 KiB; B block 192×256×4 B = 192 KiB.
 pub const AVX512: Blocking = Blocking { kc: 192, mc: 144, nc: 256 };
 
+/// NEON, NR = 8: B sliver 256×8×4 B = 8 KiB, A sliver 12×256×4 B = 12 KiB
+/// (arm64 cores have 64–128 KiB of L1d); A block 144×256×4 B = 144 KiB.
+pub const NEON: Blocking = Blocking { kc: 256, mc: 144, nc: 256 };
+
 /// The portable kernel (NR = 8) is compute-bound long before caches matter.
 pub const SCALAR: Blocking = Blocking { kc: 256, mc: 64, nc: 128 };
 
@@ -43,6 +47,8 @@ pub fn blocking(isa: Isa) -> Blocking {
         Level::Avx2Fma => AVX2,
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => AVX512,
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => NEON,
     }
 }
 

@@ -11,7 +11,6 @@
 //! scalar twin is the exact formula; the tests hold both to it.
 
 use super::isa::{Isa, Level};
-#[allow(unused_imports)] // F32s's only implementations are x86's today
 use super::vector::F32s;
 
 /// The update's constants, already in f32.
@@ -36,6 +35,9 @@ pub fn rmsprop_plain(isa: Isa, step: &RmsPropStep, w: &mut [f32], g: &[f32], v: 
         // SAFETY: as for AVX2.
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => unsafe { simd::avx512(step, w, g, v) },
+        // SAFETY: as for AVX2.
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => unsafe { simd::neon(step, w, g, v) },
     };
     scalar(step, &mut w[done..], &g[done..], &mut v[done..]);
 }
@@ -54,7 +56,6 @@ fn scalar(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) {
 /// The CPU runs `S`'s ISA (the caller is compiled with its features);
 /// `g` and `v` hold at least `w.len()` floats.
 #[inline(always)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 unsafe fn lanes<S: F32s>(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
     let n = w.len() / S::N * S::N;
     // SAFETY: the caller vouches for the ISA; every access is below n ≤ len.
@@ -95,6 +96,20 @@ mod simd {
     pub unsafe fn avx2(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
         // SAFETY: this function's contract is `lanes`'s, for AVX2.
         unsafe { lanes::<Avx2>(s, w, g, v) }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod simd {
+    use super::{lanes, RmsPropStep};
+    use crate::kernels::vector::Neon;
+
+    /// # Safety
+    /// The CPU runs NEON; `g` and `v` hold at least `w.len()` floats.
+    #[target_feature(enable = "neon")]
+    pub unsafe fn neon(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
+        // SAFETY: this function's contract is `lanes`'s, for NEON.
+        unsafe { lanes::<Neon>(s, w, g, v) }
     }
 }
 

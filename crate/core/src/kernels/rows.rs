@@ -42,6 +42,8 @@ pub fn rows_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: Arr
         Level::Avx512 => 256,
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => 128,
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => 64,
         Level::Scalar => 8,
     };
     // Big enough to split: each thread streams its own columns of B (the
@@ -73,6 +75,9 @@ fn columns(isa: Isa, a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32
         // SAFETY: the token proves AVX2 and FMA on this CPU.
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => unsafe { row_avx2(a, b, ldb, j0, out) },
+        // SAFETY: the token proves NEON on this CPU.
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => unsafe { row_neon(a, b, ldb, j0, out) },
         Level::Scalar => row::<8>(a, b, ldb, j0, out),
     }
 }
@@ -122,6 +127,16 @@ unsafe fn row_avx512(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32
 #[target_feature(enable = "avx2,fma")]
 unsafe fn row_avx2(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
     row::<128>(a, b, ldb, j0, out)
+}
+
+/// 64 columns: 16 q-register accumulators of 32.
+///
+/// # Safety
+/// The CPU supports NEON.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+unsafe fn row_neon(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+    row::<64>(a, b, ldb, j0, out)
 }
 
 #[cfg(test)]

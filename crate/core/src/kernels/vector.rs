@@ -1,8 +1,9 @@
 //! The small vector abstraction the hand-written SIMD kernels are written
 //! over: one generic body per op (rmsprop.rs, microkernel.rs, narrow.rs),
 //! instantiated per instruction set inside a thin `#[target_feature]`
-//! wrapper, as matrixmultiply does. A new ISA (NEON, say) is one more
-//! implementation of [`F32s`] here, not one more copy of every kernel.
+//! wrapper, as matrixmultiply does: AVX2 and AVX-512 on x86-64, NEON on
+//! arm64. A new ISA is one more implementation of [`F32s`] here, not one
+//! more copy of every kernel.
 //!
 //! The methods are `#[inline(always)]` so that, inlined into the wrapper,
 //! they compile with its features; the wrapper's `# Safety` (the CPU runs
@@ -31,7 +32,8 @@ pub(crate) unsafe trait F32s {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// a·b + c with one rounding.
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-    /// The hardware estimate of 1/√a (12 bits on AVX2, 14 on AVX-512).
+    /// An estimate of 1/√a good to at least 12 bits (AVX2's; 14 on AVX-512;
+    /// NEON's 8-bit estimate refined once by its own step instruction).
     unsafe fn rsqrt_estimate(a: Self::V) -> Self::V;
     /// The sum of the lanes.
     unsafe fn sum(a: Self::V) -> f32;
@@ -165,7 +167,83 @@ mod x86 {
     }
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+pub(crate) use arm::Neon;
+
+#[cfg(target_arch = "aarch64")]
+mod arm {
+    use super::F32s;
+    use std::arch::aarch64::*;
+
+    /// NEON (Advanced SIMD): 4 lanes, 32 registers.
+    pub(crate) struct Neon;
+
+    // SAFETY: each method is one NEON intrinsic (or a short sequence of them)
+    // over the lanes the trait documents; callers run it only where NEON is
+    // enabled (the trait's contract; every arm64 CPU has it).
+    unsafe impl F32s for Neon {
+        type V = float32x4_t;
+        const N: usize = 4;
+        #[inline(always)]
+        unsafe fn zero() -> float32x4_t {
+            vdupq_n_f32(0.0)
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> float32x4_t {
+            vdupq_n_f32(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> float32x4_t {
+            // SAFETY: the caller vouches for 4 floats at p.
+            unsafe { vld1q_f32(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, n: usize) -> float32x4_t {
+            // NEON has no masked load: copy the n floats into a zeroed
+            // register-sized buffer, so nothing past them is read.
+            let mut lanes = [0f32; 4];
+            // SAFETY: the caller vouches for n < 4 floats at p.
+            unsafe {
+                std::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), n);
+                vld1q_f32(lanes.as_ptr())
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: float32x4_t) {
+            // SAFETY: the caller vouches for 4 writable floats at p.
+            unsafe { vst1q_f32(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            vaddq_f32(a, b)
+        }
+        #[inline(always)]
+        unsafe fn sub(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            vsubq_f32(a, b)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            vmulq_f32(a, b)
+        }
+        #[inline(always)]
+        unsafe fn fmadd(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+            vfmaq_f32(c, a, b)
+        }
+        #[inline(always)]
+        unsafe fn rsqrt_estimate(a: float32x4_t) -> float32x4_t {
+            // FRSQRTE gives 8 bits; one FRSQRTS step (e·(3 − a·e²)/2) about 16,
+            // so the kernels' own Newton step lands where x86's does.
+            let e = vrsqrteq_f32(a);
+            vmulq_f32(e, vrsqrtsq_f32(vmulq_f32(a, e), e))
+        }
+        #[inline(always)]
+        unsafe fn sum(a: float32x4_t) -> f32 {
+            vaddvq_f32(a)
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::kernels::isa::Level;
@@ -208,16 +286,25 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn check_avx2() {
         // SAFETY: this wrapper runs only where AVX2 and FMA were detected.
         unsafe { check::<Avx2>() }
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn check_avx512() {
         // SAFETY: this wrapper runs only where AVX-512F was detected.
         unsafe { check::<Avx512>() }
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[target_feature(enable = "neon")]
+    unsafe fn check_neon() {
+        // SAFETY: this wrapper runs only where NEON was detected.
+        unsafe { check::<Neon>() }
     }
 
     #[test]
@@ -226,9 +313,14 @@ mod tests {
             match isa.level() {
                 Level::Scalar => {}
                 // SAFETY: the token proves the CPU runs the ISA.
+                #[cfg(target_arch = "x86_64")]
                 Level::Avx2Fma => unsafe { check_avx2() },
                 // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
                 Level::Avx512 => unsafe { check_avx512() },
+                // SAFETY: as above.
+                #[cfg(target_arch = "aarch64")]
+                Level::Neon => unsafe { check_neon() },
             }
         }
     }

@@ -330,6 +330,9 @@ fn vectorised(isa: Isa, k: &Consts, w: &mut [f32], g: &[f32], s: &mut [f32]) {
         // SAFETY: the token proves AVX2 and FMA on this CPU.
         #[cfg(target_arch = "x86_64")]
         Level::Avx2Fma => unsafe { step_avx2(k, w, g, s) },
+        // NEON is arm64's baseline: the plain loop is already vectorised with it.
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => step(k, w, g, s),
         Level::Scalar => step(k, w, g, s),
     }
 }
