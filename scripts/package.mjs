@@ -1,12 +1,15 @@
 // npm run package: the installable tarballs, in pack/:
 //   ferro-nn-<version>.tgz             the root package: JavaScript, types, the loader
-//   ferro-nn-<platform>-<version>.tgz  the native binary of each platform built here
+//   ferro-nn-<platform>-<version>.tgz  the native binary of each of the seven
+//                                      platforms (scripts/platforms/targets.mjs),
+//                                      cross-built by npm run build:platforms
 // Only the root tarball's package.json names the platform packages in
 // optionalDependencies, as napi-rs projects publish it: the repository's own
 // package.json does not, so that installing from source never looks for them.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { TARGETS, binaryName } from './platforms/targets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pack = `${root}pack`;
@@ -19,15 +22,12 @@ const size = (file) => `${(statSync(file).size / 2 ** 20).toFixed(2)} MiB`;
 
 rmSync(pack, { recursive: true, force: true });
 mkdirSync(pack, { recursive: true });
-if (!existsSync(`${root}npm`)) execFileSync('npx', ['napi', 'create-npm-dirs'], { cwd: root, stdio: 'inherit' });
-const platforms = readdirSync(`${root}npm`);
 
-// The binary packages of the platforms built here.
-const built = readdirSync(`${root}native`).filter((f) => f.endsWith('.node'));
-if (built.length === 0) throw new Error('package: no native binary in native/; run npm run build first');
-for (const binary of built) {
-  const platform = binary.slice(pkg.napi.binaryName.length + 1, -'.node'.length);
-  if (!platforms.includes(platform)) throw new Error(`package: ${binary} is not one of the napi targets`);
+// Every platform or none: a release missing one would install nothing there.
+const missing = TARGETS.map((t) => binaryName(t.platform)).filter((b) => !existsSync(`${root}native/${b}`));
+if (missing.length) throw new Error(`package: native/ lacks ${missing.join(', ')}; run npm run build:platforms`);
+for (const { platform } of TARGETS) {
+  const binary = binaryName(platform);
   copyFileSync(`${root}native/${binary}`, `${root}npm/${platform}/${binary}`);
   const tarball = npmPack(`${root}npm/${platform}`);
   console.log(`${tarball}: ${size(`${pack}/${tarball}`)} (${binary}: ${size(`${root}native/${binary}`)})`);
@@ -41,9 +41,7 @@ for (const { path } of files) {
   cpSync(`${root}${path}`, `${stage}/${path}`);
 }
 const { scripts, devDependencies, ...published } = pkg;
-published.optionalDependencies = Object.fromEntries(
-  platforms.map((p) => [JSON.parse(readFileSync(`${root}npm/${p}/package.json`, 'utf8')).name, pkg.version]),
-);
+published.optionalDependencies = Object.fromEntries(TARGETS.map((t) => [`ferro-nn-${t.platform}`, pkg.version]));
 writeFileSync(`${stage}/package.json`, `${JSON.stringify(published, null, 2)}\n`);
 const tarball = npmPack(stage);
 rmSync(stage, { recursive: true, force: true });

@@ -11,12 +11,15 @@ import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostPlatform } from './platforms/targets.mjs';
 import { PUBLISHED_FILE } from './published-files.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pack = join(root, 'pack');
-const tarballs = existsSync(pack) ? readdirSync(pack).filter((f) => f.endsWith('.tgz')) : [];
-if (tarballs.length < 2) throw new Error('test:install: run npm run package first (pack/ needs the root and a platform tarball)');
+// The root package and this machine's platform package (the others are for other systems).
+const host = hostPlatform();
+const tarballs = existsSync(pack) ? readdirSync(pack).filter((f) => /^ferro-nn-\d/.test(f) || f.startsWith(`ferro-nn-${host}-`)) : [];
+if (tarballs.length < 2) throw new Error(`test:install: run npm run package first (pack/ needs the root and the ${host} tarball)`);
 
 // No Rust: drop every PATH entry that holds cargo or rustc.
 const path = process.env.PATH.split(delimiter)

@@ -1,4 +1,4 @@
-/** Loads the compiled addon through the loader napi-rs generated. */
+/** Loads the compiled addon through native/index.cjs, the loader that picks this platform's binary. */
 
 import { createRequire } from 'node:module';
 import type * as Binding from '../native/index.cjs';

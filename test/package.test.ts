@@ -3,11 +3,12 @@
  * and documentation on every public declaration and option of the shipped types.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { TARGETS } from '../scripts/platforms/targets.mjs';
 import { PUBLISHED_FILE } from '../scripts/published-files.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -49,25 +50,14 @@ describe('published package', () => {
     expect(JSON.parse(out)).toEqual({ differ: [], errorIsOneClass: true });
   });
 
-  it('the napi field names the five targets and has a platform package for each', () => {
+  it('the napi field names the seven targets and has a platform package for each, with its os/cpu/libc', () => {
     expect(pkg.napi.binaryName).toBe('ferro-nn');
-    expect(pkg.napi.targets).toEqual([
-      'x86_64-unknown-linux-gnu',
-      'aarch64-unknown-linux-gnu',
-      'x86_64-apple-darwin',
-      'aarch64-apple-darwin',
-      'x86_64-pc-windows-msvc',
-    ]);
-    const platforms = {
-      'linux-x64-gnu': { os: ['linux'], cpu: ['x64'], libc: ['glibc'] },
-      'linux-arm64-gnu': { os: ['linux'], cpu: ['arm64'], libc: ['glibc'] },
-      'darwin-x64': { os: ['darwin'], cpu: ['x64'] },
-      'darwin-arm64': { os: ['darwin'], cpu: ['arm64'] },
-      'win32-x64-msvc': { os: ['win32'], cpu: ['x64'] },
-    };
-    for (const [platform, fields] of Object.entries(platforms)) {
-      const sub = JSON.parse(readFileSync(`${root}npm/${platform}/package.json`, 'utf8'));
-      expect(sub).toMatchObject({ name: `ferro-nn-${platform}`, version: pkg.version, main: `ferro-nn.${platform}.node`, ...fields });
+    expect(pkg.napi.targets).toEqual(TARGETS.map((t) => t.triple));
+    expect(readdirSync(`${root}npm`).sort()).toEqual(TARGETS.map((t) => t.platform).sort());
+    for (const t of TARGETS) {
+      const sub = JSON.parse(readFileSync(`${root}npm/${t.platform}/package.json`, 'utf8'));
+      expect(sub).toMatchObject({ name: `ferro-nn-${t.platform}`, version: pkg.version, main: `ferro-nn.${t.platform}.node`, os: [t.os], cpu: [t.cpu] });
+      expect(sub.libc).toEqual(t.libc ? [t.libc] : undefined);
     }
   });
 
