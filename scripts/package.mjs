@@ -3,13 +3,14 @@
 //   ferro-nn-<platform>-<version>.tgz  the native binary of each of the seven
 //                                      platforms (scripts/platforms/targets.mjs),
 //                                      cross-built by npm run build:platforms
+//                                      into target/platforms/release
 // Only the root tarball's package.json names the platform packages in
 // optionalDependencies, as napi-rs projects publish it: the repository's own
 // package.json does not, so that installing from source never looks for them.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { TARGETS, binaryName } from './platforms/targets.mjs';
+import { TARGETS, binaryName, releaseDir } from './platforms/targets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pack = `${root}pack`;
@@ -24,13 +25,14 @@ rmSync(pack, { recursive: true, force: true });
 mkdirSync(pack, { recursive: true });
 
 // Every platform or none: a release missing one would install nothing there.
-const missing = TARGETS.map((t) => binaryName(t.platform)).filter((b) => !existsSync(`${root}native/${b}`));
-if (missing.length) throw new Error(`package: native/ lacks ${missing.join(', ')}; run npm run build:platforms`);
+const release = releaseDir(root);
+const missing = TARGETS.map((t) => binaryName(t.platform)).filter((b) => !existsSync(`${release}/${b}`));
+if (missing.length) throw new Error(`package: ${release} lacks ${missing.join(', ')}; run npm run build:platforms`);
 for (const { platform } of TARGETS) {
   const binary = binaryName(platform);
-  copyFileSync(`${root}native/${binary}`, `${root}npm/${platform}/${binary}`);
+  copyFileSync(`${release}/${binary}`, `${root}npm/${platform}/${binary}`);
   const tarball = npmPack(`${root}npm/${platform}`);
-  console.log(`${tarball}: ${size(`${pack}/${tarball}`)} (${binary}: ${size(`${root}native/${binary}`)})`);
+  console.log(`${tarball}: ${size(`${pack}/${tarball}`)} (${binary}: ${size(`${release}/${binary}`)})`);
 }
 
 // The root package, staged with the published manifest.

@@ -1,21 +1,22 @@
 // npm run build:platforms: the release addon for every target in
-// targets.mjs, cross-built here, into native/ferro-nn.<platform>.node (where
-// scripts/package.mjs finds them). Needs the toolchain of setup.sh, whose
+// targets.mjs, cross-built here, into target/platforms/release/ferro-nn.<platform>.node
+// (where scripts/package.mjs finds them). Needs the toolchain of setup.sh, whose
 // venv (zig, cargo-zigbuild) is put on PATH here. `-- <platform>…` builds
 // only those.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TARGETS, binaryName, cargoOutput } from './targets.mjs';
+import { TARGETS, binaryName, cargoOutput, releaseDir } from './targets.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+const out = releaseDir(root);
 const venv = join(root, 'target', 'platforms', 'cross-venv', 'bin');
 const wanted = process.argv.slice(2);
 const targets = wanted.length ? TARGETS.filter((t) => wanted.includes(t.platform)) : TARGETS;
 if (targets.length !== (wanted.length || TARGETS.length)) throw new Error(`build:platforms: unknown platform in ${wanted.join(', ')}`);
 
-mkdirSync(join(root, 'native'), { recursive: true });
+mkdirSync(out, { recursive: true });
 for (const t of targets) {
   const started = Date.now();
   const env = { ...process.env, PATH: `${venv}${delimiter}${process.env.PATH}` };
@@ -40,7 +41,7 @@ for (const t of targets) {
   if (run.status !== 0) throw new Error(`build:platforms: ${t.platform} failed`);
   // Every target builds without a warning (clippy covers x86_64 and aarch64).
   if (/^warning/m.test(run.stderr)) throw new Error(`build:platforms: ${t.platform} built with warnings`);
-  copyFileSync(join(root, 'target', t.triple, 'release', cargoOutput(t)), join(root, 'native', binaryName(t.platform)));
+  copyFileSync(join(root, 'target', t.triple, 'release', cargoOutput(t)), join(out, binaryName(t.platform)));
   console.log(`build:platforms: ${t.platform} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -17,3 +17,5 @@ export function binaryName(platform: string): string;
 export function cargoOutput(t: Target): string;
 /** The platform of the running Node, named as the loader names it. */
 export function hostPlatform(): string;
+/** Where build:platforms leaves the release binaries (root ends with '/'). */
+export function releaseDir(root: string): string;

@@ -21,6 +21,13 @@ export const TARGETS = [
   { platform: 'win32-x64-gnu', triple: 'x86_64-pc-windows-gnu', os: 'win32', cpu: 'x64' },
 ];
 
+/**
+ * Where build:platforms leaves the release binaries, apart from native/
+ * (the checkout's own build, which npm run build overwrites), so that a
+ * package never ships a development build.
+ */
+export const releaseDir = (root) => `${root}target/platforms/release`;
+
 /** The file name of the addon for `platform`, as napi-rs names it. */
 export const binaryName = (platform) => `ferro-nn.${platform}.node`;
 

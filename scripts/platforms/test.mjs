@@ -59,17 +59,25 @@ check('cargo test -p ferro-nn-core --target aarch64-unknown-linux-gnu', () => {
 });
 
 console.log('test:platforms: static checks of each binary');
-const binary = (t) => join(root, 'native', binaryName(t.platform));
+// The binaries as shipped: unpacked from the platform tarballs in pack/.
+const binary = (t) => {
+  const dir = join(work, 'unpacked', t.platform);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  sh('tar', ['xzf', tarball(`ferro-nn-${t.platform}`), '-C', dir]);
+  return join(dir, 'package', binaryName(t.platform));
+};
 for (const t of TARGETS.filter((t) => t.os === 'linux')) {
   check(`${t.platform}: ELF for ${t.cpu}, ${t.libc === 'glibc' ? 'glibc symbols ≤ 2.17' : "musl's libc only"}`, () => {
-    const header = sh('readelf', ['-h', binary(t)]);
+    const file = binary(t);
+    const header = sh('readelf', ['-h', file]);
     expect(header.includes(t.cpu === 'x64' ? 'X86-64' : 'AArch64'), `wrong machine: ${header.match(/Machine:.*/)?.[0]}`);
-    const needed = [...sh('readelf', ['-d', binary(t)]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1]);
+    const needed = [...sh('readelf', ['-d', file]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1]);
     if (t.libc === 'musl') {
       expect(needed.length === 1 && needed[0] === 'libc.so', `needs ${needed.join(', ')}`);
       return `needs ${needed.join(', ')}`;
     }
-    const versions = [...sh('objdump', ['-T', binary(t)]).matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    const versions = [...sh('objdump', ['-T', file]).matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
     const newest = versions.reduce((a, b) => (b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]) ? b : a), [0, 0]);
     expect(newest[0] === 2 && newest[1] <= 17, `needs GLIBC_${newest.join('.')}`);
     return `newest symbol GLIBC_${newest.join('.')}; needs ${needed.join(', ')}`;
@@ -155,6 +163,21 @@ for (const t of TARGETS.filter((t) => nodes[t.platform])) {
     return `${result.platform}, ${result.isa}: test accuracy ${result.accuracy.toFixed(4)}, loss ${result.loss.toFixed(5)}`;
   });
 }
+
+check('win32-x64-gnu: loads in a Node-API host not named node.exe', () => {
+  const dir = join(work, 'projects', 'win32-x64-gnu');
+  expect(runs['win32-x64-gnu'], 'the win32 install did not run');
+  const env = { ...process.env, HOST_EXE: 'some-host.exe' };
+  const script = "console.log(process.execPath.split('\\\\').pop(), require('ferro-nn').kernelIsa())";
+  const out = sh('bash', [join(root, 'scripts/platforms/wine-node.sh'), join(work, 'wine'), '-e', script], { cwd: dir, env }).trim();
+  expect(/^some-host\.exe \S+$/.test(out), `printed ${out}`);
+  return out;
+});
+
+console.log('test:platforms: clippy for aarch64');
+check('cargo clippy --all-targets --target aarch64-unknown-linux-gnu, no warnings', () => {
+  sh('cargo', ['clippy', '-q', '--all-targets', '--target', 'aarch64-unknown-linux-gnu', '--', '-D', 'warnings'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+});
 
 const reference = runs['linux-x64-gnu'];
 if (reference) {

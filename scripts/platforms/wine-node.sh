@@ -4,6 +4,9 @@
 #
 #   wine-node.sh <workdir> [node args...]   set up (idempotent), then run node.exe
 #
+# HOST_EXE=name.exe runs a copy of node.exe under that name instead: an
+# addon that imported Node-API from "node.exe" would fail to load there.
+#
 # Two things wine 8 (Debian 12's) needs help with:
 # - Rust's std imports ProcessPrng from bcryptprimitives.dll, which wine 8
 #   lacks: a shim DLL (built here with MinGW, over RtlGenRandom) goes in the
@@ -59,6 +62,11 @@ if [ ! -f "$WINEPREFIX/.ready" ]; then
   touch "$WINEPREFIX/.ready"
 fi
 cp "$shim" "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+
+if [ -n "${HOST_EXE:-}" ]; then
+  cp "$node" "$work/node/$HOST_EXE"
+  node="$work/node/$HOST_EXE"
+fi
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
