@@ -1,7 +1,7 @@
 //! Trains the seed model shape on synthetic MNIST-sized data, for profilers:
-//! profile_fit [threads] [epochs]
+//! profile_fit [threads] [epochs]; PROFILE_BN=1 adds BatchNormalization after the hidden layer
 use ferro_core::kernels::Activation;
-use ferro_core::layers::DenseSpec;
+use ferro_core::layers::{DenseSpec, LayerSpec};
 use ferro_core::losses::Loss;
 use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{FitOptions, Model, Samples, Silent};
@@ -11,8 +11,12 @@ fn main() {
     let threads: usize = std::env::args().nth(1).and_then(|v| v.parse().ok()).unwrap_or(1);
     let epochs: usize = std::env::args().nth(2).and_then(|v| v.parse().ok()).unwrap_or(3);
     ferro_core::pool::set_num_threads(threads).unwrap();
-    let mut model =
-        Model::new(784, &[DenseSpec::new(512, Activation::Relu), DenseSpec::new(10, Activation::Softmax)], 1).unwrap();
+    let mut specs: Vec<LayerSpec> = vec![DenseSpec::new(512, Activation::Relu).into()];
+    if std::env::var("PROFILE_BN").is_ok_and(|v| v == "1") {
+        specs.push(LayerSpec::BatchNormalization(Default::default()));
+    }
+    specs.push(DenseSpec::new(10, Activation::Softmax).into());
+    let mut model = Model::build(784, &specs, 1).unwrap();
     model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
     let n = 60000;
     let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
