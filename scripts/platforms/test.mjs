@@ -12,7 +12,8 @@
 //      seven (--os/--cpu/--libc), and that platform's own Node trains the
 //      seed model on an MNIST subset; its figures are checked against the
 //      x64 run.
-// Needs pack/ from npm run package; downloads go to target/platforms.
+// npm run test:platforms builds and packs every target first (npm run
+// package). Downloads, npm's cache included, stay in target/platforms.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,9 +27,11 @@ const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const tarball = (name) => join(pack, `${name}-${version}.tgz`);
 const wanted = ['ferro-nn', ...TARGETS.map((t) => `ferro-nn-${t.platform}`)].map(tarball);
 const absent = wanted.filter((f) => !existsSync(f));
-if (absent.length) throw new Error(`test:platforms: run npm run package first; pack/ lacks ${absent.join(', ')}`);
+if (absent.length) throw new Error(`test:platforms: pack/ lacks ${absent.join(', ')}; npm run package makes them`);
 
 const llvm = join(execFileSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).trim(), 'lib/rustlib/x86_64-unknown-linux-gnu/bin');
+// Nothing cached outside the clone: npm (here and in the scripts it runs) uses its own cache.
+process.env.npm_config_cache = join(work, 'npm-cache');
 const sh = (cmd, args, options = {}) => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
 const failures = [];
 const check = (what, f) => {
