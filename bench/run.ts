@@ -11,9 +11,13 @@
  *            costs per step, and peak RSS of examples/mnist.ts
  *   predict  one-row predict latency (p50, p99), 64 one-row predicts in flight,
  *            and batched predict throughput of the seed model
+ *   peers    the seed model in ferro-nn against TensorFlow.js (wasm, in Node) and,
+ *            when bench/peers/setup.sh has made bench/peers/.venv, Keras 3 on JAX,
+ *            TensorFlow and PyTorch and plain PyTorch: s/epoch, ratio, test_acc
+ *            (not part of the default run: `npm run bench -- peers`)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +26,25 @@ const benchBin = `${root}target/release/ferro-nn-bench`;
 const THREADS = [1, 2];
 
 interface Shape { shape: string; ferro: number; ndarray: number; openblas: number | null }
-interface Kernels { threads: number; isa: string; fma_peak: number; openblas_core: string | null; shapes: Shape[] }
+interface Kernels {
+  threads: number;
+  isa: string;
+  fma_peak: number;
+  openblas_core: string | null;
+  /** openblas_get_config() and its threading (pthreads, OpenMP, sequential). */
+  openblas_build: string | null;
+  /** The threads OpenBLAS reported after pinning. */
+  openblas_threads: number | null;
+  shapes: Shape[];
+}
+
+/**
+ * A figure above the FMA peak of its thread count cannot be what it claims
+ * (more threads ran than the column says): shown as invalid, never judged.
+ */
+const valid = (gflops: number | null, r: Kernels): boolean => gflops !== null && gflops <= r.fma_peak;
+const shown = (gflops: number | null, r: Kernels): string =>
+  gflops === null ? 'n/a' : valid(gflops, r) ? gflops.toFixed(1) : `${gflops.toFixed(1)} INVALID (above peak)`;
 interface SweepRow { sweep: string; hidden: number; batch: number; step_ms: number; gflops: number }
 interface MnistRun { threads: number; isa: string; batchHook: boolean; epochSeconds: number[]; testAccuracy: number; maxRssMiB: number }
 interface PredictRun {
@@ -78,11 +100,13 @@ function ensureOpenBlas(): void {
 }
 
 function runBench(mode: 'kernels' | 'sweep', threads: number): unknown {
-  const env: NodeJS.ProcessEnv = { ...process.env, MATMUL_NUM_THREADS: String(threads) };
+  // Every baseline pinned to the column's thread count, whatever its build:
+  // Debian's OpenMP OpenBLAS reads OMP_NUM_THREADS, not openblas_set_num_threads alone.
+  const pin = String(threads);
+  const env: NodeJS.ProcessEnv = { ...process.env, MATMUL_NUM_THREADS: pin, OMP_NUM_THREADS: pin, OPENBLAS_NUM_THREADS: pin };
   // Let OpenBLAS pick its own kernel and cache sizes for this CPU.
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  delete env.OPENBLAS_NUM_THREADS;
   return JSON.parse(execFileSync(benchBin, [mode, '--threads', String(threads)], { env, encoding: 'utf8' }));
 }
 
@@ -91,17 +115,21 @@ function kernels(): Kernels[] {
   const results = THREADS.map((t) => runBench('kernels', t) as Kernels);
   for (const r of results) {
     console.log(
-      `GEMM, ${r.threads} thread(s), ferro-nn ${r.isa}; FMA peak ${r.fma_peak.toFixed(0)} GFLOP/s; OpenBLAS core: ${r.openblas_core ?? 'n/a'}`,
+      `GEMM, ${r.threads} thread(s), ferro-nn ${r.isa}; FMA peak ${r.fma_peak.toFixed(0)} GFLOP/s; ` +
+        `OpenBLAS: ${r.openblas_build ?? 'n/a'}, core ${r.openblas_core ?? 'n/a'}, ${r.openblas_threads ?? '?'} thread(s) ran`,
     );
+    if (r.openblas_threads !== null && r.openblas_threads !== r.threads) {
+      console.log(`  OpenBLAS ran ${r.openblas_threads} threads in the ${r.threads}-thread column: its figures are not comparable.`);
+    }
     table(
       ['shape', 'ferro-nn', 'ndarray', 'OpenBLAS', '% of peak', 'vs OpenBLAS'],
       r.shapes.map((s) => [
         s.shape,
-        s.ferro.toFixed(1),
-        s.ndarray.toFixed(1),
-        s.openblas?.toFixed(1) ?? 'n/a',
+        shown(s.ferro, r),
+        shown(s.ndarray, r),
+        shown(s.openblas, r),
         `${((100 * s.ferro) / r.fma_peak).toFixed(0)}%`,
-        s.openblas ? `${(s.ferro / s.openblas).toFixed(2)}×` : 'n/a',
+        valid(s.ferro, r) && valid(s.openblas, r) ? `${(s.ferro / s.openblas!).toFixed(2)}×` : 'n/a',
       ]),
     );
   }
@@ -109,15 +137,22 @@ function kernels(): Kernels[] {
   return results;
 }
 
-function sweep(): void {
+function sweep(): { threads: number; rows: SweepRow[] }[] {
   const results = THREADS.map((t) => runBench('sweep', t) as { threads: number; rows: SweepRow[] });
+  const label = (r: SweepRow): string =>
+    r.sweep === 'hidden'
+      ? `hidden ${r.hidden}, batch ${r.batch}`
+      : r.sweep === 'batch'
+        ? `batch ${r.batch}, hidden ${r.hidden}`
+        : `${r.sweep}, hidden ${r.hidden}, batch ${r.batch}`;
   const rows = results[0]!.rows.map((r, i) => [
-    r.sweep === 'hidden' ? `hidden ${r.hidden}, batch ${r.batch}` : `batch ${r.batch}, hidden ${r.hidden}`,
+    label(r),
     ...results.flatMap((res) => [res.rows[i]!.step_ms.toFixed(2), res.rows[i]!.gflops.toFixed(1)]),
   ]);
   console.log('Whole training step of Dense(h, relu) → Dense(10, softmax) on 784 inputs');
   table(['shape', ...results.flatMap((r) => [`ms/step ${r.threads}T`, `GFLOP/s ${r.threads}T`])], rows);
   save('sweep', { results });
+  return results;
 }
 
 function mnist(): Record<string, unknown> {
@@ -193,23 +228,81 @@ function predict(): { p50Us: number; p99Us: number; concurrentRowsPerSecond: num
   return result;
 }
 
+interface PeerRun { peer: string; threads: number; medianEpochSeconds: number; testAccuracy: number; note?: string }
+
+/** The seed model in ferro-nn and its peers, one run each, one table. */
+function peers(): void {
+  const tsx = `${root}node_modules/.bin/tsx`;
+  const json = (out: string): PeerRun => JSON.parse(out.trim().split('\n').at(-1)!) as PeerRun;
+  const runs: PeerRun[] = [];
+  for (const t of THREADS) {
+    const out = execFileSync(tsx, [`${root}bench/mnist-epochs.ts`], { env: { ...process.env, FERRO_NN_NUM_THREADS: String(t) }, encoding: 'utf8' });
+    const r = json(out) as PeerRun & { isa: string };
+    runs.push({ ...r, peer: `ferro-nn (${r.isa})`, threads: t });
+  }
+  runs.push(json(execFileSync(tsx, [`${root}bench/peers/tfjs.ts`], { encoding: 'utf8' })));
+  const python = `${root}bench/peers/.venv/bin/python`;
+  if (existsSync(python)) {
+    for (const t of THREADS) {
+      // Pinned twice: to t cores, and each runtime's own thread count.
+      const pin = String(t);
+      const env = { ...process.env, OMP_NUM_THREADS: pin, MKL_NUM_THREADS: pin, TF_NUM_INTRAOP_THREADS: pin, TF_NUM_INTEROP_THREADS: pin, TF_CPP_MIN_LOG_LEVEL: '2' };
+      const cores = `0-${t - 1}`;
+      const run = (script: string, ...args: string[]) =>
+        json(execFileSync('taskset', ['-c', cores, python, `${root}bench/peers/${script}`, ...args], { cwd: `${root}bench/peers`, env, encoding: 'utf8' }));
+      for (const backend of ['jax', 'tensorflow', 'torch']) runs.push(run('keras_mnist.py', backend, pin));
+      runs.push(run('torch_mnist.py', pin));
+    }
+  } else {
+    console.log('No Python peers: bench/peers/setup.sh prepares them (Keras 3 on JAX, TensorFlow, PyTorch; plain PyTorch).');
+  }
+  const ferro = (t: number) => runs.find((r) => r.peer.startsWith('ferro-nn') && r.threads === t)!.medianEpochSeconds;
+  console.log(`The seed model, full MNIST, batch 128, median of epochs 2-5 (${machine.cpu}, ${machine.date.slice(0, 10)})`);
+  table(
+    ['peer', 'threads', 's/epoch', '× ferro-nn', 'test_acc'],
+    runs.map((r) => [
+      r.peer,
+      String(r.threads),
+      r.medianEpochSeconds.toFixed(3),
+      `${(r.medianEpochSeconds / ferro(r.threads)).toFixed(2)}×`,
+      `${r.testAccuracy.toFixed(4)}${r.note ? ` (${r.note})` : ''}`,
+    ]),
+  );
+  save('peers', { runs });
+}
+
 const wanted = process.argv.slice(2);
-const want = (name: string): boolean => wanted.length === 0 || wanted.includes(name);
+// peers takes minutes and needs its own set-up: only when asked for.
+const want = (name: string): boolean => (wanted.length === 0 ? name !== 'peers' : wanted.includes(name));
 const checks: [string, boolean][] = [];
+const invalid: string[] = [];
 if (want('kernels') || want('sweep')) {
   execFileSync('cargo', ['build', '--release', '-q', '-p', 'ferro-nn-bench'], { cwd: root, stdio: 'inherit' });
 }
 if (want('kernels')) {
   for (const r of kernels()) {
+    // Only figures that can be true are judged; an invalid one is reported as such.
+    const pinned = r.openblas_threads === null || r.openblas_threads === r.threads;
     for (const s of r.shapes) {
-      if (s.openblas !== null) checks.push([`${r.threads}T ${s.shape} ≥ OpenBLAS`, s.ferro >= s.openblas]);
+      if (s.openblas === null) continue;
+      if (valid(s.ferro, r) && valid(s.openblas, r) && pinned) checks.push([`${r.threads}T ${s.shape} ≥ OpenBLAS`, s.ferro >= s.openblas]);
+      else invalid.push(`${r.threads}T ${s.shape} vs OpenBLAS: a figure above the FMA peak, or OpenBLAS unpinned`);
     }
     for (const s of r.shapes.filter((s) => (s.shape.startsWith('X·W1') || s.shape.startsWith('Xᵀ·dH')))) {
-      checks.push([`${r.threads}T ${s.shape} ≥ 75% of FMA peak`, s.ferro >= 0.75 * r.fma_peak]);
+      if (valid(s.ferro, r)) checks.push([`${r.threads}T ${s.shape} ≥ 75% of FMA peak`, s.ferro >= 0.75 * r.fma_peak]);
+      else invalid.push(`${r.threads}T ${s.shape}: ferro-nn above the FMA peak`);
     }
   }
 }
-if (want('sweep')) sweep();
+if (want('sweep')) {
+  // Growth (issue 13): at widths ≥ 512 on 1 thread no shape, layer or
+  // optimizer below 80% of the seed model's GFLOP/s.
+  const one = sweep()[0]!.rows;
+  const seed = one.find((r) => r.sweep === 'hidden' && r.hidden === 512 && r.batch === 128)!.gflops;
+  for (const r of one.filter((r) => r.hidden >= 512)) {
+    checks.push([`1T ${r.sweep} (hidden ${r.hidden}, batch ${r.batch}) ≥ 80% of the seed model's GFLOP/s`, r.gflops >= 0.8 * seed]);
+  }
+}
 if (want('mnist')) {
   const m = mnist() as {
     perThreads: { threads: number; medianEpochSeconds: number; testAccuracy: number[] }[];
@@ -224,6 +317,7 @@ if (want('mnist')) {
   checks.push(['test_acc ≥ 0.975 (seeded runs)', m.perThreads.every((p) => p.testAccuracy.every((a) => a >= 0.975))]);
   checks.push(['seed peak RSS ≤ 450 MiB', m.seedProgram.maxRssMiB <= 450]);
 }
+if (want('peers')) peers();
 if (want('predict')) {
   const p = predict();
   checks.push(['one-row predict p50 ≤ 50 µs', p.p50Us <= 50]);
@@ -233,4 +327,5 @@ if (want('predict')) {
 if (checks.length) {
   console.log('Targets (issues 3 and 9)');
   for (const [what, ok] of checks) console.log(`  ${ok ? 'met ' : 'MISS'}  ${what}`);
+  for (const what of invalid) console.log(`  INVALID  ${what} (not judged)`);
 }

@@ -10,9 +10,9 @@ mod openblas;
 mod peak;
 
 use ferro_core::kernels::{gemm, Epilogue, GemmBuffers, Isa};
-use ferro_core::layers::DenseSpec;
+use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, LayerSpec};
 use ferro_core::losses::{Loss, LossTotals};
-use ferro_core::optimizers::RmsPropConfig;
+use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, RmsPropConfig, Rule};
 use ferro_core::{kernels::Activation, EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
 use ndarray::{linalg::general_mat_mul, Array2, ArrayView2};
 use std::time::Instant;
@@ -134,14 +134,19 @@ fn kernels(threads: usize) -> String {
             ob.map_or("null".into(), |t| format!("{:.2}", g(t)))
         ));
     }
+    // What actually ran: the build and its thread count after pinning (an
+    // OpenMP build left unpinned ran on every core in its "1 thread" column).
+    let json = |v: String| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
     format!(
-        "{{\"threads\":{threads},\"isa\":\"{}\",\"fma_peak\":{:.2},\"openblas_core\":{},\"shapes\":[{}]}}",
+        "{{\"threads\":{threads},\"isa\":\"{}\",\"fma_peak\":{:.2},\"openblas_core\":{},\"openblas_build\":{},\"openblas_threads\":{},\"shapes\":[{}]}}",
         isa.name(),
         peak::fma_peak_gflops(threads),
         match &blas {
-            Ok(b) => format!("\"{}\"", b.core_name()),
-            Err(e) => format!("null,\"openblas_error\":\"{e}\""),
+            Ok(b) => json(b.core_name()),
+            Err(e) => format!("null,\"openblas_error\":{}", json(e.clone())),
         },
+        blas.as_ref().map_or("null".into(), |b| json(b.build())),
+        blas.as_ref().ok().and_then(|b| b.threads()).map_or("null".into(), |n| n.to_string()),
         rows.join(",")
     )
 }
@@ -160,11 +165,9 @@ impl FitObserver for Clock {
 
 /// Seconds per training step: the median of 7 epochs (the first, warm-up, dropped), so a
 /// burst of load from the VM's neighbours moves it less than a median of 3 did.
-fn step_seconds(hidden: usize, batch: usize, steps: usize) -> f64 {
-    let mut model =
-        Model::new(784, &[DenseSpec::new(hidden, Activation::Relu), DenseSpec::new(10, Activation::Softmax)], 1)
-            .unwrap();
-    model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
+fn step_seconds(specs: &[LayerSpec], optimizer: OptimizerConfig, batch: usize, steps: usize) -> f64 {
+    let mut model = Model::build(784, specs, 1).unwrap();
+    model.compile(optimizer, Loss::SparseCategoricalCrossentropy).unwrap();
     let n = batch * steps;
     let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
     let y: Vec<i32> = (0..n).map(|i| (i % 10) as i32).collect();
@@ -179,25 +182,64 @@ fn step_seconds(hidden: usize, batch: usize, steps: usize) -> f64 {
     epochs[epochs.len() / 2] / steps as f64
 }
 
+/// Dense(h, relu) × `depth` → Dense(10, softmax), with `extra` after each hidden Dense.
+fn stack(hidden: usize, depth: usize, extra: Option<LayerSpec>) -> Vec<LayerSpec> {
+    let mut specs = Vec::new();
+    for _ in 0..depth {
+        specs.push(DenseSpec::new(hidden, Activation::Relu).into());
+        specs.extend(extra.clone());
+    }
+    specs.push(DenseSpec::new(10, Activation::Softmax).into());
+    specs
+}
+
+/// FLOPs per training step of the Dense layers (2 per multiply-add): the
+/// forward product and the weight gradient of each, and the input gradient
+/// of all but the first (Dropout and BatchNormalization are not counted).
+fn step_flops(specs: &[LayerSpec], batch: usize) -> f64 {
+    let mut dims = vec![784usize];
+    dims.extend(specs.iter().filter_map(|s| match s {
+        LayerSpec::Dense(d) => Some(d.units),
+        _ => None,
+    }));
+    let products: Vec<f64> = dims.windows(2).map(|w| 2.0 * (batch * w[0] * w[1]) as f64).collect();
+    2.0 * products.iter().sum::<f64>() + products[1..].iter().sum::<f64>()
+}
+
 fn sweep(threads: usize) -> String {
     ferro_core::pool::set_num_threads(threads).expect("threads");
-    let flops = |h: usize, b: usize| 2.0 * (b * h) as f64 * (784.0 + 10.0 + 784.0 + 10.0 + 10.0);
+    let adam = OptimizerConfig {
+        name: "Adam".into(),
+        rule: Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false },
+        learning_rate: LearningRate::Constant(1e-3),
+        weight_decay: None,
+        clip: Clip::None,
+    };
+    let rmsprop = || OptimizerConfig::from(RmsPropConfig::default());
     let mut rows = Vec::new();
-    let mut run = |kind: &str, h: usize, b: usize| {
-        let steps = ((4e9 / flops(h, b)) as usize).clamp(4, 400);
-        let t = step_seconds(h, b, steps);
+    let mut run = |kind: &str, h: usize, b: usize, specs: Vec<LayerSpec>, optimizer: OptimizerConfig| {
+        let flops = step_flops(&specs, b);
+        let steps = ((4e9 / flops) as usize).clamp(4, 400);
+        let t = step_seconds(&specs, optimizer, b, steps);
         rows.push(format!(
             "{{\"sweep\":\"{kind}\",\"hidden\":{h},\"batch\":{b},\"step_ms\":{:.4},\"gflops\":{:.2}}}",
             t * 1e3,
-            flops(h, b) / t / 1e9
+            flops / t / 1e9
         ));
     };
     for h in [128, 256, 512, 1024, 2048, 4096] {
-        run("hidden", h, 128);
+        run("hidden", h, 128, stack(h, 1, None), rmsprop());
     }
     for b in [32, 64, 128, 256, 512, 1024] {
-        run("batch", 512, b);
+        run("batch", 512, b, stack(512, 1, None), rmsprop());
     }
+    // The toolkit beyond the seed model, at its width and batch.
+    run("3 hidden layers", 512, 128, stack(512, 3, None), rmsprop());
+    let dropout = LayerSpec::Dropout(DropoutSpec { rate: 0.5, seed: Some(1) });
+    run("Dropout(0.5)", 512, 128, stack(512, 1, Some(dropout)), rmsprop());
+    let batch_norm = LayerSpec::BatchNormalization(BatchNormSpec::default());
+    run("BatchNormalization", 512, 128, stack(512, 1, Some(batch_norm)), rmsprop());
+    run("Adam", 512, 128, stack(512, 1, None), adam);
     format!("{{\"threads\":{threads},\"rows\":[{}]}}", rows.join(","))
 }
 

@@ -62,6 +62,39 @@ impl OpenBlas {
         }
     }
 
+    /// The build string (`openblas_get_config`: version, DYNAMIC_ARCH,
+    /// kernel, MAX_THREADS…) and its threading: "sequential", "pthreads" or
+    /// "OpenMP" (`openblas_get_parallel`).
+    pub fn build(&self) -> String {
+        // SAFETY: `char *openblas_get_config(void)` returns a static
+        // NUL-terminated string; `int openblas_get_parallel(void)` takes nothing.
+        unsafe {
+            let config = match self.lib.get::<unsafe extern "C" fn() -> *const c_char>(b"openblas_get_config") {
+                Ok(f) => CStr::from_ptr(f()).to_string_lossy().trim().to_string(),
+                Err(_) => "OpenBLAS (no openblas_get_config)".into(),
+            };
+            let parallel = match self.lib.get::<unsafe extern "C" fn() -> c_int>(b"openblas_get_parallel") {
+                Ok(f) => match f() {
+                    0 => "sequential",
+                    1 => "pthreads",
+                    2 => "OpenMP",
+                    _ => "unknown threading",
+                },
+                Err(_) => "unknown threading",
+            };
+            format!("{config} ({parallel})")
+        }
+    }
+
+    /// The threads OpenBLAS will use (`openblas_get_num_threads`), to check
+    /// that pinning took.
+    pub fn threads(&self) -> Option<usize> {
+        // SAFETY: the symbol is `int openblas_get_num_threads(void)`.
+        unsafe {
+            self.lib.get::<unsafe extern "C" fn() -> c_int>(b"openblas_get_num_threads").ok().map(|f| f() as usize)
+        }
+    }
+
     /// C = op(A)·op(B), row-major; `lda`/`ldb` are the stored row lengths.
     /// Panics unless the slices hold what cblas_sgemm reads and writes.
     #[allow(clippy::too_many_arguments)]
