@@ -25,7 +25,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const benchBin = `${root}target/release/ferro-nn-bench`;
 const THREADS = [1, 2];
 
-interface Shape { shape: string; ferro: number; ndarray: number; openblas: number | null }
+interface Shape { shape: string; ferro: number; ndarray: number; openblas: number | null; bf16: number | null }
 interface Kernels {
   threads: number;
   isa: string;
@@ -122,7 +122,7 @@ function kernels(): Kernels[] {
       console.log(`  OpenBLAS ran ${r.openblas_threads} threads in the ${r.threads}-thread column: its figures are not comparable.`);
     }
     table(
-      ['shape', 'ferro-nn', 'ndarray', 'OpenBLAS', '% of peak', 'vs OpenBLAS'],
+      ['shape', 'ferro-nn', 'ndarray', 'OpenBLAS', '% of peak', 'vs OpenBLAS', 'ferro-nn bf16'],
       r.shapes.map((s) => [
         s.shape,
         shown(s.ferro, r),
@@ -130,6 +130,8 @@ function kernels(): Kernels[] {
         shown(s.openblas, r),
         `${((100 * s.ferro) / r.fma_peak).toFixed(0)}%`,
         valid(s.ferro, r) && valid(s.openblas, r) ? `${(s.ferro / s.openblas!).toFixed(2)}×` : 'n/a',
+        // bfloat16 products may exceed the float32 FMA peak: two per lane per instruction.
+        s.bf16 === null ? 'n/a' : `${s.bf16.toFixed(1)} (${(s.bf16 / s.ferro).toFixed(2)}×)`,
       ]),
     );
   }

@@ -9,6 +9,7 @@
 mod openblas;
 mod peak;
 
+use ferro_core::kernels::bf16::{gemm_bf16, Bf16Buffers, Bf16Kernel};
 use ferro_core::kernels::{gemm, Epilogue, GemmBuffers, Isa};
 use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, LayerSpec};
 use ferro_core::losses::{Loss, LossTotals};
@@ -109,6 +110,14 @@ fn kernels(threads: usize) -> String {
         let mut bufs = GemmBuffers::default();
         // ferro-nn runs inside its pool, as it does during fit.
         let mut ferro = || gemm(isa, a, b, c1.view_mut(), Epilogue::None, &mut bufs);
+        // bfloat16 products, float32 sums (mixed_bfloat16), where the CPU has AVX512_BF16.
+        let bf16_kernel = Bf16Kernel::detect();
+        let (mut c4, mut bf16_bufs) = (Array2::<f32>::zeros((s.m, s.n)), Bf16Buffers::default());
+        let mut bf16 = || {
+            if let Some(kernel) = bf16_kernel {
+                gemm_bf16(kernel, a, b, c4.view_mut(), &mut bf16_bufs)
+            }
+        };
         let mut nd = || general_mat_mul(1.0, &a, &b, 0.0, &mut c2);
         let (ta, lda) = if s.a_t { (openblas::TRANS, s.m) } else { (openblas::NO_TRANS, s.k) };
         let (tb, ldb) = if s.b_t { (openblas::TRANS, s.k) } else { (openblas::NO_TRANS, s.n) };
@@ -119,19 +128,22 @@ fn kernels(threads: usize) -> String {
                 blas.sgemm(ta, tb, s.m, s.n, s.k, ad, lda, bd, ldb, cd)
             }
         };
-        let t =
-            ferro_core::pool::install(|| Ok(race(&mut [&mut ferro, &mut nd, &mut ob], reps, 5, 11, threads))).unwrap();
-        let (ferro, nd, ob) = (t[0], t[1], blas.is_ok().then_some(t[2]));
+        let t = ferro_core::pool::install(|| {
+            Ok(race(&mut [&mut ferro, &mut nd, &mut ob, &mut bf16], reps, 5, 11, threads))
+        })
+        .unwrap();
+        let (ferro, nd, ob, bf) = (t[0], t[1], blas.is_ok().then_some(t[2]), bf16_kernel.is_some().then_some(t[3]));
         let g = |t: f64| flops / t / 1e9;
         rows.push(format!(
-            "{{\"shape\":\"{}\",\"m\":{},\"n\":{},\"k\":{},\"ferro\":{:.2},\"ndarray\":{:.2},\"openblas\":{}}}",
+            "{{\"shape\":\"{}\",\"m\":{},\"n\":{},\"k\":{},\"ferro\":{:.2},\"ndarray\":{:.2},\"openblas\":{},\"bf16\":{}}}",
             s.name,
             s.m,
             s.n,
             s.k,
             g(ferro),
             g(nd),
-            ob.map_or("null".into(), |t| format!("{:.2}", g(t)))
+            ob.map_or("null".into(), |t| format!("{:.2}", g(t))),
+            bf.map_or("null".into(), |t| format!("{:.2}", g(t)))
         ));
     }
     // What actually ran: the build and its thread count after pinning (an

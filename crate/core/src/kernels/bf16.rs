@@ -1,0 +1,351 @@
+//! bfloat16 products with float32 sums, as Keras's `mixed_bfloat16` policy
+//! computes a Dense layer: both operands rounded to bfloat16 (to nearest,
+//! ties to even) when they are packed, and each pair of products added into
+//! float32 accumulators by AVX512_BF16's VDPBF16PS, which does 32
+//! multiply-adds per instruction where VFMADD231PS does 16.
+//!
+//! Packed layouts pair consecutive k: a `u32` holds element 2p in its low
+//! half and 2p + 1 in its high half, which is how VDPBF16PS pairs its
+//! operands (lane i: a[2i+1]·b[2i+1] + a[2i]·b[2i]). B is packed in
+//! NR-column slivers (`b[(s·kp + p)·NR + j]`), A in MR-row panels
+//! (`a[(t·kp + p)·MR + i]`), a zero pair padding an odd k and the edges.
+//!
+//! Work is split over MR-row panels of C only, and each element's sum runs
+//! over k in order, so results are the same on any thread count. The
+//! portable twin (`Bf16Kernel::Scalar`) follows VDPBF16PS's arithmetic:
+//! bfloat16 subnormals read as zero, each product exact in float32, the
+//! odd product added first.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+/// Rows of a tile: 8 × 2 zmm accumulators.
+pub const MR: usize = 8;
+/// Columns of a tile: two zmm registers of 16 float32 lanes.
+pub const NR: usize = 32;
+
+/// Which microkernel computes the tiles. `Avx512Bf16` can only come from
+/// [`Bf16Kernel::detect`], after the CPU was found to run AVX512_BF16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bf16Kernel {
+    /// The portable twin: the same arithmetic in scalar code.
+    Scalar,
+    /// VDPBF16PS; holding one proves the CPU runs it.
+    Avx512Bf16(Detected),
+}
+
+/// A token only `Bf16Kernel::detect` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detected(());
+
+impl Bf16Kernel {
+    /// VDPBF16PS where the CPU has AVX512_BF16 (and AVX-512F), else `None`.
+    pub fn detect() -> Option<Bf16Kernel> {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16") {
+            return Some(Bf16Kernel::Avx512Bf16(Detected(())));
+        }
+        None
+    }
+}
+
+/// `x` rounded to bfloat16 (nearest, ties to even), as its 16 bits. NaNs
+/// stay NaN (quietened); values past the largest bfloat16 become infinite.
+pub fn to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    let round = 0x7fff + ((bits >> 16) & 1);
+    ((bits + round) >> 16) as u16
+}
+
+/// The float32 a bfloat16 stands for.
+pub fn from_bf16(b: u16) -> f32 {
+    f32::from_bits((b as u32) << 16)
+}
+
+/// Packing space, owned by the caller so that repeated products allocate
+/// nothing once it is large enough.
+#[derive(Default)]
+pub struct Bf16Buffers {
+    a: Vec<u32>,
+    b: Vec<u32>,
+}
+
+/// Two bfloat16s in one word: `lo` (element 2p) in the low half.
+fn pair(lo: f32, hi: f32) -> u32 {
+    to_bf16(lo) as u32 | (to_bf16(hi) as u32) << 16
+}
+
+/// C = A·B, A m×k and B k×n in any layout, C row-major and contiguous.
+pub fn gemm_bf16(
+    kernel: Bf16Kernel,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    bufs: &mut Bf16Buffers,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    assert!(b.nrows() == k && c.dim() == (m, n), "gemm_bf16: shapes differ");
+    let c = c.as_slice_mut().expect("gemm_bf16: C must be row-major and contiguous");
+    if m == 0 || n == 0 {
+        return;
+    }
+    let kp = k.div_ceil(2);
+    let slivers = n.div_ceil(NR);
+    pack_pairs(a, MR, kp, &mut bufs.a);
+    // B's pairs run down its columns: packed as the rows of Bᵀ.
+    pack_pairs(b.t(), NR, kp, &mut bufs.b);
+    let (a_packed, b_packed) = (&bufs.a[..], &bufs.b[..]);
+    let panel = |(t, c_rows): (usize, &mut [f32])| {
+        let rows = c_rows.len() / n;
+        let a_panel = &a_packed[t * kp * MR..(t + 1) * kp * MR];
+        for s in 0..slivers {
+            let mut tile = [[0f32; NR]; MR];
+            tile_of(kernel, kp, a_panel, &b_packed[s * kp * NR..(s + 1) * kp * NR], &mut tile);
+            let cols = NR.min(n - s * NR);
+            for (i, row) in tile.iter().enumerate().take(rows) {
+                c_rows[i * n + s * NR..i * n + s * NR + cols].copy_from_slice(&row[..cols]);
+            }
+        }
+    };
+    if 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS {
+        c.par_chunks_mut(MR * n).enumerate().for_each(panel);
+    } else {
+        c.chunks_mut(MR * n).enumerate().for_each(panel);
+    }
+}
+
+/// Packs `x` (outer × k, any layout) in panels of `width` rows of k-pairs:
+/// `dst[(t·kp + p)·width + o % width]` pairs x[o, 2p] and x[o, 2p + 1],
+/// zeros past the edges. Reads rows or columns as slices when they are
+/// contiguous (both operands of every product in a training step are), and
+/// packs large operands a panel per task.
+fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>) {
+    let (outer, k) = x.dim();
+    dst.clear();
+    dst.resize(outer.div_ceil(width) * kp * width, 0);
+    if dst.is_empty() {
+        return;
+    }
+    let rows = x.as_slice();
+    let ld = x.strides()[1];
+    let column_major = rows.is_none() && x.strides()[0] == 1 && ld >= outer as isize;
+    let panel = |(t, out): (usize, &mut [u32])| {
+        let (first, count) = (t * width, width.min(outer - t * width));
+        if let Some(rows) = rows {
+            // Row-major: each row's pairs lie side by side.
+            for (o, row) in rows[first * k..(first + count) * k].chunks_exact(k.max(1)).enumerate() {
+                for (p, two) in row.chunks(2).enumerate() {
+                    out[p * width + o] = pair(two[0], two.get(1).copied().unwrap_or(0.0));
+                }
+            }
+        } else if column_major {
+            // SAFETY: with unit row stride and column stride ld ≥ outer,
+            // column c is the `outer` floats from c·ld, inside the array `x` views.
+            let column = |c: usize| unsafe { std::slice::from_raw_parts(x.as_ptr().add(c * ld as usize), outer) };
+            // Columns 2p and 2p + 1 side by side: contiguous reads and writes.
+            for p in 0..kp {
+                let lo = &column(2 * p)[first..first + count];
+                let out = &mut out[p * width..p * width + count];
+                if 2 * p + 1 < k {
+                    let hi = &column(2 * p + 1)[first..first + count];
+                    out.iter_mut().zip(lo).zip(hi).for_each(|((w, &l), &h)| *w = pair(l, h));
+                } else {
+                    out.iter_mut().zip(lo).for_each(|(w, &l)| *w = pair(l, 0.0));
+                }
+            }
+        } else {
+            for o in 0..count {
+                for p in 0..kp {
+                    let hi = if 2 * p + 1 < k { x[[first + o, 2 * p + 1]] } else { 0.0 };
+                    out[p * width + o] = pair(x[[first + o, 2 * p]], hi);
+                }
+            }
+        }
+    };
+    if outer * k >= PARALLEL_MIN_ELEMENTS {
+        dst.par_chunks_mut(kp * width).enumerate().for_each(panel);
+    } else {
+        dst.chunks_mut(kp * width).enumerate().for_each(panel);
+    }
+}
+
+/// Below this many elements an operand is packed on the calling thread.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+
+/// One MR×NR tile over `kp` k-pairs.
+fn tile_of(kernel: Bf16Kernel, kp: usize, a: &[u32], b: &[u32], tile: &mut [[f32; NR]; MR]) {
+    assert!(a.len() >= kp * MR && b.len() >= kp * NR, "bf16 tile: slivers too short");
+    match kernel {
+        Bf16Kernel::Scalar => tile_scalar(kp, a, b, tile),
+        // SAFETY: a Detected token exists only where AVX512_BF16 and
+        // AVX-512F were detected; the slivers were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Bf16Kernel::Avx512Bf16(_) => unsafe { simd::tile(kp, a.as_ptr(), b.as_ptr(), tile) },
+        #[cfg(not(target_arch = "x86_64"))]
+        Bf16Kernel::Avx512Bf16(_) => unreachable!("detected only on x86-64"),
+    }
+}
+
+/// VDPBF16PS's arithmetic, one lane at a time.
+fn tile_scalar(kp: usize, a: &[u32], b: &[u32], tile: &mut [[f32; NR]; MR]) {
+    // bfloat16 subnormals are read as zero (the instruction's DAZ).
+    let value = |h: u32| {
+        let x = from_bf16(h as u16);
+        if x.is_subnormal() {
+            0.0
+        } else {
+            x
+        }
+    };
+    for p in 0..kp {
+        for (i, row) in tile.iter_mut().enumerate() {
+            let w = a[p * MR + i];
+            let (a_lo, a_hi) = (value(w & 0xffff), value(w >> 16));
+            for (j, acc) in row.iter_mut().enumerate() {
+                let v = b[p * NR + j];
+                // bfloat16 products are exact in float32; two roundings per pair.
+                *acc += a_hi * value(v >> 16);
+                *acc += a_lo * value(v & 0xffff);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{MR, NR};
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// The CPU runs AVX512_BF16 and AVX-512F; `a` holds `kp·MR` and `b`
+    /// `kp·NR` packed words.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub unsafe fn tile(kp: usize, a: *const u32, b: *const u32, tile: &mut [[f32; NR]; MR]) {
+        // SAFETY: the caller vouches for the ISA and the lengths; a packed
+        // word is two bfloat16s, so reinterpreting 16 words as __m512bh
+        // (32 bfloat16s) is exact.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+            for p in 0..kp {
+                let row = b.add(p * NR);
+                let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(row.cast()));
+                let b1: __m512bh = std::mem::transmute(_mm512_loadu_si512(row.add(16).cast()));
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    let ai: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add(p * MR + i) as i32));
+                    acc[0] = _mm512_dpbf16_ps(acc[0], ai, b0);
+                    acc[1] = _mm512_dpbf16_ps(acc[1], ai, b1);
+                }
+            }
+            for (row, acc) in tile.iter_mut().zip(acc) {
+                _mm512_storeu_ps(row.as_mut_ptr(), acc[0]);
+                _mm512_storeu_ps(row.as_mut_ptr().add(16), acc[1]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn rounds_to_nearest_even() {
+        assert_eq!(to_bf16(1.0), 0x3f80);
+        // Halfway between 0x3f80 and 0x3f81: to the even one.
+        assert_eq!(to_bf16(f32::from_bits(0x3f80_8000)), 0x3f80);
+        assert_eq!(to_bf16(f32::from_bits(0x3f81_8000)), 0x3f82);
+        assert_eq!(to_bf16(f32::from_bits(0x3f80_8001)), 0x3f81);
+        assert_eq!(to_bf16(-2.5), 0xc020);
+        assert_eq!(to_bf16(f32::INFINITY), 0x7f80);
+        assert_eq!(to_bf16(f32::MAX), 0x7f80, "past the largest bfloat16: infinite");
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+        for x in [0.0f32, -0.0, 1e-30, 2.71, -65504.0, 1e38] {
+            let back = from_bf16(to_bf16(x));
+            assert!((back - x).abs() <= x.abs() * 2f32.powi(-8), "{x} -> {back}");
+        }
+    }
+
+    fn operands(m: usize, n: usize, k: usize) -> (Array2<f32>, Array2<f32>) {
+        let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 37 + p * 11) % 23) as f32 / 7.0 - 1.5);
+        let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 53 + j * 7) % 19) as f32 / 5.0 - 1.8);
+        (a, b)
+    }
+
+    /// Against float64 sums of the bfloat16-rounded operands (only the
+    /// float32 sums differ), and of the operands themselves (bfloat16's
+    /// 8-bit precision), at awkward sizes, for every kernel this CPU runs.
+    #[test]
+    fn every_kernel_matches_float64_within_bfloat16_tolerance() {
+        let kernels: Vec<Bf16Kernel> = std::iter::once(Bf16Kernel::Scalar).chain(Bf16Kernel::detect()).collect();
+        let r = |x: f32| from_bf16(to_bf16(x)) as f64;
+        for (m, n, k) in [(1, 1, 1), (3, 10, 17), (8, 32, 2), (9, 33, 7), (13, 70, 129), (128, 512, 784), (17, 5, 256)]
+        {
+            let (a, b) = operands(m, n, k);
+            let mut bufs = Bf16Buffers::default();
+            for &kernel in &kernels {
+                let mut c = Array2::from_elem((m, n), f32::NAN);
+                gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), &mut bufs);
+                for i in 0..m {
+                    for j in 0..n {
+                        let rounded: f64 = (0..k).map(|p| r(a[[i, p]]) * r(b[[p, j]])).sum();
+                        let exact: f64 = (0..k).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum();
+                        let scale: f64 =
+                            (0..k).map(|p| (a[[i, p]] as f64 * b[[p, j]] as f64).abs()).sum::<f64>() + 1e-30;
+                        let got = c[[i, j]] as f64;
+                        assert!(
+                            (got - rounded).abs() <= 2.0 * k as f64 * 6e-8 * scale,
+                            "{kernel:?} {m}x{n}x{k} ({i},{j}): {got} vs {rounded}"
+                        );
+                        assert!(
+                            (got - exact).abs() <= 2.0 * 2f64.powi(-8) * scale,
+                            "{kernel:?} {m}x{n}x{k} ({i},{j}): {got} vs {exact}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Transposed and strided operands pack to the same words: the same C.
+    #[test]
+    fn every_layout_of_the_operands_gives_the_same_product() {
+        let kernel = Bf16Kernel::detect().unwrap_or(Bf16Kernel::Scalar);
+        let (a, b) = operands(19, 37, 45);
+        let product = |a: ArrayView2<f32>, b: ArrayView2<f32>| {
+            let mut c = Array2::zeros((19, 37));
+            gemm_bf16(kernel, a, b, c.view_mut(), &mut Bf16Buffers::default());
+            c
+        };
+        let want = product(a.view(), b.view());
+        let (a_t, b_t) = (a.t().to_owned(), b.t().to_owned());
+        assert_eq!(product(a_t.t(), b_t.t()), want, "column-major operands");
+        let (a_wide, b_wide) = (
+            Array2::from_shape_fn((19, 90), |(i, p)| a[[i, p / 2]]),
+            Array2::from_shape_fn((45, 74), |(p, j)| b[[p, j / 2]]),
+        );
+        let (a_strided, b_strided) = (a_wide.slice(ndarray::s![.., ..;2]), b_wide.slice(ndarray::s![.., ..;2]));
+        assert_eq!(product(a_strided, b_strided), want, "strided operands");
+    }
+
+    #[test]
+    fn simd_matches_its_scalar_twin_bit_for_bit_on_any_thread_count() {
+        let Some(simd) = Bf16Kernel::detect() else { return };
+        let (a, b) = operands(130, 75, 301);
+        let mut bufs = Bf16Buffers::default();
+        let run = |kernel, bufs: &mut Bf16Buffers| {
+            let mut c = Array2::zeros((130, 75));
+            gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), bufs);
+            c
+        };
+        let (fast, twin) = (run(simd, &mut bufs), run(Bf16Kernel::Scalar, &mut bufs));
+        // The twin follows VDPBF16PS's order and rounding: the same bits.
+        assert_eq!(fast, twin, "VDPBF16PS differs from its scalar twin");
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        assert_eq!(one.install(|| run(simd, &mut Bf16Buffers::default())), fast, "1 thread differs");
+    }
+}
