@@ -3,6 +3,7 @@
 //! `train.rs`.
 
 use crate::error::{Error, Result};
+use crate::kernels::bf16::Bf16Kernel;
 use crate::kernels::{Activation, Isa};
 use crate::layers::{DenseSpec, Layer, LayerSpec};
 use crate::losses::{Loss, LossOptions, LossTotals};
@@ -26,6 +27,9 @@ pub struct Model {
     /// fromLogits and labelSmoothing of the compiled loss.
     pub(crate) loss_options: LossOptions,
     pub(crate) isa: Isa,
+    /// Under mixed_bfloat16 (and a CPU with AVX512_BF16), the kernel of the
+    /// wide products; float32 weights, gradients and sums either way.
+    pub(crate) mixed: Option<Bf16Kernel>,
     /// Inference workspaces kept between predict/evaluate calls.
     pub(crate) spares: Spares,
 }
@@ -105,6 +109,7 @@ impl Model {
             metric_names: Vec::new(),
             loss_options: LossOptions::default(),
             isa: Isa::detect(),
+            mixed: None,
             spares: Spares::default(),
         })
     }
@@ -124,6 +129,18 @@ impl Model {
     /// Chooses the microkernel (tests race the SIMD and scalar paths).
     pub fn set_isa(&mut self, isa: Isa) {
         self.isa = isa;
+    }
+
+    /// Keras's mixed_bfloat16 (`Some`: the wide products through that
+    /// kernel) or float32 (`None`). Affects workspaces made afterwards, so
+    /// the kept inference ones are dropped.
+    pub fn set_mixed_bfloat16(&mut self, kernel: Option<Bf16Kernel>) {
+        self.mixed = kernel;
+        self.spares = Spares::default();
+    }
+
+    pub fn mixed_bfloat16(&self) -> Option<Bf16Kernel> {
+        self.mixed
     }
 
     /// Sets the optimizer (fresh state) and the loss.

@@ -76,6 +76,10 @@ impl Workspace {
         let batch_len = checked_len(&[rows, model.input_dim()], "the input batch")?;
         let targets_len = checked_len(&[rows, model.output_dim()], "the target batch")?;
         let next_rows = if training { rows } else { 0 };
+        let mixed = |mut bufs: GemmBuffers| {
+            bufs.set_mixed(model.mixed);
+            bufs
+        };
         Ok(Workspace {
             rows,
             training,
@@ -92,8 +96,8 @@ impl Workspace {
             grads,
             dparams,
             scratch,
-            gemm: GemmBuffers::with_capacity(lens)?,
-            gemm_side: GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?,
+            gemm: mixed(GemmBuffers::with_capacity(lens)?),
+            gemm_side: mixed(GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?),
         })
     }
 }

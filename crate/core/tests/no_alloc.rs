@@ -2,6 +2,7 @@
 //! global allocator watches every thread, rayon's workers included, between
 //! the end of the first batch and the end of the last.
 
+use ferro_core::kernels::bf16::Bf16Kernel;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, LayerSpec};
 use ferro_core::losses::{Loss, LossTotals};
@@ -60,10 +61,15 @@ fn training_steps_after_the_first_allocate_nothing() {
             DenseSpec::new(10, Activation::Softmax).into(),
         ]
     };
-    for (threads, specs) in [(1, seed()), (2, seed()), (1, every_kind()), (2, every_kind())] {
+    // And under mixed_bfloat16 where the CPU has it.
+    let bf16 = Bf16Kernel::detect();
+    let runs = [(1, seed(), None), (2, seed(), None), (1, every_kind(), None), (2, every_kind(), None)];
+    let mixed = bf16.map(|k| [(1, seed(), Some(k)), (2, every_kind(), Some(k))]);
+    for (threads, specs, mixed) in runs.into_iter().chain(mixed.into_iter().flatten()) {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         // A partial last batch too.
         let mut model = Model::build(784, &specs, 3).unwrap();
+        model.set_mixed_bfloat16(mixed);
         model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
         let n = 128 * 6 + 50;
         let x: Vec<f32> = (0..n * 784).map(|i| (i % 251) as f32 / 251.0).collect();

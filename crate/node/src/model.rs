@@ -289,6 +289,17 @@ impl NativeModel {
         Ok(NativeModel { id: MODELS.insert(&cell), cell, external })
     }
 
+    /// Keras's mixed_bfloat16 on (`true`) or float32: returns whether the
+    /// bfloat16 kernels run, which needs a CPU with AVX512_BF16.
+    #[napi]
+    pub fn set_mixed_bfloat16(&self, on: bool) -> Result<bool> {
+        guard(|| {
+            let kernel = if on { ferro_core::kernels::bf16::Bf16Kernel::detect() } else { None };
+            present_mut(&mut self.cell.try_write()?)?.set_mixed_bfloat16(kernel);
+            Ok(kernel.is_some())
+        })
+    }
+
     /// Sets optimizer, loss (with its options) and the metrics besides
     /// accuracy (Keras's names).
     #[napi]

@@ -39,10 +39,15 @@ pub enum Bf16Kernel {
 pub struct Detected(());
 
 impl Bf16Kernel {
-    /// VDPBF16PS where the CPU has AVX512_BF16 (and AVX-512F), else `None`.
+    /// VDPBF16PS where the CPU has AVX512_BF16 (and AVX-512F), else `None`;
+    /// also `None` when FERRO_NN_ISA or FERRO_NN_FORCE_SCALAR caps the
+    /// kernels below AVX-512, so that those runs test the float32 fallback.
     pub fn detect() -> Option<Bf16Kernel> {
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16") {
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bf16")
+            && super::Isa::detect().name() == "avx512"
+        {
             return Some(Bf16Kernel::Avx512Bf16(Detected(())));
         }
         None

@@ -12,6 +12,7 @@
 //! bit-identical on 1 or N threads.
 
 use super::activation::Activation;
+use super::bf16::{self, gemm_bf16, Bf16Buffers, Bf16Kernel};
 use super::isa::Isa;
 use super::microkernel::{Kernel, MAX_TILE};
 use super::narrow::{self, narrow_product};
@@ -48,12 +49,25 @@ pub struct GemmBuffers {
     /// Cᵀ of a narrow GEMM computed transposed, or Bᵀ of one computed by
     /// dot products (see `gemm`).
     t: AlignedBuf,
+    /// Under mixed_bfloat16, the kernel that computes the wide products.
+    mixed: Option<Bf16Kernel>,
+    bf16: Bf16Buffers,
 }
+
+/// Shallower products stay float32 under mixed_bfloat16 (dY·W2ᵀ: k = 10):
+/// packing would cost more than the arithmetic saves.
+const MIN_BF16_DEPTH: usize = 64;
 
 /// Widest tile any kernel uses; packed sizes are bounded with it.
 const MAX_WIDTH: usize = 32;
 
 impl GemmBuffers {
+    /// Wide products in bfloat16 with `kernel` (mixed_bfloat16), or all in
+    /// float32 (`None`, the default).
+    pub fn set_mixed(&mut self, kernel: Option<Bf16Kernel>) {
+        self.mixed = kernel;
+    }
+
     /// Floats of packing space that any m×k · k×n GEMM needs, for sizing a
     /// workspace up front: (A side, B side, transposed-C scratch).
     pub fn lens_for(m: usize, n: usize, k: usize) -> Option<(usize, usize, usize)> {
@@ -69,6 +83,8 @@ impl GemmBuffers {
             a: AlignedBuf::with_len(lens.0)?,
             b: AlignedBuf::with_len(lens.1)?,
             t: AlignedBuf::with_len(lens.2)?,
+            mixed: None,
+            bf16: Bf16Buffers::default(),
         })
     }
 }
@@ -140,11 +156,19 @@ pub fn gemm(
         unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
+    if let Some(kernel) = bufs.mixed.filter(|_| n >= bf16::NR && k >= MIN_BF16_DEPTH && c.is_standard_layout()) {
+        // mixed_bfloat16: bfloat16 products, float32 sums (bf16.rs); the
+        // narrow products above stay float32, as they cost little.
+        gemm_bf16(kernel, a, b, c.view_mut(), &mut bufs.bf16);
+        // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
+        unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        return;
+    }
     if n < isa.nr() && m > n {
         // Narrow C (e.g. the 10 logits): a kernel wastes most of its NR lanes.
         // Compute Cᵀ = Bᵀ·Aᵀ instead, where the wide side fills the lanes,
         // and transpose the small result into C.
-        let GemmBuffers { a: pa, b: pb, t } = bufs;
+        let GemmBuffers { a: pa, b: pb, t, .. } = bufs;
         let ct = t.slice(m * n);
         let ct_view = ArrayViewMut2::from_shape((n, m), &mut *ct).expect("n×m");
         multiply(isa, b.t(), a.t(), ct_view, pa, pb, &Epilogue::None);
