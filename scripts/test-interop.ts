@@ -87,6 +87,23 @@ cases.push({
   compiled: { optimizer: 'SGD', momentum: 0.9, loss: 'mse', iterations: regression.optimizerIterations },
 });
 
+// mixed_bfloat16: Keras reads the policy and computes in bfloat16 too (its
+// own way), so predictions agree to bfloat16's precision only.
+const mixed = new Sequential([new Dense(16, { activation: 'relu', inputShape: [4] }), new Dense(3, { activation: 'softmax' })], {
+  dtypePolicy: 'mixed_bfloat16',
+});
+mixed.compile({ optimizer: 'adam', loss: 'sparse_categorical_crossentropy' });
+await mixed.fit(x, y, { epochs: 3, batchSize: 4, verbose: 0 });
+await mixed.save(join(dir, 'mixed.keras'));
+cases.push({
+  name: 'mixed_bfloat16: the policy on every layer',
+  keras: 'mixed.keras',
+  x,
+  predict: (await mixed.predict(x)).toArray(),
+  policy: 'mixed_bfloat16',
+  tolerance: 2e-2,
+});
+
 // Weights only: loaded into the architecture of an untrained copy.
 const untrained = new Sequential([new Dense(5, { activation: 'tanh', inputShape: [4] }), new Dense(1)]);
 untrained.build([null, 4]);

@@ -91,6 +91,7 @@ export { CSVLogger, type CSVLoggerOptions } from './csv-logger.js';
 export { plotHistory, historyToSvg, type PlotOptions } from './plot.js';
 export { mnist, loadData, type LoadDataOptions, type MnistSplit } from './mnist.js';
 export { setRandomSeed, setNumThreads, getNumThreads, kernelIsa } from './runtime.js';
+export { mixedPrecision, DTYPE_POLICY_NAMES, type DTypePolicyName } from './mixed-precision.js';
 export {
   FerroError,
   FerroTypeError,

@@ -6,6 +6,7 @@ import { type Features, toFeatures, toTargets } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, FerroValueError, native, nativeCall } from './errors.js';
 import { type FitOptions, runFit, type Trainee } from './fit.js';
 import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
+import { checkPolicy, type DTypePolicyName, mixedPrecision, warnFloat32Fallback } from './mixed-precision.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
 import { exportOnnx } from './saving/onnx.js';
 import { saveTfjs } from './saving/tfjs.js';
@@ -135,6 +136,12 @@ export interface EvaluateOptions extends PredictOptions {
 export interface SequentialOptions {
   /** Shown by summary(). Default 'sequential', 'sequential_1', … */
   name?: string;
+  /**
+   * The dtype policy: 'mixed_bfloat16' computes the wide products in
+   * bfloat16 (see mixedPrecision). Default: the global policy when the
+   * model is created.
+   */
+  dtypePolicy?: DTypePolicyName;
 }
 
 let sequentialCount = 0;
@@ -155,6 +162,9 @@ export class Sequential implements LayerOwner {
   readonly layers: Layer[] = [];
   /** The name summary() shows. */
   readonly name: string;
+  /** The dtype policy the model computes with ('float32' or 'mixed_bfloat16'), fixed when it is created. */
+  readonly dtypePolicy: DTypePolicyName;
+  private bfloat16 = false;
   /** Set to true (e.g. from a callback) to end fit after the current batch. */
   stopTraining = false;
   /** What the last fit resolved to, as Keras keeps it in model.history. */
@@ -183,6 +193,7 @@ export class Sequential implements LayerOwner {
     const o = checkOptions(options, 'Sequential');
     this.name =
       o.name === undefined ? (sequentialCount === 0 ? 'sequential' : `sequential_${sequentialCount}`) : checkString(o.name, 'name');
+    this.dtypePolicy = o.dtypePolicy === undefined ? mixedPrecision.globalPolicy() : checkPolicy(o.dtypePolicy, 'dtypePolicy');
     sequentialCount += 1;
     layers.forEach((layer) => this.add(layer));
   }
@@ -231,6 +242,10 @@ export class Sequential implements LayerOwner {
     }
     const specs = this.layers.map((l) => l.config());
     this.model = native(() => new binding.NativeModel(inputDim, specs));
+    if (this.dtypePolicy === 'mixed_bfloat16') {
+      this.bfloat16 = native(() => this.model!.setMixedBfloat16(true));
+      if (!this.bfloat16) warnFloat32Fallback();
+    }
     let dim = inputDim;
     for (const layer of this.layers) {
       layer.owner = this;
@@ -551,6 +566,11 @@ export class Sequential implements LayerOwner {
     } finally {
       this.phase = 'idle';
     }
+  }
+
+  /** @internal Whether the wide products run in bfloat16: mixed_bfloat16 on a CPU with AVX512_BF16, once built. */
+  get computesInBfloat16(): boolean {
+    return this.bfloat16;
   }
 
   /** @internal The optimizer's step count and slots (for saving); the model must be built and compiled. */

@@ -10,6 +10,7 @@ import { Activation } from '../activation-layer.js';
 import { BatchNormalization } from '../batch-normalization.js';
 import { Dropout } from '../dropout.js';
 import { FerroValueError } from '../errors.js';
+import { checkPolicy, type DTypePolicyName } from '../mixed-precision.js';
 import type { Layer } from '../layer.js';
 import { ACTIVATION_NAMES, type ActivationName, Dense, INITIALIZER_NAMES, type InitializerName } from '../layers.js';
 import { BinaryCrossentropy, CategoricalCrossentropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError, SparseCategoricalCrossentropy } from '../losses.js';
@@ -34,7 +35,21 @@ const obj = (module: string, className: string, config: Record<string, unknown>)
   registered_name: null,
 });
 
-const FLOAT32 = obj('keras', 'DTypePolicy', { name: 'float32' });
+/** Keras's serialized dtype policy. */
+export const policyToKeras = (name: DTypePolicyName): KerasObject => obj('keras', 'DTypePolicy', { name });
+
+/**
+ * The policy of a layer's config (`dtype`: a DTypePolicy, or a plain name
+ * as older files write it); absent means float32.
+ */
+export function policyFromKeras(layer: unknown): DTypePolicyName {
+  const dtype = (layer as { config?: { dtype?: unknown } })?.config?.dtype;
+  if (dtype === undefined || dtype === null) return 'float32';
+  if (typeof dtype === 'string') return checkPolicy(dtype, 'the dtype policy');
+  const [className, r] = open(dtype, 'a dtype policy');
+  if (className !== 'DTypePolicy') throw new FerroValueError(`ferro-nn does not support the dtype policy class ${className}.`);
+  return checkPolicy(r.string('name'), 'the dtype policy');
+}
 
 /** Keras's initializer classes by ferro-nn name, with the defaults ferro-nn uses. */
 const INITIALIZERS: Record<InitializerName, [string, Record<string, unknown>]> = {
@@ -63,8 +78,8 @@ function regularizer(r: Regularizer | undefined): KerasObject | null {
 }
 
 /** Keras's config of one layer; `inputDim` is the features it is built for. */
-export function layerToKeras(layer: Layer, inputDim: number): KerasObject {
-  const base = { name: layer.name, trainable: true, dtype: FLOAT32 };
+export function layerToKeras(layer: Layer, inputDim: number, policy: DTypePolicyName = 'float32'): KerasObject {
+  const base = { name: layer.name, trainable: true, dtype: policyToKeras(policy) };
   const built = (o: KerasObject): KerasObject => ({ ...o, build_config: { input_shape: [null, inputDim] } });
   if (layer instanceof Dense) {
     return built(

@@ -13,9 +13,20 @@ import { member, readWhole, unzipMembers, writeAtomically, zip } from './files.j
 import { type H5Objects, readH5, writeH5 } from './h5.js';
 import { readNpz } from './npz.js';
 import type { VarReader } from './vars.js';
-import { layerFromKeras, layerToKeras, lossFromKeras, lossToKeras, open, optimizerFromKeras, optimizerToKeras } from './keras-config.js';
+import {
+  layerFromKeras,
+  layerToKeras,
+  lossFromKeras,
+  lossToKeras,
+  open,
+  optimizerFromKeras,
+  optimizerToKeras,
+  policyFromKeras,
+  policyToKeras,
+} from './keras-config.js';
 import { optimizerShapes, optimizerVars, stateFromVars } from './optimizer-vars.js';
 import type { OptimizerState } from '../native.js';
+import type { DTypePolicyName } from '../mixed-precision.js';
 
 /** The Keras version whose format ferro-nn writes (and was tested against). */
 const KERAS_VERSION = '3.15.1';
@@ -37,6 +48,8 @@ export interface Saveable {
   optimizerState(): OptimizerState;
   /** The learning rate of the next step. */
   readonly learningRate: number;
+  /** The dtype policy, saved on every layer as Keras does. */
+  readonly dtypePolicy: DTypePolicyName;
 }
 
 /** The shapes of the trainable tensors, in order. */
@@ -94,7 +107,7 @@ function requireBuilt(model: Saveable, what: string): void {
 /** Keras's config.json of a built model. */
 function modelConfig(model: Saveable): Record<string, unknown> {
   const inputDim = model.layers[0]!.builtInputDim!;
-  const dtype = { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null };
+  const dtype = policyToKeras(model.dtypePolicy);
   const input = {
     module: 'keras.layers',
     class_name: 'InputLayer',
@@ -109,7 +122,7 @@ function modelConfig(model: Saveable): Record<string, unknown> {
       name: model.name,
       trainable: true,
       dtype,
-      layers: [input, ...model.layers.map((l) => layerToKeras(l, l.builtInputDim!))],
+      layers: [input, ...model.layers.map((l) => layerToKeras(l, l.builtInputDim!, model.dtypePolicy))],
       build_input_shape: [null, inputDim],
     },
     registered_name: null,
@@ -222,7 +235,12 @@ export async function loadKeras(path: string): Promise<Sequential> {
     layers.push(layerFromKeras(l, first));
   }
   const name = r.string('name');
-  const model = new Sequential(layers, name === undefined ? {} : { name });
+  // ferro-nn applies one policy to the whole model: Keras's per-layer ones must agree.
+  const policies = [...new Set(layerConfigs.filter((l) => (l as { class_name?: unknown }).class_name !== 'InputLayer').map(policyFromKeras))];
+  if (policies.length > 1) {
+    throw new FerroValueError(`ferro-nn applies one dtype policy per model. Received: layers with ${policies.join(' and ')} in ${path}`);
+  }
+  const model = new Sequential(layers, { ...(name === undefined ? {} : { name }), dtypePolicy: policies[0] ?? 'float32' });
   const features = layers[0]?.inputDim;
   if (features === undefined) throw new FerroValueError(`${path}: the model's input shape is not known (no InputLayer or build_config).`);
   model.build([null, features]);

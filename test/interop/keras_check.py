@@ -34,7 +34,12 @@ for case in cases:
             failed += 1
     got = model.predict(np.array(case["x"], dtype="float32"), verbose=0)
     diff = float(np.abs(got - np.array(case["predict"], dtype="float32")).max())
-    ok = diff <= (1e-5 if step else 1e-6)
+    ok = diff <= case.get("tolerance", 1e-5 if step else 1e-6)
+    if "policy" in case:
+        policies = {layer.dtype_policy.name for layer in model.layers}
+        if policies != {case["policy"]}:
+            ok = False
+            print(f"  Keras built the layers with policies {policies}, ferro-nn saved {case['policy']!r}")
     # The compile settings Keras rebuilt from the archive.
     for key, want in case.get("compiled", {}).items():
         opt = model.optimizer

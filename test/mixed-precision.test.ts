@@ -1,0 +1,91 @@
+/**
+ * mixed_bfloat16 (Keras's keras.mixed_precision): the policy API, training
+ * in bfloat16 where the CPU has AVX512_BF16 (checked against float32 and
+ * across thread counts), the float32 fallback elsewhere (test:isa's capped
+ * runs take it), and the policy in saved .keras files.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unzipSync } from 'fflate';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Dense, getNumThreads, loadModel, mixedPrecision, mnist, Sequential, setNumThreads, setRandomSeed, Tensor } from '../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ferro-mixed-'));
+afterEach(() => mixedPrecision.setGlobalPolicy('float32'));
+
+describe('mixedPrecision', () => {
+  it('sets the policy of models created afterwards; a model keeps its own', () => {
+    expect(mixedPrecision.globalPolicy()).toBe('float32');
+    const before = new Sequential([new Dense(2)]);
+    mixedPrecision.setGlobalPolicy('mixed_bfloat16');
+    expect(mixedPrecision.globalPolicy()).toBe('mixed_bfloat16');
+    expect(new Sequential([new Dense(2)]).dtypePolicy).toBe('mixed_bfloat16');
+    expect(before.dtypePolicy).toBe('float32');
+    expect(new Sequential([new Dense(2)], { dtypePolicy: 'float32' }).dtypePolicy).toBe('float32');
+  });
+
+  it('refuses policies ferro-nn does not compute with, by name', () => {
+    expect(() => mixedPrecision.setGlobalPolicy('mixed_float16' as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('mixed_float16') }),
+    );
+    expect(() => new Sequential([], { dtypePolicy: 'bf16' as never })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE' }));
+    expect(mixedPrecision.globalPolicy()).toBe('float32');
+  });
+});
+
+describe('training under mixed_bfloat16', () => {
+  async function train(policy: 'float32' | 'mixed_bfloat16', threads: number) {
+    const [[images, labels], [testImages, testLabels]] = await mnist.loadData();
+    const rows = (t: Tensor<'uint8'>, n: number) => t.slice(0, n).reshape([n, 784]).asType('float32').div(255);
+    const saved = getNumThreads();
+    setNumThreads(threads);
+    try {
+      setRandomSeed(4);
+      const model = new Sequential([new Dense(512, { activation: 'relu' }), new Dense(10, { activation: 'softmax' })], { dtypePolicy: policy });
+      model.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+      await model.fit(rows(images, 4096), labels.slice(0, 4096), { epochs: 2, batchSize: 128, verbose: 0 });
+      const { accuracy } = await model.evaluate(rows(testImages, 2000), testLabels.slice(0, 2000));
+      return { model, accuracy, weights: model.getWeights().map((w) => Array.from(w.data)) };
+    } finally {
+      setNumThreads(saved);
+    }
+  }
+
+  it('learns as float32 does, the same on 1 and 2 threads; float32 with a warning where bfloat16 cannot run', { timeout: 60_000 }, async () => {
+    const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const f32 = await train('float32', 2);
+      const [one, two] = [await train('mixed_bfloat16', 1), await train('mixed_bfloat16', 2)];
+      expect(one.weights).toEqual(two.weights);
+      if (two.model.computesInBfloat16) {
+        expect(two.weights).not.toEqual(f32.weights);
+        expect(Math.abs(two.accuracy - f32.accuracy)).toBeLessThan(0.01);
+        expect(warning).not.toHaveBeenCalled();
+      } else {
+        // No AVX512_BF16 (or kernels capped below AVX-512): float32, said once.
+        expect(two.weights).toEqual(f32.weights);
+        expect(warning.mock.calls.filter(([, o]) => (o as { code?: string })?.code === 'FERRO_NN_BF16_FALLBACK').length).toBe(1);
+      }
+      expect(f32.accuracy).toBeGreaterThan(0.85);
+    } finally {
+      warning.mockRestore();
+    }
+  });
+});
+
+describe('the policy in .keras files', () => {
+  it('is saved on every layer as Keras writes it, and loaded back', async () => {
+    const model = new Sequential([new Dense(4, { activation: 'relu', inputShape: [3] }), new Dense(2)], { dtypePolicy: 'mixed_bfloat16' });
+    model.build([null, 3]);
+    const path = join(dir, 'mixed.keras');
+    await model.save(path);
+    const config = JSON.parse(new TextDecoder().decode(unzipSync(readFileSync(path))['config.json']!));
+    const layers = config.config.layers.filter((l: { class_name: string }) => l.class_name !== 'InputLayer');
+    for (const l of layers) expect(l.config.dtype).toEqual({ module: 'keras', class_name: 'DTypePolicy', config: { name: 'mixed_bfloat16' }, registered_name: null });
+    const back = await loadModel(path);
+    expect(back.dtypePolicy).toBe('mixed_bfloat16');
+    const x = [[0.5, -1, 2]];
+    expect(Array.from((await back.predict(x)).data)).toEqual(Array.from((await model.predict(x)).data));
+  });
+});
