@@ -3,16 +3,18 @@
  * process per thread count by bench/run.ts: seconds per epoch (median of
  * epochs 2–5), samples/s, test accuracy and the process's peak RSS.
  * With BENCH_BATCH_HOOK=1 it adds an empty onBatchEnd, so that the run
- * measures what per-batch callbacks cost. Prints one JSON line.
+ * measures what per-batch callbacks cost; BENCH_POLICY=mixed_bfloat16 runs
+ * it under that dtype policy. Prints one JSON line.
  */
-import { Dense, getNumThreads, kernelIsa, mnist, Sequential, setRandomSeed } from '../src/index.js';
+import { Dense, type DTypePolicyName, getNumThreads, kernelIsa, mnist, Sequential, setRandomSeed } from '../src/index.js';
 
 const [[trainImages, trainLabels], [testImages, testLabels]] = await mnist.loadData();
 const x = trainImages.reshape([60000, 28 * 28]).asType('float32').div(255);
 const xTest = testImages.reshape([10000, 28 * 28]).asType('float32').div(255);
 
 setRandomSeed(1);
-const model = new Sequential([new Dense(512, { activation: 'relu' }), new Dense(10, { activation: 'softmax' })]);
+const dtypePolicy = (process.env.BENCH_POLICY ?? 'float32') as DTypePolicyName;
+const model = new Sequential([new Dense(512, { activation: 'relu' }), new Dense(10, { activation: 'softmax' })], { dtypePolicy });
 model.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
 
 const marks: number[] = [];
@@ -35,6 +37,8 @@ console.log(
   JSON.stringify({
     threads: getNumThreads(),
     isa: kernelIsa(),
+    dtypePolicy,
+    bfloat16: model.computesInBfloat16,
     batchHook,
     epochSeconds: epochs,
     medianEpochSeconds: median,
