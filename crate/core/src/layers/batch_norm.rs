@@ -55,6 +55,12 @@ fn affine_row(y: &mut [f32], n: &[f32], gamma: Option<&[f32]>, beta: Option<&[f3
     }
 }
 
+/// A row of a workspace buffer (or a block of one) as a slice, so the
+/// loops over it vectorise.
+fn contiguous<'a>(row: &'a ndarray::ArrayView1<'_, f32>) -> &'a [f32] {
+    row.as_slice().expect("workspace rows are contiguous")
+}
+
 /// Columns summed side by side: one cache line of float32 per row, and
 /// independent sums instead of one latency-bound chain per column.
 const BLOCK: usize = 16;
@@ -144,12 +150,13 @@ impl BatchNorm {
             let cols = x.slice(s![.., j0..(j0 + BLOCK).min(w)]);
             let mut sums = [0f64; BLOCK];
             for row in cols.rows() {
-                sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                sums.iter_mut().zip(contiguous(&row)).for_each(|(s, &v)| *s += v as f64);
             }
             let mean = &mut mean[j0..j0 + cols.ncols()];
             mean.iter_mut().zip(sums).for_each(|(m, s)| *m = (s / rows as f64) as f32);
             let mut squares = [0f64; BLOCK];
             for row in cols.rows() {
+                let row = contiguous(&row);
                 squares.iter_mut().zip(row).zip(&*mean).for_each(|((q, &v), &m)| *q += ((v - m) as f64).powi(2));
             }
             for (k, q) in squares.into_iter().take(cols.ncols()).enumerate() {
@@ -187,9 +194,10 @@ impl BatchNorm {
             let (g, xh) = (dy.slice(s![.., j0..j1]), xhat.slice(s![.., j0..j1]));
             let (mut dgamma, mut dbeta) = ([0f32; BLOCK], [0f32; BLOCK]);
             for (g, xh) in g.rows().into_iter().zip(xh.rows()) {
-                for (k, (&g, &x)) in g.iter().zip(xh).enumerate() {
-                    dgamma[k] += g * x;
-                    dbeta[k] += g;
+                let (g, xh) = (contiguous(&g), contiguous(&xh));
+                for k in 0..g.len() {
+                    dgamma[k] += g[k] * xh[k];
+                    dbeta[k] += g[k];
                 }
             }
             if let Some(p) = self.gamma {
@@ -205,8 +213,10 @@ impl BatchNorm {
                     );
                 let mut dx = dx.slice_mut(s![.., j0..j1]);
                 for ((mut d, g), xh) in dx.rows_mut().into_iter().zip(g.rows()).zip(xh.rows()) {
-                    for (c, ((d, &g), &x)) in d.iter_mut().zip(g).zip(xh).enumerate() {
-                        *d = k[c] * (n * g - dbeta[c] - x * dgamma[c]);
+                    let (d, g, xh) =
+                        (d.as_slice_mut().expect("workspace rows are contiguous"), contiguous(&g), contiguous(&xh));
+                    for c in 0..d.len() {
+                        d[c] = k[c] * (n * g[c] - dbeta[c] - xh[c] * dgamma[c]);
                     }
                 }
             }
