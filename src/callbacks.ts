@@ -4,6 +4,7 @@
  */
 
 import { FerroTypeError } from './errors.js';
+import { maximizes } from './metric-directions.js';
 import type { Tensor, TensorLike } from './tensor.js';
 import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe, isArray, reachesProxy } from './validate.js';
 
@@ -117,7 +118,7 @@ export interface EarlyStoppingOptions {
   minDelta?: number;
   /** Epochs without improvement before stopping. Default 0. */
   patience?: number;
-  /** 'min', 'max', or 'auto' (min for losses, max for accuracies). Default 'auto'. */
+  /** 'min', 'max', or 'auto' (Keras 3's metric directions: min for losses and errors, max for accuracies, auc, precision, recall; other names need a mode). Default 'auto'. */
   mode?: 'auto' | 'min' | 'max';
   /** Stop unless the metric beats this value. Default none. */
   baseline?: number;
@@ -171,12 +172,13 @@ export class EarlyStopping extends BaseCallback {
     this.restoreBestWeights = o.restoreBestWeights === undefined ? false : checkBoolean(o.restoreBestWeights, 'restoreBestWeights');
     this.startFromEpoch = o.startFromEpoch === undefined ? 0 : checkInt(o.startFromEpoch, 'startFromEpoch', 0);
     this.verbose = o.verbose === 1 ? 1 : 0;
+    // A name whose direction 'auto' cannot tell is refused now, not at the first epoch.
+    maximizes(this.monitor, this.mode, 'EarlyStopping');
   }
 
-  /** Whether larger values of the monitored metric are better. */
+  /** Whether larger values of the monitored metric are better (Keras 3's metric directions in 'auto' mode). */
   private get maximize(): boolean {
-    if (this.mode !== 'auto') return this.mode === 'max';
-    return /acc/.test(this.monitor.replace(/^val_/, ''));
+    return maximizes(this.monitor, this.mode, 'EarlyStopping');
   }
 
   private improves(value: number, reference: number): boolean {

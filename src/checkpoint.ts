@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BaseCallback, type Logs } from './callbacks.js';
 import { FerroValueError } from './errors.js';
+import { maximizes } from './metric-directions.js';
 import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
 
 /** Options of `new ModelCheckpoint(options)`: Keras's arguments in camelCase. */
@@ -29,32 +30,6 @@ export interface ModelCheckpointOptions {
   initialValueThreshold?: number;
   /** 1 prints Keras's line for each save (or each epoch that did not improve). Default 0. */
   verbose?: 0 | 1;
-}
-
-/** Metrics whose larger values are better ('up' in Keras's metric directions). */
-const UP = new Set([
-  'accuracy',
-  'acc',
-  'binary_accuracy',
-  'categorical_accuracy',
-  'sparse_categorical_accuracy',
-  'top_k_categorical_accuracy',
-  'sparse_top_k_categorical_accuracy',
-  'auc',
-  'precision',
-  'recall',
-]);
-const DOWN = new Set(['loss', 'mae', 'mean_absolute_error', 'mse', 'mean_squared_error', 'rmse', 'root_mean_squared_error']);
-
-/** Keras's 'auto' mode: whether larger values of `monitor` are better. */
-export function maximizes(monitor: string, mode: 'auto' | 'min' | 'max', who: string): boolean {
-  if (mode !== 'auto') return mode === 'max';
-  const name = monitor.replace(/^val_/, '');
-  if (UP.has(name)) return true;
-  if (DOWN.has(name)) return false;
-  throw new FerroValueError(
-    `${who} cannot tell whether monitor='${monitor}' should be maximized or minimized. Pass mode: 'max' or mode: 'min'.`,
-  );
 }
 
 /** Python's str.format for the fields a checkpoint path uses: {name}, {name:02d}, {name:.3f}, {name:.2e}. */

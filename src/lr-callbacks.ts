@@ -5,7 +5,8 @@
  */
 
 import { BaseCallback, type Logs } from './callbacks.js';
-import { FerroTypeError, FerroValueError } from './errors.js';
+import { FerroTypeError } from './errors.js';
+import { maximizes } from './metric-directions.js';
 import { checkInt, checkName, checkNumber, checkOptions, describe } from './validate.js';
 
 /** Options of `new ReduceLROnPlateau(options)`: Keras's arguments in camelCase. */
@@ -16,7 +17,7 @@ export interface ReduceLROnPlateauOptions {
   factor?: number;
   /** Epochs without improvement before reducing. Default 10. */
   patience?: number;
-  /** 'min', 'max', or 'auto' (min for losses, max for accuracies; other names need a mode). Default 'auto'. */
+  /** 'min', 'max', or 'auto' (Keras 3's metric directions: min for losses and errors, max for accuracies, auc, precision, recall; other names need a mode). Default 'auto'. */
   mode?: 'auto' | 'min' | 'max';
   /** Smallest change that counts as an improvement. Default 1e-4. */
   minDelta?: number;
@@ -45,12 +46,6 @@ export class ReduceLROnPlateau extends BaseCallback {
       throw new FerroTypeError(`Expected a metric name for monitor. Received: monitor=${describe(o.monitor)}`);
     }
     const monitor = (o.monitor as string | undefined) ?? 'val_loss';
-    const metric = monitor.replace(/^val_/, '');
-    if ((o.mode === undefined || o.mode === 'auto') && metric !== 'loss' && !/acc/.test(metric)) {
-      throw new FerroValueError(
-        `Expected mode 'min' or 'max' for monitor=${monitor}: whether it should fall or rise cannot be told from its name. Received: mode='auto'`,
-      );
-    }
     this.config = {
       monitor,
       factor: o.factor === undefined ? 0.1 : checkNumber(o.factor, 'factor', 0, 1 - Number.EPSILON),
@@ -61,12 +56,12 @@ export class ReduceLROnPlateau extends BaseCallback {
       minLr: o.minLr === undefined ? 0 : checkNumber(o.minLr, 'minLr', 0),
       verbose: o.verbose === 1 ? 1 : 0,
     };
+    // A name whose direction 'auto' cannot tell is refused now, not at the first epoch.
+    this.maximize = maximizes(monitor, this.config.mode, 'ReduceLROnPlateau');
   }
 
-  private get maximize(): boolean {
-    const { mode, monitor } = this.config;
-    return mode === 'max' || (mode === 'auto' && /acc/.test(monitor.replace(/^val_/, '')));
-  }
+  /** Whether larger values of the monitored metric are better (Keras 3's metric directions in 'auto' mode). */
+  private readonly maximize: boolean;
 
   private improves(current: number): boolean {
     if (this.best === undefined) return true;

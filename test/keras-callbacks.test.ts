@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  EarlyStopping,
   CSVLogger,
   Dense,
   FerroStateError,
@@ -27,6 +28,7 @@ import { blobs } from './helpers.js';
 const golden = JSON.parse(readFileSync(new URL('./golden/keras-callbacks.json', import.meta.url), 'utf8')) as {
   series: number[];
   reduce_lr: Record<string, { config: Record<string, number | string>; rates: number[] }>;
+  auto: Record<string, { values: number[]; trace: (number | boolean)[] }>;
   csv: string;
 };
 
@@ -87,6 +89,33 @@ describe('ReduceLROnPlateau follows Keras 3', () => {
     const reduce = new ReduceLROnPlateau({ monitor: 'loss', patience: 1, factor: 0.5, minDelta: 10 });
     await model.fit(x, y, { epochs: 4, verbose: 0, callbacks: [reduce, { onEpochEnd: () => void rates.push(model.learningRate) }] });
     expect(rates.map((r) => Number(r.toFixed(6)))).toEqual([0.5, 0.25, 0.125, 0.0625]);
+  });
+});
+
+describe("'auto' mode decides by Keras 3's metric directions, as Keras does", () => {
+  // auc, precision and recall rise; mae falls: the same trace from mirrored values.
+  for (const [name, run] of Object.entries(golden.auto)) {
+    it(name, () => {
+      const [kind, metric] = name.split('/') as [string, string];
+      const monitor = `val_${metric}`;
+      const callback = kind === 'reduce_lr' ? new ReduceLROnPlateau({ monitor, patience: 1, factor: 0.5 }) : new EarlyStopping({ monitor, patience: 2 });
+      const model = fakeModel();
+      callback.setModel(model);
+      callback.onTrainBegin();
+      const trace: (number | boolean)[] = [];
+      for (const [epoch, value] of run.values.entries()) {
+        callback.onEpochEnd(epoch, { loss: 0, accuracy: 0, val_loss: 1, [monitor]: value });
+        trace.push(kind === 'reduce_lr' ? model.learningRate : model.stopTraining);
+        if (model.stopTraining) break;
+      }
+      expect(trace.length).toBe(run.trace.length);
+      trace.forEach((t, i) => (typeof t === 'number' ? expect(t).toBeCloseTo(run.trace[i] as number, 10) : expect(t).toBe(run.trace[i])));
+    });
+  }
+
+  it('a name whose direction cannot be told needs a mode, for both callbacks', () => {
+    expect(() => new EarlyStopping({ monitor: 'val_mystery' })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining("mode: 'max'") }));
+    expect(new EarlyStopping({ monitor: 'val_mystery', mode: 'max' }).mode).toBe('max');
   });
 });
 

@@ -4,8 +4,9 @@ Run (Keras 3.15.1, JAX 0.10.2 CPU backend):
     python3 -m venv kenv && kenv/bin/pip install keras "jax[cpu]"
     KERAS_BACKEND=jax kenv/bin/python test/golden/keras_callbacks.py > test/golden/keras-callbacks.json
 
-Keras's ReduceLROnPlateau and CSVLogger driven by scripted epoch logs: the
-learning rate after each epoch, and the CSV file's text.
+Keras's ReduceLROnPlateau, EarlyStopping and CSVLogger driven by scripted
+epoch logs: the learning rate after each epoch, when training stops (with
+'auto' mode deciding by Keras 3's metric directions), and the CSV file's text.
 """
 import json
 import os
@@ -31,6 +32,32 @@ for name, cfg in configs.items():
         callback.on_epoch_end(epoch, {"val_loss": value, "val_accuracy": 1.0 - value})
         rates.append(float(model.optimizer.learning_rate))
     out["reduce_lr"][name] = {"config": cfg, "rates": rates}
+
+# 'auto' mode from Keras 3's metric directions (MonitorCallback): auc,
+# precision and recall rise, mae falls, for ReduceLROnPlateau and EarlyStopping
+# alike. The metrics are built by one evaluate, as fit would.
+x2 = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [1.0, 1.0]]
+y2 = [[0.0], [1.0], [1.0], [0.0]]
+out["auto"] = {}
+for metric in ["auc", "precision", "recall", "mae"]:
+    rising = [1.0 - v for v in series] if metric != "mae" else series
+    for kind in ["reduce_lr", "early_stopping"]:
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="binary_crossentropy", metrics=[metric])
+        model.evaluate(keras.ops.convert_to_tensor(x2), keras.ops.convert_to_tensor(y2), verbose=0)
+        if kind == "reduce_lr":
+            callback = keras.callbacks.ReduceLROnPlateau(monitor=f"val_{metric}", patience=1, factor=0.5)
+        else:
+            callback = keras.callbacks.EarlyStopping(monitor=f"val_{metric}", patience=2)
+        callback.set_model(model)
+        callback.on_train_begin()
+        trace = []
+        for epoch, value in enumerate(rising):
+            callback.on_epoch_end(epoch, {f"val_{metric}": value, "val_loss": 1.0})
+            trace.append(float(model.optimizer.learning_rate) if kind == "reduce_lr" else bool(model.stop_training))
+            if kind == "early_stopping" and model.stop_training:
+                break
+        out["auto"][f"{kind}/{metric}"] = {"values": rising, "trace": trace}
 
 path = os.path.join(tempfile.mkdtemp(), "log.csv")
 logger = keras.callbacks.CSVLogger(path, separator=";")
