@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { strToU8, unzipSync, zipSync } from 'fflate';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   Activation,
   Adam,
@@ -229,6 +229,26 @@ describe('bad files', () => {
     const path = join(dir, 'evil-npz.keras');
     writeFileSync(path, zipSync(members));
     await expect(loadModel(path)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('refused global subprocess.Popen.') });
+  });
+
+  it('a damaged HDF5 file gets ERR_FERRO_IO with HDF5\'s reason, and nothing on stderr', async () => {
+    const model = new Sequential([new Dense(2, { inputShape: [3] })]);
+    model.build([null, 3]);
+    const path = join(dir, 'garbage.weights.h5');
+    writeFileSync(path, Uint8Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 251));
+    const writes = vi.spyOn(process.stderr, 'write');
+    const warns = vi.spyOn(console, 'warn');
+    try {
+      await expect(model.loadWeights(path)).rejects.toMatchObject({
+        code: 'ERR_FERRO_IO',
+        message: expect.stringMatching(/is not a readable HDF5 file: (?!.*HDF5-DIAG).+/),
+      });
+      expect(writes).not.toHaveBeenCalled();
+      expect(warns).not.toHaveBeenCalled();
+    } finally {
+      writes.mockRestore();
+      warns.mockRestore();
+    }
   });
 
   it('shapes that disagree with the config, truncated and missing files get coded errors', async () => {

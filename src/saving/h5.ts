@@ -25,10 +25,20 @@ let loading: Promise<H5> | undefined;
 
 async function h5wasm(): Promise<H5> {
   loading ??= import('h5wasm/node').then(async (m) => {
-    await m.default.ready;
+    const module = await m.default.ready;
+    // HDF5 errors become JavaScript exceptions carrying HDF5's diagnostics,
+    // instead of diagnostics printed to stderr and a call that goes on.
+    module.activate_throwing_error_handler();
     return m.default;
   });
   return loading;
+}
+
+/** HDF5's reason for an error (its last 'minor:' line), or the message itself. */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const minor = [...message.matchAll(/minor: (.+)/g)].at(-1)?.[1]?.trim();
+  return minor ?? message;
 }
 
 /** The bytes of an HDF5 file holding `objects` in Keras's layout. */
@@ -69,7 +79,7 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
     try {
       file = new h5.File(path, 'r');
     } catch (error) {
-      throw new FerroIoError(`${what} is not a readable HDF5 file: ${error instanceof Error ? error.message : String(error)}`);
+      throw new FerroIoError(`${what} is not a readable HDF5 file: ${reason(error)}`);
     }
     try {
       const group = (groupPath: string): InstanceType<H5['Group']> | undefined => {
@@ -100,7 +110,7 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
       } catch (error) {
         if (error instanceof FerroError) throw error;
         // h5wasm reports a damaged file as a plain Error from deep inside.
-        throw new FerroIoError(`${what} could not be read as HDF5: ${error instanceof Error ? error.message : String(error)}`);
+        throw new FerroIoError(`${what} could not be read as HDF5: ${reason(error)}`);
       }
     } finally {
       file.close();
