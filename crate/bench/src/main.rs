@@ -97,6 +97,8 @@ fn kernels(threads: usize) -> String {
         b.set_threads(threads);
     }
     let isa = Isa::detect();
+    // bfloat16 products, float32 sums (mixed_bfloat16), where the CPU has AVX512_BF16.
+    let bf16_kernel = Bf16Kernel::detect();
     let mut rows = Vec::new();
     for s in &SHAPES {
         let a_store = if s.a_t { filled(s.k, s.m, 1) } else { filled(s.m, s.k, 1) };
@@ -110,8 +112,6 @@ fn kernels(threads: usize) -> String {
         let mut bufs = GemmBuffers::default();
         // ferro-nn runs inside its pool, as it does during fit.
         let mut ferro = || gemm(isa, a, b, c1.view_mut(), Epilogue::None, &mut bufs);
-        // bfloat16 products, float32 sums (mixed_bfloat16), where the CPU has AVX512_BF16.
-        let bf16_kernel = Bf16Kernel::detect();
         let (mut c4, mut bf16_bufs) = (Array2::<f32>::zeros((s.m, s.n)), Bf16Buffers::default());
         let mut bf16 = || {
             if let Some(kernel) = bf16_kernel {

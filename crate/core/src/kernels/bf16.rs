@@ -130,7 +130,8 @@ pub fn gemm_bf16(
 /// packs large operands a panel per task.
 fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>) {
     let (outer, k) = x.dim();
-    dst.clear();
+    // Every word is written below (padding rows zeroed there), so the
+    // buffer is only resized, not cleared.
     dst.resize(outer.div_ceil(width) * kp * width, 0);
     if dst.is_empty() {
         return;
@@ -140,6 +141,12 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>) {
     let column_major = rows.is_none() && x.strides()[0] == 1 && ld >= outer as isize;
     let panel = |(t, out): (usize, &mut [u32])| {
         let (first, count) = (t * width, width.min(outer - t * width));
+        if count < width {
+            // The last panel's rows past `outer`: zero pairs.
+            for p in 0..kp {
+                out[p * width + count..(p + 1) * width].fill(0);
+            }
+        }
         if let Some(rows) = rows {
             // Row-major: each row's pairs lie side by side.
             for (o, row) in rows[first * k..(first + count) * k].chunks_exact(k.max(1)).enumerate() {
