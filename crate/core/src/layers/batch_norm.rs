@@ -167,13 +167,10 @@ impl BatchNorm {
         // Row by row over plain slices, so the loops vectorise.
         let (g, b) = (self.gamma.map(|p| p.of(params)), self.beta.map(|p| p.of(params)));
         for ((x, xh), mut y) in x.rows().into_iter().zip(xhat[..rows * w].chunks_exact_mut(w)).zip(y.rows_mut()) {
-            for (((h, &x), &m), &s) in xh.iter_mut().zip(&x).zip(&*mean).zip(&*inv_std) {
+            for (((h, &x), &m), &s) in xh.iter_mut().zip(contiguous(&x)).zip(&*mean).zip(&*inv_std) {
                 *h = (x - m) * s;
             }
-            match y.as_slice_mut() {
-                Some(y) => affine_row(y, xh, g, b),
-                None => y.iter_mut().zip(&*xh).enumerate().for_each(|(j, (y, &n))| *y = n * gamma(j) + beta(j)),
-            }
+            affine_row(y.as_slice_mut().expect("workspace rows are contiguous"), xh, g, b);
         }
     }
 
