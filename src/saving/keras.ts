@@ -11,7 +11,7 @@ import { Sequential, type MetricName, type LossName } from '../sequential.js';
 import { Tensor } from '../tensor.js';
 import { member, readWhole, unzipMembers, writeAtomically, zip } from './files.js';
 import { type H5Objects, readH5, writeH5 } from './h5.js';
-import { readNpz } from './npz.js';
+import { npzReader } from './npz.js';
 import type { VarReader } from './vars.js';
 import {
   layerFromKeras,
@@ -209,8 +209,9 @@ export async function loadKeras(path: string): Promise<Sequential> {
   const config = parseJson(member(members, 'config.json', path), `${path}: config.json`);
   // Keras writes h5 weights unless asked for npz (pickled, read by a restricted reader).
   const npz = members['model.weights.npz'];
+  let decoded: VarReader | undefined; // the npz is decoded once, for the layers and the optimizer
   const weights: WeightsFile = npz
-    ? async (use) => readNpz(npz, `${path}: model.weights.npz`, MAX_WEIGHTS, use)
+    ? async (use) => use((decoded ??= npzReader(npz, `${path}: model.weights.npz`, MAX_WEIGHTS)))
     : (use) => readH5(member(members, 'model.weights.h5', path), `${path}: model.weights.h5`, use);
   const [className, r] = open(config, 'the model');
   if (className !== 'Sequential') {

@@ -30,15 +30,15 @@ export const ALLOWED = (name: string) =>
 /** numpy's dtype names ferro-nn reads, with their kind and item size. */
 const DTYPES: Record<string, [kind: 'float' | 'int', size: number]> = { f4: ['float', 4], f8: ['float', 8], i4: ['int', 4], i8: ['int', 8] };
 
-/** Opens Keras npz weights `bytes` (at most `limit` bytes inflated) for `use`. */
-export function readNpz<T>(bytes: Uint8Array, what: string, limit: number, use: (r: VarReader) => T): T {
+/** A reader of Keras npz weights `bytes` (at most `limit` bytes inflated), decoded once. */
+export function npzReader(bytes: Uint8Array, what: string, limit: number): VarReader {
   const members = unzipMembers(bytes, (name) => (name.endsWith('.npy') ? limit : undefined), what, limit);
   const groups = new Map<string, Map<PyValue, PyValue>>();
   for (const [name, npy] of Object.entries(members)) {
     const path = name === '__root__.npy' ? '' : name.slice(0, -'.npy'.length);
     groups.set(path, storeDict(npy, `${what}: ${name}`));
   }
-  const reader: VarReader = {
+  return {
     count: (groupPath) => groups.get(groupPath)?.size ?? 0,
     vars: (groupPath, shapes, label, integers = false) => {
       const g = groups.get(groupPath);
@@ -48,7 +48,6 @@ export function readNpz<T>(bytes: Uint8Array, what: string, limit: number, use: 
       });
     },
   };
-  return use(reader);
 }
 
 /** The dict inside one `.npy` member: a 0-d object array around a pickle. */
