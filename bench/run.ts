@@ -187,14 +187,18 @@ function mnist(): Record<string, unknown> {
   const steady = (t: number, hook = false, policy = 'float32'): number[] =>
     runs.filter((r) => r.threads === t && r.batchHook === hook && r.dtypePolicy === policy).flatMap((r) => r.epochSeconds.slice(1));
   const perPolicy = (policy: string) =>
-    THREADS.map((t) => ({
-      threads: t,
-      medianEpochSeconds: median(steady(t, false, policy)),
-      samplesPerSecond: 60000 / median(steady(t, false, policy)),
-      testAccuracy: runs.filter((r) => r.threads === t && !r.batchHook && r.dtypePolicy === policy).map((r) => r.testAccuracy),
-      // The first epoch (conversion of the uint8 data, warm-up) against the median of the others.
-      firstEpochRatio: median(runs.filter((r) => r.threads === t && !r.batchHook && r.dtypePolicy === policy).map((r) => r.epochSeconds[0]!)) / median(steady(t, false, policy)),
-    }));
+    THREADS.map((t) => {
+      const mine = runs.filter((r) => r.threads === t && !r.batchHook && r.dtypePolicy === policy);
+      const epoch = median(steady(t, false, policy));
+      return {
+        threads: t,
+        medianEpochSeconds: epoch,
+        samplesPerSecond: 60000 / epoch,
+        testAccuracy: mine.map((r) => r.testAccuracy),
+        // The first epoch (conversion of the uint8 data, warm-up) against the median of the others.
+        firstEpochRatio: median(mine.map((r) => r.epochSeconds[0]!)) / epoch,
+      };
+    });
   const perThreads = perPolicy('float32');
   const mixed = { bfloat16: runs.some((r) => r.dtypePolicy === 'mixed_bfloat16' && r.bfloat16), perThreads: perPolicy('mixed_bfloat16') };
   // 469 steps per epoch; the same 1-thread runs with and without an empty onBatchEnd.
