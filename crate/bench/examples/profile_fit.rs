@@ -1,5 +1,6 @@
 //! Trains the seed model shape on synthetic MNIST-sized data, for profilers:
-//! profile_fit [threads] [epochs]; PROFILE_BN=1 adds BatchNormalization after the hidden layer
+//! profile_fit [threads] [epochs]; PROFILE_BN=1 adds BatchNormalization after the hidden layer,
+//! PROFILE_HIDDEN=h sets the hidden width (512)
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, LayerSpec};
 use ferro_core::losses::Loss;
@@ -11,7 +12,8 @@ fn main() {
     let threads: usize = std::env::args().nth(1).and_then(|v| v.parse().ok()).unwrap_or(1);
     let epochs: usize = std::env::args().nth(2).and_then(|v| v.parse().ok()).unwrap_or(3);
     ferro_core::pool::set_num_threads(threads).unwrap();
-    let mut specs: Vec<LayerSpec> = vec![DenseSpec::new(512, Activation::Relu).into()];
+    let hidden = std::env::var("PROFILE_HIDDEN").ok().and_then(|v| v.parse().ok()).unwrap_or(512);
+    let mut specs: Vec<LayerSpec> = vec![DenseSpec::new(hidden, Activation::Relu).into()];
     if std::env::var("PROFILE_BN").is_ok_and(|v| v == "1") {
         specs.push(LayerSpec::BatchNormalization(Default::default()));
     }

@@ -106,9 +106,10 @@ impl Model {
         }
         let n = train.len();
         let rows = positive_batch(options.batch_size)?.min(n);
+        self.build_optimizer()?;
         let mut ws = Workspace::new(self, rows, true)?;
         ws.weighted = train.weights.is_some();
-        self.build_optimizer()?;
+        ws.keep_first_kernel(self)?;
         let mut order: Vec<usize> = crate::alloc::zeroed(n, "the shuffle order")?;
         order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
         let mut rng = Rng::new(options.seed);

@@ -19,6 +19,9 @@ pub mod rng;
 pub mod train;
 pub mod workspace;
 
+#[cfg(test)]
+mod fusion_tests;
+
 pub use error::{Error, Result};
 pub use fit::{EpochLogs, FitObserver, FitOptions, FitResult, FitRun, Flow, Silent, Step};
 pub use inputs::{Inputs, OwnedInputs};

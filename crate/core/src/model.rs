@@ -32,6 +32,10 @@ pub struct Model {
     pub(crate) mixed: Option<Bf16Kernel>,
     /// Inference workspaces kept between predict/evaluate calls.
     pub(crate) spares: Spares,
+    /// Whether training steps take their fused paths: the first kernel kept
+    /// packed across steps, and its update inside its gradient's GEMM. They
+    /// give the same bits as the plain paths; off only to test that.
+    pub(crate) step_fusions: bool,
 }
 
 /// The fusions the executor applies between neighbours, decided once from
@@ -111,6 +115,7 @@ impl Model {
             isa: Isa::detect(),
             mixed: None,
             spares: Spares::default(),
+            step_fusions: true,
         })
     }
 
@@ -279,6 +284,7 @@ impl Model {
                 dst.copy_from_slice(&it.next().expect("count was checked").data);
             }
         }
+        self.params.bump_version();
         Ok(())
     }
 

@@ -49,11 +49,24 @@ pub struct ParamInfo {
 
 #[derive(Clone, Debug, Default)]
 pub struct Params {
+    /// Every weight. Writes after the model is built must `bump_version`
+    /// (set_weights and the optimizer do), so that copies kept elsewhere
+    /// (the first kernel's packed panels) know they are stale.
     pub values: Vec<f32>,
     pub layout: Vec<ParamInfo>,
+    version: u64,
 }
 
 impl Params {
+    /// Counts writes to `values`.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn bump_version(&mut self) {
+        self.version += 1;
+    }
+
     pub fn len(&self) -> usize {
         self.values.len()
     }
@@ -102,7 +115,7 @@ impl ParamsBuilder {
             layout.push(ParamInfo { at: ParamRef { offset, len: data.len() }, shape, layer });
             offset += data.len();
         }
-        Ok(Params { values, layout })
+        Ok(Params { values, layout, version: 0 })
     }
 }
 

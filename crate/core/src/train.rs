@@ -3,10 +3,12 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
+use crate::kernels::pack::PanelWriter;
 use crate::kernels::{Activation, GemmBuffers, Isa};
 use crate::layers::{Backward, InputGrad, Layer, Pass};
 use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
+use crate::optimizers::PanelSink;
 use crate::params::ParamRef;
 use crate::workspace::{view, view_mut, Workspace};
 use rayon::prelude::*;
@@ -372,10 +374,32 @@ impl Model {
         b: usize,
         prefetch: Option<(Samples, &[usize])>,
     ) -> LossTotals {
+        let version = self.params.version();
+        if let Some(kept) = ws.gemm.kept_mut() {
+            // Fresh only if the last step wrote the weights, and nothing since.
+            kept.set_fresh(ws.kept_at == Some(version));
+        }
         let mut totals = self.compute_gradients(ws, b, prefetch);
         self.regularize(ws, &mut totals, b);
+        let mut kept = ws.gemm.take_kept();
+        let sink = match (&mut kept, self.layers[0].as_dense()) {
+            (Some(kept), Some(dense)) => {
+                kept.set_fresh(false);
+                let (panels, nr) = kept.panels_mut();
+                Some(PanelSink {
+                    at: dense.kernel,
+                    writer: PanelWriter::new(panels, dense.input_dim(), dense.units(), nr),
+                })
+            }
+            _ => None,
+        };
         let opt = self.optimizer.as_mut().expect("compiled");
-        opt.step(self.isa, &mut self.params.values, &mut ws.dparams);
+        opt.step(self.isa, &mut self.params.values, &mut ws.dparams, sink.as_ref());
+        self.params.bump_version();
+        ws.kept_at = sink.is_some().then_some(self.params.version());
+        if let Some(kept) = kept {
+            ws.gemm.keep(kept);
+        }
         for (layer, scratch) in self.layers.iter_mut().zip(ws.scratch.iter()) {
             layer.after_step(scratch);
         }

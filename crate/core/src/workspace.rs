@@ -3,7 +3,7 @@
 
 use crate::alloc::{checked_len, zeroed};
 use crate::error::Result;
-use crate::kernels::GemmBuffers;
+use crate::kernels::{GemmBuffers, PackedB};
 use crate::model::Model;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use std::sync::Mutex;
@@ -38,6 +38,9 @@ pub struct Workspace {
     pub(crate) gemm: GemmBuffers,
     /// Packing space for a second GEMM running beside the first.
     pub(crate) gemm_side: GemmBuffers,
+    /// The weights' version (`Params::version`) that the first kernel's
+    /// panels kept in `gemm` hold, if any.
+    pub(crate) kept_at: Option<u64>,
 }
 
 impl Workspace {
@@ -98,7 +101,22 @@ impl Workspace {
             scratch,
             gemm: mixed(GemmBuffers::with_capacity(lens)?),
             gemm_side: mixed(GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?),
+            kept_at: None,
         })
+    }
+
+    /// Keeps the first layer's kernel packed across a fit's steps: the
+    /// optimizer writes the panels as it updates the kernel (train.rs), and
+    /// the next forward GEMM reads them instead of packing the kernel again.
+    /// Only float32 products read them.
+    pub(crate) fn keep_first_kernel(&mut self, model: &Model) -> Result<()> {
+        match model.layers[0].as_dense() {
+            Some(dense) if model.mixed.is_none() && model.step_fusions => {
+                self.gemm.keep(PackedB::for_matrix(model.isa, dense.kernel(&model.params.values))?);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -52,6 +52,55 @@ pub struct GemmBuffers {
     /// Under mixed_bfloat16, the kernel that computes the wide products.
     mixed: Option<Bf16Kernel>,
     bf16: Bf16Buffers,
+    /// A B operand kept packed across calls (see `PackedB`).
+    kept: Option<PackedB>,
+}
+
+/// A k×n B operand kept in panel layout across GEMMs: the first layer's
+/// kernel, which the optimizer writes in this layout as it updates it
+/// (`PanelWriter`), so that the next step's forward GEMM reads it without
+/// packing it (for hidden 4096, 12.8 MB read and written per step). `gemm`
+/// uses it only for the matrix it was made from, and only while the caller
+/// vouches that it is `fresh`.
+pub struct PackedB {
+    panels: AlignedBuf,
+    k: usize,
+    n: usize,
+    nr: usize,
+    /// The address of the matrix's first element: which B this is.
+    source: usize,
+    fresh: bool,
+}
+
+impl PackedB {
+    /// Panels for `b` as `isa`'s kernels read it (zeros in the padding
+    /// columns); the contents are only `fresh` once written in full.
+    pub fn for_matrix(isa: Isa, b: ArrayView2<f32>) -> crate::error::Result<PackedB> {
+        let (k, n, nr) = (b.nrows(), b.ncols(), isa.nr());
+        let len = crate::alloc::checked_len(&[n.div_ceil(nr), nr, k], "packed weights")?;
+        Ok(PackedB { panels: AlignedBuf::with_len(len)?, k, n, nr, source: b.as_ptr() as usize, fresh: false })
+    }
+
+    /// The panels to write, and their width.
+    pub fn panels_mut(&mut self) -> (&mut [f32], usize) {
+        let len = self.n.div_ceil(self.nr) * self.nr * self.k;
+        (self.panels.slice(len), self.nr)
+    }
+
+    /// Whether the panels hold the matrix as it is now; the caller tracks this.
+    pub fn set_fresh(&mut self, fresh: bool) {
+        self.fresh = fresh;
+    }
+
+    /// The panels, when they stand for `b` and are fresh.
+    fn of(&mut self, b: &ArrayView2<f32>, nr: usize) -> Option<&[f32]> {
+        let same = self.source == b.as_ptr() as usize && b.dim() == (self.k, self.n) && nr == self.nr;
+        if !(same && self.fresh) {
+            return None;
+        }
+        let len = self.n.div_ceil(self.nr) * self.nr * self.k;
+        Some(self.panels.slice(len))
+    }
 }
 
 /// Shallower products stay float32 under mixed_bfloat16 (dY·W2ᵀ: k = 10):
@@ -85,7 +134,23 @@ impl GemmBuffers {
             t: AlignedBuf::with_len(lens.2)?,
             mixed: None,
             bf16: Bf16Buffers::default(),
+            kept: None,
         })
+    }
+
+    /// Keeps `b`'s panels here from now on (see `PackedB`).
+    pub fn keep(&mut self, packed: PackedB) {
+        self.kept = Some(packed);
+    }
+
+    /// The kept panels, lent out while the optimizer rewrites them.
+    pub fn take_kept(&mut self) -> Option<PackedB> {
+        self.kept.take()
+    }
+
+    /// The kept panels, to mark them fresh or stale.
+    pub fn kept_mut(&mut self) -> Option<&mut PackedB> {
+        self.kept.as_mut()
     }
 }
 
@@ -159,9 +224,7 @@ pub fn gemm(
     if let Some(kernel) = bufs.mixed.filter(|_| n >= bf16::NR && k >= MIN_BF16_DEPTH && c.is_standard_layout()) {
         // mixed_bfloat16: bfloat16 products, float32 sums (bf16.rs); the
         // narrow products above stay float32, as they cost little.
-        gemm_bf16(kernel, a, b, c.view_mut(), &mut bufs.bf16);
-        // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
-        unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        gemm_bf16(kernel, a, b, c.view_mut(), &epilogue, &mut bufs.bf16);
         return;
     }
     if n < isa.nr() && m > n {
@@ -171,13 +234,15 @@ pub fn gemm(
         let GemmBuffers { a: pa, b: pb, t, .. } = bufs;
         let ct = t.slice(m * n);
         let ct_view = ArrayViewMut2::from_shape((n, m), &mut *ct).expect("n×m");
-        multiply(isa, b.t(), a.t(), ct_view, pa, pb, &Epilogue::None);
+        multiply(isa, b.t(), a.t(), ct_view, pa, pb, None, &Epilogue::None);
         transpose_out(ct, c.view_mut());
         // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
         unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
-    multiply(isa, a, b, c, &mut bufs.a, &mut bufs.b, &epilogue);
+    let GemmBuffers { a: pa, b: pb, kept, .. } = bufs;
+    let kept = kept.as_mut().and_then(|p| p.of(&b, isa.nr()));
+    multiply(isa, a, b, c, pa, pb, kept, &epilogue);
 }
 
 /// The distance between rows of C, after checking that each row's elements
@@ -218,7 +283,9 @@ fn transpose_out(ct: &[f32], mut c: ArrayViewMut2<f32>) {
     }
 }
 
-/// The packed, tiled, parallel product into `c`.
+/// The packed, tiled, parallel product into `c`; `kept` holds B already
+/// packed, when the caller has it.
+#[allow(clippy::too_many_arguments)]
 fn multiply(
     isa: Isa,
     a: ArrayView2<f32>,
@@ -226,6 +293,7 @@ fn multiply(
     mut c: ArrayViewMut2<f32>,
     pa: &mut AlignedBuf,
     pb: &mut AlignedBuf,
+    kept: Option<&[f32]>,
     epilogue: &Epilogue,
 ) {
     let (m, k) = a.dim();
@@ -241,12 +309,16 @@ fn multiply(
     let a_pack = pa.slice(m.div_ceil(mr) * mr * k);
     // With one panel of A, each sliver of B is used once: packing B would only
     // copy it. A B with contiguous rows and whole slivers is read in place.
-    let b_side = match b.as_slice().filter(|_| m <= mr && n.is_multiple_of(nr)) {
-        Some(data) => {
+    let b_side = match (kept, b.as_slice().filter(|_| m <= mr && n.is_multiple_of(nr))) {
+        (Some(data), _) => {
+            pack_panels(a.t(), mr, a_pack, parallel);
+            BSlivers { data, rs: nr, k, nr, packed: true }
+        }
+        (None, Some(data)) => {
             pack_panels(a.t(), mr, a_pack, false);
             BSlivers { data, rs: n, k, nr, packed: false }
         }
-        None => {
+        (None, None) => {
             let b_pack = pb.slice(n.div_ceil(nr) * nr * k);
             if parallel {
                 rayon::join(|| pack_panels(a.t(), mr, a_pack, true), || pack_panels(b, nr, b_pack, true));
@@ -401,8 +473,8 @@ unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlive
 
 /// # Safety
 /// `tile` addresses `rows`×`cols` floats at row stride `ldc`, which no other
-/// thread touches meanwhile.
-unsafe fn apply_epilogue(
+/// thread touches meanwhile; it is C's block from row i0 and column j0.
+pub(super) unsafe fn apply_epilogue(
     epilogue: &Epilogue,
     tile: *mut f32,
     ldc: usize,

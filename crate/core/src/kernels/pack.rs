@@ -120,6 +120,100 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
     }
 }
 
+/// Writes a row-major k×n matrix into B panels (`pack_panels`'s layout,
+/// width `nr`) a run of elements at a time, from many threads at once: the
+/// optimizer writes the first kernel this way as it updates it, chunk by
+/// chunk, so that the next forward GEMM need not pack it (`PackedB`).
+pub struct PanelWriter<'a> {
+    base: *mut f32,
+    k: usize,
+    n: usize,
+    nr: usize,
+    _panels: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: the pointer comes from an exclusive borrow held for 'a, and
+// `write`'s callers vouch that no two threads write the same element.
+unsafe impl Send for PanelWriter<'_> {}
+// SAFETY: as for Send.
+unsafe impl Sync for PanelWriter<'_> {}
+
+impl<'a> PanelWriter<'a> {
+    pub fn new(panels: &'a mut [f32], k: usize, n: usize, nr: usize) -> Self {
+        assert!(nr > 0 && panels.len() >= n.div_ceil(nr) * nr * k, "panel writer: panels too small");
+        PanelWriter { base: panels.as_mut_ptr(), k, n, nr, _panels: Default::default() }
+    }
+
+    /// Elements `start..start + values.len()` of the matrix (row-major
+    /// indices) take `values`.
+    ///
+    /// # Safety
+    /// No other thread writes any of these elements meanwhile.
+    pub unsafe fn write(&self, start: usize, values: &[f32]) {
+        let (n, end) = (self.n, start + values.len());
+        assert!(end <= self.k * self.n, "panel writer: elements outside the matrix");
+        // Whole rows panel by panel, so that each panel is written in one
+        // run; a partial row at either end piece by piece.
+        let boundary = start.div_ceil(n) * n;
+        // SAFETY (all): the elements are the caller's (see # Safety).
+        unsafe {
+            if boundary >= end {
+                return self.write_row_part(start, values);
+            }
+            self.write_row_part(start, &values[..boundary - start]);
+            let (first, last) = (boundary / n, end / n);
+            for q in 0..n.div_ceil(self.nr) {
+                let (j, len) = (q * self.nr, self.nr.min(n - q * self.nr));
+                for p in first..last {
+                    let from = &values[p * n + j - start..][..len];
+                    copy_run(from.as_ptr(), self.base.add(q * self.nr * self.k + p * self.nr), len);
+                }
+            }
+            self.write_row_part(last * n, &values[last * n - start..]);
+        }
+    }
+
+    /// `write` for elements within one row.
+    ///
+    /// # Safety
+    /// As for `write`.
+    unsafe fn write_row_part(&self, start: usize, values: &[f32]) {
+        let (nr, n) = (self.nr, self.n);
+        let (p, mut j) = (start / n, start % n);
+        debug_assert!(values.is_empty() || j + values.len() <= n, "one row at a time");
+        let mut rest = values;
+        while !rest.is_empty() {
+            // Up to the end of the panel j falls in.
+            let len = rest.len().min(nr - j % nr);
+            let to = (j / nr) * nr * self.k + p * nr + j % nr;
+            // SAFETY: (p, j..j + len) lies in the matrix (checked by
+            // `write`) and in one panel row, inside the panels `new`
+            // checked; no other thread writes it (see # Safety).
+            unsafe { copy_run(rest.as_ptr(), self.base.add(to), len) };
+            rest = &rest[len..];
+            j += len;
+        }
+    }
+}
+
+/// Copies `len` floats; whole panel rows as fixed-size moves (a call to
+/// memmove per 32 floats cost more than the copy).
+///
+/// # Safety
+/// As for `std::ptr::copy_nonoverlapping` with `len` floats.
+#[inline(always)]
+unsafe fn copy_run(from: *const f32, to: *mut f32, len: usize) {
+    // SAFETY: the caller's contract, for arrays of exactly `len` floats.
+    unsafe {
+        match len {
+            32 => *(to as *mut [f32; 32]) = *(from as *const [f32; 32]),
+            16 => *(to as *mut [f32; 16]) = *(from as *const [f32; 16]),
+            8 => *(to as *mut [f32; 8]) = *(from as *const [f32; 8]),
+            _ => std::ptr::copy_nonoverlapping(from, to, len),
+        }
+    }
+}
+
 /// Transposes by 8×8 blocks: `out[p*stride + j] = columns[j][p]`.
 pub(crate) mod transpose {
     /// Writes rows p < `len` rounded down to 8 of `out` (row stride
@@ -197,6 +291,30 @@ pub(crate) mod transpose {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    /// Any split of a matrix into runs, written from any start, gives what
+    /// `pack_panels` gives, padding zeros included.
+    #[test]
+    fn panel_writer_runs_match_pack_panels() {
+        for &(k, n, nr) in &[(7, 37, 32), (5, 64, 32), (3, 10, 16), (9, 8, 8), (4, 5, 8), (1, 33, 32)] {
+            let m = Array2::from_shape_fn((k, n), |(p, j)| (p * 100 + j) as f32);
+            let mut want = vec![0f32; n.div_ceil(nr) * nr * k];
+            pack_panels(m.view(), nr, &mut want, false);
+            let flat = m.as_slice().unwrap();
+            for run in [1, 3, nr - 1, n, n + 1, 2 * n + 5, k * n] {
+                let mut got = vec![0f32; want.len()];
+                let writer = PanelWriter::new(&mut got, k, n, nr);
+                // Runs of `run` elements, from an offset so none starts a row.
+                let starts: Vec<usize> = std::iter::once(0).chain((run / 2 + 1..k * n).step_by(run)).collect();
+                for (i, &start) in starts.iter().enumerate() {
+                    let end = starts.get(i + 1).copied().unwrap_or(k * n);
+                    // SAFETY: one thread, each element once.
+                    unsafe { writer.write(start, &flat[start..end]) };
+                }
+                assert_eq!(got, want, "k={k} n={n} nr={nr} run={run}");
+            }
+        }
+    }
 
     fn check(src: ArrayView2<f32>, width: usize) {
         let (k, len) = src.dim();

@@ -16,6 +16,7 @@ pub mod schedules;
 
 use crate::alloc::zeroed;
 use crate::error::{Error, Result};
+use crate::kernels::pack::PanelWriter;
 use crate::kernels::rmsprop::rmsprop_plain;
 use crate::kernels::Isa;
 use crate::params::ParamRef;
@@ -140,6 +141,31 @@ struct Slots {
 /// Elements per parallel chunk; fixed, so results never depend on threads.
 const CHUNK: usize = 1 << 14;
 
+/// Chunk c's weights, gradients and slots.
+type Chunk<'a> = (usize, ((&'a mut [f32], &'a [f32]), &'a mut [f32]));
+
+/// One matrix of the arena, the elements `at`, that a step also writes in
+/// B-panel layout (see `Optimizer::step`).
+pub struct PanelSink<'a> {
+    pub at: ParamRef,
+    pub writer: PanelWriter<'a>,
+}
+
+impl PanelSink<'_> {
+    /// The part of the matrix among arena elements `start..start + w.len()`.
+    ///
+    /// # Safety
+    /// No other thread writes these elements meanwhile.
+    unsafe fn write(&self, start: usize, w: &[f32]) {
+        let range = self.at.range();
+        let (from, to) = (start.max(range.start), (start + w.len()).min(range.end));
+        if from < to {
+            // SAFETY: the caller's contract, for this part of its elements.
+            unsafe { self.writer.write(from - range.start, &w[from - start..to - start]) };
+        }
+    }
+}
+
 pub struct Optimizer {
     pub config: OptimizerConfig,
     slots: Slots,
@@ -194,8 +220,10 @@ impl Optimizer {
     }
 
     /// One step over the arena `w` with gradients `g` (which clipping
-    /// overwrites): clip, decay, update, count.
-    pub fn step(&mut self, isa: Isa, w: &mut [f32], g: &mut [f32]) {
+    /// overwrites): clip, decay, update, count. With `panels`, one matrix of
+    /// the arena is also written in B-panel layout as its chunks are
+    /// updated, while they are still in cache.
+    pub fn step(&mut self, isa: Isa, w: &mut [f32], g: &mut [f32], panels: Option<&PanelSink>) {
         assert!(w.len() == g.len() && self.slots.len == w.len(), "optimizer slot size mismatch");
         let t = self.iterations + 1;
         if let Rule::Nadam { beta_1, .. } = self.config.rule {
@@ -211,21 +239,31 @@ impl Optimizer {
         }
         let consts = Consts::of(&self.config.rule, lr, t, self.u_product);
         let per_chunk = self.config.rule.slot_names().len() * CHUNK;
-        let run = |((w, g), s): ((&mut [f32], &[f32]), &mut [f32])| match consts {
-            // The seed model's update: a hand-written SIMD kernel (kernels/rmsprop.rs).
-            Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum, centered } if momentum == 0.0 && !centered => {
-                let k = crate::kernels::rmsprop::RmsPropStep { lr, rho, one_minus_rho, epsilon };
-                rmsprop_plain(isa, &k, w, g, s)
+        let run = |(c, ((w, g), s)): Chunk| {
+            match consts {
+                // The seed model's update: a hand-written SIMD kernel (kernels/rmsprop.rs).
+                Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum, centered }
+                    if momentum == 0.0 && !centered =>
+                {
+                    let k = crate::kernels::rmsprop::RmsPropStep { lr, rho, one_minus_rho, epsilon };
+                    rmsprop_plain(isa, &k, w, g, s)
+                }
+                _ => vectorised(isa, &consts, w, g, s),
             }
-            _ => vectorised(isa, &consts, w, g, s),
+            if let Some(sink) = panels {
+                // SAFETY: chunk c's elements belong to this task alone.
+                unsafe { sink.write(c * CHUNK, w) };
+            }
         };
         let slots = &mut self.slots.data;
         if per_chunk == 0 {
-            w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).for_each(|(w, g)| run(((w, g), &mut [])));
+            let none = |(c, (w, g))| run((c, ((w, g), &mut [][..])));
+            w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).enumerate().for_each(none);
         } else if w.len() >= 4 * CHUNK {
-            w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(slots.par_chunks_mut(per_chunk)).for_each(run);
+            let chunks = w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(slots.par_chunks_mut(per_chunk));
+            chunks.enumerate().for_each(run);
         } else {
-            w.chunks_mut(CHUNK).zip(g.chunks(CHUNK)).zip(slots.chunks_mut(per_chunk)).for_each(run);
+            w.chunks_mut(CHUNK).zip(g.chunks(CHUNK)).zip(slots.chunks_mut(per_chunk)).enumerate().for_each(run);
         }
         self.iterations += 1;
     }

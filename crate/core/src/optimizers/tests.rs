@@ -24,7 +24,7 @@ fn tensors(lens: &[usize]) -> Vec<ParamRef> {
 
 /// One step of `opt` on one tensor.
 fn step_once(opt: &mut Optimizer, isa: Isa, w: &mut [f32], g: &[f32]) {
-    opt.step(isa, w, &mut g.to_vec());
+    opt.step(isa, w, &mut g.to_vec(), None);
 }
 
 const RMSPROP: Rule = Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: false };
@@ -176,7 +176,7 @@ fn clipping_and_weight_decay_follow_keras() {
         let mut opt = Optimizer::new(config).unwrap();
         opt.build(&tensors(&[2, 2])).unwrap();
         let mut w = [1.0f32; 4];
-        opt.step(Isa::scalar(), &mut w, &mut grads.concat());
+        opt.step(Isa::scalar(), &mut w, &mut grads.concat(), None);
         [w[..2].to_vec(), w[2..].to_vec()]
     };
     // Per tensor: [3, 4] has norm 5, scaled to 1; [0.3, 0.4] is left alone.
@@ -202,7 +202,7 @@ fn state_is_named_and_survives_the_chunk_layout() {
     opt.build(&tensors(&[n, 3])).unwrap();
     let mut w = vec![0.5f32; n + 3];
     let g: Vec<f32> = (0..n + 3).map(|i| i as f32 / n as f32).collect();
-    opt.step(Isa::detect(), &mut w, &mut g.clone());
+    opt.step(Isa::detect(), &mut w, &mut g.clone(), None);
     let state = opt.state();
     let names: Vec<_> = state.iter().map(|(i, name, v)| (*i, *name, v.len())).collect();
     assert_eq!(
@@ -286,14 +286,14 @@ fn slots_set_by_name_read_back_and_resume_the_same_steps() {
     straight.build(&tensors(&[n, 2])).unwrap();
     let mut w = vec![0.25f32; n + 2];
     for t in 0..3 {
-        straight.step(Isa::detect(), &mut w, &mut grads(t));
+        straight.step(Isa::detect(), &mut w, &mut grads(t), None);
     }
     // A second optimizer restored from the first's state after step 2 ends where it ends.
     let mut first = optimizer(rule, 0.01);
     first.build(&tensors(&[n, 2])).unwrap();
     let mut w2 = vec![0.25f32; n + 2];
     for t in 0..2 {
-        first.step(Isa::detect(), &mut w2, &mut grads(t));
+        first.step(Isa::detect(), &mut w2, &mut grads(t), None);
     }
     let mut resumed = optimizer(rule, 0.01);
     resumed.build(&tensors(&[n, 2])).unwrap();
@@ -301,7 +301,7 @@ fn slots_set_by_name_read_back_and_resume_the_same_steps() {
         resumed.set_slot(index, name, &values).unwrap();
     }
     resumed.restore_counters(first.iterations(), first.u_product());
-    resumed.step(Isa::detect(), &mut w2, &mut grads(2));
+    resumed.step(Isa::detect(), &mut w2, &mut grads(2), None);
     assert_eq!(w2, w);
     assert_eq!(resumed.state(), straight.state());
     assert_eq!(resumed.set_slot(0, "accumulator", &[]).unwrap_err().code(), "ERR_FERRO_VALUE");

@@ -1,0 +1,90 @@
+//! The fused paths of a training step (the first kernel kept packed
+//! across steps, written by the optimizer) against the plain ones: the same
+//! bits, on any thread count, for any optimizer, and whatever a caller
+//! writes to the weights between steps.
+
+use crate::fit::{FitOptions, Silent, Step};
+use crate::kernels::Activation;
+use crate::layers::{DenseSpec, LayerSpec};
+use crate::losses::Loss;
+use crate::model::{Model, WeightTensor};
+use crate::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
+use crate::train::Samples;
+
+/// 37 units: panels with padding columns; 21 inputs: rows across chunks.
+fn model(rule: Rule, fusions: bool) -> Model {
+    let specs = [
+        LayerSpec::Dense(DenseSpec::new(37, Activation::Relu)),
+        LayerSpec::Dense(DenseSpec::new(3, Activation::Softmax)),
+    ];
+    let mut m = Model::build(21, &specs, 8).unwrap();
+    let config = OptimizerConfig {
+        name: "test".into(),
+        rule,
+        learning_rate: LearningRate::Constant(0.01),
+        weight_decay: None,
+        clip: Clip::None,
+    };
+    m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
+    m.step_fusions = fusions;
+    m
+}
+
+fn data() -> (Vec<f32>, Vec<i32>) {
+    let x = (0..100 * 21).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
+    let y = (0..100).map(|i| i * 7 % 3).collect();
+    (x, y)
+}
+
+const RULES: [Rule; 3] = [
+    Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: false },
+    Rule::RmsProp { rho: 0.9, momentum: 0.5, epsilon: 1e-7, centered: true },
+    Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false },
+];
+
+fn bits(w: &[WeightTensor]) -> Vec<u32> {
+    w.iter().flat_map(|t| t.data.iter().map(|v| v.to_bits())).collect()
+}
+
+#[test]
+fn fused_steps_give_the_plain_steps_bits_on_any_thread_count() {
+    let (x, y) = data();
+    // 24 rows a batch: the last batch of each epoch has 4.
+    let opts = FitOptions { epochs: 3, batch_size: 24, shuffle: true, seed: 3, initial_epoch: 0 };
+    for rule in RULES {
+        let plain = {
+            let mut m = model(rule, false);
+            m.fit(Samples::new(&x, &y), None, &opts, &mut Silent).unwrap();
+            bits(&m.weights())
+        };
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut m = model(rule, true);
+            pool.install(|| m.fit(Samples::new(&x, &y), None, &opts, &mut Silent)).unwrap();
+            assert!(bits(&m.weights()) == plain, "{rule:?} on {threads} threads");
+        }
+    }
+}
+
+#[test]
+fn weights_set_between_steps_are_what_the_next_step_reads() {
+    let (x, y) = data();
+    let samples = Samples::new(&x, &y);
+    let opts = FitOptions { epochs: 2, batch_size: 24, shuffle: false, seed: 0, initial_epoch: 0 };
+    let run = |fusions: bool| {
+        let mut m = model(RULES[0], fusions);
+        let replacement = model(RULES[2], false).weights();
+        let mut fit = m.begin_fit(samples, None, &opts).unwrap();
+        let mut batches = 0;
+        while !fit.finished() {
+            if let Step::Batch { .. } = fit.advance(&mut m, samples, None, true, &mut Silent).unwrap() {
+                batches += 1;
+                if batches == 2 {
+                    m.set_weights(replacement.clone()).unwrap();
+                }
+            }
+        }
+        bits(&m.weights())
+    };
+    assert!(run(true) == run(false));
+}
