@@ -1,9 +1,12 @@
 //! Trains the seed model shape on synthetic MNIST-sized data, for profilers:
 //! profile_fit [threads] [epochs]; PROFILE_BN=1 adds BatchNormalization after the hidden layer,
-//! PROFILE_HIDDEN=h sets the hidden width (512)
+//! PROFILE_HIDDEN=h sets the hidden width (512), PROFILE_F32=1 feeds float32 rows instead of
+//! bytes scaled by 1/255 (the seed program's MNIST)
+use ferro_core::inputs::Inputs;
+use ferro_core::kernels::bytes::ByteMap;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, LayerSpec};
-use ferro_core::losses::Loss;
+use ferro_core::losses::{Loss, Targets};
 use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{FitOptions, Model, Samples, Silent};
 use std::time::Instant;
@@ -21,10 +24,20 @@ fn main() {
     let mut model = Model::build(784, &specs, 1).unwrap();
     model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
     let n = 60000;
-    let x: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+    let bytes: Vec<u8> = (0..n * 784).map(|i| ((i * 7919) % 256) as u8).collect();
+    let table: [f32; 256] = std::array::from_fn(|b| b as f32 / 255.0);
+    let floats: Vec<f32> = bytes.iter().map(|&b| table[b as usize]).collect();
+    let x = if std::env::var("PROFILE_F32").is_ok_and(|v| v == "1") {
+        Inputs::F32(&floats)
+    } else {
+        Inputs::Bytes { data: &bytes, table: &table, map: ByteMap::of(&table) }
+    };
     let y: Vec<i32> = (0..n).map(|i| i % 10).collect();
     let opts = FitOptions { epochs, batch_size: 128, shuffle: true, seed: 1, initial_epoch: 0 };
     let start = Instant::now();
-    ferro_core::pool::install(|| model.fit(Samples::new(&x, &y), None, &opts, &mut Silent)).unwrap();
+    ferro_core::pool::install(|| {
+        model.fit(Samples { x, targets: Targets::Classes(&y), weights: None }, None, &opts, &mut Silent)
+    })
+    .unwrap();
     println!("{:.3} s/epoch", start.elapsed().as_secs_f64() / epochs as f64);
 }

@@ -20,7 +20,7 @@ pub mod train;
 pub mod workspace;
 
 #[cfg(test)]
-mod fusion_tests;
+mod kept_panels_tests;
 
 pub use error::{Error, Result};
 pub use fit::{EpochLogs, FitObserver, FitOptions, FitResult, FitRun, Flow, Silent, Step};

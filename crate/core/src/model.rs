@@ -32,10 +32,9 @@ pub struct Model {
     pub(crate) mixed: Option<Bf16Kernel>,
     /// Inference workspaces kept between predict/evaluate calls.
     pub(crate) spares: Spares,
-    /// Whether training steps take their fused paths: the first kernel kept
-    /// packed across steps, and its update inside its gradient's GEMM. They
-    /// give the same bits as the plain paths; off only to test that.
-    pub(crate) step_fusions: bool,
+    /// First kernels of at least this many weights are kept packed across
+    /// a fit's steps (`Workspace::keep_first_kernel`); tests move it.
+    pub(crate) keep_packed_from: usize,
 }
 
 /// The fusions the executor applies between neighbours, decided once from
@@ -115,7 +114,7 @@ impl Model {
             isa: Isa::detect(),
             mixed: None,
             spares: Spares::default(),
-            step_fusions: true,
+            keep_packed_from: crate::workspace::KEEP_PACKED_MIN,
         })
     }
 

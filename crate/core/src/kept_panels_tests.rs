@@ -1,6 +1,6 @@
-//! The fused paths of a training step (the first kernel kept packed
-//! across steps, written by the optimizer) against the plain ones: the same
-//! bits, on any thread count, for any optimizer, and whatever a caller
+//! Training with the first kernel kept packed across steps (written by the
+//! optimizer, read by the next forward GEMM) against training without: the
+//! same bits, on any thread count, for any optimizer, and whatever a caller
 //! writes to the weights between steps.
 
 use crate::fit::{FitOptions, Silent, Step};
@@ -12,7 +12,7 @@ use crate::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
 use crate::train::Samples;
 
 /// 37 units: panels with padding columns; 21 inputs: rows across chunks.
-fn model(rule: Rule, fusions: bool) -> Model {
+fn model(rule: Rule, kept: bool) -> Model {
     let specs = [
         LayerSpec::Dense(DenseSpec::new(37, Activation::Relu)),
         LayerSpec::Dense(DenseSpec::new(3, Activation::Softmax)),
@@ -26,7 +26,7 @@ fn model(rule: Rule, fusions: bool) -> Model {
         clip: Clip::None,
     };
     m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
-    m.step_fusions = fusions;
+    m.keep_packed_from = if kept { 0 } else { usize::MAX };
     m
 }
 
@@ -47,7 +47,7 @@ fn bits(w: &[WeightTensor]) -> Vec<u32> {
 }
 
 #[test]
-fn fused_steps_give_the_plain_steps_bits_on_any_thread_count() {
+fn kept_panels_give_the_plain_steps_bits_on_any_thread_count() {
     let (x, y) = data();
     // 24 rows a batch: the last batch of each epoch has 4.
     let opts = FitOptions { epochs: 3, batch_size: 24, shuffle: true, seed: 3, initial_epoch: 0 };
@@ -71,8 +71,8 @@ fn weights_set_between_steps_are_what_the_next_step_reads() {
     let (x, y) = data();
     let samples = Samples::new(&x, &y);
     let opts = FitOptions { epochs: 2, batch_size: 24, shuffle: false, seed: 0, initial_epoch: 0 };
-    let run = |fusions: bool| {
-        let mut m = model(RULES[0], fusions);
+    let run = |kept: bool| {
+        let mut m = model(RULES[0], kept);
         let replacement = model(RULES[2], false).weights();
         let mut fit = m.begin_fit(samples, None, &opts).unwrap();
         let mut batches = 0;
