@@ -46,6 +46,25 @@ impl Inputs<'_> {
         self.len() == 0
     }
 
+    /// Asks the CPU to fetch values `start..start + len` into cache ahead of
+    /// a copy: a batch's rows lie scattered over the dataset, and fetched
+    /// one after another each waits on memory.
+    pub(crate) fn prefetch(&self, start: usize, len: usize) {
+        let (ptr, bytes) = match self {
+            Inputs::F32(x) => (x[start..start + len].as_ptr() as *const u8, len * 4),
+            Inputs::Bytes { data, .. } => (data[start..start + len].as_ptr(), len),
+        };
+        #[cfg(target_arch = "x86_64")]
+        for line in (0..bytes).step_by(64) {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: SSE is part of x86-64's baseline; a prefetch is a hint
+            // that never faults, and the address lies inside the slice anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(line) as *const i8) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (ptr, bytes);
+    }
+
     /// Copies values `start..start + dst.len()` into `dst` as float32.
     pub(crate) fn copy_into(&self, isa: Isa, start: usize, dst: &mut [f32]) {
         let end = start + dst.len();

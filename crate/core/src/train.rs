@@ -431,6 +431,7 @@ pub(crate) fn gather(
     const ROWS_PER_TASK: usize = 16;
     let x = &mut x[..idx.len() * d];
     x.par_chunks_mut(ROWS_PER_TASK * d.max(1)).zip(idx.par_chunks(ROWS_PER_TASK)).for_each(|(dst, rows)| {
+        rows.iter().for_each(|&i| samples.x.prefetch(i * d, d));
         for (dst, &i) in dst.chunks_exact_mut(d.max(1)).zip(rows) {
             samples.x.copy_into(isa, i * d, dst);
         }
