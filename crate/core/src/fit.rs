@@ -110,6 +110,7 @@ impl Model {
         let mut ws = Workspace::new(self, rows, true)?;
         ws.weighted = train.weights.is_some();
         ws.keep_first_kernel(self)?;
+        ws.pack_batches_ahead(self)?;
         let mut order: Vec<usize> = crate::alloc::zeroed(n, "the shuffle order")?;
         order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
         let mut rng = Rng::new(options.seed);

@@ -1,12 +1,15 @@
-//! Training with the first kernel kept packed across steps (written by the
-//! optimizer, read by the next forward GEMM) against training without: the
-//! same bits, on any thread count, for any optimizer, and whatever a caller
-//! writes to the weights between steps.
+//! Training with operands packed ahead of their GEMMs against training
+//! without: the first kernel kept packed across steps (written by the
+//! optimizer, read by the next forward GEMM), and each batch packed for the
+//! first layer's GEMMs while it is gathered. The same bits, on any thread
+//! count, for any optimizer, whatever a caller writes to the weights between
+//! steps, and validation after a stop mid-epoch.
 
-use crate::fit::{FitOptions, Silent, Step};
+use crate::fit::{FitObserver, FitOptions, Flow, Silent, Step};
 use crate::kernels::Activation;
 use crate::layers::{DenseSpec, LayerSpec};
 use crate::losses::Loss;
+use crate::losses::LossTotals;
 use crate::model::{Model, WeightTensor};
 use crate::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
 use crate::train::Samples;
@@ -87,4 +90,41 @@ fn weights_set_between_steps_are_what_the_next_step_reads() {
         bits(&m.weights())
     };
     assert!(run(true) == run(false));
+}
+
+/// Stops after this many batches, as a callback setting stop_training would.
+struct StopAfter(usize);
+
+impl FitObserver for StopAfter {
+    fn on_batch_end(&mut self, _epoch: usize, batch: usize, _running: &LossTotals) -> Flow {
+        if batch + 1 == self.0 {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+#[test]
+fn batches_packed_ahead_give_the_same_bits_and_validation() {
+    let (x, y) = data();
+    let samples = Samples::new(&x, &y);
+    // Validation rows as many as a batch: the same shape as the batch
+    // packed ahead when the fit stops mid-epoch.
+    let val = Samples::new(&x[..24 * 21], &y[..24]);
+    let opts = FitOptions { epochs: 2, batch_size: 24, shuffle: true, seed: 5, initial_epoch: 0 };
+    let run = |ahead: bool, threads: usize| {
+        let mut m = model(RULES[0], false);
+        m.pack_ahead = ahead;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let full = pool.install(|| m.fit(samples, Some(val), &opts, &mut Silent)).unwrap();
+        let stopped = pool.install(|| m.fit(samples, Some(val), &opts, &mut StopAfter(2))).unwrap();
+        let logs: Vec<_> =
+            full.epochs.iter().chain(&stopped.epochs).map(|e| e.val.unwrap().loss_sum.to_bits()).collect();
+        (bits(&m.weights()), logs)
+    };
+    let plain = run(false, 1);
+    for threads in [1, 3] {
+        assert!(run(true, threads) == plain, "{threads} threads");
+    }
 }

@@ -35,6 +35,9 @@ pub struct Model {
     /// First kernels of at least this many weights are kept packed across
     /// a fit's steps (`Workspace::keep_first_kernel`); tests move it.
     pub(crate) keep_packed_from: usize,
+    /// Whether a fit packs each batch for the first layer's GEMMs while
+    /// gathering it (`Workspace::pack_batches_ahead`); off only in tests.
+    pub(crate) pack_ahead: bool,
 }
 
 /// The fusions the executor applies between neighbours, decided once from
@@ -115,6 +118,7 @@ impl Model {
             mixed: None,
             spares: Spares::default(),
             keep_packed_from: crate::workspace::KEEP_PACKED_MIN,
+            pack_ahead: true,
         })
     }
 

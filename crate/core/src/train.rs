@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::kernels::pack::PanelWriter;
-use crate::kernels::{Activation, GemmBuffers, Isa};
+use crate::kernels::{Activation, GemmBuffers, Isa, PackedA};
 use crate::layers::{Backward, InputGrad, Layer, Pass};
 use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
@@ -229,6 +229,9 @@ impl Model {
         mut each: impl FnMut(usize, usize, &[f32]),
     ) {
         let d = self.input_dim();
+        // A fit's workspace may hold the next batch packed ahead; these rows
+        // overwrite it.
+        ws.gemm.stale_a(0);
         for start in (0..rows).step_by(chunk) {
             let b = chunk.min(rows - start);
             x.copy_into(self.isa, start * d, &mut ws.x[..b * d]);
@@ -305,6 +308,13 @@ impl Model {
         let n = self.layers.len();
         let d = self.input_dim();
         self.forward_layers(pass, x, outputs, scratch, gemm, b, 0..1);
+        // Inputs packed ahead (`PackedA`): [x for x·W, xᵀ for xᵀ·dz]. The
+        // first was this batch's, packed in the step before; both are
+        // packed afresh beside the layers above, for the next batch and
+        // this one's backward pass.
+        let mut ahead = gemm.take_kept_a();
+        ahead.iter_mut().for_each(PackedA::set_stale);
+        let x: &[f32] = x;
         let (totals, ()) = rayon::join(
             || {
                 self.forward_layers(pass, x, outputs, scratch, gemm, b, 1..n);
@@ -323,10 +333,18 @@ impl Model {
             || {
                 if let Some((samples, idx)) = prefetch {
                     gather(isa, next_x, next_labels, next_values, next_weights, samples, idx, d);
+                    if let Some(next) = ahead.first_mut() {
+                        next.pack(isa, view(next_x, idx.len(), d));
+                    }
+                }
+                if let Some(this) = ahead.get_mut(1) {
+                    this.pack(isa, view(x, b, d).t());
                 }
             },
         );
+        gemm.keep_a(ahead);
         self.backward(isa, 0, b, x, outputs, grads, dparams, scratch, gemm, gemm_side);
+        gemm.stale_a(1);
         totals
     }
 

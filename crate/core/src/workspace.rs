@@ -3,7 +3,7 @@
 
 use crate::alloc::{checked_len, zeroed};
 use crate::error::Result;
-use crate::kernels::{GemmBuffers, PackedB};
+use crate::kernels::{GemmBuffers, PackedA, PackedB};
 use crate::model::Model;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use std::sync::Mutex;
@@ -103,6 +103,19 @@ impl Workspace {
             gemm_side: mixed(GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?),
             kept_at: None,
         })
+    }
+
+    /// Room for packing each training batch's inputs ahead of the first
+    /// layer's two GEMMs (see `PackedA`); float32 products only.
+    pub(crate) fn pack_batches_ahead(&mut self, model: &Model) -> Result<()> {
+        if model.layers[0].as_dense().is_none() || model.mixed.is_some() || !model.pack_ahead {
+            return Ok(());
+        }
+        let (rows, d) = (self.rows, model.input_dim());
+        let len = checked_len(&[rows, d], "the input batch")?;
+        // x·W packs x (rows × d); xᵀ·dz packs xᵀ (d × rows).
+        self.gemm.keep_a(vec![PackedA::with_capacity(len, rows)?, PackedA::with_capacity(len, d)?]);
+        Ok(())
     }
 
     /// Keeps a large first kernel packed across a fit's steps: the

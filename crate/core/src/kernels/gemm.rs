@@ -54,6 +54,55 @@ pub struct GemmBuffers {
     bf16: Bf16Buffers,
     /// A B operand kept packed across calls (see `PackedB`).
     kept: Option<PackedB>,
+    /// A operands packed ahead of their GEMMs (see `PackedA`).
+    kept_a: Vec<PackedA>,
+}
+
+/// An A operand packed ahead of its GEMM: a training batch's inputs, packed
+/// for both first-layer products (x·W and xᵀ·dz) by the thread that
+/// gathers the batch while the other computes (train.rs), so the GEMMs
+/// start at once. `gemm` uses one only for the view it was packed from
+/// (address, shape and strides), and only while it is `fresh`.
+pub struct PackedA {
+    panels: AlignedBuf,
+    mr: usize,
+    source: usize,
+    dim: (usize, usize),
+    strides: [isize; 2],
+    fresh: bool,
+}
+
+impl PackedA {
+    /// Room for packing any m×k view with m·k ≤ `len` (rows padded to a
+    /// whole tile), so that packing allocates nothing.
+    pub fn with_capacity(len: usize, m_max: usize) -> crate::error::Result<PackedA> {
+        let room = len.checked_add(MAX_WIDTH.saturating_mul(len / m_max.max(1))).ok_or_else(|| {
+            crate::error::Error::Value("GEMM packing buffers overflow usize; use smaller sizes.".into())
+        })?;
+        let panels = AlignedBuf::with_len(room)?;
+        Ok(PackedA { panels, mr: 0, source: 0, dim: (0, 0), strides: [0, 0], fresh: false })
+    }
+
+    /// Packs `a` as `gemm` on `isa` would pack the A operand of its
+    /// product, and marks the panels fresh.
+    pub fn pack(&mut self, isa: Isa, a: ArrayView2<f32>) {
+        let (m, k) = a.dim();
+        let mr = isa.kernel_for(m).mr();
+        pack_panels(a.t(), mr, self.panels.slice(m.div_ceil(mr) * mr * k), false);
+        let strides = [a.strides()[0], a.strides()[1]];
+        (self.mr, self.source, self.dim, self.strides, self.fresh) = (mr, a.as_ptr() as usize, (m, k), strides, true);
+    }
+
+    /// Marks the panels stale: the view they were packed from may change.
+    pub fn set_stale(&mut self) {
+        self.fresh = false;
+    }
+
+    /// Whether these are fresh panels of `a` in tiles of `mr` rows.
+    fn holds(&self, a: &ArrayView2<f32>, mr: usize) -> bool {
+        let same_view = self.source == a.as_ptr() as usize && self.dim == a.dim() && self.strides == a.strides();
+        self.fresh && same_view && self.mr == mr
+    }
 }
 
 /// A k×n B operand kept in panel layout across GEMMs: the first layer's
@@ -135,7 +184,25 @@ impl GemmBuffers {
             mixed: None,
             bf16: Bf16Buffers::default(),
             kept: None,
+            kept_a: Vec::new(),
         })
+    }
+
+    /// Keeps these A operands here (see `PackedA`).
+    pub fn keep_a(&mut self, packed: Vec<PackedA>) {
+        self.kept_a = packed;
+    }
+
+    /// The kept A operands, lent out to be packed elsewhere.
+    pub fn take_kept_a(&mut self) -> Vec<PackedA> {
+        std::mem::take(&mut self.kept_a)
+    }
+
+    /// Marks kept A operand `i` (if any) stale.
+    pub fn stale_a(&mut self, i: usize) {
+        if let Some(p) = self.kept_a.get_mut(i) {
+            p.set_stale();
+        }
     }
 
     /// Keeps `b`'s panels here from now on (see `PackedB`).
@@ -234,15 +301,24 @@ pub fn gemm(
         let GemmBuffers { a: pa, b: pb, t, .. } = bufs;
         let ct = t.slice(m * n);
         let ct_view = ArrayViewMut2::from_shape((n, m), &mut *ct).expect("n×m");
-        multiply(isa, b.t(), a.t(), ct_view, pa, pb, None, &Epilogue::None);
+        multiply(isa, b.t(), a.t(), ct_view, pa, pb, Kept::default(), &Epilogue::None);
         transpose_out(ct, c.view_mut());
         // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
         unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
-    let GemmBuffers { a: pa, b: pb, kept, .. } = bufs;
-    let kept = kept.as_mut().and_then(|p| p.of(&b, isa.nr()));
-    multiply(isa, a, b, c, pa, pb, kept, &epilogue);
+    let GemmBuffers { a: pa, b: pb, kept, kept_a, .. } = bufs;
+    let kept_b = kept.as_mut().and_then(|p| p.of(&b, isa.nr()));
+    let mr = isa.kernel_for(m).mr();
+    let kept_a = kept_a.iter_mut().find(|p| p.holds(&a, mr)).map(|p| &*p.panels.slice(m.div_ceil(mr) * mr * k));
+    multiply(isa, a, b, c, pa, pb, Kept { a: kept_a, b: kept_b }, &epilogue);
+}
+
+/// Operands already packed, when the caller has them.
+#[derive(Default)]
+struct Kept<'a> {
+    a: Option<&'a [f32]>,
+    b: Option<&'a [f32]>,
 }
 
 /// The distance between rows of C, after checking that each row's elements
@@ -283,8 +359,8 @@ fn transpose_out(ct: &[f32], mut c: ArrayViewMut2<f32>) {
     }
 }
 
-/// The packed, tiled, parallel product into `c`; `kept` holds B already
-/// packed, when the caller has it.
+/// The packed, tiled, parallel product into `c`, packing what `kept`
+/// does not already hold.
 #[allow(clippy::too_many_arguments)]
 fn multiply(
     isa: Isa,
@@ -293,7 +369,7 @@ fn multiply(
     mut c: ArrayViewMut2<f32>,
     pa: &mut AlignedBuf,
     pb: &mut AlignedBuf,
-    kept: Option<&[f32]>,
+    kept: Kept,
     epilogue: &Epilogue,
 ) {
     let (m, k) = a.dim();
@@ -307,29 +383,34 @@ fn multiply(
     let parallel = flops >= PARALLEL_MIN_FLOPS && crate::pool::threads_here() > 1;
 
     let a_pack = pa.slice(m.div_ceil(mr) * mr * k);
+    let pack_a = |dst: &mut [f32], parallel: bool| {
+        if kept.a.is_none() {
+            pack_panels(a.t(), mr, dst, parallel);
+        }
+    };
     // With one panel of A, each sliver of B is used once: packing B would only
     // copy it. A B with contiguous rows and whole slivers is read in place.
-    let b_side = match (kept, b.as_slice().filter(|_| m <= mr && n.is_multiple_of(nr))) {
+    let b_side = match (kept.b, b.as_slice().filter(|_| m <= mr && n.is_multiple_of(nr))) {
         (Some(data), _) => {
-            pack_panels(a.t(), mr, a_pack, parallel);
+            pack_a(a_pack, parallel);
             BSlivers { data, rs: nr, k, nr, packed: true }
         }
         (None, Some(data)) => {
-            pack_panels(a.t(), mr, a_pack, false);
+            pack_a(a_pack, false);
             BSlivers { data, rs: n, k, nr, packed: false }
         }
         (None, None) => {
             let b_pack = pb.slice(n.div_ceil(nr) * nr * k);
-            if parallel {
-                rayon::join(|| pack_panels(a.t(), mr, a_pack, true), || pack_panels(b, nr, b_pack, true));
+            if parallel && kept.a.is_none() {
+                rayon::join(|| pack_a(a_pack, true), || pack_panels(b, nr, b_pack, true));
             } else {
-                pack_panels(a.t(), mr, a_pack, false);
-                pack_panels(b, nr, b_pack, false);
+                pack_a(a_pack, parallel);
+                pack_panels(b, nr, b_pack, parallel);
             }
             BSlivers { data: b_pack, rs: nr, k, nr, packed: true }
         }
     };
-    let a_pack = &*a_pack;
+    let a_pack = kept.a.unwrap_or(a_pack);
 
     let block = blocking(isa);
     let plan = plan_tasks(m, n, if parallel { crate::pool::threads_here() } else { 1 }, mr, nr, block);

@@ -14,6 +14,6 @@ pub mod rows;
 pub(crate) mod vector;
 
 pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows, softmax_rows, Activation};
-pub use gemm::{gemm, Epilogue, GemmBuffers, PackedB};
+pub use gemm::{gemm, Epilogue, GemmBuffers, PackedA, PackedB};
 pub use isa::Isa;
 pub use rmsprop::RmsPropStep;
