@@ -1,6 +1,7 @@
 //! Activations: forward values and derivatives expressed through the output
 //! y = f(z), which is what the backward pass keeps.
 
+use super::isa::Isa;
 use crate::error::{Error, Result};
 use ndarray::{ArrayView2, ArrayViewMut2, Zip};
 
@@ -294,7 +295,12 @@ macro_rules! per_activation {
 }
 
 /// v ← f(v + bias) over a row (bias empty: none).
-pub fn bias_activation(activation: Activation, row: &mut [f32], bias: &[f32]) {
+pub fn bias_activation(isa: Isa, activation: Activation, row: &mut [f32], bias: &[f32]) {
+    if activation == Activation::Relu {
+        assert!(bias.is_empty() || bias.len() >= row.len(), "bias_activation: fewer biases than values");
+        // SAFETY: one row of row.len() floats, exclusively borrowed.
+        return unsafe { super::relu::bias_relu_block(isa, row.as_mut_ptr(), row.len(), 1, row.len(), bias) };
+    }
     per_activation!(activation, |A| {
         if bias.is_empty() {
             row.iter_mut().for_each(|v| *v = A.apply(*v));
@@ -305,7 +311,13 @@ pub fn bias_activation(activation: Activation, row: &mut [f32], bias: &[f32]) {
 }
 
 /// g ← g ⊙ f'(z), with f' written through the outputs y = f(z) of the row.
-pub fn scale_by_derivative(activation: Activation, grad: &mut [f32], y: &[f32]) {
+pub fn scale_by_derivative(isa: Isa, activation: Activation, grad: &mut [f32], y: &[f32]) {
+    if activation == Activation::Relu {
+        assert!(y.len() >= grad.len(), "scale_by_derivative: fewer outputs than gradients");
+        let n = grad.len();
+        // SAFETY: one row of n floats in each, `grad` exclusively borrowed.
+        return unsafe { super::relu::relu_grad_block(isa, grad.as_mut_ptr(), n, y.as_ptr(), n, 1, n) };
+    }
     per_activation!(activation, |A| grad.iter_mut().zip(y).for_each(|(g, &y)| *g *= A.derivative_from_output(y)))
 }
 

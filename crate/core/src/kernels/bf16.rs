@@ -17,6 +17,7 @@
 //! odd product added first.
 
 use super::gemm::{apply_epilogue, Epilogue};
+use super::isa::Isa;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
@@ -84,13 +85,14 @@ fn pair(lo: f32, hi: f32) -> u32 {
     to_bf16(lo) as u32 | (to_bf16(hi) as u32) << 16
 }
 
-/// C = A·B, then `epilogue` on each finished panel of rows; A m×k and B
-/// k×n in any layout, C row-major and contiguous.
+/// C = A·B, then `epilogue` (with `isa`'s kernels) on each finished panel
+/// of rows; A m×k and B k×n in any layout, C row-major and contiguous.
 pub fn gemm_bf16(
     kernel: Bf16Kernel,
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     mut c: ArrayViewMut2<f32>,
+    isa: Isa,
     epilogue: &Epilogue,
     bufs: &mut Bf16Buffers,
 ) {
@@ -120,7 +122,7 @@ pub fn gemm_bf16(
         }
         // SAFETY: `c_rows` is this task's panel of C, rows t·MR.. (rows × n,
         // contiguous), which no other task touches.
-        unsafe { apply_epilogue(epilogue, c_rows.as_mut_ptr(), n, t * MR, 0, rows, n) };
+        unsafe { apply_epilogue(isa, epilogue, c_rows.as_mut_ptr(), n, t * MR, 0, rows, n) };
     };
     if 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS {
         c.par_chunks_mut(MR * n).enumerate().for_each(panel);
@@ -307,7 +309,7 @@ mod tests {
             let mut bufs = Bf16Buffers::default();
             for &kernel in &kernels {
                 let mut c = Array2::from_elem((m, n), f32::NAN);
-                gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), &Epilogue::None, &mut bufs);
+                gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, &mut bufs);
                 for i in 0..m {
                     for j in 0..n {
                         let rounded: f64 = (0..k).map(|p| r(a[[i, p]]) * r(b[[p, j]])).sum();
@@ -336,7 +338,7 @@ mod tests {
         let (a, b) = operands(19, 37, 45);
         let product = |a: ArrayView2<f32>, b: ArrayView2<f32>| {
             let mut c = Array2::zeros((19, 37));
-            gemm_bf16(kernel, a, b, c.view_mut(), &Epilogue::None, &mut Bf16Buffers::default());
+            gemm_bf16(kernel, a, b, c.view_mut(), Isa::scalar(), &Epilogue::None, &mut Bf16Buffers::default());
             c
         };
         let want = product(a.view(), b.view());
@@ -357,7 +359,7 @@ mod tests {
         let mut bufs = Bf16Buffers::default();
         let run = |kernel, bufs: &mut Bf16Buffers| {
             let mut c = Array2::zeros((130, 75));
-            gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), &Epilogue::None, bufs);
+            gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, bufs);
             c
         };
         let (fast, twin) = (run(simd, &mut bufs), run(Bf16Kernel::Scalar, &mut bufs));

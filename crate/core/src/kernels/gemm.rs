@@ -270,7 +270,7 @@ pub fn gemm(
         // One or two rows (a one-row predict): stream B once (rows.rs).
         rows::rows_product(isa, a, b, c.view_mut());
         // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
-        unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
     if narrow::suits(&a, n, isa.nr()) {
@@ -285,13 +285,13 @@ pub fn gemm(
             }
         }
         // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
-        unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
     if let Some(kernel) = bufs.mixed.filter(|_| n >= bf16::NR && k >= MIN_BF16_DEPTH && c.is_standard_layout()) {
         // mixed_bfloat16: bfloat16 products, float32 sums (bf16.rs); the
         // narrow products above stay float32, as they cost little.
-        gemm_bf16(kernel, a, b, c.view_mut(), &epilogue, &mut bufs.bf16);
+        gemm_bf16(kernel, a, b, c.view_mut(), isa, &epilogue, &mut bufs.bf16);
         return;
     }
     if n < isa.nr() && m > n {
@@ -304,7 +304,7 @@ pub fn gemm(
         multiply(isa, b.t(), a.t(), ct_view, pa, pb, Kept::default(), &Epilogue::None);
         transpose_out(ct, c.view_mut());
         // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
-        unsafe { apply_epilogue(&epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
     let GemmBuffers { a: pa, b: pb, kept, kept_a, .. } = bufs;
@@ -421,7 +421,7 @@ fn multiply(
         // SAFETY: `c` is m×n at row stride ldc (checked above) and borrowed
         // until every task is done; TaskPlan::block cuts rows and columns at
         // increasing points clamped to m and n, so tasks own disjoint blocks.
-        unsafe { compute_block(&kernel, &task, a_pack, &b_side, c, epilogue) };
+        unsafe { compute_block(isa, &kernel, &task, a_pack, &b_side, c, epilogue) };
     };
     if parallel {
         (0..plan.tasks()).into_par_iter().for_each(run);
@@ -513,7 +513,15 @@ unsafe impl Sync for SharedMut {}
 /// # Safety
 /// `c` points to C with row stride `task.ldc`; `task`'s rows × columns lie
 /// inside C, and no other thread touches them meanwhile.
-unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlivers, c: SharedMut, epilogue: &Epilogue) {
+unsafe fn compute_block(
+    isa: Isa,
+    kernel: &Kernel,
+    task: &Task,
+    a_pack: &[f32],
+    b: &BSlivers,
+    c: SharedMut,
+    epilogue: &Epilogue,
+) {
     let (k, mr, nr) = (task.k, kernel.mr(), kernel.nr());
     let mut edge = [0f32; MAX_TILE];
     for pc in (0..k.max(1)).step_by(task.kc) {
@@ -545,7 +553,7 @@ unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlive
                 }
                 if last {
                     // SAFETY: as for the edge rows just above.
-                    unsafe { apply_epilogue(epilogue, tile, task.ldc, ir, jr, rows, cols) };
+                    unsafe { apply_epilogue(isa, epilogue, tile, task.ldc, ir, jr, rows, cols) };
                 }
             }
         }
@@ -555,7 +563,9 @@ unsafe fn compute_block(kernel: &Kernel, task: &Task, a_pack: &[f32], b: &BSlive
 /// # Safety
 /// `tile` addresses `rows`×`cols` floats at row stride `ldc`, which no other
 /// thread touches meanwhile; it is C's block from row i0 and column j0.
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn apply_epilogue(
+    isa: Isa,
     epilogue: &Epilogue,
     tile: *mut f32,
     ldc: usize,
@@ -572,15 +582,31 @@ pub(super) unsafe fn apply_epilogue(
         Epilogue::BiasActivation { bias, activation } => {
             let zeros = [0f32; 0];
             let bias = bias.map_or(&zeros[..], |b| &b[j0..j0 + cols]);
+            if activation == Activation::Relu {
+                // The whole tile in one call: per row, the call cost more
+                // than the arithmetic. SAFETY: the tile is the caller's.
+                return unsafe { super::relu::bias_relu_block(isa, tile, ldc, rows, cols, bias) };
+            }
             for i in 0..rows {
-                super::activation::bias_activation(activation, row(i), bias);
+                super::activation::bias_activation(isa, activation, row(i), bias);
             }
         }
         Epilogue::ActivationGrad { output, activation } => {
+            assert!(i0 + rows <= output.nrows() && j0 + cols <= output.ncols(), "epilogue: outputs too small");
+            if activation == Activation::Relu && output.strides()[1] == 1 && output.strides()[0] >= 0 {
+                let ldy = output.strides()[0] as usize;
+                // SAFETY: the tile is the caller's; the outputs' block
+                // (i0, j0), rows × cols, lies in `output` (asserted above)
+                // with contiguous rows at stride ldy.
+                return unsafe {
+                    let y = output.as_ptr().add(i0 * ldy + j0);
+                    super::relu::relu_grad_block(isa, tile, ldc, y, ldy, rows, cols)
+                };
+            }
             for i in 0..rows {
                 let y = output.row(i0 + i);
                 let y = &y.to_slice().expect("layer outputs have contiguous rows")[j0..j0 + cols];
-                super::activation::scale_by_derivative(activation, row(i), y);
+                super::activation::scale_by_derivative(isa, activation, row(i), y);
             }
         }
     }

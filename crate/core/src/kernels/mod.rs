@@ -9,6 +9,7 @@ pub mod microkernel;
 pub mod narrow;
 pub mod pack;
 pub mod params;
+mod relu;
 pub mod rmsprop;
 pub mod rows;
 pub(crate) mod vector;

@@ -37,6 +37,11 @@ pub(crate) unsafe trait F32s {
     unsafe fn rsqrt_estimate(a: Self::V) -> Self::V;
     /// The sum of the lanes.
     unsafe fn sum(a: Self::V) -> f32;
+    /// Lanes below zero set to +0; the others (−0 and NaN included) kept,
+    /// as `Activation::Relu.apply` does.
+    unsafe fn relu(a: Self::V) -> Self::V;
+    /// 1.0 in the lanes above zero, 0.0 elsewhere (NaN included).
+    unsafe fn positive_to_one(a: Self::V) -> Self::V;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -110,6 +115,14 @@ mod x86 {
             let quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
             _mm_cvtss_f32(_mm_add_ss(quarter, _mm_movehdup_ps(quarter)))
         }
+        #[inline(always)]
+        unsafe fn relu(a: __m256) -> __m256 {
+            _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_setzero_ps()), a)
+        }
+        #[inline(always)]
+        unsafe fn positive_to_one(a: __m256) -> __m256 {
+            _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(a, _mm256_setzero_ps()), _mm256_set1_ps(1.0))
+        }
     }
 
     // SAFETY: as for Avx2, with AVX-512F enabled.
@@ -163,6 +176,15 @@ mod x86 {
         #[inline(always)]
         unsafe fn sum(a: __m512) -> f32 {
             _mm512_reduce_add_ps(a)
+        }
+        #[inline(always)]
+        unsafe fn relu(a: __m512) -> __m512 {
+            let zero = _mm512_setzero_ps();
+            _mm512_mask_mov_ps(a, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, zero), zero)
+        }
+        #[inline(always)]
+        unsafe fn positive_to_one(a: __m512) -> __m512 {
+            _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, _mm512_setzero_ps()), _mm512_set1_ps(1.0))
         }
     }
 }
@@ -240,6 +262,15 @@ mod arm {
         unsafe fn sum(a: float32x4_t) -> f32 {
             vaddvq_f32(a)
         }
+        #[inline(always)]
+        unsafe fn relu(a: float32x4_t) -> float32x4_t {
+            let zero = vdupq_n_f32(0.0);
+            vbslq_f32(vcltq_f32(a, zero), zero, a)
+        }
+        #[inline(always)]
+        unsafe fn positive_to_one(a: float32x4_t) -> float32x4_t {
+            vbslq_f32(vcgtq_f32(a, vdupq_n_f32(0.0)), vdupq_n_f32(1.0), vdupq_n_f32(0.0))
+        }
     }
 }
 
@@ -283,6 +314,18 @@ mod tests {
             }
             S::store(out.as_mut_ptr(), S::zero());
             assert!(out.iter().all(|&o| o == 0.0));
+            // Signed zeros and NaN, bit for bit, in every lane position.
+            let specials = [-1.5, -0.0, 0.0, f32::NAN, 2.5, -f32::INFINITY, f32::MIN_POSITIVE, -1e-30];
+            let c: Vec<f32> = (0..n).map(|i| specials[i % specials.len()]).collect();
+            let vc = S::load(c.as_ptr());
+            use crate::kernels::Activation::Relu;
+            type Unary = fn(f32) -> f32;
+            let unary: [(S::V, Unary); 2] =
+                [(S::relu(vc), |x| Relu.apply(x)), (S::positive_to_one(vc), |x| Relu.derivative_from_output(x))];
+            for (v, f) in unary {
+                S::store(out.as_mut_ptr(), v);
+                assert!(out.iter().zip(&c).all(|(o, &x)| o.to_bits() == f(x).to_bits()), "{out:?} from {c:?}");
+            }
         }
     }
 

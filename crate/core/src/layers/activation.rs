@@ -4,7 +4,7 @@
 use super::{to_preactivation, Backward, InputGrad};
 use crate::error::{Error, Result};
 use crate::kernels::activation::bias_activation;
-use crate::kernels::{softmax_rows, Activation};
+use crate::kernels::{softmax_rows, Activation, Isa};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 #[derive(Clone, Debug)]
@@ -21,20 +21,20 @@ impl ActivationLayer {
         Ok(ActivationLayer { activation, width })
     }
 
-    pub fn forward(&self, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>) {
+    pub fn forward(&self, isa: Isa, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>) {
         y.assign(&x);
         if self.activation == Activation::Softmax {
             softmax_rows(y);
         } else {
-            bias_activation(self.activation, y.as_slice_mut().expect("workspace buffers are contiguous"), &[]);
+            bias_activation(isa, self.activation, y.as_slice_mut().expect("workspace buffers are contiguous"), &[]);
         }
     }
 
     /// The gradient at the input is the gradient at the pre-activation.
-    pub fn backward(&self, b: Backward) {
+    pub fn backward(&self, isa: Isa, b: Backward) {
         let Backward { x, y, mut dy, at_preactivation, input, .. } = b;
         if !at_preactivation {
-            to_preactivation(self.activation, y, x.as_slice().expect("contiguous"), dy.view_mut());
+            to_preactivation(isa, self.activation, y, x.as_slice().expect("contiguous"), dy.view_mut());
         }
         if let Some(InputGrad { mut dx, fold }) = input {
             debug_assert!(fold.is_none(), "only Dense folds the layer below's activation");
@@ -58,24 +58,27 @@ mod tests {
             let x = Array2::from_shape_fn((3, 5), |(i, j)| (i as f32 * 0.7 - j as f32 * 0.45).sin() * 2.0);
             let g = Array2::from_shape_fn((3, 5), |(i, j)| ((i * 5 + j) as f32 * 0.37).cos());
             let mut y = Array2::zeros((3, 5));
-            layer.forward(x.view(), y.view_mut());
+            layer.forward(Isa::detect(), x.view(), y.view_mut());
             let mut dy = g.clone();
             let mut dx = Array2::zeros((3, 5));
             let (mut gemm, mut side) = (GemmBuffers::default(), GemmBuffers::default());
-            layer.backward(Backward {
-                x: x.view(),
-                y: y.view(),
-                dy: dy.view_mut(),
-                at_preactivation: false,
-                input: Some(InputGrad { dx: dx.view_mut(), fold: None }),
-                dparams: &mut [],
-                scratch: &mut [],
-                gemm: &mut gemm,
-                gemm_side: &mut side,
-            });
+            layer.backward(
+                Isa::detect(),
+                Backward {
+                    x: x.view(),
+                    y: y.view(),
+                    dy: dy.view_mut(),
+                    at_preactivation: false,
+                    input: Some(InputGrad { dx: dx.view_mut(), fold: None }),
+                    dparams: &mut [],
+                    scratch: &mut [],
+                    gemm: &mut gemm,
+                    gemm_side: &mut side,
+                },
+            );
             let objective = |x: &Array2<f32>| {
                 let mut y = Array2::zeros((3, 5));
-                layer.forward(x.view(), y.view_mut());
+                layer.forward(Isa::detect(), x.view(), y.view_mut());
                 (&y * &g).iter().map(|&v| v as f64).sum::<f64>()
             };
             for i in 0..3 {

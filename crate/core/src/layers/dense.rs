@@ -134,7 +134,7 @@ impl Dense {
         gemm(pass.isa, x, self.kernel(params), y.view_mut(), ep, bufs);
         let y = y.as_slice_mut().expect("workspace buffers are contiguous");
         scratch[0][..y.len()].copy_from_slice(y);
-        crate::kernels::activation::bias_activation(self.activation, y, &[]);
+        crate::kernels::activation::bias_activation(pass.isa, self.activation, y, &[]);
     }
 
     /// dW, db and (when asked) dX, from the gradient at the output. dW and
@@ -142,7 +142,7 @@ impl Dense {
     pub fn backward(&self, isa: Isa, params: &[f32], b: Backward) {
         let Backward { x, y, mut dy, at_preactivation, input, dparams, scratch, gemm, gemm_side } = b;
         if !at_preactivation {
-            to_preactivation(self.activation, y, scratch.first().map_or(&[], |z| &z[..]), dy.view_mut());
+            to_preactivation(isa, self.activation, y, scratch.first().map_or(&[], |z| &z[..]), dy.view_mut());
         }
         let dz = dy.view();
         let (i, u) = (self.input_dim, self.units);

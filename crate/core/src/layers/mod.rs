@@ -197,7 +197,7 @@ impl Layer {
     ) {
         match self {
             Layer::Dense(l) => l.forward_pass(pass, params, x, y, scratch, gemm),
-            Layer::Activation(l) => l.forward(x, y),
+            Layer::Activation(l) => l.forward(pass.isa, x, y),
             Layer::Dropout(l) => l.forward(pass, x, y, scratch),
             Layer::BatchNormalization(l) => l.forward(pass, params, x, y, scratch),
         }
@@ -207,7 +207,7 @@ impl Layer {
     pub fn backward(&self, isa: Isa, params: &[f32], b: Backward) {
         match self {
             Layer::Dense(l) => l.backward(isa, params, b),
-            Layer::Activation(l) => l.backward(b),
+            Layer::Activation(l) => l.backward(isa, b),
             Layer::Dropout(l) => l.backward(b),
             Layer::BatchNormalization(l) => l.backward(params, b),
         }
@@ -241,7 +241,13 @@ impl Layer {
 /// Turns a gradient at a layer's output into one at its pre-activation, in
 /// place: `y` is the output, `z` the pre-activation when the activation
 /// `needs_input` (else unused).
-pub(crate) fn to_preactivation(activation: Activation, y: ArrayView2<f32>, z: &[f32], mut dy: ArrayViewMut2<f32>) {
+pub(crate) fn to_preactivation(
+    isa: Isa,
+    activation: Activation,
+    y: ArrayView2<f32>,
+    z: &[f32],
+    mut dy: ArrayViewMut2<f32>,
+) {
     use crate::kernels::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows};
     let n = dy.len();
     match activation {
@@ -252,7 +258,7 @@ pub(crate) fn to_preactivation(activation: Activation, y: ArrayView2<f32>, z: &[
             if a.needs_input() {
                 scale_by_input_derivative(a, grad, &z[..n])
             } else {
-                scale_by_derivative(a, grad, y.as_slice().expect("workspace buffers are contiguous"))
+                scale_by_derivative(isa, a, grad, y.as_slice().expect("workspace buffers are contiguous"))
             }
         }
     }
