@@ -138,7 +138,9 @@ impl Workspace {
 /// instead saves the read but not the writes. That pays once the kernel
 /// comes from memory rather than cache: measured with profile_fit on 1
 /// thread, 784×4096 (3.2 M weights) 8% faster per epoch, 784×2048 2%,
-/// 784×1024 and the seed model's 784×512 no faster (within 2%, either way).
+/// 784×1024 and the seed model's 784×512 no faster (within 2%, either way);
+/// writing the panels with streaming stores then gained 5% more at both
+/// 784×2048 and 784×4096.
 pub(crate) const KEEP_PACKED_MIN: usize = 1 << 20;
 
 /// Inference workspaces kept between calls, so that a one-row predict does
