@@ -29,6 +29,27 @@ pub fn pack_panels(src: ArrayView2<f32>, width: usize, dst: &mut [f32], parallel
 /// Most panels a row-major source is dealt out to row by row (write streams).
 const MAX_ROW_STREAMS: usize = 32;
 
+/// Bands of rows a parallel row-by-row packing is split into.
+const ROW_BANDS: usize = 8;
+
+/// The packed buffer's base, shared by the tasks that each deal a band of
+/// rows into it.
+#[derive(Clone, Copy)]
+struct SharedDst(*mut f32);
+// SAFETY: a plain address; writing through it needs `unsafe`, and each task
+// writes only the panel rows of its own band.
+unsafe impl Send for SharedDst {}
+// SAFETY: as for Send.
+unsafe impl Sync for SharedDst {}
+
+impl SharedDst {
+    /// The address `i` floats past the base (a method, so closures capture
+    /// the Sync wrapper rather than the raw pointer inside it).
+    fn at(self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+}
+
 fn pack_all<const W: usize>(src: ArrayView2<f32>, dst: &mut [f32], parallel: bool) {
     let (k, len) = src.dim();
     let panel_len = W * k;
@@ -38,21 +59,33 @@ fn pack_all<const W: usize>(src: ArrayView2<f32>, dst: &mut [f32], parallel: boo
         return;
     }
     let dst = &mut dst[..panels * panel_len];
-    if !parallel && (2..=MAX_ROW_STREAMS).contains(&panels) && src.strides()[1] == 1 {
-        // Row-major source on one thread: read it row by row, front to back,
-        // and deal each row's W-wide pieces out to the panels. Panel by
-        // panel would walk W-wide strips down the rows instead, at a stride
-        // that prefetches badly and aliases in L1 (2 KB for 512 columns).
-        // With many panels (X's 98 panels of 8) the writes would scatter over
-        // too many streams, so those go panel by panel.
-        let (base, rs) = (src.as_ptr(), src.strides()[0]);
-        for p in 0..k {
-            // SAFETY: p < k, and row p's `len` elements are contiguous (column
-            // stride 1) inside the view `src` borrows.
-            let row = unsafe { std::slice::from_raw_parts(base.offset(p as isize * rs), len) };
-            for (q, piece) in row.chunks(W).enumerate() {
-                copy_padded::<W>(&mut dst[q * panel_len + p * W..][..W], piece);
+    if (2..=MAX_ROW_STREAMS).contains(&panels) && src.strides()[1] == 1 {
+        // Row-major source: read it row by row, front to back, and deal each
+        // row's W-wide pieces out to the panels. Panel by panel would walk
+        // W-wide strips down the rows instead, at a stride that prefetches
+        // badly and aliases in L1 (2 KB for 512 columns). With many panels
+        // (X's 98 panels of 8) the writes would scatter over too many
+        // streams, so those go panel by panel. In parallel, each task deals
+        // a band of rows.
+        let out = SharedDst(dst.as_mut_ptr());
+        let deal = |rows: std::ops::Range<usize>| {
+            let (base, rs) = (src.as_ptr(), src.strides()[0]);
+            for p in rows {
+                // SAFETY: p < k, and row p's `len` elements are contiguous
+                // (column stride 1) inside the view `src` borrows.
+                let row = unsafe { std::slice::from_raw_parts(base.offset(p as isize * rs), len) };
+                for (q, piece) in row.chunks(W).enumerate() {
+                    // SAFETY: row p of panel q lies in `dst` (sized above);
+                    // only the task dealing row p writes it.
+                    let out = unsafe { std::slice::from_raw_parts_mut(out.at(q * panel_len + p * W), W) };
+                    copy_padded::<W>(out, piece);
+                }
             }
+        };
+        if parallel {
+            (0..ROW_BANDS).into_par_iter().for_each(|b| deal(b * k / ROW_BANDS..(b + 1) * k / ROW_BANDS));
+        } else {
+            deal(0..k);
         }
         return;
     }

@@ -148,9 +148,17 @@ impl Dense {
         let (i, u) = (self.input_dim, self.units);
         let (dk, db) = self.split_gradients(dparams);
         let weight_grads = |gemm: &mut GemmBuffers| {
-            kernel_gradient(isa, x, dz, ArrayViewMut2::from_shape((i, u), dk).expect("sized"), gemm);
-            if let Some(db) = db {
-                column_sums(dz, ArrayViewMut1::from(db));
+            let dk = ArrayViewMut2::from_shape((i, u), dk).expect("sized");
+            match db {
+                // Beside the GEMM, not after it: run after it, the sums left
+                // every other thread idle until they were done.
+                Some(db) => {
+                    let ((), ()) = rayon::join(
+                        || kernel_gradient(isa, x, dz, dk, gemm),
+                        || column_sums(dz, ArrayViewMut1::from(db)),
+                    );
+                }
+                None => kernel_gradient(isa, x, dz, dk, gemm),
             }
         };
         match input {
