@@ -17,6 +17,7 @@ use super::isa::Isa;
 use super::microkernel::{Kernel, MAX_TILE};
 use super::narrow::{self, narrow_product};
 use super::pack::{pack_panels, transpose};
+use super::packed::{AlignedBuf, PackedA, PackedB};
 use super::params::{blocking, Blocking, PARALLEL_MIN_FLOPS};
 use super::rows;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -58,106 +59,12 @@ pub struct GemmBuffers {
     kept_a: Vec<PackedA>,
 }
 
-/// An A operand packed ahead of its GEMM: a training batch's inputs, packed
-/// for both first-layer products (x·W and xᵀ·dz) by the thread that
-/// gathers the batch while the other computes (train.rs), so the GEMMs
-/// start at once. `gemm` uses one only for the view it was packed from
-/// (address, shape and strides), and only while it is `fresh`.
-pub struct PackedA {
-    panels: AlignedBuf,
-    mr: usize,
-    source: usize,
-    dim: (usize, usize),
-    strides: [isize; 2],
-    fresh: bool,
-}
-
-impl PackedA {
-    /// Room for packing any m×k view with m·k ≤ `len` (rows padded to a
-    /// whole tile), so that packing allocates nothing.
-    pub fn with_capacity(len: usize, m_max: usize) -> crate::error::Result<PackedA> {
-        let room = len.checked_add(MAX_WIDTH.saturating_mul(len / m_max.max(1))).ok_or_else(|| {
-            crate::error::Error::Value("GEMM packing buffers overflow usize; use smaller sizes.".into())
-        })?;
-        let panels = AlignedBuf::with_len(room)?;
-        Ok(PackedA { panels, mr: 0, source: 0, dim: (0, 0), strides: [0, 0], fresh: false })
-    }
-
-    /// Packs `a` as `gemm` on `isa` would pack the A operand of its
-    /// product, and marks the panels fresh.
-    pub fn pack(&mut self, isa: Isa, a: ArrayView2<f32>) {
-        let (m, k) = a.dim();
-        let mr = isa.kernel_for(m).mr();
-        pack_panels(a.t(), mr, self.panels.slice(m.div_ceil(mr) * mr * k), false);
-        let strides = [a.strides()[0], a.strides()[1]];
-        (self.mr, self.source, self.dim, self.strides, self.fresh) = (mr, a.as_ptr() as usize, (m, k), strides, true);
-    }
-
-    /// Marks the panels stale: the view they were packed from may change.
-    pub fn set_stale(&mut self) {
-        self.fresh = false;
-    }
-
-    /// Whether these are fresh panels of `a` in tiles of `mr` rows.
-    fn holds(&self, a: &ArrayView2<f32>, mr: usize) -> bool {
-        let same_view = self.source == a.as_ptr() as usize && self.dim == a.dim() && self.strides == a.strides();
-        self.fresh && same_view && self.mr == mr
-    }
-}
-
-/// A k×n B operand kept in panel layout across GEMMs: the first layer's
-/// kernel, which the optimizer writes in this layout as it updates it
-/// (`PanelWriter`), so that the next step's forward GEMM reads it without
-/// packing it (for hidden 4096, 12.8 MB read and written per step). `gemm`
-/// uses it only for the matrix it was made from, and only while the caller
-/// vouches that it is `fresh`.
-pub struct PackedB {
-    panels: AlignedBuf,
-    k: usize,
-    n: usize,
-    nr: usize,
-    /// The address of the matrix's first element: which B this is.
-    source: usize,
-    fresh: bool,
-}
-
-impl PackedB {
-    /// Panels for `b` as `isa`'s kernels read it (zeros in the padding
-    /// columns); the contents are only `fresh` once written in full.
-    pub fn for_matrix(isa: Isa, b: ArrayView2<f32>) -> crate::error::Result<PackedB> {
-        let (k, n, nr) = (b.nrows(), b.ncols(), isa.nr());
-        let len = crate::alloc::checked_len(&[n.div_ceil(nr), nr, k], "packed weights")?;
-        Ok(PackedB { panels: AlignedBuf::with_len(len)?, k, n, nr, source: b.as_ptr() as usize, fresh: false })
-    }
-
-    /// The panels to write, and their width.
-    pub fn panels_mut(&mut self) -> (&mut [f32], usize) {
-        let len = self.n.div_ceil(self.nr) * self.nr * self.k;
-        (self.panels.slice(len), self.nr)
-    }
-
-    /// Whether the panels hold the matrix as it is now; the caller tracks this.
-    pub fn set_fresh(&mut self, fresh: bool) {
-        self.fresh = fresh;
-    }
-
-    /// The panels, when they stand for `b` and are fresh.
-    fn of(&mut self, b: &ArrayView2<f32>, nr: usize) -> Option<&[f32]> {
-        let same = self.source == b.as_ptr() as usize && b.dim() == (self.k, self.n) && nr == self.nr;
-        if !(same && self.fresh) {
-            return None;
-        }
-        let len = self.n.div_ceil(self.nr) * self.nr * self.k;
-        Some(self.panels.slice(len))
-    }
-}
-
 /// Shallower products stay float32 under mixed_bfloat16 (dY·W2ᵀ: k = 10):
 /// packing would cost more than the arithmetic saves.
 const MIN_BF16_DEPTH: usize = 64;
 
 /// Widest tile any kernel uses; packed sizes are bounded with it.
-const MAX_WIDTH: usize = 32;
+pub(super) const MAX_WIDTH: usize = 32;
 
 impl GemmBuffers {
     /// Wide products in bfloat16 with `kernel` (mixed_bfloat16), or all in
@@ -218,32 +125,6 @@ impl GemmBuffers {
     /// The kept panels, to mark them fresh or stale.
     pub fn kept_mut(&mut self) -> Option<&mut PackedB> {
         self.kept.as_mut()
-    }
-}
-
-/// A float buffer whose usable part starts on a 64-byte boundary, so packed B
-/// rows never straddle cache lines needlessly.
-#[derive(Default)]
-struct AlignedBuf {
-    raw: Vec<f32>,
-}
-
-const ALIGN_FLOATS: usize = 16;
-
-impl AlignedBuf {
-    fn with_len(len: usize) -> crate::error::Result<Self> {
-        let total = len.saturating_add(ALIGN_FLOATS);
-        Ok(AlignedBuf { raw: crate::alloc::zeroed(total, "GEMM packing buffers")? })
-    }
-
-    /// The aligned region of `len` floats; grows (allocates) only when a caller
-    /// did not size the workspace for this GEMM.
-    fn slice(&mut self, len: usize) -> &mut [f32] {
-        if self.raw.len() < len + ALIGN_FLOATS {
-            self.raw = vec![0.0; len + ALIGN_FLOATS];
-        }
-        let offset = self.raw.as_ptr().align_offset(64).min(ALIGN_FLOATS);
-        &mut self.raw[offset..offset + len]
     }
 }
 
@@ -310,7 +191,7 @@ pub fn gemm(
     let GemmBuffers { a: pa, b: pb, kept, kept_a, .. } = bufs;
     let kept_b = kept.as_mut().and_then(|p| p.of(&b, isa.nr()));
     let mr = isa.kernel_for(m).mr();
-    let kept_a = kept_a.iter_mut().find(|p| p.holds(&a, mr)).map(|p| &*p.panels.slice(m.div_ceil(mr) * mr * k));
+    let kept_a = kept_a.iter_mut().find_map(|p| p.of(&a, mr));
     multiply(isa, a, b, c, pa, pb, Kept { a: kept_a, b: kept_b }, &epilogue);
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod isa;
 pub mod microkernel;
 pub mod narrow;
 pub mod pack;
+pub mod packed;
 pub mod params;
 mod relu;
 pub mod rmsprop;
@@ -15,6 +16,7 @@ pub mod rows;
 pub(crate) mod vector;
 
 pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows, softmax_rows, Activation};
-pub use gemm::{gemm, Epilogue, GemmBuffers, PackedA, PackedB};
+pub use gemm::{gemm, Epilogue, GemmBuffers};
 pub use isa::Isa;
+pub use packed::{PackedA, PackedB};
 pub use rmsprop::RmsPropStep;
