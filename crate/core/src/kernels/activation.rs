@@ -296,29 +296,84 @@ macro_rules! per_activation {
 
 /// v ← f(v + bias) over a row (bias empty: none).
 pub fn bias_activation(isa: Isa, activation: Activation, row: &mut [f32], bias: &[f32]) {
+    let n = row.len();
+    // SAFETY: one row of n floats, exclusively borrowed.
+    unsafe { bias_activation_block(isa, activation, row.as_mut_ptr(), n, 1, n, bias) }
+}
+
+/// v ← f(v + bias) on the rows × cols block at `c` (row stride `ldc`; bias
+/// empty: none): a GEMM tile's epilogue, or one row. Relu runs in SIMD, the
+/// whole block in one call (per row, the call cost more than the arithmetic).
+///
+/// # Safety
+/// `c` is valid for reads and writes of `rows` rows of `cols` floats at
+/// stride `ldc`, which no other thread touches meanwhile.
+pub(crate) unsafe fn bias_activation_block(
+    isa: Isa,
+    activation: Activation,
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    bias: &[f32],
+) {
+    assert!(bias.is_empty() || bias.len() >= cols, "bias_activation: fewer biases than values");
     if activation == Activation::Relu {
-        assert!(bias.is_empty() || bias.len() >= row.len(), "bias_activation: fewer biases than values");
-        // SAFETY: one row of row.len() floats, exclusively borrowed.
-        return unsafe { super::relu::bias_relu_block(isa, row.as_mut_ptr(), row.len(), 1, row.len(), bias) };
+        // SAFETY: the caller's contract.
+        return unsafe { super::relu::bias_relu_block(isa, c, ldc, rows, cols, bias) };
     }
     per_activation!(activation, |A| {
-        if bias.is_empty() {
-            row.iter_mut().for_each(|v| *v = A.apply(*v));
-        } else {
-            row.iter_mut().zip(bias).for_each(|(v, &b)| *v = A.apply(*v + b));
+        for i in 0..rows {
+            // SAFETY: row i < rows of the block (see # Safety).
+            let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * ldc), cols) };
+            if bias.is_empty() {
+                row.iter_mut().for_each(|v| *v = A.apply(*v));
+            } else {
+                row.iter_mut().zip(bias).for_each(|(v, &b)| *v = A.apply(*v + b));
+            }
         }
     })
 }
 
 /// g ← g ⊙ f'(z), with f' written through the outputs y = f(z) of the row.
 pub fn scale_by_derivative(isa: Isa, activation: Activation, grad: &mut [f32], y: &[f32]) {
+    assert!(y.len() >= grad.len(), "scale_by_derivative: fewer outputs than gradients");
+    let n = grad.len();
+    // SAFETY: one row of n floats in each, `grad` exclusively borrowed.
+    unsafe { scale_by_derivative_block(isa, activation, grad.as_mut_ptr(), n, y.as_ptr(), n, 1, n) }
+}
+
+/// g ← g ⊙ f'(z) on the rows × cols block at `g` (row stride `ldg`), with
+/// f' written through the outputs at `y` (row stride `ldy`). Relu runs in
+/// SIMD, the whole block in one call.
+///
+/// # Safety
+/// As for `bias_activation_block`, and `y` is valid for reads of the same
+/// shape at stride `ldy`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn scale_by_derivative_block(
+    isa: Isa,
+    activation: Activation,
+    g: *mut f32,
+    ldg: usize,
+    y: *const f32,
+    ldy: usize,
+    rows: usize,
+    cols: usize,
+) {
     if activation == Activation::Relu {
-        assert!(y.len() >= grad.len(), "scale_by_derivative: fewer outputs than gradients");
-        let n = grad.len();
-        // SAFETY: one row of n floats in each, `grad` exclusively borrowed.
-        return unsafe { super::relu::relu_grad_block(isa, grad.as_mut_ptr(), n, y.as_ptr(), n, 1, n) };
+        // SAFETY: the caller's contract.
+        return unsafe { super::relu::relu_grad_block(isa, g, ldg, y, ldy, rows, cols) };
     }
-    per_activation!(activation, |A| grad.iter_mut().zip(y).for_each(|(g, &y)| *g *= A.derivative_from_output(y)))
+    per_activation!(activation, |A| {
+        for i in 0..rows {
+            // SAFETY: row i < rows of both blocks (see # Safety).
+            let (g, y) = unsafe {
+                (std::slice::from_raw_parts_mut(g.add(i * ldg), cols), std::slice::from_raw_parts(y.add(i * ldy), cols))
+            };
+            g.iter_mut().zip(y).for_each(|(g, &y)| *g *= A.derivative_from_output(y));
+        }
+    })
 }
 
 /// g ← g ⊙ f'(z), with f' computed from the pre-activations z.

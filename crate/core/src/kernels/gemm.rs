@@ -455,39 +455,25 @@ pub(super) unsafe fn apply_epilogue(
     rows: usize,
     cols: usize,
 ) {
-    // SAFETY: i < rows (see # Safety); each row's slice is dropped before
-    // the next is made.
-    let row = |i: usize| unsafe { std::slice::from_raw_parts_mut(tile.add(i * ldc), cols) };
+    use super::activation::{bias_activation_block, scale_by_derivative_block};
     match *epilogue {
         Epilogue::None => {}
         Epilogue::BiasActivation { bias, activation } => {
-            let zeros = [0f32; 0];
-            let bias = bias.map_or(&zeros[..], |b| &b[j0..j0 + cols]);
-            if activation == Activation::Relu {
-                // The whole tile in one call: per row, the call cost more
-                // than the arithmetic. SAFETY: the tile is the caller's.
-                return unsafe { super::relu::bias_relu_block(isa, tile, ldc, rows, cols, bias) };
-            }
-            for i in 0..rows {
-                super::activation::bias_activation(isa, activation, row(i), bias);
-            }
+            let bias = bias.map_or(&[][..], |b| &b[j0..j0 + cols]);
+            // SAFETY: the tile is the caller's (see # Safety).
+            unsafe { bias_activation_block(isa, activation, tile, ldc, rows, cols, bias) }
         }
         Epilogue::ActivationGrad { output, activation } => {
             assert!(i0 + rows <= output.nrows() && j0 + cols <= output.ncols(), "epilogue: outputs too small");
-            if activation == Activation::Relu && output.strides()[1] == 1 && output.strides()[0] >= 0 {
-                let ldy = output.strides()[0] as usize;
-                // SAFETY: the tile is the caller's; the outputs' block
-                // (i0, j0), rows × cols, lies in `output` (asserted above)
-                // with contiguous rows at stride ldy.
-                return unsafe {
-                    let y = output.as_ptr().add(i0 * ldy + j0);
-                    super::relu::relu_grad_block(isa, tile, ldc, y, ldy, rows, cols)
-                };
-            }
-            for i in 0..rows {
-                let y = output.row(i0 + i);
-                let y = &y.to_slice().expect("layer outputs have contiguous rows")[j0..j0 + cols];
-                super::activation::scale_by_derivative(isa, activation, row(i), y);
+            let (rs, cs) = (output.strides()[0], output.strides()[1]);
+            assert!((cs == 1 || output.ncols() <= 1) && rs >= 0, "layer outputs have contiguous rows");
+            let ldy = rs as usize;
+            // SAFETY: the tile is the caller's; the outputs' block (i0, j0),
+            // rows × cols, lies in `output` (asserted above) with
+            // contiguous rows at stride ldy.
+            unsafe {
+                let y = output.as_ptr().add(i0 * ldy + j0);
+                scale_by_derivative_block(isa, activation, tile, ldc, y, ldy, rows, cols)
             }
         }
     }
