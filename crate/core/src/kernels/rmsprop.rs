@@ -49,32 +49,56 @@ fn scalar(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) {
     }
 }
 
-/// The update over the leading multiple of `S::N` elements, written once
-/// for every ISA; returns how many it updated.
+/// The update of every element, written once for every ISA; returns how
+/// many it updated (all). The last `len % S::N` go through the same lanes,
+/// zero-padded, so an element's bits never depend on where a run of them
+/// ends: the optimizer cuts the arena differently when it updates the first
+/// kernel in tiles (optimizers/tiles.rs), and gets the same weights.
 ///
 /// # Safety
 /// The CPU runs `S`'s ISA (the caller is compiled with its features);
 /// `g` and `v` hold at least `w.len()` floats.
 #[inline(always)]
 unsafe fn lanes<S: F32s>(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
-    let n = w.len() / S::N * S::N;
-    // SAFETY: the caller vouches for the ISA; every access is below n ≤ len.
+    const MAX_LANES: usize = 16;
+    assert!(S::N <= MAX_LANES && g.len() >= w.len() && v.len() >= w.len(), "rmsprop: lanes");
+    let (len, n) = (w.len(), w.len() / S::N * S::N);
+    // SAFETY (both): the caller vouches for the ISA; every access is below
+    // n ≤ len, or inside the padded copies.
     unsafe {
-        let (rho, omr, lr, eps) = (S::splat(s.rho), S::splat(s.one_minus_rho), S::splat(s.lr), S::splat(s.epsilon));
-        let (half, three_halves) = (S::splat(0.5), S::splat(1.5));
         for i in (0..n).step_by(S::N) {
-            let gi = S::load(g.as_ptr().add(i));
-            let vi = S::add(S::mul(rho, S::load(v.as_ptr().add(i))), S::mul(omr, S::mul(gi, gi)));
-            S::store(v.as_mut_ptr().add(i), vi);
-            let d = S::add(vi, eps);
-            let r = S::rsqrt_estimate(d);
-            // One Newton step: r ← r·(1.5 − 0.5·d·r²).
-            let r = S::mul(r, S::sub(three_halves, S::mul(S::mul(half, d), S::mul(r, r))));
-            let wi = S::sub(S::load(w.as_ptr().add(i)), S::mul(S::mul(lr, gi), r));
-            S::store(w.as_mut_ptr().add(i), wi);
+            one_vector::<S>(s, w.as_mut_ptr().add(i), g.as_ptr().add(i), v.as_mut_ptr().add(i));
+        }
+        if n < len {
+            let (mut wt, mut gt, mut vt) = ([0f32; MAX_LANES], [0f32; MAX_LANES], [0f32; MAX_LANES]);
+            wt[..len - n].copy_from_slice(&w[n..]);
+            gt[..len - n].copy_from_slice(&g[n..len]);
+            vt[..len - n].copy_from_slice(&v[n..len]);
+            one_vector::<S>(s, wt.as_mut_ptr(), gt.as_ptr(), vt.as_mut_ptr());
+            w[n..].copy_from_slice(&wt[..len - n]);
+            v[n..len].copy_from_slice(&vt[..len - n]);
         }
     }
-    n
+    len
+}
+
+/// The update of `S::N` elements from `w`, `g` and `v`.
+///
+/// # Safety
+/// The CPU runs `S`'s ISA; each pointer addresses `S::N` floats.
+#[inline(always)]
+unsafe fn one_vector<S: F32s>(s: &RmsPropStep, w: *mut f32, g: *const f32, v: *mut f32) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let gi = S::load(g);
+        let vi = S::add(S::mul(S::splat(s.rho), S::load(v)), S::mul(S::splat(s.one_minus_rho), S::mul(gi, gi)));
+        S::store(v, vi);
+        let d = S::add(vi, S::splat(s.epsilon));
+        let r = S::rsqrt_estimate(d);
+        // One Newton step: r ← r·(1.5 − 0.5·d·r²).
+        let r = S::mul(r, S::sub(S::splat(1.5), S::mul(S::mul(S::splat(0.5), d), S::mul(r, r))));
+        S::store(w, S::sub(S::load(w), S::mul(S::mul(S::splat(s.lr), gi), r)));
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -138,6 +162,26 @@ mod tests {
                     let tol = 4e-7 * inc.abs() + 1.2e-7 * (w0[i] as f64).abs() + 1e-12;
                     assert!((w[i] as f64 - want).abs() <= tol, "{isa:?} n={n} w[{i}]: {} vs {want}", w[i]);
                 }
+            }
+        }
+    }
+
+    /// Where a run ends changes no element's bits (see `lanes`).
+    #[test]
+    fn runs_cut_anywhere_give_the_same_bits() {
+        let step = RmsPropStep { lr: 1e-3, rho: 0.9, one_minus_rho: 0.1, epsilon: 1e-7 };
+        let g: Vec<f32> = (0..100).map(|i| (i as f32 * 0.61).cos() * 0.3).collect();
+        for isa in Isa::available() {
+            let (mut w, mut v) = (vec![0.5f32; 100], vec![0.01f32; 100]);
+            rmsprop_plain(isa, &step, &mut w, &g, &mut v);
+            for cut in [1, 7, 37, 99] {
+                let (mut w2, mut v2) = (vec![0.5f32; 100], vec![0.01f32; 100]);
+                let (wa, wb) = w2.split_at_mut(cut);
+                let (va, vb) = v2.split_at_mut(cut);
+                rmsprop_plain(isa, &step, wa, &g[..cut], va);
+                rmsprop_plain(isa, &step, wb, &g[cut..], vb);
+                let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(same(&w, &w2) && same(&v, &v2), "{isa:?} cut at {cut}");
             }
         }
     }
