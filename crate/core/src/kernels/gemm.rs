@@ -181,18 +181,95 @@ pub fn gemm(
         // and transpose the small result into C.
         let GemmBuffers { a: pa, b: pb, t, .. } = bufs;
         let ct = t.slice(m * n);
-        let ct_view = ArrayViewMut2::from_shape((n, m), &mut *ct).expect("n×m");
-        multiply(isa, b.t(), a.t(), ct_view, pa, pb, Kept::default(), &Epilogue::None);
+        let mut ct_view = ArrayViewMut2::from_shape((n, m), &mut *ct).expect("n×m");
+        multiply(isa, b.t(), a.t(), Out::matrix(&mut ct_view), pa, pb, Kept::default(), &Epilogue::None);
         transpose_out(ct, c.view_mut());
         // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
         unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
         return;
     }
+    multiply_packed(isa, a, b, Out::matrix(&mut c), bufs, &epilogue);
+}
+
+/// `multiply` with whatever operands `bufs` keeps packed.
+fn multiply_packed(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, out: Out, bufs: &mut GemmBuffers, ep: &Epilogue) {
     let GemmBuffers { a: pa, b: pb, kept, kept_a, .. } = bufs;
     let kept_b = kept.as_mut().and_then(|p| p.of(&b, isa.nr()));
-    let mr = isa.kernel_for(m).mr();
+    let mr = isa.kernel_for(a.nrows()).mr();
     let kept_a = kept_a.iter_mut().find_map(|p| p.of(&a, mr));
-    multiply(isa, a, b, c, pa, pb, Kept { a: kept_a, b: kept_b }, &epilogue);
+    multiply(isa, a, b, out, pa, pb, Kept { a: kept_a, b: kept_b }, ep);
+}
+
+/// Takes each finished tile of `gemm_tiles`: its offset in C's panel
+/// layout and its rows × NR values (row-major, NR apart).
+pub type TileSink<'a> = dyn Fn(usize, &[f32]) + Sync + 'a;
+
+/// C = A·B (A m×k, B k×n, any strides), never stored: each finished tile
+/// goes to `sink` instead, as `pack_panels` would lay C out as a B operand
+/// of width NR (`isa.nr()`) — the tile of rows i.. (a multiple of
+/// `tile_rows(isa, m)`) and panel q starts at q·NR·m + i·NR and holds
+/// min(tile_rows, m − i) rows of NR values, zeros past column n. Every
+/// tile is handed over exactly once, by one thread, and tiles never
+/// overlap, so the sink may update memory at those offsets in place: the
+/// optimizer does, as the weight gradient of the first layer comes out of
+/// its GEMM (train.rs). The whole reduction is one slice, so each tile is
+/// final when it is handed over.
+pub fn gemm_tiles(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, sink: &TileSink, bufs: &mut GemmBuffers) {
+    assert_eq!(b.dim().0, a.dim().1, "gemm: inner dimensions differ");
+    if a.nrows() == 0 || b.ncols() == 0 {
+        return;
+    }
+    multiply_packed(isa, a, b, Out::Tiles(sink), bufs, &Epilogue::None);
+}
+
+/// Where `gemm_tiles` on `isa` hands over each tile of an m×n C: panels of
+/// `nr` columns (`pack_panels`'s layout of a B operand), cut into tiles of
+/// `mr` rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileLayout {
+    pub m: usize,
+    pub n: usize,
+    pub mr: usize,
+    pub nr: usize,
+}
+
+impl TileLayout {
+    pub fn of(isa: Isa, m: usize, n: usize) -> TileLayout {
+        TileLayout { m, n, mr: isa.kernel_for(m).mr(), nr: isa.nr() }
+    }
+
+    /// Floats the layout spans, padding columns included.
+    pub fn len(&self) -> usize {
+        self.n.div_ceil(self.nr) * self.nr * self.m
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every tile, in the order its memory lies: (offset, first row,
+    /// first column, rows).
+    pub fn tiles(self) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+        let TileLayout { m, n, mr, nr } = self;
+        (0..n.div_ceil(nr))
+            .flat_map(move |q| (0..m).step_by(mr.max(1)).map(move |i| (q * nr * m + i * nr, i, q * nr, mr.min(m - i))))
+    }
+}
+
+/// Where the finished tiles of C go.
+#[derive(Clone, Copy)]
+enum Out<'a> {
+    /// Into C, rows `ldc` apart.
+    Matrix { c: SharedMut, ldc: usize },
+    /// To a sink, in panel layout (see `gemm_tiles`).
+    Tiles(&'a TileSink<'a>),
+}
+
+impl Out<'_> {
+    fn matrix(c: &mut ArrayViewMut2<f32>) -> Out<'static> {
+        let ldc = row_stride(c);
+        Out::Matrix { c: SharedMut(c.as_mut_ptr()), ldc }
+    }
 }
 
 /// Operands already packed, when the caller has them.
@@ -247,7 +324,7 @@ fn multiply(
     isa: Isa,
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
-    mut c: ArrayViewMut2<f32>,
+    out: Out,
     pa: &mut AlignedBuf,
     pb: &mut AlignedBuf,
     kept: Kept,
@@ -255,9 +332,7 @@ fn multiply(
 ) {
     let (m, k) = a.dim();
     let n = b.dim().1;
-    assert!(b.dim().0 == k && c.dim() == (m, n), "gemm: shapes differ");
-    let ldc = row_stride(&c);
-    let c = SharedMut(c.as_mut_ptr());
+    assert!(b.dim().0 == k, "gemm: shapes differ");
     let kernel = isa.kernel_for(m);
     let (mr, nr) = (kernel.mr(), kernel.nr());
     let flops = 2usize.saturating_mul(m).saturating_mul(n).saturating_mul(k);
@@ -295,14 +370,16 @@ fn multiply(
 
     let block = blocking(isa);
     let plan = plan_tasks(m, n, if parallel { crate::pool::threads_here() } else { 1 }, mr, nr, block);
-    let kc = slice_depth(k, block);
+    // A sink takes final tiles: one slice, however deep.
+    let kc = if let Out::Tiles(_) = out { k.max(1) } else { slice_depth(k, block) };
     let run = |t: usize| {
         let (rows, cols) = plan.block(t);
-        let task = Task { rows, cols, k, kc, ldc };
-        // SAFETY: `c` is m×n at row stride ldc (checked above) and borrowed
-        // until every task is done; TaskPlan::block cuts rows and columns at
-        // increasing points clamped to m and n, so tasks own disjoint blocks.
-        unsafe { compute_block(isa, &kernel, &task, a_pack, &b_side, c, epilogue) };
+        let task = Task { rows, cols, m, k, kc };
+        // SAFETY: an Out::Matrix is m×n at row stride ldc (its callers
+        // checked) and borrowed until every task is done; TaskPlan::block
+        // cuts rows and columns at increasing points clamped to m and n, so
+        // tasks own disjoint blocks.
+        unsafe { compute_block(isa, &kernel, &task, a_pack, &b_side, out, epilogue) };
     };
     if parallel {
         (0..plan.tasks()).into_par_iter().for_each(run);
@@ -377,9 +454,9 @@ impl BSlivers<'_> {
 struct Task {
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
+    m: usize,
     k: usize,
     kc: usize,
-    ldc: usize,
 }
 
 /// C's base pointer, handed to the parallel tasks.
@@ -392,19 +469,35 @@ unsafe impl Send for SharedMut {}
 unsafe impl Sync for SharedMut {}
 
 /// # Safety
-/// `c` points to C with row stride `task.ldc`; `task`'s rows × columns lie
-/// inside C, and no other thread touches them meanwhile.
+/// For an `Out::Matrix`, `c` points to C with row stride `ldc`; `task`'s
+/// rows × columns lie inside C, and no other thread touches them meanwhile.
 unsafe fn compute_block(
     isa: Isa,
     kernel: &Kernel,
     task: &Task,
     a_pack: &[f32],
     b: &BSlivers,
-    c: SharedMut,
+    out: Out,
     epilogue: &Epilogue,
 ) {
     let (k, mr, nr) = (task.k, kernel.mr(), kernel.nr());
     let mut edge = [0f32; MAX_TILE];
+    let (c, ldc) = match out {
+        Out::Matrix { c, ldc } => (c, ldc),
+        Out::Tiles(sink) => {
+            // Panel by panel, tile rows in order: the sink walks its
+            // memory forward.
+            for jr in task.cols.clone().step_by(nr) {
+                for ir in task.rows.clone().step_by(mr) {
+                    let a_sliver = &a_pack[(ir / mr) * mr * k..];
+                    kernel.run_into(k, a_sliver, b.at(jr, 0), b.rs, &mut edge, nr, false);
+                    let rows = mr.min(task.rows.end - ir);
+                    sink((jr / nr) * nr * task.m + ir * nr, &edge[..rows * nr]);
+                }
+            }
+            return;
+        }
+    };
     for pc in (0..k.max(1)).step_by(task.kc) {
         let kc = task.kc.min(k - pc);
         let first = pc == 0;
@@ -416,17 +509,17 @@ unsafe fn compute_block(
                 let a_sliver = &a_pack[(ir / mr) * mr * k + pc * mr..];
                 let rows = mr.min(task.rows.end - ir);
                 // SAFETY: (ir, jr) lies in the task's block, inside C.
-                let tile = unsafe { c.0.add(ir * task.ldc + jr) };
+                let tile = unsafe { c.0.add(ir * ldc + jr) };
                 if rows == mr && cols == nr {
                     // SAFETY: the whole MR×NR tile lies in the task's block.
-                    unsafe { kernel.run(kc, a_sliver, b_sliver, b.rs, tile, task.ldc, !first) };
+                    unsafe { kernel.run(kc, a_sliver, b_sliver, b.rs, tile, ldc, !first) };
                 } else {
                     // Edge tile: compute the full MR×NR on the zero-padded panels
                     // into a local buffer, then add the valid part.
                     kernel.run_into(kc, a_sliver, b_sliver, b.rs, &mut edge, nr, false);
                     for i in 0..rows {
                         // SAFETY: rows × cols from (ir, jr) lie in the task's block.
-                        let dst = unsafe { std::slice::from_raw_parts_mut(tile.add(i * task.ldc), cols) };
+                        let dst = unsafe { std::slice::from_raw_parts_mut(tile.add(i * ldc), cols) };
                         for (d, &v) in dst.iter_mut().zip(&edge[i * nr..]) {
                             *d = if first { v } else { *d + v };
                         }
@@ -434,7 +527,7 @@ unsafe fn compute_block(
                 }
                 if last {
                     // SAFETY: as for the edge rows just above.
-                    unsafe { apply_epilogue(isa, epilogue, tile, task.ldc, ir, jr, rows, cols) };
+                    unsafe { apply_epilogue(isa, epilogue, tile, ldc, ir, jr, rows, cols) };
                 }
             }
         }
@@ -617,6 +710,51 @@ mod tests {
         let one = run(1);
         for threads in [2, 3, 8] {
             assert!(one.iter().zip(run(threads).iter()).all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+    }
+
+    #[test]
+    fn tiles_hand_over_c_in_panel_layout_once_each_on_any_thread_count() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::sync::Mutex;
+        // (784, 512, 128): the seed model's dW; the rest have edge tiles, a
+        // reduction deeper than KC (300), and one panel of A (B in place).
+        for isa in Isa::available() {
+            for &(m, n, k) in &[(784, 512, 128), (21, 37, 24), (9, 5, 300), (3, 64, 7)] {
+                let (a, b) = (matrix(m, k, 11), matrix(k, n, 12));
+                let layout = TileLayout::of(isa, m, n);
+                let (nr, mr) = (layout.nr, layout.mr);
+                let mut c = Array2::zeros((m, n));
+                gemm(isa, a.view(), b.view(), c.view_mut(), Epilogue::None, &mut GemmBuffers::default());
+                let mut want = vec![0f32; layout.len()];
+                crate::kernels::pack::pack_panels(c.view(), nr, &mut want, false);
+                for threads in [1, 3] {
+                    let got: Vec<AtomicU32> = want.iter().map(|_| AtomicU32::new(f32::NAN.to_bits())).collect();
+                    let starts = Mutex::new(Vec::new());
+                    let sink = |at: usize, tile: &[f32]| {
+                        let row = at % (nr * m) / nr;
+                        assert!(
+                            at.is_multiple_of(nr) && row.is_multiple_of(mr) && tile.len() == mr.min(m - row) * nr,
+                            "{at}"
+                        );
+                        for (i, &v) in tile.iter().enumerate() {
+                            assert!(got[at + i].swap(v.to_bits(), Ordering::Relaxed) == f32::NAN.to_bits());
+                        }
+                        starts.lock().unwrap().push(at);
+                    };
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    pool.install(|| gemm_tiles(isa, a.view(), b.view(), &sink, &mut GemmBuffers::default()));
+                    let deep = k > blocking(isa).kc;
+                    for (i, (g, &w)) in got.iter().zip(&want).enumerate() {
+                        let g = f32::from_bits(g.load(Ordering::Relaxed));
+                        let ok = if deep { (g - w).abs() <= 1e-5 * k as f32 * (1.0 + w.abs()) } else { g == w };
+                        assert!(ok, "{isa:?} ({m},{n},{k}) {threads}T at {i}: {g} vs {w}");
+                    }
+                    let mut starts = starts.into_inner().unwrap();
+                    starts.sort();
+                    assert!(starts.iter().copied().eq(layout.tiles().map(|t| t.0)), "tiles are the layout's");
+                }
+            }
         }
     }
 

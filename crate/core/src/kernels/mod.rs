@@ -16,7 +16,7 @@ pub mod rows;
 pub(crate) mod vector;
 
 pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows, softmax_rows, Activation};
-pub use gemm::{gemm, Epilogue, GemmBuffers};
+pub use gemm::{gemm, gemm_tiles, Epilogue, GemmBuffers, TileLayout, TileSink};
 pub use isa::Isa;
 pub use packed::{PackedA, PackedB};
 pub use rmsprop::RmsPropStep;

@@ -153,6 +153,19 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
     }
 }
 
+/// The inverse of `pack_panels` for a k×n B: panels of `width` columns
+/// back into `dst`'s rows (padding dropped).
+pub fn unpack_panels(panels: &[f32], width: usize, mut dst: ndarray::ArrayViewMut2<f32>) {
+    let (k, n) = dst.dim();
+    assert!(width > 0 && panels.len() >= n.div_ceil(width) * width * k, "unpack: panels too small");
+    for (p, mut row) in dst.rows_mut().into_iter().enumerate() {
+        for (q, mut piece) in row.axis_chunks_iter_mut(ndarray::Axis(0), width).enumerate() {
+            let from = &panels[q * width * k + p * width..][..piece.len()];
+            piece.iter_mut().zip(from).for_each(|(d, &v)| *d = v);
+        }
+    }
+}
+
 /// Writes a row-major k×n matrix into B panels (`pack_panels`'s layout,
 /// width `nr`) a run of elements at a time, from many threads at once: the
 /// optimizer writes the first kernel this way as it updates it, chunk by
@@ -360,6 +373,18 @@ mod tests {
 
     /// Any split of a matrix into runs, written from any start, gives what
     /// `pack_panels` gives, padding zeros included.
+    #[test]
+    fn unpacking_gives_back_the_packed_matrix() {
+        for &(k, n, nr) in &[(7, 37, 32), (5, 64, 32), (3, 10, 16), (4, 5, 8), (1, 1, 8)] {
+            let m = Array2::from_shape_fn((k, n), |(p, j)| (p * 100 + j) as f32);
+            let mut panels = vec![f32::NAN; n.div_ceil(nr) * nr * k];
+            pack_panels(m.view(), nr, &mut panels, false);
+            let mut back = Array2::from_elem((k, n), f32::NAN);
+            unpack_panels(&panels, nr, back.view_mut());
+            assert_eq!(back, m, "{k}x{n} in panels of {nr}");
+        }
+    }
+
     #[test]
     fn panel_writer_runs_match_pack_panels() {
         for &(k, n, nr) in &[(7, 37, 32), (5, 64, 32), (3, 10, 16), (9, 8, 8), (4, 5, 8), (1, 33, 32)] {
