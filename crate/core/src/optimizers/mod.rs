@@ -5,14 +5,17 @@
 //! named per-parameter slots.
 //!
 //! A step runs as Keras's `apply` over the model's parameter arena
-//! (params.rs): clip the gradients (per tensor, as the layout says), decay
-//! the weights (w ← w − w·wd·lr), update every weight with the rule in one
+//! (params.rs): clip the gradients (per tensor, as the layout says), then
+//! decay each weight (w ← w − w·wd·lr) and update it with the rule, in one
 //! pass of fixed-size chunks on the pool (so results never depend on the
-//! thread count), count the iteration. It allocates nothing.
+//! thread count), and count the iteration. It allocates nothing. A fit may
+//! update its first kernel earlier in the step, tile by tile, as its
+//! gradient is computed (tiles.rs); the pass then skips it.
 
 pub mod rmsprop;
 mod rules;
 pub mod schedules;
+mod tiles;
 
 use crate::alloc::zeroed;
 use crate::error::{Error, Result};
@@ -24,6 +27,8 @@ use rayon::prelude::*;
 pub use rmsprop::RmsPropConfig;
 use rules::{step, Consts};
 pub use schedules::LearningRate;
+use std::ops::Range;
+pub use tiles::TileStep;
 
 /// Which update, with its own options (Keras's names and defaults).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -136,6 +141,8 @@ struct Slots {
     tensors: Vec<ParamRef>,
     len: usize,
     data: Vec<f32>,
+    /// One chunk's slots, for chunks updated in part (`finish_step`).
+    scratch: Vec<f32>,
 }
 
 /// Elements per parallel chunk; fixed, so results never depend on threads.
@@ -143,6 +150,35 @@ const CHUNK: usize = 1 << 14;
 
 /// Chunk c's weights, gradients and slots.
 type Chunk<'a> = (usize, ((&'a mut [f32], &'a [f32]), &'a mut [f32]));
+
+/// What one step does to each element, fixed before the step's gradients
+/// exist (`Optimizer::begin_step`): decay, then the rule.
+#[derive(Clone, Copy)]
+pub struct StepConsts {
+    isa: Isa,
+    rule: Consts,
+    lr: f32,
+    decay: Option<f32>,
+}
+
+impl StepConsts {
+    /// Decays and updates the run of weights `w` from their gradients `g`
+    /// and their slots `s` (one slot after another, each `w.len()` long).
+    fn update(&self, w: &mut [f32], g: &[f32], s: &mut [f32]) {
+        if let Some(wd) = self.decay {
+            // Keras: w − w·wd·lr, the product left to right.
+            w.iter_mut().for_each(|w| *w -= *w * wd * self.lr);
+        }
+        match self.rule {
+            // The seed model's update: a hand-written SIMD kernel (kernels/rmsprop.rs).
+            Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum, centered } if momentum == 0.0 && !centered => {
+                let k = crate::kernels::rmsprop::RmsPropStep { lr, rho, one_minus_rho, epsilon };
+                rmsprop_plain(self.isa, &k, w, g, s)
+            }
+            _ => vectorised(self.isa, &self.rule, w, g, s),
+        }
+    }
+}
 
 /// One matrix of the arena, the elements `at`, that a step also writes in
 /// B-panel layout (see `Optimizer::step`).
@@ -215,7 +251,8 @@ impl Optimizer {
         let (count, start) = (self.config.rule.slot_names().len(), self.config.rule.slot_start());
         let mut data = zeroed(len.saturating_mul(count), "optimizer slots")?;
         data.fill(start);
-        self.slots = Slots { tensors: tensors.to_vec(), len, data };
+        let scratch = zeroed(count * CHUNK.min(len), "optimizer slots")?;
+        self.slots = Slots { tensors: tensors.to_vec(), len, data, scratch };
         Ok(())
     }
 
@@ -224,35 +261,55 @@ impl Optimizer {
     /// the arena is also written in B-panel layout as its chunks are
     /// updated, while they are still in cache.
     pub fn step(&mut self, isa: Isa, w: &mut [f32], g: &mut [f32], panels: Option<&PanelSink>) {
-        assert!(w.len() == g.len() && self.slots.len == w.len(), "optimizer slot size mismatch");
+        let consts = self.begin_step(isa);
+        self.finish_step(consts, w, g, panels, 0..0);
+    }
+
+    /// Starts the next step: its constants, worked out before its gradients
+    /// are, so that part of the arena can be updated as its gradients come
+    /// out of a GEMM (`TileStep`). Every `begin_step` must be followed by
+    /// one `finish_step`.
+    pub fn begin_step(&mut self, isa: Isa) -> StepConsts {
         let t = self.iterations + 1;
         if let Rule::Nadam { beta_1, .. } = self.config.rule {
             self.u_product *= beta_1 as f32 * (1.0 - 0.5 * 0.96f32.powf(t as f32));
         }
-        self.clip(g);
         // Keras evaluates a schedule at the iterations before the step.
         let lr = self.config.learning_rate.at(self.iterations);
-        if let Some(wd) = self.config.weight_decay {
-            // Keras: w − w·wd·lr, the product left to right.
-            let wd = wd as f32;
-            w.iter_mut().for_each(|w| *w -= *w * wd * lr);
-        }
-        let consts = Consts::of(&self.config.rule, lr, t, self.u_product);
-        let per_chunk = self.config.rule.slot_names().len() * CHUNK;
+        let decay = self.config.weight_decay.map(|wd| wd as f32);
+        StepConsts { isa, rule: Consts::of(&self.config.rule, lr, t, self.u_product), lr, decay }
+    }
+
+    /// Ends the step `consts` began: clips the gradients, then decays and
+    /// updates every element of the arena but those in `done` (already
+    /// updated, by a `TileStep`), and counts the step.
+    pub fn finish_step(
+        &mut self,
+        consts: StepConsts,
+        w: &mut [f32],
+        g: &mut [f32],
+        panels: Option<&PanelSink>,
+        done: Range<usize>,
+    ) {
+        assert!(w.len() == g.len() && self.slots.len == w.len(), "optimizer slot size mismatch");
+        self.clip(g);
+        let count = self.config.rule.slot_names().len();
+        let per_chunk = count * CHUNK;
+        // Chunks that `done` covers in part are left to the end.
+        let len = w.len();
+        let partial = |c: usize| {
+            let chunk = c * CHUNK..((c + 1) * CHUNK).min(len);
+            chunk.start < done.end && done.start < chunk.end && !(done.start <= chunk.start && chunk.end <= done.end)
+        };
         let run = |(c, ((w, g), s)): Chunk| {
-            match consts {
-                // The seed model's update: a hand-written SIMD kernel (kernels/rmsprop.rs).
-                Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum, centered }
-                    if momentum == 0.0 && !centered =>
-                {
-                    let k = crate::kernels::rmsprop::RmsPropStep { lr, rho, one_minus_rho, epsilon };
-                    rmsprop_plain(isa, &k, w, g, s)
-                }
-                _ => vectorised(isa, &consts, w, g, s),
+            let start = c * CHUNK;
+            if partial(c) || (done.start <= start && start + w.len() <= done.end) {
+                return;
             }
+            consts.update(w, g, s);
             if let Some(sink) = panels {
                 // SAFETY: chunk c's elements belong to this task alone.
-                unsafe { sink.write(c * CHUNK, w) };
+                unsafe { sink.write(start, w) };
             }
         };
         let slots = &mut self.slots.data;
@@ -265,7 +322,47 @@ impl Optimizer {
         } else {
             w.chunks_mut(CHUNK).zip(g.chunks(CHUNK)).zip(slots.chunks_mut(per_chunk)).enumerate().for_each(run);
         }
+        for c in (0..len.div_ceil(CHUNK)).filter(|&c| partial(c)) {
+            self.finish_partial_chunk(&consts, c, w, g, &done, panels);
+        }
         self.iterations += 1;
+    }
+
+    /// Updates the elements of chunk `c` outside `done`, one run on each
+    /// side of it. A run's slots are copied out to the scratch space, where
+    /// they lie one slot after another as the rule wants them, and back.
+    fn finish_partial_chunk(
+        &mut self,
+        consts: &StepConsts,
+        c: usize,
+        w: &mut [f32],
+        g: &[f32],
+        done: &Range<usize>,
+        panels: Option<&PanelSink>,
+    ) {
+        let count = self.config.rule.slot_names().len();
+        let chunk = c * CHUNK..((c + 1) * CHUNK).min(w.len());
+        let n = chunk.len();
+        let base = c * count * CHUNK;
+        for run in [chunk.start..done.start.max(chunk.start), done.end.min(chunk.end)..chunk.end] {
+            let len = run.len();
+            if len == 0 {
+                continue;
+            }
+            let at = run.start - chunk.start;
+            let scratch = &mut self.slots.scratch[..count * len];
+            for k in 0..count {
+                scratch[k * len..(k + 1) * len].copy_from_slice(&self.slots.data[base + k * n + at..][..len]);
+            }
+            consts.update(&mut w[run.clone()], &g[run.clone()], scratch);
+            for k in 0..count {
+                self.slots.data[base + k * n + at..][..len].copy_from_slice(&scratch[k * len..(k + 1) * len]);
+            }
+            if let Some(sink) = panels {
+                // SAFETY: the chunks run in parallel are done by now.
+                unsafe { sink.write(run.start, &w[run]) };
+            }
+        }
     }
 
     /// Keras's clipping: by each tensor's norm, by the norm of all, or by value.
@@ -299,10 +396,7 @@ impl Optimizer {
     /// Where element `e` of slot `k` lives in the chunked slot buffer: in
     /// chunk e / CHUNK, after k slots of that chunk's length.
     fn slot_at(&self, k: usize, e: usize) -> usize {
-        let count = self.config.rule.slot_names().len();
-        let (c, p) = (e / CHUNK, e % CHUNK);
-        let n = CHUNK.min(self.slots.len - c * CHUNK);
-        c * count * CHUNK + k * n + p
+        slot_index(self.config.rule.slot_names().len(), self.slots.len, k, e)
     }
 
     /// Every slot, by name, as `(parameter index, slot name, values)`: the
@@ -352,6 +446,13 @@ impl Optimizer {
         self.iterations = iterations;
         self.u_product = u_product;
     }
+}
+
+/// `Optimizer::slot_at` for `count` slots over an arena of `len`.
+fn slot_index(count: usize, len: usize, k: usize, e: usize) -> usize {
+    let (c, p) = (e / CHUNK, e % CHUNK);
+    let n = CHUNK.min(len - c * CHUNK);
+    c * count * CHUNK + k * n + p
 }
 
 fn squares(g: &[f32]) -> f64 {
