@@ -110,6 +110,7 @@ impl Model {
         let mut ws = Workspace::new(self, rows, true)?;
         ws.weighted = train.weights.is_some();
         ws.keep_first_kernel(self)?;
+        ws.prepare_tiles(self)?;
         ws.pack_batches_ahead(self)?;
         let mut order: Vec<usize> = crate::alloc::zeroed(n, "the shuffle order")?;
         order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
@@ -201,7 +202,7 @@ impl FitRun {
             return Err(Error::Internal("advance was called after the last epoch".into()));
         }
         model.build_optimizer()?;
-        let (n, rows, steps, d) = (self.order.len(), self.rows, self.steps(), model.input_dim());
+        let (n, rows, d) = (self.order.len(), self.rows, model.input_dim());
         let epoch = self.epoch;
         if self.batch == 0 && !self.stopping {
             if self.options.shuffle {
@@ -211,16 +212,39 @@ impl FitRun {
             let ws = &mut self.ws;
             gather(model.isa(), &mut ws.x, &mut ws.labels, &mut ws.values, &mut ws.weights, train, first, d);
         }
-        loop {
-            if self.stopping || self.batch == steps {
-                let stopped = self.stopping;
-                let val = if self.aborting { None } else { val.map(|v| model.evaluate_into(&mut self.ws, v, rows)) };
-                let logs = EpochLogs { batches: self.batch, train: self.running, val };
-                self.epoch = if stopped { self.options.epochs } else { epoch + 1 };
-                self.batch = 0;
-                self.running = LossTotals::default();
-                return Ok(Step::Epoch { epoch, logs, stopped });
-            }
+        // Batches run with the first kernel updated in tiles unless the
+        // caller pauses after each (it may read the weights there).
+        let tiled = !each_batch && model.enter_tiles(&mut self.ws);
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run_batches(model, train, each_batch, observer)
+        }));
+        if tiled {
+            // Also after a panic: the model keeps the weights of its last step.
+            model.leave_tiles(&mut self.ws);
+        }
+        if let Some(paused) = ran.unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
+            return Ok(paused);
+        }
+        let stopped = self.stopping;
+        let val = if self.aborting { None } else { val.map(|v| model.evaluate_into(&mut self.ws, v, rows)) };
+        let logs = EpochLogs { batches: self.batch, train: self.running, val };
+        self.epoch = if stopped { self.options.epochs } else { epoch + 1 };
+        self.batch = 0;
+        self.running = LossTotals::default();
+        Ok(Step::Epoch { epoch, logs, stopped })
+    }
+
+    /// Runs batches until the epoch ends (None) or, with `each_batch`, to
+    /// the end of the next one (its `Step::Batch`).
+    fn run_batches(
+        &mut self,
+        model: &mut Model,
+        train: Samples,
+        each_batch: bool,
+        observer: &mut dyn FitObserver,
+    ) -> Option<Step> {
+        let (n, rows, steps, epoch) = (self.order.len(), self.rows, self.steps(), self.epoch);
+        while !(self.stopping || self.batch == steps) {
             let (ws, order, batch) = (&mut self.ws, &self.order, self.batch);
             let batch_at = |i: usize| &order[i * rows..((i + 1) * rows).min(n)];
             let next = (batch + 1 < steps).then(|| (train, batch_at(batch + 1)));
@@ -238,8 +262,9 @@ impl FitRun {
                 Flow::Abort => (self.stopping, self.aborting) = (true, true),
             }
             if each_batch {
-                return Ok(Step::Batch { epoch, batch, running: self.running });
+                return Some(Step::Batch { epoch, batch, running: self.running });
             }
         }
+        None
     }
 }

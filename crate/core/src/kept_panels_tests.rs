@@ -1,9 +1,11 @@
 //! Training with operands packed ahead of their GEMMs against training
 //! without: the first kernel kept packed across steps (written by the
-//! optimizer, read by the next forward GEMM), and each batch packed for the
-//! first layer's GEMMs while it is gathered. The same bits, on any thread
-//! count, for any optimizer, whatever a caller writes to the weights between
-//! steps, and validation after a stop mid-epoch.
+//! optimizer, read by the next forward GEMM), the first kernel updated in
+//! the tiles of its gradient GEMM, and each batch packed for the first
+//! layer's GEMMs while it is gathered. The same bits — weights and
+//! optimizer slots — on any thread count, for any optimizer, whatever a
+//! caller writes to the weights between steps, and validation after a stop
+//! mid-epoch.
 
 use crate::fit::{FitObserver, FitOptions, Flow, Silent, Step};
 use crate::kernels::Activation;
@@ -30,7 +32,24 @@ fn model(rule: Rule, kept: bool) -> Model {
     };
     m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
     m.keep_packed_from = if kept { 0 } else { usize::MAX };
+    m.update_in_tiles = false;
     m
+}
+
+/// A model whose fits update the first kernel in tiles, with these options.
+fn tiled(rule: Rule, weight_decay: Option<f64>, clip: Clip) -> Model {
+    let mut m = model(rule, false);
+    let config =
+        OptimizerConfig { name: "test".into(), rule, learning_rate: LearningRate::Constant(0.01), weight_decay, clip };
+    m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
+    m.update_in_tiles = true;
+    m
+}
+
+/// Weights and optimizer slots, as bits.
+fn state_bits(m: &mut Model) -> (Vec<u32>, Vec<u32>) {
+    let slots = m.optimizer_slots().unwrap().iter().flat_map(|s| s.2.iter().map(|v| v.to_bits())).collect();
+    (bits(&m.weights()), slots)
 }
 
 fn data() -> (Vec<f32>, Vec<i32>) {
@@ -38,6 +57,15 @@ fn data() -> (Vec<f32>, Vec<i32>) {
     let y = (0..100).map(|i| i * 7 % 3).collect();
     (x, y)
 }
+
+const ALL_RULES: [Rule; 6] = [
+    Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: false },
+    Rule::RmsProp { rho: 0.9, momentum: 0.5, epsilon: 1e-7, centered: true },
+    Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: true },
+    Rule::Sgd { momentum: 0.0, nesterov: false },
+    Rule::Adagrad { initial_accumulator_value: 0.1, epsilon: 1e-7 },
+    Rule::Nadam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 },
+];
 
 const RULES: [Rule; 3] = [
     Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: false },
@@ -127,4 +155,50 @@ fn batches_packed_ahead_give_the_same_bits_and_validation() {
     for threads in [1, 3] {
         assert!(run(true, threads) == plain, "{threads} threads");
     }
+}
+
+#[test]
+fn tiled_updates_give_the_plain_steps_weights_and_slots_on_any_thread_count() {
+    let (x, y) = data();
+    let samples = Samples::new(&x, &y);
+    let val = Samples::new(&x[..30 * 21], &y[..30]);
+    let opts = FitOptions { epochs: 3, batch_size: 24, shuffle: true, seed: 3, initial_epoch: 0 };
+    for rule in ALL_RULES {
+        for (decay, clip) in [(None, Clip::None), (Some(0.05), Clip::Value(0.02))] {
+            let fit = |m: &mut Model, threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let r = pool.install(|| m.fit(samples, Some(val), &opts, &mut Silent)).unwrap();
+                let logs: Vec<u64> = r.epochs.iter().map(|e| e.val.unwrap().loss_sum.to_bits()).collect();
+                (state_bits(m), logs)
+            };
+            let mut plain = tiled(rule, decay, clip);
+            plain.update_in_tiles = false;
+            let want = fit(&mut plain, 1);
+            for threads in [1, 3] {
+                let mut m = tiled(rule, decay, clip);
+                assert!(m.tiles_possible());
+                assert!(fit(&mut m, threads) == want, "{rule:?} {decay:?} {clip:?} on {threads} threads");
+            }
+        }
+    }
+}
+
+#[test]
+fn pausing_after_some_batches_and_not_others_changes_nothing() {
+    let (x, y) = data();
+    let samples = Samples::new(&x, &y);
+    let opts = FitOptions { epochs: 2, batch_size: 24, shuffle: true, seed: 1, initial_epoch: 0 };
+    let run = |tiles: bool| {
+        let mut m = tiled(ALL_RULES[2], None, Clip::None);
+        m.update_in_tiles = tiles;
+        let mut fit = m.begin_fit(samples, None, &opts).unwrap();
+        let mut calls = 0;
+        while !fit.finished() {
+            // A batch at a time, then the rest of the epoch in one call.
+            calls += 1;
+            fit.advance(&mut m, samples, None, calls % 3 == 1, &mut Silent).unwrap();
+        }
+        state_bits(&mut m)
+    };
+    assert!(run(true) == run(false));
 }

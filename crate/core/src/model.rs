@@ -38,6 +38,9 @@ pub struct Model {
     /// Whether a fit packs each batch for the first layer's GEMMs while
     /// gathering it (`Workspace::pack_batches_ahead`); off only in tests.
     pub(crate) pack_ahead: bool,
+    /// Whether a fit may update the first kernel inside its gradient GEMM
+    /// (tiled_kernel.rs); off only in tests.
+    pub(crate) update_in_tiles: bool,
 }
 
 /// The fusions the executor applies between neighbours, decided once from
@@ -119,6 +122,7 @@ impl Model {
             spares: Spares::default(),
             keep_packed_from: crate::workspace::KEEP_PACKED_MIN,
             pack_ahead: true,
+            update_in_tiles: true,
         })
     }
 

@@ -4,12 +4,13 @@
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::kernels::pack::PanelWriter;
-use crate::kernels::{Activation, GemmBuffers, Isa, PackedA};
+use crate::kernels::{Activation, GemmBuffers, Isa, PackedA, TileSink};
 use crate::layers::{Backward, InputGrad, Layer, Pass};
 use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
-use crate::optimizers::PanelSink;
+use crate::optimizers::{PanelSink, TileStep};
 use crate::params::ParamRef;
+use crate::tiled_kernel::TileTarget;
 use crate::workspace::{view, view_mut, Workspace};
 use rayon::prelude::*;
 
@@ -142,7 +143,7 @@ impl Model {
     /// trainable weight (in `weights()` order), without updating.
     pub fn gradients(&self, batch: Samples) -> Result<(LossTotals, Vec<WeightTensor>)> {
         let mut ws = self.batch_workspace(batch)?;
-        let mut totals = self.compute_gradients(&mut ws, batch.len(), None);
+        let mut totals = self.compute_gradients(&mut ws, batch.len(), None, None);
         self.regularize(&mut ws, &mut totals, batch.len());
         let mut grads = Vec::new();
         for layer in &self.layers {
@@ -270,9 +271,10 @@ impl Model {
     }
 
     /// Forward, loss and backward on the first `b` rows of the workspace,
-    /// leaving the weight gradients in `ws.dweights`; meanwhile, on another
-    /// thread when there is one, gathers the rows of `prefetch` into
-    /// `ws.next_*`.
+    /// leaving the weight gradients in `ws.dweights` — but for the first
+    /// kernel, with `tile_step`: that updates it in tiles instead
+    /// (tiled_kernel.rs). Meanwhile, on another thread when there is one,
+    /// gathers the rows of `prefetch` into `ws.next_*`.
     ///
     /// The first layer's passes (the big GEMMs, on every thread) run alone;
     /// everything between them is small and sequential, so it runs beside
@@ -282,6 +284,7 @@ impl Model {
         ws: &mut Workspace,
         b: usize,
         prefetch: Option<(Samples, &[usize])>,
+        tile_step: Option<TileStep>,
     ) -> LossTotals {
         let isa = self.isa;
         let pass = Pass { isa, training: true, step: self.step() };
@@ -301,6 +304,7 @@ impl Model {
             scratch,
             gemm,
             gemm_side,
+            tiles,
             ..
         } = ws;
         let weights = weighted.then_some(&weights[..b]);
@@ -326,7 +330,7 @@ impl Model {
                 let dz = view_mut(&mut grads[n - 1], b, self.output_dim());
                 self.loss().output_gradient(out, targets, weights, self.loss_options, folded, dz);
                 for l in (1..n).rev() {
-                    self.backward(isa, l, b, x, outputs, grads, dparams, scratch, gemm, gemm_side);
+                    self.backward(isa, l, b, x, outputs, grads, dparams, scratch, gemm, gemm_side, None);
                 }
                 totals
             },
@@ -343,7 +347,22 @@ impl Model {
             },
         );
         gemm.keep_a(ahead);
-        self.backward(isa, 0, b, x, outputs, grads, dparams, scratch, gemm, gemm_side);
+        // The kernel's panels, lent to the tiles' updates: the gradient
+        // GEMM does not read them.
+        let mut kept = tile_step.and_then(|_| gemm.take_kept());
+        {
+            let target = match (tile_step, kept.as_mut(), tiles.as_mut()) {
+                (Some(step), Some(kept), Some(tiles)) => Some(TileTarget::new(kept.panels_mut().0, tiles, step)),
+                _ => None,
+            };
+            // SAFETY: gemm_tiles hands each tile to one thread, once.
+            let sink = target.as_ref().map(|t| move |at: usize, g: &[f32]| unsafe { t.take(at, g) });
+            let sink = sink.as_ref().map(|s| s as &TileSink);
+            self.backward(isa, 0, b, x, outputs, grads, dparams, scratch, gemm, gemm_side, sink);
+        }
+        if let Some(kept) = kept {
+            gemm.keep(kept);
+        }
         gemm.stale_a(1);
         totals
     }
@@ -363,6 +382,7 @@ impl Model {
         scratch: &mut [Vec<Vec<f32>>],
         gemm: &mut GemmBuffers,
         gemm_side: &mut GemmBuffers,
+        kernel_tiles: Option<&TileSink>,
     ) {
         let layer = &self.layers[l];
         let (i, u) = (layer.input_dim(), layer.units());
@@ -382,6 +402,7 @@ impl Model {
                 scratch: &mut scratch[l],
                 gemm,
                 gemm_side,
+                kernel_tiles,
             },
         );
     }
@@ -392,12 +413,15 @@ impl Model {
         b: usize,
         prefetch: Option<(Samples, &[usize])>,
     ) -> LossTotals {
+        if ws.tiles.as_ref().is_some_and(|t| t.active()) {
+            return self.tiled_step(ws, b, prefetch);
+        }
         let version = self.params.version();
         if let Some(kept) = ws.gemm.kept_mut() {
             // Fresh only if the last step wrote the weights, and nothing since.
             kept.set_fresh(ws.kept_at == Some(version));
         }
-        let mut totals = self.compute_gradients(ws, b, prefetch);
+        let mut totals = self.compute_gradients(ws, b, prefetch, None);
         self.regularize(ws, &mut totals, b);
         let mut kept = ws.gemm.take_kept();
         let sink = match (&mut kept, self.layers[0].as_dense()) {
@@ -418,10 +442,33 @@ impl Model {
         if let Some(kept) = kept {
             ws.gemm.keep(kept);
         }
+        self.after_step(ws);
+        totals
+    }
+
+    /// `train_step` while the first kernel is updated in tiles (between
+    /// `enter_tiles` and `leave_tiles`): its panels are always fresh.
+    fn tiled_step(&mut self, ws: &mut Workspace, b: usize, prefetch: Option<(Samples, &[usize])>) -> LossTotals {
+        let opt = self.optimizer.as_mut().expect("compiled");
+        let consts = opt.begin_step(self.isa);
+        let step = opt.tile_step(consts);
+        ws.gemm.kept_mut().expect("entered with panels").set_fresh(true);
+        let mut totals = self.compute_gradients(ws, b, prefetch, Some(step));
+        self.regularize(ws, &mut totals, b);
+        let done = self.layers[0].as_dense().expect("entered with a Dense first layer").kernel.range();
+        let opt = self.optimizer.as_mut().expect("compiled");
+        opt.finish_step(consts, &mut self.params.values, &mut ws.dparams, None, done);
+        self.params.bump_version();
+        self.after_step(ws);
+        totals
+    }
+
+    /// What layers do once the weights have moved (BatchNormalization's
+    /// moving statistics).
+    fn after_step(&mut self, ws: &Workspace) {
         for (layer, scratch) in self.layers.iter_mut().zip(ws.scratch.iter()) {
             layer.after_step(scratch);
         }
-        totals
     }
 }
 

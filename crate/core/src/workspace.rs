@@ -5,6 +5,7 @@ use crate::alloc::{checked_len, zeroed};
 use crate::error::Result;
 use crate::kernels::{GemmBuffers, PackedA, PackedB};
 use crate::model::Model;
+use crate::tiled_kernel::KernelTiles;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use std::sync::Mutex;
 
@@ -41,6 +42,8 @@ pub struct Workspace {
     /// The weights' version (`Params::version`) that the first kernel's
     /// panels kept in `gemm` hold, if any.
     pub(crate) kept_at: Option<u64>,
+    /// The first kernel's optimizer slots while a fit updates it in tiles.
+    pub(crate) tiles: Option<KernelTiles>,
 }
 
 impl Workspace {
@@ -102,6 +105,7 @@ impl Workspace {
             gemm: mixed(GemmBuffers::with_capacity(lens)?),
             gemm_side: mixed(GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?),
             kept_at: None,
+            tiles: None,
         })
     }
 
@@ -118,13 +122,17 @@ impl Workspace {
         Ok(())
     }
 
-    /// Keeps a large first kernel packed across a fit's steps: the
-    /// optimizer writes the panels as it updates the kernel (train.rs), and
-    /// the next forward GEMM reads them instead of packing the kernel again.
-    /// Only float32 products read them.
+    /// Keeps the first kernel packed across a fit's steps, when it is large
+    /// or will be updated in tiles: the optimizer writes the panels as it
+    /// updates the kernel (train.rs, tiled_kernel.rs), and the next forward
+    /// GEMM reads them instead of packing the kernel again. Only float32
+    /// products read them.
     pub(crate) fn keep_first_kernel(&mut self, model: &Model) -> Result<()> {
         match model.layers[0].as_dense() {
-            Some(dense) if model.mixed.is_none() && dense.input_dim() * dense.units() >= model.keep_packed_from => {
+            Some(dense)
+                if model.mixed.is_none()
+                    && (dense.input_dim() * dense.units() >= model.keep_packed_from || model.tiles_possible()) =>
+            {
                 self.gemm.keep(PackedB::for_matrix(model.isa, dense.kernel(&model.params.values))?);
                 Ok(())
             }

@@ -74,6 +74,7 @@ mod tests {
                     scratch: &mut [],
                     gemm: &mut gemm,
                     gemm_side: &mut side,
+                    kernel_tiles: None,
                 },
             );
             let objective = |x: &Array2<f32>| {

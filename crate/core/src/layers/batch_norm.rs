@@ -302,6 +302,7 @@ mod tests {
                 scratch: &mut scratch,
                 gemm: &mut GemmBuffers::default(),
                 gemm_side: &mut GemmBuffers::default(),
+                kernel_tiles: None,
             },
         );
         let objective = |params: &[f32], x: &Array2<f32>| {

@@ -5,7 +5,7 @@ use super::initializers::Initializer;
 use super::regularizer::Regularizer;
 use super::{to_preactivation, Backward, InputGrad, Pass};
 use crate::error::{Error, Result};
-use crate::kernels::{gemm, softmax_backward_rows, softmax_rows, Activation, Epilogue, GemmBuffers, Isa};
+use crate::kernels::{gemm, gemm_tiles, softmax_backward_rows, softmax_rows, Activation, Epilogue, GemmBuffers, Isa};
 use crate::params::{ParamRef, ParamsBuilder};
 use crate::rng::Rng;
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2};
@@ -140,26 +140,24 @@ impl Dense {
     /// dW, db and (when asked) dX, from the gradient at the output. dW and
     /// dX are independent GEMMs and run side by side.
     pub fn backward(&self, isa: Isa, params: &[f32], b: Backward) {
-        let Backward { x, y, mut dy, at_preactivation, input, dparams, scratch, gemm, gemm_side } = b;
+        let Backward { x, y, mut dy, at_preactivation, input, dparams, scratch, gemm, gemm_side, kernel_tiles } = b;
         if !at_preactivation {
             to_preactivation(isa, self.activation, y, scratch.first().map_or(&[], |z| &z[..]), dy.view_mut());
         }
         let dz = dy.view();
         let (i, u) = (self.input_dim, self.units);
         let (dk, db) = self.split_gradients(dparams);
-        let weight_grads = |gemm: &mut GemmBuffers| {
-            let dk = ArrayViewMut2::from_shape((i, u), dk).expect("sized");
-            match db {
-                // Beside the GEMM, not after it: run after it, the sums left
-                // every other thread idle until they were done.
-                Some(db) => {
-                    let ((), ()) = rayon::join(
-                        || kernel_gradient(isa, x, dz, dk, gemm),
-                        || column_sums(dz, ArrayViewMut1::from(db)),
-                    );
-                }
-                None => kernel_gradient(isa, x, dz, dk, gemm),
+        let mut kernel_grads = |gemm: &mut GemmBuffers| match kernel_tiles {
+            Some(sink) => gemm_tiles(isa, x.t(), dz, sink, gemm),
+            None => kernel_gradient(isa, x, dz, ArrayViewMut2::from_shape((i, u), dk).expect("sized"), gemm),
+        };
+        let weight_grads = move |gemm: &mut GemmBuffers| match db {
+            // Beside the GEMM, not after it: run after it, the sums left
+            // every other thread idle until they were done.
+            Some(db) => {
+                let ((), ()) = rayon::join(move || kernel_grads(gemm), || column_sums(dz, ArrayViewMut1::from(db)));
             }
+            None => kernel_grads(gemm),
         };
         match input {
             None => weight_grads(gemm),

@@ -19,7 +19,7 @@ pub use initializers::Initializer;
 pub use regularizer::Regularizer;
 
 use crate::error::Result;
-use crate::kernels::{Activation, GemmBuffers, Isa};
+use crate::kernels::{Activation, GemmBuffers, Isa, TileSink};
 use crate::model::WeightTensor;
 use crate::params::{ParamRef, ParamsBuilder};
 use crate::rng::Rng;
@@ -82,6 +82,9 @@ pub struct Backward<'a> {
     pub scratch: &'a mut [Vec<f32>],
     pub gemm: &'a mut GemmBuffers,
     pub gemm_side: &'a mut GemmBuffers,
+    /// For the first layer, when the step updates its kernel in tiles: where
+    /// the kernel gradient's tiles go instead of `dparams` (tiled_kernel.rs).
+    pub kernel_tiles: Option<&'a TileSink<'a>>,
 }
 
 impl Layer {
