@@ -213,8 +213,10 @@ impl FitRun {
             gather(model.isa(), &mut ws.x, &mut ws.labels, &mut ws.values, &mut ws.weights, train, first, d);
         }
         // Batches run with the first kernel updated in tiles unless the
-        // caller pauses after each (it may read the weights there).
-        let tiled = !each_batch && model.enter_tiles(&mut self.ws);
+        // caller pauses after each (it may read the weights there), or too
+        // few are left to repay moving the kernel and its slots there and
+        // back.
+        let tiled = !each_batch && self.steps() - self.batch >= model.tiled_from && model.enter_tiles(&mut self.ws);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.run_batches(model, train, each_batch, observer)
         }));

@@ -54,15 +54,7 @@ impl Inputs<'_> {
             Inputs::F32(x) => (x[start..start + len].as_ptr() as *const u8, len * 4),
             Inputs::Bytes { data, .. } => (data[start..start + len].as_ptr(), len),
         };
-        #[cfg(target_arch = "x86_64")]
-        for line in (0..bytes).step_by(64) {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            // SAFETY: SSE is part of x86-64's baseline; a prefetch is a hint
-            // that never faults, and the address lies inside the slice anyway.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(line) as *const i8) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (ptr, bytes);
+        crate::kernels::prefetch(ptr, bytes);
     }
 
     /// Copies values `start..start + dst.len()` into `dst` as float32.

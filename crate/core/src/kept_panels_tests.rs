@@ -32,7 +32,7 @@ fn model(rule: Rule, kept: bool) -> Model {
     };
     m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
     m.keep_packed_from = if kept { 0 } else { usize::MAX };
-    m.update_in_tiles = false;
+    m.tiled_from = usize::MAX;
     m
 }
 
@@ -42,7 +42,7 @@ fn tiled(rule: Rule, weight_decay: Option<f64>, clip: Clip) -> Model {
     let config =
         OptimizerConfig { name: "test".into(), rule, learning_rate: LearningRate::Constant(0.01), weight_decay, clip };
     m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
-    m.update_in_tiles = true;
+    m.tiled_from = 1;
     m
 }
 
@@ -172,7 +172,7 @@ fn tiled_updates_give_the_plain_steps_weights_and_slots_on_any_thread_count() {
                 (state_bits(m), logs)
             };
             let mut plain = tiled(rule, decay, clip);
-            plain.update_in_tiles = false;
+            plain.tiled_from = usize::MAX;
             let want = fit(&mut plain, 1);
             for threads in [1, 3] {
                 let mut m = tiled(rule, decay, clip);
@@ -190,7 +190,7 @@ fn pausing_after_some_batches_and_not_others_changes_nothing() {
     let opts = FitOptions { epochs: 2, batch_size: 24, shuffle: true, seed: 1, initial_epoch: 0 };
     let run = |tiles: bool| {
         let mut m = tiled(ALL_RULES[2], None, Clip::None);
-        m.update_in_tiles = tiles;
+        m.tiled_from = if tiles { 1 } else { usize::MAX };
         let mut fit = m.begin_fit(samples, None, &opts).unwrap();
         let mut calls = 0;
         while !fit.finished() {

@@ -38,9 +38,10 @@ pub struct Model {
     /// Whether a fit packs each batch for the first layer's GEMMs while
     /// gathering it (`Workspace::pack_batches_ahead`); off only in tests.
     pub(crate) pack_ahead: bool,
-    /// Whether a fit may update the first kernel inside its gradient GEMM
-    /// (tiled_kernel.rs); off only in tests.
-    pub(crate) update_in_tiles: bool,
+    /// A fit's `advance` updates the first kernel inside its gradient GEMM
+    /// (tiled_kernel.rs) when it runs at least this many batches
+    /// (`usize::MAX`: never); tests move it.
+    pub(crate) tiled_from: usize,
 }
 
 /// The fusions the executor applies between neighbours, decided once from
@@ -122,7 +123,7 @@ impl Model {
             spares: Spares::default(),
             keep_packed_from: crate::workspace::KEEP_PACKED_MIN,
             pack_ahead: true,
-            update_in_tiles: true,
+            tiled_from: crate::tiled_kernel::MIN_TILED_STEPS,
         })
     }
 

@@ -67,18 +67,19 @@ fn training_steps_after_the_first_allocate_nothing() {
     let mixed = bf16.map(|k| [(1, seed(), Some(k)), (2, every_kind(), Some(k))]);
     for (threads, specs, mixed) in runs.into_iter().chain(mixed.into_iter().flatten()) {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        // A partial last batch too.
+        // A partial last batch too, and enough batches for the fit to
+        // update the first kernel in tiles (32 or more).
         let mut model = Model::build(784, &specs, 3).unwrap();
         model.set_mixed_bfloat16(mixed);
         model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
-        let n = 128 * 6 + 50;
+        let n = 128 * 40 + 50;
         let x: Vec<f32> = (0..n * 784).map(|i| (i % 251) as f32 / 251.0).collect();
         let y: Vec<i32> = (0..n).map(|i| i % 10).collect();
         let opts = FitOptions { epochs: 1, batch_size: 128, shuffle: true, seed: 9, initial_epoch: 0 };
         let mut snapshots = Snapshots(Vec::with_capacity(64));
         pool.install(|| model.fit(Samples::new(&x, &y), None, &opts, &mut snapshots)).unwrap();
         let counts = &snapshots.0;
-        assert_eq!(counts.len(), 7);
+        assert_eq!(counts.len(), 41);
         assert_eq!(
             counts.first(),
             counts.last(),

@@ -16,6 +16,21 @@ pub mod rows;
 pub(crate) mod vector;
 
 pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows, softmax_rows, Activation};
+/// Asks the CPU to bring the `bytes` from `ptr` into L1, a cache line at a
+/// time; a hint, which never faults, even past the end of an allocation.
+#[inline]
+pub(crate) fn prefetch(ptr: *const u8, bytes: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for line in (0..bytes).step_by(64) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of x86-64's baseline, and a prefetch never
+        // faults; wrapping_add computes the address without dereferencing it.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(line) as *const i8) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (ptr, bytes);
+}
+
 pub use gemm::{gemm, gemm_tiles, Epilogue, GemmBuffers, TileLayout, TileSink};
 pub use isa::Isa;
 pub use packed::{PackedA, PackedB};

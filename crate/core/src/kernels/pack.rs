@@ -154,14 +154,17 @@ fn pack_panel<const W: usize>(src: &ArrayView2<f32>, col0: usize, panel: &mut [f
 }
 
 /// The inverse of `pack_panels` for a k×n B: panels of `width` columns
-/// back into `dst`'s rows (padding dropped).
+/// back into `dst`'s rows (padding dropped), row by row, front to back.
 pub fn unpack_panels(panels: &[f32], width: usize, mut dst: ndarray::ArrayViewMut2<f32>) {
     let (k, n) = dst.dim();
     assert!(width > 0 && panels.len() >= n.div_ceil(width) * width * k, "unpack: panels too small");
     for (p, mut row) in dst.rows_mut().into_iter().enumerate() {
-        for (q, mut piece) in row.axis_chunks_iter_mut(ndarray::Axis(0), width).enumerate() {
-            let from = &panels[q * width * k + p * width..][..piece.len()];
-            piece.iter_mut().zip(from).for_each(|(d, &v)| *d = v);
+        let Some(row) = row.as_slice_mut() else {
+            row.iter_mut().enumerate().for_each(|(j, d)| *d = panels[(j / width) * width * k + p * width + j % width]);
+            continue;
+        };
+        for (q, piece) in row.chunks_mut(width).enumerate() {
+            piece.copy_from_slice(&panels[q * width * k + p * width..][..piece.len()]);
         }
     }
 }
