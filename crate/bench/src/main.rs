@@ -177,6 +177,13 @@ impl FitObserver for Clock {
 
 /// Seconds per training step: the median of 7 epochs (the first, warm-up, dropped), so a
 /// burst of load from the VM's neighbours moves it less than a median of 3 did.
+/// The fewest steps in a sweep's epoch. A fit's epochs run hundreds (MNIST:
+/// 469); with a handful, each step also carried a large share of what
+/// happens once per epoch (the first batch's gather, which nothing
+/// overlaps, and from issue 13 on, moving the first kernel into the tile
+/// layout its tiled steps need — which a fit only does for 32 steps or more).
+const MIN_EPOCH_STEPS: usize = 32;
+
 fn step_seconds(specs: &[LayerSpec], optimizer: OptimizerConfig, batch: usize, steps: usize) -> f64 {
     let mut model = Model::build(784, specs, 1).unwrap();
     model.compile(optimizer, Loss::SparseCategoricalCrossentropy).unwrap();
@@ -231,7 +238,7 @@ fn sweep(threads: usize) -> String {
     let mut rows = Vec::new();
     let mut run = |kind: &str, h: usize, b: usize, specs: Vec<LayerSpec>, optimizer: OptimizerConfig| {
         let flops = step_flops(&specs, b);
-        let steps = ((4e9 / flops) as usize).clamp(4, 400);
+        let steps = ((4e9 / flops) as usize).clamp(MIN_EPOCH_STEPS, 400);
         let t = step_seconds(&specs, optimizer, b, steps);
         rows.push(format!(
             "{{\"sweep\":\"{kind}\",\"hidden\":{h},\"batch\":{b},\"step_ms\":{:.4},\"gflops\":{:.2}}}",
