@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::kernels::pack::PanelWriter;
 use crate::kernels::{Activation, GemmBuffers, Isa, PackedA, TileSink};
-use crate::layers::{Backward, InputGrad, Layer, Pass};
+use crate::layers::{Backward, Dense, InputGrad, Layer, Pass};
 use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
 use crate::optimizers::{PanelSink, TileStep};
@@ -424,9 +424,14 @@ impl Model {
         let mut totals = self.compute_gradients(ws, b, prefetch, None);
         self.regularize(ws, &mut totals, b);
         let mut kept = ws.gemm.take_kept();
-        let sink = match (&mut kept, self.layers[0].as_dense()) {
+        if let Some(kept) = &mut kept {
+            kept.set_fresh(false);
+        }
+        // The panels may be kept for tiled steps alone; a plain step writes
+        // them only for a kernel large enough to repay it.
+        let large = |d: &Dense| d.input_dim() * d.units() >= self.keep_packed_from;
+        let sink = match (&mut kept, self.layers[0].as_dense().filter(|d| large(d))) {
             (Some(kept), Some(dense)) => {
-                kept.set_fresh(false);
                 let (panels, nr) = kept.panels_mut();
                 Some(PanelSink {
                     at: dense.kernel,
