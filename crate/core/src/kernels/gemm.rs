@@ -629,6 +629,21 @@ mod tests {
         }
     }
 
+    /// A reduction in several KC slices on every ISA, edge tiles included.
+    #[test]
+    fn deep_reductions_accumulate_their_slices() {
+        let mut bufs = GemmBuffers::default();
+        let (m, n, k) = (13, 37, 2100);
+        let (a, b) = (matrix(m, k, 13), matrix(k, n, 14));
+        let want = reference(a.view(), b.view());
+        for isa in Isa::available() {
+            assert!(k > 2 * blocking(isa).kc, "{isa:?}: three slices or more");
+            let mut c = Array2::from_elem((m, n), f32::NAN);
+            gemm(isa, a.view(), b.view(), c.view_mut(), Epilogue::None, &mut bufs);
+            assert_close(&c, &want, k, &format!("{isa:?} k={k}"));
+        }
+    }
+
     #[test]
     fn simd_and_scalar_agree_within_fma_rounding() {
         let isas = Isa::available();
@@ -718,9 +733,9 @@ mod tests {
         use std::sync::atomic::{AtomicU32, Ordering};
         use std::sync::Mutex;
         // (784, 512, 128): the seed model's dW; the rest have edge tiles, a
-        // reduction deeper than KC (300), and one panel of A (B in place).
+        // reduction deeper than every KC (1100), and one panel of A (B in place).
         for isa in Isa::available() {
-            for &(m, n, k) in &[(784, 512, 128), (21, 37, 24), (9, 5, 300), (3, 64, 7)] {
+            for &(m, n, k) in &[(784, 512, 128), (21, 37, 24), (9, 5, 1100), (3, 64, 7)] {
                 let (a, b) = (matrix(m, k, 11), matrix(k, n, 12));
                 let layout = TileLayout::of(isa, m, n);
                 let (nr, mr) = (layout.nr, layout.mr);
