@@ -163,8 +163,8 @@ impl<'a> TileTarget<'a> {
         // update stalled on them.
         let ahead = at + TILES_AHEAD * g.len();
         if ahead + g.len() <= self.len {
-            crate::kernels::prefetch(self.panels.wrapping_add(ahead) as *const u8, 4 * g.len());
-            crate::kernels::prefetch(
+            crate::kernels::prefetch_to_write(self.panels.wrapping_add(ahead) as *const u8, 4 * g.len());
+            crate::kernels::prefetch_to_write(
                 self.slots.wrapping_add(self.count * ahead) as *const u8,
                 4 * self.count * g.len(),
             );

@@ -21,14 +21,29 @@ pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_bac
 #[inline]
 pub(crate) fn prefetch(ptr: *const u8, bytes: usize) {
     #[cfg(target_arch = "x86_64")]
-    for line in (0..bytes).step_by(64) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: SSE is part of x86-64's baseline, and a prefetch never
-        // faults; wrapping_add computes the address without dereferencing it.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(line) as *const i8) };
-    }
+    prefetch_lines::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr, bytes);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (ptr, bytes);
+}
+
+/// `prefetch` for lines about to be written: they arrive owned, so the
+/// stores need not ask for them again (PREFETCHW, a no-op where absent).
+#[inline]
+pub(crate) fn prefetch_to_write(ptr: *const u8, bytes: usize) {
+    #[cfg(target_arch = "x86_64")]
+    prefetch_lines::<{ std::arch::x86_64::_MM_HINT_ET0 }>(ptr, bytes);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (ptr, bytes);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefetch_lines<const HINT: i32>(ptr: *const u8, bytes: usize) {
+    for line in (0..bytes).step_by(64) {
+        // SAFETY: SSE is part of x86-64's baseline, and a prefetch never
+        // faults; wrapping_add computes the address without dereferencing it.
+        unsafe { std::arch::x86_64::_mm_prefetch::<HINT>(ptr.wrapping_add(line) as *const i8) };
+    }
 }
 
 pub use gemm::{gemm, gemm_tiles, Epilogue, GemmBuffers, TileLayout, TileSink};
