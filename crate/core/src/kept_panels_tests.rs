@@ -202,3 +202,29 @@ fn pausing_after_some_batches_and_not_others_changes_nothing() {
     };
     assert!(run(true) == run(false));
 }
+
+/// Panics after this many batches, as a buggy callback might.
+struct PanicAfter(usize);
+
+impl FitObserver for PanicAfter {
+    fn on_batch_end(&mut self, _epoch: usize, batch: usize, _running: &LossTotals) -> Flow {
+        assert!(batch + 1 < self.0, "deliberate panic after batch {batch}");
+        Flow::Continue
+    }
+}
+
+#[test]
+fn a_panic_mid_epoch_leaves_the_weights_and_slots_of_the_last_step() {
+    let (x, y) = data();
+    let samples = Samples::new(&x, &y);
+    let opts = FitOptions { epochs: 1, batch_size: 24, shuffle: true, seed: 2, initial_epoch: 0 };
+    let mut stopped = tiled(ALL_RULES[0], None, Clip::None);
+    stopped.tiled_from = usize::MAX;
+    stopped.fit(samples, None, &opts, &mut StopAfter(3)).unwrap();
+    let mut panicked = tiled(ALL_RULES[0], None, Clip::None);
+    let fit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        panicked.fit(samples, None, &opts, &mut PanicAfter(3)).unwrap();
+    }));
+    assert!(fit.is_err(), "the observer panicked");
+    assert!(state_bits(&mut panicked) == state_bits(&mut stopped));
+}
