@@ -7,8 +7,10 @@
 //! The SIMD versions compute 1/√(v + ε) as the hardware reciprocal square
 //! root refined by one Newton–Raphson step (relative error ≈ 1e-7, about
 //! one float rounding) instead of a square root and a division, which share
-//! one slow divider unit: on Zen 4 this makes the update ~6× faster. The
-//! scalar twin is the exact formula; the tests hold both to it.
+//! one slow divider unit: on Zen 4 this makes the update ~6× faster. Three
+//! of its multiply-adds are fused (one rounding fewer each), which made the
+//! seed model's epoch ~1.5% faster once the update ran inside the gradient
+//! GEMM. The scalar twin is the exact formula; the tests hold both to it.
 
 use super::isa::{Isa, Level};
 use super::vector::F32s;
@@ -91,13 +93,14 @@ unsafe fn one_vector<S: F32s>(s: &RmsPropStep, w: *mut f32, g: *const f32, v: *m
     // SAFETY: the caller's contract.
     unsafe {
         let gi = S::load(g);
-        let vi = S::add(S::mul(S::splat(s.rho), S::load(v)), S::mul(S::splat(s.one_minus_rho), S::mul(gi, gi)));
+        let vi = S::fmadd(S::splat(s.rho), S::load(v), S::mul(S::splat(s.one_minus_rho), S::mul(gi, gi)));
         S::store(v, vi);
         let d = S::add(vi, S::splat(s.epsilon));
         let r = S::rsqrt_estimate(d);
         // One Newton step: r ← r·(1.5 − 0.5·d·r²).
-        let r = S::mul(r, S::sub(S::splat(1.5), S::mul(S::mul(S::splat(0.5), d), S::mul(r, r))));
-        S::store(w, S::sub(S::load(w), S::mul(S::mul(S::splat(s.lr), gi), r)));
+        let hdr = S::mul(S::mul(S::splat(-0.5), d), r);
+        let r = S::mul(r, S::fmadd(hdr, r, S::splat(1.5)));
+        S::store(w, S::fmadd(S::mul(S::splat(-s.lr), gi), r, S::load(w)));
     }
 }
 
