@@ -349,10 +349,13 @@ impl Model {
         gemm.keep_a(ahead);
         // The kernel's panels, lent to the tiles' updates: the gradient
         // GEMM does not read them.
-        let mut kept = tile_step.and_then(|_| gemm.take_kept());
+        let mut kept = tile_step.map(|_| gemm.take_kept().expect("a tiled step keeps the kernel's panels"));
         {
-            let target = match (tile_step, kept.as_mut(), tiles.as_mut()) {
-                (Some(step), Some(kept), Some(tiles)) => Some(TileTarget::new(kept.panels_mut().0, tiles, step)),
+            let target = match (tile_step, kept.as_mut()) {
+                (Some(step), Some(kept)) => {
+                    let tiles = tiles.as_mut().expect("a tiled step keeps the kernel's slots in tiles");
+                    Some(TileTarget::new(kept.panels_mut().0, tiles, step))
+                }
                 _ => None,
             };
             // SAFETY: gemm_tiles hands each tile to one thread, once.
