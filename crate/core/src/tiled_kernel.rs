@@ -34,7 +34,7 @@ pub(crate) const MIN_TILED_STEPS: usize = 32;
 /// steps is under way.
 pub(crate) struct KernelTiles {
     layout: TileLayout,
-    /// Slots per weight, as the optimizer had when the run began.
+    /// Slots per weight, as the optimizer had when the fit began.
     count: usize,
     slots: Vec<f32>,
     active: bool,
