@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::kernels::pack::PanelWriter;
 use crate::kernels::{Activation, GemmBuffers, Isa, PackedA, TileSink};
-use crate::layers::{Backward, Dense, InputGrad, Layer, Pass};
+use crate::layers::{Backward, InputGrad, Layer, Pass};
 use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
 use crate::optimizers::{PanelSink, TileStep};
@@ -351,13 +351,10 @@ impl Model {
         // GEMM does not read them.
         let mut kept = tile_step.map(|_| gemm.take_kept().expect("a tiled step keeps the kernel's panels"));
         {
-            let target = match (tile_step, kept.as_mut()) {
-                (Some(step), Some(kept)) => {
-                    let tiles = tiles.as_mut().expect("a tiled step keeps the kernel's slots in tiles");
-                    Some(TileTarget::new(kept.panels_mut().0, tiles, step))
-                }
-                _ => None,
-            };
+            let target = kept.as_mut().zip(tile_step).map(|(kept, step)| {
+                let tiles = tiles.as_mut().expect("a tiled step keeps the kernel's slots in tiles");
+                TileTarget::new(kept.panels_mut().0, tiles, step)
+            });
             // SAFETY: gemm_tiles hands each tile to one thread, once.
             let sink = target.as_ref().map(|t| move |at: usize, g: &[f32]| unsafe { t.take(at, g) });
             let sink = sink.as_ref().map(|s| s as &TileSink);
@@ -432,8 +429,7 @@ impl Model {
         }
         // The panels may be kept for tiled steps alone; a plain step writes
         // them only for a kernel large enough to repay it.
-        let large = |d: &Dense| d.input_dim() * d.units() >= self.keep_packed_from;
-        let sink = match (&mut kept, self.layers[0].as_dense().filter(|d| large(d))) {
+        let sink = match (&mut kept, self.layers[0].as_dense().filter(|d| self.plain_steps_write_panels(d))) {
             (Some(kept), Some(dense)) => {
                 let (panels, nr) = kept.panels_mut();
                 Some(PanelSink {

@@ -4,6 +4,7 @@
 use crate::alloc::{checked_len, zeroed};
 use crate::error::Result;
 use crate::kernels::{GemmBuffers, PackedA, PackedB};
+use crate::layers::Dense;
 use crate::model::Model;
 use crate::tiled_kernel::KernelTiles;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -130,8 +131,7 @@ impl Workspace {
     pub(crate) fn keep_first_kernel(&mut self, model: &Model) -> Result<()> {
         match model.layers[0].as_dense() {
             Some(dense)
-                if model.mixed.is_none()
-                    && (dense.input_dim() * dense.units() >= model.keep_packed_from || model.tiles_possible()) =>
+                if model.mixed.is_none() && (model.plain_steps_write_panels(dense) || model.tiles_possible()) =>
             {
                 self.gemm.keep(PackedB::for_matrix(model.isa, dense.kernel(&model.params.values))?);
                 Ok(())
@@ -150,6 +150,15 @@ impl Workspace {
 /// writing the panels with streaming stores then gained 5% more at both
 /// 784×2048 and 784×4096.
 pub(crate) const KEEP_PACKED_MIN: usize = 1 << 20;
+
+impl Model {
+    /// Whether a plain step keeps `dense` (the first layer) in panel layout,
+    /// writing the panels as it updates it: for kernels of at least
+    /// `keep_packed_from` weights.
+    pub(crate) fn plain_steps_write_panels(&self, dense: &Dense) -> bool {
+        dense.input_dim() * dense.units() >= self.keep_packed_from
+    }
+}
 
 /// Inference workspaces kept between calls, so that a one-row predict does
 /// not spend most of its time allocating (and faulting in) megabytes of

@@ -206,9 +206,10 @@ pub type TileSink<'a> = dyn Fn(usize, &[f32]) + Sync + 'a;
 
 /// C = A·B (A m×k, B k×n, any strides), never stored: each finished tile
 /// goes to `sink` instead, as `pack_panels` would lay C out as a B operand
-/// of width NR (`isa.nr()`) — the tile of rows i.. (a multiple of
-/// `tile_rows(isa, m)`) and panel q starts at q·NR·m + i·NR and holds
-/// min(tile_rows, m − i) rows of NR values, zeros past column n. Every
+/// of width NR, cut into tiles of MR rows (`TileLayout::of(isa, m, n)`):
+/// the tile of rows i.. (a multiple of MR) and panel q starts at
+/// q·NR·m + i·NR and holds min(MR, m − i) rows of NR values, zeros past
+/// column n. Every
 /// tile is handed over exactly once, by one thread, and tiles never
 /// overlap, so the sink may update memory at those offsets in place: the
 /// optimizer does, as the weight gradient of the first layer comes out of

@@ -293,17 +293,15 @@ impl Optimizer {
     ) {
         assert!(w.len() == g.len() && self.slots.len == w.len(), "optimizer slot size mismatch");
         self.clip(g);
-        let count = self.config.rule.slot_names().len();
-        let per_chunk = count * CHUNK;
-        // Chunks that `done` covers in part are left to the end.
+        let per_chunk = self.slot_count() * CHUNK;
         let len = w.len();
-        let partial = |c: usize| {
-            let chunk = c * CHUNK..((c + 1) * CHUNK).min(len);
-            chunk.start < done.end && done.start < chunk.end && !(done.start <= chunk.start && chunk.end <= done.end)
-        };
+        let chunk = |c: usize| c * CHUNK..((c + 1) * CHUNK).min(len);
+        let touches = |c: usize| chunk(c).start < done.end && done.start < chunk(c).end;
+        // Chunks that `done` covers in part are finished after the others.
+        let partial = |c: usize| touches(c) && !(done.start <= chunk(c).start && chunk(c).end <= done.end);
         let run = |(c, ((w, g), s)): Chunk| {
             let start = c * CHUNK;
-            if partial(c) || (done.start <= start && start + w.len() <= done.end) {
+            if touches(c) {
                 return;
             }
             consts.update(w, g, s);
@@ -340,7 +338,7 @@ impl Optimizer {
         done: &Range<usize>,
         panels: Option<&PanelSink>,
     ) {
-        let count = self.config.rule.slot_names().len();
+        let count = self.slot_count();
         let chunk = c * CHUNK..((c + 1) * CHUNK).min(w.len());
         let n = chunk.len();
         let base = c * count * CHUNK;
@@ -396,7 +394,7 @@ impl Optimizer {
     /// Where element `e` of slot `k` lives in the chunked slot buffer: in
     /// chunk e / CHUNK, after k slots of that chunk's length.
     fn slot_at(&self, k: usize, e: usize) -> usize {
-        slot_index(self.config.rule.slot_names().len(), self.slots.len, k, e)
+        slot_index(self.slot_count(), self.slots.len, k, e)
     }
 
     /// Every slot, by name, as `(parameter index, slot name, values)`: the

@@ -77,8 +77,9 @@ impl Optimizer {
 
     /// The inverse of `slots_to_tiles`.
     pub fn slots_from_tiles(&mut self, at: ParamRef, layout: &TileLayout, tiles: &[f32]) {
+        let (count, len_all) = (self.slot_count(), self.slots.len);
         let data = &mut self.slots.data;
-        tile_runs(self.config.rule.slot_names().len(), self.slots.len, at, layout, |slot, tile, len| {
+        tile_runs(count, len_all, at, layout, |slot, tile, len| {
             data[slot..slot + len].copy_from_slice(&tiles[tile..tile + len]);
         });
     }
