@@ -7,6 +7,9 @@
 //! One body, vectorised by the compiler for each instruction set; `mul_add`
 //! keeps every path's rounding identical (one fused multiply-add per term,
 //! in the same order), so the SIMD paths equal the scalar twin exactly.
+//!
+//! The same body sums a matrix's columns (a bias's gradient): A is then a
+//! row of ones, and 1·v + s rounds as v + s does.
 
 use super::isa::{Isa, Level};
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -37,22 +40,14 @@ pub fn rows_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: Arr
     // asserted above), so its k rows lie in the `len` floats from its first
     // element, all inside the array B views.
     let b_flat = unsafe { std::slice::from_raw_parts(b.as_ptr(), len) };
-    let width = match isa.level() {
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => 256,
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2Fma => 128,
-        #[cfg(target_arch = "aarch64")]
-        Level::Neon => 64,
-        Level::Scalar => 8,
-    };
+    let width = block_width(isa);
     // Big enough to split: each thread streams its own columns of B (the
     // seed model's first layer: 1.6 MB, 18 µs on one core).
     let parallel = k * n >= PARALLEL_MIN_ELEMENTS && crate::pool::threads_here() > 1;
     for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
         let a_row: Vec<f32> = a_row.to_vec();
         let out = c_row.as_slice_mut().expect("C rows are contiguous");
-        let block = |(i, out): (usize, &mut [f32])| columns(isa, &a_row, b_flat, ldb, i * width, out);
+        let block = |(i, out): (usize, &mut [f32])| columns(isa, |p| a_row[p], k, b_flat, ldb, i * width, out);
         if parallel {
             out.par_chunks_mut(width).enumerate().for_each(block);
         } else {
@@ -65,40 +60,67 @@ pub fn rows_product(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: Arr
 /// started on it.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 17;
 
-/// `out` = Σ_p a[p]·B[p, j0..j0 + out.len()].
-fn columns(isa: Isa, a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+/// The columns of C one pass over B computes: 16 accumulator registers.
+fn block_width(isa: Isa) -> usize {
+    match isa.level() {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => 256,
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2Fma => 128,
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => 64,
+        Level::Scalar => 8,
+    }
+}
+
+/// out[j] = Σ_i m[i, j], summed row by row in order, as a scalar loop
+/// would (the same bits); `m` has contiguous rows.
+pub fn column_sums(isa: Isa, m: ArrayView2<f32>, out: &mut [f32]) {
+    let (k, n) = m.dim();
+    assert_eq!(out.len(), n, "column_sums: one sum per column");
+    let flat = m.as_slice().expect("column_sums: a contiguous matrix");
+    for (i, out) in out.chunks_mut(block_width(isa)).enumerate() {
+        columns(isa, |_| 1.0, k, flat, n, i * block_width(isa), out);
+    }
+}
+
+/// `out` = Σ_{p<k} a(p)·B[p, j0..j0 + out.len()].
+fn columns(isa: Isa, a: impl Fn(usize) -> f32, k: usize, b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
     match isa.level() {
         // SAFETY: the token proves AVX-512F (and FMA, which every AVX-512
         // CPU has and detection checks) on this CPU.
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { row_avx512(a, b, ldb, j0, out) },
+        Level::Avx512 => unsafe { row_avx512(a, k, b, ldb, j0, out) },
         // SAFETY: the token proves AVX2 and FMA on this CPU.
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2Fma => unsafe { row_avx2(a, b, ldb, j0, out) },
+        Level::Avx2Fma => unsafe { row_avx2(a, k, b, ldb, j0, out) },
         // SAFETY: the token proves NEON on this CPU.
         #[cfg(target_arch = "aarch64")]
-        Level::Neon => unsafe { row_neon(a, b, ldb, j0, out) },
-        Level::Scalar => row::<8>(a, b, ldb, j0, out),
+        Level::Neon => unsafe { row_neon(a, k, b, ldb, j0, out) },
+        Level::Scalar => row::<8>(a, k, b, ldb, j0, out),
     }
 }
 
-/// `out` = Σ_p a[p]·B[p, j0..j0 + out.len()], W columns at a time held in registers.
+/// `out` = Σ_{p<k} a(p)·B[p, j0..j0 + out.len()], W columns at a time held
+/// in registers.
 #[inline(always)]
-fn row<const W: usize>(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+fn row<const W: usize>(a: impl Fn(usize) -> f32, k: usize, b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
     let n = out.len();
     for c0 in (0..n).step_by(W) {
         let w = W.min(n - c0);
         let base = j0 + c0;
         let mut acc = [0f32; W];
         if w == W {
-            for (p, &ap) in a.iter().enumerate() {
+            for p in 0..k {
+                let ap = a(p);
                 let b_row: &[f32; W] = b[p * ldb + base..p * ldb + base + W].try_into().expect("W floats");
                 for j in 0..W {
                     acc[j] = ap.mul_add(b_row[j], acc[j]);
                 }
             }
         } else {
-            for (p, &ap) in a.iter().enumerate() {
+            for p in 0..k {
+                let ap = a(p);
                 let b_row = &b[p * ldb + base..p * ldb + base + w];
                 for j in 0..w {
                     acc[j] = ap.mul_add(b_row[j], acc[j]);
@@ -115,8 +137,8 @@ fn row<const W: usize>(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f
 /// The CPU supports AVX-512F and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn row_avx512(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
-    row::<256>(a, b, ldb, j0, out)
+unsafe fn row_avx512(a: impl Fn(usize) -> f32, k: usize, b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+    row::<256>(a, k, b, ldb, j0, out)
 }
 
 /// 128 columns: 16 ymm accumulators.
@@ -125,8 +147,8 @@ unsafe fn row_avx512(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32
 /// The CPU supports AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn row_avx2(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
-    row::<128>(a, b, ldb, j0, out)
+unsafe fn row_avx2(a: impl Fn(usize) -> f32, k: usize, b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+    row::<128>(a, k, b, ldb, j0, out)
 }
 
 /// 64 columns: 16 q-register accumulators of 32.
@@ -135,8 +157,8 @@ unsafe fn row_avx2(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32])
 /// The CPU supports NEON.
 #[cfg(target_arch = "aarch64")]
 #[target_feature(enable = "neon")]
-unsafe fn row_neon(a: &[f32], b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
-    row::<64>(a, b, ldb, j0, out)
+unsafe fn row_neon(a: impl Fn(usize) -> f32, k: usize, b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
+    row::<64>(a, k, b, ldb, j0, out)
 }
 
 #[cfg(test)]
@@ -173,6 +195,28 @@ mod tests {
                     let got = scalar[[i, j]] as f64;
                     assert!((got - want).abs() <= 1e-5 * (1.0 + k as f64), "{m}×{k}×{n} ({i},{j}): {got} vs {want}");
                 }
+            }
+        }
+    }
+
+    /// Every ISA sums each column row by row, as the plain loop does: the
+    /// same bits, at widths around every block width and its tail.
+    #[test]
+    fn column_sums_equal_the_plain_loop_bit_for_bit() {
+        for (k, n) in [(0, 3), (1, 1), (3, 7), (128, 10), (17, 255), (128, 512), (5, 300), (2, 1000)] {
+            // Magnitudes over several decades, so the order of the sums shows.
+            let m = Array2::from_shape_fn((k, n), |(i, j)| {
+                ((i * 7 + j * 3) % 19) as f32 * 10f32.powi((i % 5) as i32 - 2) - 0.7
+            });
+            let mut want = vec![0f32; n];
+            for row in m.rows() {
+                want.iter_mut().zip(row).for_each(|(w, v)| *w += v);
+            }
+            for isa in Isa::available() {
+                let mut got = vec![f32::NAN; n];
+                column_sums(isa, m.view(), &mut got);
+                let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{isa:?} at {k}×{n}");
             }
         }
     }

@@ -5,10 +5,11 @@ use super::initializers::Initializer;
 use super::regularizer::Regularizer;
 use super::{to_preactivation, Backward, InputGrad, Pass};
 use crate::error::{Error, Result};
+use crate::kernels::rows::column_sums;
 use crate::kernels::{gemm, gemm_tiles, softmax_backward_rows, softmax_rows, Activation, Epilogue, GemmBuffers, Isa};
 use crate::params::{ParamRef, ParamsBuilder};
 use crate::rng::Rng;
-use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// What a user asks for; `Dense::new` turns it into weights.
 #[derive(Clone, Debug)]
@@ -155,7 +156,7 @@ impl Dense {
             // Beside the GEMM, not after it: run after it, the sums left
             // every other thread idle until they were done.
             Some(db) => {
-                let ((), ()) = rayon::join(move || kernel_grads(gemm), || column_sums(dz, ArrayViewMut1::from(db)));
+                let ((), ()) = rayon::join(move || kernel_grads(gemm), || column_sums(isa, dz, db));
             }
             None => kernel_grads(gemm),
         };
@@ -251,14 +252,6 @@ pub fn kernel_gradient(
     bufs: &mut GemmBuffers,
 ) {
     gemm(isa, x.t(), dz, dw, Epilogue::None, bufs);
-}
-
-/// out[j] = Σ_i m[i, j], summed row by row in a fixed order.
-pub fn column_sums(m: ArrayView2<f32>, mut out: ArrayViewMut1<f32>) {
-    out.fill(0.0);
-    for row in m.rows() {
-        out.zip_mut_with(&row, |o, &v| *o += v);
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ pub mod regularizer;
 
 pub use activation::ActivationLayer;
 pub use batch_norm::{BatchNorm, BatchNormSpec};
-pub use dense::{column_sums, kernel_gradient, Dense, DenseSpec};
+pub use dense::{kernel_gradient, Dense, DenseSpec};
 pub use dropout::{Dropout, DropoutSpec};
 pub use initializers::Initializer;
 pub use regularizer::Regularizer;
