@@ -167,16 +167,24 @@ export async function saveWeightsH5(model: Saveable, path: string): Promise<void
 /** A weights file in Keras's layout, opened for one reading. */
 type WeightsFile = <T>(use: (r: VarReader) => T) => Promise<T>;
 
-/** Reads each layer's weights from Keras's layout into `model` (built). */
-async function readLayerWeights(model: Sequential, weights: WeightsFile): Promise<void> {
+/**
+ * Reads each layer's weights from Keras's layout into `model` (built) and,
+ * when it is compiled, the optimizer's state (see `savedOptimizer`), in one
+ * opening of the file: an HDF5 file is copied out and opened per reading.
+ */
+async function readWeights(model: Sequential, weights: WeightsFile, skipOthers: boolean): Promise<void> {
   const paths = layerPaths(model.layers);
-  const tensors = await weights((r) =>
+  const optimizer = model.compileConfig()?.optimizer;
+  const read = optimizer && savedOptimizer(model, optimizer, skipOthers);
+  const [tensors, saved] = await weights((r) => [
     model.layers.flatMap((layer, l) => {
       const shapes = layer.weightShapes(layer.builtInputDim!);
       return r.vars(paths[l]!, shapes, `layer '${layer.name}'`).map((data, i) => new Tensor(data, shapes[i]!));
     }),
-  );
+    read?.vars(r),
+  ]);
   model.setWeights(tensors);
+  if (read && saved) read.restore(saved);
 }
 
 /**
@@ -188,10 +196,7 @@ async function readLayerWeights(model: Sequential, weights: WeightsFile): Promis
 export async function loadWeightsH5(model: Sequential, path: string): Promise<void> {
   requireBuilt(model, 'loadWeights');
   const bytes = await readWhole(path);
-  const weights: WeightsFile = (use) => readH5(bytes, path, use);
-  await readLayerWeights(model, weights);
-  const compiled = model.compileConfig();
-  if (compiled) await restoreOptimizer(model, compiled.optimizer, weights, true);
+  await readWeights(model, (use) => readH5(bytes, path, use), true);
 }
 
 function parseJson(bytes: Uint8Array, what: string): unknown {
@@ -209,9 +214,8 @@ export async function loadKeras(path: string): Promise<Sequential> {
   const config = parseJson(member(members, 'config.json', path), `${path}: config.json`);
   // Keras writes h5 weights unless asked for npz (pickled, read by a restricted reader).
   const npz = members['model.weights.npz'];
-  let decoded: VarReader | undefined; // the npz is decoded once, for the layers and the optimizer
   const weights: WeightsFile = npz
-    ? async (use) => use((decoded ??= npzReader(npz, `${path}: model.weights.npz`, MAX_WEIGHTS)))
+    ? async (use) => use(npzReader(npz, `${path}: model.weights.npz`, MAX_WEIGHTS))
     : (use) => readH5(member(members, 'model.weights.h5', path), `${path}: model.weights.h5`, use);
   const [className, r] = open(config, 'the model');
   if (className !== 'Sequential') {
@@ -245,7 +249,6 @@ export async function loadKeras(path: string): Promise<Sequential> {
   const features = layers[0]?.inputDim;
   if (features === undefined) throw new FerroValueError(`${path}: the model's input shape is not known (no InputLayer or build_config).`);
   model.build([null, features]);
-  await readLayerWeights(model, weights);
   const compile = (config as { compile_config?: Record<string, unknown> | null }).compile_config;
   if (compile) {
     const metrics = compile.metrics ?? [];
@@ -255,38 +258,37 @@ export async function loadKeras(path: string): Promise<Sequential> {
     const loss = lossFromKeras(compile.loss);
     const optimizer = optimizerFromKeras(compile.optimizer);
     model.compile({ optimizer, loss: loss as Loss, metrics: metrics as MetricName[] });
-    await restoreOptimizer(model, optimizer, weights);
   }
+  await readWeights(model, weights, false);
   return model;
 }
 
 /**
- * Restores the optimizer's step count, learning rate and slots from the
- * saved variables, so training resumes where it stopped. A file whose
- * optimizer never stepped (Keras then keeps only iteration and
- * learning_rate) restores those two.
+ * The compiled `optimizer`'s saved variables (`vars`) and how to restore
+ * its step count, learning rate and slots from them (`restore`), so that
+ * training resumes where it stopped. A file whose optimizer never stepped
+ * (Keras then keeps only iteration and learning_rate) restores those two.
+ * With `skipOthers`, variables of another optimizer are left unread.
  */
-async function restoreOptimizer(
-  model: Sequential,
-  optimizer: Optimizer,
-  weights: WeightsFile,
-  skipOthers = false,
-): Promise<void> {
+function savedOptimizer(model: Sequential, optimizer: Optimizer, skipOthers: boolean) {
   const fresh = model.optimizerState();
   const slotNames = [...new Set(fresh.slots.map((s) => s.name))];
   const hasRate = typeof optimizer.learningRate === 'number';
   const shapes = trainableShapes(model.layers);
   const full = optimizerShapes(optimizer.className, slotNames, shapes, hasRate);
-  const saved = await weights((r) => {
-    const n = r.count('optimizer');
-    if (n === 0) return undefined;
-    if (skipOthers && n !== full.length && n !== (hasRate ? 2 : 1)) return undefined;
-    const expected = n === full.length ? full : full.slice(0, hasRate ? 2 : 1);
-    return r.vars('optimizer', expected, 'the optimizer', true);
-  });
-  if (!saved) return;
-  const counts = saved.length === full.length;
-  const { state, learningRate } = stateFromVars(optimizer.className, slotNames, shapes.length, saved, hasRate);
-  model.setOptimizerState(counts ? state : { ...state, slots: [], uProduct: fresh.uProduct });
-  if (learningRate !== undefined) model.learningRate = learningRate;
+  return {
+    vars(r: VarReader): Float32Array[] | undefined {
+      const n = r.count('optimizer');
+      if (n === 0) return undefined;
+      if (skipOthers && n !== full.length && n !== (hasRate ? 2 : 1)) return undefined;
+      const expected = n === full.length ? full : full.slice(0, hasRate ? 2 : 1);
+      return r.vars('optimizer', expected, 'the optimizer', true);
+    },
+    restore(saved: Float32Array[]): void {
+      const counts = saved.length === full.length;
+      const { state, learningRate } = stateFromVars(optimizer.className, slotNames, shapes.length, saved, hasRate);
+      model.setOptimizerState(counts ? state : { ...state, slots: [], uProduct: fresh.uProduct });
+      if (learningRate !== undefined) model.learningRate = learningRate;
+    },
+  };
 }
