@@ -31,8 +31,17 @@ function isMusl() {
   }
 }
 
-function load() {
-  const platform = platformName();
+/** The addon for `platform`; what it throws carries the platform's name (`platform`). */
+function load(platform) {
+  try {
+    return loadFor(platform);
+  } catch (error) {
+    if (error instanceof Error) error.platform = platform;
+    throw error;
+  }
+}
+
+function loadFor(platform) {
   const tried = [];
   try {
     return require(`./ferro-nn.${platform}.node`);
@@ -53,4 +62,4 @@ function load() {
   throw err;
 }
 
-module.exports = load();
+module.exports = load(platformName());

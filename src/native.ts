@@ -25,7 +25,8 @@ function load(): typeof Binding {
   try {
     return require('../native/index.cjs') as typeof Binding;
   } catch (error) {
-    const platform = `${process.platform}-${process.arch}`;
+    // The loader names the platform as the binaries do (linux-x64-gnu…).
+    const platform = (error as { platform?: string } | undefined)?.platform ?? 'this platform';
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(
       `ferro-nn: no native binary could be loaded for ${platform} (Node ${process.version}). ` +
