@@ -1,7 +1,9 @@
 //! Trains the seed model shape on synthetic MNIST-sized data, for profilers:
 //! profile_fit [threads] [epochs]; PROFILE_BN=1 adds BatchNormalization after the hidden layer,
 //! PROFILE_HIDDEN=h sets the hidden width (512), PROFILE_F32=1 feeds float32 rows instead of
-//! bytes scaled by 1/255 (the seed program's MNIST)
+//! bytes scaled by 1/255 (the seed program's MNIST). Built with `--features step-profile`, it
+//! also prints the step's budget by phase (core's step_profile.rs):
+//!   cargo run --release -p ferro-nn-bench --features step-profile --example profile_fit 1 4
 use ferro_core::inputs::Inputs;
 use ferro_core::kernels::bytes::ByteMap;
 use ferro_core::kernels::Activation;
@@ -40,4 +42,8 @@ fn main() {
     })
     .unwrap();
     println!("{:.3} s/epoch", start.elapsed().as_secs_f64() / epochs as f64);
+    if let Some((steps, phases)) = ferro_core::step_profile::per_step_micros() {
+        let budget: Vec<String> = phases.iter().map(|(p, us)| format!("{} {us:.0}", p.name())).collect();
+        println!("µs per step ({steps} steps): {}", budget.join(", "));
+    }
 }

@@ -16,6 +16,7 @@ pub mod params;
 pub mod pool;
 pub mod registry;
 pub mod rng;
+pub mod step_profile;
 mod tiled_kernel;
 pub mod train;
 pub mod workspace;

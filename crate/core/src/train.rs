@@ -10,6 +10,7 @@ use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
 use crate::optimizers::{PanelSink, TileStep};
 use crate::params::ParamRef;
+use crate::step_profile::{time, Phase};
 use crate::tiled_kernel::TileTarget;
 use crate::workspace::{view, view_mut, Workspace};
 use rayon::prelude::*;
@@ -311,7 +312,10 @@ impl Model {
         let targets = self.batch_targets(&labels[..], &values[..], b);
         let n = self.layers.len();
         let d = self.input_dim();
-        self.forward_layers(pass, x, outputs, scratch, gemm, b, 0..1);
+        {
+            let _first_forward = time(Phase::FirstForward);
+            self.forward_layers(pass, x, outputs, scratch, gemm, b, 0..1);
+        }
         // Inputs packed ahead (`PackedA`): [x for x·W, xᵀ for xᵀ·dz]. The
         // first was this batch's, packed in the step before; both are
         // packed afresh beside the layers above, for the next batch and
@@ -319,8 +323,10 @@ impl Model {
         let mut ahead = gemm.take_kept_a();
         ahead.iter_mut().for_each(PackedA::set_stale);
         let x: &[f32] = x;
+        let between = time(Phase::Between);
         let (totals, ()) = rayon::join(
             || {
+                let _upper = time(Phase::UpperLayers);
                 self.forward_layers(pass, x, outputs, scratch, gemm, b, 1..n);
                 let out = view(&outputs[n - 1], b, self.output_dim());
                 let mut totals = self.loss().totals(out, targets, weights, self.loss_options);
@@ -335,6 +341,7 @@ impl Model {
                 totals
             },
             || {
+                let _gather = time(Phase::GatherAndPack);
                 if let Some((samples, idx)) = prefetch {
                     gather(isa, next_x, next_labels, next_values, next_weights, samples, idx, d);
                     if let Some(next) = ahead.first_mut() {
@@ -346,6 +353,8 @@ impl Model {
                 }
             },
         );
+        between.stop();
+        let _first_backward = time(Phase::FirstBackward);
         gemm.keep_a(ahead);
         // The kernel's panels, lent to the tiles' updates: the gradient
         // GEMM does not read them.
@@ -413,6 +422,7 @@ impl Model {
         b: usize,
         prefetch: Option<(Samples, &[usize])>,
     ) -> LossTotals {
+        let _step = time(Phase::Step);
         if ws.tiles.as_ref().is_some_and(|t| t.active()) {
             return self.tiled_step(ws, b, prefetch);
         }
@@ -422,6 +432,7 @@ impl Model {
             kept.set_fresh(ws.kept_at == Some(version));
         }
         let mut totals = self.compute_gradients(ws, b, prefetch, None);
+        let _update = time(Phase::Update);
         self.regularize(ws, &mut totals, b);
         let mut kept = ws.gemm.take_kept();
         if let Some(kept) = &mut kept {
@@ -458,6 +469,7 @@ impl Model {
         let step = opt.tile_step(consts);
         ws.gemm.kept_mut().expect("entered with panels").set_fresh(true);
         let mut totals = self.compute_gradients(ws, b, prefetch, Some(step));
+        let _update = time(Phase::Update);
         self.regularize(ws, &mut totals, b);
         let done = self.layers[0].as_dense().expect("entered with a Dense first layer").kernel.range();
         let opt = self.optimizer.as_mut().expect("compiled");
