@@ -36,11 +36,14 @@ impl PackedA {
     }
 
     /// Packs `a` as `gemm` on `isa` would pack the A operand of its
-    /// product, and marks the panels fresh.
+    /// product, and marks the panels fresh. In bands other threads may
+    /// take: the thread that gathers a batch packs it beside the upper
+    /// layers, and when it runs late (the VM's second vCPU is often slowed)
+    /// the thread done with those layers takes over bands.
     pub fn pack(&mut self, isa: Isa, a: ArrayView2<f32>) {
         let (m, k) = a.dim();
         let mr = isa.kernel_for(m).mr();
-        pack_panels(a.t(), mr, self.panels.slice(m.div_ceil(mr) * mr * k), false);
+        pack_panels(a.t(), mr, self.panels.slice(m.div_ceil(mr) * mr * k), true);
         let strides = [a.strides()[0], a.strides()[1]];
         (self.mr, self.source, self.dim, self.strides, self.fresh) = (mr, a.as_ptr() as usize, (m, k), strides, true);
     }
