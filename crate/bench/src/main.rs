@@ -175,8 +175,6 @@ impl FitObserver for Clock {
     }
 }
 
-/// Seconds per training step: the median of 7 epochs (the first, warm-up, dropped), so a
-/// burst of load from the VM's neighbours moves it less than a median of 3 did.
 /// The fewest steps in a sweep's epoch. A fit's epochs run hundreds (MNIST:
 /// 469); with a handful, each step also carried a large share of what
 /// happens once per epoch (the first batch's gather, which nothing
@@ -184,6 +182,8 @@ impl FitObserver for Clock {
 /// layout its tiled steps need — which a fit only does for 32 steps or more).
 const MIN_EPOCH_STEPS: usize = 32;
 
+/// Seconds per training step: the median of 7 epochs (the first, warm-up, dropped), so a
+/// burst of load from the VM's neighbours moves it less than a median of 3 did.
 fn step_seconds(specs: &[LayerSpec], optimizer: OptimizerConfig, batch: usize, steps: usize) -> f64 {
     let mut model = Model::build(784, specs, 1).unwrap();
     model.compile(optimizer, Loss::SparseCategoricalCrossentropy).unwrap();

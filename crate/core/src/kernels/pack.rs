@@ -374,8 +374,6 @@ mod tests {
     use super::*;
     use ndarray::Array2;
 
-    /// Any split of a matrix into runs, written from any start, gives what
-    /// `pack_panels` gives, padding zeros included.
     #[test]
     fn unpacking_gives_back_the_packed_matrix() {
         for &(k, n, nr) in &[(7, 37, 32), (5, 64, 32), (3, 10, 16), (4, 5, 8), (1, 1, 8)] {
@@ -388,6 +386,8 @@ mod tests {
         }
     }
 
+    /// Any split of a matrix into runs, written from any start, gives what
+    /// `pack_panels` gives, padding zeros included.
     #[test]
     fn panel_writer_runs_match_pack_panels() {
         for &(k, n, nr) in &[(7, 37, 32), (5, 64, 32), (3, 10, 16), (9, 8, 8), (4, 5, 8), (1, 33, 32)] {
