@@ -248,7 +248,7 @@ impl Optimizer {
             return Ok(());
         }
         let len = tensors.last().map_or(0, |t| t.offset + t.len);
-        let (count, start) = (self.config.rule.slot_names().len(), self.config.rule.slot_start());
+        let (count, start) = (self.slot_count(), self.config.rule.slot_start());
         let mut data = zeroed(len.saturating_mul(count), "optimizer slots")?;
         data.fill(start);
         let scratch = zeroed(count * CHUNK.min(len), "optimizer slots")?;
@@ -338,23 +338,22 @@ impl Optimizer {
         done: &Range<usize>,
         panels: Option<&PanelSink>,
     ) {
-        let count = self.slot_count();
+        let (count, all) = (self.slot_count(), self.slots.len);
         let chunk = c * CHUNK..((c + 1) * CHUNK).min(w.len());
-        let n = chunk.len();
-        let base = c * count * CHUNK;
         for run in [chunk.start..done.start.max(chunk.start), done.end.min(chunk.end)..chunk.end] {
             let len = run.len();
             if len == 0 {
                 continue;
             }
-            let at = run.start - chunk.start;
+            // Within a chunk, each slot's elements are contiguous.
+            let slot = |k: usize| slot_index(count, all, k, run.start);
             let scratch = &mut self.slots.scratch[..count * len];
             for k in 0..count {
-                scratch[k * len..(k + 1) * len].copy_from_slice(&self.slots.data[base + k * n + at..][..len]);
+                scratch[k * len..(k + 1) * len].copy_from_slice(&self.slots.data[slot(k)..][..len]);
             }
             consts.update(&mut w[run.clone()], &g[run.clone()], scratch);
             for k in 0..count {
-                self.slots.data[base + k * n + at..][..len].copy_from_slice(&scratch[k * len..(k + 1) * len]);
+                self.slots.data[slot(k)..][..len].copy_from_slice(&scratch[k * len..(k + 1) * len]);
             }
             if let Some(sink) = panels {
                 // SAFETY: the chunks run in parallel are done by now.
