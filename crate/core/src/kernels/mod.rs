@@ -16,6 +16,11 @@ pub mod rows;
 pub(crate) mod vector;
 
 pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows, softmax_rows, Activation};
+pub use gemm::{gemm, gemm_tiles, Epilogue, GemmBuffers, TileLayout, TileSink};
+pub use isa::Isa;
+pub use packed::{PackedA, PackedB};
+pub use rmsprop::RmsPropStep;
+
 /// Asks the CPU to bring the `bytes` from `ptr` into L1, a cache line at a
 /// time; a hint, which never faults, even past the end of an allocation.
 #[inline]
@@ -45,8 +50,3 @@ fn prefetch_lines<const HINT: i32>(ptr: *const u8, bytes: usize) {
         unsafe { std::arch::x86_64::_mm_prefetch::<HINT>(ptr.wrapping_add(line) as *const i8) };
     }
 }
-
-pub use gemm::{gemm, gemm_tiles, Epilogue, GemmBuffers, TileLayout, TileSink};
-pub use isa::Isa;
-pub use packed::{PackedA, PackedB};
-pub use rmsprop::RmsPropStep;

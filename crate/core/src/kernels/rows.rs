@@ -79,8 +79,9 @@ pub fn column_sums(isa: Isa, m: ArrayView2<f32>, out: &mut [f32]) {
     let (k, n) = m.dim();
     assert_eq!(out.len(), n, "column_sums: one sum per column");
     let flat = m.as_slice().expect("column_sums: a contiguous matrix");
-    for (i, out) in out.chunks_mut(block_width(isa)).enumerate() {
-        columns(isa, |_| 1.0, k, flat, n, i * block_width(isa), out);
+    let width = block_width(isa);
+    for (i, out) in out.chunks_mut(width).enumerate() {
+        columns(isa, |_| 1.0, k, flat, n, i * width, out);
     }
 }
 
