@@ -2,7 +2,8 @@
 //! profile_fit [threads] [epochs]; PROFILE_BN=1 adds BatchNormalization after the hidden layer,
 //! PROFILE_HIDDEN=h sets the hidden width (512), PROFILE_F32=1 feeds float32 rows instead of
 //! bytes scaled by 1/255 (the seed program's MNIST). Built with `--features step-profile`, it
-//! also prints the step's budget by phase (core's step_profile.rs):
+//! also prints the step's budget by phase (core's step_profile.rs), over the epochs after the
+//! first (the first converts and warms up) — means, then medians and 90th percentiles:
 //!   cargo run --release -p ferro-nn-bench --features step-profile --example profile_fit 1 4
 use ferro_core::inputs::Inputs;
 use ferro_core::kernels::bytes::ByteMap;
@@ -10,7 +11,8 @@ use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, LayerSpec};
 use ferro_core::losses::{Loss, Targets};
 use ferro_core::optimizers::RmsPropConfig;
-use ferro_core::{FitOptions, Model, Samples, Silent};
+use ferro_core::step_profile::Spread;
+use ferro_core::{EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
 use std::time::Instant;
 
 fn main() {
@@ -38,12 +40,38 @@ fn main() {
     let opts = FitOptions { epochs, batch_size: 128, shuffle: true, seed: 1, initial_epoch: 0 };
     let start = Instant::now();
     ferro_core::pool::install(|| {
-        model.fit(Samples { x, targets: Targets::Classes(&y), weights: None }, None, &opts, &mut Silent)
+        model.fit(
+            Samples { x, targets: Targets::Classes(&y), weights: None },
+            None,
+            &opts,
+            &mut AfterFirstEpoch { epochs },
+        )
     })
     .unwrap();
     println!("{:.3} s/epoch", start.elapsed().as_secs_f64() / epochs as f64);
     if let Some((steps, phases)) = ferro_core::step_profile::per_step_micros() {
         let budget: Vec<String> = phases.iter().map(|(p, us)| format!("{} {us:.0}", p.name())).collect();
         println!("µs per step ({steps} steps): {}", budget.join(", "));
+    }
+    if let Some(spread) = ferro_core::step_profile::per_step_spread() {
+        let line = |f: fn(&Spread) -> f64| {
+            spread.iter().map(|(p, s)| format!("{} {:.0}", p.name(), f(s))).collect::<Vec<_>>().join(", ")
+        };
+        println!("  median: {}", line(|s| s.p50));
+        println!("  90th percentile: {}", line(|s| s.p90));
+    }
+}
+
+/// Forgets the first epoch's timings, when there are later ones.
+struct AfterFirstEpoch {
+    epochs: usize,
+}
+
+impl FitObserver for AfterFirstEpoch {
+    fn on_epoch_end(&mut self, epoch: usize, _logs: &EpochLogs) -> Flow {
+        if epoch == 0 && self.epochs > 1 {
+            ferro_core::step_profile::reset();
+        }
+        Flow::Continue
     }
 }
