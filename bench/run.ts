@@ -5,7 +5,8 @@
  *
  *   kernels  GFLOP/s of each GEMM of an MNIST training step: ferro-nn,
  *            ndarray (matrixmultiply) and OpenBLAS, plus the FMA peak; 1 and 2 threads
- *   sweep    GFLOP/s of a whole training step over hidden widths and batch sizes
+ *   sweep    GFLOP/s of a whole training step over hidden widths and batch sizes,
+ *            then the seed model's steps one by one (median, 90th percentile, mean)
  *   mnist    seconds per epoch of the seed model through the public API on 1 and
  *            2 threads (fresh process each, alternated), what a per-batch callback
  *            costs per step, and peak RSS of examples/mnist.ts
@@ -109,7 +110,7 @@ function ensureOpenBlas(): void {
   }
 }
 
-function runBench(mode: 'kernels' | 'sweep', threads: number): unknown {
+function runBench(mode: 'kernels' | 'sweep' | 'steps', threads: number): unknown {
   // Every baseline pinned to the column's thread count, whatever its build:
   // Debian's OpenMP OpenBLAS reads OMP_NUM_THREADS, not openblas_set_num_threads alone.
   const pin = String(threads);
@@ -164,6 +165,38 @@ function sweep(): { threads: number; rows: SweepRow[] }[] {
   console.log('Whole training step of Dense(h, relu) → Dense(10, softmax) on 784 inputs');
   table(['shape', ...results.flatMap((r) => [`ms/step ${r.threads}T`, `GFLOP/s ${r.threads}T`])], rows);
   save('sweep', { results });
+  return results;
+}
+
+interface Steps { threads: number; steps: number; median_us: number; p90_us: number; mean_us: number }
+
+/**
+ * The seed model's steps one by one (crate/bench `steps`): an epoch's time
+ * is the sum of its steps, and on a shared machine with as many threads as
+ * cores, a step in which other work held one core stalls the whole join.
+ * The median step leaves those out, so the two ratios below tell the
+ * code's scaling from the machine's noise. Information, not a target: the
+ * targets are judged on epochs, as users see them.
+ */
+function steps(): Steps[] {
+  // Three fits per thread count, alternated so drift in the VM's speed touches both alike.
+  const runs: Steps[] = [];
+  for (let round = 0; round < 3; round++) for (const t of THREADS) runs.push(runBench('steps', t) as Steps);
+  const results = THREADS.map((t) => {
+    const mine = runs.filter((r) => r.threads === t);
+    const of = (key: 'median_us' | 'p90_us' | 'mean_us'): number => median(mine.map((r) => r[key]));
+    return { threads: t, steps: mine[0]!.steps, median_us: of('median_us'), p90_us: of('p90_us'), mean_us: of('mean_us') };
+  });
+  console.log("Seed model's steps in Rust, epochs 2-4 of 3 fits each (bytes rows, as examples/mnist.ts passes MNIST; medians of the fits)");
+  table(
+    ['threads', 'median µs', '90th pct µs', 'mean µs', 'mean / median'],
+    results.map((r) => [r.threads, r.median_us.toFixed(1), r.p90_us.toFixed(1), r.mean_us.toFixed(1), (r.mean_us / r.median_us).toFixed(3)]),
+  );
+  if (results.length === 2) {
+    const [one, two] = results as [Steps, Steps];
+    console.log(`Scaling 1→2 threads: ${(one.median_us / two.median_us).toFixed(3)}× on median steps, ${(one.mean_us / two.mean_us).toFixed(3)}× on mean steps\n`);
+  }
+  save('steps', { results, runs });
   return results;
 }
 
@@ -338,6 +371,7 @@ if (want('sweep')) {
   for (const r of one.filter((r) => r.hidden >= 512)) {
     checks.push([`1T ${r.sweep} (hidden ${r.hidden}, batch ${r.batch}) ≥ 80% of the seed model's GFLOP/s`, r.gflops >= 0.8 * seed]);
   }
+  steps();
 }
 if (want('mnist')) {
   type PerThreads = { threads: number; medianEpochSeconds: number; testAccuracy: number[]; firstEpochRatio: number }[];

@@ -5,14 +5,18 @@
 //!          the FMA peak of N threads.
 //! sweep:   GFLOP/s of the whole training step of Dense(h, relu) → Dense(10,
 //!          softmax) on 784 inputs, over hidden widths and batch sizes.
+//! steps:   the seed model's steps, one by one, in epochs 2–4 of a fit on
+//!          MNIST-sized bytes: median, 90th percentile and mean.
 
 mod openblas;
 mod peak;
 
+use ferro_core::inputs::Inputs;
 use ferro_core::kernels::bf16::{gemm_bf16, Bf16Buffers, Bf16Kernel};
+use ferro_core::kernels::bytes::ByteMap;
 use ferro_core::kernels::{gemm, Epilogue, GemmBuffers, Isa};
 use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, LayerSpec};
-use ferro_core::losses::{Loss, LossTotals};
+use ferro_core::losses::{Loss, LossTotals, Targets};
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, RmsPropConfig, Rule};
 use ferro_core::{kernels::Activation, EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
 use ndarray::{linalg::general_mat_mul, Array2, ArrayView2};
@@ -262,6 +266,49 @@ fn sweep(threads: usize) -> String {
     format!("{{\"threads\":{threads},\"rows\":[{}]}}", rows.join(","))
 }
 
+/// Records when each batch ends.
+struct BatchClock(Vec<Instant>);
+impl FitObserver for BatchClock {
+    fn on_batch_end(&mut self, _: usize, _: usize, _: &LossTotals) -> Flow {
+        self.0.push(Instant::now());
+        Flow::Continue
+    }
+}
+
+/// The seed model's steps one by one: a fit of 4 epochs on 60 000
+/// synthetic rows of bytes scaled by 1/255, as examples/mnist.ts passes
+/// MNIST (a lazy asType('float32').div(255)). An epoch's time is the sum of
+/// its steps; their median leaves out the steps that other work on the
+/// machine stalled, which with several threads stall a join: the two tell
+/// the code's scaling from the machine's noise.
+fn steps(threads: usize) -> String {
+    const EPOCHS: usize = 4;
+    const ROWS: usize = 60000;
+    ferro_core::pool::set_num_threads(threads).expect("threads");
+    let mut model = Model::build(784, &stack(512, 1, None), 1).unwrap();
+    model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
+    let bytes: Vec<u8> = (0..ROWS * 784).map(|i| ((i * 7919) % 256) as u8).collect();
+    let table: [f32; 256] = std::array::from_fn(|b| b as f32 / 255.0);
+    let x = Inputs::Bytes { data: &bytes, table: &table, map: ByteMap::of(&table) };
+    let y: Vec<i32> = (0..ROWS).map(|i| (i % 10) as i32).collect();
+    let opts = FitOptions { epochs: EPOCHS, batch_size: B, shuffle: true, seed: 1, initial_epoch: 0 };
+    let per_epoch = ROWS.div_ceil(B);
+    let mut clock = BatchClock(Vec::with_capacity(EPOCHS * per_epoch));
+    let samples = Samples { x, targets: Targets::Classes(&y), weights: None };
+    ferro_core::pool::install(|| model.fit(samples, None, &opts, &mut clock)).unwrap();
+    // Each step of epochs 2..: from the end of the batch before it.
+    let mut micros: Vec<f64> = clock.0[per_epoch - 1..].windows(2).map(|w| (w[1] - w[0]).as_secs_f64() * 1e6).collect();
+    let mean = micros.iter().sum::<f64>() / micros.len() as f64;
+    micros.sort_by(f64::total_cmp);
+    let rank = |q: usize| micros[(q * micros.len()).div_ceil(100) - 1];
+    format!(
+        "{{\"threads\":{threads},\"steps\":{},\"median_us\":{:.1},\"p90_us\":{:.1},\"mean_us\":{mean:.1}}}",
+        micros.len(),
+        rank(50),
+        rank(90)
+    )
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let threads = args
@@ -273,8 +320,9 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("kernels") => println!("{}", kernels(threads)),
         Some("sweep") => println!("{}", sweep(threads)),
+        Some("steps") => println!("{}", steps(threads)),
         _ => {
-            eprintln!("usage: ferro-nn-bench kernels|sweep --threads N");
+            eprintln!("usage: ferro-nn-bench kernels|sweep|steps --threads N");
             std::process::exit(2);
         }
     }
