@@ -18,6 +18,7 @@ use ferro_core::kernels::{gemm, Epilogue, GemmBuffers, Isa};
 use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, LayerSpec};
 use ferro_core::losses::{Loss, LossTotals, Targets};
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, RmsPropConfig, Rule};
+use ferro_core::step_profile::Spread;
 use ferro_core::{kernels::Activation, EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
 use ndarray::{linalg::general_mat_mul, Array2, ArrayView2};
 use std::time::Instant;
@@ -297,15 +298,14 @@ fn steps(threads: usize) -> String {
     let samples = Samples { x, targets: Targets::Classes(&y), weights: None };
     ferro_core::pool::install(|| model.fit(samples, None, &opts, &mut clock)).unwrap();
     // Each step of epochs 2..: from the end of the batch before it.
-    let mut micros: Vec<f64> = clock.0[per_epoch - 1..].windows(2).map(|w| (w[1] - w[0]).as_secs_f64() * 1e6).collect();
-    let mean = micros.iter().sum::<f64>() / micros.len() as f64;
-    micros.sort_by(f64::total_cmp);
-    let rank = |q: usize| micros[(q * micros.len()).div_ceil(100) - 1];
+    let mut nanos: Vec<u32> =
+        clock.0[per_epoch - 1..].windows(2).map(|w| (w[1] - w[0]).as_nanos().min(u32::MAX as u128) as u32).collect();
+    let mean = nanos.iter().map(|&t| t as f64).sum::<f64>() / nanos.len() as f64 / 1e3;
+    let steps = nanos.len();
+    let spread = Spread::of(&mut nanos);
     format!(
-        "{{\"threads\":{threads},\"steps\":{},\"median_us\":{:.1},\"p90_us\":{:.1},\"mean_us\":{mean:.1}}}",
-        micros.len(),
-        rank(50),
-        rank(90)
+        "{{\"threads\":{threads},\"steps\":{steps},\"median_us\":{:.1},\"p90_us\":{:.1},\"mean_us\":{mean:.1}}}",
+        spread.p50, spread.p90
     )
 }
 
