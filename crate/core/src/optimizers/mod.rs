@@ -171,7 +171,7 @@ impl StepConsts {
         }
         match self.rule {
             // The seed model's update: a hand-written SIMD kernel (kernels/rmsprop.rs).
-            Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum, centered } if momentum == 0.0 && !centered => {
+            Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum: None, centered: false } => {
                 let k = crate::kernels::rmsprop::RmsPropStep { lr, rho, one_minus_rho, epsilon };
                 rmsprop_plain(self.isa, &k, w, g, s)
             }

@@ -17,11 +17,42 @@ use super::Rule;
 /// What one step of a rule needs besides the arrays.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Consts {
-    Sgd { lr: f32, momentum: f32, nesterov: bool },
-    RmsProp { lr: f32, rho: f32, one_minus_rho: f32, epsilon: f32, momentum: f32, centered: bool },
-    Adam { alpha: f32, one_minus_b1: f32, one_minus_b2: f32, epsilon: f32, amsgrad: bool },
-    Adagrad { lr: f32, epsilon: f32 },
-    Nadam { lr: f32, one_minus_b1: f32, one_minus_b2: f32, epsilon: f32, m_scale: f32, g_scale: f32, v_scale: f32 },
+    Sgd {
+        lr: f32,
+        momentum: f32,
+        nesterov: bool,
+    },
+    /// `momentum` is None when the rule keeps no momentum slot: the slots
+    /// follow the float64 setting (as Keras's `momentum > 0`), so a tiny
+    /// momentum that rounds to 0 in float32 still has its slot.
+    RmsProp {
+        lr: f32,
+        rho: f32,
+        one_minus_rho: f32,
+        epsilon: f32,
+        momentum: Option<f32>,
+        centered: bool,
+    },
+    Adam {
+        alpha: f32,
+        one_minus_b1: f32,
+        one_minus_b2: f32,
+        epsilon: f32,
+        amsgrad: bool,
+    },
+    Adagrad {
+        lr: f32,
+        epsilon: f32,
+    },
+    Nadam {
+        lr: f32,
+        one_minus_b1: f32,
+        one_minus_b2: f32,
+        epsilon: f32,
+        m_scale: f32,
+        g_scale: f32,
+        v_scale: f32,
+    },
 }
 
 impl Consts {
@@ -39,7 +70,7 @@ impl Consts {
                 rho: rho as f32,
                 one_minus_rho: (1.0 - rho) as f32,
                 epsilon: epsilon as f32,
-                momentum: momentum as f32,
+                momentum: (momentum > 0.0).then_some(momentum as f32),
                 centered,
             },
             Rule::Adam { beta_1, beta_2, epsilon, amsgrad } => {
@@ -88,7 +119,7 @@ pub(crate) fn step(k: &Consts, w: &mut [f32], g: &[f32], s: &mut [f32]) {
         }
         Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum, centered } => {
             let (v, rest) = s.split_at_mut(n);
-            let (m, rest) = rest.split_at_mut(if momentum > 0.0 { n } else { 0 });
+            let (m, rest) = rest.split_at_mut(if momentum.is_some() { n } else { 0 });
             let avg = &mut rest[..if centered { n } else { 0 }];
             for i in 0..n {
                 let g = g[i];
@@ -100,7 +131,7 @@ pub(crate) fn step(k: &Consts, w: &mut [f32], g: &[f32], s: &mut [f32]) {
                     v[i] + epsilon
                 };
                 let increment = lr * g / denominator.sqrt();
-                if momentum > 0.0 {
+                if let Some(momentum) = momentum {
                     m[i] = momentum * m[i] + increment;
                     w[i] -= m[i];
                 } else {

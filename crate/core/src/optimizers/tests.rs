@@ -307,3 +307,38 @@ fn slots_set_by_name_read_back_and_resume_the_same_steps() {
     assert_eq!(resumed.set_slot(0, "accumulator", &[]).unwrap_err().code(), "ERR_FERRO_VALUE");
     assert_eq!(resumed.set_slot(1, "momentum", &[1.0]).unwrap_err().code(), "ERR_FERRO_SHAPE");
 }
+
+/// A momentum above 0 that rounds to 0 in float32 (found by the model_ops
+/// fuzz target): the momentum slot is kept, as Keras keeps it for any
+/// `momentum > 0`, and the step reads the slots it has instead of
+/// panicking on their count. With μ = 0 in float32, m = Δ, so the weights
+/// move as without momentum (within float32 rounding: without momentum,
+/// RMSprop takes its SIMD kernel's reciprocal square root).
+#[test]
+fn momentum_rounding_to_zero_in_float32_keeps_its_slot() {
+    let tiny = 1e-300;
+    let g = [0.5f32, -2.0, 3.0, 0.25, 1.0, -1.0, 2.0, 4.0, 0.125, -0.5, 8.0, 1.5, -3.0, 0.75, 2.5, -4.0, 6.0];
+    let cases = [
+        (Rule::RmsProp { rho: 0.9, momentum: tiny, epsilon: 1e-7, centered: false }, RMSPROP),
+        (
+            Rule::RmsProp { rho: 0.9, momentum: tiny, epsilon: 1e-7, centered: true },
+            Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: true },
+        ),
+        (Rule::Sgd { momentum: tiny, nesterov: false }, Rule::Sgd { momentum: 0.0, nesterov: false }),
+    ];
+    for (rule, plain) in cases {
+        assert!(rule.slot_names().contains(&"momentum"), "{rule:?}");
+        for isa in Isa::available() {
+            let (mut with, mut without) = (optimizer(rule, 0.01), optimizer(plain, 0.01));
+            with.build(&tensors(&[g.len()])).unwrap();
+            without.build(&tensors(&[g.len()])).unwrap();
+            let (mut w, mut w_plain) = ([1.0f32; 17], [1.0f32; 17]);
+            for _ in 0..3 {
+                step_once(&mut with, isa, &mut w, &g);
+                step_once(&mut without, isa, &mut w_plain, &g);
+            }
+            let close = w.iter().zip(&w_plain).all(|(a, b)| (a - b).abs() <= 1e-6);
+            assert!(close, "{rule:?} on {isa:?}: {w:?} vs {w_plain:?}");
+        }
+    }
+}
