@@ -72,7 +72,13 @@ fuzz_target!(|case: Case| {
                 let labels: Vec<i32> = labels.iter().take(40).map(|&l| l as i32).collect();
                 let x = data(labels.len(), d, extra);
                 let s = Samples::new(&x, &labels);
-                let opts = FitOptions { epochs: (epochs % 3) as usize, batch_size: batch as usize, shuffle, seed: 1 };
+                let opts = FitOptions {
+                    epochs: (epochs % 3) as usize,
+                    batch_size: batch as usize,
+                    shuffle,
+                    seed: 1,
+                    initial_epoch: 0,
+                };
                 ok_or_coded(model.fit(s, val.then_some(s), &opts, &mut Silent));
             }
             Op::Evaluate { labels, extra, batch } => {
