@@ -11,7 +11,7 @@ FAST_CHECK_RUNS="${FAST_CHECK_RUNS:-5000}" npx vitest run test/fuzz.test.ts
 
 if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
-  for target in idx_header model_ops; do
+  for target in idx_header model_ops toolkit_ops; do
     echo "fuzz: libFuzzer on $target for ${FUZZ_SECONDS:-30}s"
     cargo +nightly fuzz run "$target" -- -max_total_time="${FUZZ_SECONDS:-30}" 2>&1 | tail -n 1
   done
