@@ -9,11 +9,28 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   AbortError,
+  Activation,
+  Adagrad,
+  Adam,
+  AdamW,
+  BatchNormalization,
+  BinaryCrossentropy,
+  CategoricalCrossentropy,
+  CosineDecay,
   Dense,
+  Dropout,
+  EarlyStopping,
   type ErrorCode,
+  ExponentialDecay,
   FerroError,
+  InverseTimeDecay,
+  Nadam,
+  PiecewiseConstantDecay,
+  ReduceLROnPlateau,
   RMSprop,
+  SGD,
   Sequential,
+  SparseCategoricalCrossentropy,
   setNumThreads,
   setRandomSeed,
   Tensor,
@@ -115,6 +132,49 @@ function model(layout: number): Sequential {
   return m;
 }
 
+/**
+ * A setting of the toolkit's constructors: usually absent, often a number at
+ * an edge (1e-300 and 5e-324 round to 0 in float32, 1 − 1e-12 to 1), now and
+ * then anything. Mostly absent, so that a constructor with many settings is
+ * still often built and trained with the odd one.
+ */
+const setting = fc.oneof(
+  { weight: 14, arbitrary: fc.constant(undefined) },
+  { weight: 5, arbitrary: fc.constantFrom(1e-300, 5e-324, 1 - 1e-12, 0, 0.5, 0.9, 1e-7, 3e38, 1, 2, true, false) },
+  { weight: 1, arbitrary: fc.oneof(number, garbage) },
+);
+const KEYS = [
+  'learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'globalClipnorm', 'momentum', 'nesterov', 'rho',
+  'epsilon', 'centered', 'beta1', 'beta2', 'amsgrad', 'initialAccumulatorValue', 'initialLearningRate',
+  'decaySteps', 'decayRate', 'staircase', 'alpha', 'warmupTarget', 'warmupSteps', 'seed', 'center', 'scale',
+  'fromLogits', 'labelSmoothing', 'patience', 'factor', 'minLr', 'minDelta', 'cooldown', 'baseline',
+];
+/** Settings by name, the absent ones left out. */
+const settings = fc
+  .array(setting, { minLength: KEYS.length, maxLength: KEYS.length })
+  .map((values) => Object.fromEntries(KEYS.map((key, i) => [key, values[i]]).filter(([, v]) => v !== undefined)) as Record<string, unknown>);
+
+/** Builds what `kind` names from `o`; undefined when the constructor refuses (with a coded error). */
+async function make(kind: number, o: Record<string, unknown>, n: unknown): Promise<unknown> {
+  const makers = [
+    () => new SGD(o as never),
+    () => new RMSprop(o as never),
+    () => new Adam(o as never),
+    () => new AdamW(o as never),
+    () => new Adagrad(o as never),
+    () => new Nadam(o as never),
+    () => new RMSprop({ ...o, learningRate: new ExponentialDecay(o as never) } as never),
+    () => new Adam({ ...o, learningRate: new InverseTimeDecay(o as never) } as never),
+    () => new SGD({ ...o, learningRate: new CosineDecay(o as never) } as never),
+    () => new RMSprop({ ...o, learningRate: new PiecewiseConstantDecay([n, 3] as never, [o.alpha, 0.1, 0.01] as never) } as never),
+  ];
+  let made: unknown;
+  await succeeds(() => {
+    made = makers[kind % makers.length]!();
+  });
+  return made;
+}
+
 describe('fuzzing the public API', () => {
   it('Tensor: constructor and every method', async () => {
     await fc.assert(
@@ -178,5 +238,61 @@ describe('fuzzing the public API', () => {
     // The generators must reach real training, not only the argument checks:
     // about 17% of runs train, so 5% is many standard deviations away.
     expect(trained).toBeGreaterThan(RUNS / 20);
+  });
+
+  it('the toolkit: optimizers, schedules, layers, losses and callbacks with settings at their edges, compiled and fit', async () => {
+    let trained = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), settings, settings, fc.nat(), setting, async (kind, opt, layer, pick, n) => {
+        const optimizer = await make(kind, opt, n);
+        const layers: unknown[] = [];
+        for (const f of [
+          () => new Dense(5, { activation: ['relu', 'gelu', 'elu', 'selu', 'softplus'][pick % 5] } as never),
+          () => new Dropout(layer.alpha as never, layer as never),
+          () => new BatchNormalization(layer as never),
+          () => new Activation(['tanh', 'silu', 'hard_sigmoid'][pick % 3] as never),
+          () => new Dense(3, { activation: pick % 2 ? 'softmax' : 'linear' }),
+        ]) {
+          await succeeds(() => layers.push(f()));
+        }
+        const sparse = pick % 4 === 0;
+        let loss: unknown = 'sparse_categorical_crossentropy';
+        if (!sparse) {
+          await succeeds(() => {
+            loss = [
+              () => new CategoricalCrossentropy(layer as never),
+              () => new BinaryCrossentropy(layer as never),
+              () => 'mse',
+              () => 'huber',
+            ][(pick >> 2) % 4]!();
+          });
+        }
+        if (sparse && pick % 8 === 0) await succeeds(() => (loss = new SparseCategoricalCrossentropy(layer as never)));
+        const m = new Sequential(layers as never);
+        if (!(await succeeds(() => m.compile({ optimizer: (optimizer ?? 'rmsprop') as never, loss: loss as never, metrics: ['accuracy'] })))) {
+          m.dispose();
+          return;
+        }
+        const rows = 12;
+        const x = new Tensor(new Float32Array(rows * 4).map((_, i) => Math.sin(i) * 2), [rows, 4]);
+        const y = sparse
+          ? new Tensor(Int32Array.from({ length: rows }, (_, i) => i % 3), [rows], 'int32')
+          : new Tensor(new Float32Array(rows * 3).map((_, i) => (i % 3 === i % 2 ? 1 : 0)), [rows, 3]);
+        const callbacks: unknown[] = [];
+        await succeeds(() => callbacks.push(new EarlyStopping(layer as never)));
+        await succeeds(() => callbacks.push(new ReduceLROnPlateau(layer as never)));
+        if (await succeeds(() => m.fit(x, y, { epochs: 2, batchSize: 5, verbose: 0, validationSplit: 0.25, callbacks: callbacks as never }))) {
+          trained++;
+        }
+        await succeeds(() => m.evaluate(x, y, { verbose: 0 } as never));
+        await succeeds(() => m.predict(x));
+        await succeeds(() => m.trainOnBatch(x, y));
+        m.dispose();
+      }),
+      { numRuns: RUNS },
+    );
+    // Most settings are left out, so most runs train (about 85%); a fifth
+    // is far below that.
+    expect(trained).toBeGreaterThan(RUNS / 5);
   });
 });
