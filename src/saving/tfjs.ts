@@ -145,7 +145,7 @@ function compileFromTraining(value: unknown): { optimizer: Optimizer; loss: stri
     Adagrad: () => new Adagrad({ learningRate, initialAccumulatorValue: num('initialAccumulatorValue') ?? num('initial_accumulator_value') }),
   };
   const className = t.optimizer_config?.class_name;
-  const ctor = typeof className === 'string' ? make[className] : undefined;
+  const ctor = typeof className === 'string' && Object.hasOwn(make, className) ? make[className] : undefined;
   if (!ctor) throw new FerroValueError(`ferro-nn does not support the TensorFlow.js optimizer ${String(className)}.`);
   if (typeof t.loss !== 'string') throw new FerroValueError('ferro-nn takes a TensorFlow.js model with one loss, by name.');
   const metrics = t.metrics ?? [];
@@ -215,9 +215,14 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
   await writeAtomically(join(dir, 'model.json'), new TextEncoder().encode(JSON.stringify(json)));
 }
 
-interface Manifest {
-  paths: unknown;
-  weights: { name: unknown; shape: unknown; dtype: unknown; group?: unknown }[];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** One weight of a weightsManifest group, as read (any field may be anything). */
+interface WeightEntry {
+  name?: unknown;
+  shape?: unknown;
+  dtype?: unknown;
+  group?: unknown;
 }
 
 /** The model in a TensorFlow.js layers-format model.json (and its shards), given as 'file://dir/model.json'. */
@@ -225,12 +230,16 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   const path = url.replace(/^file:\/\//, '');
   const text = await readWhole(path);
   if (text.length > MAX_JSON) throw new FerroIoError(`${path} is larger than ${MAX_JSON} bytes.`);
-  let json: { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown };
+  let parsed: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text)) as typeof json;
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text));
   } catch (error) {
     throw new FerroValueError(`${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new FerroValueError(`${path}: expected a model.json object. Received: ${JSON.stringify(parsed)?.slice(0, 80)}`);
+  }
+  const json = parsed as { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown };
   if (json.format !== undefined && json.format !== 'layers-model') {
     throw new FerroValueError(`ferro-nn loads TensorFlow.js layers models. Received: format '${String(json.format)}' in ${path}`);
   }
@@ -240,27 +249,31 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   const layerConfigs = r.get('layers');
   if (!Array.isArray(layerConfigs) || layerConfigs.length === 0) throw new FerroValueError(`${path}: the model has no layers.`);
   const layers = layerConfigs.map((l: unknown, i: number) => {
-    const keras = fromTfjs(l) as { class_name: string; config: Record<string, unknown> };
-    const shape = keras.config.batch_input_shape;
-    delete keras.config.batch_input_shape;
-    delete keras.config.dtype;
+    const keras = fromTfjs(l);
+    open(keras, `layer ${i} of ${path}`); // a class_name and an object config, or a coded error
+    const { config: given, ...rest } = keras as { class_name: string; config?: Record<string, unknown> };
+    const { batch_input_shape: shape, dtype: _, ...config } = given ?? {};
     const first = i === 0 && Array.isArray(shape) && shape.length === 2 && typeof shape[1] === 'number' ? [shape[1]] : undefined;
     if (i === 0 && !first) throw new FerroValueError(`${path}: the first layer has no batch_input_shape [null, features].`);
-    return layerFromKeras({ ...keras, module: 'keras.layers', registered_name: null }, first);
+    return layerFromKeras({ ...rest, config, module: 'keras.layers', registered_name: null }, first);
   });
   const name = r.string('name');
   const model = new Sequential(layers, name === undefined ? {} : { name });
   model.build([null, layers[0]!.inputDim!]);
   // Weights by name, from the shards the manifest lists (file names only: no paths out of the folder).
-  const manifest = json.weightsManifest as Manifest[] | undefined;
+  const manifest = json.weightsManifest;
   if (!Array.isArray(manifest)) throw new FerroValueError(`${path} has no weightsManifest.`);
   const byName = new Map<string, Float32Array>();
   for (const group of manifest) {
-    if (!Array.isArray(group.paths) || !Array.isArray(group.weights)) throw new FerroValueError(`${path}: a malformed weightsManifest group.`);
-    const specs = group.weights.map((w) => {
+    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+      throw new FerroValueError(`${path}: a malformed weightsManifest group.`);
+    }
+    const { paths, weights: entries } = group as { paths: unknown[]; weights: unknown[] };
+    const specs = entries.map((entry) => {
+      const w = (isObject(entry) ? entry : {}) as WeightEntry;
       const shape = w.shape;
       if (typeof w.name !== 'string' || !Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
-        throw new FerroValueError(`${path}: a malformed weight entry ${JSON.stringify(w).slice(0, 100)}.`);
+        throw new FerroValueError(`${path}: a malformed weight entry ${JSON.stringify(entry)?.slice(0, 100)}.`);
       }
       // The optimizer's variables TF.js saves with includeOptimizer are skipped (not restored).
       const skipped = w.group === 'optimizer';
@@ -276,7 +289,7 @@ export async function loadTfjs(url: string): Promise<Sequential> {
       throw new FerroValueError(`${path}: the manifest declares ${expected} bytes of weights; the model has ${model.countParams() * 4}.`);
     }
     const parts: Uint8Array[] = [];
-    for (const p of group.paths as unknown[]) {
+    for (const p of paths) {
       if (typeof p !== 'string' || p !== basename(p) || p === '..' || p === '.') {
         throw new FerroValueError(`${path}: shard path ${JSON.stringify(p)} is not a file name in the model's folder.`);
       }
