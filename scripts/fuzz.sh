@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROPTEST_CASES="${PROPTEST_CASES:-20000}" cargo test --release -q -p ferro-nn-core --test fuzz_props
-FAST_CHECK_RUNS="${FAST_CHECK_RUNS:-5000}" npx vitest run test/fuzz.test.ts
+FAST_CHECK_RUNS="${FAST_CHECK_RUNS:-5000}" npx vitest run test/fuzz.test.ts test/fuzz-files.test.ts
 
 if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz

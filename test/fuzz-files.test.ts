@@ -1,0 +1,166 @@
+/**
+ * Property-based fuzzing of the loaders (loadModel, loadWeights,
+ * loadLayersModel): files that real Keras 3 and TensorFlow.js wrote
+ * (test/fixtures), damaged. Byte flips, truncations,
+ * insertions and extreme 32-bit fields reach the zip, HDF5 and shard
+ * readers; edits of the JSON tree (keys dropped or renamed, values swapped
+ * for null, numbers, strings, arrays or objects) reach the config readers
+ * past the parser. Each load must succeed or fail with a FerroError carrying
+ * a stable code; a TypeError from a config that lacks a field fails the
+ * test. FAST_CHECK_RUNS scales the runs (npm run fuzz).
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { unzipSync, zipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { type ErrorCode, FerroError, loadLayersModel, loadModel } from '../src/index.js';
+
+const RUNS = Number(process.env.FAST_CHECK_RUNS ?? 500);
+const CODES: ReadonlySet<ErrorCode> = new Set(['ERR_FERRO_TYPE', 'ERR_FERRO_VALUE', 'ERR_FERRO_SHAPE', 'ERR_FERRO_IO']);
+const fixturePath = (name: string): string => new URL(`./fixtures/${name}`, import.meta.url).pathname;
+const fixture = (name: string): Uint8Array => readFileSync(fixturePath(name));
+const dir = mkdtempSync(join(tmpdir(), 'ferro-fuzz-files-'));
+
+/** True if `load` succeeded, false if it failed with a coded error; throws otherwise. */
+async function loads(load: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await load();
+    return true;
+  } catch (error) {
+    if (error instanceof FerroError && CODES.has(error.code) && error.message.length > 0) return false;
+    throw new Error(`Not a coded error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+  }
+}
+
+/** Draws from `choices`, a list of arbitrary naturals, in turn (0 once they run out). */
+function drawer(choices: number[]): (n: number) => number {
+  let i = 0;
+  return (n) => (choices[i++] ?? 0) % Math.max(1, n);
+}
+
+/** `bytes` damaged as `draw` says: flipped bytes, a truncation, an insertion or an extreme 32-bit field. */
+function damage(bytes: Uint8Array, draw: (n: number) => number): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  switch (draw(4)) {
+    case 0:
+      for (let k = 0, n = 1 + draw(8); k < n; k++) out[draw(out.length)] = draw(256);
+      return out;
+    case 1:
+      return out.subarray(0, draw(out.length));
+    case 2: {
+      const at = draw(out.length);
+      const inserted = Uint8Array.from({ length: 1 + draw(16) }, () => draw(256));
+      return new Uint8Array([...out.subarray(0, at), ...inserted, ...out.subarray(at)]);
+    }
+    default: {
+      const value = [0xffffffff, 0x7fffffff, 0x80000000, 0, 1, 0xffff][draw(6)]!;
+      new DataView(out.buffer).setUint32(draw(out.length - 3), value, true);
+      return out;
+    }
+  }
+}
+
+const ODD: unknown[] = [null, 0, -1, 1e308, 'x', '', [], {}, true, [null], { class_name: 'Dense' }, 'Dense', 2 ** 53];
+
+/** One edit deep in `value`, as `draw` says. */
+function edit(value: unknown, draw: (n: number) => number): unknown {
+  if (Array.isArray(value)) {
+    if (value.length === 0 || draw(20) === 0) return ODD[draw(ODD.length)];
+    const copy = [...value];
+    const i = draw(copy.length);
+    if (draw(6) === 0) copy.splice(i, 1);
+    else copy[i] = edit(copy[i], draw);
+    return copy;
+  }
+  if (typeof value === 'object' && value !== null) {
+    const copy: Record<string, unknown> = { ...value };
+    const keys = Object.keys(copy);
+    if (keys.length === 0 || draw(20) === 0) return ODD[draw(ODD.length)];
+    const key = keys[draw(keys.length)]!;
+    switch (draw(6)) {
+      case 0:
+        delete copy[key];
+        break;
+      case 1:
+        copy[`${key}_`] = copy[key];
+        delete copy[key];
+        break;
+      case 2:
+        copy[key] = ODD[draw(ODD.length)];
+        break;
+      default:
+        copy[key] = edit(copy[key], draw);
+    }
+    return copy;
+  }
+  return draw(3) === 0 ? value : ODD[draw(ODD.length)];
+}
+
+/** JSON `bytes` with one to three edits of its tree. */
+function editJson(bytes: Uint8Array, draw: (n: number) => number): Uint8Array {
+  let tree: unknown = JSON.parse(new TextDecoder().decode(bytes));
+  for (let k = 0, n = 1 + draw(3); k < n; k++) tree = edit(tree, draw);
+  return new TextEncoder().encode(JSON.stringify(tree) ?? 'null');
+}
+
+const keras = fixture('keras/keras-made.keras');
+const members = unzipSync(keras);
+const tfjsJson = fixture('tfjs/model.json');
+const tfjsShard = fixture('tfjs/group1-shard1of1.bin');
+const choices = fc.array(fc.nat(), { minLength: 4, maxLength: 48 });
+
+describe('fuzzing the loaders with damaged files', () => {
+  it('loadModel: a damaged .keras archive, a damaged member, or an edited config.json', async () => {
+    let loaded = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.nat(2), choices, async (kind, c) => {
+        const draw = drawer(c);
+        const path = join(dir, 'model.keras');
+        if (kind === 0) writeFileSync(path, damage(keras, draw));
+        else {
+          const name = kind === 1 ? Object.keys(members)[draw(Object.keys(members).length)]! : 'config.json';
+          writeFileSync(path, zipSync({ ...members, [name]: kind === 1 ? damage(members[name]!, draw) : editJson(members[name]!, draw) }));
+        }
+        if (await loads(() => loadModel(path))) loaded++;
+      }),
+      { numRuns: RUNS },
+    );
+    // Some damage is harmless (a byte of padding): the undamaged paths run too.
+    expect(loaded).toBeGreaterThan(0);
+  });
+
+  it('loadWeights: a damaged .weights.h5', async () => {
+    const model = await loadModel(fixturePath('keras/keras-made.keras'));
+    const weights = fixture('keras/keras-made.weights.h5');
+    await fc.assert(
+      fc.asyncProperty(choices, async (c) => {
+        writeFileSync(join(dir, 'model.weights.h5'), damage(weights, drawer(c)));
+        await loads(() => model.loadWeights(join(dir, 'model.weights.h5')));
+      }),
+      { numRuns: RUNS },
+    );
+    model.dispose();
+  });
+
+  it('loadLayersModel: an edited or damaged model.json, or a damaged shard', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(2), choices, async (kind, c) => {
+        const draw = drawer(c);
+        const json = kind === 0 ? editJson(tfjsJson, draw) : kind === 1 ? damage(tfjsJson, draw) : tfjsJson;
+        writeFileSync(join(dir, 'model.json'), json);
+        writeFileSync(join(dir, 'group1-shard1of1.bin'), kind === 2 ? damage(tfjsShard, draw) : tfjsShard);
+        await loads(() => loadLayersModel(`file://${join(dir, 'model.json')}`));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('the JSON a model.json may parse to but is not an object', async () => {
+    for (const text of ['null', '3', '"model"', '[]', '[{"format":"layers-model"}]']) {
+      writeFileSync(join(dir, 'model.json'), text);
+      await expect(loadLayersModel(`file://${join(dir, 'model.json')}`)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    }
+  });
+});
