@@ -23,6 +23,7 @@ import {
   setRandomSeed,
   Tensor,
 } from '../src/index.js';
+import { stateFromVars } from '../src/saving/optimizer-vars.js';
 import { maxAbsDiff } from './helpers.js';
 
 const fixture = (name: string): string => new URL(`./fixtures/keras/${name}`, import.meta.url).pathname;
@@ -264,6 +265,16 @@ describe('bad files', () => {
     const badH5 = join(dir, 'bad-h5.keras');
     writeFileSync(badH5, zipSync(members));
     await expect(loadModel(badH5)).rejects.toMatchObject({ code: expect.stringMatching(/ERR_FERRO_(IO|VALUE)/) });
+  });
+
+  it('an optimizer iteration count that is negative, fractional or beyond 2^53 is refused', () => {
+    const slots = (count: number): Float32Array[] => [Float32Array.of(count), Float32Array.of(0.001), new Float32Array(4), new Float32Array(2)];
+    for (const count of [-1, 1.5, 2 ** 53 * 4, 1e30, Number.NaN]) {
+      expect(() => stateFromVars('RMSprop', ['velocity'], 2, slots(count), true)).toThrow(
+        expect.objectContaining({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining(String(Math.fround(count))) }),
+      );
+    }
+    expect(stateFromVars('RMSprop', ['velocity'], 2, slots(2 ** 24), true).state.iterations).toBe(2 ** 24);
   });
 
   it('zip bombs are refused, or inflated no further than declared', async () => {

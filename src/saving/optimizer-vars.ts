@@ -59,8 +59,8 @@ export function stateFromVars(
   hasRate: boolean,
 ): { state: OptimizerState; learningRate: number | undefined } {
   const iterations = vars[0]![0]!;
-  if (!(Number.isInteger(iterations) && iterations >= 0)) {
-    throw new FerroValueError(`Expected a whole, non-negative optimizer iteration count. Received: ${iterations}`);
+  if (!(Number.isInteger(iterations) && iterations >= 0 && iterations <= 2 ** 53)) {
+    throw new FerroValueError(`Expected a whole optimizer iteration count from 0 to 2^53. Received: ${iterations}`);
   }
   const learningRate = hasRate ? vars[1]![0] : undefined;
   const start = hasRate ? 2 : 1;

@@ -239,6 +239,11 @@ impl Model {
         u_product: f32,
         slots: &[(usize, String, Vec<f32>)],
     ) -> Result<()> {
+        if iterations > crate::optimizers::MAX_ITERATIONS {
+            return Err(Error::Value(format!(
+                "Expected an optimizer iteration count of at most 2^53. Received: iterations={iterations}"
+            )));
+        }
         self.require_compiled()?;
         self.build_optimizer()?;
         let opt = self.optimizer.as_mut().expect("compiled");

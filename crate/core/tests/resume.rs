@@ -38,3 +38,23 @@ fn an_initial_epoch_continues_an_earlier_fit_exactly() {
     naive.fit(samples, None, &opts(3, 0), &mut Silent).unwrap();
     assert_ne!(naive.weights(), straight.weights());
 }
+
+/// A restored step count past 2^53 (a hostile or damaged file; found by
+/// the toolkit_ops fuzz target, as u64::MAX) is refused with a coded error
+/// instead of overflowing the count at the next step; up to 2^53 resumes.
+#[test]
+fn a_restored_step_count_beyond_two_to_the_53_is_refused() {
+    let x: Vec<f32> = (0..8 * 5).map(|i| (i % 7) as f32 / 7.0).collect();
+    let y: Vec<i32> = (0..8).map(|i| i % 3).collect();
+    for iterations in [u64::MAX, (1 << 53) + 1] {
+        let mut m = model();
+        let err = m.restore_optimizer(iterations, 1.0, &[]).unwrap_err();
+        assert_eq!(err.code(), "ERR_FERRO_VALUE", "{err}");
+        assert!(err.to_string().contains(&iterations.to_string()), "{err}");
+    }
+    let mut m = model();
+    m.restore_optimizer(1 << 53, 1.0, &[]).unwrap();
+    m.train_on_batch(Samples::new(&x, &y)).unwrap();
+    assert!(m.weights().iter().all(|w| w.data.iter().all(|v| v.is_finite())));
+    assert_eq!(m.optimizer().unwrap().iterations(), (1 << 53) + 1);
+}

@@ -202,6 +202,11 @@ impl PanelSink<'_> {
     }
 }
 
+/// The most steps a restored optimizer may have counted: 2^53, the largest
+/// count a JavaScript number holds exactly, and far beyond any training; a
+/// file claiming more is refused rather than left to overflow the count.
+pub const MAX_ITERATIONS: u64 = 1 << 53;
+
 pub struct Optimizer {
     pub config: OptimizerConfig,
     slots: Slots,
@@ -270,7 +275,7 @@ impl Optimizer {
     /// out of a GEMM (`TileStep`). Every `begin_step` must be followed by
     /// one `finish_step`.
     pub fn begin_step(&mut self, isa: Isa) -> StepConsts {
-        let t = self.iterations + 1;
+        let t = self.iterations.saturating_add(1);
         if let Rule::Nadam { beta_1, .. } = self.config.rule {
             self.u_product *= beta_1 as f32 * (1.0 - 0.5 * 0.96f32.powf(t as f32));
         }
@@ -323,7 +328,7 @@ impl Optimizer {
         for c in (0..len.div_ceil(CHUNK)).filter(|&c| partial(c)) {
             self.finish_partial_chunk(&consts, c, w, g, &done, panels);
         }
-        self.iterations += 1;
+        self.iterations = self.iterations.saturating_add(1);
     }
 
     /// Updates the elements of chunk `c` outside `done`, one run on each
