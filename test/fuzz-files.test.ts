@@ -105,18 +105,22 @@ function editJson(bytes: Uint8Array, draw: (n: number) => number): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(tree) ?? 'null');
 }
 
-const keras = fixture('keras/keras-made.keras');
-const members = unzipSync(keras);
+// Keras's h5 weights, and its npz ones (numpy arrays, read by a restricted unpickler).
+const archives = ['keras/keras-made.keras', 'keras/keras-npz.keras'].map((name) => {
+  const bytes = fixture(name);
+  return { bytes, members: unzipSync(bytes) };
+});
 const tfjsJson = fixture('tfjs/model.json');
 const tfjsShard = fixture('tfjs/group1-shard1of1.bin');
 const choices = fc.array(fc.nat(), { minLength: 4, maxLength: 48 });
 
 describe('fuzzing the loaders with damaged files', () => {
-  it('loadModel: a damaged .keras archive, a damaged member, or an edited config.json', async () => {
+  it('loadModel: a damaged .keras archive (h5 or npz weights), a damaged member, or an edited config.json', async () => {
     let loaded = 0;
     await fc.assert(
-      fc.asyncProperty(fc.nat(2), choices, async (kind, c) => {
+      fc.asyncProperty(fc.nat(1), fc.nat(2), choices, async (archive, kind, c) => {
         const draw = drawer(c);
+        const { bytes: keras, members } = archives[archive]!;
         const path = join(dir, 'model.keras');
         if (kind === 0) writeFileSync(path, damage(keras, draw));
         else {
