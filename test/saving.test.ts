@@ -298,6 +298,19 @@ describe('bad files', () => {
     expect(process.memoryUsage().rss - rss).toBeLessThan(48 * 2 ** 20);
   });
 
+  it('weights larger than the model in config.json could use are refused before inflating', async () => {
+    const members = unzipSync(readFileSync(fixture('keras-made.keras')));
+    // 96 MiB of zeros (96 KiB compressed) as the weights of a model of a few dozen parameters.
+    const bomb = join(dir, 'weights-bomb.keras');
+    writeFileSync(bomb, zipSync({ ...members, 'model.weights.h5': new Uint8Array(96 * 2 ** 20) }, { level: 9 }));
+    const rss = process.memoryUsage().rss;
+    await expect(loadModel(bomb)).rejects.toMatchObject({
+      code: 'ERR_FERRO_IO',
+      message: expect.stringMatching(/model\.weights\.h5 declares 100663296 bytes; at most \d+ are accepted/),
+    });
+    expect(process.memoryUsage().rss - rss).toBeLessThan(48 * 2 ** 20);
+  });
+
   it('a process killed mid-save leaves a whole file, the old one or the new one', { timeout: 60_000 }, async () => {
     // Every save goes through writeAtomically; this kills a process that
     // overwrites one file with 32 MiB at a time, where a plain write would

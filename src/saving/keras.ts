@@ -209,14 +209,9 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 
 /** The model of a Keras 3 `.keras` archive: architecture, weights and compile settings. */
 export async function loadKeras(path: string): Promise<Sequential> {
-  const wanted: Record<string, number> = { 'config.json': MAX_JSON, 'model.weights.h5': MAX_WEIGHTS, 'model.weights.npz': MAX_WEIGHTS };
-  const members = unzipMembers(await readWhole(path), (name) => wanted[name], path);
-  const config = parseJson(member(members, 'config.json', path), `${path}: config.json`);
-  // Keras writes h5 weights unless asked for npz (pickled, read by a restricted reader).
-  const npz = members['model.weights.npz'];
-  const weights: WeightsFile = npz
-    ? async (use) => use(npzReader(npz, `${path}: model.weights.npz`, MAX_WEIGHTS))
-    : (use) => readH5(member(members, 'model.weights.h5', path), `${path}: model.weights.h5`, use);
+  const bytes = await readWhole(path);
+  const head = unzipMembers(bytes, (name) => (name === 'config.json' ? MAX_JSON : undefined), path);
+  const config = parseJson(member(head, 'config.json', path), `${path}: config.json`);
   const [className, r] = open(config, 'the model');
   if (className !== 'Sequential') {
     throw new FerroValueError(`ferro-nn loads Sequential models. Received: a ${className} in ${path}`);
@@ -259,8 +254,27 @@ export async function loadKeras(path: string): Promise<Sequential> {
     const optimizer = optimizerFromKeras(compile.optimizer);
     model.compile({ optimizer, loss: loss as Loss, metrics: metrics as MetricName[] });
   }
+  // The weights are inflated only now, to at most what this model can need.
+  const limit = weightsLimit(model.countParams());
+  const members = unzipMembers(bytes, (name) => (name === 'model.weights.h5' || name === 'model.weights.npz' ? limit : undefined), path);
+  // Keras writes h5 weights unless asked for npz (pickled, read by a restricted reader).
+  const npz = members['model.weights.npz'];
+  const weights: WeightsFile = npz
+    ? async (use) => use(npzReader(npz, `${path}: model.weights.npz`, limit))
+    : (use) => readH5(member(members, 'model.weights.h5', path), `${path}: model.weights.h5`, use);
   await readWeights(model, weights, false);
   return model;
+}
+
+/**
+ * The most bytes a `.keras` archive's weights may take for a model of
+ * `params` parameters: each as float32 with up to three optimizer slots
+ * (Adam with AMSGrad keeps three), and 16 MiB for the file's own structure.
+ * The config is read first, so a damaged or hostile archive cannot make the
+ * loader inflate more than the model it describes could use.
+ */
+function weightsLimit(params: number): number {
+  return Math.min(MAX_WEIGHTS, 16 * params + 16 * 2 ** 20);
 }
 
 /**
