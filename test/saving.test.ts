@@ -311,6 +311,14 @@ describe('bad files', () => {
     expect(process.memoryUsage().rss - rss).toBeLessThan(48 * 2 ** 20);
   });
 
+  it('a .weights.h5 larger than the model could use is refused before it is read', async () => {
+    const model = await loadModel(fixture('keras-made.keras'));
+    const big = join(dir, 'big.weights.h5');
+    writeFileSync(big, new Uint8Array(17 * 2 ** 20));
+    await expect(model.loadWeights(big)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringMatching(/holds 17825792 bytes; at most \d+ are accepted/) });
+    model.dispose();
+  });
+
   it('a process killed mid-save leaves a whole file, the old one or the new one', { timeout: 60_000 }, async () => {
     // Every save goes through writeAtomically; this kills a process that
     // overwrites one file with 32 MiB at a time, where a plain write would

@@ -168,6 +168,10 @@ describe('TensorFlow.js layers format', () => {
     writeFileSync(join(folder, 'short.bin'), new Uint8Array(7));
     const short = write('short.json', (j) => (j.weightsManifest[0].paths = ['short.bin']));
     await expect(loadLayersModel(short)).rejects.toMatchObject({ code: 'ERR_FERRO_IO' });
+    // A shard larger than its group declares is refused before it is read.
+    writeFileSync(join(folder, 'long.bin'), new Uint8Array(2 ** 20));
+    const long = write('long.json', (j) => (j.weightsManifest[0].paths = ['long.bin']));
+    await expect(loadLayersModel(long)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringMatching(/holds 1048576 bytes; at most 40 are/) });
     const lambda = write('lambda.json', (j) => (j.modelTopology.config.layers[0].class_name = 'Lambda'));
     await expect(loadLayersModel(lambda)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('Lambda') });
     for (const activation of ['leaky_relu', 'hard_sigmoid'] as const) {

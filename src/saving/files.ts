@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, open, rename, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
@@ -29,12 +29,23 @@ export async function writeAtomically(path: string, data: Uint8Array): Promise<v
   }
 }
 
-/** Reads a whole file, as an ERR_FERRO_IO error when it cannot. */
-export async function readWhole(path: string): Promise<Uint8Array> {
+/**
+ * Reads a whole file, as an ERR_FERRO_IO error when it cannot or when it
+ * holds more than `most` bytes (checked before reading, so that memory stays
+ * bounded by what the caller can use, not by the file).
+ */
+export async function readWhole(path: string, most = Infinity): Promise<Uint8Array> {
+  let file: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    return await readFile(path);
+    file = await open(path, 'r');
+    const { size } = await file.stat();
+    if (size > most) throw new FerroIoError(`${path} holds ${size} bytes; at most ${most} are accepted.`);
+    return await file.readFile();
   } catch (error) {
+    if (error instanceof FerroError) throw error;
     throw new FerroIoError(`Could not read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    await file?.close();
   }
 }
 

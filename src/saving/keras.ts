@@ -195,7 +195,7 @@ async function readWeights(model: Sequential, weights: WeightsFile, skipOthers: 
  */
 export async function loadWeightsH5(model: Sequential, path: string): Promise<void> {
   requireBuilt(model, 'loadWeights');
-  const bytes = await readWhole(path);
+  const bytes = await readWhole(path, weightsLimit(model.countParams()));
   await readWeights(model, (use) => readH5(bytes, path, use), true);
 }
 
@@ -209,7 +209,7 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 
 /** The model of a Keras 3 `.keras` archive: architecture, weights and compile settings. */
 export async function loadKeras(path: string): Promise<Sequential> {
-  const bytes = await readWhole(path);
+  const bytes = await readWhole(path, MAX_WEIGHTS + 2 * MAX_JSON);
   const head = unzipMembers(bytes, (name) => (name === 'config.json' ? MAX_JSON : undefined), path);
   const config = parseJson(member(head, 'config.json', path), `${path}: config.json`);
   const [className, r] = open(config, 'the model');

@@ -228,8 +228,7 @@ interface WeightEntry {
 /** The model in a TensorFlow.js layers-format model.json (and its shards), given as 'file://dir/model.json'. */
 export async function loadTfjs(url: string): Promise<Sequential> {
   const path = url.replace(/^file:\/\//, '');
-  const text = await readWhole(path);
-  if (text.length > MAX_JSON) throw new FerroIoError(`${path} is larger than ${MAX_JSON} bytes.`);
+  const text = await readWhole(path, MAX_JSON);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text));
@@ -293,7 +292,8 @@ export async function loadTfjs(url: string): Promise<Sequential> {
       if (typeof p !== 'string' || p !== basename(p) || p === '..' || p === '.') {
         throw new FerroValueError(`${path}: shard path ${JSON.stringify(p)} is not a file name in the model's folder.`);
       }
-      parts.push(await readWhole(join(dirname(path), p)));
+      // No shard can hold more than the group declares in all.
+      parts.push(await readWhole(join(dirname(path), p), expected));
     }
     const total = parts.reduce((n, p) => n + p.length, 0);
     if (total !== expected) throw new FerroIoError(`${path}: the shards hold ${total} bytes; the manifest declares ${expected}.`);
