@@ -7,6 +7,7 @@ use ferro_core::layers::{DenseSpec, Initializer};
 use ferro_core::losses::Loss;
 use ferro_core::optimizers::RmsPropConfig;
 use ferro_core::{FitOptions, Model, Samples, Silent, WeightTensor};
+use ferro_nn_fuzz::ok_or_coded;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -24,16 +25,6 @@ struct Case {
     input_dim: u8,
     layers: Vec<(u8, u8, bool)>,
     ops: Vec<Op>,
-}
-
-fn ok_or_coded<T>(r: ferro_core::Result<T>) -> Option<T> {
-    match r {
-        Ok(v) => Some(v),
-        Err(e) => {
-            assert_ne!(e.code(), "ERR_FERRO_INTERNAL", "{e}");
-            None
-        }
-    }
 }
 
 fn data(rows: usize, d: usize, extra: i8) -> Vec<f32> {

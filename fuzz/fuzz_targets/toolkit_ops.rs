@@ -13,6 +13,7 @@ use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, LayerSpec, Regul
 use ferro_core::losses::{Loss, LossOptions};
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
 use ferro_core::{FitOptions, Model, Samples, Silent};
+use ferro_nn_fuzz::ok_or_coded;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -64,16 +65,6 @@ struct Case {
     input_dim: u8,
     layers: Vec<Layer>,
     ops: Vec<Op>,
-}
-
-fn ok_or_coded<T>(r: ferro_core::Result<T>) -> Option<T> {
-    match r {
-        Ok(v) => Some(v),
-        Err(e) => {
-            assert_ne!(e.code(), "ERR_FERRO_INTERNAL", "{e}");
-            None
-        }
-    }
 }
 
 /// `n` values, with a NaN, an infinity or a huge value every `poison`-th
