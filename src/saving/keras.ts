@@ -267,14 +267,14 @@ export async function loadKeras(path: string): Promise<Sequential> {
 }
 
 /**
- * The most bytes a `.keras` archive's weights may take for a model of
- * `params` parameters: each as float32 with up to three optimizer slots
- * (Adam with AMSGrad keeps three), and 16 MiB for the file's own structure.
- * The config is read first, so a damaged or hostile archive cannot make the
- * loader inflate more than the model it describes could use.
+ * The most bytes a model's weights file may take for a model of `params`
+ * parameters: each in float64 (the widest the readers take) with up to three
+ * optimizer slots (Adam with AMSGrad keeps three), and 16 MiB for the file's
+ * own structure. The config is read first, so a damaged or hostile archive
+ * cannot make the loader inflate more than the model it describes could use.
  */
 function weightsLimit(params: number): number {
-  return Math.min(MAX_WEIGHTS, 16 * params + 16 * 2 ** 20);
+  return Math.min(MAX_WEIGHTS, 8 * 4 * params + 16 * 2 ** 20);
 }
 
 /**
