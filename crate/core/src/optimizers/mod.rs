@@ -41,12 +41,19 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Whether the rule keeps a momentum slot: for any momentum above 0 in
+    /// float64, as Keras decides, even one that rounds to 0 in float32. The
+    /// slots and the step's constants both ask here, so they always agree.
+    pub(crate) fn keeps_momentum(&self) -> bool {
+        matches!(*self, Rule::Sgd { momentum, .. } | Rule::RmsProp { momentum, .. } if momentum > 0.0)
+    }
+
     /// The slots each parameter gets, by Keras's variable names.
     pub fn slot_names(&self) -> &'static [&'static str] {
         match *self {
-            Rule::Sgd { momentum, .. } if momentum > 0.0 => &["momentum"],
+            Rule::Sgd { .. } if self.keeps_momentum() => &["momentum"],
             Rule::Sgd { .. } => &[],
-            Rule::RmsProp { momentum, centered, .. } => match (momentum > 0.0, centered) {
+            Rule::RmsProp { centered, .. } => match (self.keeps_momentum(), centered) {
                 (false, false) => &["velocity"],
                 (true, false) => &["velocity", "momentum"],
                 (false, true) => &["velocity", "average_gradient"],

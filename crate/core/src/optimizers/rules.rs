@@ -22,9 +22,8 @@ pub(crate) enum Consts {
         momentum: f32,
         nesterov: bool,
     },
-    /// `momentum` is None when the rule keeps no momentum slot: the slots
-    /// follow the float64 setting (as Keras's `momentum > 0`), so a tiny
-    /// momentum that rounds to 0 in float32 still has its slot.
+    /// `momentum` is None when the rule keeps no momentum slot
+    /// (`Rule::keeps_momentum`), whatever its float32 value.
     RmsProp {
         lr: f32,
         rho: f32,
@@ -70,7 +69,7 @@ impl Consts {
                 rho: rho as f32,
                 one_minus_rho: (1.0 - rho) as f32,
                 epsilon: epsilon as f32,
-                momentum: (momentum > 0.0).then_some(momentum as f32),
+                momentum: rule.keeps_momentum().then_some(momentum as f32),
                 centered,
             },
             Rule::Adam { beta_1, beta_2, epsilon, amsgrad } => {
