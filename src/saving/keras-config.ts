@@ -167,18 +167,20 @@ class Reader {
   }
 }
 
+/** Whether a parsed JSON value is an object (not null, not an array). */
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** A serialized object's class name and a reader of its config. */
 export function open(value: unknown, what: string): [string, Reader] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isObject(value)) {
     throw new FerroValueError(`Expected a serialized Keras object for ${what}. Received: ${JSON.stringify(value)?.slice(0, 80)}`);
   }
-  const o = value as Record<string, unknown>;
-  const className = o.class_name;
-  const config = o.config ?? {};
-  if (typeof className !== 'string' || typeof config !== 'object' || config === null || Array.isArray(config)) {
+  const className = value.class_name;
+  const config = value.config ?? {};
+  if (typeof className !== 'string' || !isObject(config)) {
     throw new FerroValueError(`Expected class_name and config for ${what}.`);
   }
-  return [className, new Reader(`${className} (${what})`, config as Record<string, unknown>)];
+  return [className, new Reader(`${className} (${what})`, config)];
 }
 
 function activationOf(r: Reader): ActivationName {

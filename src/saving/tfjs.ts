@@ -16,7 +16,7 @@ import { Adagrad, Adam, type Optimizer, RMSprop, SGD } from '../optimizers.js';
 import { type LossName, type MetricName, Sequential } from '../sequential.js';
 import { Tensor } from '../tensor.js';
 import { readWhole, writeAtomically } from './files.js';
-import { type KerasObject, layerFromKeras, layerToKeras, open } from './keras-config.js';
+import { isObject, type KerasObject, layerFromKeras, layerToKeras, open } from './keras-config.js';
 import type { Saveable } from './keras.js';
 
 /** TensorFlow.js's default shard size. */
@@ -215,8 +215,6 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
   await writeAtomically(join(dir, 'model.json'), new TextEncoder().encode(JSON.stringify(json)));
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** One weight of a weightsManifest group, as read (any field may be anything). */
 interface WeightEntry {
   name?: unknown;
@@ -235,10 +233,10 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   } catch (error) {
     throw new FerroValueError(`${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isObject(parsed)) {
     throw new FerroValueError(`${path}: expected a model.json object. Received: ${JSON.stringify(parsed)?.slice(0, 80)}`);
   }
-  const json = parsed as { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown };
+  const json: { format?: unknown; modelTopology?: unknown; weightsManifest?: unknown; trainingConfig?: unknown } = parsed;
   if (json.format !== undefined && json.format !== 'layers-model') {
     throw new FerroValueError(`ferro-nn loads TensorFlow.js layers models. Received: format '${String(json.format)}' in ${path}`);
   }
