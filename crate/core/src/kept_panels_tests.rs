@@ -176,7 +176,7 @@ fn tiled_updates_give_the_plain_steps_weights_and_slots_on_any_thread_count() {
             let want = fit(&mut plain, 1);
             for threads in [1, 3] {
                 let mut m = tiled(rule, decay, clip);
-                assert!(m.tiles_possible());
+                assert!(m.tiles_possible() && m.plan.first_grad_in_panels);
                 assert!(fit(&mut m, threads) == want, "{rule:?} {decay:?} {clip:?} on {threads} threads");
             }
         }

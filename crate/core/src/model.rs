@@ -55,12 +55,19 @@ pub(crate) struct Plan {
     /// For a Dense layer l > 0: the activation of layer l − 1 to fold into
     /// its dX epilogue.
     pub fold: Vec<Option<Activation>>,
+    /// Whether a tiled step (tiled_kernel.rs) has layer 1's dX GEMM write
+    /// the gradient at layer 0's pre-activation straight into the panels
+    /// layer 0's kernel-gradient GEMM reads as its B (`gemm_into_panels`):
+    /// both Dense, with layer 0's activation folded into that GEMM's
+    /// epilogue (or none). That GEMM then packs nothing: 128×512 floats
+    /// per step for the seed model.
+    pub first_grad_in_panels: bool,
 }
 
 impl Plan {
     fn new(layers: &[Layer]) -> Plan {
         let n = layers.len();
-        let mut plan = Plan { at_preactivation: vec![false; n], fold: vec![None; n] };
+        let mut plan = Plan { at_preactivation: vec![false; n], fold: vec![None; n], first_grad_in_panels: false };
         for l in 0..n {
             let a = layers[l].activation();
             let foldable = !a.needs_input();
@@ -72,6 +79,11 @@ impl Plan {
                 plan.at_preactivation[l] = foldable;
             }
         }
+        plan.first_grad_in_panels = n >= 2
+            && layers[0].as_dense().is_some()
+            && layers[1].as_dense().is_some()
+            && plan.at_preactivation[0]
+            && plan.fold[1].is_none_or(|a| a.is_elementwise());
         plan
     }
 }

@@ -306,6 +306,7 @@ impl Model {
             gemm,
             gemm_side,
             tiles,
+            first_grad_panels,
             ..
         } = ws;
         let weights = weighted.then_some(&weights[..b]);
@@ -323,6 +324,16 @@ impl Model {
         let mut ahead = gemm.take_kept_a();
         ahead.iter_mut().for_each(PackedA::set_stale);
         let x: &[f32] = x;
+        // In a tiled step, the gradient at the first layer's pre-activation
+        // may skip its packing (Plan::first_grad_in_panels): layer 1 writes
+        // it as the panels layer 0's kernel-gradient GEMM reads.
+        let in_panels = tile_step.is_some()
+            && self.plan.first_grad_in_panels
+            && self.layers[1].as_dense().is_some_and(|d| {
+                d.input_gradient_fits_panels(isa, &self.params.values, view(&grads[1], b, d.units()), gemm_side)
+            });
+        let mut first_grad =
+            in_panels.then(|| first_grad_panels.slice(self.layers[0].units().div_ceil(isa.nr()) * isa.nr() * b));
         let between = time(Phase::Between);
         let (totals, ()) = rayon::join(
             || {
@@ -336,7 +347,8 @@ impl Model {
                 let dz = view_mut(&mut grads[n - 1], b, self.output_dim());
                 self.loss().output_gradient(out, targets, weights, self.loss_options, folded, dz);
                 for l in (1..n).rev() {
-                    self.backward(isa, l, b, x, outputs, grads, dparams, scratch, gemm, gemm_side, None);
+                    let panels = if l == 1 { first_grad.as_deref_mut() } else { None };
+                    self.backward(isa, l, b, x, outputs, grads, dparams, scratch, gemm, gemm_side, None, panels);
                 }
                 totals
             },
@@ -367,7 +379,7 @@ impl Model {
             // SAFETY: gemm_tiles hands each tile to one thread, once.
             let sink = target.as_ref().map(|t| move |at: usize, g: &[f32]| unsafe { t.take(at, g) });
             let sink = sink.as_ref().map(|s| s as &TileSink);
-            self.backward(isa, 0, b, x, outputs, grads, dparams, scratch, gemm, gemm_side, sink);
+            self.backward(isa, 0, b, x, outputs, grads, dparams, scratch, gemm, gemm_side, sink, first_grad);
         }
         if let Some(kept) = kept {
             gemm.keep(kept);
@@ -377,7 +389,10 @@ impl Model {
     }
 
     /// Layer l's backward pass: its weight gradients and, above the first
-    /// layer, the gradient at its input (in `grads[l - 1]`).
+    /// layer, the gradient at its input (in `grads[l - 1]`). `first_grad`,
+    /// for layers 1 and 0 only: the panels the gradient at layer 0's
+    /// pre-activation goes through instead (Plan::first_grad_in_panels);
+    /// layer 1 writes them, layer 0 reads them.
     #[allow(clippy::too_many_arguments)]
     fn backward(
         &self,
@@ -392,12 +407,15 @@ impl Model {
         gemm: &mut GemmBuffers,
         gemm_side: &mut GemmBuffers,
         kernel_tiles: Option<&TileSink>,
+        first_grad: Option<&mut [f32]>,
     ) {
         let layer = &self.layers[l];
         let (i, u) = (layer.input_dim(), layer.units());
         let input = if l == 0 { x } else { &outputs[l - 1][..] };
         let (below, rest) = grads.split_at_mut(l);
-        let input_grad = (l > 0).then(|| InputGrad { dx: view_mut(&mut below[l - 1], b, i), fold: self.plan.fold[l] });
+        let (dy_panels, panels) = if l == 0 { (first_grad.map(|p| &*p), None) } else { (None, first_grad) };
+        let input_grad =
+            (l > 0).then(|| InputGrad { dx: view_mut(&mut below[l - 1], b, i), fold: self.plan.fold[l], panels });
         layer.backward(
             isa,
             &self.params.values,
@@ -412,6 +430,7 @@ impl Model {
                 gemm,
                 gemm_side,
                 kernel_tiles,
+                dy_panels,
             },
         );
     }

@@ -3,6 +3,8 @@
 
 use crate::alloc::{checked_len, zeroed};
 use crate::error::Result;
+use crate::kernels::gemm::MAX_WIDTH;
+use crate::kernels::packed::AlignedBuf;
 use crate::kernels::{GemmBuffers, PackedA, PackedB};
 use crate::layers::Dense;
 use crate::model::Model;
@@ -45,6 +47,9 @@ pub struct Workspace {
     pub(crate) kept_at: Option<u64>,
     /// The first kernel's optimizer slots while a fit updates it in tiles.
     pub(crate) tiles: Option<KernelTiles>,
+    /// The gradient at the first layer's pre-activation in a tiled step,
+    /// as panels (`Plan::first_grad_in_panels`).
+    pub(crate) first_grad_panels: AlignedBuf,
 }
 
 impl Workspace {
@@ -80,6 +85,13 @@ impl Workspace {
                 lens = (lens.0.max(a), lens.1.max(b), lens.2.max(t));
             }
         }
+        let first_grad_len = match model.layers[0].as_dense() {
+            // Panels of every ISA's width hold it.
+            Some(d) if training && model.plan.first_grad_in_panels => {
+                checked_len(&[rows, d.units().div_ceil(MAX_WIDTH), MAX_WIDTH], "gradients")?
+            }
+            _ => 0,
+        };
         let batch_len = checked_len(&[rows, model.input_dim()], "the input batch")?;
         let targets_len = checked_len(&[rows, model.output_dim()], "the target batch")?;
         let next_rows = if training { rows } else { 0 };
@@ -107,6 +119,7 @@ impl Workspace {
             gemm_side: mixed(GemmBuffers::with_capacity(if training { lens } else { (0, 0, 0) })?),
             kept_at: None,
             tiles: None,
+            first_grad_panels: AlignedBuf::with_len(first_grad_len)?,
         })
     }
 

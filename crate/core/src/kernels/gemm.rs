@@ -64,7 +64,7 @@ pub struct GemmBuffers {
 const MIN_BF16_DEPTH: usize = 64;
 
 /// Widest tile any kernel uses; packed sizes are bounded with it.
-pub(super) const MAX_WIDTH: usize = 32;
+pub(crate) const MAX_WIDTH: usize = 32;
 
 impl GemmBuffers {
     /// Wide products in bfloat16 with `kernel` (mixed_bfloat16), or all in
@@ -147,57 +147,129 @@ pub fn gemm(
         return;
     }
     let ldc = row_stride(&c);
-    if rows::suits(&a, &b) && n >= isa.nr() {
-        // One or two rows (a one-row predict): stream B once (rows.rs).
-        rows::rows_product(isa, a, b, c.view_mut());
-        // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
-        unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
-        return;
-    }
-    if narrow::suits(&a, n, isa.nr()) {
-        // Narrow C with A's rows in place: dot products along K (narrow.rs).
-        let bt = bufs.t.slice(n * k);
-        match c.as_slice_mut() {
-            Some(flat) => narrow_product(isa, a, b, flat, bt),
-            None => {
-                let out = bufs.b.slice(m * n);
-                narrow_product(isa, a, b, out, bt);
-                c.assign(&ArrayView2::from_shape((m, n), &*out).expect("m×n"));
+    match route(isa, &a, &b, c.is_standard_layout(), bufs) {
+        Route::Rows => {
+            // One or two rows (a one-row predict): stream B once (rows.rs).
+            rows::rows_product(isa, a, b, c.view_mut());
+        }
+        Route::Narrow => {
+            // Narrow C with A's rows in place: dot products along K (narrow.rs).
+            let bt = bufs.t.slice(n * k);
+            match c.as_slice_mut() {
+                Some(flat) => narrow_product(isa, a, b, flat, bt),
+                None => {
+                    let out = bufs.b.slice(m * n);
+                    narrow_product(isa, a, b, out, bt);
+                    c.assign(&ArrayView2::from_shape((m, n), &*out).expect("m×n"));
+                }
             }
         }
-        // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
-        unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+        Route::Mixed(kernel) => {
+            // mixed_bfloat16: bfloat16 products, float32 sums (bf16.rs); the
+            // narrow products stay float32, as they cost little.
+            return gemm_bf16(kernel, a, b, c.view_mut(), isa, &epilogue, &mut bufs.bf16);
+        }
+        Route::Transposed => {
+            // Narrow C (e.g. the 10 logits): a kernel wastes most of its NR
+            // lanes. Compute Cᵀ = Bᵀ·Aᵀ instead, where the wide side fills
+            // the lanes, and transpose the small result into C.
+            let GemmBuffers { a: pa, b: pb, t, .. } = bufs;
+            let ct = t.slice(m * n);
+            let mut ct_view = ArrayViewMut2::from_shape((n, m), &mut *ct).expect("n×m");
+            multiply(isa, b.t(), BOperand::View(a.t()), Out::matrix(&mut ct_view), pa, pb, None, &Epilogue::None);
+            transpose_out(ct, c.view_mut());
+        }
+        Route::Packed => return multiply_packed(isa, a, b, Out::matrix(&mut c), bufs, &epilogue),
+    }
+    // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
+    unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
+}
+
+/// The ways `gemm` computes a product, by shape.
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    Rows,
+    Narrow,
+    Mixed(Bf16Kernel),
+    Transposed,
+    Packed,
+}
+
+/// Which way `gemm` computes A·B into a C (standard layout or not).
+fn route(isa: Isa, a: &ArrayView2<f32>, b: &ArrayView2<f32>, c_standard: bool, bufs: &GemmBuffers) -> Route {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    if rows::suits(a, b) && n >= isa.nr() {
+        Route::Rows
+    } else if narrow::suits(a, n, isa.nr()) {
+        Route::Narrow
+    } else if let Some(kernel) = bufs.mixed.filter(|_| n >= bf16::NR && k >= MIN_BF16_DEPTH && c_standard) {
+        Route::Mixed(kernel)
+    } else if n < isa.nr() && m > n {
+        Route::Transposed
+    } else {
+        Route::Packed
+    }
+}
+
+/// Whether `gemm_into_panels` takes A·B: when `gemm` would compute it with
+/// the packed kernels, so that both give the same bits.
+pub fn fits_panels(isa: Isa, a: &ArrayView2<f32>, b: &ArrayView2<f32>, bufs: &GemmBuffers) -> bool {
+    a.nrows() > 0 && b.ncols() > 0 && route(isa, a, b, true, bufs) == Route::Packed
+}
+
+/// C = A·B followed by `epilogue`, as `gemm` computes it, but with C laid
+/// out as `pack_panels` lays out a B operand of width `isa.nr()`: panel q
+/// holds C[i, q·NR + j] at q·NR·m + i·NR + j, zeros past column n. A
+/// product whose C feeds the next GEMM as its B (the gradient at the first
+/// layer's output, train.rs) so skips that GEMM's packing. Only for the
+/// shapes `fits_panels` takes.
+pub fn gemm_into_panels(
+    isa: Isa,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    panels: &mut [f32],
+    epilogue: Epilogue,
+    bufs: &mut GemmBuffers,
+) {
+    let (m, n, nr) = (a.nrows(), b.ncols(), isa.nr());
+    assert_eq!(b.nrows(), a.ncols(), "gemm: inner dimensions differ");
+    assert!(fits_panels(isa, &a, &b, bufs), "gemm_into_panels: a shape the packed kernels do not compute");
+    let panels = &mut panels[..n.div_ceil(nr) * nr * m];
+    multiply_packed(isa, a, b, Out::Panels { c: SharedMut(panels.as_mut_ptr()), m }, bufs, &epilogue);
+}
+
+/// `gemm_tiles` with B (k×n, k = A's columns) handed over already packed
+/// in panels of width `isa.nr()`, as `gemm_into_panels` writes them.
+pub fn gemm_tiles_packed_b(
+    isa: Isa,
+    a: ArrayView2<f32>,
+    b_panels: &[f32],
+    n: usize,
+    sink: &TileSink,
+    bufs: &mut GemmBuffers,
+) {
+    let (m, k, nr) = (a.nrows(), a.ncols(), isa.nr());
+    if m == 0 || n == 0 {
         return;
     }
-    if let Some(kernel) = bufs.mixed.filter(|_| n >= bf16::NR && k >= MIN_BF16_DEPTH && c.is_standard_layout()) {
-        // mixed_bfloat16: bfloat16 products, float32 sums (bf16.rs); the
-        // narrow products above stay float32, as they cost little.
-        gemm_bf16(kernel, a, b, c.view_mut(), isa, &epilogue, &mut bufs.bf16);
-        return;
-    }
-    if n < isa.nr() && m > n {
-        // Narrow C (e.g. the 10 logits): a kernel wastes most of its NR lanes.
-        // Compute Cᵀ = Bᵀ·Aᵀ instead, where the wide side fills the lanes,
-        // and transpose the small result into C.
-        let GemmBuffers { a: pa, b: pb, t, .. } = bufs;
-        let ct = t.slice(m * n);
-        let mut ct_view = ArrayViewMut2::from_shape((n, m), &mut *ct).expect("n×m");
-        multiply(isa, b.t(), a.t(), Out::matrix(&mut ct_view), pa, pb, Kept::default(), &Epilogue::None);
-        transpose_out(ct, c.view_mut());
-        // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
-        unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
-        return;
-    }
-    multiply_packed(isa, a, b, Out::matrix(&mut c), bufs, &epilogue);
+    let b = BOperand::Packed { data: &b_panels[..n.div_ceil(nr) * nr * k], k, n };
+    let GemmBuffers { a: pa, b: pb, kept_a, .. } = bufs;
+    let mr = isa.kernel_for(m).mr();
+    let kept_a = kept_a.iter_mut().find_map(|p| p.of(&a, mr));
+    multiply(isa, a, b, Out::Tiles(sink), pa, pb, kept_a, &Epilogue::None);
 }
 
 /// `multiply` with whatever operands `bufs` keeps packed.
 fn multiply_packed(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, out: Out, bufs: &mut GemmBuffers, ep: &Epilogue) {
     let GemmBuffers { a: pa, b: pb, kept, kept_a, .. } = bufs;
-    let kept_b = kept.as_mut().and_then(|p| p.of(&b, isa.nr()));
+    let (k, n) = b.dim();
+    let b = match kept.as_mut().and_then(|p| p.of(&b, isa.nr())) {
+        Some(data) => BOperand::Packed { data, k, n },
+        None => BOperand::View(b),
+    };
     let mr = isa.kernel_for(a.nrows()).mr();
     let kept_a = kept_a.iter_mut().find_map(|p| p.of(&a, mr));
-    multiply(isa, a, b, out, pa, pb, Kept { a: kept_a, b: kept_b }, ep);
+    multiply(isa, a, b, out, pa, pb, kept_a, ep);
 }
 
 /// Takes each finished tile of `gemm_tiles`: its offset in C's panel
@@ -262,6 +334,8 @@ impl TileLayout {
 enum Out<'a> {
     /// Into C, rows `ldc` apart.
     Matrix { c: SharedMut, ldc: usize },
+    /// Into C of m rows in panel layout (see `gemm_into_panels`).
+    Panels { c: SharedMut, m: usize },
     /// To a sink, in panel layout (see `gemm_tiles`).
     Tiles(&'a TileSink<'a>),
 }
@@ -273,11 +347,21 @@ impl Out<'_> {
     }
 }
 
-/// Operands already packed, when the caller has them.
-#[derive(Default)]
-struct Kept<'a> {
-    a: Option<&'a [f32]>,
-    b: Option<&'a [f32]>,
+/// The B operand of `multiply`: a matrix to pack (or read in place), or
+/// its k×n panels packed already.
+#[derive(Clone, Copy)]
+enum BOperand<'a> {
+    View(ArrayView2<'a, f32>),
+    Packed { data: &'a [f32], k: usize, n: usize },
+}
+
+impl BOperand<'_> {
+    fn dim(&self) -> (usize, usize) {
+        match self {
+            BOperand::View(b) => b.dim(),
+            BOperand::Packed { k, n, .. } => (*k, *n),
+        }
+    }
 }
 
 /// The distance between rows of C, after checking that each row's elements
@@ -318,17 +402,17 @@ fn transpose_out(ct: &[f32], mut c: ArrayViewMut2<f32>) {
     }
 }
 
-/// The packed, tiled, parallel product into `c`, packing what `kept`
-/// does not already hold.
+/// The packed, tiled, parallel product into `out`, packing A unless
+/// `kept_a` holds it packed already, and B unless it comes packed.
 #[allow(clippy::too_many_arguments)]
 fn multiply(
     isa: Isa,
     a: ArrayView2<f32>,
-    b: ArrayView2<f32>,
+    b: BOperand,
     out: Out,
     pa: &mut AlignedBuf,
     pb: &mut AlignedBuf,
-    kept: Kept,
+    kept_a: Option<&[f32]>,
     epilogue: &Epilogue,
 ) {
     let (m, k) = a.dim();
@@ -341,33 +425,36 @@ fn multiply(
 
     let a_pack = pa.slice(m.div_ceil(mr) * mr * k);
     let pack_a = |dst: &mut [f32], parallel: bool| {
-        if kept.a.is_none() {
+        if kept_a.is_none() {
             pack_panels(a.t(), mr, dst, parallel);
         }
     };
     // With one panel of A, each sliver of B is used once: packing B would only
     // copy it. A B with contiguous rows and whole slivers is read in place.
-    let b_side = match (kept.b, b.as_slice().filter(|_| m <= mr && n.is_multiple_of(nr))) {
-        (Some(data), _) => {
+    let b_side = match b {
+        BOperand::Packed { data, .. } => {
+            assert!(data.len() >= n.div_ceil(nr) * nr * k, "gemm: packed B too short");
             pack_a(a_pack, parallel);
             BSlivers { data, rs: nr, k, nr, packed: true }
         }
-        (None, Some(data)) => {
-            pack_a(a_pack, false);
-            BSlivers { data, rs: n, k, nr, packed: false }
-        }
-        (None, None) => {
-            let b_pack = pb.slice(n.div_ceil(nr) * nr * k);
-            if parallel && kept.a.is_none() {
-                rayon::join(|| pack_a(a_pack, true), || pack_panels(b, nr, b_pack, true));
-            } else {
-                pack_a(a_pack, parallel);
-                pack_panels(b, nr, b_pack, parallel);
+        BOperand::View(b) => match b.to_slice().filter(|_| m <= mr && n.is_multiple_of(nr)) {
+            Some(data) => {
+                pack_a(a_pack, false);
+                BSlivers { data, rs: n, k, nr, packed: false }
             }
-            BSlivers { data: b_pack, rs: nr, k, nr, packed: true }
-        }
+            None => {
+                let b_pack = pb.slice(n.div_ceil(nr) * nr * k);
+                if parallel && kept_a.is_none() {
+                    rayon::join(|| pack_a(a_pack, true), || pack_panels(b, nr, b_pack, true));
+                } else {
+                    pack_a(a_pack, parallel);
+                    pack_panels(b, nr, b_pack, parallel);
+                }
+                BSlivers { data: b_pack, rs: nr, k, nr, packed: true }
+            }
+        },
     };
-    let a_pack = kept.a.unwrap_or(a_pack);
+    let a_pack = kept_a.unwrap_or(a_pack);
 
     let block = blocking(isa);
     let plan = plan_tasks(m, n, if parallel { crate::pool::threads_here() } else { 1 }, mr, nr, block);
@@ -376,8 +463,9 @@ fn multiply(
     let run = |t: usize| {
         let (rows, cols) = plan.block(t);
         let task = Task { rows, cols, m, k, kc };
-        // SAFETY: an Out::Matrix is m×n at row stride ldc (its callers
-        // checked) and borrowed until every task is done; TaskPlan::block
+        // SAFETY: an Out::Matrix is m×n at row stride ldc, an Out::Panels
+        // holds ⌈n/NR⌉·NR·m floats (their callers checked), each borrowed
+        // until every task is done; TaskPlan::block
         // cuts rows and columns at increasing points clamped to m and n, so
         // tasks own disjoint blocks.
         unsafe { compute_block(isa, &kernel, &task, a_pack, &b_side, out, epilogue) };
@@ -483,8 +571,9 @@ unsafe impl Send for SharedMut {}
 unsafe impl Sync for SharedMut {}
 
 /// # Safety
-/// For an `Out::Matrix`, `c` points to C with row stride `ldc`; `task`'s
-/// rows × columns lie inside C, and no other thread touches them meanwhile.
+/// For an `Out::Matrix`, `c` points to C with row stride `ldc`; for an
+/// `Out::Panels`, to C's ⌈n/NR⌉·NR·m floats in panel layout. `task`'s rows
+/// × columns lie inside C, and no other thread touches them meanwhile.
 unsafe fn compute_block(
     isa: Isa,
     kernel: &Kernel,
@@ -496,8 +585,11 @@ unsafe fn compute_block(
 ) {
     let (k, mr, nr) = (task.k, kernel.mr(), kernel.nr());
     let mut edge = [0f32; MAX_TILE];
-    let (c, ldc) = match out {
-        Out::Matrix { c, ldc } => (c, ldc),
+    // C's tile at (ir, jr), its row stride, and how many rows the kernel
+    // may write there: a panel's tile may not spill into the next panel.
+    let (c, ldc, panel_rows) = match out {
+        Out::Matrix { c, ldc } => (c, ldc, None),
+        Out::Panels { c, m } => (c, nr, Some(m)),
         Out::Tiles(sink) => {
             // Panel by panel, tile rows in order: the sink walks its
             // memory forward.
@@ -512,6 +604,12 @@ unsafe fn compute_block(
             return;
         }
     };
+    let tile_at = |ir: usize, jr: usize| match panel_rows {
+        // SAFETY: (ir, jr) lies in the task's block, inside C.
+        None => unsafe { c.0.add(ir * ldc + jr) },
+        // SAFETY: as above, in panel layout: panel jr / nr, row ir.
+        Some(m) => unsafe { c.0.add((jr / nr) * nr * m + ir * nr) },
+    };
     for pc in (0..k.max(1)).step_by(task.kc) {
         let kc = task.kc.min(k - pc);
         let first = pc == 0;
@@ -519,12 +617,14 @@ unsafe fn compute_block(
         for jr in task.cols.clone().step_by(nr) {
             let b_sliver = b.at(jr, pc);
             let cols = nr.min(task.cols.end - jr);
+            // A panel holds NR columns whatever n is: its tiles are whole
+            // across, and the columns past n are zeroed at the end.
+            let stored = if panel_rows.is_some() { nr } else { cols };
             for ir in task.rows.clone().step_by(mr) {
                 let a_sliver = &a_pack[(ir / mr) * mr * k + pc * mr..];
                 let rows = mr.min(task.rows.end - ir);
-                // SAFETY: (ir, jr) lies in the task's block, inside C.
-                let tile = unsafe { c.0.add(ir * ldc + jr) };
-                if rows == mr && cols == nr {
+                let tile = tile_at(ir, jr);
+                if rows == mr && stored == nr {
                     // SAFETY: the whole MR×NR tile lies in the task's block.
                     unsafe { kernel.run(kc, a_sliver, b_sliver, b.rs, tile, ldc, !first) };
                 } else {
@@ -532,8 +632,8 @@ unsafe fn compute_block(
                     // into a local buffer, then add the valid part.
                     kernel.run_into(kc, a_sliver, b_sliver, b.rs, &mut edge, nr, false);
                     for i in 0..rows {
-                        // SAFETY: rows × cols from (ir, jr) lie in the task's block.
-                        let dst = unsafe { std::slice::from_raw_parts_mut(tile.add(i * ldc), cols) };
+                        // SAFETY: rows × stored from (ir, jr) lie in the task's block.
+                        let dst = unsafe { std::slice::from_raw_parts_mut(tile.add(i * ldc), stored) };
                         for (d, &v) in dst.iter_mut().zip(&edge[i * nr..]) {
                             *d = if first { v } else { *d + v };
                         }
@@ -542,6 +642,14 @@ unsafe fn compute_block(
                 if last {
                     // SAFETY: as for the edge rows just above.
                     unsafe { apply_epilogue(isa, epilogue, tile, ldc, ir, jr, rows, cols) };
+                    if stored > cols {
+                        for i in 0..rows {
+                            // SAFETY: as above; zeros past column n, as packing writes.
+                            unsafe {
+                                std::slice::from_raw_parts_mut(tile.add(i * ldc + cols), stored - cols).fill(0.0)
+                            };
+                        }
+                    }
                 }
             }
         }
@@ -784,6 +892,63 @@ mod tests {
                     assert!(starts.iter().copied().eq(layout.tiles().map(|t| t.0)), "tiles are the layout's");
                 }
             }
+        }
+    }
+
+    /// A gradient GEMM's C written as panels, and the tiles of the GEMM
+    /// that reads them as its B: the same bits as `gemm`, packing, and
+    /// `gemm_tiles` from the matrix, on 1 and 3 threads.
+    #[test]
+    fn panels_and_tiles_from_panels_match_gemm_then_packing_bit_for_bit() {
+        use std::sync::Mutex;
+        // (128, 512, 10): the seed model's dH; then edge tiles and padded
+        // columns, and a reduction deeper than every KC.
+        for isa in Isa::available() {
+            for &(m, n, k) in &[(128, 512, 10), (13, 37, 24), (9, 45, 1100), (130, 33, 7)] {
+                let mut a = matrix(m, k, 21);
+                a[[m - 1, 0]] = f32::INFINITY; // past column n, a panel still holds zeros
+                let b = matrix(k, n, 22);
+                let y = matrix(m, n, 23); // the relu's outputs: zeros and negatives among them
+                let nr = isa.nr();
+                let len = n.div_ceil(nr) * nr * m;
+                for ep in [Epilogue::None, Epilogue::ActivationGrad { output: y.view(), activation: Activation::Relu }]
+                {
+                    let mut c = Array2::zeros((m, n));
+                    gemm(isa, a.view(), b.view(), c.view_mut(), ep, &mut GemmBuffers::default());
+                    let mut want = vec![0f32; len];
+                    crate::kernels::pack::pack_panels(c.view(), nr, &mut want, false);
+                    let x = matrix(k + 3, m, 24); // the next GEMM's A, (k + 3)×m
+                    let tiles_of = |b_panels: Option<&[f32]>| {
+                        let got = Mutex::new(vec![f32::NAN; TileLayout::of(isa, k + 3, n).len()]);
+                        let sink =
+                            |at: usize, tile: &[f32]| got.lock().unwrap()[at..at + tile.len()].copy_from_slice(tile);
+                        let bufs = &mut GemmBuffers::default();
+                        match b_panels {
+                            Some(p) => gemm_tiles_packed_b(isa, x.view(), p, n, &sink, bufs),
+                            None => gemm_tiles(isa, x.view(), c.view(), &sink, bufs),
+                        }
+                        got.into_inner().unwrap()
+                    };
+                    let from_matrix = tiles_of(None);
+                    for threads in [1, 3] {
+                        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                        let mut got = vec![f32::NAN; len + 5];
+                        let mut bufs = GemmBuffers::default();
+                        assert!(fits_panels(isa, &a.view(), &b.view(), &bufs));
+                        pool.install(|| gemm_into_panels(isa, a.view(), b.view(), &mut got, ep, &mut bufs));
+                        let same = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(same(&got[..len], &want), "{isa:?} ({m},{n},{k}) {threads}T");
+                        assert!(got[len..].iter().all(|v| v.is_nan()), "{isa:?}: wrote past the panels");
+                        let from_panels = pool.install(|| tiles_of(Some(&got)));
+                        assert!(same(&from_panels, &from_matrix), "{isa:?} ({m},{n},{k}) tiles {threads}T");
+                    }
+                }
+            }
+            // The shapes gemm computes otherwise: two rows, a narrow C.
+            let bufs = GemmBuffers::default();
+            let (a2, b5) = (matrix(2, 40, 1), matrix(40, 5, 2));
+            assert!(!fits_panels(isa, &a2.view(), &matrix(40, 64, 3).view(), &bufs));
+            assert!(!fits_panels(isa, &matrix(40, 40, 4).view(), &b5.view(), &bufs));
         }
     }
 

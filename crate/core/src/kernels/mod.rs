@@ -16,7 +16,9 @@ pub mod rows;
 pub(crate) mod vector;
 
 pub use activation::{scale_by_derivative, scale_by_input_derivative, softmax_backward_rows, softmax_rows, Activation};
-pub use gemm::{gemm, gemm_tiles, Epilogue, GemmBuffers, TileLayout, TileSink};
+pub use gemm::{
+    fits_panels, gemm, gemm_into_panels, gemm_tiles, gemm_tiles_packed_b, Epilogue, GemmBuffers, TileLayout, TileSink,
+};
 pub use isa::Isa;
 pub use packed::{PackedA, PackedB};
 pub use rmsprop::RmsPropStep;

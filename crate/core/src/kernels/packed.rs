@@ -114,21 +114,21 @@ impl PackedB {
 /// A float buffer whose usable part starts on a 64-byte boundary, so packed B
 /// rows never straddle cache lines needlessly.
 #[derive(Default)]
-pub(super) struct AlignedBuf {
+pub(crate) struct AlignedBuf {
     raw: Vec<f32>,
 }
 
 const ALIGN_FLOATS: usize = 16;
 
 impl AlignedBuf {
-    pub(super) fn with_len(len: usize) -> crate::error::Result<Self> {
+    pub(crate) fn with_len(len: usize) -> crate::error::Result<Self> {
         let total = len.saturating_add(ALIGN_FLOATS);
         Ok(AlignedBuf { raw: crate::alloc::zeroed(total, "GEMM packing buffers")? })
     }
 
     /// The aligned region of `len` floats; grows (allocates) only when a caller
     /// did not size the workspace for this GEMM.
-    pub(super) fn slice(&mut self, len: usize) -> &mut [f32] {
+    pub(crate) fn slice(&mut self, len: usize) -> &mut [f32] {
         if self.raw.len() < len + ALIGN_FLOATS {
             self.raw = vec![0.0; len + ALIGN_FLOATS];
         }

@@ -84,6 +84,16 @@ pub fn column_sums(isa: Isa, m: ArrayView2<f32>, out: &mut [f32]) {
     }
 }
 
+/// `column_sums` of a k-row matrix held in panels of `width` columns
+/// (`pack_panels`'s layout, as `gemm_into_panels` writes it): the same
+/// sums, in the same order, so the same bits.
+pub fn panel_column_sums(isa: Isa, panels: &[f32], k: usize, width: usize, out: &mut [f32]) {
+    assert!(width > 0 && panels.len() >= out.len().div_ceil(width) * width * k, "panel_column_sums: panels too short");
+    for (q, out) in out.chunks_mut(width).enumerate() {
+        columns(isa, |_| 1.0, k, &panels[q * width * k..], width, 0, out);
+    }
+}
+
 /// `out` = Σ_{p<k} a(p)·B[p, j0..j0 + out.len()].
 fn columns(isa: Isa, a: impl Fn(usize) -> f32, k: usize, b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
     match isa.level() {
@@ -220,8 +230,14 @@ mod tests {
             for isa in Isa::available() {
                 let mut got = vec![f32::NAN; n];
                 column_sums(isa, m.view(), &mut got);
-                let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "{isa:?} at {k}×{n}");
+                let same = |got: &[f32]| got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same(&got), "{isa:?} at {k}×{n}");
+                let nr = isa.nr();
+                let mut panels = vec![f32::NAN; n.div_ceil(nr) * nr * k];
+                crate::kernels::pack::pack_panels(m.view(), nr, &mut panels, false);
+                let mut got = vec![f32::NAN; n];
+                panel_column_sums(isa, &panels, k, nr, &mut got);
+                assert!(same(&got), "{isa:?} at {k}×{n} from panels");
             }
         }
     }

@@ -36,7 +36,7 @@ impl ActivationLayer {
         if !at_preactivation {
             to_preactivation(isa, self.activation, y, x.as_slice().expect("contiguous"), dy.view_mut());
         }
-        if let Some(InputGrad { mut dx, fold }) = input {
+        if let Some(InputGrad { mut dx, fold, .. }) = input {
             debug_assert!(fold.is_none(), "only Dense folds the layer below's activation");
             dx.assign(&dy);
         }
@@ -69,12 +69,13 @@ mod tests {
                     y: y.view(),
                     dy: dy.view_mut(),
                     at_preactivation: false,
-                    input: Some(InputGrad { dx: dx.view_mut(), fold: None }),
+                    input: Some(InputGrad { dx: dx.view_mut(), fold: None, panels: None }),
                     dparams: &mut [],
                     scratch: &mut [],
                     gemm: &mut gemm,
                     gemm_side: &mut side,
                     kernel_tiles: None,
+                    dy_panels: None,
                 },
             );
             let objective = |x: &Array2<f32>| {

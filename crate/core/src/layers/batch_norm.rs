@@ -297,12 +297,13 @@ mod tests {
                 y: y.view(),
                 dy: dy.view_mut(),
                 at_preactivation: true,
-                input: Some(InputGrad { dx: dx.view_mut(), fold: None }),
+                input: Some(InputGrad { dx: dx.view_mut(), fold: None, panels: None }),
                 dparams: &mut dparams,
                 scratch: &mut scratch,
                 gemm: &mut GemmBuffers::default(),
                 gemm_side: &mut GemmBuffers::default(),
                 kernel_tiles: None,
+                dy_panels: None,
             },
         );
         let objective = |params: &[f32], x: &Array2<f32>| {

@@ -5,8 +5,11 @@ use super::initializers::Initializer;
 use super::regularizer::Regularizer;
 use super::{to_preactivation, Backward, InputGrad, Pass};
 use crate::error::{Error, Result};
-use crate::kernels::rows::column_sums;
-use crate::kernels::{gemm, gemm_tiles, softmax_backward_rows, softmax_rows, Activation, Epilogue, GemmBuffers, Isa};
+use crate::kernels::rows::{column_sums, panel_column_sums};
+use crate::kernels::{
+    fits_panels, gemm, gemm_into_panels, gemm_tiles, gemm_tiles_packed_b, softmax_backward_rows, softmax_rows,
+    Activation, Epilogue, GemmBuffers, Isa,
+};
 use crate::params::{ParamRef, ParamsBuilder};
 use crate::rng::Rng;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -141,22 +144,43 @@ impl Dense {
     /// dW, db and (when asked) dX, from the gradient at the output. dW and
     /// dX are independent GEMMs and run side by side.
     pub fn backward(&self, isa: Isa, params: &[f32], b: Backward) {
-        let Backward { x, y, mut dy, at_preactivation, input, dparams, scratch, gemm, gemm_side, kernel_tiles } = b;
+        let Backward {
+            x,
+            y,
+            mut dy,
+            at_preactivation,
+            input,
+            dparams,
+            scratch,
+            gemm,
+            gemm_side,
+            kernel_tiles,
+            dy_panels,
+        } = b;
+        assert!(
+            dy_panels.is_none() || (at_preactivation && kernel_tiles.is_some()),
+            "dense: panels of a folded gradient"
+        );
         if !at_preactivation {
             to_preactivation(isa, self.activation, y, scratch.first().map_or(&[], |z| &z[..]), dy.view_mut());
         }
         let dz = dy.view();
         let (i, u) = (self.input_dim, self.units);
         let (dk, db) = self.split_gradients(dparams);
-        let mut kernel_grads = |gemm: &mut GemmBuffers| match kernel_tiles {
-            Some(sink) => gemm_tiles(isa, x.t(), dz, sink, gemm),
-            None => kernel_gradient(isa, x, dz, ArrayViewMut2::from_shape((i, u), dk).expect("sized"), gemm),
+        let mut kernel_grads = |gemm: &mut GemmBuffers| match (kernel_tiles, dy_panels) {
+            (Some(sink), Some(panels)) => gemm_tiles_packed_b(isa, x.t(), panels, u, sink, gemm),
+            (Some(sink), None) => gemm_tiles(isa, x.t(), dz, sink, gemm),
+            _ => kernel_gradient(isa, x, dz, ArrayViewMut2::from_shape((i, u), dk).expect("sized"), gemm),
+        };
+        let bias_grads = move |db: &mut [f32]| match dy_panels {
+            Some(panels) => panel_column_sums(isa, panels, dz.nrows(), isa.nr(), db),
+            None => column_sums(isa, dz, db),
         };
         let weight_grads = move |gemm: &mut GemmBuffers| match db {
             // Beside the GEMM, not after it: run after it, the sums left
             // every other thread idle until they were done.
             Some(db) => {
-                let ((), ()) = rayon::join(move || kernel_grads(gemm), || column_sums(isa, dz, db));
+                let ((), ()) = rayon::join(move || kernel_grads(gemm), || bias_grads(db));
             }
             None => kernel_grads(gemm),
         };
@@ -213,6 +237,18 @@ impl Dense {
         }
     }
 
+    /// Whether `input_gradient` can write dZ·Wᵀ as panels (`InputGrad::panels`)
+    /// for this dZ with these buffers.
+    pub fn input_gradient_fits_panels(
+        &self,
+        isa: Isa,
+        params: &[f32],
+        dz: ArrayView2<f32>,
+        bufs: &GemmBuffers,
+    ) -> bool {
+        fits_panels(isa, &dz, &self.kernel(params).t(), bufs)
+    }
+
     /// The gradient at the input, dZ·Wᵀ, from dZ (the gradient at this
     /// layer's pre-activation). With `fold`, the activation f that produced
     /// x (the layer below's) is folded in: (dZ·Wᵀ) ⊙ f'(x), with f' in the
@@ -227,8 +263,18 @@ impl Dense {
         input: InputGrad,
         bufs: &mut GemmBuffers,
     ) {
-        let InputGrad { mut dx, fold } = input;
+        let InputGrad { mut dx, fold, panels } = input;
         let w = self.kernel(params);
+        if let Some(panels) = panels {
+            let ep = match fold.filter(|&a| a != Activation::Linear) {
+                Some(prev) => {
+                    assert!(prev.is_elementwise(), "dense: panels fold elementwise activations only");
+                    Epilogue::ActivationGrad { output: x, activation: prev }
+                }
+                None => Epilogue::None,
+            };
+            return gemm_into_panels(isa, dz, w.t(), panels, ep, bufs);
+        }
         let Some(prev) = fold.filter(|&a| a != Activation::Linear) else {
             return gemm(isa, dz, w.t(), dx, Epilogue::None, bufs);
         };

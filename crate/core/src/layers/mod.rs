@@ -63,6 +63,11 @@ pub struct Pass {
 pub struct InputGrad<'a> {
     pub dx: ArrayViewMut2<'a, f32>,
     pub fold: Option<Activation>,
+    /// When set, the gradient goes here instead of into `dx`, laid out as
+    /// the B operand of the first layer's kernel-gradient GEMM
+    /// (`gemm_into_panels`), which then reads it without packing it
+    /// (`Plan::first_grad_in_panels`; only Dense, above the first layer).
+    pub panels: Option<&'a mut [f32]>,
 }
 
 /// A layer's buffers for one backward pass.
@@ -85,6 +90,10 @@ pub struct Backward<'a> {
     /// For the first layer, when the step updates its kernel in tiles: where
     /// the kernel gradient's tiles go instead of `dparams` (tiled_kernel.rs).
     pub kernel_tiles: Option<&'a TileSink<'a>>,
+    /// With `kernel_tiles`, when the layer above wrote the gradient at this
+    /// layer's pre-activation as panels (`InputGrad::panels`): those
+    /// panels, read instead of `dy`.
+    pub dy_panels: Option<&'a [f32]>,
 }
 
 impl Layer {
