@@ -24,7 +24,7 @@ impl ActivationLayer {
     pub fn forward(&self, isa: Isa, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>) {
         y.assign(&x);
         if self.activation == Activation::Softmax {
-            softmax_rows(y);
+            softmax_rows(isa, y);
         } else {
             bias_activation(isa, self.activation, y.as_slice_mut().expect("workspace buffers are contiguous"), &[]);
         }

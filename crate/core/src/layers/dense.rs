@@ -233,7 +233,7 @@ impl Dense {
         let ep = Epilogue::BiasActivation { bias, activation: fused };
         gemm(isa, x, self.kernel(params), y.view_mut(), ep, bufs);
         if self.activation == Activation::Softmax {
-            softmax_rows(y);
+            softmax_rows(isa, y);
         }
     }
 
