@@ -14,7 +14,7 @@
 use super::activation::Activation;
 use super::bf16::{self, gemm_bf16, Bf16Buffers, Bf16Kernel};
 use super::isa::Isa;
-use super::microkernel::{Kernel, MAX_TILE};
+use super::microkernel::{Kernel, Store, MAX_TILE};
 use super::narrow::{self, narrow_product};
 use super::pack::{pack_panels, transpose};
 use super::packed::{AlignedBuf, PackedA, PackedB};
@@ -610,6 +610,17 @@ unsafe fn compute_block(
         // SAFETY: as above, in panel layout: panel jr / nr, row ir.
         Some(m) => unsafe { c.0.add((jr / nr) * nr * m + ir * nr) },
     };
+    // A relu's gradient fold is fused into the kernels' stores (`Store`) on
+    // the tiles that lie whole inside C; the others take the epilogue.
+    let relu_mask = match *epilogue {
+        Epilogue::ActivationGrad { output, activation: Activation::Relu } => {
+            let (rs, cs) = (output.strides()[0], output.strides()[1]);
+            let fits = output.nrows() >= task.rows.end && output.ncols() >= task.cols.end;
+            assert!(fits && cs == 1 && rs >= 0, "epilogue: outputs too small or rows not contiguous");
+            Some((output.as_ptr(), rs as usize))
+        }
+        _ => None,
+    };
     for pc in (0..k.max(1)).step_by(task.kc) {
         let kc = task.kc.min(k - pc);
         let first = pc == 0;
@@ -624,9 +635,16 @@ unsafe fn compute_block(
                 let a_sliver = &a_pack[(ir / mr) * mr * k + pc * mr..];
                 let rows = mr.min(task.rows.end - ir);
                 let tile = tile_at(ir, jr);
+                let masked = relu_mask.filter(|_| last && rows == mr && cols == nr);
                 if rows == mr && stored == nr {
-                    // SAFETY: the whole MR×NR tile lies in the task's block.
-                    unsafe { kernel.run(kc, a_sliver, b_sliver, b.rs, tile, ldc, !first) };
+                    let store = match masked {
+                        // The outputs' MR×NR block at (ir, jr): inside them (asserted above).
+                        Some((y, ldy)) => Store::relu_masked(!first, y.wrapping_add(ir * ldy + jr), ldy),
+                        None => Store::plain(!first),
+                    };
+                    // SAFETY: the whole MR×NR tile lies in the task's block,
+                    // and a mask's block in the outputs.
+                    unsafe { kernel.run(kc, a_sliver, b_sliver, b.rs, tile, ldc, store) };
                 } else {
                     // Edge tile: compute the full MR×NR on the zero-padded panels
                     // into a local buffer, then add the valid part.
@@ -639,16 +657,14 @@ unsafe fn compute_block(
                         }
                     }
                 }
-                if last {
+                if last && masked.is_none() {
                     // SAFETY: as for the edge rows just above.
                     unsafe { apply_epilogue(isa, epilogue, tile, ldc, ir, jr, rows, cols) };
-                    if stored > cols {
-                        for i in 0..rows {
-                            // SAFETY: as above; zeros past column n, as packing writes.
-                            unsafe {
-                                std::slice::from_raw_parts_mut(tile.add(i * ldc + cols), stored - cols).fill(0.0)
-                            };
-                        }
+                }
+                if last && stored > cols {
+                    for i in 0..rows {
+                        // SAFETY: as above; zeros past column n, as packing writes.
+                        unsafe { std::slice::from_raw_parts_mut(tile.add(i * ldc + cols), stored - cols).fill(0.0) };
                     }
                 }
             }

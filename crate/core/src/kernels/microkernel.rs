@@ -12,6 +12,7 @@
 //! The scalar twin shares the contract; SIMD results differ from it only by
 //! the FMA's single rounding, which the tests allow for.
 
+use super::activation::Activation;
 use super::isa::{Isa, Level};
 use super::vector::F32s;
 
@@ -20,9 +21,36 @@ use super::vector::F32s;
 /// # Safety
 /// `a` holds `k·MR` floats, `b` holds `k` rows of NR floats at stride
 /// `rs_b`; `c` is valid for reads and writes of MR rows of NR floats at row
-/// stride `rs_c`, untouched by any other thread meanwhile; the CPU supports
-/// the kernel's instruction set.
-type KernelFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, bool);
+/// stride `rs_c`, untouched by any other thread meanwhile; the `Store`'s
+/// mask, if any, is valid for reads of MR rows of NR floats at its stride;
+/// the CPU supports the kernel's instruction set.
+type KernelFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize, Store);
+
+/// How a kernel finishes its tile T = A·B: C ← T, or C ← C + T when
+/// `accumulate`; then, with a mask, each element times 1 where the mask's
+/// float at the same place is above zero and 0 elsewhere. That is the relu
+/// fold of a dX GEMM (`Epilogue::ActivationGrad`, the mask the relu's
+/// outputs), done before the tile is stored rather than on the stored
+/// tile: for the seed model's dZ·W2ᵀ, 11.8 µs a step became 9.5.
+#[derive(Clone, Copy)]
+pub struct Store {
+    accumulate: bool,
+    mask: *const f32,
+    rs_mask: usize,
+}
+
+impl Store {
+    /// No mask.
+    pub fn plain(accumulate: bool) -> Store {
+        Store { accumulate, mask: std::ptr::null(), rs_mask: 0 }
+    }
+
+    /// With the relu mask of the MR×NR floats at `mask`, rows `rs_mask`
+    /// apart; `Kernel::run`'s contract covers reading them.
+    pub fn relu_masked(accumulate: bool, mask: *const f32, rs_mask: usize) -> Store {
+        Store { accumulate, mask, rs_mask }
+    }
+}
 
 /// One microkernel and its tile. Kernels come only from an [`Isa`], so
 /// holding one proves the CPU runs it; its fields are private so that the
@@ -53,21 +81,22 @@ impl Kernel {
         self.nr
     }
 
-    /// C_tile (+)= A·B; `accumulate` adds to C instead of overwriting it.
+    /// C_tile (+)= A·B, finished as `store` says.
     ///
     /// # Safety
     /// `c` is valid for reads and writes of MR rows of NR floats at row
-    /// stride `rs_c`, and no other thread touches them meanwhile.
+    /// stride `rs_c`, and no other thread touches them meanwhile; a mask in
+    /// `store` is valid for reads of MR rows of NR floats at its stride.
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: *mut f32, rs_c: usize, accumulate: bool) {
+    pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: *mut f32, rs_c: usize, store: Store) {
         assert!(rs_b >= self.nr, "microkernel B stride below NR");
         let b_len = if k == 0 { 0 } else { (k - 1) * rs_b + self.nr };
         assert!(a.len() >= k * self.mr && b.len() >= b_len, "microkernel slivers too short");
         // SAFETY: the slivers were checked above; `f` computes the MR×NR tile
         // of this Kernel, which only an Isa (detected) hands out; the caller
         // vouches for `c`.
-        unsafe { (self.f)(k, a.as_ptr(), b.as_ptr(), rs_b, c, rs_c, accumulate) }
+        unsafe { (self.f)(k, a.as_ptr(), b.as_ptr(), rs_b, c, rs_c, store) }
     }
 
     /// `run` into a tile held in `c` (row stride `rs_c` ≥ NR).
@@ -75,7 +104,7 @@ impl Kernel {
     pub fn run_into(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: &mut [f32], rs_c: usize, accumulate: bool) {
         assert!(rs_c >= self.nr && c.len() >= (self.mr - 1) * rs_c + self.nr, "microkernel C tile too short");
         // SAFETY: checked just above; `c` is exclusively borrowed.
-        unsafe { self.run(k, a, b, rs_b, c.as_mut_ptr(), rs_c, accumulate) }
+        unsafe { self.run(k, a, b, rs_b, c.as_mut_ptr(), rs_c, Store::plain(accumulate)) }
     }
 }
 
@@ -179,7 +208,7 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
     rs_b: usize,
     c: *mut f32,
     rs_c: usize,
-    accumulate: bool,
+    store: Store,
 ) {
     // SAFETY: the caller guarantees the sliver lengths (see # Safety).
     let a = unsafe { std::slice::from_raw_parts(a, k * MR) };
@@ -197,8 +226,14 @@ unsafe fn kernel_scalar<const MR: usize, const NR: usize>(
         // SAFETY: the caller guarantees MR rows of NR floats at stride rs_c,
         // and each row's slice is dropped before the next is made.
         let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * rs_c), NR) };
-        for (dst, &v) in row.iter_mut().zip(acc_row) {
-            *dst = if accumulate { *dst + v } else { v };
+        for (j, (dst, &v)) in row.iter_mut().zip(acc_row).enumerate() {
+            let v = if store.accumulate { *dst + v } else { v };
+            *dst = if store.mask.is_null() {
+                v
+            } else {
+                // SAFETY: the caller guarantees MR rows of NR mask floats.
+                v * Activation::Relu.derivative_from_output(unsafe { *store.mask.add(i * store.rs_mask + j) })
+            };
         }
     }
 }
@@ -217,7 +252,7 @@ unsafe fn tile<S: F32s, const MR: usize>(
     rs_b: usize,
     c: *mut f32,
     rs_c: usize,
-    accumulate: bool,
+    store: Store,
 ) {
     // SAFETY: the caller vouches for the ISA and for k steps of A (MR floats
     // each) and B (2·N floats at stride rs_b), and for MR rows of 2·N floats
@@ -239,9 +274,15 @@ unsafe fn tile<S: F32s, const MR: usize>(
         for (i, row) in acc.iter().enumerate() {
             let dst = c.add(i * rs_c);
             let (mut lo, mut hi) = (row[0], row[1]);
-            if accumulate {
+            if store.accumulate {
                 lo = S::add(lo, S::load(dst));
                 hi = S::add(hi, S::load(dst.add(S::N)));
+            }
+            if !store.mask.is_null() {
+                // As relu.rs's epilogue: the same bits.
+                let y = store.mask.add(i * store.rs_mask);
+                lo = S::mul(lo, S::positive_to_one(S::load(y)));
+                hi = S::mul(hi, S::positive_to_one(S::load(y.add(S::N))));
             }
             S::store(dst, lo);
             S::store(dst.add(S::N), hi);
@@ -270,10 +311,10 @@ mod avx2 {
         rs_b: usize,
         c: *mut f32,
         rs_c: usize,
-        accumulate: bool,
+        store: super::Store,
     ) {
         // SAFETY: this function's contract is `tile`'s, for AVX2.
-        unsafe { super::tile::<Avx2, MR>(k, a, b, rs_b, c, rs_c, accumulate) }
+        unsafe { super::tile::<Avx2, MR>(k, a, b, rs_b, c, rs_c, store) }
     }
 }
 
@@ -298,10 +339,10 @@ mod avx512 {
         rs_b: usize,
         c: *mut f32,
         rs_c: usize,
-        accumulate: bool,
+        store: super::Store,
     ) {
         // SAFETY: this function's contract is `tile`'s, for AVX-512.
-        unsafe { super::tile::<Avx512, MR>(k, a, b, rs_b, c, rs_c, accumulate) }
+        unsafe { super::tile::<Avx512, MR>(k, a, b, rs_b, c, rs_c, store) }
     }
 }
 
@@ -325,10 +366,10 @@ mod neon {
         rs_b: usize,
         c: *mut f32,
         rs_c: usize,
-        accumulate: bool,
+        store: super::Store,
     ) {
         // SAFETY: this function's contract is `tile`'s, for NEON.
-        unsafe { super::tile::<Neon, MR>(k, a, b, rs_b, c, rs_c, accumulate) }
+        unsafe { super::tile::<Neon, MR>(k, a, b, rs_b, c, rs_c, store) }
     }
 }
 
@@ -370,6 +411,59 @@ mod tests {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// The relu mask fused into the store gives the bits of storing the
+    /// tile and then running relu.rs's epilogue on it, with and without
+    /// accumulation, on every kernel: masks of zeros, ±0, NaN and negatives.
+    #[test]
+    fn masked_stores_equal_the_relu_epilogue_bit_for_bit() {
+        for isa in Isa::available() {
+            for kern in isa.all_kernels() {
+                let (mr, nr, k) = (kern.mr, kern.nr, 19);
+                let a: Vec<f32> = (0..k * mr).map(|x| ((x * 37 % 101) as f32 - 50.0) / 25.0).collect();
+                let b: Vec<f32> = (0..k * nr).map(|x| ((x * 53 % 97) as f32 - 48.0) / 24.0).collect();
+                let rs_y = nr + 7;
+                let special = [0.0, -0.0, f32::NAN, -1.0, 1e-30, f32::INFINITY];
+                let y: Vec<f32> = (0..mr * rs_y)
+                    .map(|x| if x % 5 == 0 { special[x / 5 % 6] } else { (x % 7) as f32 - 3.0 })
+                    .collect();
+                for accumulate in [false, true] {
+                    let rs_c = nr + 3;
+                    let start: Vec<f32> = (0..mr * rs_c).map(|x| x as f32 * 0.5 - 9.0).collect();
+                    let mut want = start.clone();
+                    kern.run_into(k, &a, &b, nr, &mut want, rs_c, accumulate);
+                    // SAFETY: MR rows of NR floats in both, at their strides.
+                    unsafe {
+                        crate::kernels::activation::scale_by_derivative_block(
+                            isa,
+                            Activation::Relu,
+                            want.as_mut_ptr(),
+                            rs_c,
+                            y.as_ptr(),
+                            rs_y,
+                            mr,
+                            nr,
+                        )
+                    };
+                    let mut got = start.clone();
+                    // SAFETY: MR rows of NR floats of C and of the mask, at their strides.
+                    unsafe {
+                        kern.run(
+                            k,
+                            &a,
+                            &b,
+                            nr,
+                            got.as_mut_ptr(),
+                            rs_c,
+                            Store::relu_masked(accumulate, y.as_ptr(), rs_y),
+                        )
+                    };
+                    let same = got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits());
+                    assert!(same, "{isa:?} {mr}x{nr} accumulate={accumulate}");
                 }
             }
         }
