@@ -179,7 +179,7 @@ pub fn gemm(
             multiply(isa, b.t(), BOperand::View(a.t()), Out::matrix(&mut ct_view), pa, pb, None, &Epilogue::None);
             transpose_out(ct, c.view_mut());
         }
-        Route::Packed => return multiply_packed(isa, a, b, Out::matrix(&mut c), bufs, &epilogue),
+        Route::Packed => return multiply_packed(isa, a, BOperand::View(b), Out::matrix(&mut c), bufs, &epilogue),
     }
     // SAFETY: C is exclusively borrowed here and is m×n at row stride ldc.
     unsafe { apply_epilogue(isa, &epilogue, c.as_mut_ptr(), ldc, 0, 0, m, n) };
@@ -235,7 +235,7 @@ pub fn gemm_into_panels(
     assert_eq!(b.nrows(), a.ncols(), "gemm: inner dimensions differ");
     assert!(fits_panels(isa, &a, &b, bufs), "gemm_into_panels: a shape the packed kernels do not compute");
     let panels = &mut panels[..n.div_ceil(nr) * nr * m];
-    multiply_packed(isa, a, b, Out::Panels { c: SharedMut(panels.as_mut_ptr()), m }, bufs, &epilogue);
+    multiply_packed(isa, a, BOperand::View(b), Out::Panels { c: SharedMut(panels.as_mut_ptr()), m }, bufs, &epilogue);
 }
 
 /// `gemm_tiles` with B (k×n, k = A's columns) handed over already packed
@@ -253,19 +253,26 @@ pub fn gemm_tiles_packed_b(
         return;
     }
     let b = BOperand::Packed { data: &b_panels[..n.div_ceil(nr) * nr * k], k, n };
-    let GemmBuffers { a: pa, b: pb, kept_a, .. } = bufs;
-    let mr = isa.kernel_for(m).mr();
-    let kept_a = kept_a.iter_mut().find_map(|p| p.of(&a, mr));
-    multiply(isa, a, b, Out::Tiles(sink), pa, pb, kept_a, &Epilogue::None);
+    multiply_packed(isa, a, b, Out::Tiles(sink), bufs, &Epilogue::None);
 }
 
 /// `multiply` with whatever operands `bufs` keeps packed.
-fn multiply_packed(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, out: Out, bufs: &mut GemmBuffers, ep: &Epilogue) {
+fn multiply_packed<'a>(
+    isa: Isa,
+    a: ArrayView2<f32>,
+    b: BOperand<'a>,
+    out: Out,
+    bufs: &'a mut GemmBuffers,
+    ep: &Epilogue,
+) {
     let GemmBuffers { a: pa, b: pb, kept, kept_a, .. } = bufs;
-    let (k, n) = b.dim();
-    let b = match kept.as_mut().and_then(|p| p.of(&b, isa.nr())) {
-        Some(data) => BOperand::Packed { data, k, n },
-        None => BOperand::View(b),
+    // A B kept packed (the first kernel's panels) is read as it is.
+    let b = match b {
+        BOperand::View(view) => match kept.as_mut().and_then(|p| p.of(&view, isa.nr())) {
+            Some(data) => BOperand::Packed { data, k: view.nrows(), n: view.ncols() },
+            None => b,
+        },
+        BOperand::Packed { .. } => b,
     };
     let mr = isa.kernel_for(a.nrows()).mr();
     let kept_a = kept_a.iter_mut().find_map(|p| p.of(&a, mr));
@@ -292,7 +299,7 @@ pub fn gemm_tiles(isa: Isa, a: ArrayView2<f32>, b: ArrayView2<f32>, sink: &TileS
     if a.nrows() == 0 || b.ncols() == 0 {
         return;
     }
-    multiply_packed(isa, a, b, Out::Tiles(sink), bufs, &Epilogue::None);
+    multiply_packed(isa, a, BOperand::View(b), Out::Tiles(sink), bufs, &Epilogue::None);
 }
 
 /// Where `gemm_tiles` on `isa` hands over each tile of an m×n C: panels of
@@ -614,10 +621,7 @@ unsafe fn compute_block(
     // the tiles that lie whole inside C; the others take the epilogue.
     let relu_mask = match *epilogue {
         Epilogue::ActivationGrad { output, activation: Activation::Relu } => {
-            let (rs, cs) = (output.strides()[0], output.strides()[1]);
-            let fits = output.nrows() >= task.rows.end && output.ncols() >= task.cols.end;
-            assert!(fits && cs == 1 && rs >= 0, "epilogue: outputs too small or rows not contiguous");
-            Some((output.as_ptr(), rs as usize))
+            Some((output.as_ptr(), output_rows(&output, task.rows.end, task.cols.end)))
         }
         _ => None,
     };
@@ -638,7 +642,7 @@ unsafe fn compute_block(
                 let masked = relu_mask.filter(|_| last && rows == mr && cols == nr);
                 if rows == mr && stored == nr {
                     let store = match masked {
-                        // The outputs' MR×NR block at (ir, jr): inside them (asserted above).
+                        // The outputs' MR×NR block at (ir, jr): inside them (output_rows checked).
                         Some((y, ldy)) => Store::relu_masked(!first, y.wrapping_add(ir * ldy + jr), ldy),
                         None => Store::plain(!first),
                     };
@@ -672,6 +676,16 @@ unsafe fn compute_block(
     }
 }
 
+/// The row stride of the layer outputs an `Epilogue::ActivationGrad` reads,
+/// after checking that they reach row `rows_end` and column `cols_end` and
+/// that each row's elements are contiguous.
+fn output_rows(output: &ArrayView2<f32>, rows_end: usize, cols_end: usize) -> usize {
+    assert!(rows_end <= output.nrows() && cols_end <= output.ncols(), "epilogue: outputs too small");
+    let (rs, cs) = (output.strides()[0], output.strides()[1]);
+    assert!((cs == 1 || output.ncols() <= 1) && rs >= 0, "layer outputs have contiguous rows");
+    rs as usize
+}
+
 /// # Safety
 /// `tile` addresses `rows`×`cols` floats at row stride `ldc`, which no other
 /// thread touches meanwhile; it is C's block from row i0 and column j0.
@@ -695,12 +709,9 @@ pub(super) unsafe fn apply_epilogue(
             unsafe { bias_activation_block(isa, activation, tile, ldc, rows, cols, bias) }
         }
         Epilogue::ActivationGrad { output, activation } => {
-            assert!(i0 + rows <= output.nrows() && j0 + cols <= output.ncols(), "epilogue: outputs too small");
-            let (rs, cs) = (output.strides()[0], output.strides()[1]);
-            assert!((cs == 1 || output.ncols() <= 1) && rs >= 0, "layer outputs have contiguous rows");
-            let ldy = rs as usize;
+            let ldy = output_rows(&output, i0 + rows, j0 + cols);
             // SAFETY: the tile is the caller's; the outputs' block (i0, j0),
-            // rows × cols, lies in `output` (asserted above) with
+            // rows × cols, lies in `output` (output_rows checked) with
             // contiguous rows at stride ldy.
             unsafe {
                 let y = output.as_ptr().add(i0 * ldy + j0);
