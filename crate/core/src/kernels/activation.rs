@@ -391,12 +391,10 @@ pub fn softmax_rows(isa: Isa, mut z: ArrayViewMut2<f32>) {
         return;
     }
     let Some(flat) = z.as_slice_mut() else {
-        for mut row in z.rows_mut() {
-            let mut buf = row.to_vec();
-            softmax_rows(isa, ArrayViewMut2::from_shape((1, cols), &mut buf[..]).expect("one row"));
-            row.iter_mut().zip(&buf).for_each(|(v, &p)| *v = p);
-        }
-        return;
+        // Not a workspace's rows (those are contiguous): a contiguous copy.
+        let mut copy = z.to_owned();
+        softmax_rows(isa, copy.view_mut());
+        return z.assign(&copy);
     };
     for row in flat.chunks_exact_mut(cols) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
