@@ -11,6 +11,16 @@
 //! on 1 thread, 0.387–0.408 to 0.355–0.371 s on 2 (a noisy hour), and
 //! 2.11–2.16 to 1.86–1.92 s at hidden 2048 on 1 thread.
 //!
+//! The update still costs about 40 µs a step on 1 thread and 25–30 on 2
+//! (profile_fit on the seed model with the tiles' update skipped; 17 µs at
+//! hidden 256, 70–110 at 1024: linear in the weights). It does not hide
+//! behind the GEMM: RMSprop's kernel spends 11 floating-point operations
+//! on each vector of weights (kernels/rmsprop.rs), on the pipes the GEMM's
+//! multiply-adds need. Computing each tile in 2–8 resumed pieces of its
+//! reduction and updating the previous tile's rows between them made the
+//! backward pass 16–140 µs slower on 1 thread, as every piece stores and
+//! reloads the accumulators; prefetching 1–2 tiles ahead changed nothing.
+//!
 //! During `FitRun::advance`, between `enter_tiles` and `leave_tiles`, the
 //! kernel's panels and its slots in tile layout hold the truth and the
 //! arena's copies are stale; nothing outside the fit loop can see the model
