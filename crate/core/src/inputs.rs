@@ -46,6 +46,14 @@ impl Inputs<'_> {
         self.len() == 0
     }
 
+    /// Bytes a value takes here.
+    pub(crate) fn bytes_per_value(&self) -> usize {
+        match self {
+            Inputs::F32(_) => 4,
+            Inputs::Bytes { .. } => 1,
+        }
+    }
+
     /// Asks the CPU to fetch values `start..start + len` into cache ahead of
     /// a copy: a batch's rows lie scattered over the dataset, and fetched
     /// one after another each waits on memory.
