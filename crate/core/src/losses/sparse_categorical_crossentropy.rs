@@ -31,15 +31,36 @@ pub fn check_labels(labels: &[i32], classes: usize) -> Result<()> {
 /// accuracy stays unweighted, as Keras's compiled metrics are.
 pub fn totals(output: ArrayView2<f32>, labels: &[i32], weights: Option<&[f32]>) -> LossTotals {
     let mut t = LossTotals { count: labels.len(), ..Default::default() };
-    for (i, (row, &y)) in output.rows().into_iter().zip(labels).enumerate() {
-        let sum: f64 = row.iter().map(|&p| clip(p) as f64).sum();
-        let loss = sum.ln() - (clip(row[y as usize]) as f64).ln();
-        t.loss_sum += weights.map_or(loss, |w| loss * w[i] as f64);
-        if argmax(row.iter().copied()) == y as usize {
-            t.correct += 1.0;
+    let weight = |i: usize| weights.map(|w| w[i]);
+    // Rows as plain slices where they are: with 10 classes, ndarray's
+    // per-row iterators cost more than the arithmetic.
+    match output.as_slice() {
+        Some(flat) => {
+            let rows = flat.chunks_exact(output.ncols().max(1));
+            for (i, (row, &y)) in rows.zip(labels).enumerate() {
+                add_row(&mut t, row.iter().copied(), y as usize, weight(i));
+            }
+        }
+        None => {
+            for (i, (row, &y)) in output.rows().into_iter().zip(labels).enumerate() {
+                add_row(&mut t, row.iter().copied(), y as usize, weight(i));
+            }
         }
     }
     t
+}
+
+/// One row's loss (times its sample weight), and whether it is right.
+fn add_row(t: &mut LossTotals, row: impl Iterator<Item = f32> + Clone, y: usize, weight: Option<f32>) {
+    let sum: f64 = row.clone().map(|p| clip(p) as f64).sum();
+    let p_y = row.clone().nth(y).expect("labels were checked against the outputs");
+    // One logarithm a row, of the quotient: with two, the seed model's
+    // loss took 2.7 µs a step instead of 2.0.
+    let loss = (sum / clip(p_y) as f64).ln();
+    t.loss_sum += weight.map_or(loss, |w| loss * w as f64);
+    if argmax(row) == y {
+        t.correct += 1.0;
+    }
 }
 
 /// Writes dL/dz for the batch-mean loss into `dz` given the output y = f(z)
@@ -91,6 +112,26 @@ mod tests {
         let p = array![[0.05f32, 0.95, 0.0], [0.1, 0.8, 0.1]];
         let t = totals(p.view(), &[1, 2], None);
         assert!((t.mean_loss() - 1.1769392).abs() < 1e-6, "{}", t.mean_loss());
+        assert_eq!(t.correct, 1.0);
+    }
+
+    /// Rows that are not contiguous (a transposed view) and sample weights
+    /// give what a float64 loop over the clipped formula gives.
+    #[test]
+    fn strided_rows_and_weights_match_a_float64_loop() {
+        let stored = array![[0.05f32, 0.1, 0.3], [0.95, 0.8, 0.3], [0.0, 0.1, 0.4]];
+        let p = stored.t();
+        assert!(p.as_slice().is_none(), "the rows are strided");
+        let (labels, w) = ([1, 2, 0], [0.5f32, 2.0, 1.0]);
+        let t = totals(p, &labels, Some(&w));
+        let want: f64 = (0..3)
+            .map(|i| {
+                let clip = |v: f32| (v as f64).clamp(1e-7, 1.0 - 1e-7);
+                let sum: f64 = p.row(i).iter().map(|&v| clip(v)).sum();
+                -(clip(p[[i, labels[i] as usize]]) / sum).ln() * w[i] as f64
+            })
+            .sum();
+        assert!((t.loss_sum - want).abs() < 1e-12 * want, "{} vs {want}", t.loss_sum);
         assert_eq!(t.correct, 1.0);
     }
 
