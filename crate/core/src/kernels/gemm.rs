@@ -617,11 +617,19 @@ unsafe fn compute_block(
         // SAFETY: as above, in panel layout: panel jr / nr, row ir.
         Some(m) => unsafe { c.0.add((jr / nr) * nr * m + ir * nr) },
     };
-    // A relu's gradient fold is fused into the kernels' stores (`Store`) on
-    // the tiles that lie whole inside C; the others take the epilogue.
+    // A relu's gradient fold, and a bias with or without relu, are fused
+    // into the kernels' stores (`Store`) on the tiles that lie whole inside
+    // C; the others take the epilogue.
     let relu_mask = match *epilogue {
         Epilogue::ActivationGrad { output, activation: Activation::Relu } => {
             Some((output.as_ptr(), output_rows(&output, task.rows.end, task.cols.end)))
+        }
+        _ => None,
+    };
+    let bias_relu = match *epilogue {
+        Epilogue::BiasActivation { bias, activation: activation @ (Activation::Relu | Activation::Linear) } => {
+            assert!(bias.is_none_or(|b| b.len() >= task.cols.end), "epilogue: fewer biases than columns");
+            Some((bias.map_or(std::ptr::null(), |b| b.as_ptr()), activation == Activation::Relu))
         }
         _ => None,
     };
@@ -639,15 +647,21 @@ unsafe fn compute_block(
                 let a_sliver = &a_pack[(ir / mr) * mr * k + pc * mr..];
                 let rows = mr.min(task.rows.end - ir);
                 let tile = tile_at(ir, jr);
-                let masked = relu_mask.filter(|_| last && rows == mr && cols == nr);
+                let whole = last && rows == mr && cols == nr;
+                let masked = relu_mask.filter(|_| whole);
+                let biased = bias_relu.filter(|_| whole);
                 if rows == mr && stored == nr {
-                    let store = match masked {
+                    let store = match (masked, biased) {
                         // The outputs' MR×NR block at (ir, jr): inside them (output_rows checked).
-                        Some((y, ldy)) => Store::relu_masked(!first, y.wrapping_add(ir * ldy + jr), ldy),
-                        None => Store::plain(!first),
+                        (Some((y, ldy)), _) => Store::relu_masked(!first, y.wrapping_add(ir * ldy + jr), ldy),
+                        // Biases jr.. jr + NR: inside them (asserted above).
+                        (None, Some((bias, relu))) => {
+                            Store::bias_relu(!first, if bias.is_null() { bias } else { bias.wrapping_add(jr) }, relu)
+                        }
+                        (None, None) => Store::plain(!first),
                     };
                     // SAFETY: the whole MR×NR tile lies in the task's block,
-                    // and a mask's block in the outputs.
+                    // a mask's block in the outputs, and the biases in theirs.
                     unsafe { kernel.run(kc, a_sliver, b_sliver, b.rs, tile, ldc, store) };
                 } else {
                     // Edge tile: compute the full MR×NR on the zero-padded panels
@@ -661,7 +675,7 @@ unsafe fn compute_block(
                         }
                     }
                 }
-                if last && masked.is_none() {
+                if last && masked.is_none() && biased.is_none() {
                     // SAFETY: as for the edge rows just above.
                     unsafe { apply_epilogue(isa, epilogue, tile, ldc, ir, jr, rows, cols) };
                 }
