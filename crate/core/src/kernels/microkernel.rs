@@ -34,11 +34,11 @@ type KernelFn = unsafe fn(usize, *const f32, *const f32, usize, *mut f32, usize,
 /// outputs), done before the tile is stored rather than on the stored
 /// tile: for the seed model's dZ·W2ᵀ, 11.8 µs a step became 9.5.
 ///
-/// Or, before the mask (the two never meet), each element plus the bias of
-/// its column and then through relu, when asked: the bias-and-relu epilogue
-/// of a forward GEMM (`Epilogue::BiasActivation`), with the same
-/// operations as relu.rs's, done before the store. For the seed model's
-/// first layer that re-read the 128×512 outputs, 4 µs of a step.
+/// Instead of a mask, a store may add each column's bias and then apply
+/// relu: the bias-and-relu epilogue of a forward GEMM
+/// (`Epilogue::BiasActivation`), with relu.rs's operations in its order,
+/// before the store rather than on the stored tile. For the seed model's
+/// first layer, re-reading its 128×512 outputs had taken 4 µs a step.
 #[derive(Clone, Copy)]
 pub struct Store {
     accumulate: bool,
