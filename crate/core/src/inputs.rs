@@ -58,11 +58,11 @@ impl Inputs<'_> {
     /// a copy: a batch's rows lie scattered over the dataset, and fetched
     /// one after another each waits on memory.
     pub(crate) fn prefetch(&self, start: usize, len: usize) {
-        let (ptr, bytes) = match self {
-            Inputs::F32(x) => (x[start..start + len].as_ptr() as *const u8, len * 4),
-            Inputs::Bytes { data, .. } => (data[start..start + len].as_ptr(), len),
+        let ptr = match self {
+            Inputs::F32(x) => x[start..start + len].as_ptr() as *const u8,
+            Inputs::Bytes { data, .. } => data[start..start + len].as_ptr(),
         };
-        crate::kernels::prefetch(ptr, bytes);
+        crate::kernels::prefetch(ptr, len * self.bytes_per_value());
     }
 
     /// Copies values `start..start + dst.len()` into `dst` as float32.

@@ -628,8 +628,7 @@ unsafe fn compute_block(
     };
     let bias_relu = match *epilogue {
         Epilogue::BiasActivation { bias, activation: activation @ (Activation::Relu | Activation::Linear) } => {
-            assert!(bias.is_none_or(|b| b.len() >= task.cols.end), "epilogue: fewer biases than columns");
-            Some((bias.map_or(std::ptr::null(), |b| b.as_ptr()), activation == Activation::Relu))
+            Some((bias, activation == Activation::Relu))
         }
         _ => None,
     };
@@ -654,14 +653,14 @@ unsafe fn compute_block(
                     let store = match (masked, biased) {
                         // The outputs' MR×NR block at (ir, jr): inside them (output_rows checked).
                         (Some((y, ldy)), _) => Store::relu_masked(!first, y.wrapping_add(ir * ldy + jr), ldy),
-                        // Biases jr.. jr + NR: inside them (asserted above).
                         (None, Some((bias, relu))) => {
-                            Store::bias_relu(!first, if bias.is_null() { bias } else { bias.wrapping_add(jr) }, relu)
+                            let at = bias.map_or(std::ptr::null(), |b| b[jr..jr + nr].as_ptr());
+                            Store::bias_relu(!first, at, relu)
                         }
                         (None, None) => Store::plain(!first),
                     };
                     // SAFETY: the whole MR×NR tile lies in the task's block,
-                    // a mask's block in the outputs, and the biases in theirs.
+                    // a mask's block in the outputs, and NR biases in their slice.
                     unsafe { kernel.run(kc, a_sliver, b_sliver, b.rs, tile, ldc, store) };
                 } else {
                     // Edge tile: compute the full MR×NR on the zero-padded panels
