@@ -11,15 +11,21 @@
 //! on 1 thread, 0.387–0.408 to 0.355–0.371 s on 2 (a noisy hour), and
 //! 2.11–2.16 to 1.86–1.92 s at hidden 2048 on 1 thread.
 //!
-//! The update still costs about 40 µs a step on 1 thread and 25–30 on 2
+//! The update still costs 32–40 µs a step on 1 thread and 25–30 on 2
 //! (profile_fit on the seed model with the tiles' update skipped; 17 µs at
 //! hidden 256, 70–110 at 1024: linear in the weights). It does not hide
 //! behind the GEMM: RMSprop's kernel spends 11 floating-point operations
 //! on each vector of weights (kernels/rmsprop.rs), on the pipes the GEMM's
-//! multiply-adds need. Computing each tile in 2–8 resumed pieces of its
-//! reduction and updating the previous tile's rows between them made the
-//! backward pass 16–140 µs slower on 1 thread, as every piece stores and
-//! reloads the accumulators; prefetching 1–2 tiles ahead changed nothing.
+//! multiply-adds need. It costs there what it costs alone on data in L1
+//! (1.16 ns per 16 weights: 29 µs for 784×512), and memory is not it:
+//! pointing every tile at the same 4096 weights and slots saved at most
+//! 4 µs. Folding the Newton step into the update (one multiply fewer per
+//! vector, 10% faster alone) saved 1.5–2.5 µs a step over ten interleaved
+//! pairs, not worth new roundings. Computing each tile in 2–8 resumed
+//! pieces of its reduction and updating the previous tile's rows between
+//! them made the backward pass 16–140 µs slower on 1 thread, as every
+//! piece stores and reloads the accumulators; prefetching 1–2 tiles ahead
+//! changed nothing.
 //!
 //! During `FitRun::advance`, between `enter_tiles` and `leave_tiles`, the
 //! kernel's panels and its slots in tile layout hold the truth and the
