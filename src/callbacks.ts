@@ -110,6 +110,21 @@ export abstract class BaseCallback implements Callback {
   }
 }
 
+/**
+ * Warns, once per fit (`warned` says whether it did already), that the
+ * metric a callback watches is not in the logs, in Keras's words, and
+ * returns true.
+ */
+export function warnMissing(warned: boolean, what: string, monitor: string, logs: Logs | undefined): boolean {
+  if (!warned) {
+    const available = Object.keys(logs ?? {}).join(',');
+    process.emitWarning(`${what} metric \`${monitor}\` which is not available. Available metrics are: ${available}.`, {
+      code: 'FERRO_NN_MISSING_MONITOR',
+    });
+  }
+  return true;
+}
+
 /** Options of `new EarlyStopping(options)`: Keras's arguments in camelCase. */
 export interface EarlyStoppingOptions {
   /** Metric to watch. Default 'val_loss'. */
@@ -155,6 +170,7 @@ export class EarlyStopping extends BaseCallback {
   /** The best value of the monitored metric so far. */
   best = Infinity;
   private wait = 0;
+  private warned = false;
   private bestWeights: Tensor<'float32'>[] | undefined;
 
   /** @param options what to watch and how patiently; defaults as in Keras. */
@@ -188,6 +204,7 @@ export class EarlyStopping extends BaseCallback {
   /** Resets the watch, so the callback can serve several fits. */
   onTrainBegin(): void {
     this.wait = 0;
+    this.warned = false;
     this.stoppedEpoch = 0;
     this.bestEpoch = 0;
     this.bestWeights = undefined;
@@ -197,6 +214,7 @@ export class EarlyStopping extends BaseCallback {
   /** Compares the epoch's metric with the best so far; stops training when patience runs out. */
   onEpochEnd(epoch: number, logs?: Logs): void {
     const current = logs?.[this.monitor];
+    if (current === undefined) this.warned = warnMissing(this.warned, 'Early stopping conditioned on', this.monitor, logs);
     if (current === undefined || epoch < this.startFromEpoch) return;
     if (this.restoreBestWeights && this.bestWeights === undefined) {
       this.bestWeights = this.model?.getWeights();

@@ -114,14 +114,21 @@ function classTargets(labels: Int32Array): Targets {
 function valueTargets(values: Float32Array, width: number): Targets {
   return {
     rows: { values, width },
-    // Keras's class_weight: argmax of each row, or the rounded value of a single column.
+    // Keras's class_weight: argmax of each row, or the value of a single
+    // column rounded as np.round does, half to even (0.5 is class 0).
     classes: () =>
       Int32Array.from({ length: values.length / width }, (_, i) => {
-        if (width === 1) return Math.round(values[i]!);
+        if (width === 1) return roundHalfEven(values[i]!);
         let best = 0;
         for (let j = 1; j < width; j++) if (values[i * width + j]! > values[i * width + best]!) best = j;
         return best;
       }),
     slice: (a, b) => valueTargets(values.subarray(a * width, b * width), width),
   };
+}
+
+function roundHalfEven(v: number): number {
+  const floor = Math.floor(v);
+  const rest = v - floor;
+  return rest > 0.5 || (rest === 0.5 && floor % 2 !== 0) ? floor + 1 : floor;
 }

@@ -100,7 +100,7 @@ function checkSignal(v: unknown): AbortSignal | undefined {
 /** Training and validation rows, as views of the caller's data where possible. */
 function splitData(model: Trainee, features: Features, y: unknown, o: Record<string, unknown>): { train: Split; val?: Split } {
   const targets = toTargets(y, features.rows, model.outputUnits, model.sparseTargets);
-  const all = { x: features, y: targets, w: sampleWeights(o, targets, features.rows, model.outputUnits) };
+  const all = { x: features, y: targets, w: sampleWeights(o, targets, features.rows) };
   if (o.validationData !== undefined) {
     const vd = o.validationData;
     if (!isArray(vd) || (vd.length !== 2 && vd.length !== 3)) {
@@ -290,9 +290,11 @@ class FitDriver {
       if (e.batches < this.steps) await this.hooks((cb) => cb.onBatchBegin?.(e.batches));
       return this.session.resume(false, this.model.stopTraining);
     }
-    this.record(e.epoch, logs);
-    this.bar.epochEnd(shown, e.batches);
+    // As in Keras, History and the progress line come after the callbacks,
+    // and so keep what those add to the logs (learning_rate, keys of their own).
     await this.hooks((cb) => cb.onEpochEnd?.(e.epoch, logs));
+    this.record(e.epoch, logs);
+    this.bar.epochEnd(shownLogs(logs, this.model.accuracyAlias), e.batches);
     if (this.model.stopTraining || e.stopped) return this.session.resume(true, false);
     if (e.epoch + 1 < this.epochs) await this.beginEpoch(e.epoch + 1);
     return this.session.resume(false, this.model.stopTraining);
@@ -308,7 +310,8 @@ class FitDriver {
     this.lastLogs = logs;
     this.history.epoch.push(epoch);
     for (const [key, value] of Object.entries(logs)) {
-      if (value !== undefined) (this.history.history[key as 'loss'] ??= []).push(value);
+      // A callback may have put anything in the logs; History keeps numbers.
+      if (typeof value === 'number') (this.history.history[key as 'loss'] ??= []).push(value);
     }
   }
 

@@ -4,7 +4,7 @@
  * set `model.learningRate`, which an optimizer with a schedule refuses.
  */
 
-import { BaseCallback, type Logs } from './callbacks.js';
+import { BaseCallback, type Logs, warnMissing } from './callbacks.js';
 import { FerroTypeError } from './errors.js';
 import { maximizes } from './metric-directions.js';
 import { checkInt, checkName, checkNumber, checkOptions, describe } from './validate.js';
@@ -37,6 +37,7 @@ export class ReduceLROnPlateau extends BaseCallback {
   private best: number | undefined;
   private wait = 0;
   private cooldownCounter = 0;
+  private warned = false;
 
   /** @param options what to watch and how to reduce; defaults as in Keras. */
   constructor(options: ReduceLROnPlateauOptions = {}) {
@@ -51,7 +52,8 @@ export class ReduceLROnPlateau extends BaseCallback {
       factor: o.factor === undefined ? 0.1 : checkNumber(o.factor, 'factor', 0, 1 - Number.EPSILON),
       patience: o.patience === undefined ? 10 : checkInt(o.patience, 'patience', 0),
       mode: o.mode === undefined ? 'auto' : checkName(o.mode, 'mode', ['auto', 'min', 'max'] as const),
-      minDelta: o.minDelta === undefined ? 1e-4 : checkNumber(o.minDelta, 'minDelta'),
+      // Keras keeps its size only (keras/src/callbacks/monitor_callback.py).
+      minDelta: Math.abs(o.minDelta === undefined ? 1e-4 : checkNumber(o.minDelta, 'minDelta')),
       cooldown: o.cooldown === undefined ? 0 : checkInt(o.cooldown, 'cooldown', 0),
       minLr: o.minLr === undefined ? 0 : checkNumber(o.minLr, 'minLr', 0),
       verbose: o.verbose === 1 ? 1 : 0,
@@ -74,12 +76,21 @@ export class ReduceLROnPlateau extends BaseCallback {
     this.best = undefined;
     this.wait = 0;
     this.cooldownCounter = 0;
+    this.warned = false;
   }
 
-  /** Compares the epoch's metric with the best so far; reduces the rate when patience runs out. */
+  /**
+   * Logs the epoch's rate as `learning_rate`, compares the epoch's metric
+   * with the best so far, and reduces the rate when patience runs out.
+   */
   onEpochEnd(epoch: number, logs?: Logs): void {
+    if (!this.model) return;
+    if (logs) logs.learning_rate = this.model.learningRate;
     const current = logs?.[this.config.monitor];
-    if (current === undefined || !this.model) return;
+    if (current === undefined) {
+      this.warned = warnMissing(this.warned, 'Learning rate reduction is conditioned on', this.config.monitor, logs);
+      return;
+    }
     if (this.cooldownCounter > 0) {
       this.cooldownCounter -= 1;
       this.wait = 0;
@@ -129,5 +140,10 @@ export class LearningRateScheduler extends BaseCallback {
     const lr = checkNumber(this.schedule(epoch, this.model.learningRate), 'the learning rate the schedule returned', 0);
     this.model.learningRate = lr;
     if (this.verbose > 0) console.log(`\nEpoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${lr}.`);
+  }
+
+  /** Logs the epoch's rate as `learning_rate`, as Keras does. */
+  onEpochEnd(_epoch: number, logs?: Logs): void {
+    if (this.model && logs) logs.learning_rate = this.model.learningRate;
   }
 }

@@ -43,7 +43,8 @@ function eta(seconds: number): string {
 
 /** Logs in Keras 3's order: metrics alphabetically, validation ones last. */
 export function orderedLogs(logs: Partial<Record<string, number>>): [string, number][] {
-  const entries = Object.entries(logs).filter((e): e is [string, number] => e[1] !== undefined);
+  // A callback may have put anything in the logs; only numbers are shown.
+  const entries = Object.entries(logs).filter((e): e is [string, number] => typeof e[1] === 'number');
   const train = entries.filter(([k]) => !k.startsWith('val_')).sort(([a], [b]) => a.localeCompare(b));
   const val = entries.filter(([k]) => k.startsWith('val_')).sort(([a], [b]) => a.localeCompare(b));
   return [...train, ...val];

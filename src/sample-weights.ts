@@ -29,7 +29,6 @@ export function sampleWeights(
   o: Record<string, unknown>,
   targets: Targets,
   rows: number,
-  classes: number,
 ): Float32Array | undefined {
   if (o.sampleWeight !== undefined && o.classWeight !== undefined) {
     throw new FerroValueError('Expected classWeight or sampleWeight, not both (as in Keras). Received: both');
@@ -40,16 +39,15 @@ export function sampleWeights(
   if (typeof cw !== 'object' || cw === null || reachesProxy(cw) || Array.isArray(cw)) {
     throw new FerroTypeError(`Expected an object of class index → weight for classWeight. Received: ${describe(cw)}`);
   }
-  // A single sigmoid unit still has two classes, 0 and 1.
-  const byClass = new Float32Array(Math.max(classes, 2)).fill(1);
+  // As Keras (data_adapter_utils.class_weight_to_sample_weights): a class
+  // without a key weighs 1, and a key no label has weighs nothing.
+  const byClass = new Map<number, number>();
   for (const [key, value] of Object.entries(cw)) {
     const k = Number(key);
-    if (!Number.isInteger(k) || k < 0 || k >= byClass.length) {
-      throw new FerroValueError(
-        `Expected classWeight keys that are class indices in [0, ${byClass.length}). Received: ${describe(key)}`,
-      );
+    if (!Number.isInteger(k) || k < 0) {
+      throw new FerroValueError(`Expected classWeight keys that are class indices (integers ≥ 0). Received: ${describe(key)}`);
     }
-    byClass[k] = checkNumber(value, `classWeight[${key}]`, 0);
+    byClass.set(k, checkNumber(value, `classWeight[${key}]`, 0));
   }
-  return Float32Array.from(targets.classes(), (label) => byClass[label] ?? 1);
+  return Float32Array.from(targets.classes(), (label) => byClass.get(label) ?? 1);
 }

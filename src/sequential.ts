@@ -205,7 +205,10 @@ export class Sequential implements LayerOwner {
       throw new FerroTypeError(`Expected a layer such as new Dense(10). Received: ${describe(layer)}`);
     }
     if (this.model) {
-      throw new FerroStateError(`Cannot add layer '${layer.name}': the model is already built.`);
+      throw new FerroStateError(
+        `Cannot add layer '${layer.name}': the model is already built. Add every layer before build() or fit(), ` +
+          'and, when the first layer declares its input, before getWeights(), setWeights(), countParams() and summary().',
+      );
     }
     if (layer.owner || this.layers.includes(layer)) {
       throw new FerroStateError(`Layer '${layer.name}' already belongs to a model; create a new layer instead.`);
@@ -213,9 +216,24 @@ export class Sequential implements LayerOwner {
     this.layers.push(layer);
   }
 
-  /** Whether the weights exist: after build(), or the first fit, evaluate, predict or trainOnBatch. */
+  /**
+   * Whether the weights exist: after build(), or the first fit, evaluate,
+   * predict or trainOnBatch, or, when the first layer declares inputDim,
+   * after getWeights, setWeights, countParams or summary.
+   */
   get built(): boolean {
     return this.model !== undefined;
+  }
+
+  /**
+   * Builds the model when its first layer declares `inputDim`, as Keras
+   * builds a model whose first layer has an input shape: its weights,
+   * summary and parameter count are there before any data. A model that is
+   * busy, or whose first layer does not say, is left as it is.
+   */
+  private buildFromDeclaredInput(): void {
+    const inputDim = this.layers[0]?.inputDim;
+    if (!this.model && inputDim !== undefined && this.phase === 'idle') this.build([null, inputDim]);
   }
 
   /** Creates the weights for inputs of shape [null, inputDim] (done by fit when needed). */
@@ -357,6 +375,7 @@ export class Sequential implements LayerOwner {
   /** Every weight, layer by layer (kernel then bias), like Keras's get_weights(). */
   getWeights(): Tensor<'float32'>[] {
     this.checkIdle('getWeights');
+    this.buildFromDeclaredInput();
     if (!this.model) return [];
     const data = native(() => this.model!.getWeights());
     const shapes = this.weightShapes();
@@ -366,6 +385,7 @@ export class Sequential implements LayerOwner {
   /** Replaces every weight; count and shapes must match getWeights(). */
   setWeights(weights: readonly TensorLike[]): void {
     this.checkIdle('setWeights');
+    this.buildFromDeclaredInput();
     if (!this.model) {
       throw new FerroStateError('The model is not built yet: call build([null, features]) or fit() before setWeights().');
     }
@@ -391,8 +411,9 @@ export class Sequential implements LayerOwner {
     native(() => this.model!.setWeights(data, shapes));
   }
 
-  /** Total parameters (0 before build). */
+  /** Total parameters (0 before build, unless the first layer declares its inputDim). */
   countParams(): number {
+    this.buildFromDeclaredInput();
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
@@ -632,6 +653,7 @@ export class Sequential implements LayerOwner {
   /** Prints Keras's summary table and returns it. */
   summary(): string {
     this.checkUsable('summary');
+    this.buildFromDeclaredInput();
     const rows = this.layers.map((l) => ({
       layer: `${l.name} (${l.className})`,
       shape: l.builtInputDim === undefined ? '?' : `(None, ${l.outputDim(l.builtInputDim)})`,

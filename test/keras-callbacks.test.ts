@@ -21,13 +21,13 @@ import {
   Sequential,
   optimizers,
 } from '../src/index.js';
-import type { CallbackModel } from '../src/callbacks.js';
+import type { CallbackModel, Logs } from '../src/callbacks.js';
 import { pythonFloat } from '../src/csv-logger.js';
 import { blobs } from './helpers.js';
 
 const golden = JSON.parse(readFileSync(new URL('./golden/keras-callbacks.json', import.meta.url), 'utf8')) as {
   series: number[];
-  reduce_lr: Record<string, { config: Record<string, number | string>; rates: number[] }>;
+  reduce_lr: Record<string, { config: Record<string, number | string>; rates: number[]; logged: number[] }>;
   auto: Record<string, { values: number[]; trace: (number | boolean)[] }>;
   csv: string;
 };
@@ -69,8 +69,10 @@ describe('ReduceLROnPlateau follows Keras 3', () => {
       callback.setModel(model);
       callback.onTrainBegin();
       golden.series.forEach((v, epoch) => {
-        callback.onEpochEnd(epoch, { loss: 0, accuracy: 0, val_loss: v, val_accuracy: 1 - v });
+        const logs: Logs = { loss: 0, accuracy: 0, val_loss: v, val_accuracy: 1 - v };
+        callback.onEpochEnd(epoch, logs);
         expect(model.learningRate).toBeCloseTo(run.rates[epoch]!, 10);
+        expect(logs.learning_rate).toBeCloseTo(run.logged[epoch]!, 10);
       });
     });
   }
@@ -87,8 +89,29 @@ describe('ReduceLROnPlateau follows Keras 3', () => {
     const rates: number[] = [];
     // Monitoring the training loss with an impossible min_delta: every epoch counts as a plateau.
     const reduce = new ReduceLROnPlateau({ monitor: 'loss', patience: 1, factor: 0.5, minDelta: 10 });
-    await model.fit(x, y, { epochs: 4, verbose: 0, callbacks: [reduce, { onEpochEnd: () => void rates.push(model.learningRate) }] });
+    const h = await model.fit(x, y, { epochs: 4, verbose: 0, callbacks: [reduce, { onEpochEnd: () => void rates.push(model.learningRate) }] });
     expect(rates.map((r) => Number(r.toFixed(6)))).toEqual([0.5, 0.25, 0.125, 0.0625]);
+    // As in Keras, History records what the callbacks wrote: each epoch's rate before its reduction.
+    expect(h.history.learning_rate!.map((r) => Number(r.toFixed(6)))).toEqual([0.5, 0.5, 0.25, 0.125]);
+  });
+
+  it('warns once a fit, in Keras words, when the metric it watches is missing', async () => {
+    const { x, y } = blobs(60);
+    const model = new Sequential([new Dense(3, { activation: 'softmax', inputDim: 6 })]);
+    model.compile({ optimizer: 'sgd', loss: 'sparse_categorical_crossentropy' });
+    const warnings: string[] = [];
+    const listen = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', listen);
+    try {
+      await model.fit(x, y, { epochs: 3, verbose: 0, callbacks: [new ReduceLROnPlateau(), new EarlyStopping()] });
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', listen);
+    }
+    expect(warnings).toEqual([
+      'Learning rate reduction is conditioned on metric `val_loss` which is not available. Available metrics are: loss,accuracy,learning_rate.',
+      'Early stopping conditioned on metric `val_loss` which is not available. Available metrics are: loss,accuracy,learning_rate.',
+    ]);
   });
 });
 
@@ -136,8 +159,9 @@ describe('LearningRateScheduler', () => {
       },
     };
     const schedule = new LearningRateScheduler((epoch, lr) => (epoch === 1 ? 0 : lr * 2));
-    await model.fit(x, y, { epochs: 3, verbose: 0, callbacks: [schedule, check] });
+    const h = await model.fit(x, y, { epochs: 3, verbose: 0, callbacks: [schedule, check] });
     expect(seen.map((r) => Number(r.toFixed(6)))).toEqual([0.2, 0, 0]);
+    expect(h.history.learning_rate!.map((r) => Number(r.toFixed(6)))).toEqual([0.2, 0, 0]);
   });
 
   it('cannot set a rate that follows a schedule (as in Keras)', async () => {

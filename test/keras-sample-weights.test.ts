@@ -16,6 +16,7 @@ const golden = JSON.parse(readFileSync(new URL('./golden/keras-sample-weights.js
   sample_weight: number[];
   class_weight: Record<string, number>;
   evaluate_sample_weight: { loss: number; accuracy: number };
+  binary_half: { y: number[]; weights: (number[][] | number[])[]; class_weight: Record<string, number>; loss: number[]; final_weights: unknown[] };
   runs: Record<
     string,
     { loss: number[]; accuracy: number[]; val_loss: number[] | null; val_accuracy: number[] | null; weights: unknown[] }
@@ -36,6 +37,8 @@ describe('sample and class weights match Keras 3', () => {
     none: {},
     sample_weight: { sampleWeight: new Tensor(Float32Array.from(golden.sample_weight)) },
     class_weight: { classWeight: golden.class_weight as unknown as Record<number, number> },
+    // Keras looks each label up: a key no label has changes nothing.
+    class_weight_unused_key: { classWeight: { ...(golden.class_weight as unknown as Record<number, number>), 7: 3 } },
     split_sample_weight: { sampleWeight: golden.sample_weight, validationSplit: 0.25 },
     split_class_weight: { classWeight: golden.class_weight as unknown as Record<number, number>, validationSplit: 0.25 },
     validation_data_weight: {
@@ -78,7 +81,8 @@ describe('sample and class weights match Keras 3', () => {
     await expect(m.fit(x, golden.y, { verbose: 0, sampleWeight: [1], classWeight: {} })).rejects.toBeInstanceOf(FerroValueError);
     await expect(m.fit(x, golden.y, { verbose: 0, sampleWeight: [1, 2] })).rejects.toMatchObject({ code: 'ERR_FERRO_SHAPE' });
     await expect(m.fit(x, golden.y, { verbose: 0, sampleWeight: golden.y.map(() => -1) })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
-    await expect(m.fit(x, golden.y, { verbose: 0, classWeight: { 7: 1 } })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    await expect(m.fit(x, golden.y, { verbose: 0, classWeight: { '-1': 1 } })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    await expect(m.fit(x, golden.y, { verbose: 0, classWeight: { one: 1 } as unknown as Record<number, number> })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
     const vx = new Tensor(golden.x.slice(0, 3));
     await expect(m.fit(x, golden.y, { verbose: 0, validationData: [vx, [0, 1, 2], [1, 2]] })).rejects.toThrow(
       /validationData\[2\] of shape \[3\]/,
@@ -86,6 +90,18 @@ describe('sample and class weights match Keras 3', () => {
     await expect(m.fit(x, golden.y, { verbose: 0, validationData: [vx, [0, 1, 2], [1, -2, 1]] })).rejects.toThrow(
       /validationData\[2\]\[1\]=-2/,
     );
+  });
+
+  it('rounds a single column of targets half to even, as np.round does', async () => {
+    const b = golden.binary_half;
+    const m = new Sequential([new Dense(1, { activation: 'sigmoid', inputDim: 5 })]);
+    m.setWeights(b.weights.map((w) => new Tensor(w as number[][])));
+    m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'binary_crossentropy' });
+    const classWeight = b.class_weight as unknown as Record<number, number>;
+    const y = new Tensor(Float32Array.from(b.y), [b.y.length, 1]);
+    const h = await m.fit(new Tensor(golden.x), y, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0, classWeight });
+    h.history.loss.forEach((l, i) => expect(l).toBeCloseTo(b.loss[i]!, 5));
+    m.getWeights().forEach((w, i) => expect(maxAbsDiff(w.data, flat(b.final_weights[i]))).toBeLessThan(2e-6));
   });
 
   it('splits the weights with validationSplit, as Keras does', async () => {

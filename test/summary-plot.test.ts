@@ -56,6 +56,22 @@ describe('summary', () => {
     expect(m.countParams()).toBe(407050);
   });
 
+  it('builds a model whose first layer declares its input, as keras.Input does', () => {
+    const m = new Sequential(
+      [new Dense(512, { activation: 'relu', name: 'dense', inputShape: [784] }), new Dense(10, { activation: 'softmax', name: 'dense_1' })],
+      { name: 'sequential' },
+    );
+    expect(m.built).toBe(false);
+    expect(m.countParams()).toBe(407050);
+    expect(m.built).toBe(true);
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    expect(m.summary()).toBe(KERAS_SEED_SUMMARY);
+    spy.mockRestore();
+    const declared = new Sequential([new Dense(3, { inputDim: 4 })]);
+    expect(declared.getWeights().map((w) => w.shape)).toEqual([[4, 3], [3]]);
+    expect(() => declared.add(new Dense(2))).toThrow(/already built/);
+  });
+
   it('shows unbuilt layers as Keras does', () => {
     const m = new Sequential([new Dense(4, { name: 'dense_2' }), new Dense(2, { name: 'dense_3' })], { name: 'tiny' });
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);

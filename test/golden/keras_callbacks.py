@@ -5,7 +5,8 @@ Run (Keras 3.15.1, JAX 0.10.2 CPU backend):
     KERAS_BACKEND=jax kenv/bin/python test/golden/keras_callbacks.py > test/golden/keras-callbacks.json
 
 Keras's ReduceLROnPlateau, EarlyStopping and CSVLogger driven by scripted
-epoch logs: the learning rate after each epoch, when training stops (with
+epoch logs: the learning rate after each epoch and the one it wrote into
+the epoch's logs (a negative min_delta counts by its size), when training stops (with
 'auto' mode deciding by Keras 3's metric directions), and the CSV file's text.
 """
 import json
@@ -19,6 +20,7 @@ configs = {
     "defaults_patience_2": dict(patience=2),
     "factor_cooldown_min_lr": dict(patience=1, factor=0.5, cooldown=2, min_lr=0.2, min_delta=0.0),
     "max_mode_accuracy": dict(monitor="val_accuracy", mode="max", patience=1, factor=0.5),
+    "negative_min_delta": dict(patience=1, factor=0.5, min_delta=-0.05),
 }
 out = {"keras": keras.__version__, "series": series, "reduce_lr": {}}
 for name, cfg in configs.items():
@@ -27,11 +29,13 @@ for name, cfg in configs.items():
     callback = keras.callbacks.ReduceLROnPlateau(**cfg)
     callback.set_model(model)
     callback.on_train_begin()
-    rates = []
+    rates, logged = [], []
     for epoch, value in enumerate(series):
-        callback.on_epoch_end(epoch, {"val_loss": value, "val_accuracy": 1.0 - value})
+        logs = {"val_loss": value, "val_accuracy": 1.0 - value}
+        callback.on_epoch_end(epoch, logs)
         rates.append(float(model.optimizer.learning_rate))
-    out["reduce_lr"][name] = {"config": cfg, "rates": rates}
+        logged.append(logs["learning_rate"])
+    out["reduce_lr"][name] = {"config": cfg, "rates": rates, "logged": logged}
 
 # 'auto' mode from Keras 3's metric directions (MonitorCallback): auc,
 # precision and recall rise, mae falls, for ReduceLROnPlateau and EarlyStopping

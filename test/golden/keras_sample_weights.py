@@ -8,7 +8,9 @@ The model and data of keras_optimizers.py fit for two epochs of batches of
 four, unshuffled, with SGD(0.1), under sample_weight, class_weight, and
 neither, and with validation (split or given, weighted): each epoch's loss,
 accuracy, val_loss and val_accuracy and the final weights; and evaluate()
-under sample_weight with the starting weights.
+under sample_weight with the starting weights. Then a key no label has
+(ignored), and one sigmoid unit whose targets include 0.5, which
+class_weight rounds half to even (np.round: class 0).
 """
 import json
 
@@ -29,6 +31,7 @@ runs = {
     "none": {},
     "sample_weight": {"sample_weight": sample_weight},
     "class_weight": {"class_weight": {0: 2.0, 2: 0.5}},
+    "class_weight_unused_key": {"class_weight": {0: 2.0, 2: 0.5, 7: 3.0}},
     # val_loss weighted by the split's share of sample_weight; class weights stay with training.
     "split_sample_weight": {"sample_weight": sample_weight, "validation_split": 0.25},
     "split_class_weight": {"class_weight": {0: 2.0, 2: 0.5}, "validation_split": 0.25},
@@ -51,4 +54,14 @@ model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7, activation="r
 model.set_weights(weights)
 model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 out["evaluate_sample_weight"] = model.evaluate(x, y, sample_weight=sample_weight, verbose=0, return_dict=True)
+
+y_binary = np.array([0.5, 1.0, 0.0, 1.0, 0.5, 0.0, 1.0, 0.5], dtype="float32")
+binary_weights = [values((5, 1), 6), values((1,), 7) * 0.1]
+model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1, activation="sigmoid")])
+model.set_weights(binary_weights)
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="binary_crossentropy")
+h = model.fit(x, y_binary, batch_size=4, epochs=2, shuffle=False, verbose=0, class_weight={0: 3.0, 1: 0.5})
+out["binary_half"] = {"y": y_binary.tolist(), "weights": [w.tolist() for w in binary_weights],
+                      "class_weight": {"0": 3.0, "1": 0.5}, "loss": h.history["loss"],
+                      "final_weights": [w.tolist() for w in model.get_weights()]}
 print(json.dumps(out, indent=1))
