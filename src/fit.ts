@@ -247,8 +247,9 @@ class FitDriver {
   async run(initialEpoch: number): Promise<History> {
     const epochs = this.epochs;
     this.model.stopTraining = false;
-    this.callbacks.forEach((cb) => cb.setModel?.(this.model));
     try {
+      // Inside the try: a setModel that throws must still release the session.
+      this.callbacks.forEach((cb) => cb.setModel?.(this.model));
       this.session.parked();
       await this.hooks((cb) => cb.onTrainBegin?.());
       // A BackupAndRestore that restored a backup resumes after its epoch.
@@ -260,14 +261,16 @@ class FitDriver {
       // first one, it still lets that batch run.
       let finished = this.session.resume(first >= epochs, this.model.stopTraining);
       while (!finished) finished = await this.handle(await this.until(this.events.next()));
+      // Training is over: an abort leaves the fit resolved, and only ends
+      // the wait for a callback, so that one that never settles cannot
+      // leave the model paused for good.
+      await this.hooks((cb) => cb.onTrainEnd?.(this.lastLogs), 'stops waiting');
     } catch (error) {
       await this.stopNative();
       throw error;
     } finally {
-      // Training is over: an abort from now on changes nothing.
       this.signal?.removeEventListener('abort', this.onAbort);
     }
-    await this.hooks((cb) => cb.onTrainEnd?.(this.lastLogs), false);
     return this.history;
   }
 
@@ -317,16 +320,22 @@ class FitDriver {
 
   /**
    * Runs `f` on every callback in order, awaiting each, with the model
-   * free for them (they may read weights, evaluate, predict); while
-   * `abortable`, an abort ends the wait at once.
+   * free for them (they may read weights, evaluate, predict). An abort
+   * ends the wait at once and rejects, or, when `onAbort` says so, only
+   * stops waiting: the callbacks left are still called, not awaited.
    */
-  private async hooks(f: Hook, abortable = true): Promise<void> {
+  private async hooks(f: Hook, onAbort: 'rejects' | 'stops waiting' = 'rejects'): Promise<void> {
     this.model.setPaused(true);
     try {
       for (const cb of this.callbacks) {
         const result = f(cb);
-        if (result !== undefined) await (abortable ? this.until(Promise.resolve(result)) : result);
-        if (abortable && this.signal?.aborted) throw new AbortError();
+        if (onAbort === 'stops waiting') {
+          // A rejection of the callback's own still rejects the fit.
+          if (result !== undefined) await Promise.race([Promise.resolve(result), this.aborted.catch(() => undefined)]);
+          continue;
+        }
+        if (result !== undefined) await this.until(Promise.resolve(result));
+        if (this.signal?.aborted) throw new AbortError();
       }
     } finally {
       this.model.setPaused(false);

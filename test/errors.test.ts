@@ -2,6 +2,8 @@
  * Bad input gets a coded error, never a crash: each class of mistake the
  * public API can receive, native panics caught on every path, dispose.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   Activation,
@@ -170,6 +172,15 @@ describe('coded errors for bad input', () => {
     // More than this machine has free, though the address space would allow it.
     const big = new Sequential([new Dense(2 ** 28, { inputDim: 64 })]);
     expect((await failure(() => big.build([null, 64]))).message).toMatch(/Cannot allocate/);
+  });
+
+  // In a child whose address space is capped, so that a buffer allocated
+  // unchecked aborts it rather than filling this machine.
+  it.each(['dense', 'batch-norm', 'batch-norm-without-params'])('a 4 GiB %s over a capped address space', (layer) => {
+    const fixture = fileURLToPath(new URL('./fixtures/capped-build.mts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, layer], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ERR_FERRO_VALUE: Cannot allocate/);
   });
 
   it('files: missing folder for loadData', async () => {

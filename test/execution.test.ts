@@ -167,6 +167,30 @@ describe('batch callbacks and stopping on time', () => {
       await expect(m.fit(...tensors(data(40)), { epochs: 1, verbose: 0 })).resolves.toBeDefined();
     }
   });
+
+  it('abort() settles a finished fit whose onTrainEnd never settles: resolved, and the model works after', async () => {
+    const m = model();
+    const controller = new AbortController();
+    const ended: string[] = [];
+    const callbacks = [{ onTrainEnd: () => new Promise<void>(() => {}) }, { onTrainEnd: () => void ended.push('second') }];
+    const fit = m.fit(...tensors(data(40)), { epochs: 2, verbose: 0, signal: controller.signal, callbacks });
+    setTimeout(() => controller.abort(), 50);
+    await expect(fit).resolves.toMatchObject({ epoch: [0, 1] });
+    expect(ended).toEqual(['second']);
+    await expect(m.fit(...tensors(data(40)), { epochs: 1, verbose: 0 })).resolves.toBeDefined();
+    m.dispose();
+  });
+
+  it('a setModel that throws rejects fit with its error and leaves the model usable', async () => {
+    const m = model();
+    const setModel = (): void => {
+      throw new Error('setModel boom');
+    };
+    await expect(m.fit(...tensors(data(40)), { verbose: 0, callbacks: { setModel } })).rejects.toThrow('setModel boom');
+    await expect(m.fit(...tensors(data(40)), { epochs: 1, verbose: 0 })).resolves.toBeDefined();
+    await expect(m.trainOnBatch(...tensors(data(8)))).resolves.toBeDefined();
+    m.dispose();
+  });
 });
 
 describe('stop_training as Keras 3 reads it', () => {

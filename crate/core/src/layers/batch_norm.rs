@@ -78,13 +78,18 @@ impl BatchNorm {
         }
         let gamma = if spec.scale { Some(params.add(&[width], "gamma", |g| g.fill(1.0))?) } else { None };
         let beta = if spec.center { Some(params.add(&[width], "beta", |_| ())?) } else { None };
+        // Checked like the parameters: without gamma and beta (center and
+        // scale off), these are the first allocations a huge width reaches.
+        let moving_mean = crate::alloc::zeroed(width, "BatchNormalization's moving mean")?;
+        let mut moving_variance = crate::alloc::zeroed(width, "BatchNormalization's moving variance")?;
+        moving_variance.fill(1.0);
         Ok(BatchNorm {
             momentum: spec.momentum as f32,
             epsilon: spec.epsilon as f32,
             gamma,
             beta,
-            moving_mean: vec![0.0; width],
-            moving_variance: vec![1.0; width],
+            moving_mean,
+            moving_variance,
         })
     }
 
