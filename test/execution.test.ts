@@ -5,8 +5,11 @@
  * (Ways of ending a process mid-fit are in lifecycle.test.ts.)
  */
 import { getEventListeners } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AbortError, Dense, FerroStateError, RMSprop, Sequential, setRandomSeed, Tensor } from '../src/index.js';
+import { AbortError, Dense, FerroStateError, loadModel, RMSprop, Sequential, setRandomSeed, Tensor } from '../src/index.js';
 
 const FEATURES = 12;
 
@@ -262,6 +265,21 @@ describe('abort signals', () => {
 });
 
 describe('ordering and concurrency', () => {
+  it('saving reads the model beside running predicts and evaluates, trained or not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferro-save-beside-'));
+    for (const trained of [false, true]) {
+      const m = model();
+      if (trained) await m.fit(...tensors(data(40)), { epochs: 1, verbose: 0 });
+      const [x, y] = tensors(data(4000));
+      const file = join(dir, `${trained}.keras`);
+      const [, , saved] = await Promise.all([m.predict(x), m.evaluate(x, y), m.save(file), m.saveWeights(join(dir, `${trained}.weights.h5`))]);
+      expect(saved).toBeUndefined();
+      const loaded = await loadModel(file);
+      expect(loaded.getWeights().map((w) => Array.from(w.data))).toEqual(m.getWeights().map((w) => Array.from(w.data)));
+      expect(loaded.optimizerIterations).toBe(m.optimizerIterations);
+    }
+  });
+
   it('fit() claims the model in its own tick: a predict made right after is refused, the fit goes on', async () => {
     const m = model();
     const [x, y] = tensors(data(400));

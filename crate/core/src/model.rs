@@ -9,7 +9,7 @@ use crate::layers::{DenseSpec, Layer, LayerSpec};
 use crate::losses::{Loss, LossOptions, LossTotals};
 use crate::metrics::Metric;
 use crate::optimizers::{Optimizer, OptimizerConfig};
-use crate::params::{Params, ParamsBuilder};
+use crate::params::{ParamRef, Params, ParamsBuilder};
 use crate::rng::Rng;
 use crate::workspace::Spares;
 
@@ -236,11 +236,12 @@ impl Model {
     }
 
     /// The optimizer's slots for this model's parameters, by tensor and
-    /// Keras's slot name (building them if no step has yet).
-    pub fn optimizer_slots(&mut self) -> Result<Vec<(usize, &'static str, Vec<f32>)>> {
+    /// Keras's slot name (their starting values if no step has built them).
+    /// It reads only, so that a save works beside running predicts.
+    pub fn optimizer_slots(&self) -> Result<Vec<(usize, &'static str, Vec<f32>)>> {
         self.require_compiled()?;
-        self.build_optimizer()?;
-        Ok(self.optimizer.as_ref().expect("compiled").state())
+        let tensors: Vec<ParamRef> = self.params.layout.iter().map(|p| p.at).collect();
+        Ok(self.optimizer.as_ref().expect("compiled").state(&tensors))
     }
 
     /// Restores a saved optimizer: its step count, Nadam's product and the

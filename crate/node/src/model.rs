@@ -336,12 +336,13 @@ impl NativeModel {
         guard(|| present_mut(&mut self.cell.try_write()?)?.optimizer_mut()?.set_learning_rate(lr))
     }
 
-    /// The optimizer's step count and slots, for saving (built if needed).
+    /// The optimizer's step count and slots, for saving. A shared claim:
+    /// saving works beside running predicts.
     #[napi]
     pub fn optimizer_state(&self) -> Result<OptimizerState> {
         guard(|| {
-            let mut model = self.cell.try_write()?;
-            let model = present_mut(&mut model)?;
+            let model = self.cell.try_read()?;
+            let model = present(&model)?;
             let slots = model.optimizer_slots()?;
             let opt = model.optimizer().expect("compiled");
             Ok(OptimizerState {

@@ -410,8 +410,15 @@ impl Optimizer {
 
     /// Every slot, by name, as `(parameter index, slot name, values)`: the
     /// state a saved model carries.
-    pub fn state(&self) -> Vec<(usize, &'static str, Vec<f32>)> {
+    pub fn state(&self, tensors: &[ParamRef]) -> Vec<(usize, &'static str, Vec<f32>)> {
         let names = self.config.rule.slot_names();
+        if self.slots.tensors != tensors {
+            // Not built for these tensors (no step yet): what `build` would set.
+            let start = self.config.rule.slot_start();
+            return (tensors.iter().enumerate())
+                .flat_map(|(index, t)| names.iter().map(move |&name| (index, name, vec![start; t.len])))
+                .collect();
+        }
         let mut out = Vec::new();
         for (index, t) in self.slots.tensors.iter().enumerate() {
             for (k, &name) in names.iter().enumerate() {

@@ -196,6 +196,18 @@ fn clipping_and_weight_decay_follow_keras() {
 }
 
 #[test]
+fn state_before_any_step_is_what_build_starts_with() {
+    let rule = Rule::Adagrad { initial_accumulator_value: 0.1, epsilon: 1e-7 };
+    let both = tensors(&[CHUNK + 5, 3]);
+    let unbuilt = optimizer(rule, 0.5).state(&both);
+    let mut built = optimizer(rule, 0.5);
+    built.build(&both).unwrap();
+    assert_eq!(unbuilt, built.state(&both));
+    assert_eq!(unbuilt[0].2[CHUNK], 0.1);
+    assert_eq!(unbuilt.iter().map(|s| s.2.len()).collect::<Vec<_>>(), [CHUNK + 5, 3]);
+}
+
+#[test]
 fn state_is_named_and_survives_the_chunk_layout() {
     let mut opt = optimizer(Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: true }, 0.1);
     let n = CHUNK + 5;
@@ -203,7 +215,7 @@ fn state_is_named_and_survives_the_chunk_layout() {
     let mut w = vec![0.5f32; n + 3];
     let g: Vec<f32> = (0..n + 3).map(|i| i as f32 / n as f32).collect();
     opt.step(Isa::detect(), &mut w, &mut g.clone(), None);
-    let state = opt.state();
+    let state = opt.state(&tensors(&[n, 3]));
     let names: Vec<_> = state.iter().map(|(i, name, v)| (*i, *name, v.len())).collect();
     assert_eq!(
         names,
@@ -297,13 +309,14 @@ fn slots_set_by_name_read_back_and_resume_the_same_steps() {
     }
     let mut resumed = optimizer(rule, 0.01);
     resumed.build(&tensors(&[n, 2])).unwrap();
-    for (index, name, values) in first.state() {
+    let both = tensors(&[n, 2]);
+    for (index, name, values) in first.state(&both) {
         resumed.set_slot(index, name, &values).unwrap();
     }
     resumed.restore_counters(first.iterations(), first.u_product());
     resumed.step(Isa::detect(), &mut w2, &mut grads(2), None);
     assert_eq!(w2, w);
-    assert_eq!(resumed.state(), straight.state());
+    assert_eq!(resumed.state(&both), straight.state(&both));
     assert_eq!(resumed.set_slot(0, "accumulator", &[]).unwrap_err().code(), "ERR_FERRO_VALUE");
     assert_eq!(resumed.set_slot(1, "momentum", &[1.0]).unwrap_err().code(), "ERR_FERRO_SHAPE");
 }
