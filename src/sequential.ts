@@ -213,6 +213,10 @@ export class Sequential implements LayerOwner {
     if (layer.owner || this.layers.includes(layer)) {
       throw new FerroStateError(`Layer '${layer.name}' already belongs to a model; create a new layer instead.`);
     }
+    // As Keras: saved weights are found by layer name, so two layers of one name would swap them.
+    if (this.layers.some((l) => l.name === layer.name)) {
+      throw new FerroValueError(`Expected layers with unique names in a Sequential model. Received: a second layer named '${layer.name}'`);
+    }
     this.layers.push(layer);
   }
 

@@ -161,6 +161,24 @@ describe('fuzzing the loaders with damaged files', () => {
     );
   });
 
+  it('a model.json nested too deep for the config readers is refused, not a stack overflow', async () => {
+    const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+    const json = JSON.parse(new TextDecoder().decode(tfjsJson));
+    for (const edit of [
+      (j: any) => (j.modelTopology.config.layers[0].config.kernel_initializer = '@DEEP@'),
+      (j: any) => (j.trainingConfig = '@DEEP@'),
+    ]) {
+      const j = structuredClone(json);
+      edit(j);
+      writeFileSync(join(dir, 'model.json'), JSON.stringify(j).replace('"@DEEP@"', deep));
+      writeFileSync(join(dir, 'group1-shard1of1.bin'), tfjsShard);
+      await expect(loadLayersModel(`file://${join(dir, 'model.json')}`)).rejects.toMatchObject({
+        code: 'ERR_FERRO_VALUE',
+        message: expect.stringContaining('nested at most 64 deep'),
+      });
+    }
+  });
+
   it('the JSON a model.json may parse to but is not an object', async () => {
     for (const text of ['null', '3', '"model"', '[]', '[{"format":"layers-model"}]']) {
       writeFileSync(join(dir, 'model.json'), text);

@@ -202,6 +202,12 @@ describe('bad files', () => {
     await expect(loadModel(code)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
   });
 
+  it('a config naming two layers the same is refused, as Keras refuses such a model', async () => {
+    // Keras finds weights by layer name; the fixture's layers are dense, dropout, …, dense_1.
+    const twice = withConfig((c) => (c.config.layers[5].config.name = 'dense'));
+    await expect(loadModel(twice)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining("named 'dense'") });
+  });
+
   it('weights of the wrong dtype are refused', async () => {
     const { writeH5 } = await import('../src/saving/h5.js');
     const members = unzipSync(readFileSync(fixture('keras-made.keras')));

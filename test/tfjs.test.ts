@@ -4,9 +4,11 @@
  * loads and predicts the same; what TF.js saves, ferro-nn loads and predicts
  * the same (live, and from a committed fixture); and bad folders get coded errors.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,6 +21,7 @@ import {
   regularizers,
   Sequential,
   setRandomSeed,
+  Tensor,
 } from '../src/index.js';
 import { maxAbsDiff } from './helpers.js';
 
@@ -101,7 +104,8 @@ describe('TensorFlow.js layers format', () => {
     const folder = join(dir, 'sharded');
     await model.save(`file://${folder}`);
     const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
-    expect(json.weightsManifest[0].paths).toEqual(['group1-shard1of2.bin', 'group1-shard2of2.bin']);
+    // TF.js's names, with a token unique to the save (see 'a save replaces the previous one whole').
+    expect(json.weightsManifest[0].paths).toEqual([expect.stringMatching(/^group1-shard1of2\.[0-9a-f]{16}\.bin$/), expect.stringMatching(/^group1-shard2of2\.[0-9a-f]{16}\.bin$/)]);
     const input = [Array.from({ length: 1100 }, (_, i) => Math.sin(i))];
     const want = (await tfjsLoad(folder)).predict(tf.tensor2d(input)) as tf.Tensor;
     expect(maxAbsDiff((await model.predict(input)).data, Array.from(want.dataSync()))).toBeLessThan(1e-4);
@@ -181,5 +185,147 @@ describe('TensorFlow.js layers format', () => {
     }
     const keras2 = write('hard.json', (j) => (j.modelTopology.config.layers[0].config.activation = 'hardSigmoid'));
     await expect(loadLayersModel(keras2)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('Keras 2') });
+  });
+
+  describe('a save replaces the previous one whole', () => {
+    /** model_a (weights all 1) or model_b (another layer, as many weights, all 2), as the kill fixture makes them. */
+    function twin(which: 'a' | 'b'): Sequential {
+      const layer = which === 'a' ? new Dense(100, { inputShape: [100] }) : new Dense(101, { inputShape: [100], useBias: false });
+      const m = new Sequential([layer], { name: `model_${which}` });
+      m.build([null, 100]);
+      m.setWeights(m.getWeights().map((w) => new Tensor(new Float32Array(w.size).fill(which === 'a' ? 1 : 2), [...w.shape])));
+      return m;
+    }
+    /** Loads the folder and checks that its config and its weights come from the same save. */
+    async function expectWhole(folder: string): Promise<string> {
+      const m = await loadLayersModel(`file://${folder}/model.json`);
+      const [units, fill] = m.name === 'model_a' ? [100, 1] : [101, 2];
+      expect((m.layers[0] as Dense).units).toBe(units);
+      for (const w of m.getWeights()) expect(w.data.every((v) => v === fill)).toBe(true);
+      return m.name;
+    }
+
+    it('concurrent saves into one folder: model.json never names the other save\'s shards', async () => {
+      const [a, b] = [twin('a'), twin('b')];
+      const folder = join(dir, 'concurrent');
+      for (let i = 0; i < 20; i++) {
+        await Promise.all([a.save(`file://${folder}`), b.save(`file://${folder}`)]);
+        await expectWhole(folder);
+      }
+    });
+
+    it('a process SIGKILLed between its shards and model.json leaves the previous save loadable', { timeout: 60_000 }, async () => {
+      const fixture = fileURLToPath(new URL('./fixtures/tfjs-save-kill.mts', import.meta.url));
+      for (let round = 0; round < 3; round++) {
+        const folder = join(dir, `killed-${round}`);
+        const child = spawn(process.execPath, ['--import', 'tsx', fixture, folder], { stdio: 'ignore' });
+        const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
+        clearTimeout(killer);
+        expect(signal).toBe('SIGKILL');
+        // Whichever model.json is in place (almost always model_a's), its own shards are too.
+        await expectWhole(folder);
+      }
+    });
+
+    it("the replaced save's shards are removed, TF.js's names included; other files are left alone", async () => {
+      const folder = join(dir, 'replaced');
+      const m = tf.sequential();
+      m.add(tf.layers.dense({ units: 2, inputShape: [3] }));
+      await tfjsSave(m, folder);
+      writeFileSync(join(folder, 'notes.txt'), 'mine');
+      writeFileSync(join(folder, 'group1-shard1of1.bin.bak'), 'mine');
+      const ours = new Sequential([new Dense(2, { inputShape: [3] })]);
+      ours.build([null, 3]);
+      await ours.save(`file://${folder}`);
+      await ours.save(`file://${folder}`);
+      const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+      expect(readdirSync(folder).sort()).toEqual([...json.weightsManifest[0].paths, 'group1-shard1of1.bin.bak', 'model.json', 'notes.txt'].sort());
+      expect(Array.from((await tfjsLoad(folder)).getWeights()[0]!.dataSync())).toEqual(Array.from(ours.getWeights()[0]!.data));
+    });
+  });
+
+  it('a config that implies more weights than the manifest lists is refused before any are allocated', async () => {
+    const model = new Sequential([new Dense(2, { inputShape: [4] })]);
+    model.build([null, 4]);
+    const folder = join(dir, 'implies');
+    await model.save(`file://${folder}`);
+    const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+    // 8000 × 8000 weights: 256 MB, were they built.
+    json.modelTopology.config.layers[0].config.units = 8000;
+    json.modelTopology.config.layers[0].config.batch_input_shape = [null, 8000];
+    writeFileSync(join(folder, 'model.json'), JSON.stringify(json));
+    const before = process.memoryUsage().rss;
+    await expect(loadLayersModel(`file://${folder}/model.json`)).rejects.toMatchObject({
+      code: 'ERR_FERRO_VALUE',
+      message: expect.stringMatching(/implies 64008000 weight values\. Received: a weightsManifest of 10/),
+    });
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * 2 ** 20);
+  });
+
+  it.skipIf(process.platform === 'win32')('a shard that is a symbolic link or a FIFO is refused, not read', async () => {
+    const model = new Sequential([new Dense(2, { inputShape: [4] })]);
+    model.build([null, 4]);
+    const folder = join(dir, 'links');
+    await model.save(`file://${folder}`);
+    const shard = join(folder, JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')).weightsManifest[0].paths[0]);
+    // Outside the folder, and otherwise a valid shard: it would load.
+    copyFileSync(shard, join(dir, 'outside.bin'));
+    const cases: [string, () => void, RegExp][] = [
+      ['outside', () => symlinkSync(join(dir, 'outside.bin'), shard), /a symbolic link/],
+      ['/dev/zero', () => symlinkSync('/dev/zero', shard), /a symbolic link/],
+      ['fifo', () => execFileSync('mkfifo', [shard]), /a FIFO/],
+    ];
+    for (const [, make, why] of cases) {
+      execFileSync('rm', ['-f', shard]);
+      make();
+      await expect(loadLayersModel(`file://${folder}/model.json`)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringMatching(why) });
+    }
+  }, 10_000);
+
+  it('layer names are unique in a model, as Keras requires; an edited model.json repeating one is refused', async () => {
+    expect(() => new Sequential([new Dense(2, { inputShape: [2], name: 'd' }), new Dense(2, { name: 'd' })])).toThrow(
+      expect.objectContaining({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining("named 'd'") }),
+    );
+    const model = new Sequential([new Dense(2, { inputShape: [2], name: 'a' }), new Dense(2, { name: 'b' })]);
+    expect(() => model.add(new Dense(1, { name: 'b' }))).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE' }));
+    model.build([null, 2]);
+    const folder = join(dir, 'names');
+    await model.save(`file://${folder}`);
+    const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+    const write = (name: string, edit: (j: typeof json) => void): string => {
+      const j = structuredClone(json);
+      edit(j);
+      writeFileSync(join(folder, name), JSON.stringify(j));
+      return `file://${join(folder, name)}`;
+    };
+    const layers = write('layers.json', (j) => (j.modelTopology.config.layers[1].config.name = 'a'));
+    await expect(loadLayersModel(layers)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining("named 'a'") });
+    const weights = write('weights.json', (j) => (j.weightsManifest[0].weights[2].name = 'a/kernel'));
+    await expect(loadLayersModel(weights)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('a/kernel twice') });
+  });
+
+  it('bad arguments and unusable folders get coded errors', async () => {
+    await expect(loadLayersModel(42 as unknown as string)).rejects.toMatchObject({ code: 'ERR_FERRO_TYPE', message: expect.stringContaining('Received: 42') });
+    const model = new Sequential([new Dense(2, { inputShape: [4] })]);
+    model.build([null, 4]);
+    writeFileSync(join(dir, 'plain-file'), 'x');
+    const under = join(dir, 'plain-file', 'sub');
+    await expect(model.save(`file://${under}`)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringContaining(under) });
+    await expect(model.save('file://')).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringContaining("Received: ''") });
+  });
+
+  it('the current learning rate and the dtype policy round-trip; TF.js reads the rate', async () => {
+    const model = new Sequential([new Dense(3, { inputShape: [4], activation: 'softmax' })], { dtypePolicy: 'mixed_bfloat16' });
+    model.compile({ optimizer: new optimizers.RMSprop({ learningRate: 0.05 }), loss: 'sparse_categorical_crossentropy' });
+    model.build([null, 4]);
+    model.learningRate = 0.0042; // as ReduceLROnPlateau would
+    const folder = join(dir, 'rate');
+    await model.save(`file://${folder}`);
+    const back = await loadLayersModel(`file://${folder}/model.json`);
+    // Rates are float32 on the native side.
+    expect(back.learningRate).toBeCloseTo(0.0042, 7);
+    expect(back.dtypePolicy).toBe('mixed_bfloat16');
+    expect((await tfjsLoad(folder)).optimizer.getConfig().learningRate).toBeCloseTo(0.0042, 7);
   });
 });

@@ -4,25 +4,34 @@
  * manifest) and binary shards of little-endian float32 weights. Written as
  * TensorFlow.js 4 writes it (4 MiB shards; trainable weights first, then
  * the non-trainable ones; names `<layer>/<weight>`), read by weight name.
+ * Shard file names carry a token per save (tfjs-files.ts says why); TF.js
+ * reads whatever names the manifest lists.
  */
 
-import { mkdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { FerroIoError, FerroStateError, FerroValueError } from '../errors.js';
+import { basename, dirname } from 'node:path';
+import { FerroIoError, FerroStateError, FerroTypeError, FerroValueError } from '../errors.js';
 import { BatchNormalization } from '../batch-normalization.js';
 import type { Layer } from '../layer.js';
 import { Dense } from '../layers.js';
+import { checkPolicy, type DTypePolicyName } from '../mixed-precision.js';
 import { Adagrad, Adam, type Optimizer, RMSprop, SGD } from '../optimizers.js';
 import { type LossName, type MetricName, Sequential } from '../sequential.js';
 import { Tensor } from '../tensor.js';
-import { readWhole, writeAtomically } from './files.js';
+import { describe } from '../validate.js';
+import { readWhole } from './files.js';
 import { isObject, type KerasObject, layerFromKeras, layerToKeras, open } from './keras-config.js';
 import type { Saveable } from './keras.js';
+import { readShard, shardNames, writeFolder } from './tfjs-files.js';
 
 /** TensorFlow.js's default shard size. */
 const SHARD_BYTES = 4 * 2 ** 20;
 /** Largest model.json accepted. */
 const MAX_JSON = 64 * 2 ** 20;
+/**
+ * Deepest nesting accepted in model.json (TF.js's own nest about 8 deep);
+ * the config readers recurse, so deeper input would overflow the stack.
+ */
+const MAX_DEPTH = 64;
 
 /** Keras's activation names that TensorFlow.js spells otherwise, and back. */
 const TO_TFJS: Record<string, string> = { silu: 'swish' };
@@ -113,7 +122,8 @@ function trainingConfig(model: Saveable): Record<string, unknown> | undefined {
   if (!compiled) return undefined;
   const spec = compiled.optimizer.spec();
   if (spec.schedule || spec.weightDecay || spec.clipnorm || spec.clipvalue || spec.globalClipnorm) return undefined;
-  const lr = spec.learningRate;
+  // The rate the next step would use (a callback or ReduceLROnPlateau may have changed it), as Keras saves it.
+  const lr = model.learningRate;
   const optimizer: Record<string, [string, Record<string, unknown>] | undefined> = {
     SGD: spec.momentum
       ? ['Momentum', { learningRate: lr, momentum: spec.momentum, useNesterov: spec.nesterov ?? false }]
@@ -191,8 +201,10 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
     bytes.set(new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength), offset);
     offset += s.data.byteLength;
   }
-  const shards = Math.max(1, Math.ceil(bytes.length / SHARD_BYTES));
-  const paths = Array.from({ length: shards }, (_, i) => `group1-shard${i + 1}of${shards}.bin`);
+  const shards = Array.from({ length: Math.max(1, Math.ceil(bytes.length / SHARD_BYTES)) }, (_, i) =>
+    bytes.subarray(i * SHARD_BYTES, (i + 1) * SHARD_BYTES),
+  );
+  const paths = shardNames(shards.length);
   const training = trainingConfig(model);
   const json = {
     format: 'layers-model',
@@ -206,13 +218,11 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
     },
     weightsManifest: [{ paths, weights: specs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
     ...(training ? { trainingConfig: training } : {}),
+    // TF.js has no dtype policies (a layer's dtype is a tensor dtype there);
+    // userDefinedMetadata is TF.js's place for what its loader does not use.
+    ...(model.dtypePolicy === 'float32' ? {} : { userDefinedMetadata: { ferro_nn: { dtype_policy: model.dtypePolicy } } }),
   };
-  await mkdir(dir, { recursive: true });
-  for (let i = 0; i < shards; i++) {
-    await writeAtomically(join(dir, paths[i]!), bytes.subarray(i * SHARD_BYTES, (i + 1) * SHARD_BYTES));
-  }
-  // model.json last: it names the shards, so a reader never sees it before them.
-  await writeAtomically(join(dir, 'model.json'), new TextEncoder().encode(JSON.stringify(json)));
+  await writeFolder(dir, paths, shards, new TextEncoder().encode(JSON.stringify(json)));
 }
 
 /** One weight of a weightsManifest group, as read (any field may be anything). */
@@ -223,8 +233,53 @@ interface WeightEntry {
   group?: unknown;
 }
 
+/** Refuses `value` when it nests deeper than MAX_DEPTH (checked without recursion). */
+function checkDepth(value: unknown, path: string): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= MAX_DEPTH) throw new FerroValueError(`${path}: expected JSON nested at most ${MAX_DEPTH} deep. Received: deeper nesting`);
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+}
+
+/** The model's dtype policy, which ferro-nn records in userDefinedMetadata; float32 when absent. */
+function policyOf(json: { userDefinedMetadata?: unknown }): DTypePolicyName {
+  const policy = (json.userDefinedMetadata as { ferro_nn?: { dtype_policy?: unknown } } | undefined)?.ferro_nn?.dtype_policy;
+  return policy === undefined ? 'float32' : checkPolicy(policy, 'the dtype policy');
+}
+
+/** One weightsManifest group, checked: its shard names and its weights' names and sizes. */
+function readGroup(group: unknown, path: string): { paths: string[]; specs: { name: string; size: number; skipped: boolean }[] } {
+  if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+    throw new FerroValueError(`${path}: a malformed weightsManifest group.`);
+  }
+  const { paths, weights: entries } = group as { paths: unknown[]; weights: unknown[] };
+  for (const p of paths) {
+    if (typeof p !== 'string' || p !== basename(p) || p === '..' || p === '.' || p === '') {
+      throw new FerroValueError(`${path}: shard path ${JSON.stringify(p)} is not a file name in the model's folder.`);
+    }
+  }
+  const specs = entries.map((entry) => {
+    const w = (isObject(entry) ? entry : {}) as WeightEntry;
+    const shape = w.shape;
+    if (typeof w.name !== 'string' || !Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
+      throw new FerroValueError(`${path}: a malformed weight entry ${JSON.stringify(entry)?.slice(0, 100)}.`);
+    }
+    // The optimizer's variables TF.js saves with includeOptimizer are skipped (not restored).
+    const skipped = w.group === 'optimizer';
+    if (w.dtype !== 'float32' && !(skipped && w.dtype === 'int32')) {
+      throw new FerroValueError(`${path}: weight ${w.name} is ${String(w.dtype)}; ferro-nn reads float32.`);
+    }
+    return { name: w.name, size: (shape as number[]).reduce((a, b) => a * b, 1), skipped };
+  });
+  return { paths: paths as string[], specs };
+}
+
 /** The model in a TensorFlow.js layers-format model.json (and its shards), given as 'file://dir/model.json'. */
 export async function loadTfjs(url: string): Promise<Sequential> {
+  if (typeof url !== 'string') throw new FerroTypeError(`Expected a URL such as 'file://dir/model.json'. Received: ${describe(url)}`);
   const path = url.replace(/^file:\/\//, '');
   const text = await readWhole(path, MAX_JSON);
   let parsed: unknown;
@@ -233,6 +288,7 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   } catch (error) {
     throw new FerroValueError(`${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
+  checkDepth(parsed, path);
   if (!isObject(parsed)) {
     throw new FerroValueError(`${path}: expected a model.json object. Received: ${JSON.stringify(parsed)?.slice(0, 80)}`);
   }
@@ -255,44 +311,36 @@ export async function loadTfjs(url: string): Promise<Sequential> {
     return layerFromKeras({ ...rest, config, module: 'keras.layers', registered_name: null }, first);
   });
   const name = r.string('name');
-  const model = new Sequential(layers, name === undefined ? {} : { name });
-  model.build([null, layers[0]!.inputDim!]);
+  // Not built yet: building allocates the weights, which waits until the manifest and shards agree with the config.
+  const model = new Sequential(layers, { ...(name === undefined ? {} : { name }), dtypePolicy: policyOf(parsed) });
+  let params = 0;
+  for (let dim = layers[0]!.inputDim!, i = 0; i < layers.length; dim = layers[i]!.outputDim(dim), i++) {
+    params += layers[i]!.weightShapes(dim).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+  }
   // Weights by name, from the shards the manifest lists (file names only: no paths out of the folder).
   const manifest = json.weightsManifest;
   if (!Array.isArray(manifest)) throw new FerroValueError(`${path} has no weightsManifest.`);
+  const groups = manifest.map((g) => readGroup(g, path));
+  const seen = new Set<string>();
+  let declared = 0;
+  for (const s of groups.flatMap((g) => g.specs.filter((w) => !w.skipped))) {
+    if (seen.has(s.name)) throw new FerroValueError(`${path}: expected each weight once in the weightsManifest. Received: ${s.name} twice`);
+    seen.add(s.name);
+    declared += s.size;
+  }
+  if (declared !== params) {
+    throw new FerroValueError(`${path}: the layers' config implies ${params} weight values. Received: a weightsManifest of ${declared}`);
+  }
   const byName = new Map<string, Float32Array>();
-  for (const group of manifest) {
-    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
-      throw new FerroValueError(`${path}: a malformed weightsManifest group.`);
-    }
-    const { paths, weights: entries } = group as { paths: unknown[]; weights: unknown[] };
-    const specs = entries.map((entry) => {
-      const w = (isObject(entry) ? entry : {}) as WeightEntry;
-      const shape = w.shape;
-      if (typeof w.name !== 'string' || !Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= 0)) {
-        throw new FerroValueError(`${path}: a malformed weight entry ${JSON.stringify(entry)?.slice(0, 100)}.`);
-      }
-      // The optimizer's variables TF.js saves with includeOptimizer are skipped (not restored).
-      const skipped = w.group === 'optimizer';
-      if (w.dtype !== 'float32' && !(skipped && w.dtype === 'int32')) {
-        throw new FerroValueError(`${path}: weight ${w.name} is ${String(w.dtype)}; ferro-nn reads float32.`);
-      }
-      return { name: w.name, size: (shape as number[]).reduce((a, b) => a * b, 1), skipped };
-    });
+  for (const { paths, specs } of groups) {
     const expected = specs.reduce((n, s) => n + s.size * 4, 0);
-    const modelBytes = specs.filter((s) => !s.skipped).reduce((n, s) => n + s.size * 4, 0);
-    // The manifest's sizes are checked against the model before any shard is read.
-    if (modelBytes > model.countParams() * 4 || expected > 2 * model.countParams() * 4 + 2 ** 20) {
-      throw new FerroValueError(`${path}: the manifest declares ${expected} bytes of weights; the model has ${model.countParams() * 4}.`);
+    // The optimizer's variables, which are skipped, are bounded too.
+    if (expected > 2 * params * 4 + 2 ** 20) {
+      throw new FerroValueError(`${path}: the manifest declares ${expected} bytes of weights; the model has ${params * 4}.`);
     }
     const parts: Uint8Array[] = [];
-    for (const p of paths) {
-      if (typeof p !== 'string' || p !== basename(p) || p === '..' || p === '.') {
-        throw new FerroValueError(`${path}: shard path ${JSON.stringify(p)} is not a file name in the model's folder.`);
-      }
-      // No shard can hold more than the group declares in all.
-      parts.push(await readWhole(join(dirname(path), p), expected));
-    }
+    // No shard can hold more than the group declares in all.
+    for (const p of paths) parts.push(await readShard(dirname(path), p, expected));
     const total = parts.reduce((n, p) => n + p.length, 0);
     if (total !== expected) throw new FerroIoError(`${path}: the shards hold ${total} bytes; the manifest declares ${expected}.`);
     const all = new Uint8Array(total);
@@ -307,6 +355,7 @@ export async function loadTfjs(url: string): Promise<Sequential> {
       offset += s.size * 4;
     }
   }
+  model.build([null, layers[0]!.inputDim!]);
   const weights = model.layers.flatMap((layer) => {
     const shapes = layer.weightShapes(layer.builtInputDim!);
     return weightNames(layer).map((n, i) => {
