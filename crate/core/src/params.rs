@@ -93,10 +93,15 @@ impl ParamsBuilder {
 
     /// A zeroed tensor of `shape`, to fill through `fill`, placed after the
     /// ones before it.
-    pub fn add(&mut self, shape: &[usize], what: &str, fill: impl FnOnce(&mut [f32])) -> Result<ParamRef> {
+    pub fn add(
+        &mut self,
+        shape: &[usize],
+        what: &str,
+        fill: impl FnOnce(&mut [f32]) -> Result<()>,
+    ) -> Result<ParamRef> {
         let len = checked_len(shape, what)?;
         let mut data = zeroed::<f32>(len, what)?;
-        fill(&mut data);
+        fill(&mut data)?;
         let at = ParamRef { offset: self.len, len };
         self.len = self
             .len
@@ -126,14 +131,24 @@ mod tests {
     #[test]
     fn tensors_are_laid_out_in_order_with_their_shapes() {
         let mut b = ParamsBuilder::default();
-        let k = b.add(&[2, 3], "k", |d| d.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32)).unwrap();
+        let k = b
+            .add(&[2, 3], "k", |d| {
+                d.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32);
+                Ok(())
+            })
+            .unwrap();
         b.set_layer(1);
-        let g = b.add(&[3], "g", |d| d.fill(7.0)).unwrap();
+        let g = b
+            .add(&[3], "g", |d| {
+                d.fill(7.0);
+                Ok(())
+            })
+            .unwrap();
         let p = b.finish().unwrap();
         assert_eq!((k, g), (ParamRef { offset: 0, len: 6 }, ParamRef { offset: 6, len: 3 }));
         assert_eq!(p.values, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 7.0, 7.0]);
         assert_eq!(k.matrix(&p.values, 2, 3)[[1, 2]], 5.0);
         assert_eq!(p.layout[1], ParamInfo { at: g, shape: vec![3], layer: 1 });
-        assert!(ParamsBuilder::default().add(&[usize::MAX, 2], "huge", |_| ()).is_err());
+        assert!(ParamsBuilder::default().add(&[usize::MAX, 2], "huge", |_| Ok(())).is_err());
     }
 }

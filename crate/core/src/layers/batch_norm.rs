@@ -76,8 +76,12 @@ impl BatchNorm {
         if width == 0 {
             return Err(Error::Value("Expected a positive input width for BatchNormalization. Received: 0".into()));
         }
-        let gamma = if spec.scale { Some(params.add(&[width], "gamma", |g| g.fill(1.0))?) } else { None };
-        let beta = if spec.center { Some(params.add(&[width], "beta", |_| ())?) } else { None };
+        let ones = |g: &mut [f32]| {
+            g.fill(1.0);
+            Ok(())
+        };
+        let gamma = if spec.scale { Some(params.add(&[width], "gamma", ones)?) } else { None };
+        let beta = if spec.center { Some(params.add(&[width], "beta", |_| Ok(()))?) } else { None };
         // Checked like the parameters: without gamma and beta (center and
         // scale off), these are the first allocations a huge width reaches.
         let moving_mean = crate::alloc::zeroed(width, "BatchNormalization's moving mean")?;
