@@ -4,7 +4,8 @@
  * predict as Keras did; what ferro-nn writes loads back identically (and
  * into real Keras: `npm run test:interop`); bad files get coded errors.
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ import {
   Tensor,
 } from '../src/index.js';
 import { stateFromVars } from '../src/saving/optimizer-vars.js';
-import { maxAbsDiff } from './helpers.js';
+import { maxAbsDiff, runCapped } from './helpers.js';
 
 const fixture = (name: string): string => new URL(`./fixtures/keras/${name}`, import.meta.url).pathname;
 const golden = JSON.parse(readFileSync(new URL('./golden/keras-saving.json', import.meta.url), 'utf8')) as {
@@ -190,6 +191,38 @@ describe('bad files', () => {
     writeFileSync(path, zipSync(members));
     return path;
   }
+
+  const loadFile = fileURLToPath(new URL('./fixtures/load-file.mts', import.meta.url));
+  /** The outcome of loading `path` in a child that is killed past 30 s or 1.5 GiB. */
+  async function loadInChild(kind: 'model' | 'weights' | 'layers', path: string): Promise<{ ok?: true; code?: string; message?: string }> {
+    const r = await runCapped([loadFile, kind, path], 30_000, 1536);
+    expect(r.killed, `killed (peak ${r.peakMiB} MiB): ${r.stderr}`).toBeUndefined();
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { ok?: true; code?: string; message?: string };
+  }
+
+  it('a device or a FIFO where a file belongs is refused without reading it', { timeout: 120_000 }, async () => {
+    const at = mkdtempSync(join(dir, 'special-'));
+    const links: ['model' | 'weights' | 'layers', string][] = [
+      ['model', join(at, 'zero.keras')],
+      ['weights', join(at, 'zero.weights.h5')],
+    ];
+    for (const [, path] of links) symlinkSync('/dev/zero', path);
+    const tfjs = join(at, 'tfjs');
+    cpSync(new URL('./fixtures/tfjs', import.meta.url), tfjs, { recursive: true });
+    rmSync(join(tfjs, 'model.json'));
+    symlinkSync('/dev/zero', join(tfjs, 'model.json'));
+    links.push(['layers', join(tfjs, 'model.json')]);
+    for (const [kind, path] of links) {
+      expect(await loadInChild(kind, path), path).toMatchObject({
+        code: 'ERR_FERRO_IO',
+        message: `Expected a regular file at ${path}. Received: a character device`,
+      });
+    }
+    // No writer ever opens it: reading it would wait for ever.
+    const fifo = join(at, 'fifo.keras');
+    execFileSync('mkfifo', [fifo]);
+    expect(await loadInChild('model', fifo)).toMatchObject({ code: 'ERR_FERRO_IO', message: `Expected a regular file at ${fifo}. Received: a FIFO` });
+  });
 
   it('refuse what ferro-nn does not support, naming the class or option', async () => {
     const conv = withConfig((c) => (c.config.layers[1].class_name = 'Conv2D'));
