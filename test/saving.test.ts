@@ -200,6 +200,19 @@ describe('bad files', () => {
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { ok?: true; code?: string; message?: string };
   }
 
+  it('a few KB of config claiming a huge model is refused before the model is built', { timeout: 60_000 }, async () => {
+    // 30000 inputs into Dense(30000): 900240003 parameters (3.6 GB, and twice
+    // that in Adam's slots), which the fixture's 26 KB of weights cannot hold.
+    const huge = withConfig((c) => {
+      c.config.layers[0].config.batch_shape = [null, 30000];
+      c.config.layers[1].config.units = 30000;
+    });
+    expect(await loadInChild('model', huge)).toMatchObject({
+      code: 'ERR_FERRO_VALUE',
+      message: expect.stringMatching(/^Expected a model\.weights\.h5 of at least 3600960012 bytes .* Received: \d+ bytes/),
+    });
+  });
+
   it('a device or a FIFO where a file belongs is refused without reading it', { timeout: 120_000 }, async () => {
     const at = mkdtempSync(join(dir, 'special-'));
     const links: ['model' | 'weights' | 'layers', string][] = [
@@ -222,6 +235,29 @@ describe('bad files', () => {
     const fifo = join(at, 'fifo.keras');
     execFileSync('mkfifo', [fifo]);
     expect(await loadInChild('model', fifo)).toMatchObject({ code: 'ERR_FERRO_IO', message: `Expected a regular file at ${fifo}. Received: a FIFO` });
+  });
+
+  it('loadWeights changes nothing when any part of the file is refused', async () => {
+    const { writeH5 } = await import('../src/saving/h5.js');
+    const model = new Sequential([new Dense(2, { inputShape: [3] })]);
+    model.compile({ optimizer: 'adam', loss: 'mse' });
+    model.build([null, 3]);
+    const before = model.getWeights().map((t) => Array.from(t.data));
+    const state = model.optimizerState();
+    const f = (v: number, ...shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v) });
+    // Valid new weights (9s), with an optimizer state that is refused.
+    for (const [iteration, rate, refused] of [[1.5, 0.001, 'iteration count'], [2, Number.NaN, 'learning rate'], [2, -1, 'learning rate']] as const) {
+      const path = join(dir, `refused-${iteration}-${rate}.weights.h5`);
+      writeFileSync(path, await writeH5([
+        ['', 'seq', []],
+        ['layers/dense', 'dense', [f(9, 3, 2), f(9, 2)]],
+        ['optimizer', 'adam', [{ shape: [], data: Float32Array.of(iteration) }, { shape: [], data: Float32Array.of(rate) }, f(1, 3, 2), f(1, 3, 2), f(1, 2), f(1, 2)]],
+      ]));
+      await expect(model.loadWeights(path)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining(refused) });
+      expect(model.getWeights().map((t) => Array.from(t.data))).toEqual(before);
+      expect(model.optimizerState()).toEqual(state);
+      expect(model.learningRate).toBeCloseTo(0.001, 7);
+    }
   });
 
   it('refuse what ferro-nn does not support, naming the class or option', async () => {

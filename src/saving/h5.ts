@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
 import { readWhole, withScratchDir } from './files.js';
-import { checkedVars, type VarReader } from './vars.js';
+import { checkedVars, type Numbers, type VarReader } from './vars.js';
 
 /** A variable to write: float32 (or int32 scalars, such as iterations). */
 export interface H5Var {
@@ -92,18 +92,21 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
       };
       const FLOATS = ['<f', '<d'];
       const INTS = ['<i', '<q'];
+      const described = (groupPath: string, shapes: number[][], label: string, integers: boolean) => {
+        const g = group(groupPath);
+        return checkedVars(what, label, groupPath, g?.keys().length, shapes, integers, (i) => {
+          const d = dataset(g!, i);
+          if (!d) return undefined;
+          const dtype = String(d.dtype);
+          const kind = FLOATS.includes(dtype) ? 'float' : INTS.includes(dtype) ? 'int' : undefined;
+          return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, `${what}: ${label} variable ${i}`) };
+        });
+      };
       const reader: VarReader = {
         count: (groupPath) => group(groupPath)?.keys().length ?? 0,
-        vars: (groupPath, shapes, label, integers = false) => {
-          const g = group(groupPath);
-          return checkedVars(what, label, groupPath, g?.keys().length, shapes, integers, (i) => {
-            const d = dataset(g!, i);
-            if (!d) return undefined;
-            const dtype = String(d.dtype);
-            const kind = FLOATS.includes(dtype) ? 'float' : INTS.includes(dtype) ? 'int' : undefined;
-            return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, `${what}: ${label} variable ${i}`) };
-          });
-        },
+        vars: ((groupPath: string, shapes: number[][], label: string, integers: boolean = false) =>
+          described(groupPath, shapes, label, integers).map((v) => v.read())) as VarReader['vars'],
+        check: (groupPath, shapes, label) => void described(groupPath, shapes, label, false),
       };
       try {
         return use(reader);
@@ -118,11 +121,16 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
   });
 }
 
-/** A dataset's value (as h5wasm gives it) as float32. */
-function numbers(v: unknown, label: string): Float32Array {
-  if (typeof v === 'number' || typeof v === 'bigint') return Float32Array.of(Number(v));
+/**
+ * A dataset's value (as h5wasm gives it) as float32, or for integers as
+ * float64, which holds a step count exactly where float32 rounds past 2^24.
+ */
+function numbers(v: unknown, label: string): Numbers {
+  if (typeof v === 'number') return Float32Array.of(v);
+  if (typeof v === 'bigint') return Float64Array.of(Number(v));
   if (v instanceof Float32Array) return v;
-  if (v instanceof Float64Array || v instanceof Int32Array) return Float32Array.from(v);
-  if (v instanceof BigInt64Array) return Float32Array.from(v, Number);
+  if (v instanceof Float64Array) return Float32Array.from(v);
+  if (v instanceof Int32Array) return Float64Array.from(v);
+  if (v instanceof BigInt64Array) return Float64Array.from(v, Number);
   throw new FerroValueError(`${label} could not be read as numbers.`);
 }

@@ -55,7 +55,7 @@ export function stateFromVars(
   className: string,
   slotNames: readonly string[],
   tensors: number,
-  vars: Float32Array[],
+  vars: ArrayLike<number>[],
   hasRate: boolean,
 ): { state: OptimizerState; learningRate: number | undefined } {
   const iterations = vars[0]![0]!;
@@ -64,7 +64,10 @@ export function stateFromVars(
   }
   const learningRate = hasRate ? vars[1]![0] : undefined;
   const start = hasRate ? 2 : 1;
-  const slots: SlotState[] = order(className, slotNames, tensors).map(([name, tensor], i) => ({ name, tensor, data: vars[start + i]! }));
+  const slots: SlotState[] = order(className, slotNames, tensors).map(([name, tensor], i) => {
+    const data = vars[start + i]!;
+    return { name, tensor, data: data instanceof Float32Array ? data : Float32Array.from(data) };
+  });
   const uProduct = className === 'Nadam' ? vars.at(-1)![0]! : 1;
   return { state: { iterations, uProduct, slots }, learningRate };
 }
