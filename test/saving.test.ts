@@ -151,6 +151,23 @@ describe('Keras 3 files', () => {
     }
   });
 
+  it('save() writes the model as it was when called, whatever the caller changes before awaiting', async () => {
+    const model = new Sequential([new Dense(2, { inputShape: [3] })], { name: 'snapshot' });
+    model.compile({ optimizer: new Adam({ learningRate: 0.01 }), loss: 'mse', metrics: ['mae'] });
+    model.build([null, 3]);
+    const weights = model.getWeights().map((w) => Array.from(w.data));
+    const [path, weightsPath] = [join(dir, 'snapshot.keras'), join(dir, 'snapshot.weights.h5')];
+    const saving = [model.save(path), model.saveWeights(weightsPath)];
+    model.compile({ optimizer: 'sgd', loss: 'mae' });
+    model.setWeights(model.getWeights().map((w) => new Tensor(new Float32Array(w.size).fill(5), [...w.shape])));
+    await Promise.all(saving);
+    const loaded = await loadModel(path);
+    expect(loaded.compileConfig()).toMatchObject({ optimizer: { className: 'Adam' }, loss: 'mse', metrics: ['mae'] });
+    expect(loaded.getWeights().map((w) => Array.from(w.data))).toEqual(weights);
+    await model.loadWeights(weightsPath);
+    expect(model.getWeights().map((w) => Array.from(w.data))).toEqual(weights);
+  });
+
   it('saveWeights / loadWeights round-trip, and refuse other architectures', async () => {
     const a = everyLayerKind();
     a.build([null, 4]);

@@ -144,12 +144,13 @@ function modelConfig(model: Saveable): Record<string, unknown> {
 export async function saveKeras(model: Saveable, path: string): Promise<void> {
   requireBuilt(model, 'save');
   const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
-  const weights = await writeH5([...layerObjects(model), ...optimizerObjects(model)]);
-  const metadata = { keras_version: KERAS_VERSION, date_saved: new Date().toISOString(), saved_by: 'ferro-nn' };
-  await writeAtomically(
-    path,
-    zip({ 'metadata.json': encode(metadata), 'config.json': encode(modelConfig(model)), 'model.weights.h5': weights }),
-  );
+  // Everything is taken in this first tick: a compile() or fit() the caller
+  // starts before awaiting must not reach the file, half of it or at all.
+  const objects = [...layerObjects(model), ...optimizerObjects(model)];
+  const config = encode(modelConfig(model));
+  const metadata = encode({ keras_version: KERAS_VERSION, date_saved: new Date().toISOString(), saved_by: 'ferro-nn' });
+  const weights = await writeH5(objects);
+  await writeAtomically(path, zip({ 'metadata.json': metadata, 'config.json': config, 'model.weights.h5': weights }));
 }
 
 /**
@@ -161,7 +162,9 @@ export async function saveWeightsH5(model: Saveable, path: string): Promise<void
   if (!path.endsWith('.weights.h5')) {
     throw new FerroValueError(`Expected a path ending in .weights.h5, as Keras 3 names weight files. Received: ${path}`);
   }
-  await writeAtomically(path, await writeH5([...layerObjects(model), ...optimizerObjects(model)]));
+  // Taken in this first tick, as in saveKeras.
+  const objects = [...layerObjects(model), ...optimizerObjects(model)];
+  await writeAtomically(path, await writeH5(objects));
 }
 
 /** A weights file in Keras's layout, opened for one reading. */
