@@ -254,6 +254,36 @@ describe('bad files', () => {
     expect(await loadInChild('model', fifo)).toMatchObject({ code: 'ERR_FERRO_IO', message: `Expected a regular file at ${fifo}. Received: a FIFO` });
   });
 
+  it('HDF5 links out of the file, and chunks larger than their dataset, are refused before anything is read', { timeout: 180_000 }, async () => {
+    const hostile = fileURLToPath(new URL('./fixtures/h5-hostile.mts', import.meta.url));
+    const at = mkdtempSync(join(dir, 'h5-'));
+    const write = async (...args: string[]) => expect((await runCapped([hostile, ...args], 60_000, 3072)).status).toBe(0);
+    // The vars of a model saved elsewhere on the host, and a FIFO (opening it would block inside wasm).
+    const elsewhere = join(at, 'elsewhere.weights.h5');
+    const model = new Sequential([new Dense(2, { inputShape: [3] })]);
+    model.build([null, 3]);
+    await model.saveWeights(elsewhere);
+    const fifo = join(at, 'fifo.h5');
+    execFileSync('mkfifo', [fifo]);
+    for (const target of [elsewhere, fifo]) {
+      const path = join(at, `external-${target === fifo ? 'fifo' : 'file'}.weights.h5`);
+      await write('external', path, target);
+      expect(await loadInChild('weights', path)).toMatchObject({
+        code: 'ERR_FERRO_VALUE',
+        message: `Expected groups and datasets stored in ${path}. Received: an external link /layers/dense/vars -> ${target}:/vars`,
+      });
+    }
+    const soft = join(at, 'soft.weights.h5');
+    await write('soft', soft);
+    expect(await loadInChild('weights', soft)).toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('a soft link /layers/dense/vars -> /elsewhere') });
+    const chunks = join(at, 'chunks.weights.h5');
+    await write('chunks', chunks);
+    expect(await loadInChild('weights', chunks)).toMatchObject({
+      code: 'ERR_FERRO_VALUE',
+      message: `Expected chunks no larger than the dataset [3, 2]. Received: chunks [8192, 8192] in ${chunks}: /layers/dense/vars/0`,
+    });
+  });
+
   it('loadWeights changes nothing when any part of the file is refused', async () => {
     const { writeH5 } = await import('../src/saving/h5.js');
     const model = new Sequential([new Dense(2, { inputShape: [3] })]);

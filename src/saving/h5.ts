@@ -82,13 +82,16 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
       throw new FerroIoError(`${what} is not a readable HDF5 file: ${reason(error)}`);
     }
     try {
+      const at = (path: string) => inFile(h5, file, path, what);
       const group = (groupPath: string): InstanceType<H5['Group']> | undefined => {
-        const g = file.get(`${groupPath}/vars`.replace(/^\//, ''));
+        const g = at(`${groupPath}/vars`);
         return g instanceof h5.Group ? g : undefined;
       };
       const dataset = (g: InstanceType<H5['Group']>, i: number): InstanceType<H5['Dataset']> | undefined => {
-        const d = g.get(String(i));
-        return d instanceof h5.Dataset ? d : undefined;
+        const d = at(`${g.path}/${i}`);
+        if (!(d instanceof h5.Dataset)) return undefined;
+        checkStorage(d, `${what}: ${d.path}`);
+        return d;
       };
       const FLOATS = ['<f', '<d'];
       const INTS = ['<i', '<q'];
@@ -119,6 +122,52 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
       file.close();
     }
   });
+}
+
+/**
+ * The group or dataset at `path`, reached through hard links only. A soft
+ * or external link is refused before it is followed: an external link
+ * names any file on the host (and opening a FIFO would block in wasm), and
+ * Keras writes neither.
+ */
+function inFile(h5: H5, file: InstanceType<H5['File']>, path: string, what: string) {
+  let found: InstanceType<H5['Group']> | InstanceType<H5['Dataset']> = file;
+  for (const part of path.split('/').filter(Boolean)) {
+    if (!(found instanceof h5.Group) || !found.keys().includes(part)) return undefined;
+    const full = `${found.path === '/' ? '' : found.path}/${part}`;
+    // Both read the link itself, where get() would follow it.
+    const soft: unknown = found.get_link(full);
+    const external = found.get_external_link(full) as { filename?: string; obj_path?: string } | null;
+    if (soft !== null && soft !== undefined) {
+      throw new FerroValueError(`Expected groups and datasets stored in ${what}. Received: a soft link ${full} -> ${String(soft)}`);
+    }
+    if (external?.filename !== undefined) {
+      throw new FerroValueError(
+        `Expected groups and datasets stored in ${what}. Received: an external link ${full} -> ${external.filename}:${external.obj_path}`,
+      );
+    }
+    const next = found.get(full);
+    if (!(next instanceof h5.Group || next instanceof h5.Dataset)) return undefined;
+    found = next;
+  }
+  return found;
+}
+
+/**
+ * Refuses a dataset whose storage could cost more than its data: chunks
+ * larger than the dataset (HDF5 allocates and inflates whole chunks, so a
+ * few bytes declaring one huge chunk grow the heap by gigabytes), or a
+ * virtual dataset (its data lives in other files).
+ */
+function checkStorage(d: InstanceType<H5['Dataset']>, label: string): void {
+  const { shape, chunks, virtual_sources: sources } = d.metadata;
+  if (sources !== undefined) throw new FerroValueError(`Expected a dataset stored in the file. Received: a virtual dataset, ${label}`);
+  const dims = shape ?? [];
+  if (chunks && (chunks.length !== dims.length || chunks.some((c, k) => c > Math.max(1, dims[k]!)))) {
+    throw new FerroValueError(
+      `Expected chunks no larger than the dataset [${dims.join(', ')}]. Received: chunks [${chunks.join(', ')}] in ${label}`,
+    );
+  }
 }
 
 /**
