@@ -284,6 +284,23 @@ describe('bad files', () => {
     });
   });
 
+  it('JSON nested deeper than 64 levels is refused with a coded error, wherever it is', async () => {
+    const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const members = unzipSync(readFileSync(fixture('keras-made.keras')));
+    const text = new TextDecoder().decode(members['config.json']);
+    for (const [key, n] of [['"noise_shape": null', 10_000], ['"metrics": ["accuracy"]', 70], ['"noise_shape": null', 50]] as const) {
+      expect(text).toContain(key);
+      members['config.json'] = strToU8(text.replace(key, `${key.split(':')[0]}: ${deep(n)}`));
+      const path = join(dir, `deep-${n}.keras`);
+      writeFileSync(path, zipSync(members));
+      // 50 levels pass the parser's bound and reach the config reader, which refuses the value itself.
+      await expect(loadModel(path)).rejects.toMatchObject({
+        code: 'ERR_FERRO_VALUE',
+        message: n > 64 ? `Expected ${path}: config.json nested at most 64 levels deep. Received: more than 64 levels` : expect.stringContaining('noise_shape'),
+      });
+    }
+  });
+
   it('loadWeights changes nothing when any part of the file is refused', async () => {
     const { writeH5 } = await import('../src/saving/h5.js');
     const model = new Sequential([new Dense(2, { inputShape: [3] })]);

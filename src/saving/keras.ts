@@ -11,6 +11,7 @@ import { Sequential, type MetricName, type LossName } from '../sequential.js';
 import { Tensor } from '../tensor.js';
 import { member, readWhole, unzipMembers, writeAtomically, zip } from './files.js';
 import { type H5Objects, readH5, writeH5 } from './h5.js';
+import { parseJson } from './json.js';
 import { npzReader } from './npz.js';
 import type { VarReader } from './vars.js';
 import {
@@ -201,14 +202,6 @@ export async function loadWeightsH5(model: Sequential, path: string): Promise<vo
   const bytes = await readWhole(path, weightsLimit(model.countParams()));
   const apply = await readH5(bytes, path, (r) => readWeights(model, r, true));
   apply();
-}
-
-function parseJson(bytes: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw new FerroValueError(`${what} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
 }
 
 /** The model of a Keras 3 `.keras` archive: architecture, weights and compile settings. */
