@@ -472,6 +472,15 @@ describe('bad files', () => {
     }
   });
 
+  it('a path that is not a string is ERR_FERRO_TYPE, as in save(), and a Proxy is never touched', async () => {
+    let trapped = false;
+    const proxy = new Proxy({}, { get: () => ((trapped = true), 'x.keras'), getPrototypeOf: () => ((trapped = true), null) });
+    for (const [path, received] of [[123, '123'], [Symbol('p'), 'Symbol(p)'], [undefined, 'undefined'], [proxy, 'a Proxy']] as const) {
+      await expect(loadModel(path as never)).rejects.toMatchObject({ code: 'ERR_FERRO_TYPE', message: `Expected a string for path. Received: path=${received}` });
+    }
+    expect(trapped).toBe(false);
+  });
+
   it('a failed save leaves the previous file intact', async () => {
     const model = everyLayerKind();
     model.build([null, 4]);

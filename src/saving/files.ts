@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { mkdtemp, open, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rename, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
@@ -73,6 +73,15 @@ function kindOf(stat: Stats): string {
   if (stat.isBlockDevice()) return 'a block device';
   if (stat.isSocket()) return 'a socket';
   return 'something that is not a regular file';
+}
+
+/** Creates directory `path` and its parents, as ERR_FERRO_IO naming it when it cannot (a file in the way…). */
+export async function makeDir(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (error) {
+    throw new FerroIoError(`Could not create the directory ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /** A zip of these members, compressed. */

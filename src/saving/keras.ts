@@ -9,6 +9,7 @@ import type { Loss } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
 import { Sequential, type MetricName, type LossName } from '../sequential.js';
 import { Tensor } from '../tensor.js';
+import { checkString } from '../validate.js';
 import { member, readWhole, unzipMembers, writeAtomically, zip } from './files.js';
 import { type H5Objects, readH5, writeH5 } from './h5.js';
 import { parseJson } from './json.js';
@@ -206,6 +207,8 @@ export async function loadWeightsH5(model: Sequential, path: string): Promise<vo
 
 /** The model of a Keras 3 `.keras` archive: architecture, weights and compile settings. */
 export async function loadKeras(path: string): Promise<Sequential> {
+  // typeof only: a Proxy's traps never run, and a non-string is a type error as in save().
+  checkString(path, 'path');
   const bytes = await readWhole(path, MAX_WEIGHTS + 2 * MAX_JSON);
   const head = unzipMembers(bytes, (name) => (name === 'config.json' ? MAX_JSON : undefined), path);
   const config = parseJson(member(head, 'config.json', path), `${path}: config.json`);
