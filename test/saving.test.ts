@@ -168,6 +168,35 @@ describe('Keras 3 files', () => {
     expect(model.getWeights().map((w) => Array.from(w.data))).toEqual(weights);
   });
 
+  it('the optimizer step count round-trips exactly past 2^24 and 2^31 (int64, as Keras keeps it)', async () => {
+    const model = new Sequential([new Dense(1, { inputShape: [2] })]);
+    model.compile({ optimizer: 'adam', loss: 'mse' });
+    model.build([null, 2]);
+    const state = model.optimizerState();
+    const path = join(dir, 'iterations.keras');
+    for (const iterations of [2 ** 24 + 1, 2 ** 31 + 5, 2 ** 53]) {
+      model.setOptimizerState({ ...state, iterations });
+      await model.save(path);
+      expect((await loadModel(path)).optimizerIterations).toBe(iterations);
+    }
+  });
+
+  it('an int32 step count, as Keras on JAX writes it, reads back exactly past 2^24', async () => {
+    const { writeH5 } = await import('../src/saving/h5.js');
+    const model = new Sequential([new Dense(1, { inputShape: [2] })]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    model.build([null, 2]);
+    const path = join(dir, 'int32-iterations.weights.h5');
+    const [kernel, bias] = model.getWeights();
+    writeFileSync(path, await writeH5([
+      ['', 'seq', []],
+      ['layers/dense', 'dense', [{ shape: [2, 1], data: kernel!.data }, { shape: [1], data: bias!.data }]],
+      ['optimizer', 'sgd', [{ shape: [], data: Int32Array.of(2 ** 24 + 1) }, { shape: [], data: Float32Array.of(0.01) }]],
+    ]));
+    await model.loadWeights(path);
+    expect(model.optimizerIterations).toBe(2 ** 24 + 1);
+  });
+
   it('saveWeights / loadWeights round-trip, and refuse other architectures', async () => {
     const a = everyLayerKind();
     a.build([null, 4]);

@@ -11,10 +11,10 @@ import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
 import { readWhole, withScratchDir } from './files.js';
 import { checkedVars, type Numbers, type VarReader } from './vars.js';
 
-/** A variable to write: float32 (or int32 scalars, such as iterations). */
+/** A variable to write: float32, or int64 (the iteration count, as Keras keeps it), or int32. */
 export interface H5Var {
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | BigInt64Array | Int32Array;
 }
 
 /** The objects to write: path of the group (e.g. 'layers/dense') → its name attribute and variables. */
@@ -56,9 +56,9 @@ export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
         }
         group.create_attribute('name', name);
         vars.forEach((v, i) => {
-          const dtype = v.data instanceof Int32Array ? '<i' : '<f';
+          const dtype = v.data instanceof BigInt64Array ? '<q' : v.data instanceof Int32Array ? '<i' : '<f';
           // A scalar (shape []) is written as one: Keras reads iteration and learning_rate so.
-          const data = v.shape.length === 0 ? v.data[0]! : v.data;
+          const data = v.shape.length === 0 ? v.data.subarray(0, 1) : v.data;
           group.create_dataset({ name: String(i), data, shape: v.shape, dtype });
         });
       }
@@ -102,7 +102,7 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
           if (!d) return undefined;
           const dtype = String(d.dtype);
           const kind = FLOATS.includes(dtype) ? 'float' : INTS.includes(dtype) ? 'int' : undefined;
-          return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, `${what}: ${label} variable ${i}`) };
+          return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, kind === 'int', `${what}: ${label} variable ${i}`) };
         });
       };
       const reader: VarReader = {
@@ -174,8 +174,9 @@ function checkStorage(d: InstanceType<H5['Dataset']>, label: string): void {
  * A dataset's value (as h5wasm gives it) as float32, or for integers as
  * float64, which holds a step count exactly where float32 rounds past 2^24.
  */
-function numbers(v: unknown, label: string): Numbers {
-  if (typeof v === 'number') return Float32Array.of(v);
+function numbers(v: unknown, integer: boolean, label: string): Numbers {
+  // h5wasm gives a scalar as a number, whatever its dtype.
+  if (typeof v === 'number') return integer ? Float64Array.of(v) : Float32Array.of(v);
   if (typeof v === 'bigint') return Float64Array.of(Number(v));
   if (v instanceof Float32Array) return v;
   if (v instanceof Float64Array) return Float32Array.from(v);

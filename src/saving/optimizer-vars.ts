@@ -32,7 +32,8 @@ function order(className: string, names: readonly string[], tensors: number): [s
 
 /** The optimizer's variables to save, Keras's order; `shapes` are the trainable tensors'. */
 export function optimizerVars(className: string, state: OptimizerState, shapes: number[][], learningRate: number | undefined): H5Var[] {
-  const vars: H5Var[] = [{ shape: [], data: Int32Array.of(state.iterations) }];
+  // int64, as Keras's `iterations`: int32 overflows at 2^31 and reads back through float32 rounded.
+  const vars: H5Var[] = [{ shape: [], data: BigInt64Array.of(BigInt(state.iterations)) }];
   if (learningRate !== undefined) vars.push({ shape: [], data: Float32Array.of(learningRate) });
   const names = [...new Set(state.slots.map((s) => s.name))];
   for (const [name, t] of order(className, names, shapes.length)) {
