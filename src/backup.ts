@@ -1,9 +1,10 @@
 /** BackupAndRestore: Keras's fault-tolerance callback. */
 
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BaseCallback } from './callbacks.js';
 import type { ResumesTraining } from './fit.js';
+import { makeDir } from './saving/files.js';
 import { checkBoolean, checkOptions, checkString } from './validate.js';
 
 /** Options of `new BackupAndRestore(options)`: Keras's arguments in camelCase. */
@@ -65,7 +66,7 @@ export class BackupAndRestore extends BaseCallback implements ResumesTraining {
 
   /** Backs up the finished epoch, then drops the older backups. */
   async onEpochEnd(epoch: number): Promise<void> {
-    await mkdir(this.backupDir, { recursive: true });
+    await makeDir(this.backupDir);
     await this.model!.saveWeights(join(this.backupDir, name(epoch)));
     for (const old of (await this.backups()).filter((e) => e < epoch)) {
       await rm(join(this.backupDir, name(old)), { force: true });

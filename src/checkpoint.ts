@@ -1,9 +1,9 @@
 /** ModelCheckpoint: Keras's callback that saves the model (or its weights) as it trains. */
 
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BaseCallback, type Logs } from './callbacks.js';
 import { FerroValueError } from './errors.js';
+import { makeDir } from './saving/files.js';
 import { maximizes } from './metric-directions.js';
 import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
 
@@ -145,7 +145,7 @@ export class ModelCheckpoint extends BaseCallback {
     } else {
       say(`saving model to ${path}`);
     }
-    await mkdir(dirname(path), { recursive: true });
+    await makeDir(dirname(path));
     await (this.saveWeightsOnly ? this.model!.saveWeights(path) : this.model!.save(path));
   }
 }

@@ -5,12 +5,12 @@
  * The runs are child processes, each with a time limit.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BackupAndRestore } from '../src/index.js';
+import { BackupAndRestore, Dense, Sequential } from '../src/index.js';
 
 const child = fileURLToPath(new URL('./fixtures/backup-child.mts', import.meta.url));
 const args = (dir: string, out: string): string[] => ['--import', 'tsx', child, dir, out];
@@ -65,6 +65,18 @@ describe('BackupAndRestore', () => {
       return;
     }
     throw new Error('the run finished before it could be killed');
+  });
+
+  it('a backupDir that cannot be created is ERR_FERRO_IO naming it', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ferro-backup-')), 'a-file');
+    writeFileSync(file, 'x');
+    const model = new Sequential([new Dense(1, { inputShape: [2] })]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    const backupDir = join(file, 'backups');
+    await expect(model.fit([[1, 2]], [[3]], { verbose: 0, callbacks: [new BackupAndRestore({ backupDir })] })).rejects.toMatchObject({
+      code: 'ERR_FERRO_IO',
+      message: expect.stringMatching(new RegExp(`^Could not create the directory ${backupDir}: ENOTDIR`)),
+    });
   });
 
   it('options are checked', () => {

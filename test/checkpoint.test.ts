@@ -1,5 +1,5 @@
 /** ModelCheckpoint with Keras's semantics: path formatting, best-only, weights-only, batch frequency. */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -104,5 +104,18 @@ describe('ModelCheckpoint', () => {
     const { x, y } = blobs(16);
     const cb = new ModelCheckpoint({ filepath: join(tmpdir(), 'never.keras'), monitor: 'my_metric', saveBestOnly: true });
     await expect(model().fit(x, y, { verbose: 0, callbacks: [cb] })).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+  });
+
+  it('a directory that cannot be created is ERR_FERRO_IO naming it', async () => {
+    const { x, y } = blobs(16);
+    const file = join(mkdtempSync(join(tmpdir(), 'ferro-ckpt-')), 'a-file');
+    writeFileSync(file, 'x');
+    for (const [filepath, dir, why] of [[join(file, 'ck.keras'), file, 'EEXIST'], [join(file, 'sub', 'ck.keras'), join(file, 'sub'), 'ENOTDIR']]) {
+      const cb = new ModelCheckpoint({ filepath: filepath! });
+      await expect(model().fit(x, y, { verbose: 0, callbacks: [cb] })).rejects.toMatchObject({
+        code: 'ERR_FERRO_IO',
+        message: expect.stringMatching(new RegExp(`^Could not create the directory ${dir}: ${why}`)),
+      });
+    }
   });
 });

@@ -70,3 +70,47 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+/** How a child of `runCapped` ended. */
+export interface CappedRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** Why the child was killed, if it was. */
+  killed?: 'timeout' | 'memory';
+  /** The largest resident size seen, MiB (Linux; 0 elsewhere). */
+  peakMiB: number;
+}
+
+/**
+ * Runs `node --import tsx <args>`, killing it when it runs past `timeoutMs`
+ * or its resident memory passes `maxMiB` (read from /proc every 50 ms), so a
+ * regression that hangs or fills memory fails a test instead of the machine.
+ */
+export async function runCapped(args: string[], timeoutMs: number, maxMiB: number): Promise<CappedRun> {
+  const { spawn } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b));
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  let killed: CappedRun['killed'];
+  let peakMiB = 0;
+  const started = Date.now();
+  const watch = setInterval(() => {
+    let rss = 0;
+    try {
+      rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      // Not Linux, or the child has just exited.
+    }
+    peakMiB = Math.max(peakMiB, rss);
+    if (rss > maxMiB) killed = 'memory';
+    else if (Date.now() - started > timeoutMs) killed = 'timeout';
+    if (killed) child.kill('SIGKILL');
+  }, 50);
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearInterval(watch);
+  return { status, stdout, stderr, ...(killed ? { killed } : {}), peakMiB: Math.round(peakMiB) };
+}

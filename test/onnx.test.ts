@@ -56,6 +56,21 @@ describe('ONNX export', () => {
     }
   });
 
+  it('exports the model as it was when called, whatever fit() the caller starts before awaiting', async () => {
+    setRandomSeed(3);
+    const model = new Sequential([new Dense(3, { inputShape: [4], activation: 'tanh' }), new Dense(2)]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    model.build([null, 4]);
+    const expected = (await model.predict(x)).data;
+    const path = join(dir, 'snapshot.onnx');
+    const exporting = model.exportOnnx(path);
+    const fitting = model.fit(x, x.map((r) => [r[0]!, r[1]!]), { epochs: 20, batchSize: 2, verbose: 0 });
+    await exporting;
+    await fitting;
+    expect(maxAbsDiff((await model.predict(x)).data, expected)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(await runOnnx(path, x), expected)).toBeLessThan(1e-5);
+  });
+
   it('refuses an unbuilt model', async () => {
     await expect(new Sequential([new Dense(2)]).exportOnnx(join(dir, 'x.onnx'))).rejects.toMatchObject({ code: 'ERR_FERRO_STATE' });
   });

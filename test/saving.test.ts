@@ -4,7 +4,8 @@
  * predict as Keras did; what ferro-nn writes loads back identically (and
  * into real Keras: `npm run test:interop`); bad files get coded errors.
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ import {
   Tensor,
 } from '../src/index.js';
 import { stateFromVars } from '../src/saving/optimizer-vars.js';
-import { maxAbsDiff } from './helpers.js';
+import { maxAbsDiff, runCapped } from './helpers.js';
 
 const fixture = (name: string): string => new URL(`./fixtures/keras/${name}`, import.meta.url).pathname;
 const golden = JSON.parse(readFileSync(new URL('./golden/keras-saving.json', import.meta.url), 'utf8')) as {
@@ -150,6 +151,52 @@ describe('Keras 3 files', () => {
     }
   });
 
+  it('save() writes the model as it was when called, whatever the caller changes before awaiting', async () => {
+    const model = new Sequential([new Dense(2, { inputShape: [3] })], { name: 'snapshot' });
+    model.compile({ optimizer: new Adam({ learningRate: 0.01 }), loss: 'mse', metrics: ['mae'] });
+    model.build([null, 3]);
+    const weights = model.getWeights().map((w) => Array.from(w.data));
+    const [path, weightsPath] = [join(dir, 'snapshot.keras'), join(dir, 'snapshot.weights.h5')];
+    const saving = [model.save(path), model.saveWeights(weightsPath)];
+    model.compile({ optimizer: 'sgd', loss: 'mae' });
+    model.setWeights(model.getWeights().map((w) => new Tensor(new Float32Array(w.size).fill(5), [...w.shape])));
+    await Promise.all(saving);
+    const loaded = await loadModel(path);
+    expect(loaded.compileConfig()).toMatchObject({ optimizer: { className: 'Adam' }, loss: 'mse', metrics: ['mae'] });
+    expect(loaded.getWeights().map((w) => Array.from(w.data))).toEqual(weights);
+    await model.loadWeights(weightsPath);
+    expect(model.getWeights().map((w) => Array.from(w.data))).toEqual(weights);
+  });
+
+  it('the optimizer step count round-trips exactly past 2^24 and 2^31 (int64, as Keras keeps it)', async () => {
+    const model = new Sequential([new Dense(1, { inputShape: [2] })]);
+    model.compile({ optimizer: 'adam', loss: 'mse' });
+    model.build([null, 2]);
+    const state = model.optimizerState();
+    const path = join(dir, 'iterations.keras');
+    for (const iterations of [2 ** 24 + 1, 2 ** 31 + 5, 2 ** 53]) {
+      model.setOptimizerState({ ...state, iterations });
+      await model.save(path);
+      expect((await loadModel(path)).optimizerIterations).toBe(iterations);
+    }
+  });
+
+  it('an int32 step count, as Keras on JAX writes it, reads back exactly past 2^24', async () => {
+    const { writeH5 } = await import('../src/saving/h5.js');
+    const model = new Sequential([new Dense(1, { inputShape: [2] })]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    model.build([null, 2]);
+    const path = join(dir, 'int32-iterations.weights.h5');
+    const [kernel, bias] = model.getWeights();
+    writeFileSync(path, await writeH5([
+      ['', 'seq', []],
+      ['layers/dense', 'dense', [{ shape: [2, 1], data: kernel!.data }, { shape: [1], data: bias!.data }]],
+      ['optimizer', 'sgd', [{ shape: [], data: Int32Array.of(2 ** 24 + 1) }, { shape: [], data: Float32Array.of(0.01) }]],
+    ]));
+    await model.loadWeights(path);
+    expect(model.optimizerIterations).toBe(2 ** 24 + 1);
+  });
+
   it('saveWeights / loadWeights round-trip, and refuse other architectures', async () => {
     const a = everyLayerKind();
     a.build([null, 4]);
@@ -190,6 +237,121 @@ describe('bad files', () => {
     writeFileSync(path, zipSync(members));
     return path;
   }
+
+  const loadFile = fileURLToPath(new URL('./fixtures/load-file.mts', import.meta.url));
+  /** The outcome of loading `path` in a child that is killed past 30 s or 1.5 GiB. */
+  async function loadInChild(kind: 'model' | 'weights' | 'layers', path: string): Promise<{ ok?: true; code?: string; message?: string }> {
+    const r = await runCapped([loadFile, kind, path], 30_000, 1536);
+    expect(r.killed, `killed (peak ${r.peakMiB} MiB): ${r.stderr}`).toBeUndefined();
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { ok?: true; code?: string; message?: string };
+  }
+
+  it('a few KB of config claiming a huge model is refused before the model is built', { timeout: 60_000 }, async () => {
+    // 30000 inputs into Dense(30000): 900240003 parameters (3.6 GB, and twice
+    // that in Adam's slots), which the fixture's 26 KB of weights cannot hold.
+    const huge = withConfig((c) => {
+      c.config.layers[0].config.batch_shape = [null, 30000];
+      c.config.layers[1].config.units = 30000;
+    });
+    expect(await loadInChild('model', huge)).toMatchObject({
+      code: 'ERR_FERRO_VALUE',
+      message: expect.stringMatching(/^Expected a model\.weights\.h5 of at least 3600960012 bytes .* Received: \d+ bytes/),
+    });
+  });
+
+  it('a device or a FIFO where a file belongs is refused without reading it', { timeout: 120_000 }, async () => {
+    const at = mkdtempSync(join(dir, 'special-'));
+    const links: ['model' | 'weights' | 'layers', string][] = [
+      ['model', join(at, 'zero.keras')],
+      ['weights', join(at, 'zero.weights.h5')],
+    ];
+    for (const [, path] of links) symlinkSync('/dev/zero', path);
+    const tfjs = join(at, 'tfjs');
+    cpSync(new URL('./fixtures/tfjs', import.meta.url), tfjs, { recursive: true });
+    rmSync(join(tfjs, 'model.json'));
+    symlinkSync('/dev/zero', join(tfjs, 'model.json'));
+    links.push(['layers', join(tfjs, 'model.json')]);
+    for (const [kind, path] of links) {
+      expect(await loadInChild(kind, path), path).toMatchObject({
+        code: 'ERR_FERRO_IO',
+        message: `Expected a regular file at ${path}. Received: a character device`,
+      });
+    }
+    // No writer ever opens it: reading it would wait for ever.
+    const fifo = join(at, 'fifo.keras');
+    execFileSync('mkfifo', [fifo]);
+    expect(await loadInChild('model', fifo)).toMatchObject({ code: 'ERR_FERRO_IO', message: `Expected a regular file at ${fifo}. Received: a FIFO` });
+  });
+
+  it('HDF5 links out of the file, and chunks larger than their dataset, are refused before anything is read', { timeout: 180_000 }, async () => {
+    const hostile = fileURLToPath(new URL('./fixtures/h5-hostile.mts', import.meta.url));
+    const at = mkdtempSync(join(dir, 'h5-'));
+    const write = async (...args: string[]) => expect((await runCapped([hostile, ...args], 60_000, 3072)).status).toBe(0);
+    // The vars of a model saved elsewhere on the host, and a FIFO (opening it would block inside wasm).
+    const elsewhere = join(at, 'elsewhere.weights.h5');
+    const model = new Sequential([new Dense(2, { inputShape: [3] })]);
+    model.build([null, 3]);
+    await model.saveWeights(elsewhere);
+    const fifo = join(at, 'fifo.h5');
+    execFileSync('mkfifo', [fifo]);
+    for (const target of [elsewhere, fifo]) {
+      const path = join(at, `external-${target === fifo ? 'fifo' : 'file'}.weights.h5`);
+      await write('external', path, target);
+      expect(await loadInChild('weights', path)).toMatchObject({
+        code: 'ERR_FERRO_VALUE',
+        message: `Expected groups and datasets stored in ${path}. Received: an external link /layers/dense/vars -> ${target}:/vars`,
+      });
+    }
+    const soft = join(at, 'soft.weights.h5');
+    await write('soft', soft);
+    expect(await loadInChild('weights', soft)).toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('a soft link /layers/dense/vars -> /elsewhere') });
+    const chunks = join(at, 'chunks.weights.h5');
+    await write('chunks', chunks);
+    expect(await loadInChild('weights', chunks)).toMatchObject({
+      code: 'ERR_FERRO_VALUE',
+      message: `Expected chunks no larger than the dataset [3, 2]. Received: chunks [8192, 8192] in ${chunks}: /layers/dense/vars/0`,
+    });
+  });
+
+  it('JSON nested deeper than 64 levels is refused with a coded error, wherever it is', async () => {
+    const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const members = unzipSync(readFileSync(fixture('keras-made.keras')));
+    const text = new TextDecoder().decode(members['config.json']);
+    for (const [key, n] of [['"noise_shape": null', 10_000], ['"metrics": ["accuracy"]', 70], ['"noise_shape": null', 50]] as const) {
+      expect(text).toContain(key);
+      members['config.json'] = strToU8(text.replace(key, `${key.split(':')[0]}: ${deep(n)}`));
+      const path = join(dir, `deep-${n}.keras`);
+      writeFileSync(path, zipSync(members));
+      // 50 levels pass the parser's bound and reach the config reader, which refuses the value itself.
+      await expect(loadModel(path)).rejects.toMatchObject({
+        code: 'ERR_FERRO_VALUE',
+        message: n > 64 ? `Expected ${path}: config.json nested at most 64 levels deep. Received: more than 64 levels` : expect.stringContaining('noise_shape'),
+      });
+    }
+  });
+
+  it('loadWeights changes nothing when any part of the file is refused', async () => {
+    const { writeH5 } = await import('../src/saving/h5.js');
+    const model = new Sequential([new Dense(2, { inputShape: [3] })]);
+    model.compile({ optimizer: 'adam', loss: 'mse' });
+    model.build([null, 3]);
+    const before = model.getWeights().map((t) => Array.from(t.data));
+    const state = model.optimizerState();
+    const f = (v: number, ...shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v) });
+    // Valid new weights (9s), with an optimizer state that is refused.
+    for (const [iteration, rate, refused] of [[1.5, 0.001, 'iteration count'], [2, Number.NaN, 'learning rate'], [2, -1, 'learning rate']] as const) {
+      const path = join(dir, `refused-${iteration}-${rate}.weights.h5`);
+      writeFileSync(path, await writeH5([
+        ['', 'seq', []],
+        ['layers/dense', 'dense', [f(9, 3, 2), f(9, 2)]],
+        ['optimizer', 'adam', [{ shape: [], data: Float32Array.of(iteration) }, { shape: [], data: Float32Array.of(rate) }, f(1, 3, 2), f(1, 3, 2), f(1, 2), f(1, 2)]],
+      ]));
+      await expect(model.loadWeights(path)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining(refused) });
+      expect(model.getWeights().map((t) => Array.from(t.data))).toEqual(before);
+      expect(model.optimizerState()).toEqual(state);
+      expect(model.learningRate).toBeCloseTo(0.001, 7);
+    }
+  });
 
   it('refuse what ferro-nn does not support, naming the class or option', async () => {
     const conv = withConfig((c) => (c.config.layers[1].class_name = 'Conv2D'));
@@ -343,6 +505,15 @@ describe('bad files', () => {
       expect(bytes.length).toBe(32 * 2 ** 20);
       expect(bytes.every((b) => b === bytes[0])).toBe(true);
     }
+  });
+
+  it('a path that is not a string is ERR_FERRO_TYPE, as in save(), and a Proxy is never touched', async () => {
+    let trapped = false;
+    const proxy = new Proxy({}, { get: () => ((trapped = true), 'x.keras'), getPrototypeOf: () => ((trapped = true), null) });
+    for (const [path, received] of [[123, '123'], [Symbol('p'), 'Symbol(p)'], [undefined, 'undefined'], [proxy, 'a Proxy']] as const) {
+      await expect(loadModel(path as never)).rejects.toMatchObject({ code: 'ERR_FERRO_TYPE', message: `Expected a string for path. Received: path=${received}` });
+    }
+    expect(trapped).toBe(false);
   });
 
   it('a failed save leaves the previous file intact', async () => {

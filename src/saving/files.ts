@@ -5,7 +5,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rename, rm, unlink } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { mkdir, mkdtemp, open, rename, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
@@ -30,22 +31,56 @@ export async function writeAtomically(path: string, data: Uint8Array): Promise<v
 }
 
 /**
- * Reads a whole file, as an ERR_FERRO_IO error when it cannot or when it
- * holds more than `most` bytes (checked before reading, so that memory stays
- * bounded by what the caller can use, not by the file).
+ * Reads a whole regular file, as an ERR_FERRO_IO error when it cannot, when
+ * it is not a regular file, or when it holds more than `most` bytes. The
+ * opened handle is checked (not the path, which may change in between), a
+ * FIFO is opened without blocking, and at most `most` + 1 bytes are read
+ * whatever the size says: a device such as /dev/zero reports 0 and never
+ * ends, and a file may grow while it is read.
  */
 export async function readWhole(path: string, most = Infinity): Promise<Uint8Array> {
   let file: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    file = await open(path, 'r');
-    const { size } = await file.stat();
-    if (size > most) throw new FerroIoError(`${path} holds ${size} bytes; at most ${most} are accepted.`);
-    return await file.readFile();
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stat = await file.stat();
+    if (!stat.isFile()) {
+      throw new FerroIoError(`Expected a regular file at ${path}. Received: ${kindOf(stat)}`);
+    }
+    if (stat.size > most) throw new FerroIoError(`${path} holds ${stat.size} bytes; at most ${most} are accepted.`);
+    const out = new Uint8Array(stat.size);
+    let got = 0;
+    while (got < out.length) {
+      const { bytesRead } = await file.read(out, got, Math.min(out.length - got, 2 ** 30), got);
+      if (bytesRead === 0) return out.subarray(0, got);
+      got += bytesRead;
+    }
+    // One byte more means the file grew after stat: what was read is not all of it.
+    const { bytesRead } = await file.read(new Uint8Array(1), 0, 1, got);
+    if (bytesRead > 0) throw new FerroIoError(`${path} changed while it was read; expected ${got} bytes.`);
+    return out;
   } catch (error) {
     if (error instanceof FerroError) throw error;
     throw new FerroIoError(`Could not read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     await file?.close();
+  }
+}
+
+function kindOf(stat: Stats): string {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  return 'something that is not a regular file';
+}
+
+/** Creates directory `path` and its parents, as ERR_FERRO_IO naming it when it cannot (a file in the way…). */
+export async function makeDir(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (error) {
+    throw new FerroIoError(`Could not create the directory ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

@@ -9,12 +9,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
 import { readWhole, withScratchDir } from './files.js';
-import { checkedVars, type VarReader } from './vars.js';
+import { checkedVars, type Numbers, type VarReader } from './vars.js';
 
-/** A variable to write: float32 (or int32 scalars, such as iterations). */
+/** A variable to write: float32, or int64 (the iteration count, as Keras keeps it), or int32. */
 export interface H5Var {
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | BigInt64Array | Int32Array;
 }
 
 /** The objects to write: path of the group (e.g. 'layers/dense') → its name attribute and variables. */
@@ -56,9 +56,9 @@ export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
         }
         group.create_attribute('name', name);
         vars.forEach((v, i) => {
-          const dtype = v.data instanceof Int32Array ? '<i' : '<f';
+          const dtype = v.data instanceof BigInt64Array ? '<q' : v.data instanceof Int32Array ? '<i' : '<f';
           // A scalar (shape []) is written as one: Keras reads iteration and learning_rate so.
-          const data = v.shape.length === 0 ? v.data[0]! : v.data;
+          const data = v.shape.length === 0 ? v.data.subarray(0, 1) : v.data;
           group.create_dataset({ name: String(i), data, shape: v.shape, dtype });
         });
       }
@@ -82,28 +82,34 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
       throw new FerroIoError(`${what} is not a readable HDF5 file: ${reason(error)}`);
     }
     try {
+      const at = (path: string) => inFile(h5, file, path, what);
       const group = (groupPath: string): InstanceType<H5['Group']> | undefined => {
-        const g = file.get(`${groupPath}/vars`.replace(/^\//, ''));
+        const g = at(`${groupPath}/vars`);
         return g instanceof h5.Group ? g : undefined;
       };
       const dataset = (g: InstanceType<H5['Group']>, i: number): InstanceType<H5['Dataset']> | undefined => {
-        const d = g.get(String(i));
-        return d instanceof h5.Dataset ? d : undefined;
+        const d = at(`${g.path}/${i}`);
+        if (!(d instanceof h5.Dataset)) return undefined;
+        checkStorage(d, `${what}: ${d.path}`);
+        return d;
       };
       const FLOATS = ['<f', '<d'];
       const INTS = ['<i', '<q'];
+      const described = (groupPath: string, shapes: number[][], label: string, integers: boolean) => {
+        const g = group(groupPath);
+        return checkedVars(what, label, groupPath, g?.keys().length, shapes, integers, (i) => {
+          const d = dataset(g!, i);
+          if (!d) return undefined;
+          const dtype = String(d.dtype);
+          const kind = FLOATS.includes(dtype) ? 'float' : INTS.includes(dtype) ? 'int' : undefined;
+          return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, kind === 'int', `${what}: ${label} variable ${i}`) };
+        });
+      };
       const reader: VarReader = {
         count: (groupPath) => group(groupPath)?.keys().length ?? 0,
-        vars: (groupPath, shapes, label, integers = false) => {
-          const g = group(groupPath);
-          return checkedVars(what, label, groupPath, g?.keys().length, shapes, integers, (i) => {
-            const d = dataset(g!, i);
-            if (!d) return undefined;
-            const dtype = String(d.dtype);
-            const kind = FLOATS.includes(dtype) ? 'float' : INTS.includes(dtype) ? 'int' : undefined;
-            return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, `${what}: ${label} variable ${i}`) };
-          });
-        },
+        vars: ((groupPath: string, shapes: number[][], label: string, integers: boolean = false) =>
+          described(groupPath, shapes, label, integers).map((v) => v.read())) as VarReader['vars'],
+        check: (groupPath, shapes, label) => void described(groupPath, shapes, label, false),
       };
       try {
         return use(reader);
@@ -118,11 +124,63 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
   });
 }
 
-/** A dataset's value (as h5wasm gives it) as float32. */
-function numbers(v: unknown, label: string): Float32Array {
-  if (typeof v === 'number' || typeof v === 'bigint') return Float32Array.of(Number(v));
+/**
+ * The group or dataset at `path`, reached through hard links only. A soft
+ * or external link is refused before it is followed: an external link
+ * names any file on the host (and opening a FIFO would block in wasm), and
+ * Keras writes neither.
+ */
+function inFile(h5: H5, file: InstanceType<H5['File']>, path: string, what: string) {
+  let found: InstanceType<H5['Group']> | InstanceType<H5['Dataset']> = file;
+  for (const part of path.split('/').filter(Boolean)) {
+    if (!(found instanceof h5.Group) || !found.keys().includes(part)) return undefined;
+    const full = `${found.path === '/' ? '' : found.path}/${part}`;
+    // Both read the link itself, where get() would follow it.
+    const soft: unknown = found.get_link(full);
+    const external = found.get_external_link(full) as { filename?: string; obj_path?: string } | null;
+    if (soft !== null && soft !== undefined) {
+      throw new FerroValueError(`Expected groups and datasets stored in ${what}. Received: a soft link ${full} -> ${String(soft)}`);
+    }
+    if (external?.filename !== undefined) {
+      throw new FerroValueError(
+        `Expected groups and datasets stored in ${what}. Received: an external link ${full} -> ${external.filename}:${external.obj_path}`,
+      );
+    }
+    const next = found.get(full);
+    if (!(next instanceof h5.Group || next instanceof h5.Dataset)) return undefined;
+    found = next;
+  }
+  return found;
+}
+
+/**
+ * Refuses a dataset whose storage could cost more than its data: chunks
+ * larger than the dataset (HDF5 allocates and inflates whole chunks, so a
+ * few bytes declaring one huge chunk grow the heap by gigabytes), or a
+ * virtual dataset (its data lives in other files).
+ */
+function checkStorage(d: InstanceType<H5['Dataset']>, label: string): void {
+  const { shape, chunks, virtual_sources: sources } = d.metadata;
+  if (sources !== undefined) throw new FerroValueError(`Expected a dataset stored in the file. Received: a virtual dataset, ${label}`);
+  const dims = shape ?? [];
+  if (chunks && (chunks.length !== dims.length || chunks.some((c, k) => c > Math.max(1, dims[k]!)))) {
+    throw new FerroValueError(
+      `Expected chunks no larger than the dataset [${dims.join(', ')}]. Received: chunks [${chunks.join(', ')}] in ${label}`,
+    );
+  }
+}
+
+/**
+ * A dataset's value (as h5wasm gives it) as float32, or for integers as
+ * float64, which holds a step count exactly where float32 rounds past 2^24.
+ */
+function numbers(v: unknown, integer: boolean, label: string): Numbers {
+  // h5wasm gives a scalar as a number, whatever its dtype.
+  if (typeof v === 'number') return integer ? Float64Array.of(v) : Float32Array.of(v);
+  if (typeof v === 'bigint') return Float64Array.of(Number(v));
   if (v instanceof Float32Array) return v;
-  if (v instanceof Float64Array || v instanceof Int32Array) return Float32Array.from(v);
-  if (v instanceof BigInt64Array) return Float32Array.from(v, Number);
+  if (v instanceof Float64Array) return Float32Array.from(v);
+  if (v instanceof Int32Array) return Float64Array.from(v);
+  if (v instanceof BigInt64Array) return Float64Array.from(v, Number);
   throw new FerroValueError(`${label} could not be read as numbers.`);
 }

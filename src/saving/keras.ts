@@ -9,8 +9,10 @@ import type { Loss } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
 import { Sequential, type MetricName, type LossName } from '../sequential.js';
 import { Tensor } from '../tensor.js';
+import { checkString } from '../validate.js';
 import { member, readWhole, unzipMembers, writeAtomically, zip } from './files.js';
 import { type H5Objects, readH5, writeH5 } from './h5.js';
+import { parseJson } from './json.js';
 import { npzReader } from './npz.js';
 import type { VarReader } from './vars.js';
 import {
@@ -144,12 +146,13 @@ function modelConfig(model: Saveable): Record<string, unknown> {
 export async function saveKeras(model: Saveable, path: string): Promise<void> {
   requireBuilt(model, 'save');
   const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
-  const weights = await writeH5([...layerObjects(model), ...optimizerObjects(model)]);
-  const metadata = { keras_version: KERAS_VERSION, date_saved: new Date().toISOString(), saved_by: 'ferro-nn' };
-  await writeAtomically(
-    path,
-    zip({ 'metadata.json': encode(metadata), 'config.json': encode(modelConfig(model)), 'model.weights.h5': weights }),
-  );
+  // Everything is taken in this first tick: a compile() or fit() the caller
+  // starts before awaiting must not reach the file, half of it or at all.
+  const objects = [...layerObjects(model), ...optimizerObjects(model)];
+  const config = encode(modelConfig(model));
+  const metadata = encode({ keras_version: KERAS_VERSION, date_saved: new Date().toISOString(), saved_by: 'ferro-nn' });
+  const weights = await writeH5(objects);
+  await writeAtomically(path, zip({ 'metadata.json': metadata, 'config.json': config, 'model.weights.h5': weights }));
 }
 
 /**
@@ -161,30 +164,32 @@ export async function saveWeightsH5(model: Saveable, path: string): Promise<void
   if (!path.endsWith('.weights.h5')) {
     throw new FerroValueError(`Expected a path ending in .weights.h5, as Keras 3 names weight files. Received: ${path}`);
   }
-  await writeAtomically(path, await writeH5([...layerObjects(model), ...optimizerObjects(model)]));
+  // Taken in this first tick, as in saveKeras.
+  const objects = [...layerObjects(model), ...optimizerObjects(model)];
+  await writeAtomically(path, await writeH5(objects));
 }
 
 /** A weights file in Keras's layout, opened for one reading. */
 type WeightsFile = <T>(use: (r: VarReader) => T) => Promise<T>;
 
 /**
- * Reads each layer's weights from Keras's layout into `model` (built) and,
- * when it is compiled, the optimizer's state (see `savedOptimizer`), in one
- * opening of the file: an HDF5 file is copied out and opened per reading.
+ * Reads and checks, from Keras's layout, each layer's weights for `model`
+ * (built) and, when it is compiled, the optimizer's state (see
+ * `savedOptimizer`); changes nothing, but returns what puts them in place,
+ * so that a file that fails any check leaves the model as it was.
  */
-async function readWeights(model: Sequential, weights: WeightsFile, skipOthers: boolean): Promise<void> {
+function readWeights(model: Sequential, r: VarReader, skipOthers: boolean): () => void {
   const paths = layerPaths(model.layers);
   const optimizer = model.compileConfig()?.optimizer;
-  const read = optimizer && savedOptimizer(model, optimizer, skipOthers);
-  const [tensors, saved] = await weights((r) => [
-    model.layers.flatMap((layer, l) => {
-      const shapes = layer.weightShapes(layer.builtInputDim!);
-      return r.vars(paths[l]!, shapes, `layer '${layer.name}'`).map((data, i) => new Tensor(data, shapes[i]!));
-    }),
-    read?.vars(r),
-  ]);
-  model.setWeights(tensors);
-  if (read && saved) read.restore(saved);
+  const tensors = model.layers.flatMap((layer, l) => {
+    const shapes = layer.weightShapes(layer.builtInputDim!);
+    return r.vars(paths[l]!, shapes, `layer '${layer.name}'`).map((data, i) => new Tensor(data, shapes[i]!));
+  });
+  const restore = optimizer && savedOptimizer(model, optimizer, skipOthers).read(r);
+  return () => {
+    model.setWeights(tensors);
+    restore?.();
+  };
 }
 
 /**
@@ -196,19 +201,14 @@ async function readWeights(model: Sequential, weights: WeightsFile, skipOthers: 
 export async function loadWeightsH5(model: Sequential, path: string): Promise<void> {
   requireBuilt(model, 'loadWeights');
   const bytes = await readWhole(path, weightsLimit(model.countParams()));
-  await readWeights(model, (use) => readH5(bytes, path, use), true);
-}
-
-function parseJson(bytes: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw new FerroValueError(`${what} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const apply = await readH5(bytes, path, (r) => readWeights(model, r, true));
+  apply();
 }
 
 /** The model of a Keras 3 `.keras` archive: architecture, weights and compile settings. */
 export async function loadKeras(path: string): Promise<Sequential> {
+  // typeof only: a Proxy's traps never run, and a non-string is a type error as in save().
+  checkString(path, 'path');
   const bytes = await readWhole(path, MAX_WEIGHTS + 2 * MAX_JSON);
   const head = unzipMembers(bytes, (name) => (name === 'config.json' ? MAX_JSON : undefined), path);
   const config = parseJson(member(head, 'config.json', path), `${path}: config.json`);
@@ -243,27 +243,65 @@ export async function loadKeras(path: string): Promise<Sequential> {
   const model = new Sequential(layers, { ...(name === undefined ? {} : { name }), dtypePolicy: policies[0] ?? 'float32' });
   const features = layers[0]?.inputDim;
   if (features === undefined) throw new FerroValueError(`${path}: the model's input shape is not known (no InputLayer or build_config).`);
-  model.build([null, features]);
   const compile = (config as { compile_config?: Record<string, unknown> | null }).compile_config;
-  if (compile) {
-    const metrics = compile.metrics ?? [];
-    if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string')) {
-      throw new FerroValueError(`ferro-nn takes metrics by name. Received: ${JSON.stringify(metrics).slice(0, 120)}`);
-    }
-    const loss = lossFromKeras(compile.loss);
-    const optimizer = optimizerFromKeras(compile.optimizer);
-    model.compile({ optimizer, loss: loss as Loss, metrics: metrics as MetricName[] });
-  }
+  const compiled = compile ? compileArgs(compile) : undefined;
+  // Building and compiling allocate the weights and optimizer slots: before
+  // that, the shapes the config implies are checked, without allocating,
+  // against the weights file, so a few bytes of config cannot claim gigabytes.
+  const shapes = impliedShapes(layers, features, path);
+  const params = shapes.flat().reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
   // The weights are inflated only now, to at most what this model can need.
-  const limit = weightsLimit(model.countParams());
+  const limit = weightsLimit(params);
   const members = unzipMembers(bytes, (name) => (name === 'model.weights.h5' || name === 'model.weights.npz' ? limit : undefined), path);
   // Keras writes h5 weights unless asked for npz (pickled, read by a restricted reader).
   const npz = members['model.weights.npz'];
-  const weights: WeightsFile = npz
-    ? async (use) => use(npzReader(npz, `${path}: model.weights.npz`, limit))
-    : (use) => readH5(member(members, 'model.weights.h5', path), `${path}: model.weights.h5`, use);
-  await readWeights(model, weights, false);
+  let weights: WeightsFile;
+  if (npz) {
+    weights = async (use) => use(npzReader(npz, `${path}: model.weights.npz`, limit));
+  } else {
+    const h5 = member(members, 'model.weights.h5', path);
+    // An HDF5 dataset may declare a shape it stores nothing for (read as
+    // fill values): the file must be large enough to hold every weight.
+    if (h5.length < 4 * params) {
+      throw new FerroValueError(
+        `Expected a model.weights.h5 of at least ${4 * params} bytes for the ${params} float32 weights config.json describes. Received: ${h5.length} bytes in ${path}`,
+      );
+    }
+    weights = (use) => readH5(h5, `${path}: model.weights.h5`, use);
+  }
+  const apply = await weights((r) => {
+    const paths = layerPaths(layers);
+    layers.forEach((layer, l) => r.check(paths[l]!, shapes[l]!, `layer '${layer.name}'`));
+    model.build([null, features]);
+    if (compiled) model.compile(compiled);
+    return readWeights(model, r, false);
+  });
+  apply();
   return model;
+}
+
+/** Each layer's weight shapes for inputs of `features`, computed without building anything. */
+function impliedShapes(layers: readonly Layer[], features: number, path: string): number[][][] {
+  if (!Number.isSafeInteger(features) || features < 1) {
+    throw new FerroValueError(`Expected a positive whole number of input features. Received: ${features} in ${path}`);
+  }
+  let width = features;
+  return layers.map((layer) => {
+    const shapes = layer.weightShapes(width);
+    width = layer.outputDim(width);
+    return shapes;
+  });
+}
+
+/** compile()'s arguments from Keras's compile_config. */
+function compileArgs(compile: Record<string, unknown>): { optimizer: Optimizer; loss: Loss; metrics: MetricName[] } {
+  const metrics = compile.metrics ?? [];
+  if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string')) {
+    throw new FerroValueError(`ferro-nn takes metrics by name. Received: ${JSON.stringify(metrics).slice(0, 120)}`);
+  }
+  const loss = lossFromKeras(compile.loss);
+  const optimizer = optimizerFromKeras(compile.optimizer);
+  return { optimizer, loss: loss as Loss, metrics: metrics as MetricName[] };
 }
 
 /**
@@ -291,18 +329,22 @@ function savedOptimizer(model: Sequential, optimizer: Optimizer, skipOthers: boo
   const shapes = trainableShapes(model.layers);
   const full = optimizerShapes(optimizer.className, slotNames, shapes, hasRate);
   return {
-    vars(r: VarReader): Float32Array[] | undefined {
+    /** What restores the saved state, all of it checked; undefined when the file holds none to restore. */
+    read(r: VarReader): (() => void) | undefined {
       const n = r.count('optimizer');
       if (n === 0) return undefined;
       if (skipOthers && n !== full.length && n !== (hasRate ? 2 : 1)) return undefined;
       const expected = n === full.length ? full : full.slice(0, hasRate ? 2 : 1);
-      return r.vars('optimizer', expected, 'the optimizer', true);
-    },
-    restore(saved: Float32Array[]): void {
+      const saved = r.vars('optimizer', expected, 'the optimizer', true);
       const counts = saved.length === full.length;
       const { state, learningRate } = stateFromVars(optimizer.className, slotNames, shapes.length, saved, hasRate);
-      model.setOptimizerState(counts ? state : { ...state, slots: [], uProduct: fresh.uProduct });
-      if (learningRate !== undefined) model.learningRate = learningRate;
+      if (learningRate !== undefined && !(Number.isFinite(learningRate) && learningRate >= 0)) {
+        throw new FerroValueError(`Expected a finite, non-negative saved learning rate. Received: ${learningRate}`);
+      }
+      return () => {
+        model.setOptimizerState(counts ? state : { ...state, slots: [], uProduct: fresh.uProduct });
+        if (learningRate !== undefined) model.learningRate = learningRate;
+      };
     },
   };
 }

@@ -12,7 +12,7 @@
 import { FerroValueError } from '../errors.js';
 import { unzipMembers } from './files.js';
 import { type PyCall, type PyValue, unpickle } from './pickle.js';
-import { checkedVars, type StoredVar, type VarReader } from './vars.js';
+import { checkedVars, type Numbers, type StoredVar, type VarReader } from './vars.js';
 
 const RECONSTRUCT = new Set(['numpy._core.multiarray._reconstruct', 'numpy.core.multiarray._reconstruct']);
 const JAX_ARRAY = 'jax._src.array._reconstruct_array';
@@ -38,15 +38,18 @@ export function npzReader(bytes: Uint8Array, what: string, limit: number): VarRe
     const path = name === '__root__.npy' ? '' : name.slice(0, -'.npy'.length);
     groups.set(path, storeDict(npy, `${what}: ${name}`));
   }
+  const described = (groupPath: string, shapes: number[][], label: string, integers: boolean) => {
+    const g = groups.get(groupPath);
+    return checkedVars(what, label, groupPath, g?.size, shapes, integers, (i) => {
+      const v = g!.get(String(i));
+      return v === undefined ? undefined : variable(v, `${what}: ${label} variable ${i}`);
+    });
+  };
   return {
     count: (groupPath) => groups.get(groupPath)?.size ?? 0,
-    vars: (groupPath, shapes, label, integers = false) => {
-      const g = groups.get(groupPath);
-      return checkedVars(what, label, groupPath, g?.size, shapes, integers, (i) => {
-        const v = g!.get(String(i));
-        return v === undefined ? undefined : variable(v, `${what}: ${label} variable ${i}`);
-      });
-    },
+    vars: ((groupPath: string, shapes: number[][], label: string, integers: boolean = false) =>
+      described(groupPath, shapes, label, integers).map((v) => v.read())) as VarReader['vars'],
+    check: (groupPath, shapes, label) => void described(groupPath, shapes, label, false),
   };
 }
 
@@ -94,7 +97,7 @@ export function variable(v: PyValue, what: string, depth = 0): StoredVar {
   if (!(data instanceof Uint8Array) || data.length !== count * size) {
     throw new FerroValueError(`${what}: shape [${shape.join(', ')}] of ${descr} needs ${count * size} bytes; the file holds ${describe(data)}.`);
   }
-  return { shape: shape as number[], dtype: descr, kind, read: () => toFloat32(data, descr) };
+  return { shape: shape as number[], dtype: descr, kind, read: () => toNumbers(data, descr) };
 }
 
 /** The BUILD state of a numpy array, (version, shape, dtype, is_fortran, data). */
@@ -117,12 +120,13 @@ function dtypeOf(dtype: PyValue | undefined, what: string): [string, 'float' | '
   return [name as string, ...known];
 }
 
-function toFloat32(data: Uint8Array, descr: string): Float32Array {
+function toNumbers(data: Uint8Array, descr: string): Numbers {
   const buffer = data.slice().buffer; // aligned copy
   if (descr === 'f4') return new Float32Array(buffer);
   if (descr === 'f8') return Float32Array.from(new Float64Array(buffer));
-  if (descr === 'i4') return Float32Array.from(new Int32Array(buffer));
-  return Float32Array.from(new BigInt64Array(buffer), Number);
+  // Integers (a step count) as float64, exact where float32 would round.
+  if (descr === 'i4') return Float64Array.from(new Int32Array(buffer));
+  return Float64Array.from(new BigInt64Array(buffer), Number);
 }
 
 function isCall(v: PyValue | undefined): v is PyCall {

@@ -138,10 +138,20 @@ function activation(g: Graph, name: string, where: string): void {
 }
 
 /** The ONNX bytes of `model`'s inference graph. */
-export async function onnxBytes(model: Exportable): Promise<Uint8Array> {
+export function onnxBytes(model: Exportable): Promise<Uint8Array> {
+  // The graph, weights included, is built in the call's first tick, before
+  // onnx-proto loads: a fit() started right after must not reach the file.
+  const proto = onnxProto(model);
+  return (async () => {
+    const mod = (await import('onnx-proto')) as typeof import('onnx-proto') & { default?: typeof import('onnx-proto') };
+    const onnx = mod.onnx ?? mod.default!.onnx;
+    return onnx.ModelProto.encode(onnx.ModelProto.create(proto)).finish();
+  })();
+}
+
+/** The fields of `model`'s ONNX ModelProto, as plain objects. */
+function onnxProto(model: Exportable) {
   if (!model.built) throw new FerroStateError('The model is not built yet: build or fit it before exportOnnx().');
-  const mod = (await import('onnx-proto')) as typeof import('onnx-proto') & { default?: typeof import('onnx-proto') };
-  const onnx = mod.onnx ?? mod.default!.onnx;
   const weights = model.getWeights();
   const g = new Graph('input');
   let at = 0;
@@ -193,7 +203,7 @@ export async function onnxBytes(model: Exportable): Promise<Uint8Array> {
     name,
     type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } },
   });
-  const proto = onnx.ModelProto.create({
+  return {
     irVersion: 8,
     producerName: 'ferro-nn',
     opsetImport: [{ domain: '', version: OPSET }],
@@ -204,11 +214,11 @@ export async function onnxBytes(model: Exportable): Promise<Uint8Array> {
       input: [valueInfo('input', features)],
       output: [valueInfo('output', outputs)],
     },
-  });
-  return onnx.ModelProto.encode(proto).finish();
+  };
 }
 
 /** Writes the ONNX model to `path`, atomically. */
 export async function exportOnnx(model: Exportable, path: string): Promise<void> {
-  await writeAtomically(path, await onnxBytes(model));
+  const bytes = onnxBytes(model);
+  await writeAtomically(path, await bytes);
 }

@@ -32,7 +32,8 @@ function order(className: string, names: readonly string[], tensors: number): [s
 
 /** The optimizer's variables to save, Keras's order; `shapes` are the trainable tensors'. */
 export function optimizerVars(className: string, state: OptimizerState, shapes: number[][], learningRate: number | undefined): H5Var[] {
-  const vars: H5Var[] = [{ shape: [], data: Int32Array.of(state.iterations) }];
+  // int64, as Keras's `iterations`: int32 overflows at 2^31 and reads back through float32 rounded.
+  const vars: H5Var[] = [{ shape: [], data: BigInt64Array.of(BigInt(state.iterations)) }];
   if (learningRate !== undefined) vars.push({ shape: [], data: Float32Array.of(learningRate) });
   const names = [...new Set(state.slots.map((s) => s.name))];
   for (const [name, t] of order(className, names, shapes.length)) {
@@ -55,7 +56,7 @@ export function stateFromVars(
   className: string,
   slotNames: readonly string[],
   tensors: number,
-  vars: Float32Array[],
+  vars: ArrayLike<number>[],
   hasRate: boolean,
 ): { state: OptimizerState; learningRate: number | undefined } {
   const iterations = vars[0]![0]!;
@@ -64,7 +65,10 @@ export function stateFromVars(
   }
   const learningRate = hasRate ? vars[1]![0] : undefined;
   const start = hasRate ? 2 : 1;
-  const slots: SlotState[] = order(className, slotNames, tensors).map(([name, tensor], i) => ({ name, tensor, data: vars[start + i]! }));
+  const slots: SlotState[] = order(className, slotNames, tensors).map(([name, tensor], i) => {
+    const data = vars[start + i]!;
+    return { name, tensor, data: data instanceof Float32Array ? data : Float32Array.from(data) };
+  });
   const uProduct = className === 'Nadam' ? vars.at(-1)![0]! : 1;
   return { state: { iterations, uProduct, slots }, learningRate };
 }

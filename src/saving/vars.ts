@@ -14,10 +14,17 @@ export interface VarReader {
    * before any is read; float32 (or float64), and integers only where
    * `integers` allows them (an optimizer's step count).
    */
-  vars(groupPath: string, shapes: number[][], what: string, integers?: boolean): Float32Array[];
+  vars(groupPath: string, shapes: number[][], what: string): Float32Array[];
+  /** As above; integers (int32 or int64) are read exactly, as float64. */
+  vars(groupPath: string, shapes: number[][], what: string, integers: boolean): Numbers[];
+  /** Checks the variables as `vars` does, reading no data. */
+  check(groupPath: string, shapes: number[][], what: string): void;
   /** How many variables the group holds (0 when it is absent). */
   count(groupPath: string): number;
 }
+
+/** A variable's values: float32, or float64 for integers (exact up to 2^53). */
+export type Numbers = Float32Array | Float64Array;
 
 /** One stored variable, described before its data is read. */
 export interface StoredVar {
@@ -26,12 +33,13 @@ export interface StoredVar {
   dtype: string;
   /** 'float' for float32/float64, 'int' for int32/int64, else undefined. */
   kind: 'float' | 'int' | undefined;
-  read(): Float32Array;
+  /** float32 for floats; float64 for integers, so that a step count stays exact. */
+  read(): Numbers;
 }
 
 /**
  * The `shapes.length` variables of group `groupPath` (holding `count`, or
- * absent when undefined), each checked for shape and dtype before it is read.
+ * absent when undefined), each checked for shape and dtype; none is read.
  */
 export function checkedVars(
   file: string,
@@ -41,7 +49,7 @@ export function checkedVars(
   shapes: number[][],
   integers: boolean,
   get: (i: number) => StoredVar | undefined,
-): Float32Array[] {
+): StoredVar[] {
   if (count === undefined) throw new FerroValueError(`${file} has no weights for ${label} (${groupPath}/vars).`);
   if (count !== shapes.length) {
     throw new FerroValueError(`${file}: ${label} holds ${count} variables; the model expects ${shapes.length}.`);
@@ -49,7 +57,7 @@ export function checkedVars(
   return shapes.map((shape, i) => {
     const v = get(i);
     if (!v) throw new FerroValueError(`${file}: ${groupPath}/vars/${i} is missing.`);
-    // The shape is checked before the data is read: a hostile file
+    // The shape is checked before any data is read: a hostile file
     // declaring a huge variable is refused without allocating it.
     if (v.shape.length !== shape.length || v.shape.some((s, k) => s !== shape[k])) {
       throw new FerroValueError(`${file}: ${label} variable ${i} has shape [${v.shape.join(', ')}]; the model expects [${shape.join(', ')}].`);
@@ -58,6 +66,6 @@ export function checkedVars(
     if (v.kind !== 'float' && !(integers && v.kind === 'int')) {
       throw new FerroValueError(`${file}: ${label} variable ${i} has dtype ${v.dtype}; expected float32.`);
     }
-    return v.read();
+    return v;
   });
 }
