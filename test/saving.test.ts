@@ -4,8 +4,22 @@
  * predict as Keras did; what ferro-nn writes loads back identically (and
  * into real Keras: `npm run test:interop`); bad files get coded errors.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -505,6 +519,43 @@ describe('bad files', () => {
       expect(bytes.length).toBe(32 * 2 ** 20);
       expect(bytes.every((b) => b === bytes[0])).toBe(true);
     }
+  });
+
+  it('a save keeps the file\'s mode, writes through a link, takes any name the disk does, and clears strays', async () => {
+    const model = everyLayerKind();
+    model.build([null, 4]);
+    const sub = mkdtempSync(join(dir, 'atomic-'));
+    const weights = (m: { getWeights(): { data: ArrayLike<number> }[] }): number[][] => m.getWeights().map((w) => Array.from(w.data));
+    const holdsTheModel = async (p: string): Promise<void> => expect(weights(await loadModel(p))).toEqual(weights(model));
+    const privateFile = join(sub, 'private.keras');
+    await model.save(privateFile);
+    chmodSync(privateFile, 0o600);
+    await model.save(privateFile);
+    expect(statSync(privateFile).mode & 0o777).toBe(0o600);
+    // A link is written through: it stays a link, and its target gets the save.
+    const target = join(sub, 'real.keras');
+    const link = join(sub, 'link.keras');
+    writeFileSync(target, 'old');
+    symlinkSync(target, link);
+    await model.save(link);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    await holdsTheModel(target);
+    // The longest name the file system takes: the temporary name stays short.
+    const long = join(sub, `${'m'.repeat(249)}.keras`);
+    await model.save(long);
+    await holdsTheModel(long);
+    // A temporary file of a process that is gone, from a minute ago, goes;
+    // a fresh one, which may be a save under way, stays.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const stray = join(sub, `.ferro-${gone.stdout}-0badf00d.tmp`);
+    const fresh = join(sub, `.ferro-${gone.stdout}-f00dcafe.tmp`);
+    writeFileSync(stray, 'left by a killed save');
+    writeFileSync(fresh, 'being written');
+    utimesSync(stray, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    await model.save(privateFile);
+    expect(existsSync(stray)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
+    expect(readdirSync(sub).sort()).toEqual(['.ferro-' + gone.stdout + '-f00dcafe.tmp', 'link.keras', `${'m'.repeat(249)}.keras`, 'private.keras', 'real.keras']);
   });
 
   it('a path that is not a string is ERR_FERRO_TYPE, as in save(), and a Proxy is never touched', async () => {

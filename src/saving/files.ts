@@ -1,34 +1,15 @@
 /**
- * File plumbing for saving: atomic writes (a temporary file in the target's
- * directory, flushed, then renamed over it, so a crash mid-save leaves the
- * previous file whole) and zip archives read within declared bounds.
+ * File plumbing for saving: bounded reads of regular files, directories,
+ * and zip archives read within declared bounds (atomic writes are in
+ * atomic-write.ts).
  */
 
-import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { mkdir, mkdtemp, open, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
 import { FerroError, FerroIoError } from '../errors.js';
-
-/** Writes `data` to `path` atomically. */
-export async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const file = await open(tmp, 'wx');
-    try {
-      await file.writeFile(data);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
-  } catch (error) {
-    await unlink(tmp).catch(() => undefined);
-    throw new FerroIoError(`Could not write ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
 
 /**
  * Reads a whole regular file, as an ERR_FERRO_IO error when it cannot, when

@@ -13,7 +13,7 @@
 import { FerroStateError, FerroValueError } from '../errors.js';
 import type { Layer } from '../layer.js';
 import type { Tensor } from '../tensor.js';
-import { writeAtomically } from './files.js';
+import { writeAtomically } from './atomic-write.js';
 
 /** What exporting needs of a model. */
 export interface Exportable {

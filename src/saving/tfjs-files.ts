@@ -12,7 +12,8 @@ import { lstat, mkdir, open, realpath, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, sep } from 'node:path';
 import { FerroError, FerroIoError } from '../errors.js';
-import { readWhole, writeAtomically } from './files.js';
+import { writeAtomically } from './atomic-write.js';
+import { readWhole } from './files.js';
 
 /**
  * Shard names this module removes once unreferenced: TensorFlow.js's own
