@@ -92,6 +92,7 @@ export class Tensor<D extends DType = DType> {
   /** The values, row-major, in the typed array of the dtype. */
   get data(): DataTypeMap[D] {
     if (this.values === undefined) {
+      checkIntact(this, 'the tensor');
       const { bytes, table } = this.pending!;
       const values = new Float32Array(bytes.length);
       for (let i = 0; i < bytes.length; i++) values[i] = table[bytes[i]!]!;
@@ -184,6 +185,7 @@ export class Tensor<D extends DType = DType> {
 
   /** Same data, new shape; one dimension may be -1 and is inferred. */
   reshape(shape: readonly number[]): Tensor<D> {
+    checkIntact(this, 'the tensor');
     const dims = readShape(shape, 'reshape').map((d, i) => checkInt(d, `shape[${i}]`, -1));
     const unknown = dims.filter((d) => d === -1).length;
     if (unknown > 1) {
@@ -205,6 +207,7 @@ export class Tensor<D extends DType = DType> {
 
   /** A copy converted to `dtype` (truncating toward zero for integer types). */
   asType<T extends DType>(dtype: T): Tensor<T> {
+    checkIntact(this, 'the tensor');
     if (!DTYPES.includes(dtype)) {
       throw new FerroValueError(`Unknown dtype: ${describe(dtype)}. Expected one of: ${DTYPES.join(', ')}`);
     }
@@ -231,6 +234,7 @@ export class Tensor<D extends DType = DType> {
   }
 
   private map(f: (v: number) => number): Tensor<'float32'> {
+    checkIntact(this, 'the tensor');
     // A pending view maps its 256-entry table, not its bytes.
     if (this.pending) {
       const table = this.pending.table.map(f);
@@ -245,6 +249,7 @@ export class Tensor<D extends DType = DType> {
   /** Rows `start` to `end` (exclusive) along the first axis; shares data. Negative indices count from the end. */
   slice(start: number, end?: number): Tensor<D> {
     if (this.rank === 0) throw new FerroShapeError('Cannot slice a scalar tensor (rank 0)');
+    checkIntact(this, 'the tensor');
     const rows = this.shape[0] as number;
     const clamp = (i: number, name: string): number => {
       checkInt(i, name, -Number.MAX_SAFE_INTEGER);
@@ -264,6 +269,7 @@ export class Tensor<D extends DType = DType> {
     const a = ax < 0 ? ax + this.rank : ax;
     const len = this.shape[a] as number;
     if (len === 0) throw new FerroShapeError(`Cannot take argMax along axis ${a} of length 0`);
+    checkIntact(this, 'the tensor');
     const inner = product(this.shape.slice(a + 1));
     const outer = product(this.shape.slice(0, a));
     const at = this.reader();
@@ -288,6 +294,16 @@ export class Tensor<D extends DType = DType> {
 
   /** The values as nested arrays (a plain number for rank 0). */
   toArray(): NestedNumbers {
+    checkIntact(this, 'the tensor');
+    // A tensor with no values can still have a huge leading dimension: its
+    // nested arrays, not its values, would fill the heap.
+    let arrays = 0;
+    for (let d = 0, outer = 1; d < this.rank && outer > 0; outer *= this.shape[d]!, d++) arrays += outer;
+    if (arrays > Math.max(this.size, MAX_EMPTY_ARRAYS)) {
+      throw new FerroValueError(
+        `Expected a tensor whose nested arrays toArray() can build (at most ${MAX_EMPTY_ARRAYS} beyond its values). Received: shape [${this.shape.join(', ')}], ${arrays} arrays for ${this.size} values`,
+      );
+    }
     const at = this.reader();
     const build = (depth: number, offset: number): NestedNumbers => {
       if (depth === this.rank) return at(offset);
@@ -309,6 +325,9 @@ export class Tensor<D extends DType = DType> {
     isTensor = (value: unknown): value is Tensor => typeof value === 'object' && value !== null && #brand in value;
   }
 }
+
+/** Nested arrays toArray() builds for a tensor with fewer values than that. */
+const MAX_EMPTY_ARRAYS = 2 ** 24;
 
 /** `value` as a Tensor: Tensors pass through, typed arrays become 1-D, nested arrays are flattened. */
 export function toTensor(value: unknown, name: string): Tensor {

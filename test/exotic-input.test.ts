@@ -217,6 +217,31 @@ describe('exotic values where a tensor belongs', () => {
     expect(new Tensor(new Float32Array(1), new Array(32).fill(1)).rank).toBe(32);
   });
 
+  it("a Tensor's own methods refuse it once its buffer was detached, with a code", async () => {
+    const methods: Record<string, (t: Tensor) => unknown> = {
+      toArray: (t) => t.toArray(),
+      div: (t) => t.div(2),
+      mul: (t) => t.mul(2),
+      argMax: (t) => t.argMax(),
+      'asType int32': (t) => t.asType('int32'),
+      'asType uint8': (t) => t.asType('uint8'),
+      slice: (t) => t.slice(0, 1),
+      reshape: (t) => t.reshape([4]),
+      data: (t) => t.data,
+    };
+    for (const [name, call] of Object.entries(methods)) {
+      expect(await codeOf(() => call(detachedSince())), name).toBe(name === 'data' ? 'no error' : VALUE);
+      expect(await codeOf(() => call(pendingDetachedSince())), `${name}, lazily converted`).toBe(VALUE);
+    }
+  });
+
+  it('toArray() of a tensor without values but with a huge leading dimension is refused, not built', async () => {
+    expect(new Tensor(new Float32Array(0), [1000, 0]).toArray()).toHaveLength(1000);
+    for (const rows of [2 ** 29, 2 ** 33]) {
+      expect(await codeOf(() => new Tensor(new Float32Array(0), [rows, 0]).toArray())).toBe(VALUE);
+    }
+  });
+
   it('messages name what was received', async () => {
     const message = async (value: unknown): Promise<string> => {
       try {
