@@ -46,7 +46,12 @@ export class CSVLogger extends BaseCallback {
   /** Starts the file: empty, or what it holds when appending. */
   onTrainBegin(): void {
     this.keys = undefined;
-    const previous = this.append && existsSync(this.filename) ? readFileSync(this.filename, 'utf8') : '';
+    let previous = '';
+    try {
+      if (this.append && existsSync(this.filename)) previous = readFileSync(this.filename, 'utf8');
+    } catch (error) {
+      throw new FerroIoError(`Could not read the CSV log ${this.filename} to append to: ${(error as Error).message}`);
+    }
     this.lines = previous.split(/\r?\n/).filter((line) => line.length > 0);
   }
 

@@ -6,7 +6,8 @@
  * default) computes everything in float32.
  */
 
-import { FerroValueError } from './errors.js';
+import { FerroTypeError, FerroValueError } from './errors.js';
+import { describe } from './validate.js';
 
 /** The dtype policies ferro-nn computes with (Keras's names). */
 export type DTypePolicyName = 'float32' | 'mixed_bfloat16';
@@ -20,8 +21,11 @@ let warned = false;
 /** `name` as a policy ferro-nn computes with, or ERR_FERRO_VALUE saying why not. */
 export function checkPolicy(name: unknown, what = 'policy'): DTypePolicyName {
   if ((DTYPE_POLICY_NAMES as readonly unknown[]).includes(name)) return name as DTypePolicyName;
+  if (typeof name !== 'string') {
+    throw new FerroTypeError(`Expected ${what} to be one of ${DTYPE_POLICY_NAMES.join(', ')}. Received: ${describe(name)}`);
+  }
   const why = name === 'mixed_float16' || name === 'float16' || name === 'bfloat16' ? ' (ferro-nn keeps float32 weights and computes float16 nowhere)' : '';
-  throw new FerroValueError(`Expected ${what} to be one of ${DTYPE_POLICY_NAMES.join(', ')}. Received: ${JSON.stringify(name)}${why}`);
+  throw new FerroValueError(`Expected ${what} to be one of ${DTYPE_POLICY_NAMES.join(', ')}. Received: '${name}'${why}`);
 }
 
 /**

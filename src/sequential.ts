@@ -332,6 +332,7 @@ export class Sequential implements LayerOwner {
 
   /** Optimizer steps taken since compile (Keras's `model.optimizer.iterations`). */
   get optimizerIterations(): number {
+    this.checkUsable('optimizerIterations');
     return this.model ? native(() => this.model!.optimizerIterations()) : 0;
   }
 
@@ -598,9 +599,13 @@ export class Sequential implements LayerOwner {
     return this.bfloat16;
   }
 
-  /** @internal The optimizer's step count and slots (for saving); the model must be built and compiled. */
-  optimizerState(): OptimizerState {
-    this.checkIdle('save');
+  /**
+   * @internal The optimizer's step count and slots (for saving, or to check
+   * a file against); the model must be built and compiled. `what` is the
+   * public call a refusal names.
+   */
+  optimizerState(what = 'save'): OptimizerState {
+    this.checkIdle(what);
     return native(() => this.model!.optimizerState());
   }
 

@@ -24,7 +24,8 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return value.length > 60 ? `'${value.slice(0, 57)}...'` : `'${value}'`;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'symbol') return String(value);
   if (typeof value === 'function') return 'a function';
   if (reachesProxy(value)) return types.isProxy(value) ? 'a Proxy' : 'an object that inherits from a Proxy';

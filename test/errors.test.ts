@@ -3,11 +3,15 @@
  * public API can receive, native panics caught on every path, dispose.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   Activation,
   BatchNormalization,
+  CSVLogger,
   Dense,
   Dropout,
   FerroBusyError,
@@ -19,6 +23,7 @@ import {
   FerroValueError,
   layers,
   loadData,
+  mixedPrecision,
   RMSprop,
   Sequential,
   setNumThreads,
@@ -181,6 +186,28 @@ describe('coded errors for bad input', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, layer], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ERR_FERRO_VALUE: Cannot allocate/);
+  });
+
+  it('a refusal names the call that was refused, and odd values get codes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferro-errors-'));
+    const { x, y } = blobs(40);
+    const m = compiled();
+    m.build([null, 6]);
+    await m.saveWeights(join(dir, 'w.weights.h5'));
+    const loading = m.loadWeights(join(dir, 'w.weights.h5'));
+    m.dispose();
+    expect((await failure(() => loading)).message).toBe('The model has been disposed: loadWeights() needs a new model.');
+    expect((await failure(() => m.optimizerIterations)).code).toBe('ERR_FERRO_STATE');
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    for (const policy of [1n, circular, new Proxy({}, {})]) {
+      expect((await failure(() => mixedPrecision.setGlobalPolicy(policy as never))).code).toBe('ERR_FERRO_TYPE');
+      expect((await failure(() => new Sequential([], { dtypePolicy: policy as never }))).code).toBe('ERR_FERRO_TYPE');
+    }
+    expect((await failure(() => mixedPrecision.setGlobalPolicy(2n as never))).message).toMatch(/Received: 2n$/);
+    mkdirSync(join(dir, 'log.csv'));
+    const logger = new CSVLogger(join(dir, 'log.csv'), { append: true });
+    expect((await failure(() => compiled().fit(x, y, { verbose: 0, callbacks: [logger] }))).code).toBe('ERR_FERRO_IO');
   });
 
   it('files: missing folder for loadData', async () => {

@@ -47,8 +47,8 @@ export interface Saveable {
   getWeights(): Tensor<'float32'>[];
   /** @internal compile's arguments, when compiled. */
   compileConfig(): { optimizer: Optimizer; loss: Loss | LossName; metrics: readonly MetricName[] } | undefined;
-  /** @internal the optimizer's step count and slots. */
-  optimizerState(): OptimizerState;
+  /** @internal the optimizer's step count and slots; `what` names the call in a refusal. */
+  optimizerState(what?: string): OptimizerState;
   /** The learning rate of the next step. */
   readonly learningRate: number;
   /** The dtype policy, saved on every layer as Keras does. */
@@ -324,7 +324,8 @@ function weightsLimit(params: number): number {
  * With `skipOthers`, variables of another optimizer are left unread.
  */
 function savedOptimizer(model: Sequential, optimizer: Optimizer, skipOthers: boolean) {
-  const fresh = model.optimizerState();
+  // Only loading reads the slots here: a refusal names loadWeights.
+  const fresh = model.optimizerState('loadWeights');
   const slotNames = [...new Set(fresh.slots.map((s) => s.name))];
   const hasRate = typeof optimizer.learningRate === 'number';
   const shapes = trainableShapes(model.layers);
