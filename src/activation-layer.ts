@@ -3,7 +3,10 @@
 import { Layer, type LayerOptions } from './layer.js';
 import type { ActivationName } from './layers.js';
 import type { LayerConfig } from './native.js';
-import { checkName, checkOptions } from './validate.js';
+import { checkName, checkOptions, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const LAYER_OPTIONS = optionNames<LayerOptions>()(['inputDim', 'inputShape', 'name']);
 
 /** Keras's activations by name; the list behind `ActivationName` (layers.ts re-exports it). */
 export const ACTIVATIONS: readonly ActivationName[] = [
@@ -37,7 +40,7 @@ export class Activation extends Layer {
    */
   constructor(activation: ActivationName, options: LayerOptions = {}) {
     const name = checkName(activation, 'activation', ACTIVATIONS);
-    super(checkOptions(options, 'Activation'), 'activation');
+    super(checkOptions(options, 'Activation', LAYER_OPTIONS), 'activation');
     this.activation = name;
   }
 

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { BaseCallback } from './callbacks.js';
 import type { ResumesTraining } from './fit.js';
 import { makeDir } from './saving/files.js';
-import { checkBoolean, checkOptions, checkString } from './validate.js';
+import { checkBoolean, checkOptions, checkString, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const BACKUP_OPTIONS = optionNames<BackupAndRestoreOptions>()(['backupDir', 'deleteCheckpoint']);
 
 /** Options of `new BackupAndRestore(options)`: Keras's arguments in camelCase. */
 export interface BackupAndRestoreOptions {
@@ -37,7 +40,7 @@ export class BackupAndRestore extends BaseCallback implements ResumesTraining {
   /** @param options backupDir and deleteCheckpoint. */
   constructor(options: BackupAndRestoreOptions) {
     super();
-    const o = checkOptions(options, 'BackupAndRestore');
+    const o = checkOptions(options, 'BackupAndRestore', BACKUP_OPTIONS);
     this.backupDir = checkString(o.backupDir, 'backupDir');
     this.deleteCheckpoint = o.deleteCheckpoint === undefined ? true : checkBoolean(o.deleteCheckpoint, 'deleteCheckpoint');
   }

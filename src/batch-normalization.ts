@@ -2,7 +2,18 @@
 
 import { Layer, type LayerOptions } from './layer.js';
 import type { LayerConfig } from './native.js';
-import { checkBoolean, checkNumber, checkOptions } from './validate.js';
+import { checkBoolean, checkNumber, checkOptions, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const BATCH_NORMALIZATION_OPTIONS = optionNames<BatchNormalizationOptions>()([
+  'inputDim',
+  'inputShape',
+  'name',
+  'momentum',
+  'epsilon',
+  'center',
+  'scale',
+]);
 
 /** Options of `new BatchNormalization(options)`; Keras's arguments in camelCase. */
 export interface BatchNormalizationOptions extends LayerOptions {
@@ -36,7 +47,7 @@ export class BatchNormalization extends Layer {
 
   /** @param options momentum, epsilon, center, scale, inputShape and name. */
   constructor(options: BatchNormalizationOptions = {}) {
-    const o = checkOptions(options, 'BatchNormalization');
+    const o = checkOptions(options, 'BatchNormalization', BATCH_NORMALIZATION_OPTIONS);
     super(o, 'batch_normalization');
     this.momentum = o.momentum === undefined ? 0.99 : checkNumber(o.momentum, 'momentum', 0, 1);
     this.epsilon = o.epsilon === undefined ? 1e-3 : checkNumber(o.epsilon, 'epsilon', Number.MIN_VALUE);

@@ -6,7 +6,19 @@
 import { FerroTypeError } from './errors.js';
 import { maximizes } from './metric-directions.js';
 import type { Tensor, TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe, isArray, reachesProxy } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe, isArray, optionNames, reachesProxy } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const EARLY_STOPPING_OPTIONS = optionNames<EarlyStoppingOptions>()([
+  'monitor',
+  'minDelta',
+  'patience',
+  'mode',
+  'baseline',
+  'restoreBestWeights',
+  'startFromEpoch',
+  'verbose',
+]);
 
 /** Metric values by name: loss and accuracy always, val_loss and val_accuracy when validating. */
 export interface Logs {
@@ -176,7 +188,7 @@ export class EarlyStopping extends BaseCallback {
   /** @param options what to watch and how patiently; defaults as in Keras. */
   constructor(options: EarlyStoppingOptions = {}) {
     super();
-    const o = checkOptions(options, 'EarlyStopping');
+    const o = checkOptions(options, 'EarlyStopping', EARLY_STOPPING_OPTIONS);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') {
       throw new FerroTypeError(`Expected a metric name for monitor. Received: monitor=${describe(o.monitor)}`);
     }

@@ -5,7 +5,19 @@ import { BaseCallback, type Logs } from './callbacks.js';
 import { FerroValueError } from './errors.js';
 import { makeDir } from './saving/files.js';
 import { maximizes } from './metric-directions.js';
-import { checkBoolean, checkInt, checkName, checkOptions, checkString } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkOptions, checkString, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const MODEL_CHECKPOINT_OPTIONS = optionNames<ModelCheckpointOptions>()([
+  'filepath',
+  'monitor',
+  'saveBestOnly',
+  'saveWeightsOnly',
+  'mode',
+  'saveFreq',
+  'initialValueThreshold',
+  'verbose',
+]);
 
 /** Options of `new ModelCheckpoint(options)`: Keras's arguments in camelCase. */
 export interface ModelCheckpointOptions {
@@ -81,7 +93,7 @@ export class ModelCheckpoint extends BaseCallback {
   /** @param options filepath, monitor, saveBestOnly, saveWeightsOnly, mode, saveFreq, initialValueThreshold, verbose. */
   constructor(options: ModelCheckpointOptions) {
     super();
-    const o = checkOptions(options, 'ModelCheckpoint');
+    const o = checkOptions(options, 'ModelCheckpoint', MODEL_CHECKPOINT_OPTIONS);
     this.filepath = checkString(o.filepath, 'filepath');
     this.monitor = o.monitor === undefined ? 'val_loss' : checkString(o.monitor, 'monitor');
     this.saveBestOnly = o.saveBestOnly === undefined ? false : checkBoolean(o.saveBestOnly, 'saveBestOnly');

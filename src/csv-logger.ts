@@ -3,7 +3,10 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { BaseCallback, type Logs } from './callbacks.js';
 import { FerroIoError, FerroTypeError } from './errors.js';
-import { checkBoolean, checkOptions, checkString, describe } from './validate.js';
+import { checkBoolean, checkOptions, checkString, describe, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const CSV_LOGGER_OPTIONS = optionNames<CSVLoggerOptions>()(['separator', 'append']);
 
 /** Options of `new CSVLogger(filename, options)`. */
 export interface CSVLoggerOptions {
@@ -37,7 +40,7 @@ export class CSVLogger extends BaseCallback {
     if (typeof filename !== 'string' || filename.length === 0) {
       throw new FerroTypeError(`Expected a file name for CSVLogger. Received: ${describe(filename)}`);
     }
-    const o = checkOptions(options, 'CSVLogger');
+    const o = checkOptions(options, 'CSVLogger', CSV_LOGGER_OPTIONS);
     this.filename = filename;
     this.separator = o.separator === undefined ? ',' : checkString(o.separator, 'separator');
     this.append = o.append === undefined ? false : checkBoolean(o.append, 'append');

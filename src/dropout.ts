@@ -3,7 +3,10 @@
 import { FerroValueError } from './errors.js';
 import { Layer, type LayerOptions } from './layer.js';
 import type { LayerConfig } from './native.js';
-import { checkInt, checkNumber, checkOptions } from './validate.js';
+import { checkInt, checkNumber, checkOptions, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const DROPOUT_OPTIONS = optionNames<DropoutOptions>()(['inputDim', 'inputShape', 'name', 'seed']);
 
 /** Options of `new Dropout(rate, options)`. */
 export interface DropoutOptions extends LayerOptions {
@@ -30,7 +33,7 @@ export class Dropout extends Layer {
    */
   constructor(rate: number, options: DropoutOptions = {}) {
     const checkedRate = checkNumber(rate, 'rate', 0);
-    const o = checkOptions(options, 'Dropout');
+    const o = checkOptions(options, 'Dropout', DROPOUT_OPTIONS);
     super(o, 'dropout');
     if (checkedRate >= 1) {
       throw new FerroValueError(`Expected a Dropout rate in [0, 1). Received: rate=${checkedRate}`);

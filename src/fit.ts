@@ -14,7 +14,22 @@ import { sampleWeights, weightsOf } from './sample-weights.js';
 import type { FitEvent, FitSession, LogEntry, NativeModel } from './native.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import type { TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkNumber, checkOptions, describe, isArray } from './validate.js';
+import { checkBoolean, checkInt, checkNumber, checkOptions, describe, isArray, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const FIT_OPTIONS = optionNames<FitOptions>()([
+  'epochs',
+  'initialEpoch',
+  'batchSize',
+  'verbose',
+  'shuffle',
+  'validationSplit',
+  'validationData',
+  'sampleWeight',
+  'classWeight',
+  'callbacks',
+  'signal',
+]);
 
 /** How fit reports progress: 0 silent, 1 progress bar, 2 a line per epoch, 'auto' 1 on a TTY and 2 elsewhere. */
 export type Verbosity = 0 | 1 | 2 | 'auto';
@@ -187,7 +202,7 @@ export async function runFit(
   options: unknown,
   out: ProgressStream = process.stdout,
 ): Promise<History> {
-  const o = checkOptions(options, 'fit');
+  const o = checkOptions(options, 'fit', FIT_OPTIONS);
   const epochs = o.epochs === undefined ? 1 : checkInt(o.epochs, 'epochs', 0, 2 ** 31 - 1);
   const initialEpoch = o.initialEpoch === undefined ? 0 : checkInt(o.initialEpoch, 'initialEpoch', 0, 2 ** 31 - 1);
   const batchSize = o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);

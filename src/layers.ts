@@ -7,7 +7,20 @@ import { FerroValueError } from './errors.js';
 import { Layer, type LayerOptions, MAX_UNITS } from './layer.js';
 import type { LayerConfig } from './native.js';
 import { type Regularizer, type RegularizerIdentifier, toRegularizer } from './regularizers.js';
-import { checkBoolean, checkInt, checkName, checkOptions } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkOptions, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const DENSE_OPTIONS = optionNames<DenseOptions>()([
+  'inputDim',
+  'inputShape',
+  'name',
+  'activation',
+  'useBias',
+  'kernelInitializer',
+  'biasInitializer',
+  'kernelRegularizer',
+  'biasRegularizer',
+]);
 
 export { Activation, BatchNormalization, Dropout, Layer, type LayerOptions, MAX_UNITS };
 
@@ -102,7 +115,7 @@ export class Dense extends Layer {
    */
   constructor(units: number, options: DenseOptions = {}) {
     const checkedUnits = checkInt(units, 'units', 1, MAX_UNITS);
-    const o = checkOptions(options, 'Dense');
+    const o = checkOptions(options, 'Dense', DENSE_OPTIONS);
     super(o, 'dense');
     this.units = checkedUnits;
     this.activation = o.activation === undefined ? 'linear' : checkName(o.activation, 'activation', ACTIVATION_NAMES);

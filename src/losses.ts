@@ -5,7 +5,10 @@
  */
 
 import type { LossSpec } from './native.js';
-import { checkBoolean, checkNumber, checkOptions } from './validate.js';
+import { checkBoolean, checkNumber, checkOptions, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const CROSSENTROPY_OPTIONS = optionNames<CrossentropyOptions>()(['fromLogits', 'labelSmoothing']);
 
 /** Options of the crossentropies. */
 export interface CrossentropyOptions {
@@ -30,7 +33,7 @@ export abstract class Loss {
    * @param smoothing whether this loss takes labelSmoothing.
    */
   protected constructor(options: CrossentropyOptions, what: string, smoothing: boolean) {
-    const o = checkOptions(options, what);
+    const o = checkOptions(options, what, CROSSENTROPY_OPTIONS);
     this.fromLogits = o.fromLogits === undefined ? false : checkBoolean(o.fromLogits, 'fromLogits');
     this.labelSmoothing =
       o.labelSmoothing === undefined || !smoothing ? 0 : checkNumber(o.labelSmoothing, 'labelSmoothing', 0, 1);

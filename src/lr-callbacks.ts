@@ -7,7 +7,19 @@
 import { BaseCallback, type Logs, warnMissing } from './callbacks.js';
 import { FerroTypeError } from './errors.js';
 import { maximizes } from './metric-directions.js';
-import { checkInt, checkName, checkNumber, checkOptions, describe } from './validate.js';
+import { checkInt, checkName, checkNumber, checkOptions, describe, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const REDUCE_LR_OPTIONS = optionNames<ReduceLROnPlateauOptions>()([
+  'monitor',
+  'factor',
+  'patience',
+  'mode',
+  'minDelta',
+  'cooldown',
+  'minLr',
+  'verbose',
+]);
 
 /** Options of `new ReduceLROnPlateau(options)`: Keras's arguments in camelCase. */
 export interface ReduceLROnPlateauOptions {
@@ -42,7 +54,7 @@ export class ReduceLROnPlateau extends BaseCallback {
   /** @param options what to watch and how to reduce; defaults as in Keras. */
   constructor(options: ReduceLROnPlateauOptions = {}) {
     super();
-    const o = checkOptions(options, 'ReduceLROnPlateau');
+    const o = checkOptions(options, 'ReduceLROnPlateau', REDUCE_LR_OPTIONS);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') {
       throw new FerroTypeError(`Expected a metric name for monitor. Received: monitor=${describe(o.monitor)}`);
     }

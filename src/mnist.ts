@@ -13,7 +13,10 @@ import { createGunzip } from 'node:zlib';
 import { FerroIoError, FerroTypeError, native } from './errors.js';
 import { binding } from './native.js';
 import { Tensor } from './tensor.js';
-import { checkOptions, describe } from './validate.js';
+import { checkOptions, describe, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const LOAD_DATA_OPTIONS = optionNames<LoadDataOptions>()(['path']);
 
 /** Options of `mnist.loadData(options)`. */
 export interface LoadDataOptions {
@@ -272,7 +275,7 @@ function checkSplit(images: Tensor<'uint8'>, labels: Tensor<'uint8'>, split: str
  * first failure cancels the other reads.
  */
 export async function loadData(options: LoadDataOptions = {}): Promise<[MnistSplit, MnistSplit]> {
-  const o = checkOptions(options, 'loadData');
+  const o = checkOptions(options, 'loadData', LOAD_DATA_OPTIONS);
   if (o.path !== undefined && typeof o.path !== 'string') {
     throw new FerroTypeError(`Expected a folder path string for path. Received: path=${describe(o.path)}`);
   }

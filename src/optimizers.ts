@@ -14,7 +14,59 @@ import {
   LearningRateSchedule,
   PiecewiseConstantDecay,
 } from './schedules.js';
-import { checkBoolean, checkNumber, checkOptions } from './validate.js';
+import { checkBoolean, checkNumber, checkOptions, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const SGD_OPTIONS = optionNames<SGDOptions>()([
+  'learningRate',
+  'weightDecay',
+  'clipnorm',
+  'clipvalue',
+  'globalClipnorm',
+  'momentum',
+  'nesterov',
+]);
+const RMSPROP_OPTIONS = optionNames<RMSpropOptions>()([
+  'learningRate',
+  'weightDecay',
+  'clipnorm',
+  'clipvalue',
+  'globalClipnorm',
+  'rho',
+  'epsilon',
+  'momentum',
+  'centered',
+]);
+const ADAM_OPTIONS = optionNames<AdamOptions>()([
+  'learningRate',
+  'weightDecay',
+  'clipnorm',
+  'clipvalue',
+  'globalClipnorm',
+  'beta1',
+  'beta2',
+  'epsilon',
+  'amsgrad',
+]);
+const ADAGRAD_OPTIONS = optionNames<AdagradOptions>()([
+  'learningRate',
+  'weightDecay',
+  'clipnorm',
+  'clipvalue',
+  'globalClipnorm',
+  'initialAccumulatorValue',
+  'epsilon',
+]);
+const NADAM_OPTIONS = optionNames<NadamOptions>()([
+  'learningRate',
+  'weightDecay',
+  'clipnorm',
+  'clipvalue',
+  'globalClipnorm',
+  'beta1',
+  'beta2',
+  'epsilon',
+]);
 
 /** The optimizers compile accepts by name, each with Keras's default settings. */
 export type OptimizerName = 'sgd' | 'rmsprop' | 'adam' | 'adamw' | 'adagrad' | 'nadam';
@@ -121,7 +173,7 @@ export class SGD extends Optimizer {
 
   /** @param options the settings; each defaults to Keras's. */
   constructor(options: SGDOptions = {}) {
-    const o = checkOptions(options, 'SGD');
+    const o = checkOptions(options, 'SGD', SGD_OPTIONS);
     super(o, 0.01);
     this.momentum = unit(o, 'momentum', 0);
     this.nesterov = flag(o, 'nesterov', false);
@@ -160,7 +212,7 @@ export class RMSprop extends Optimizer {
 
   /** @param options the settings; each defaults to Keras's. */
   constructor(options: RMSpropOptions = {}) {
-    const o = checkOptions(options, 'RMSprop');
+    const o = checkOptions(options, 'RMSprop', RMSPROP_OPTIONS);
     super(o, 1e-3);
     this.rho = unit(o, 'rho', 0.9);
     this.epsilon = positive(o, 'epsilon', 1e-7);
@@ -204,7 +256,7 @@ export class Adam extends Optimizer {
    * @param defaultWeightDecay for AdamW.
    */
   constructor(options: AdamOptions = {}, defaultWeightDecay?: number) {
-    const o = checkOptions(options, 'Adam');
+    const o = checkOptions(options, 'Adam', ADAM_OPTIONS);
     super(o, 1e-3, defaultWeightDecay);
     this.beta1 = unit(o, 'beta1', 0.9);
     this.beta2 = unit(o, 'beta2', 0.999);
@@ -248,7 +300,7 @@ export class Adagrad extends Optimizer {
 
   /** @param options the settings; each defaults to Keras's. */
   constructor(options: AdagradOptions = {}) {
-    const o = checkOptions(options, 'Adagrad');
+    const o = checkOptions(options, 'Adagrad', ADAGRAD_OPTIONS);
     super(o, 1e-3);
     this.initialAccumulatorValue =
       o.initialAccumulatorValue === undefined ? 0.1 : checkNumber(o.initialAccumulatorValue, 'initialAccumulatorValue', 0);
@@ -284,7 +336,7 @@ export class Nadam extends Optimizer {
 
   /** @param options the settings; each defaults to Keras's. */
   constructor(options: NadamOptions = {}) {
-    const o = checkOptions(options, 'Nadam');
+    const o = checkOptions(options, 'Nadam', NADAM_OPTIONS);
     super(o, 1e-3);
     this.beta1 = unit(o, 'beta1', 0.9);
     this.beta2 = unit(o, 'beta2', 0.999);

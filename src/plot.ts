@@ -7,7 +7,10 @@
 import { writeFile } from 'node:fs/promises';
 import type { History } from './callbacks.js';
 import { FerroIoError, FerroTypeError } from './errors.js';
-import { checkOptions, describe } from './validate.js';
+import { checkOptions, describe, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const PLOT_OPTIONS = optionNames<PlotOptions>()(['title']);
 
 /** Options of plotHistory and historyToSvg. */
 export interface PlotOptions {
@@ -99,7 +102,7 @@ export function historyToSvg(history: History, options: PlotOptions = {}): strin
   if (!h || !Array.isArray(h.loss) || !Array.isArray(h.accuracy)) {
     throw new FerroTypeError(`Expected a History from fit(), with history.loss and history.accuracy. Received: ${describe(history)}`);
   }
-  const o = checkOptions(options, 'plotHistory');
+  const o = checkOptions(options, 'plotHistory', PLOT_OPTIONS);
   const title = typeof o.title === 'string' ? o.title : 'Training history';
   const epochs = h.loss.length;
   const series = (name: 'loss' | 'accuracy'): Series[] => {

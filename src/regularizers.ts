@@ -6,7 +6,10 @@
 
 import { FerroTypeError } from './errors.js';
 import { Tensor } from './tensor.js';
-import { checkNumber, checkOptions, describe } from './validate.js';
+import { checkNumber, checkOptions, describe, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const L1L2_OPTIONS = optionNames<L1L2Options>()(['l1', 'l2']);
 
 /** The factors of a penalty; both default to 0. */
 export interface L1L2Options {
@@ -28,7 +31,7 @@ export class Regularizer {
 
   /** @param options finite, non-negative factors; absent ones are 0. */
   constructor(options: L1L2Options = {}) {
-    const o = checkOptions(options, 'Regularizer');
+    const o = checkOptions(options, 'Regularizer', L1L2_OPTIONS);
     this.l1 = o.l1 === undefined ? 0 : checkNumber(o.l1, 'l1', 0);
     this.l2 = o.l2 === undefined ? 0 : checkNumber(o.l2, 'l2', 0);
   }
@@ -49,7 +52,7 @@ export class Regularizer {
 function factor(value: number | L1L2Options | undefined, key: 'l1' | 'l2'): number {
   if (value === undefined) return DEFAULT_FACTOR;
   if (typeof value === 'number') return checkNumber(value, key, 0);
-  const o = checkOptions(value, key);
+  const o = checkOptions(value, key, [key]);
   return o[key] === undefined ? DEFAULT_FACTOR : checkNumber(o[key], key, 0);
 }
 

@@ -7,7 +7,17 @@
 
 import type { ScheduleSpec } from './native.js';
 import { FerroTypeError, FerroValueError } from './errors.js';
-import { checkBoolean, checkNumber, checkOptions, describe, isArray } from './validate.js';
+import { checkBoolean, checkNumber, checkOptions, describe, isArray, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const DECAY_OPTIONS = optionNames<DecayOptions>()(['initialLearningRate', 'decaySteps', 'decayRate', 'staircase']);
+const COSINE_DECAY_OPTIONS = optionNames<CosineDecayOptions>()([
+  'initialLearningRate',
+  'decaySteps',
+  'alpha',
+  'warmupTarget',
+  'warmupSteps',
+]);
 
 /** A learning rate that changes with the step; made by its subclasses. */
 export abstract class LearningRateSchedule {
@@ -73,7 +83,7 @@ export class InverseTimeDecay extends DecaySchedule {
 }
 
 function decayOptions(options: DecayOptions, what: string): Required<DecayOptions> {
-  const o = checkOptions(options, what);
+  const o = checkOptions(options, what, DECAY_OPTIONS);
   return {
     initialLearningRate: required(o, 'initialLearningRate', what, 0),
     decaySteps: required(o, 'decaySteps', what, Number.MIN_VALUE),
@@ -135,7 +145,7 @@ export class CosineDecay extends LearningRateSchedule {
   /** @param options the schedule's settings. */
   constructor(options: CosineDecayOptions) {
     super();
-    const o = checkOptions(options, 'CosineDecay');
+    const o = checkOptions(options, 'CosineDecay', COSINE_DECAY_OPTIONS);
     this.config = {
       initialLearningRate: required(o, 'initialLearningRate', 'CosineDecay', 0),
       decaySteps: required(o, 'decaySteps', 'CosineDecay', Number.MIN_VALUE),

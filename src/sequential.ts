@@ -15,7 +15,13 @@ import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName, type OptimizerName } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { weightsOf } from './sample-weights.js';
-import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
+import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, isArray, optionNames } from './validate.js';
+
+/** The options each call takes: any other key is refused (validate.ts, checkOptions). */
+const SEQUENTIAL_OPTIONS = optionNames<SequentialOptions>()(['name', 'dtypePolicy']);
+const COMPILE_ARGS = optionNames<CompileArgs>()(['optimizer', 'loss', 'metrics']);
+const EVALUATE_OPTIONS = optionNames<EvaluateOptions>()(['batchSize', 'sampleWeight']);
+const PREDICT_OPTIONS = optionNames<PredictOptions>()(['batchSize']);
 
 /**
  * The losses compile accepts, by Keras's names, its short aliases and
@@ -190,7 +196,7 @@ export class Sequential implements LayerOwner {
     if (!isArray(layers)) {
       throw new FerroTypeError(`Expected an array of layers. Received: ${describe(layers)}`);
     }
-    const o = checkOptions(options, 'Sequential');
+    const o = checkOptions(options, 'Sequential', SEQUENTIAL_OPTIONS);
     this.name =
       o.name === undefined ? (sequentialCount === 0 ? 'sequential' : `sequential_${sequentialCount}`) : checkString(o.name, 'name');
     this.dtypePolicy = o.dtypePolicy === undefined ? mixedPrecision.globalPolicy() : checkPolicy(o.dtypePolicy, 'dtypePolicy');
@@ -281,7 +287,7 @@ export class Sequential implements LayerOwner {
   compile(args: CompileArgs): void {
     this.checkIdle('compile');
     if (this.phase !== 'idle') throw new FerroBusyError('The model is training: compile() it again once fit() settles.');
-    const o = checkOptions(args, 'compile');
+    const o = checkOptions(args, 'compile', COMPILE_ARGS);
     if (o.optimizer === undefined) throw new FerroTypeError("Expected an optimizer in compile(), e.g. 'rmsprop'.");
     const optimizer =
       o.optimizer instanceof Optimizer ? o.optimizer : optimizerFromName(checkName(o.optimizer, 'optimizer', OPTIMIZER_NAMES));
@@ -345,12 +351,12 @@ export class Sequential implements LayerOwner {
 
   /** Mean loss and accuracy over x, y. */
   async evaluate(x: TensorLike, y: TensorLike, options: EvaluateOptions = {}): Promise<EvaluateResult> {
-    const batchSize = this.batchSizeOption(options, 'evaluate');
+    const batchSize = this.batchSizeOption(options, 'evaluate', EVALUATE_OPTIONS);
     this.checkIdle('evaluate');
     if (!this.loss) throw new FerroStateError('You must call compile() before evaluate(): it needs the loss.');
     const [model, f] = this.ready('evaluate', x);
     const targets = toTargets(y, f.rows, this.outputUnits, this.sparseTargets);
-    const o = checkOptions(options, 'evaluate');
+    const o = checkOptions(options, 'evaluate', EVALUATE_OPTIONS);
     const weights = o.sampleWeight === undefined ? undefined : weightsOf(o.sampleWeight, f.rows, 'sampleWeight');
     const m = await nativeCall<Metrics>((done) => model.evaluate(f.input, targets.rows, batchSize, weights, done));
     return this.result(m);
@@ -358,7 +364,7 @@ export class Sequential implements LayerOwner {
 
   /** The last layer's outputs for x, float32 [samples, units]. */
   async predict(x: TensorLike, options: PredictOptions = {}): Promise<Tensor<'float32'>> {
-    const batchSize = this.batchSizeOption(options, 'predict');
+    const batchSize = this.batchSizeOption(options, 'predict', PREDICT_OPTIONS);
     this.checkIdle('predict');
     const f = this.features(x);
     if (!this.model) this.build([null, f.features]);
@@ -535,8 +541,8 @@ export class Sequential implements LayerOwner {
     return [this.model!, f];
   }
 
-  private batchSizeOption(options: unknown, what: string): number {
-    const o = checkOptions(options, what);
+  private batchSizeOption(options: unknown, what: string, allowed: readonly string[]): number {
+    const o = checkOptions(options, what, allowed);
     return o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
   }
 

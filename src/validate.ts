@@ -117,11 +117,31 @@ export function checkName<T extends string>(value: unknown, name: string, allowe
   return value as T;
 }
 
-/** A plain options object (or undefined, read as {}). */
-export function checkOptions(value: unknown, name: string): Record<string, unknown> {
+/**
+ * A plain options object (or undefined, read as {}) whose keys are all
+ * among `allowed`: as Keras refuses an argument it does not know, a
+ * misspelt option (batch_size for batchSize) is an error, not a default.
+ */
+export function checkOptions(value: unknown, name: string, allowed: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || reachesProxy(value) || Array.isArray(value)) {
     throw new FerroTypeError(`Expected a plain options object for ${name}. Received: ${describe(value)}`);
   }
+  const unknown = Object.keys(value).find((key) => !allowed.includes(key));
+  if (unknown !== undefined) {
+    const camel = unknown.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const hint = camel !== unknown && allowed.includes(camel) ? ` (ferro-nn spells it '${camel}')` : '';
+    throw new FerroValueError(`Expected options of ${name} among: ${allowed.join(', ')}. Received: ${describe(unknown)}${hint}`);
+  }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Every option name of `T`, for checkOptions: the compiler refuses a list
+ * that misses one (`{ missing: ... }` names it) or names one `T` lacks.
+ */
+export function optionNames<T>() {
+  return <const L extends readonly (keyof T & string)[]>(
+    names: L & (Exclude<keyof T & string, L[number]> extends never ? unknown : { missing: Exclude<keyof T & string, L[number]> }),
+  ): readonly string[] => names;
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   Activation,
+  BackupAndRestore,
   BatchNormalization,
   CSVLogger,
   Dense,
@@ -22,8 +23,14 @@ import {
   FerroTypeError,
   FerroValueError,
   layers,
+  EarlyStopping,
   loadData,
+  losses,
   mixedPrecision,
+  ModelCheckpoint,
+  optimizers,
+  ReduceLROnPlateau,
+  regularizers,
   RMSprop,
   Sequential,
   setNumThreads,
@@ -186,6 +193,50 @@ describe('coded errors for bad input', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, layer], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ERR_FERRO_VALUE: Cannot allocate/);
+  });
+
+  it('an option the call does not know is refused, as Keras refuses an unknown argument, naming the spelling it meant', async () => {
+    const { x, y } = blobs(40);
+    const bogus = { bogus: 1 } as never;
+    const calls: Record<string, () => unknown> = {
+      fit: () => compiled().fit(x, y, bogus),
+      evaluate: () => compiled().evaluate(x, y, bogus),
+      predict: () => compiled().predict(x, bogus),
+      compile: () => compiled().compile({ optimizer: 'sgd', loss: 'mse', bogus } as never),
+      Sequential: () => new Sequential([], bogus),
+      Dense: () => new Dense(2, bogus),
+      Dropout: () => new Dropout(0.5, bogus),
+      BatchNormalization: () => new BatchNormalization(bogus),
+      Activation: () => new Activation('relu', bogus),
+      RMSprop: () => new RMSprop(bogus),
+      Adam: () => new optimizers.Adam(bogus),
+      AdamW: () => new optimizers.AdamW(bogus),
+      SGD: () => new optimizers.SGD(bogus),
+      Adagrad: () => new optimizers.Adagrad(bogus),
+      Nadam: () => new optimizers.Nadam(bogus),
+      ExponentialDecay: () => new optimizers.schedules.ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 1, decayRate: 0.5, ...(bogus as object) }),
+      CosineDecay: () => new optimizers.schedules.CosineDecay({ initialLearningRate: 0.1, decaySteps: 1, ...(bogus as object) }),
+      BinaryCrossentropy: () => new losses.BinaryCrossentropy(bogus),
+      L1L2: () => regularizers.l1l2(bogus),
+      EarlyStopping: () => new EarlyStopping(bogus),
+      ReduceLROnPlateau: () => new ReduceLROnPlateau(bogus),
+      ModelCheckpoint: () => new ModelCheckpoint({ filepath: 'x.keras', ...(bogus as object) }),
+      BackupAndRestore: () => new BackupAndRestore({ backupDir: 'b', ...(bogus as object) }),
+      CSVLogger: () => new CSVLogger('log.csv', bogus),
+      loadData: () => loadData(bogus),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      const err = await failure(call);
+      expect(err.code, name).toBe('ERR_FERRO_VALUE');
+      expect(err.message, name).toMatch(/^Expected options of .* among: .*\. Received: 'bogus'$/);
+    }
+    // Keras's snake_case, which the TypeScript names spell in camelCase.
+    expect((await failure(() => compiled().fit(x, y, { batch_size: 1 } as never))).message).toMatch(
+      /Received: 'batch_size' \(ferro-nn spells it 'batchSize'\)$/,
+    );
+    expect((await failure(() => new Dense(2, { use_bias: false } as never))).message).toMatch(/spells it 'useBias'/);
+    expect((await failure(() => new optimizers.Adam({ learning_rate: 0.5 } as never))).message).toMatch(/spells it 'learningRate'/);
+    expect((await failure(() => new EarlyStopping({ restore_best_weights: true } as never))).message).toMatch(/spells it 'restoreBestWeights'/);
   });
 
   it('a refusal names the call that was refused, and odd values get codes', async () => {
