@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   EarlyStopping,
   CSVLogger,
@@ -99,14 +99,12 @@ describe('ReduceLROnPlateau follows Keras 3', () => {
     const { x, y } = blobs(60);
     const model = new Sequential([new Dense(3, { activation: 'softmax', inputDim: 6 })]);
     model.compile({ optimizer: 'sgd', loss: 'sparse_categorical_crossentropy' });
-    const warnings: string[] = [];
-    const listen = (w: Error): void => void warnings.push(w.message);
-    process.on('warning', listen);
+    const warnings: unknown[] = [];
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation((w) => void warnings.push(w));
     try {
       await model.fit(x, y, { epochs: 3, verbose: 0, callbacks: [new ReduceLROnPlateau(), new EarlyStopping()] });
-      await new Promise((resolve) => setImmediate(resolve));
     } finally {
-      process.off('warning', listen);
+      warn.mockRestore();
     }
     expect(warnings).toEqual([
       'Learning rate reduction is conditioned on metric `val_loss` which is not available. Available metrics are: loss,accuracy,learning_rate.',
