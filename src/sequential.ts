@@ -9,6 +9,7 @@ import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
 import { checkPolicy, type DTypePolicyName, mixedPrecision, warnFloat32Fallback } from './mixed-precision.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
 import { exportOnnx } from './saving/onnx.js';
+import { optimizerShapes } from './saving/optimizer-vars.js';
 import { saveTfjs } from './saving/tfjs.js';
 import { binding, type Metrics, type NativeModel, type OptimizerState } from './native.js';
 import { Loss } from './losses.js';
@@ -665,6 +666,20 @@ export class Sequential implements LayerOwner {
     await loadWeightsH5(this, checkString(path, 'path'));
   }
 
+  /**
+   * The optimizer's variables as Keras counts them (step count, learning
+   * rate unless a schedule, slots), once it has taken a step: Keras's
+   * summary counts them once the optimizer is built.
+   */
+  private optimizerParams(): number | undefined {
+    const optimizer = this.compileConfig()?.optimizer;
+    if (!optimizer || !this.model || this.optimizerIterations === 0) return undefined;
+    const slotNames = [...new Set(this.optimizerState('summary').slots.map((s) => s.name))];
+    const trainable = this.layers.flatMap((l) => l.weightShapes(l.builtInputDim!).slice(0, l.trainableCount(l.builtInputDim!)));
+    const shapes = optimizerShapes(optimizer.className, slotNames, trainable, typeof optimizer.learningRate === 'number');
+    return shapes.reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+  }
+
   /** Prints Keras's summary table and returns it. */
   summary(): string {
     this.checkUsable('summary');
@@ -675,7 +690,7 @@ export class Sequential implements LayerOwner {
       params: l.built ? l.countParams().toLocaleString('en-US') : '0 (unbuilt)',
     }));
     const trainable = this.layers.reduce((n, l) => n + l.countTrainableParams(), 0);
-    const text = renderSummary(this.name, rows, this.countParams(), trainable);
+    const text = renderSummary(this.name, rows, this.countParams(), trainable, this.optimizerParams());
     process.stdout.write(text);
     return text;
   }

@@ -50,8 +50,18 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-/** Keras's summary table for `rows`, with its parameter totals (bytes at 4 per parameter). */
-export function renderSummary(name: string, rows: SummaryRow[], totalParams: number, trainableParams = totalParams): string {
+/**
+ * Keras's summary table for `rows`, with its parameter totals (bytes at 4
+ * per parameter). `optimizerParams`, once the optimizer has variables, are
+ * counted in the total and on a line of their own, as Keras does.
+ */
+export function renderSummary(
+  name: string,
+  rows: SummaryRow[],
+  totalParams: number,
+  trainableParams = totalParams,
+  optimizerParams?: number,
+): string {
   const widths = CELLS;
   const rule = (left: string, fill: string, mid: string, right: string): string =>
     left + widths.map((w) => fill.repeat(w)).join(mid) + right;
@@ -69,9 +79,10 @@ export function renderSummary(name: string, rows: SummaryRow[], totalParams: num
   });
   out.push(rule('└', '─', '┴', '┘'));
   const count = (n: number): string => `${grouped(n)} (${readableSize(n * 4)})`;
-  out.push(` Total params: ${count(totalParams)}`);
+  out.push(` Total params: ${count(totalParams + (optimizerParams ?? 0))}`);
   out.push(` Trainable params: ${count(trainableParams)}`);
   out.push(` Non-trainable params: ${count(totalParams - trainableParams)}`);
+  if (optimizerParams !== undefined) out.push(` Optimizer params: ${count(optimizerParams)}`);
   return `${out.join('\n')}\n`;
 }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { Dense, FerroTypeError, historyToSvg, plotHistory, Sequential } from '../src/index.js';
+import { Dense, FerroTypeError, historyToSvg, plotHistory, Sequential, Tensor } from '../src/index.js';
 import { blobs } from './helpers.js';
 
 /**
@@ -70,6 +70,35 @@ describe('summary', () => {
     const declared = new Sequential([new Dense(3, { inputDim: 4 })]);
     expect(declared.getWeights().map((w) => w.shape)).toEqual([[4, 3], [3]]);
     expect(() => declared.add(new Dense(2))).toThrow(/already built/);
+  });
+
+  // Keras 3.15.1 after one train_on_batch (compiled with each optimizer by name):
+  //   m.summary(print_fn=...) → Total 814,102 (3.11 MB) … Optimizer params: 407,052 (1.55 MB) for the seed model
+  //   with rmsprop; a 4 → 5 → 3 model: adam 131 / 88, sgd 45 / 2.
+  it("counts the optimizer's variables once it has stepped, as Keras does", async () => {
+    const lines = (text: string): string[] => text.split('\n').filter((l) => l.includes('params:'));
+    const quiet = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const seed = new Sequential([new Dense(512, { activation: 'relu', inputDim: 784 }), new Dense(10, { activation: 'softmax' })]);
+      seed.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy' });
+      expect(lines(seed.summary())).toHaveLength(3);
+      await seed.trainOnBatch(new Tensor(new Float32Array(2 * 784), [2, 784]), [0, 0]);
+      expect(lines(seed.summary())).toEqual([
+        ' Total params: 814,102 (3.11 MB)',
+        ' Trainable params: 407,050 (1.55 MB)',
+        ' Non-trainable params: 0 (0.00 B)',
+        ' Optimizer params: 407,052 (1.55 MB)',
+      ]);
+      for (const [optimizer, total, own] of [['adam', '131 (524.00 B)', '88 (352.00 B)'], ['sgd', '45 (180.00 B)', '2 (8.00 B)']] as const) {
+        const m = new Sequential([new Dense(5, { inputDim: 4 }), new Dense(3)]);
+        m.compile({ optimizer, loss: 'mse' });
+        await m.trainOnBatch(new Tensor(new Float32Array(8), [2, 4]), new Tensor(new Float32Array(6), [2, 3]));
+        const [totalLine, , , ownLine] = lines(m.summary());
+        expect([totalLine, ownLine]).toEqual([` Total params: ${total}`, ` Optimizer params: ${own}`]);
+      }
+    } finally {
+      quiet.mockRestore();
+    }
   });
 
   it('shows unbuilt layers as Keras does', () => {
