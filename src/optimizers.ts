@@ -17,56 +17,12 @@ import {
 import { checkBoolean, checkNumber, checkOptions, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
-const SGD_OPTIONS = optionNames<SGDOptions>()([
-  'learningRate',
-  'weightDecay',
-  'clipnorm',
-  'clipvalue',
-  'globalClipnorm',
-  'momentum',
-  'nesterov',
-]);
-const RMSPROP_OPTIONS = optionNames<RMSpropOptions>()([
-  'learningRate',
-  'weightDecay',
-  'clipnorm',
-  'clipvalue',
-  'globalClipnorm',
-  'rho',
-  'epsilon',
-  'momentum',
-  'centered',
-]);
-const ADAM_OPTIONS = optionNames<AdamOptions>()([
-  'learningRate',
-  'weightDecay',
-  'clipnorm',
-  'clipvalue',
-  'globalClipnorm',
-  'beta1',
-  'beta2',
-  'epsilon',
-  'amsgrad',
-]);
-const ADAGRAD_OPTIONS = optionNames<AdagradOptions>()([
-  'learningRate',
-  'weightDecay',
-  'clipnorm',
-  'clipvalue',
-  'globalClipnorm',
-  'initialAccumulatorValue',
-  'epsilon',
-]);
-const NADAM_OPTIONS = optionNames<NadamOptions>()([
-  'learningRate',
-  'weightDecay',
-  'clipnorm',
-  'clipvalue',
-  'globalClipnorm',
-  'beta1',
-  'beta2',
-  'epsilon',
-]);
+const OPTIMIZER_OPTIONS = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'globalClipnorm'] as const;
+const SGD_OPTIONS = optionNames<SGDOptions>()([...OPTIMIZER_OPTIONS, 'momentum', 'nesterov']);
+const RMSPROP_OPTIONS = optionNames<RMSpropOptions>()([...OPTIMIZER_OPTIONS, 'rho', 'epsilon', 'momentum', 'centered']);
+const ADAM_OPTIONS = optionNames<AdamOptions>()([...OPTIMIZER_OPTIONS, 'beta1', 'beta2', 'epsilon', 'amsgrad']);
+const ADAGRAD_OPTIONS = optionNames<AdagradOptions>()([...OPTIMIZER_OPTIONS, 'initialAccumulatorValue', 'epsilon']);
+const NADAM_OPTIONS = optionNames<NadamOptions>()([...OPTIMIZER_OPTIONS, 'beta1', 'beta2', 'epsilon']);
 
 /** The optimizers compile accepts by name, each with Keras's default settings. */
 export type OptimizerName = 'sgd' | 'rmsprop' | 'adam' | 'adamw' | 'adagrad' | 'nadam';

@@ -50,6 +50,17 @@ async function tfjsSave(model: tf.LayersModel, folder: string, includeOptimizer 
 }
 
 /** A folder loaded by TF.js from the files (as its file:// handler reads them). */
+/** Writes edited copies of `folder`'s model.json beside it; each call returns the copy's URL. */
+function editedCopies(folder: string): (name: string, edit: (json: any) => void) => string {
+  const json: unknown = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+  return (name, edit) => {
+    const copy = structuredClone(json);
+    edit(copy);
+    writeFileSync(join(folder, name), JSON.stringify(copy));
+    return `file://${join(folder, name)}`;
+  };
+}
+
 async function tfjsLoad(folder: string): Promise<tf.LayersModel> {
   const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
   const group = json.weightsManifest[0];
@@ -158,13 +169,7 @@ describe('TensorFlow.js layers format', () => {
     model.build([null, 4]);
     const folder = join(dir, 'bad');
     await model.save(`file://${folder}`);
-    const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
-    const write = (name: string, edit: (j: typeof json) => void): string => {
-      const j = structuredClone(json);
-      edit(j);
-      writeFileSync(join(folder, name), JSON.stringify(j));
-      return `file://${join(folder, name)}`;
-    };
+    const write = editedCopies(folder);
     const traversal = write('escape.json', (j) => (j.weightsManifest[0].paths = ['../../etc/passwd']));
     await expect(loadLayersModel(traversal)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
     const huge = write('huge.json', (j) => (j.weightsManifest[0].weights[0].shape = [4e9, 4e9]));
@@ -292,13 +297,7 @@ describe('TensorFlow.js layers format', () => {
     model.build([null, 2]);
     const folder = join(dir, 'names');
     await model.save(`file://${folder}`);
-    const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
-    const write = (name: string, edit: (j: typeof json) => void): string => {
-      const j = structuredClone(json);
-      edit(j);
-      writeFileSync(join(folder, name), JSON.stringify(j));
-      return `file://${join(folder, name)}`;
-    };
+    const write = editedCopies(folder);
     const layers = write('layers.json', (j) => (j.modelTopology.config.layers[1].config.name = 'a'));
     await expect(loadLayersModel(layers)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining("named 'a'") });
     const weights = write('weights.json', (j) => (j.weightsManifest[0].weights[2].name = 'a/kernel'));
