@@ -174,7 +174,7 @@ describe('fuzzing the loaders with damaged files', () => {
       writeFileSync(join(dir, 'group1-shard1of1.bin'), tfjsShard);
       await expect(loadLayersModel(`file://${join(dir, 'model.json')}`)).rejects.toMatchObject({
         code: 'ERR_FERRO_VALUE',
-        message: expect.stringContaining('nested at most 64 deep'),
+        message: expect.stringContaining('nested at most 64 levels deep'),
       });
     }
   });

@@ -19,6 +19,7 @@ import { type LossName, type MetricName, Sequential } from '../sequential.js';
 import { Tensor } from '../tensor.js';
 import { describe } from '../validate.js';
 import { readWhole } from './files.js';
+import { parseJson } from './json.js';
 import { isObject, type KerasObject, layerFromKeras, layerToKeras, open } from './keras-config.js';
 import type { Saveable } from './keras.js';
 import { readShard, shardNames, writeFolder } from './tfjs-files.js';
@@ -27,12 +28,6 @@ import { readShard, shardNames, writeFolder } from './tfjs-files.js';
 const SHARD_BYTES = 4 * 2 ** 20;
 /** Largest model.json accepted. */
 const MAX_JSON = 64 * 2 ** 20;
-/**
- * Deepest nesting accepted in model.json (TF.js's own nest about 8 deep);
- * the config readers recurse, so deeper input would overflow the stack.
- */
-const MAX_DEPTH = 64;
-
 /** Keras's activation names that TensorFlow.js spells otherwise, and back. */
 const TO_TFJS: Record<string, string> = { silu: 'swish' };
 const FROM_TFJS: Record<string, string> = { swish: 'silu' };
@@ -233,17 +228,6 @@ interface WeightEntry {
   group?: unknown;
 }
 
-/** Refuses `value` when it nests deeper than MAX_DEPTH (checked without recursion). */
-function checkDepth(value: unknown, path: string): void {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let item = stack.pop(); item; item = stack.pop()) {
-    const [v, depth] = item;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth >= MAX_DEPTH) throw new FerroValueError(`${path}: expected JSON nested at most ${MAX_DEPTH} deep. Received: deeper nesting`);
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-}
-
 /** The model's dtype policy, which ferro-nn records in userDefinedMetadata; float32 when absent. */
 function policyOf(json: { userDefinedMetadata?: unknown }): DTypePolicyName {
   const policy = (json.userDefinedMetadata as { ferro_nn?: { dtype_policy?: unknown } } | undefined)?.ferro_nn?.dtype_policy;
@@ -282,13 +266,8 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   if (typeof url !== 'string') throw new FerroTypeError(`Expected a URL such as 'file://dir/model.json'. Received: ${describe(url)}`);
   const path = url.replace(/^file:\/\//, '');
   const text = await readWhole(path, MAX_JSON);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text));
-  } catch (error) {
-    throw new FerroValueError(`${path} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  checkDepth(parsed, path);
+  // Bounded nesting: the config readers below recurse.
+  const parsed = parseJson(text, path);
   if (!isObject(parsed)) {
     throw new FerroValueError(`${path}: expected a model.json object. Received: ${JSON.stringify(parsed)?.slice(0, 80)}`);
   }
