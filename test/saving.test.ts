@@ -316,6 +316,11 @@ describe('bad files', () => {
         message: `Expected groups and datasets stored in ${path}. Received: an external link /layers/dense/vars -> ${target}:/vars`,
       });
     }
+    // External raw data (test/fixtures/keras/h5_external_raw.py): HDF5 only
+    // sees an in-memory file system, so the host file is never read.
+    writeFileSync('/tmp/ferro-nn-external-raw.bin', new Float32Array(6).fill(7));
+    const external = fixture('external-raw.weights.h5');
+    expect(await loadInChild('weights', external)).toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringContaining(external) });
     const soft = join(at, 'soft.weights.h5');
     await write('soft', soft);
     expect(await loadInChild('weights', soft)).toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('a soft link /layers/dense/vars -> /elsewhere') });

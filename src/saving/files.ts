@@ -5,9 +5,7 @@
  */
 
 import { constants, type Stats } from 'node:fs';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, open } from 'node:fs/promises';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
 import { FerroError, FerroIoError } from '../errors.js';
 
@@ -113,14 +111,4 @@ export function member(members: Unzipped, name: string, what: string): Uint8Arra
   const m = members[name];
   if (!m) throw new FerroIoError(`${what} has no ${name}.`);
   return m;
-}
-
-/** Runs `use` with a fresh private directory, removed afterwards. */
-export async function withScratchDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'ferro-nn-'));
-  try {
-    return await use(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }

@@ -3,12 +3,15 @@
  * library compiled to WebAssembly (loaded on first use: it is 4 MB).
  * Layout (see vars.ts): a group `<path>/vars` per saveable object, with a
  * `name` attribute and its variables as datasets `0`, `1`, … in order.
+ *
+ * HDF5 only ever sees h5wasm's in-memory file system, never the host's:
+ * whatever a hostile file names (an external link, external raw data, a
+ * virtual dataset's sources) it cannot reach a file, a FIFO or a device
+ * on the machine, and nothing is written to disk but the caller's file.
  */
 
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
-import { readWhole, withScratchDir } from './files.js';
 import { checkedVars, type Numbers, type VarReader } from './vars.js';
 
 /** A variable to write: float32, or int64 (the iteration count, as Keras keeps it), or int32. */
@@ -20,18 +23,39 @@ export interface H5Var {
 /** The objects to write: path of the group (e.g. 'layers/dense') → its name attribute and variables. */
 export type H5Objects = [path: string, name: string, vars: H5Var[]][];
 
-type H5 = typeof import('h5wasm/node').default;
-let loading: Promise<H5> | undefined;
+type H5 = typeof import('h5wasm').default;
+/** The part of Emscripten's in-memory file system used here. */
+interface MemoryFs {
+  writeFile(path: string, data: Uint8Array): void;
+  readFile(path: string): Uint8Array;
+  unlink(path: string): void;
+}
+let loading: Promise<{ h5: H5; fs: MemoryFs }> | undefined;
 
-async function h5wasm(): Promise<H5> {
-  loading ??= import('h5wasm/node').then(async (m) => {
+/** h5wasm's build for any JavaScript host (not its Node build, which opens host paths). */
+async function h5wasm(): Promise<{ h5: H5; fs: MemoryFs }> {
+  loading ??= import('h5wasm').then(async (m) => {
     const module = await m.default.ready;
     // HDF5 errors become JavaScript exceptions carrying HDF5's diagnostics,
     // instead of diagnostics printed to stderr and a call that goes on.
     module.activate_throwing_error_handler();
-    return m.default;
+    return { h5: m.default, fs: (module as unknown as { FS: MemoryFs }).FS };
   });
   return loading;
+}
+
+/** Runs `use` on a fresh path of the in-memory file system, and removes what it left there. */
+async function inMemory<T>(fs: MemoryFs, use: (path: string) => Promise<T> | T): Promise<T> {
+  const path = `/ferro-nn-${randomBytes(8).toString('hex')}.h5`;
+  try {
+    return await use(path);
+  } finally {
+    try {
+      fs.unlink(path);
+    } catch {
+      // Never created: the file could not be opened.
+    }
+  }
 }
 
 /** HDF5's reason for an error (its last 'minor:' line), or the message itself. */
@@ -43,9 +67,8 @@ function reason(error: unknown): string {
 
 /** The bytes of an HDF5 file holding `objects` in Keras's layout. */
 export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
-  const h5 = await h5wasm();
-  return withScratchDir(async (dir) => {
-    const path = join(dir, 'weights.h5');
+  const { h5, fs } = await h5wasm();
+  return inMemory(fs, (path) => {
     const file = new h5.File(path, 'w');
     try {
       for (const [groupPath, name, vars] of objects) {
@@ -65,16 +88,15 @@ export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
     } finally {
       file.close();
     }
-    return readWhole(path);
+    return fs.readFile(path);
   });
 }
 
 /** Opens HDF5 `bytes` for `use`; the file is gone afterwards. */
 export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarReader) => T): Promise<T> {
-  const h5 = await h5wasm();
-  return withScratchDir(async (dir) => {
-    const path = join(dir, 'weights.h5');
-    await writeFile(path, bytes);
+  const { h5, fs } = await h5wasm();
+  return inMemory(fs, (path) => {
+    fs.writeFile(path, bytes);
     let file: InstanceType<H5['File']>;
     try {
       file = new h5.File(path, 'r');
