@@ -138,66 +138,101 @@ fn truncated(rng: &mut Rng) -> f64 {
 /// positive, as Keras's Orthogonal(gain=1). Gram–Schmidt, twice for accuracy,
 /// on the tall orientation gives exactly that Q. It runs while build() holds
 /// JavaScript's thread, so blocks of vectors are taken against all earlier
-/// ones with two GEMMs each, on ferro-nn's threads: 2048×2048 took 7.4 s
-/// vector by vector in float64, and takes 0.43 s so on 1 thread, with
-/// |QᵀQ − I| ≤ 1e-7.
+/// ones with two GEMMs each, on ferro-nn's threads. A 2048×2048 kernel took
+/// 7.4 s vector by vector in float64, and takes 0.43 s this way on 1 thread,
+/// with |QᵀQ − I| ≤ 1e-7.
 fn orthogonal(out: &mut [f32], rows: usize, cols: usize, rng: &mut Rng) -> Result<()> {
     assert_eq!(out.len(), rows * cols, "orthogonal: a rows × cols matrix");
     let (tall, wide) = (rows.max(cols), rows.min(cols));
     // The `wide` vectors of length `tall` are the rows of q.
     let mut q: Vec<f32> = crate::alloc::zeroed(tall * wide, "the orthogonal initializer's vectors")?;
     q.iter_mut().for_each(|v| *v = rng.normal() as f32);
-    let block = ORTHO_BLOCK.min(wide);
-    let lens = GemmBuffers::lens_for(block, tall.max(wide), tall.max(wide))
-        .ok_or_else(|| Error::Value(format!("The orthogonal initializer's {rows}×{cols} matrix is too large")))?;
-    let mut bufs = GemmBuffers::with_capacity(lens)?;
-    let mut dots = crate::alloc::zeroed::<f32>(block * wide, "the orthogonal initializer's dot products")?;
-    let mut along = crate::alloc::zeroed::<f32>(block * tall, "the orthogonal initializer's projections")?;
-    let isa = Isa::detect();
-    crate::pool::install(|| {
-        for start in (0..wide).step_by(block) {
-            let end = (start + block).min(wide);
-            let (done, rest) = q.split_at_mut(start * tall);
-            let done = ArrayView2::from_shape((start, tall), &*done).expect("start × tall");
-            let mut this = ArrayViewMut2::from_shape((end - start, tall), &mut rest[..(end - start) * tall])
-                .expect("block × tall");
-            // Twice: the block's components along the earlier vectors
-            // (dots = this·doneᵀ), then this -= dots·done.
-            for _ in 0..2 {
-                if start == 0 {
-                    break;
-                }
-                let mut d = ArrayViewMut2::from_shape((end - start, start), &mut dots[..(end - start) * start])
-                    .expect("block × start");
-                gemm(isa, this.view(), done.t(), d.view_mut(), Epilogue::None, &mut bufs);
-                let mut p = ArrayViewMut2::from_shape((end - start, tall), &mut along[..(end - start) * tall])
-                    .expect("block × tall");
-                gemm(isa, d.view(), done, p.view_mut(), Epilogue::None, &mut bufs);
-                this -= &p;
+    if wide <= ORTHO_BLOCK {
+        within_block(&mut q, tall);
+    } else {
+        let mut scratch = BlockScratch::new(tall, wide)?;
+        crate::pool::install(|| {
+            for start in (0..wide).step_by(ORTHO_BLOCK) {
+                let end = (start + ORTHO_BLOCK).min(wide);
+                let (done, rest) = q.split_at_mut(start * tall);
+                let this = &mut rest[..(end - start) * tall];
+                scratch.against_earlier(this, done, tall);
+                within_block(this, tall);
             }
-            // Then within the block, vector by vector, twice, and normalised.
-            let this = this.as_slice_mut().expect("contiguous rows");
-            for k in 0..end - start {
-                let (before, v) = this.split_at_mut(k * tall);
-                let v = &mut v[..tall];
-                for _ in 0..2 {
-                    for u in before.chunks_exact(tall) {
-                        let d = dot(u, v) as f32;
-                        v.iter_mut().zip(u).for_each(|(v, u)| *v -= d * u);
-                    }
-                }
-                let norm = dot(v, v).sqrt() as f32;
-                v.iter_mut().for_each(|x| *x /= norm);
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+    }
     for r in 0..rows {
         for c in 0..cols {
             out[r * cols + c] = if rows >= cols { q[c * tall + r] } else { q[r * tall + c] };
         }
     }
     Ok(())
+}
+
+/// The vectors of `block` (each `tall` long) made orthonormal one by one,
+/// each against those before it, twice.
+fn within_block(block: &mut [f32], tall: usize) {
+    for k in 0..block.len() / tall {
+        let (before, v) = block.split_at_mut(k * tall);
+        let v = &mut v[..tall];
+        for _ in 0..2 {
+            for u in before.chunks_exact(tall) {
+                let d = dot(u, v) as f32;
+                v.iter_mut().zip(u).for_each(|(v, u)| *v -= d * u);
+            }
+        }
+        let norm = dot(v, v).sqrt() as f32;
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// What a block's two GEMMs need, sized for the largest block against all
+/// earlier vectors: this·doneᵀ is ORTHO_BLOCK × wide × tall, dots·done is
+/// ORTHO_BLOCK × tall × wide.
+struct BlockScratch {
+    bufs: GemmBuffers,
+    dots: Vec<f32>,
+    along: Vec<f32>,
+    isa: Isa,
+}
+
+impl BlockScratch {
+    /// The GEMM buffers' lengths for both products, at their largest.
+    fn lens(tall: usize, wide: usize) -> Result<(usize, usize, usize)> {
+        let too_large = || Error::Value(format!("The orthogonal initializer's {tall}×{wide} matrix is too large"));
+        let dots = GemmBuffers::lens_for(ORTHO_BLOCK, wide, tall).ok_or_else(too_large)?;
+        let along = GemmBuffers::lens_for(ORTHO_BLOCK, tall, wide).ok_or_else(too_large)?;
+        Ok((dots.0.max(along.0), dots.1.max(along.1), dots.2.max(along.2)))
+    }
+
+    fn new(tall: usize, wide: usize) -> Result<BlockScratch> {
+        Ok(BlockScratch {
+            bufs: GemmBuffers::with_capacity(Self::lens(tall, wide)?)?,
+            dots: crate::alloc::zeroed(ORTHO_BLOCK * wide, "the orthogonal initializer's dot products")?,
+            along: crate::alloc::zeroed(ORTHO_BLOCK * tall, "the orthogonal initializer's projections")?,
+            isa: Isa::detect(),
+        })
+    }
+
+    /// Removes from the vectors of `this` their components along the
+    /// (orthonormal) vectors of `done`, twice: this -= (this·doneᵀ)·done.
+    fn against_earlier(&mut self, this: &mut [f32], done: &[f32], tall: usize) {
+        let (n, earlier) = (this.len() / tall, done.len() / tall);
+        if earlier == 0 {
+            return;
+        }
+        let done = ArrayView2::from_shape((earlier, tall), done).expect("earlier × tall");
+        let mut this = ArrayViewMut2::from_shape((n, tall), this).expect("block × tall");
+        for _ in 0..2 {
+            let mut d =
+                ArrayViewMut2::from_shape((n, earlier), &mut self.dots[..n * earlier]).expect("block × earlier");
+            gemm(self.isa, this.view(), done.t(), d.view_mut(), Epilogue::None, &mut self.bufs);
+            let mut p = ArrayViewMut2::from_shape((n, tall), &mut self.along[..n * tall]).expect("block × tall");
+            gemm(self.isa, d.view(), done, p.view_mut(), Epilogue::None, &mut self.bufs);
+            this -= &p;
+        }
+    }
 }
 
 /// Vectors orthogonalised together.
@@ -271,9 +306,23 @@ mod tests {
     }
 
     #[test]
+    fn orthogonal_needs_memory_for_its_matrix_only() {
+        // 100000 × 8: a 3 MB kernel. Scratch sized by tall² would be 37 GiB.
+        let (rows, cols) = (100_000, 8);
+        let mut w = vec![0f32; rows * cols];
+        Initializer::Orthogonal.fill(&mut w, rows, cols, &mut Rng::new(5)).unwrap();
+        let norm: f64 = (0..rows).map(|r| (w[r * cols] as f64).powi(2)).sum();
+        assert!((norm - 1.0).abs() < 1e-5, "{norm}");
+        let (tall, wide) = (20_000, 70);
+        let (a, b, t) = BlockScratch::lens(tall, wide).unwrap();
+        assert!(a + b + t < 4 * tall * wide, "GEMM scratch grows with tall × wide: {a} + {b} + {t}");
+    }
+
+    #[test]
     fn orthogonal_gives_orthonormal_columns_or_rows() {
-        // Across blocks of columns (32) and the dot products' eight lanes.
-        for (rows, cols) in [(7, 3), (3, 7), (64, 64), (1, 5), (129, 70), (70, 129), (33, 33)] {
+        // One block and several (ORTHO_BLOCK is 64), tall and wide, and the
+        // dot products' sixteen lanes with a tail.
+        for (rows, cols) in [(7, 3), (3, 7), (64, 64), (1, 5), (129, 70), (70, 129), (200, 131), (33, 33)] {
             let mut w = vec![0f32; rows * cols];
             Initializer::Orthogonal.fill(&mut w, rows, cols, &mut Rng::new(3)).unwrap();
             let (outer, inner) = if rows >= cols { (cols, rows) } else { (rows, cols) };
