@@ -108,6 +108,12 @@ export abstract class Optimizer {
 
   /** @internal The options of this optimizer alone, in the native spec's names. */
   protected abstract ownOptions(): Partial<OptimizerSpec>;
+
+  /**
+   * @internal Keras's names of the variables kept per weight, in the order
+   * the native rule keeps them (its slot_names; a test holds them equal).
+   */
+  abstract slotNames(): string[];
 }
 
 /** Options of `new SGD(options)`. */
@@ -138,6 +144,11 @@ export class SGD extends Optimizer {
   /** @internal */
   protected ownOptions(): Partial<OptimizerSpec> {
     return { momentum: this.momentum, nesterov: this.nesterov };
+  }
+
+  /** @internal */
+  slotNames(): string[] {
+    return this.momentum > 0 ? ['momentum'] : [];
   }
 }
 
@@ -180,6 +191,11 @@ export class RMSprop extends Optimizer {
   protected ownOptions(): Partial<OptimizerSpec> {
     return { rho: this.rho, epsilon: this.epsilon, momentum: this.momentum, centered: this.centered };
   }
+
+  /** @internal */
+  slotNames(): string[] {
+    return ['velocity', ...(this.momentum > 0 ? ['momentum'] : []), ...(this.centered ? ['average_gradient'] : [])];
+  }
 }
 
 /** Options of `new Adam(options)` and `new AdamW(options)`. */
@@ -211,8 +227,8 @@ export class Adam extends Optimizer {
    * @param options the settings; each defaults to Keras's.
    * @param defaultWeightDecay for AdamW.
    */
-  constructor(options: AdamOptions = {}, defaultWeightDecay?: number) {
-    const o = checkOptions(options, 'Adam', ADAM_OPTIONS);
+  constructor(options: AdamOptions = {}, defaultWeightDecay?: number, what = 'Adam') {
+    const o = checkOptions(options, what, ADAM_OPTIONS);
     super(o, 1e-3, defaultWeightDecay);
     this.beta1 = unit(o, 'beta1', 0.9);
     this.beta2 = unit(o, 'beta2', 0.999);
@@ -224,6 +240,11 @@ export class Adam extends Optimizer {
   protected ownOptions(): Partial<OptimizerSpec> {
     return { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad };
   }
+
+  /** @internal */
+  slotNames(): string[] {
+    return ['momentum', 'velocity', ...(this.amsgrad ? ['velocity_hat'] : [])];
+  }
 }
 
 /** Adam with decoupled weight decay; `weightDecay` defaults to 0.004, as in Keras. */
@@ -233,7 +254,7 @@ export class AdamW extends Adam {
 
   /** @param options the settings; each defaults to Keras's. */
   constructor(options: AdamOptions = {}) {
-    super(options, 0.004);
+    super(options, 0.004, 'AdamW');
   }
 }
 
@@ -266,6 +287,11 @@ export class Adagrad extends Optimizer {
   /** @internal */
   protected ownOptions(): Partial<OptimizerSpec> {
     return { initialAccumulatorValue: this.initialAccumulatorValue, epsilon: this.epsilon };
+  }
+
+  /** @internal */
+  slotNames(): string[] {
+    return ['accumulator'];
   }
 }
 
@@ -302,6 +328,11 @@ export class Nadam extends Optimizer {
   /** @internal */
   protected ownOptions(): Partial<OptimizerSpec> {
     return { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+  }
+
+  /** @internal */
+  slotNames(): string[] {
+    return ['momentum', 'velocity'];
   }
 }
 

@@ -1,15 +1,14 @@
 /** Sequential: a linear stack of layers with Keras's compile / fit / evaluate / predict. */
 
 import type { History } from './callbacks.js';
-import { renderSummary } from './summary.js';
+import { countParams, summarise } from './summary.js';
 import { type Features, toFeatures, toTargets } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, FerroValueError, native, nativeCall } from './errors.js';
-import { type FitOptions, runFit, type Trainee } from './fit.js';
+import { type FitOptions, runFit, type Trainee, type Verbosity } from './fit.js';
 import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
 import { checkPolicy, type DTypePolicyName, mixedPrecision, warnFloat32Fallback } from './mixed-precision.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
 import { exportOnnx } from './saving/onnx.js';
-import { optimizerShapes } from './saving/optimizer-vars.js';
 import { saveTfjs } from './saving/tfjs.js';
 import { binding, type Metrics, type NativeModel, type OptimizerState } from './native.js';
 import { Loss } from './losses.js';
@@ -21,8 +20,8 @@ import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
 const SEQUENTIAL_OPTIONS = optionNames<SequentialOptions>()(['name', 'dtypePolicy']);
 const COMPILE_ARGS = optionNames<CompileArgs>()(['optimizer', 'loss', 'metrics']);
-const EVALUATE_OPTIONS = optionNames<EvaluateOptions>()(['batchSize', 'sampleWeight']);
-const PREDICT_OPTIONS = optionNames<PredictOptions>()(['batchSize']);
+const EVALUATE_OPTIONS = optionNames<EvaluateOptions>()(['batchSize', 'verbose', 'sampleWeight']);
+const PREDICT_OPTIONS = optionNames<PredictOptions>()(['batchSize', 'verbose']);
 
 /**
  * The losses compile accepts, by Keras's names, its short aliases and
@@ -131,6 +130,8 @@ export interface EvaluateResult {
 export interface PredictOptions {
   /** Samples per forward pass. Default 32 (results do not depend on it). */
   batchSize?: number;
+  /** Keras's and TF.js's progress setting, taken so their calls port as written; predict and evaluate print nothing. */
+  verbose?: Verbosity;
 }
 
 /** Options of `model.evaluate(x, y, options)`. */
@@ -178,6 +179,8 @@ export class Sequential implements LayerOwner {
   history: History | undefined;
   private model: NativeModel | undefined;
   private optimizer: Optimizer | undefined;
+  /** Whether the optimizer has variables: training began, or a saved state was loaded, since compile. */
+  private optimizerBuilt = false;
   /** What compile's metrics called accuracy, when not 'accuracy'. */
   private accuracyAlias: string | undefined;
   /** compile's metrics besides accuracy, in order: the native side computes them. */
@@ -214,7 +217,7 @@ export class Sequential implements LayerOwner {
     if (this.model) {
       throw new FerroStateError(
         `Cannot add layer '${layer.name}': the model is already built. Add every layer before build() or fit(), ` +
-          'and, when the first layer declares its input, before getWeights(), setWeights(), countParams() and summary().',
+          'and, when the first layer declares its input, before getWeights() and setWeights().',
       );
     }
     if (layer.owner || this.layers.includes(layer)) {
@@ -230,7 +233,7 @@ export class Sequential implements LayerOwner {
   /**
    * Whether the weights exist: after build(), or the first fit, evaluate,
    * predict or trainOnBatch, or, when the first layer declares inputDim,
-   * after getWeights, setWeights, countParams or summary.
+   * after getWeights or setWeights.
    */
   get built(): boolean {
     return this.model !== undefined;
@@ -238,9 +241,9 @@ export class Sequential implements LayerOwner {
 
   /**
    * Builds the model when its first layer declares `inputDim`, as Keras
-   * builds a model whose first layer has an input shape: its weights,
-   * summary and parameter count are there before any data. A model that is
-   * busy, or whose first layer does not say, is left as it is.
+   * builds a model whose first layer has an input shape: its weights are
+   * there before any data. A model that is busy, or whose first layer does
+   * not say, is left as it is.
    */
   private buildFromDeclaredInput(): void {
     const inputDim = this.layers[0]?.inputDim;
@@ -304,6 +307,7 @@ export class Sequential implements LayerOwner {
     this.metricNames = [...new Set(metrics.filter((m) => !ACCURACY_NAMES.includes(m)))];
     this.compiledMetrics = [...metrics];
     this.optimizer = optimizer;
+    this.optimizerBuilt = false;
     this.loss = loss;
     if (this.model) this.applyCompile();
   }
@@ -423,10 +427,14 @@ export class Sequential implements LayerOwner {
     native(() => this.model!.setWeights(data, shapes));
   }
 
-  /** Total parameters (0 before build, unless the first layer declares its inputDim). */
+  /** Total parameters (0 before build, unless the first layer declares its inputDim); builds nothing. */
   countParams(): number {
-    this.buildFromDeclaredInput();
-    return this.layers.reduce((n, l) => n + l.countParams(), 0);
+    return countParams(this.layers, this.inputFeatures);
+  }
+
+  /** The input's features: built, or declared by the first layer. */
+  private get inputFeatures(): number | undefined {
+    return this.model ? this.inputDim : this.layers[0]?.inputDim;
   }
 
   /** @internal LayerOwner */
@@ -593,6 +601,8 @@ export class Sequential implements LayerOwner {
       throw new FerroBusyError('The model is training: wait for fit() or trainOnBatch() to settle before training it again.');
     }
     this.phase = 'training';
+    // As Keras builds its optimizer when training starts.
+    this.optimizerBuilt = true;
     this.trainingRun += 1;
     try {
       return await run();
@@ -620,6 +630,7 @@ export class Sequential implements LayerOwner {
   setOptimizerState(state: OptimizerState): void {
     this.checkIdle('load');
     native(() => this.model!.setOptimizerState(state));
+    this.optimizerBuilt = true;
   }
 
   /** @internal compile's arguments, when compiled (what a saved model records). */
@@ -666,31 +677,15 @@ export class Sequential implements LayerOwner {
     await loadWeightsH5(this, checkString(path, 'path'));
   }
 
-  /**
-   * The optimizer's variables as Keras counts them (step count, learning
-   * rate unless a schedule, slots), once it has taken a step: Keras's
-   * summary counts them once the optimizer is built.
-   */
-  private optimizerParams(): number | undefined {
-    const optimizer = this.compileConfig()?.optimizer;
-    if (!optimizer || !this.model || this.optimizerIterations === 0) return undefined;
-    const slotNames = [...new Set(this.optimizerState('summary').slots.map((s) => s.name))];
-    const trainable = this.layers.flatMap((l) => l.weightShapes(l.builtInputDim!).slice(0, l.trainableCount(l.builtInputDim!)));
-    const shapes = optimizerShapes(optimizer.className, slotNames, trainable, typeof optimizer.learningRate === 'number');
-    return shapes.reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
-  }
-
   /** Prints Keras's summary table and returns it. */
   summary(): string {
     this.checkUsable('summary');
-    this.buildFromDeclaredInput();
-    const rows = this.layers.map((l) => ({
-      layer: `${l.name} (${l.className})`,
-      shape: l.builtInputDim === undefined ? '?' : `(None, ${l.outputDim(l.builtInputDim)})`,
-      params: l.built ? l.countParams().toLocaleString('en-US') : '0 (unbuilt)',
-    }));
-    const trainable = this.layers.reduce((n, l) => n + l.countTrainableParams(), 0);
-    const text = renderSummary(this.name, rows, this.countParams(), trainable, this.optimizerParams());
+    const text = summarise({
+      name: this.name,
+      layers: this.layers,
+      inputFeatures: this.inputFeatures,
+      builtOptimizer: this.optimizerBuilt ? this.optimizer : undefined,
+    });
     process.stdout.write(text);
     return text;
   }

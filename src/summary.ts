@@ -1,13 +1,62 @@
 /**
  * model.summary(): Keras 3's table, character for character as Keras prints
  * it without colour (88 columns; layer, output shape and parameter columns
- * at 45%, 80% and 100% of the width).
+ * at 45%, 80% and 100% of the width). Worked out from the layers' shapes in
+ * JavaScript: it neither builds the model nor asks the native side, so it
+ * works at any time, a fit running included.
  */
 
-export interface SummaryRow {
+import type { Layer } from './layer.js';
+import type { Optimizer } from './optimizers.js';
+import { optimizerShapes } from './saving/optimizer-vars.js';
+
+/** What summary() reads of a model. */
+export interface Summarised {
+  readonly name: string;
+  readonly layers: readonly Layer[];
+  /** Its input's features, built or declared by the first layer; undefined when unknown yet. */
+  readonly inputFeatures: number | undefined;
+  /** The optimizer, once it has variables (Keras counts them once the optimizer is built). */
+  readonly builtOptimizer: Optimizer | undefined;
+}
+
+const count = (shapes: number[][]): number => shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+
+/** Each layer's weight shapes (those the optimizer trains first) and output features, while the input's features are known. */
+function walk(layers: readonly Layer[], features: number | undefined): { shapes: number[][]; trainable: number; out: number }[] {
+  const known = [];
+  for (const l of layers) {
+    if (features === undefined) break;
+    known.push({ shapes: l.weightShapes(features), trainable: l.trainableCount(features), out: l.outputDim(features) });
+    features = l.outputDim(features);
+  }
+  return known;
+}
+
+/** The parameters of `layers` on inputs of `features` (0 for the layers after an unknown width). */
+export function countParams(layers: readonly Layer[], features: number | undefined): number {
+  return walk(layers, features).reduce((n, l) => n + count(l.shapes), 0);
+}
+
+/** Keras's summary of `model`. */
+export function summarise(model: Summarised): string {
+  const known = walk(model.layers, model.inputFeatures);
+  const rows = model.layers.map((l, i) => {
+    const k = known[i];
+    const layer = `${l.name} (${l.className})`;
+    return k ? { layer, shape: `(None, ${k.out})`, params: count(k.shapes).toLocaleString('en-US') } : { layer, shape: '?', params: '0 (unbuilt)' };
+  });
+  const trainable = known.flatMap((k) => k.shapes.slice(0, k.trainable));
+  const o = model.builtOptimizer;
+  const optimizer = o && count(optimizerShapes(o.className, o.slotNames(), trainable, typeof o.learningRate === 'number'));
+  return renderSummary(model.name, rows, countParams(model.layers, model.inputFeatures), count(trainable), optimizer);
+}
+
+/** One row of the table. */
+interface SummaryRow {
   /** "dense (Dense)" */
   layer: string;
-  /** "(None, 512)", or "?" before the model is built. */
+  /** "(None, 512)", or "?" before the input's width is known. */
   shape: string;
   /** "401,920", or "0 (unbuilt)". */
   params: string;
@@ -55,7 +104,7 @@ function wrap(text: string, width: number): string[] {
  * per parameter). `optimizerParams`, once the optimizer has variables, are
  * counted in the total and on a line of their own, as Keras does.
  */
-export function renderSummary(
+function renderSummary(
   name: string,
   rows: SummaryRow[],
   totalParams: number,

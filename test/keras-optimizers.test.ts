@@ -20,6 +20,7 @@ import {
   type Optimizer,
   optimizers,
   PiecewiseConstantDecay,
+  RMSprop,
   Sequential,
   SGD,
   Tensor,
@@ -85,6 +86,30 @@ describe('every optimizer matches Keras 3 step for step', () => {
       expect(model.optimizerIterations).toBe(run.iterations);
       const weights = model.getWeights();
       run.weights.forEach((w, i) => expect(maxAbsDiff(weights[i]!.data, flat(w))).toBeLessThan(2e-5));
+    });
+  }
+});
+
+describe("the slots TypeScript counts for summary() are the native optimizer's", () => {
+  const configs: [string, () => Optimizer][] = [
+    ['SGD', () => new SGD()],
+    ['SGD momentum', () => new SGD({ momentum: 0.9 })],
+    ['RMSprop', () => new RMSprop()],
+    ['RMSprop momentum centered', () => new RMSprop({ momentum: 0.5, centered: true })],
+    ['RMSprop centered', () => new RMSprop({ centered: true })],
+    ['Adam', () => new Adam()],
+    ['Adam amsgrad', () => new Adam({ amsgrad: true })],
+    ['AdamW', () => new AdamW()],
+    ['Adagrad', () => new Adagrad()],
+    ['Nadam', () => new Nadam()],
+  ];
+  for (const [name, make] of configs) {
+    it(name, () => {
+      const optimizer = make();
+      const m = new Sequential([new Dense(3, { inputDim: 2 })]);
+      m.compile({ optimizer, loss: 'mse' });
+      m.build([null, 2]);
+      expect([...new Set(m.optimizerState().slots.map((s) => s.name))]).toEqual(optimizer.slotNames());
     });
   }
 });

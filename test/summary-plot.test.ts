@@ -56,20 +56,29 @@ describe('summary', () => {
     expect(m.countParams()).toBe(407050);
   });
 
-  it('builds a model whose first layer declares its input, as keras.Input does', () => {
-    const m = new Sequential(
-      [new Dense(512, { activation: 'relu', name: 'dense', inputShape: [784] }), new Dense(10, { activation: 'softmax', name: 'dense_1' })],
-      { name: 'sequential' },
-    );
-    expect(m.built).toBe(false);
-    expect(m.countParams()).toBe(407050);
-    expect(m.built).toBe(true);
+  it('counts a model whose first layer declares its input without building it, so layers can still be added', async () => {
+    const m = new Sequential([new Dense(512, { activation: 'relu', name: 'dense', inputShape: [784] })], { name: 'sequential' });
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    expect(m.summary()).toBe(KERAS_SEED_SUMMARY);
-    spy.mockRestore();
-    const declared = new Sequential([new Dense(3, { inputDim: 4 })]);
-    expect(declared.getWeights().map((w) => w.shape)).toEqual([[4, 3], [3]]);
-    expect(() => declared.add(new Dense(2))).toThrow(/already built/);
+    try {
+      m.summary();
+      // Keras's add → summary → add: the model is not built by summary().
+      m.add(new Dense(10, { activation: 'softmax', name: 'dense_1' }));
+      expect(m.countParams()).toBe(407050);
+      expect(m.summary()).toBe(KERAS_SEED_SUMMARY);
+      expect(m.built).toBe(false);
+      // Weights need the model built: getWeights builds it from the declared input.
+      expect(m.getWeights().map((w) => w.shape)).toEqual([[784, 512], [512], [512, 10], [10]]);
+      expect(m.built).toBe(true);
+      expect(() => m.add(new Dense(2))).toThrow(/already built/);
+      // During a fit too: summary() reads shapes, never the native side.
+      m.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy' });
+      const x = new Tensor(new Float32Array(256 * 784), [256, 784]);
+      const fit = m.fit(x, new Int32Array(256), { epochs: 3, batchSize: 8, verbose: 0 });
+      expect(m.summary()).toContain(' Optimizer params: 407,052 (1.55 MB)');
+      await fit;
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   // Keras 3.15.1 after one train_on_batch (compiled with each optimizer by name):
