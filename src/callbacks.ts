@@ -122,19 +122,14 @@ export abstract class BaseCallback implements Callback {
   }
 }
 
-/**
- * Warns, once per fit (`warned` says whether it did already), that the
- * metric a callback watches is not in the logs, in Keras's words, and
- * returns true.
- */
-export function warnMissing(warned: boolean, what: string, monitor: string, logs: Logs | undefined): boolean {
-  if (!warned) {
-    const available = Object.keys(logs ?? {}).join(',');
-    process.emitWarning(`${what} metric \`${monitor}\` which is not available. Available metrics are: ${available}.`, {
-      code: 'FERRO_NN_MISSING_MONITOR',
-    });
-  }
-  return true;
+/** Warns that the metric a callback watches is not in the logs; `text` is Keras's warning. */
+export function warnMissingMetric(text: string): void {
+  process.emitWarning(text, { code: 'FERRO_NN_MISSING_MONITOR' });
+}
+
+/** The metrics in `logs`, as Keras lists them in that warning. */
+export function available(logs: Logs | undefined): string {
+  return Object.keys(logs ?? {}).join(',');
 }
 
 /** Options of `new EarlyStopping(options)`: Keras's arguments in camelCase. */
@@ -226,7 +221,11 @@ export class EarlyStopping extends BaseCallback {
   /** Compares the epoch's metric with the best so far; stops training when patience runs out. */
   onEpochEnd(epoch: number, logs?: Logs): void {
     const current = logs?.[this.monitor];
-    if (current === undefined) this.warned = warnMissing(this.warned, 'Early stopping conditioned on', this.monitor, logs);
+    if (current === undefined && !this.warned) {
+      // Once a fit, as Python's warnings module shows Keras's once.
+      this.warned = true;
+      warnMissingMetric(`Early stopping conditioned on metric \`${this.monitor}\` which is not available. Available metrics are: ${available(logs)}`);
+    }
     if (current === undefined || epoch < this.startFromEpoch) return;
     if (this.restoreBestWeights && this.bestWeights === undefined) {
       this.bestWeights = this.model?.getWeights();

@@ -33,10 +33,10 @@ export abstract class Loss {
    * @param smoothing whether this loss takes labelSmoothing.
    */
   protected constructor(options: CrossentropyOptions, what: string, smoothing: boolean) {
-    const o = checkOptions(options, what, CROSSENTROPY_OPTIONS);
+    // Keras's SparseCategoricalCrossentropy has no label_smoothing, and refuses it.
+    const o = checkOptions(options, what, smoothing ? CROSSENTROPY_OPTIONS : ['fromLogits']);
     this.fromLogits = o.fromLogits === undefined ? false : checkBoolean(o.fromLogits, 'fromLogits');
-    this.labelSmoothing =
-      o.labelSmoothing === undefined || !smoothing ? 0 : checkNumber(o.labelSmoothing, 'labelSmoothing', 0, 1);
+    this.labelSmoothing = o.labelSmoothing === undefined ? 0 : checkNumber(o.labelSmoothing, 'labelSmoothing', 0, 1);
   }
 
   /** @internal What the native side builds the loss from. */

@@ -4,7 +4,7 @@
  * set `model.learningRate`, which an optimizer with a schedule refuses.
  */
 
-import { BaseCallback, type Logs, warnMissing } from './callbacks.js';
+import { available, BaseCallback, type Logs, warnMissingMetric } from './callbacks.js';
 import { FerroTypeError } from './errors.js';
 import { maximizes } from './metric-directions.js';
 import { checkInt, checkName, checkNumber, checkOptions, describe, optionNames } from './validate.js';
@@ -100,7 +100,13 @@ export class ReduceLROnPlateau extends BaseCallback {
     if (logs) logs.learning_rate = this.model.learningRate;
     const current = logs?.[this.config.monitor];
     if (current === undefined) {
-      this.warned = warnMissing(this.warned, 'Learning rate reduction is conditioned on', this.config.monitor, logs);
+      if (!this.warned) {
+        this.warned = true;
+        const { monitor } = this.config;
+        warnMissingMetric(
+          `Learning rate reduction is conditioned on metric \`${monitor}\` which is not available. Available metrics are: ${available(logs)}.`,
+        );
+      }
       return;
     }
     if (this.cooldownCounter > 0) {

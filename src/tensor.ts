@@ -299,7 +299,7 @@ export class Tensor<D extends DType = DType> {
     // nested arrays, not its values, would fill the heap.
     let arrays = 0;
     for (let d = 0, outer = 1; d < this.rank && outer > 0; outer *= this.shape[d]!, d++) arrays += outer;
-    if (arrays > Math.max(this.size, MAX_EMPTY_ARRAYS)) {
+    if (arrays > this.size + MAX_EMPTY_ARRAYS) {
       throw new FerroValueError(
         `Expected a tensor whose nested arrays toArray() can build (at most ${MAX_EMPTY_ARRAYS} beyond its values). Received: shape [${this.shape.join(', ')}], ${arrays} arrays for ${this.size} values`,
       );

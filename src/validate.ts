@@ -127,13 +127,15 @@ export function checkOptions(value: unknown, name: string, allowed: readonly str
   if (typeof value !== 'object' || value === null || reachesProxy(value) || Array.isArray(value)) {
     throw new FerroTypeError(`Expected a plain options object for ${name}. Received: ${describe(value)}`);
   }
-  const unknown = Object.keys(value).find((key) => !allowed.includes(key));
+  // A key set to undefined is one left out, as TypeScript's optional options read.
+  const options = value as Record<string, unknown>;
+  const unknown = Object.keys(options).find((key) => !allowed.includes(key) && options[key] !== undefined);
   if (unknown !== undefined) {
     const camel = unknown.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
     const hint = camel !== unknown && allowed.includes(camel) ? ` (ferro-nn spells it '${camel}')` : '';
     throw new FerroValueError(`Expected options of ${name} among: ${allowed.join(', ')}. Received: ${describe(unknown)}${hint}`);
   }
-  return value as Record<string, unknown>;
+  return options;
 }
 
 /**

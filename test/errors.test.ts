@@ -230,6 +230,13 @@ describe('coded errors for bad input', () => {
       expect(err.code, name).toBe('ERR_FERRO_VALUE');
       expect(err.message, name).toMatch(/^Expected options of .* among: .*\. Received: 'bogus'$/);
     }
+    expect((await failure(() => new optimizers.AdamW(bogus))).message).toMatch(/^Expected options of AdamW among/);
+    // Keras's SparseCategoricalCrossentropy takes no label_smoothing.
+    expect((await failure(() => new losses.SparseCategoricalCrossentropy({ labelSmoothing: 0.1 } as never))).code).toBe('ERR_FERRO_VALUE');
+    // verbose, which Keras's and TF.js's predict and evaluate take, ports as written.
+    const m = compiled();
+    await expect(m.evaluate(x, y, { verbose: 0 })).resolves.toHaveProperty('loss');
+    await expect(m.predict(x, { verbose: 0 })).resolves.toHaveProperty('shape', [40, 3]);
     // Keras's snake_case, which the TypeScript names spell in camelCase.
     expect((await failure(() => compiled().fit(x, y, { batch_size: 1 } as never))).message).toMatch(
       /Received: 'batch_size' \(ferro-nn spells it 'batchSize'\)$/,

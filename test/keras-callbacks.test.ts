@@ -108,7 +108,7 @@ describe('ReduceLROnPlateau follows Keras 3', () => {
     }
     expect(warnings).toEqual([
       'Learning rate reduction is conditioned on metric `val_loss` which is not available. Available metrics are: loss,accuracy,learning_rate.',
-      'Early stopping conditioned on metric `val_loss` which is not available. Available metrics are: loss,accuracy,learning_rate.',
+      'Early stopping conditioned on metric `val_loss` which is not available. Available metrics are: loss,accuracy,learning_rate',
     ]);
   });
 });

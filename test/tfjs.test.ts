@@ -49,7 +49,6 @@ async function tfjsSave(model: tf.LayersModel, folder: string, includeOptimizer 
   );
 }
 
-/** A folder loaded by TF.js from the files (as its file:// handler reads them). */
 /** Writes edited copies of `folder`'s model.json beside it; each call returns the copy's URL. */
 function editedCopies(folder: string): (name: string, edit: (json: any) => void) => string {
   const json: unknown = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
@@ -61,6 +60,7 @@ function editedCopies(folder: string): (name: string, edit: (json: any) => void)
   };
 }
 
+/** A folder loaded by TF.js from the files (as its file:// handler reads them). */
 async function tfjsLoad(folder: string): Promise<tf.LayersModel> {
   const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
   const group = json.weightsManifest[0];
