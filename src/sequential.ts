@@ -1,7 +1,8 @@
 /** Sequential: a linear stack of layers with Keras's compile / fit / evaluate / predict. */
 
 import type { History } from './callbacks.js';
-import { countParams, summarise } from './summary.js';
+import { countParams } from './shapes.js';
+import { summarise } from './summary.js';
 import { type Features, toFeatures, toTargets } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, FerroValueError, native, nativeCall } from './errors.js';
 import { type FitOptions, runFit, type Trainee, type Verbosity } from './fit.js';

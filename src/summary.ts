@@ -9,6 +9,7 @@
 import type { Layer } from './layer.js';
 import type { Optimizer } from './optimizers.js';
 import { optimizerShapes } from './saving/optimizer-vars.js';
+import { countParams, layerShapes, sizeOf } from './shapes.js';
 
 /** What summary() reads of a model. */
 export interface Summarised {
@@ -20,36 +21,18 @@ export interface Summarised {
   readonly builtOptimizer: Optimizer | undefined;
 }
 
-const count = (shapes: number[][]): number => shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-
-/** Each layer's weight shapes (those the optimizer trains first) and output features, while the input's features are known. */
-function walk(layers: readonly Layer[], features: number | undefined): { shapes: number[][]; trainable: number; out: number }[] {
-  const known = [];
-  for (const l of layers) {
-    if (features === undefined) break;
-    known.push({ shapes: l.weightShapes(features), trainable: l.trainableCount(features), out: l.outputDim(features) });
-    features = l.outputDim(features);
-  }
-  return known;
-}
-
-/** The parameters of `layers` on inputs of `features` (0 for the layers after an unknown width). */
-export function countParams(layers: readonly Layer[], features: number | undefined): number {
-  return walk(layers, features).reduce((n, l) => n + count(l.shapes), 0);
-}
-
 /** Keras's summary of `model`. */
 export function summarise(model: Summarised): string {
-  const known = walk(model.layers, model.inputFeatures);
+  const known = layerShapes(model.layers, model.inputFeatures);
   const rows = model.layers.map((l, i) => {
     const k = known[i];
     const layer = `${l.name} (${l.className})`;
-    return k ? { layer, shape: `(None, ${k.out})`, params: count(k.shapes).toLocaleString('en-US') } : { layer, shape: '?', params: '0 (unbuilt)' };
+    return k ? { layer, shape: `(None, ${k.out})`, params: sizeOf(k.shapes).toLocaleString('en-US') } : { layer, shape: '?', params: '0 (unbuilt)' };
   });
   const trainable = known.flatMap((k) => k.shapes.slice(0, k.trainable));
   const o = model.builtOptimizer;
-  const optimizer = o && count(optimizerShapes(o.className, o.slotNames(), trainable, typeof o.learningRate === 'number'));
-  return renderSummary(model.name, rows, countParams(model.layers, model.inputFeatures), count(trainable), optimizer);
+  const optimizer = o && sizeOf(optimizerShapes(o.className, o.slotNames(), trainable, typeof o.learningRate === 'number'));
+  return renderSummary(model.name, rows, countParams(model.layers, model.inputFeatures), sizeOf(trainable), optimizer);
 }
 
 /** One row of the table. */

@@ -75,7 +75,7 @@ describe('BackupAndRestore', () => {
     const backupDir = join(file, 'backups');
     await expect(model.fit([[1, 2]], [[3]], { verbose: 0, callbacks: [new BackupAndRestore({ backupDir })] })).rejects.toMatchObject({
       code: 'ERR_FERRO_IO',
-      message: expect.stringMatching(new RegExp(`^Could not create the directory ${backupDir}: ENOTDIR`)),
+      message: expect.stringMatching(new RegExp(`^Expected a directory that can be created at '${backupDir}'. Received: ENOTDIR`)),
     });
   });
 

@@ -114,7 +114,7 @@ describe('ModelCheckpoint', () => {
       const cb = new ModelCheckpoint({ filepath: filepath! });
       await expect(model().fit(x, y, { verbose: 0, callbacks: [cb] })).rejects.toMatchObject({
         code: 'ERR_FERRO_IO',
-        message: expect.stringMatching(new RegExp(`^Could not create the directory ${dir}: ${why}`)),
+        message: expect.stringMatching(new RegExp(`^Expected a directory that can be created at '${dir}'. Received: ${why}`)),
       });
     }
   });

@@ -5,9 +5,11 @@
  */
 
 import { constants, type Stats } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath } from 'node:fs/promises';
+import { sep } from 'node:path';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
 import { FerroError, FerroIoError } from '../errors.js';
+import { describe } from '../validate.js';
 
 /**
  * Reads a whole regular file, as an ERR_FERRO_IO error when it cannot, when
@@ -15,15 +17,25 @@ import { FerroError, FerroIoError } from '../errors.js';
  * opened handle is checked (not the path, which may change in between), a
  * FIFO is opened without blocking, and at most `most` + 1 bytes are read
  * whatever the size says: a device such as /dev/zero reports 0 and never
- * ends, and a file may grow while it is read.
+ * ends, and a file may grow while it is read. With `folder`, the file must
+ * also be inside it and not a symbolic link (a TensorFlow.js shard).
  */
-export async function readWhole(path: string, most = Infinity): Promise<Uint8Array> {
+export async function readWhole(path: string, most = Infinity, folder?: string): Promise<Uint8Array> {
   let file: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (folder !== undefined) {
+      const link = await lstat(path);
+      if (!link.isFile()) throw new FerroIoError(`Expected a regular file at ${path}. Received: ${kindOf(link)}`);
+    }
+    const noFollow = folder === undefined ? 0 : (constants.O_NOFOLLOW ?? 0);
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | noFollow);
     const stat = await file.stat();
     if (!stat.isFile()) {
       throw new FerroIoError(`Expected a regular file at ${path}. Received: ${kindOf(stat)}`);
+    }
+    if (folder !== undefined) {
+      const [real, inside] = await Promise.all([realpath(path), realpath(folder)]);
+      if (!real.startsWith(inside + sep)) throw new FerroIoError(`Expected ${path} inside ${folder}. Received: ${real}`);
     }
     if (stat.size > most) throw new FerroIoError(`${path} holds ${stat.size} bytes; at most ${most} are accepted.`);
     const out = new Uint8Array(stat.size);
@@ -46,6 +58,7 @@ export async function readWhole(path: string, most = Infinity): Promise<Uint8Arr
 }
 
 function kindOf(stat: Stats): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
   if (stat.isDirectory()) return 'a directory';
   if (stat.isFIFO()) return 'a FIFO';
   if (stat.isCharacterDevice()) return 'a character device';
@@ -59,7 +72,8 @@ export async function makeDir(path: string): Promise<void> {
   try {
     await mkdir(path, { recursive: true });
   } catch (error) {
-    throw new FerroIoError(`Could not create the directory ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new FerroIoError(`Expected a directory that can be created at ${describe(path)}. Received: ${reason}`);
   }
 }
 

@@ -8,6 +8,7 @@ import type { Layer } from '../layer.js';
 import type { Loss } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
 import { Sequential, type MetricName, type LossName } from '../sequential.js';
+import { layerShapes } from '../shapes.js';
 import { Tensor } from '../tensor.js';
 import { checkString } from '../validate.js';
 import { writeAtomically } from './atomic-write.js';
@@ -286,12 +287,7 @@ function impliedShapes(layers: readonly Layer[], features: number, path: string)
   if (!Number.isSafeInteger(features) || features < 1) {
     throw new FerroValueError(`Expected a positive whole number of input features. Received: ${features} in ${path}`);
   }
-  let width = features;
-  return layers.map((layer) => {
-    const shapes = layer.weightShapes(width);
-    width = layer.outputDim(width);
-    return shapes;
-  });
+  return layerShapes(layers, features).map((l) => l.shapes);
 }
 
 /** compile()'s arguments from Keras's compile_config. */

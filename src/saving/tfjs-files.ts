@@ -7,13 +7,11 @@
  * behind, never a model.json that names another save's shards.
  */
 
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join, sep } from 'node:path';
-import { FerroError, FerroIoError } from '../errors.js';
+import { join } from 'node:path';
 import { writeAtomically } from './atomic-write.js';
-import { readWhole } from './files.js';
+import { makeDir, readWhole } from './files.js';
 
 /**
  * Shard names this module removes once unreferenced: TensorFlow.js's own
@@ -47,11 +45,7 @@ async function listedShards(modelJson: string): Promise<string[]> {
  * shards the previous model.json named.
  */
 export async function writeFolder(dir: string, paths: string[], shards: Uint8Array[], json: Uint8Array): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (error) {
-    throw new FerroIoError(`Expected a folder for the TensorFlow.js save. Received: '${dir}' (${error instanceof Error ? error.message : String(error)})`);
-  }
+  await makeDir(dir);
   const modelJson = join(dir, 'model.json');
   const old = await listedShards(modelJson);
   try {
@@ -67,40 +61,9 @@ export async function writeFolder(dir: string, paths: string[], shards: Uint8Arr
 
 /**
  * Shard `name` of the folder `dir`, as a regular file inside it, of at most
- * `most` bytes. A symbolic link (to /dev/zero, or out of the folder), a
- * FIFO or a device is refused before it is read: the checks are made on
- * the opened descriptor (O_NOFOLLOW, O_NONBLOCK so a FIFO does not block
- * the open), so swapping the file after a check changes nothing.
+ * `most` bytes: a symbolic link (to /dev/zero, or out of the folder), a FIFO
+ * or a device is refused before it is read (files.ts, readWhole).
  */
 export async function readShard(dir: string, name: string, most: number): Promise<Uint8Array> {
-  const path = join(dir, name);
-  let file: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    const link = await lstat(path);
-    if (!link.isFile()) throw new FerroIoError(`Expected shard ${path} to be a regular file in the model's folder. Received: ${kind(link)}`);
-    file = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
-    const stat = await file.stat();
-    if (!stat.isFile()) throw new FerroIoError(`Expected shard ${path} to be a regular file in the model's folder. Received: ${kind(stat)}`);
-    const [real, folder] = await Promise.all([realpath(path), realpath(dir)]);
-    if (!real.startsWith(folder + sep)) throw new FerroIoError(`Expected shard ${path} inside the model's folder. Received: ${real}`);
-    if (stat.size > most) throw new FerroIoError(`${path} holds ${stat.size} bytes; at most ${most} are accepted.`);
-    // Exactly the size checked: a file that grows meanwhile is not read further.
-    const bytes = new Uint8Array(stat.size);
-    let got = 0;
-    while (got < bytes.length) {
-      const { bytesRead } = await file.read(bytes, got, bytes.length - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return bytes.subarray(0, got);
-  } catch (error) {
-    if (error instanceof FerroError) throw error;
-    throw new FerroIoError(`Could not read ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  } finally {
-    await file?.close();
-  }
-}
-
-function kind(s: { isSymbolicLink(): boolean; isFIFO(): boolean; isDirectory(): boolean }): string {
-  return s.isSymbolicLink() ? 'a symbolic link' : s.isFIFO() ? 'a FIFO' : s.isDirectory() ? 'a folder' : 'a device or socket';
+  return readWhole(join(dir, name), most, dir);
 }

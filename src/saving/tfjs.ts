@@ -16,6 +16,7 @@ import { Dense } from '../layers.js';
 import { checkPolicy, type DTypePolicyName } from '../mixed-precision.js';
 import { Adagrad, Adam, type Optimizer, RMSprop, SGD } from '../optimizers.js';
 import { type LossName, type MetricName, Sequential } from '../sequential.js';
+import { countParams } from '../shapes.js';
 import { Tensor } from '../tensor.js';
 import { describe } from '../validate.js';
 import { readWhole } from './files.js';
@@ -292,10 +293,7 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   const name = r.string('name');
   // Not built yet: building allocates the weights, which waits until the manifest and shards agree with the config.
   const model = new Sequential(layers, { ...(name === undefined ? {} : { name }), dtypePolicy: policyOf(parsed) });
-  let params = 0;
-  for (let dim = layers[0]!.inputDim!, i = 0; i < layers.length; dim = layers[i]!.outputDim(dim), i++) {
-    params += layers[i]!.weightShapes(dim).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-  }
+  const params = countParams(layers, layers[0]!.inputDim);
   // Weights by name, from the shards the manifest lists (file names only: no paths out of the folder).
   const manifest = json.weightsManifest;
   if (!Array.isArray(manifest)) throw new FerroValueError(`${path} has no weightsManifest.`);
