@@ -80,6 +80,8 @@ export interface Trainee extends CallbackModel {
   readonly accuracyAlias: string | undefined;
   /** While paused (epoch callbacks running) other calls may use the model. */
   setPaused(paused: boolean): void;
+  /** Training has started with checked data: from now on the optimizer has variables (Keras builds it here). */
+  optimizerStarts(): void;
 }
 
 /** The error fit rejects with when its signal aborts. */
@@ -101,8 +103,13 @@ interface Split {
 }
 
 function checkVerbose(v: unknown, out: ProgressStream): 0 | 1 | 2 {
-  if (v === undefined || v === 'auto') return out.isTTY ? 1 : 2;
-  if (v === 0 || v === 1 || v === 2) return v;
+  const verbose = checkVerbosity(v);
+  return verbose === undefined || verbose === 'auto' ? (out.isTTY ? 1 : 2) : verbose;
+}
+
+/** A Verbosity, or undefined when not given (fit, predict and evaluate take the same values). */
+export function checkVerbosity(v: unknown): Verbosity | undefined {
+  if (v === undefined || v === 'auto' || v === 0 || v === 1 || v === 2) return v;
   throw new FerroTypeError(`Expected 0, 1, 2 or 'auto' for verbose. Received: verbose=${describe(v)}`);
 }
 
@@ -222,6 +229,7 @@ export async function runFit(
   const session = native(() =>
     model.nativeModel.fitStart(train.x.input, train.y.rows, val?.x.input, val?.y.rows, config, events.push),
   );
+  model.optimizerStarts();
   const bar = new ProgressBar(verbose, epochs, steps, out);
   return new FitDriver(model, session, events, callbacks, bar, steps, epochs, signal).run(initialEpoch);
 }

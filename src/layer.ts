@@ -6,6 +6,7 @@
 
 import { FerroStateError, FerroTypeError, FerroValueError } from './errors.js';
 import type { LayerConfig } from './native.js';
+import { sizeOf } from './shapes.js';
 import type { Tensor, TensorLike } from './tensor.js';
 import { checkInt, checkString, describe, isArray } from './validate.js';
 
@@ -95,15 +96,7 @@ export abstract class Layer {
 
   /** Parameters, trainable or not (0 before the model is built). */
   countParams(): number {
-    if (this.builtInputDim === undefined) return 0;
-    return this.weightShapes(this.builtInputDim).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-  }
-
-  /** @internal trainable parameters (0 before the model is built). */
-  countTrainableParams(): number {
-    if (this.builtInputDim === undefined) return 0;
-    const shapes = this.weightShapes(this.builtInputDim).slice(0, this.trainableCount(this.builtInputDim));
-    return shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+    return this.builtInputDim === undefined ? 0 : sizeOf(this.weightShapes(this.builtInputDim));
   }
 }
 

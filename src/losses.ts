@@ -9,6 +9,7 @@ import { checkBoolean, checkNumber, checkOptions, optionNames } from './validate
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
 const CROSSENTROPY_OPTIONS = optionNames<CrossentropyOptions>()(['fromLogits', 'labelSmoothing']);
+const SPARSE_OPTIONS = optionNames<Pick<CrossentropyOptions, 'fromLogits'>>()(['fromLogits']);
 
 /** Options of the crossentropies. */
 export interface CrossentropyOptions {
@@ -34,7 +35,7 @@ export abstract class Loss {
    */
   protected constructor(options: CrossentropyOptions, what: string, smoothing: boolean) {
     // Keras's SparseCategoricalCrossentropy has no label_smoothing, and refuses it.
-    const o = checkOptions(options, what, smoothing ? CROSSENTROPY_OPTIONS : ['fromLogits']);
+    const o = checkOptions(options, what, smoothing ? CROSSENTROPY_OPTIONS : SPARSE_OPTIONS);
     this.fromLogits = o.fromLogits === undefined ? false : checkBoolean(o.fromLogits, 'fromLogits');
     this.labelSmoothing = o.labelSmoothing === undefined ? 0 : checkNumber(o.labelSmoothing, 'labelSmoothing', 0, 1);
   }

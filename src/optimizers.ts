@@ -212,6 +212,8 @@ export interface AdamOptions extends OptimizerOptions {
 
 /** Adam, with optional AMSGrad. Default learning rate 1e-3. */
 export class Adam extends Optimizer {
+  /** @internal The class as its errors name it. */
+  static readonly callName: string = 'Adam';
   /** 'Adam' (or 'AdamW'). */
   readonly className: string = 'Adam';
   /** Decay of the first-moment estimate. */
@@ -227,8 +229,9 @@ export class Adam extends Optimizer {
    * @param options the settings; each defaults to Keras's.
    * @param defaultWeightDecay for AdamW.
    */
-  constructor(options: AdamOptions = {}, defaultWeightDecay?: number, what = 'Adam') {
-    const o = checkOptions(options, what, ADAM_OPTIONS);
+  constructor(options: AdamOptions = {}, defaultWeightDecay?: number) {
+    // AdamW's refusals name AdamW.
+    const o = checkOptions(options, (new.target as typeof Adam).callName, ADAM_OPTIONS);
     super(o, 1e-3, defaultWeightDecay);
     this.beta1 = unit(o, 'beta1', 0.9);
     this.beta2 = unit(o, 'beta2', 0.999);
@@ -249,12 +252,14 @@ export class Adam extends Optimizer {
 
 /** Adam with decoupled weight decay; `weightDecay` defaults to 0.004, as in Keras. */
 export class AdamW extends Adam {
+  /** @internal */
+  static override readonly callName: string = 'AdamW';
   /** 'AdamW'. */
   override readonly className = 'AdamW';
 
   /** @param options the settings; each defaults to Keras's. */
   constructor(options: AdamOptions = {}) {
-    super(options, 0.004, 'AdamW');
+    super(options, 0.004);
   }
 }
 

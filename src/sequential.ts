@@ -5,7 +5,7 @@ import { countParams } from './shapes.js';
 import { summarise } from './summary.js';
 import { type Features, toFeatures, toTargets } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, FerroValueError, native, nativeCall } from './errors.js';
-import { type FitOptions, runFit, type Trainee } from './fit.js';
+import { checkVerbosity, type FitOptions, runFit, type Trainee } from './fit.js';
 import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
 import { checkPolicy, type DTypePolicyName, mixedPrecision, warnFloat32Fallback } from './mixed-precision.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
@@ -18,17 +18,6 @@ import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { weightsOf } from './sample-weights.js';
 import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
 
-export {
-  LOSS_NAMES,
-  METRIC_NAMES,
-  type CompileArgs,
-  type EvaluateOptions,
-  type EvaluateResult,
-  type LossName,
-  type MetricName,
-  type PredictOptions,
-  type SequentialOptions,
-} from './sequential-options.js';
 import {
   ACCURACY_NAMES,
   COMPILE_ARGS,
@@ -46,6 +35,9 @@ import {
   type PredictOptions,
   type SequentialOptions,
 } from './sequential-options.js';
+
+export { LOSS_NAMES, METRIC_NAMES };
+export type { CompileArgs, EvaluateOptions, EvaluateResult, LossName, MetricName, PredictOptions, SequentialOptions };
 
 let sequentialCount = 0;
 
@@ -278,6 +270,7 @@ export class Sequential implements LayerOwner {
     return this.exclusive(async () => {
       const [{ nativeModel: model }, f] = this.trainee(x, 'trainOnBatch');
       const targets = toTargets(y, f.rows, this.outputUnits, this.sparseTargets);
+      this.optimizerBuilt = true;
       const m = await nativeCall<Metrics>((done) => model.trainOnBatch(f.input, targets.rows, done));
       return this.result(m);
     });
@@ -426,6 +419,9 @@ export class Sequential implements LayerOwner {
       loadWeights: (path) => this.loadWeights(path),
       // Only while this fit runs: a callback that settles after an aborted
       // fit must not mark the model as training again.
+      optimizerStarts: () => {
+        this.optimizerBuilt = true;
+      },
       setPaused: (paused) => {
         if (this.trainingRun === run && (this.phase === 'training' || this.phase === 'paused')) {
           this.phase = paused ? 'paused' : 'training';
@@ -447,6 +443,7 @@ export class Sequential implements LayerOwner {
 
   private batchSizeOption(options: unknown, what: string, allowed: readonly string[]): number {
     const o = checkOptions(options, what, allowed);
+    checkVerbosity(o.verbose);
     return o.batchSize === undefined ? 32 : checkInt(o.batchSize, 'batchSize', 1, 2 ** 31 - 1);
   }
 
@@ -496,8 +493,6 @@ export class Sequential implements LayerOwner {
       throw new FerroBusyError('The model is training: wait for fit() or trainOnBatch() to settle before training it again.');
     }
     this.phase = 'training';
-    // As Keras builds its optimizer when training starts.
-    this.optimizerBuilt = true;
     this.trainingRun += 1;
     try {
       return await run();

@@ -237,6 +237,10 @@ describe('coded errors for bad input', () => {
     const m = compiled();
     await expect(m.evaluate(x, y, { verbose: 0 })).resolves.toHaveProperty('loss');
     await expect(m.predict(x, { verbose: 0 })).resolves.toHaveProperty('shape', [40, 3]);
+    for (const verbose of ['loud', 7, null]) {
+      expect((await failure(() => m.predict(x, { verbose } as never))).code).toBe('ERR_FERRO_TYPE');
+      expect((await failure(() => m.evaluate(x, y, { verbose } as never))).code).toBe('ERR_FERRO_TYPE');
+    }
     // Keras's snake_case, which the TypeScript names spell in camelCase.
     expect((await failure(() => compiled().fit(x, y, { batch_size: 1 } as never))).message).toMatch(
       /Received: 'batch_size' \(ferro-nn spells it 'batchSize'\)$/,

@@ -98,6 +98,13 @@ describe('summary', () => {
         ' Non-trainable params: 0 (0.00 B)',
         ' Optimizer params: 407,052 (1.55 MB)',
       ]);
+      // A fit refused before training starts builds no optimizer (Keras checks the data first).
+      const refused = new Sequential([new Dense(3, { inputDim: 2 })]);
+      refused.compile({ optimizer: 'adam', loss: 'mse' });
+      await expect(refused.fit(new Tensor(new Float32Array(8), [4, 2]), new Tensor(new Float32Array(15), [5, 3]), { verbose: 0 })).rejects.toMatchObject({
+        code: 'ERR_FERRO_SHAPE',
+      });
+      expect(lines(refused.summary())).toHaveLength(3);
       for (const [optimizer, total, own] of [['adam', '131 (524.00 B)', '88 (352.00 B)'], ['sgd', '45 (180.00 B)', '2 (8.00 B)']] as const) {
         const m = new Sequential([new Dense(5, { inputDim: 4 }), new Dense(3)]);
         m.compile({ optimizer, loss: 'mse' });

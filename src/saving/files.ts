@@ -6,7 +6,7 @@
 
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, realpath } from 'node:fs/promises';
-import { sep } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
 import { FerroError, FerroIoError } from '../errors.js';
 import { describe } from '../validate.js';
@@ -34,8 +34,10 @@ export async function readWhole(path: string, most = Infinity, folder?: string):
       throw new FerroIoError(`Expected a regular file at ${path}. Received: ${kindOf(stat)}`);
     }
     if (folder !== undefined) {
+      // Only a race can fail this (lstat and O_NOFOLLOW refused links): the file moved after the checks.
       const [real, inside] = await Promise.all([realpath(path), realpath(folder)]);
-      if (!real.startsWith(inside + sep)) throw new FerroIoError(`Expected ${path} inside ${folder}. Received: ${real}`);
+      const rel = relative(inside, real);
+      if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new FerroIoError(`Expected ${path} inside ${folder}. Received: ${real}`);
     }
     if (stat.size > most) throw new FerroIoError(`${path} holds ${stat.size} bytes; at most ${most} are accepted.`);
     const out = new Uint8Array(stat.size);

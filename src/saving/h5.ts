@@ -44,11 +44,15 @@ async function h5wasm(): Promise<{ h5: H5; fs: MemoryFs }> {
   return loading;
 }
 
-/** Runs `use` on a fresh path of the in-memory file system, and removes what it left there. */
-async function inMemory<T>(fs: MemoryFs, use: (path: string) => Promise<T> | T): Promise<T> {
+/**
+ * Runs `use` on a fresh path of the in-memory file system, and removes what
+ * it left there. `use` is synchronous, so the file is gone before another
+ * call can run and the shared file system never holds more than one.
+ */
+function inMemory<T>(fs: MemoryFs, use: (path: string) => T): T {
   const path = `/ferro-nn-${randomBytes(8).toString('hex')}.h5`;
   try {
-    return await use(path);
+    return use(path);
   } finally {
     try {
       fs.unlink(path);
@@ -92,7 +96,10 @@ export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
   });
 }
 
-/** Opens HDF5 `bytes` for `use`; the file is gone afterwards. */
+/**
+ * Opens HDF5 `bytes` for `use`, which reads synchronously (a promise it
+ * returned would outlive the file); the file is gone afterwards.
+ */
 export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarReader) => T): Promise<T> {
   const { h5, fs } = await h5wasm();
   return inMemory(fs, (path) => {
