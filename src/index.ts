@@ -24,16 +24,16 @@ export { loadKeras as loadModel } from './saving/keras.js';
 export { loadTfjs as loadLayersModel } from './saving/tfjs.js';
 export { ModelCheckpoint, type ModelCheckpointOptions } from './checkpoint.js';
 export { BackupAndRestore, type BackupAndRestoreOptions } from './backup.js';
-export {
-  Sequential,
-  type SequentialOptions,
-  type CompileArgs,
-  type EvaluateOptions,
-  type EvaluateResult,
-  type LossName,
-  type MetricName,
-  type PredictOptions,
-} from './sequential.js';
+export { Sequential } from './sequential.js';
+export type {
+  SequentialOptions,
+  CompileArgs,
+  EvaluateOptions,
+  EvaluateResult,
+  LossName,
+  MetricName,
+  PredictOptions,
+} from './sequential-options.js';
 export {
   Adagrad,
   Adam,

@@ -36,9 +36,6 @@ import {
   type SequentialOptions,
 } from './sequential-options.js';
 
-export { LOSS_NAMES, METRIC_NAMES };
-export type { CompileArgs, EvaluateOptions, EvaluateResult, LossName, MetricName, PredictOptions, SequentialOptions };
-
 let sequentialCount = 0;
 
 /**

@@ -9,7 +9,7 @@ import { optimizers } from '../src/index.js';
 import { ACTIVATION_NAMES, INITIALIZER_NAMES, layers } from '../src/layers.js';
 import { binding } from '../src/native.js';
 import { OPTIMIZER_NAMES, optimizerFromName } from '../src/optimizers.js';
-import { LOSS_NAMES, METRIC_NAMES } from '../src/sequential.js';
+import { LOSS_NAMES, METRIC_NAMES } from '../src/sequential-options.js';
 
 const registry = Object.fromEntries(binding.registry().map((r) => [r.kind, [...r.names].sort()]));
 const sorted = (names: readonly string[]): string[] => [...names].sort();
