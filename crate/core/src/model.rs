@@ -9,7 +9,7 @@ use crate::layers::{DenseSpec, Layer, LayerSpec};
 use crate::losses::{Loss, LossOptions, LossTotals};
 use crate::metrics::Metric;
 use crate::optimizers::{Optimizer, OptimizerConfig};
-use crate::params::{ParamRef, Params, ParamsBuilder};
+use crate::params::{Params, ParamsBuilder};
 use crate::rng::Rng;
 use crate::workspace::Spares;
 
@@ -240,8 +240,7 @@ impl Model {
     /// It reads only, so that a save works beside running predicts.
     pub fn optimizer_slots(&self) -> Result<Vec<(usize, &'static str, Vec<f32>)>> {
         self.require_compiled()?;
-        let tensors: Vec<ParamRef> = self.params.layout.iter().map(|p| p.at).collect();
-        Ok(self.optimizer.as_ref().expect("compiled").state(&tensors))
+        Ok(self.optimizer.as_ref().expect("compiled").state(&self.param_refs()))
     }
 
     /// Restores a saved optimizer: its step count, Nadam's product and the

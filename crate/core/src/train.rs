@@ -184,8 +184,14 @@ impl Model {
     }
 
     pub(crate) fn build_optimizer(&mut self) -> Result<()> {
-        let tensors: Vec<ParamRef> = self.params.layout.iter().map(|p| p.at).collect();
+        let tensors = self.param_refs();
         self.optimizer.as_mut().expect("compiled").build(&tensors)
+    }
+
+    /// Where each parameter tensor lies in the arena, in layout order: what
+    /// the optimizer's slots are built for.
+    pub(crate) fn param_refs(&self) -> Vec<ParamRef> {
+        self.params.layout.iter().map(|p| p.at).collect()
     }
 
     /// The weight penalties of every layer (Keras adds them to the loss it reports).
