@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FerroIoError, FerroTypeError, native } from './errors.js';
 import { binding } from './native.js';
+import { kindOf } from './saving/files.js';
 import { Tensor } from './tensor.js';
 import { checkOptions, describe, optionNames } from './validate.js';
 
@@ -109,15 +110,6 @@ function sizeMismatch(header: IdxHeader, file: string, received: number): FerroI
   return new FerroIoError(
     `${file}: ${what}: expected ${expected} bytes for dimensions [${header.dims.join(', ')}]. Received: ${received} bytes`,
   );
-}
-
-function kindOf(stats: Stats): string {
-  if (stats.isDirectory()) return 'a directory';
-  if (stats.isFIFO()) return 'a FIFO';
-  if (stats.isCharacterDevice()) return 'a character device';
-  if (stats.isBlockDevice()) return 'a block device';
-  if (stats.isSocket()) return 'a socket';
-  return 'not a regular file';
 }
 
 function checkRegular(stats: Stats, file: string): void {

@@ -59,7 +59,8 @@ export async function readWhole(path: string, most = Infinity, folder?: string):
   }
 }
 
-function kindOf(stat: Stats): string {
+/** What a file that is not a regular one is, for messages. */
+export function kindOf(stat: Stats): string {
   if (stat.isSymbolicLink()) return 'a symbolic link';
   if (stat.isDirectory()) return 'a directory';
   if (stat.isFIFO()) return 'a FIFO';

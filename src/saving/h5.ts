@@ -12,7 +12,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
-import { checkedVars, type Numbers, type VarReader } from './vars.js';
+import { checkedVars, type Numbers, type VarReader, varReader } from './vars.js';
 
 /** A variable to write: float32, or int64 (the iteration count, as Keras keeps it), or int32. */
 export interface H5Var {
@@ -134,12 +134,7 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
           return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, kind === 'int', `${what}: ${label} variable ${i}`) };
         });
       };
-      const reader: VarReader = {
-        count: (groupPath) => group(groupPath)?.keys().length ?? 0,
-        vars: ((groupPath: string, shapes: number[][], label: string, integers: boolean = false) =>
-          described(groupPath, shapes, label, integers).map((v) => v.read())) as VarReader['vars'],
-        check: (groupPath, shapes, label) => void described(groupPath, shapes, label, false),
-      };
+      const reader = varReader((groupPath) => group(groupPath)?.keys().length ?? 0, described);
       try {
         return use(reader);
       } catch (error) {

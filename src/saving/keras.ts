@@ -9,7 +9,7 @@ import type { Loss } from '../losses.js';
 import type { Optimizer } from '../optimizers.js';
 import { Sequential } from '../sequential.js';
 import type { LossName, MetricName } from '../sequential-options.js';
-import { layerShapes } from '../shapes.js';
+import { layerShapes, sizeOf } from '../shapes.js';
 import { Tensor } from '../tensor.js';
 import { checkString } from '../validate.js';
 import { writeAtomically } from './atomic-write.js';
@@ -252,7 +252,7 @@ export async function loadKeras(path: string): Promise<Sequential> {
   // that, the shapes the config implies are checked, without allocating,
   // against the weights file, so a few bytes of config cannot claim gigabytes.
   const shapes = impliedShapes(layers, features, path);
-  const params = shapes.flat().reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+  const params = sizeOf(shapes.flat());
   // The weights are inflated only now, to at most what this model can need.
   const limit = weightsLimit(params);
   const members = unzipMembers(bytes, (name) => (name === 'model.weights.h5' || name === 'model.weights.npz' ? limit : undefined), path);

@@ -12,7 +12,7 @@
 import { FerroValueError } from '../errors.js';
 import { unzipMembers } from './files.js';
 import { type PyCall, type PyValue, unpickle } from './pickle.js';
-import { checkedVars, type Numbers, type StoredVar, type VarReader } from './vars.js';
+import { checkedVars, type Numbers, type StoredVar, type VarReader, varReader } from './vars.js';
 
 const RECONSTRUCT = new Set(['numpy._core.multiarray._reconstruct', 'numpy.core.multiarray._reconstruct']);
 const JAX_ARRAY = 'jax._src.array._reconstruct_array';
@@ -45,12 +45,7 @@ export function npzReader(bytes: Uint8Array, what: string, limit: number): VarRe
       return v === undefined ? undefined : variable(v, `${what}: ${label} variable ${i}`);
     });
   };
-  return {
-    count: (groupPath) => groups.get(groupPath)?.size ?? 0,
-    vars: ((groupPath: string, shapes: number[][], label: string, integers: boolean = false) =>
-      described(groupPath, shapes, label, integers).map((v) => v.read())) as VarReader['vars'],
-    check: (groupPath, shapes, label) => void described(groupPath, shapes, label, false),
-  };
+  return varReader((groupPath) => groups.get(groupPath)?.size ?? 0, described);
 }
 
 /** The dict inside one `.npy` member: a 0-d object array around a pickle. */

@@ -38,6 +38,22 @@ export interface StoredVar {
 }
 
 /**
+ * The VarReader of a weights format, from how it counts a group's
+ * variables and how it describes them, checked and unread (`checkedVars`).
+ */
+export function varReader(
+  count: (groupPath: string) => number,
+  described: (groupPath: string, shapes: number[][], label: string, integers: boolean) => StoredVar[],
+): VarReader {
+  return {
+    count,
+    vars: ((groupPath: string, shapes: number[][], label: string, integers: boolean = false) =>
+      described(groupPath, shapes, label, integers).map((v) => v.read())) as VarReader['vars'],
+    check: (groupPath, shapes, label) => void described(groupPath, shapes, label, false),
+  };
+}
+
+/**
  * The `shapes.length` variables of group `groupPath` (holding `count`, or
  * absent when undefined), each checked for shape and dtype; none is read.
  */
