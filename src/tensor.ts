@@ -6,7 +6,7 @@
 
 import { FerroShapeError, FerroTypeError, FerroValueError } from './errors.js';
 import { ACCEPTED_DATA, dtypeOf, flatten, isAttached, lengthOf, readShape, received } from './input.js';
-import { checkInt, checkNumber, constructorName, describe, reachesProxy } from './validate.js';
+import { checkInt, checkScalar, constructorName, describe, reachesProxy } from './validate.js';
 
 /** The element types a Tensor can hold. */
 export type DType = 'float32' | 'int32' | 'uint8';
@@ -220,16 +220,19 @@ export class Tensor<D extends DType = DType> {
     return new Tensor<T>(out, this.shape);
   }
 
-  /** Elementwise division by a number; the result is float32. */
+  /**
+   * Elementwise division by a number; the result is float32. Dividing by 0,
+   * NaN or ±Infinity gives IEEE 754's values (±Infinity, NaN, ±0), as in
+   * TF.js and numpy, for every dtype: the quotient is a float either way.
+   */
   div(divisor: number): Tensor<'float32'> {
-    const d = checkNumber(divisor, 'divisor');
-    if (d === 0) throw new FerroValueError('Expected a non-zero divisor. Received: divisor=0');
+    const d = checkScalar(divisor, 'divisor');
     return this.map((v) => v / d);
   }
 
-  /** Elementwise multiplication by a number; the result is float32. */
+  /** Elementwise multiplication by a number (NaN and ±Infinity included, IEEE 754); the result is float32. */
   mul(factor: number): Tensor<'float32'> {
-    const f = checkNumber(factor, 'factor');
+    const f = checkScalar(factor, 'factor');
     return this.map((v) => v * f);
   }
 

@@ -80,6 +80,17 @@ export function checkInt(value: unknown, name: string, min = 1, max = Number.MAX
   return value;
 }
 
+/**
+ * Any number, NaN and ±Infinity included: an operand of arithmetic, whose
+ * result IEEE 754 defines for every value (a divisor of 0 is not bad input).
+ */
+export function checkScalar(value: unknown, name: string): number {
+  if (typeof value !== 'number') {
+    throw new FerroTypeError(`Expected a number for ${name}. Received: ${name}=${describe(value)}`);
+  }
+  return value;
+}
+
 /** A finite number in [min, max]. */
 export function checkNumber(value: unknown, name: string, min = -Infinity, max = Infinity): number {
   if (typeof value !== 'number') {
