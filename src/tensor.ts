@@ -226,16 +226,24 @@ export class Tensor<D extends DType = DType> {
    * TF.js and numpy, for every dtype: the quotient is a float either way.
    */
   div(divisor: number): Tensor<'float32'> {
-    const d = checkScalar(divisor, 'divisor');
+    const d = Math.fround(checkScalar(divisor, 'divisor'));
     return this.map((v) => v / d);
   }
 
   /** Elementwise multiplication by a number (NaN and ±Infinity included, IEEE 754); the result is float32. */
   mul(factor: number): Tensor<'float32'> {
-    const f = checkScalar(factor, 'factor');
+    const f = Math.fround(checkScalar(factor, 'factor'));
     return this.map((v) => v * f);
   }
 
+  /**
+   * `f` of each value, rounded to float32. Callers round their scalar to
+   * float32 first, as TF.js, numpy and Keras do: one operation on two
+   * float32 values, done in double and rounded once, is float32's correctly
+   * rounded result (with the scalar kept in double, div(0.1) differed from
+   * TF.js in the last bit of one value in seven). int32 values are used
+   * exactly, as TF.js's CPU backend uses them.
+   */
   private map(f: (v: number) => number): Tensor<'float32'> {
     checkIntact(this, 'the tensor');
     // A pending view maps its 256-entry table, not its bytes.

@@ -70,6 +70,16 @@ describe('Tensor', () => {
     // Math.fround(v / 255) is what numpy's float32 division gives.
     expect(Array.from(d.data)).toEqual([0, 1, 127, 255].map((v) => Math.fround(v / 255)));
     expect(Array.from(u.mul(0.5).data)).toEqual([0, 0.5, 63.5, 127.5]);
+    // A scalar float32 cannot hold is rounded to float32 first, as TF.js and numpy do.
+    const values = Float32Array.from({ length: 1000 }, (_, i) => Math.fround((i - 500) * 0.0137 + Math.sin(i)));
+    const ints = Int32Array.from({ length: 1000 }, (_, i) => (i * 104729) ^ (i << 20));
+    for (const s of [0.1, 1 / 3, 3.3, 1e-3, 1e30]) {
+      for (const data of [values, ints]) {
+        expect(Array.from(new Tensor(data).div(s).data)).toEqual(Array.from(tf.tensor(data).div(s).dataSync()));
+        expect(Array.from(new Tensor(data).mul(s).data)).toEqual(Array.from(tf.tensor(data).mul(s).dataSync()));
+      }
+    }
+    expect(new Tensor([3]).div(0.1).data[0]).toBe(Math.fround(3 / Math.fround(0.1)));
     expect(() => u.div('2' as never)).toThrow(FerroTypeError);
     expect(() => u.mul(null as never)).toThrow(FerroTypeError);
   });
