@@ -58,21 +58,23 @@ export interface CallbackModel {
  * evaluate or predict meanwhile. With batch hooks, batch k's hooks finish
  * before batch k + 1 starts (a few tens of microseconds per batch); without
  * them, training runs free between epochs. A hook that throws (or rejects)
- * makes fit reject with that error.
+ * makes fit reject with that error. Every hook gets a logs object, as TF.js
+ * and Keras 3 pass one: `{}` where there are no metrics yet, one object per
+ * call, shared by the callbacks.
  */
 export interface Callback {
   /** Called by fit with the model being trained, before onTrainBegin. */
   setModel?(model: CallbackModel): void;
-  /** Before the first epoch. */
-  onTrainBegin?(logs?: Logs): void | Promise<void>;
-  /** Logs of the last epoch. */
-  onTrainEnd?(logs?: Logs): void | Promise<void>;
-  /** Before each epoch; `epoch` counts from 0. */
-  onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
+  /** Before the first epoch; `logs` is `{}`. */
+  onTrainBegin?(logs?: Partial<Logs>): void | Promise<void>;
+  /** Logs of the last epoch, as Keras 3 passes them (`{}` when no epoch ran; TF.js passes `{}` always). */
+  onTrainEnd?(logs?: Partial<Logs>): void | Promise<void>;
+  /** Before each epoch; `epoch` counts from 0; `logs` is `{}`. */
+  onEpochBegin?(epoch: number, logs?: Partial<Logs>): void | Promise<void>;
   /** Means over the epoch: loss, accuracy, and val_loss, val_accuracy when validating. */
   onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
-  /** Before each batch; `batch` counts from 0 within the epoch. */
-  onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
+  /** Before each batch; `batch` counts from 0 within the epoch; `logs` is `{}`. */
+  onBatchBegin?(batch: number, logs?: Partial<Logs>): void | Promise<void>;
   /** Running means over the epoch so far, as Keras reports them. */
   onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
 }

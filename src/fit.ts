@@ -234,7 +234,12 @@ export async function runFit(
   return new FitDriver(model, session, events, callbacks, bar, steps, epochs, signal).run(initialEpoch);
 }
 
-type Hook = (cb: Callback) => void | Promise<void> | undefined;
+/**
+ * Calls one hook of `cb`. `noLogs` is the logs object for a hook that has no
+ * metrics: `{}`, one per call of hooks(), shared by the callbacks, as TF.js's
+ * CallbackList and Keras 3 pass it (a callback may add keys for the next).
+ */
+type Hook = (cb: Callback, noLogs: Partial<Logs>) => void | Promise<void> | undefined;
 
 /** A callback that can move the fit's first epoch (BackupAndRestore, after onTrainBegin). */
 export interface ResumesTraining {
@@ -274,7 +279,7 @@ class FitDriver {
       // Inside the try: a setModel that throws must still release the session.
       this.callbacks.forEach((cb) => cb.setModel?.(this.model));
       this.session.parked();
-      await this.hooks((cb) => cb.onTrainBegin?.());
+      await this.hooks((cb, noLogs) => cb.onTrainBegin?.(noLogs));
       // A BackupAndRestore that restored a backup resumes after its epoch.
       const restored = this.callbacks.map((cb) => (cb as Partial<ResumesTraining>).resumeEpoch?.()).find((e) => e !== undefined);
       const first = restored ?? initialEpoch;
@@ -287,7 +292,7 @@ class FitDriver {
       // Training is over: an abort leaves the fit resolved, and only ends
       // the wait for a callback, so that one that never settles cannot
       // leave the model paused for good.
-      await this.hooks((cb) => cb.onTrainEnd?.(this.lastLogs), 'stops waiting');
+      await this.hooks((cb, noLogs) => cb.onTrainEnd?.(this.lastLogs ?? noLogs), 'stops waiting');
     } catch (error) {
       await this.stopNative();
       throw error;
@@ -313,7 +318,7 @@ class FitDriver {
       // As Keras: stop_training after a batch ends the epoch there (it is
       // still validated and reported); set before a batch, that batch runs.
       if (this.model.stopTraining) return this.session.resume(true, false);
-      if (e.batches < this.steps) await this.hooks((cb) => cb.onBatchBegin?.(e.batches));
+      if (e.batches < this.steps) await this.hooks((cb, noLogs) => cb.onBatchBegin?.(e.batches, noLogs));
       return this.session.resume(false, this.model.stopTraining);
     }
     // As in Keras, History and the progress line come after the callbacks,
@@ -328,8 +333,8 @@ class FitDriver {
 
   private async beginEpoch(epoch: number): Promise<void> {
     this.bar.epochBegin(epoch);
-    await this.hooks((cb) => cb.onEpochBegin?.(epoch));
-    await this.hooks((cb) => cb.onBatchBegin?.(0));
+    await this.hooks((cb, noLogs) => cb.onEpochBegin?.(epoch, noLogs));
+    await this.hooks((cb, noLogs) => cb.onBatchBegin?.(0, noLogs));
   }
 
   private record(epoch: number, logs: Logs): void {
@@ -349,9 +354,10 @@ class FitDriver {
    */
   private async hooks(f: Hook, onAbort: 'rejects' | 'stops waiting' = 'rejects'): Promise<void> {
     this.model.setPaused(true);
+    const noLogs: Partial<Logs> = {};
     try {
       for (const cb of this.callbacks) {
-        const result = f(cb);
+        const result = f(cb, noLogs);
         if (onAbort === 'stops waiting') {
           // A rejection of the callback's own still rejects the fit.
           if (result !== undefined) await Promise.race([Promise.resolve(result), this.aborted.catch(() => undefined)]);

@@ -1,4 +1,5 @@
 /** fit as a Keras user expects it: progress output, callbacks, abort, concurrency, a free event loop. */
+import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   AbortError,
@@ -127,6 +128,34 @@ describe('callbacks', () => {
     expect(calls).toEqual(['trainBegin', ...epoch(0), ...epoch(1), 'trainEnd']);
     expect(epochLogs.map((l) => l.loss)).toEqual(h.history.loss);
     expect(epochLogs.map((l) => l.accuracy)).toEqual(h.history.accuracy);
+  });
+
+  it('passes every hook a logs object, {} where there are no metrics yet, as TensorFlow.js does', async () => {
+    const { x, y } = blobs(12);
+    // The arguments of the hooks without metrics, as JSON when called; the
+    // first callback marks the logs object, which the second sees: one object per call, shared.
+    const record = (calls: string[]): Callback[] => {
+      const hook = (name: string) => (...args: unknown[]) => void calls.push(`${name} ${JSON.stringify(args)}`);
+      const mark = { onEpochBegin: (epoch: number, logs?: Partial<Logs>) => void (logs!.mark = epoch) };
+      return [mark, { onTrainBegin: hook('trainBegin'), onEpochBegin: hook('epochBegin'), onBatchBegin: hook('batchBegin'), onTrainEnd: hook('trainEnd') }];
+    };
+    const ours: string[] = [];
+    const theirs: string[] = [];
+    await model().fit(x, y, { epochs: 2, batchSize: 6, verbose: 0, callbacks: record(ours) });
+    await model().fit(x, y, { epochs: 0, verbose: 0, callbacks: record(ours) });
+    const tm = tf.sequential({ layers: [tf.layers.dense({ units: 3, activation: 'softmax', inputShape: [6] })] });
+    tm.compile({ optimizer: 'rmsprop', loss: 'sparseCategoricalCrossentropy' });
+    const [tx, ty] = [tf.tensor(x.data, [12, 6]), tf.tensor(Float32Array.from(y.data))];
+    for (const epochs of [2, 0]) {
+      await tm.fit(tx, ty, { epochs, batchSize: 6, verbose: 0, callbacks: record(theirs) as tf.CustomCallbackArgs[] });
+    }
+    // onTrainEnd gets the last epoch's logs, as Keras 3 passes them, where TF.js passes {}; with no epoch, {} from both.
+    const end = theirs.indexOf('trainEnd [{}]');
+    expect(ours[end]).toMatch(/^trainEnd \[\{"loss":\d/);
+    expect(ours.splice(end, 1, theirs[end]!)).toHaveLength(1);
+    expect(ours).toEqual(theirs);
+    expect(ours).toEqual(expect.arrayContaining(['trainBegin [{}]', 'epochBegin [1,{"mark":1}]', 'batchBegin [1,{}]']));
+    expect(ours.at(-1)).toBe('trainEnd [{}]');
   });
 
   it('awaits async epoch hooks before the next epoch, which may evaluate and read weights', async () => {
