@@ -205,7 +205,11 @@ export class Tensor<D extends DType = DType> {
     return this.view(this.stored as DataTypeMap[D], dims);
   }
 
-  /** A copy converted to `dtype` (truncating toward zero for integer types). */
+  /**
+   * A copy converted to `dtype`: toward zero for integer types, wrapping
+   * out-of-range values (modulo 2^32 or 256) and making NaN and ±Infinity 0,
+   * as typed arrays store numbers (TF.js's cast to int32 gives the same).
+   */
   asType<T extends DType>(dtype: T): Tensor<T> {
     checkIntact(this, 'the tensor');
     if (!DTYPES.includes(dtype)) {
@@ -273,7 +277,7 @@ export class Tensor<D extends DType = DType> {
     return this.view(data, [to - from, ...this.shape.slice(1)]);
   }
 
-  /** Index of the largest value along `axis` (first on ties); int32. */
+  /** Index of the largest value along `axis` (first on ties; NaN never beats a number, an all-NaN row gives 0); int32. */
   argMax(axis = -1): Tensor<'int32'> {
     if (this.rank === 0) throw new FerroShapeError('Cannot take argMax of a scalar tensor (rank 0)');
     const ax = checkInt(axis, 'axis', -this.rank, this.rank - 1);

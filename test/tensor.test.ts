@@ -48,6 +48,12 @@ describe('Tensor', () => {
     expect(() => t.asType('float64' as never)).toThrow(FerroValueError);
   });
 
+  it('converts out-of-range values, NaN and ±Infinity to int32 as TensorFlow.js casts them, and wraps uint8 (README)', () => {
+    const edges = [1.7, -1.7, -2.5, 256, 300.7, -1, Number.NaN, Infinity, -Infinity, 3e9, -3e9];
+    expect(Array.from(new Tensor(edges).asType('int32').data)).toEqual(Array.from(tf.tensor(edges).cast('int32').dataSync()));
+    expect(Array.from(new Tensor(edges).asType('uint8').data)).toEqual([1, 255, 254, 0, 44, 255, 0, 0, 0, 0, 0]);
+  });
+
   it('converts bytes to float32 lazily, with the same values as an eager conversion', () => {
     const bytes = new Uint8Array(24).map((_, i) => (i * 37) & 255);
     const u = new Tensor(bytes, [4, 6]);
@@ -116,5 +122,7 @@ describe('Tensor', () => {
     const cube = new Tensor(new Float32Array([1, 9, 3, 4, 5, 0, 2, 2]), [2, 2, 2]);
     expect(cube.argMax(1).toArray()).toEqual([[1, 0], [0, 1]]);
     expect(() => am.argMax(2)).toThrow(FerroValueError);
+    // NaN never beats a number, wherever it stands (README; TF.js picks a leading NaN).
+    expect(new Tensor([[Number.NaN, 1, 2], [1, Number.NaN, 2], [Number.NaN, Number.NaN, Number.NaN]]).argMax().toArray()).toEqual([2, 2, 0]);
   });
 });
