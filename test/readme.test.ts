@@ -36,6 +36,12 @@ describe('README', () => {
     compile('tour', block(/## API tour/));
   });
 
+  it('the saving and long-run snippets type-check, given the model, x and y they use', () => {
+    const given = "import type { Sequential, Tensor } from 'ferro-nn';\ndeclare const model: Sequential;\ndeclare const x: Tensor<'float32'>;\ndeclare const y: Tensor<'uint8'>;\n";
+    compile('saving', given + block(/## Saving and loading/));
+    compile('long-runs', given + block(/Callbacks for long runs, with Keras's semantics:/));
+  });
+
   it('quick start type-checks, runs, and prints what its comment says', () => {
     const code = block(/Quick start:/);
     compile('quickstart', code);
