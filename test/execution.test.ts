@@ -315,3 +315,21 @@ describe('ordering and concurrency', () => {
     await expect(m.predict(x)).rejects.toBeInstanceOf(FerroStateError);
   });
 });
+
+describe('subnormal floats', () => {
+  // ferro-nn's threads flush subnormals to zero, as TensorFlow's and XLA's
+  // do (crate/core/src/subnormals.rs); JavaScript's thread must not.
+  it('native arithmetic flushes them as Keras on TensorFlow or JAX does; JavaScript keeps them', async () => {
+    const m = new Sequential([new Dense(1, { useBias: false, inputDim: 1 })]);
+    m.build([null, 1]);
+    m.setWeights([new Tensor(new Float32Array([1e-20]), [1, 1])]);
+    const out = await m.predict(new Tensor(new Float32Array([1e-20, 1e-17]), [2, 1]));
+    // 1e-40 is below float32's smallest normal (1.18e-38); 1e-37 is not.
+    expect(Array.from(out.data)).toEqual([0, Math.fround(Math.fround(1e-20) * Math.fround(1e-17))]);
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    await m.fit(new Tensor(new Float32Array([1]), [1, 1]), new Tensor(new Float32Array([0]), [1, 1]), { verbose: 0 });
+    const smallestNormal = Number('2.2250738585072014e-308');
+    expect(smallestNormal / 2).toBeGreaterThan(0);
+    expect(new Float32Array([1e-40])[0]).toBeGreaterThan(0);
+  });
+});

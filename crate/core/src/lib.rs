@@ -17,6 +17,7 @@ pub mod pool;
 pub mod registry;
 pub mod rng;
 pub mod step_profile;
+mod subnormals;
 mod tiled_kernel;
 pub mod train;
 pub mod workspace;

@@ -23,6 +23,8 @@ fn build(threads: usize) -> Result<Arc<ThreadPool>> {
     ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("ferro-nn-{i}"))
+        // As TensorFlow's and XLA's threads do; subnormals.rs says why.
+        .start_handler(|_| crate::subnormals::flush_to_zero_here())
         // Jobs catch their own panics; this only keeps an escaped one from
         // aborting the host process (rayon's default).
         .panic_handler(|_| {})
