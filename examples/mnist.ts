@@ -1,4 +1,4 @@
-// The seed program of DESIGN.md §1: Chollet's first Keras example, in TypeScript.
+// The seed program: Chollet's first Keras example ("Deep Learning with Python", ch. 2), in TypeScript.
 // With --plot it also draws the training curves into mnist-history.svg.
 import { Sequential, Dense, mnist } from 'ferro-nn';
 import { plotHistory } from 'ferro-nn';

@@ -152,7 +152,8 @@ check('without a binary for the platform, the error names it and says what to do
   try {
     const result = spawnSync('node', ['esm.mjs'], { cwd: dir, env, encoding: 'utf8' });
     const platform = `${process.platform}-${process.arch}`;
-    if (result.status === 0 || !result.stderr.includes(`no native binary could be loaded for ${platform}`) || !result.stderr.includes('Reinstall ferro-nn')) {
+    const named = result.stderr.includes(`no native binary could be loaded for ${platform}`) && result.stderr.includes('Reinstall ferro-nn');
+    if (result.status === 0 || !named || !result.stderr.includes("code: 'ERR_FERRO_NO_BINARY'")) {
       throw new Error(`unhelpful error: ${result.stderr.slice(0, 500)}`);
     }
   } finally {
