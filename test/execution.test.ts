@@ -292,6 +292,22 @@ describe('ordering and concurrency', () => {
     await expect(fit).resolves.toMatchObject({ epoch: [0, 1] });
   });
 
+  it('while a predict runs, changing the model is refused with ERR_FERRO_BUSY (README errors) and a fit waits', async () => {
+    const m = model();
+    // Large enough that the predict is still running after the calls below (each takes microseconds).
+    const [x, y] = tensors(data(200_000));
+    const busy = expect.objectContaining({ code: 'ERR_FERRO_BUSY' });
+    const running = m.predict(x);
+    expect(() => m.setWeights(m.getWeights())).toThrow(busy);
+    expect(() => m.compile({ optimizer: 'sgd', loss: 'sparse_categorical_crossentropy' })).toThrow(busy);
+    // Not only setWeights and compile: setting the learning rate (and loadWeights, which ends in the same calls).
+    expect(() => (m.learningRate = 0.5)).toThrow(busy);
+    // A fit is not refused: it waits for the predict, then trains.
+    const fit = m.fit(x.slice(0, 64), y.slice(0, 64), { epochs: 1, verbose: 0 });
+    await running;
+    await expect(fit).resolves.toMatchObject({ epoch: [0] });
+  });
+
   it('64 overlapping predicts and evaluates on one model all succeed, with the single-call results', async () => {
     const m = model();
     const [x, y] = tensors(data(50));

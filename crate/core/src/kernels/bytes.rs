@@ -22,6 +22,13 @@ pub enum ByteMap {
 impl ByteMap {
     /// The arithmetic `table` holds, checked bit for bit on all 256 bytes.
     pub fn of(table: &[f32; 256]) -> ByteMap {
+        // Checked here, on the calling thread, with gradual underflow; the
+        // conversion runs on ferro-nn's threads, which flush subnormals to
+        // zero (subnormals.rs): arithmetic there would not give a subnormal
+        // entry's bits, so such a table is looked up.
+        if table.iter().any(|v| v.is_subnormal()) {
+            return ByteMap::Table;
+        }
         let holds = |f: &dyn Fn(f32) -> f32| (0..256).all(|b| f(b as f32).to_bits() == table[b].to_bits());
         let s = table[1];
         if holds(&|b| b * s) {
@@ -114,6 +121,29 @@ mod tests {
         // An infinite scale (every byte but 0 is Infinity): 1/s is 0, no
         // divisor to guess (its neighbours once underflowed): looked up.
         assert_eq!(ByteMap::of(&js_table(|b| b * 1e38 * 1e38)), ByteMap::Table);
+    }
+
+    #[test]
+    fn a_table_with_subnormal_values_is_looked_up_and_kept_bit_for_bit_on_the_pool() {
+        // What `.mul(1e-40)` and `.div(1e38)` put in the table: every byte
+        // but 0, or the small ones, subnormal. Checked on the calling thread
+        // (as copy_bytes does), converted on the pool, which flushes them.
+        let tables = [js_table(|b| b * (1e-40f32 as f64)), js_table(|b| b / (1e38f32 as f64))];
+        let src: Vec<u8> = (0..=255).collect();
+        for table in &tables {
+            let map = ByteMap::of(table);
+            assert_eq!(map, ByteMap::Table);
+            for isa in Isa::available() {
+                let got = crate::pool::install(|| {
+                    let mut dst = vec![f32::NAN; 256];
+                    bytes_to_f32(isa, &src, map, table, &mut dst);
+                    Ok(dst)
+                })
+                .unwrap();
+                let differ = got.iter().zip(table).filter(|(g, t)| g.to_bits() != t.to_bits()).count();
+                assert_eq!(differ, 0, "{isa:?} {map:?}");
+            }
+        }
     }
 
     #[test]
