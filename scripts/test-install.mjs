@@ -153,7 +153,9 @@ check('without a binary for the platform, the error names it and says what to do
     const result = spawnSync('node', ['esm.mjs'], { cwd: dir, env, encoding: 'utf8' });
     const platform = `${process.platform}-${process.arch}`;
     const named = result.stderr.includes(`no native binary could be loaded for ${platform}`) && result.stderr.includes('Reinstall ferro-nn');
-    if (result.status === 0 || !named || !result.stderr.includes("code: 'ERR_FERRO_NO_BINARY'")) {
+    // Its own code, printed after the stack (the loader's error, as [cause], has one too).
+    const coded = /\n {2}code: 'ERR_FERRO_NO_BINARY'/.test(result.stderr.split('[cause]')[0]);
+    if (result.status === 0 || !named || !coded) {
       throw new Error(`unhelpful error: ${result.stderr.slice(0, 500)}`);
     }
   } finally {

@@ -58,8 +58,8 @@ export interface CallbackModel {
  * evaluate or predict meanwhile. With batch hooks, batch k's hooks finish
  * before batch k + 1 starts (a few tens of microseconds per batch); without
  * them, training runs free between epochs. A hook that throws (or rejects)
- * makes fit reject with that error. Every hook gets a logs object, as TF.js
- * and Keras 3 pass one: `{}` where there are no metrics yet, one object per
+ * makes fit reject with that error. Hooks called before there are metrics
+ * get a logs object `{}`, as TF.js and Keras 3 pass one: one object per
  * call, shared by the callbacks.
  */
 export interface Callback {
@@ -67,8 +67,11 @@ export interface Callback {
   setModel?(model: CallbackModel): void;
   /** Before the first epoch; `logs` is `{}`. */
   onTrainBegin?(logs?: Partial<Logs>): void | Promise<void>;
-  /** Logs of the last epoch, as Keras 3 passes them (`{}` when no epoch ran; TF.js passes `{}` always). */
-  onTrainEnd?(logs?: Partial<Logs>): void | Promise<void>;
+  /**
+   * Logs of the last epoch, as Keras 3 passes them (TF.js passes `{}`);
+   * `undefined` when no epoch ran.
+   */
+  onTrainEnd?(logs?: Logs): void | Promise<void>;
   /** Before each epoch; `epoch` counts from 0; `logs` is `{}`. */
   onEpochBegin?(epoch: number, logs?: Partial<Logs>): void | Promise<void>;
   /** Means over the epoch: loss, accuracy, and val_loss, val_accuracy when validating. */

@@ -292,7 +292,7 @@ class FitDriver {
       // Training is over: an abort leaves the fit resolved, and only ends
       // the wait for a callback, so that one that never settles cannot
       // leave the model paused for good.
-      await this.hooks((cb, noLogs) => cb.onTrainEnd?.(this.lastLogs ?? noLogs), 'stops waiting');
+      await this.hooks((cb) => cb.onTrainEnd?.(this.lastLogs), 'stops waiting');
     } catch (error) {
       await this.stopNative();
       throw error;

@@ -30,9 +30,14 @@ pub fn flush_to_zero_here() {
         const DAZ: u32 = 1 << 6;
         let mut csr: u32 = 0;
         // SAFETY: stmxcsr stores the 32-bit MXCSR at the address, which is
-        // `csr`'s; ldmxcsr loads it back with two flag bits set, which only
-        // changes how this thread rounds subnormals (SSE2 is baseline on
-        // x86-64, so both instructions exist).
+        // `csr`'s; ldmxcsr loads it back with two flag bits set (SSE2 is
+        // baseline on x86-64, so both instructions exist). Rust's model
+        // assumes IEEE 754 arithmetic everywhere, and `_mm_setcsr`'s docs
+        // call leaving DAZ changed undefined behaviour: what the compiler
+        // folds at build time keeps subnormals, so a value folded there and
+        // the same computed here may differ. Nothing in ferro-nn depends
+        // on such a value, and TensorFlow and XLA run in this mode; the
+        // tests compare computed values only (black_box).
         unsafe {
             std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags));
             csr |= FTZ | DAZ;
@@ -43,8 +48,8 @@ pub fn flush_to_zero_here() {
     {
         const FZ: u64 = 1 << 24;
         let fpcr: u64;
-        // SAFETY: FPCR is readable and writable at EL0; setting FZ only
-        // changes how this thread rounds subnormals.
+        // SAFETY: FPCR is readable and writable at EL0; what setting FZ
+        // means for the compiler's model is said for x86-64 above.
         unsafe {
             std::arch::asm!("mrs {}, fpcr", out(reg) fpcr, options(nomem, nostack, preserves_flags));
             std::arch::asm!("msr fpcr, {}", in(reg) fpcr | FZ, options(nomem, nostack, preserves_flags));
