@@ -77,6 +77,26 @@ describe('progress output', () => {
     }
   });
 
+  it('writes a diverging loss as Keras does: inf, nan and every digit of a huge value', async () => {
+    // Python's f"{v:.4f}" / f"{v:.4e}": 'inf', 'nan', '1630926…496.0000',
+    // where JavaScript writes 'Infinity', 'NaN' and '1.6309…e+59'.
+    const m = new Sequential([new Dense(1, { inputDim: 1, kernelInitializer: 'ones' })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['accuracy'] });
+    const x = [[1e19], [1e19]];
+    let history: Awaited<ReturnType<Sequential['fit']>> | undefined;
+    const out = (
+      await captureStdout(false, async () => {
+        history = await m.fit(x, [0, 0], { epochs: 4, batchSize: 2, verbose: 2, shuffle: false });
+      })
+    ).join('');
+    const loss = history!.history.loss;
+    expect(loss[0]).toBeGreaterThan(1e37);
+    expect(loss.slice(1)).toEqual([Infinity, Infinity, NaN]);
+    const shown = [...out.matchAll(/ - loss: (\S+)$/gm)].map((r) => r[1]);
+    expect(shown).toEqual([`${BigInt(loss[0]!)}.0000`, 'inf', 'inf', 'nan']);
+    expect(out).not.toMatch(/Infinity|NaN/);
+  });
+
   it('redraws a coloured bar in place on a TTY, with an ETA while running', async () => {
     const [[images, labels]] = await mnist.loadData();
     const x = images.slice(0, 6000).reshape([6000, 784]).asType('float32').div(255);
