@@ -5,6 +5,7 @@ import {
   AbortError,
   type Callback,
   Dense,
+  type FitOptions,
   EarlyStopping,
   FerroBusyError,
   type Logs,
@@ -13,6 +14,7 @@ import {
   Sequential,
   setRandomSeed,
   Tensor,
+  type TensorLike,
   TerminateOnNaN,
 } from '../src/index.js';
 import { blobs, maxAbsDiff } from './helpers.js';
@@ -117,6 +119,31 @@ describe('progress output', () => {
 });
 
 describe('callbacks', () => {
+  it('data that leave no sample to train or validate on are refused before onTrainBegin or any output, as Keras does', async () => {
+    // Keras's train_validation_split raises before any callback; here the
+    // native side found it after onTrainBegin and 'Epoch 1/3' had run.
+    const x = [[1, 2], [3, 4]];
+    const none = new Tensor(new Float32Array(0), [0, 2]);
+    const cases: [TensorLike, TensorLike, FitOptions, RegExp][] = [
+      [x, [0, 1], { validationSplit: 1e-17 }, /leaves 2 for training and 0 for validation/],
+      [x, [0, 1], { validationSplit: 0.99 }, /leaves 0 for training and 2 for validation/],
+      [x, [0, 1], { validationData: [none, new Tensor(new Int32Array(0), [0])] }, /at least one sample in validationData/],
+      [none, new Tensor(new Int32Array(0), [0]), {}, /at least one sample in the training data/],
+    ];
+    for (const [xs, ys, options, message] of cases) {
+      const m = model();
+      const calls: string[] = [];
+      const out = await captureStdout(false, () =>
+        expect(m.fit(xs, ys, { epochs: 3, verbose: 2, ...options, callbacks: { onTrainBegin: () => void calls.push('onTrainBegin') } })).rejects.toMatchObject({
+          code: 'ERR_FERRO_VALUE',
+          message: expect.stringMatching(message),
+        }),
+      );
+      expect(calls).toEqual([]);
+      expect(out).toEqual([]);
+    }
+  });
+
   it('calls every hook in Keras order, batch hooks on every batch, with the logs History keeps', async () => {
     const m = model();
     const { x, y } = blobs(90);
