@@ -57,8 +57,8 @@ export interface FitOptions {
    * too, and they weigh val_loss, as in Keras (class weights do not).
    */
   sampleWeight?: TensorLike;
-  /** A weight per class index ({ 0: 1, 1: 5 }); unlisted classes weigh 1. Not with sampleWeight. */
-  classWeight?: Record<number, number>;
+  /** A weight per class index ({ 0: 1, 1: 5 }, or a Map); unlisted classes weigh 1. Not with sampleWeight. */
+  classWeight?: Record<number, number> | ReadonlyMap<number, number>;
   /** Hooks called during training. */
   callbacks?: Callback | Callback[];
   /**
