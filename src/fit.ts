@@ -57,8 +57,8 @@ export interface FitOptions {
    * too, and they weigh val_loss, as in Keras (class weights do not).
    */
   sampleWeight?: TensorLike;
-  /** A weight per class index ({ 0: 1, 1: 5 }); unlisted classes weigh 1. Not with sampleWeight. */
-  classWeight?: Record<number, number>;
+  /** A weight per class index ({ 0: 1, 1: 5 }, or a Map); unlisted classes weigh 1. Not with sampleWeight. */
+  classWeight?: Record<number, number> | ReadonlyMap<number, number>;
   /** Hooks called during training. */
   callbacks?: Callback | Callback[];
   /**
@@ -122,6 +122,9 @@ function checkSignal(v: unknown): AbortSignal | undefined {
 /** Training and validation rows, as views of the caller's data where possible. */
 function splitData(model: Trainee, features: Features, y: unknown, o: Record<string, unknown>): { train: Split; val?: Split } {
   const targets = toTargets(y, features.rows, model.outputUnits, model.sparseTargets);
+  // Checked here, before onTrainBegin and the first progress line, as
+  // Keras checks its data before any callback runs.
+  if (features.rows === 0) throw new FerroValueError('Expected at least one sample in the training data. Received: 0 samples');
   const all = { x: features, y: targets, w: sampleWeights(o, targets, features.rows) };
   if (o.validationData !== undefined) {
     const vd = o.validationData;
@@ -135,6 +138,7 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
         `Expected validation x with ${model.inputDim} features per sample. Received: ${vx.features}`,
       );
     }
+    if (vx.rows === 0) throw new FerroValueError('Expected at least one sample in validationData. Received: 0 samples');
     const vw = vd[2] === undefined ? undefined : weightsOf(vd[2], vx.rows, 'validationData[2]');
     return { train: all, val: { x: vx, y: vy, w: vw } };
   }
@@ -144,6 +148,12 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
   // Keras: the last fraction of the samples, before any shuffling.
   const rows = features.rows;
   const at = Math.floor(rows * (1 - split));
+  if (at === 0 || at === rows) {
+    throw new FerroValueError(
+      `Expected validationSplit to leave at least one sample for training and one for validation. ` +
+        `Received: validationSplit=${split} of ${rows} samples, which leaves ${at} for training and ${rows - at} for validation`,
+    );
+  }
   return {
     train: { x: sliceRows(features, 0, at), y: targets.slice(0, at), w: all.w?.subarray(0, at) },
     // Keras splits sample_weight with the data; class weights stay with training.

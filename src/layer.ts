@@ -28,6 +28,18 @@ export interface LayerOwner {
   setLayerWeights(layer: Layer, weights: readonly TensorLike[]): void;
 }
 
+/** The model a layer was added to, built or not. */
+export interface LayerContainer {
+  /**
+   * The built model, building it first when its first layer declares
+   * inputDim (as Keras builds such a model when it is created); undefined
+   * while it cannot be built yet.
+   */
+  ownerOf(layer: Layer): LayerOwner | undefined;
+  /** The layer's input features, known once built or from the first layer's inputDim. */
+  inputDimOf(layer: Layer): number | undefined;
+}
+
 /** Largest layer width accepted; buffers are sized with checked arithmetic beyond that too. */
 export const MAX_UNITS = 2 ** 31 - 1;
 
@@ -44,6 +56,8 @@ export abstract class Layer {
   readonly name: string;
   /** @internal set when a model builds the layer. */
   owner: LayerOwner | undefined;
+  /** @internal set when the layer is added to a model: a layer belongs to one model. */
+  container: LayerContainer | undefined;
   /** @internal input features, known once built. */
   builtInputDim: number | undefined;
 
@@ -81,22 +95,29 @@ export abstract class Layer {
   /** @internal what the native core builds the layer from. */
   abstract config(): LayerConfig;
 
-  /** The layer's weights in Keras's order; [] before its model is built (and for layers without weights). */
+  /**
+   * The layer's weights in Keras's order; [] before its model is built (and
+   * for layers without weights). As the model's getWeights(), it builds a
+   * model whose first layer declares inputDim.
+   */
   getWeights(): Tensor<'float32'>[] {
-    return this.owner ? this.owner.layerWeights(this) : [];
+    const owner = this.owner ?? this.container?.ownerOf(this);
+    return owner ? owner.layerWeights(this) : [];
   }
 
   /** Replaces the layer's weights; shapes must match getWeights(). */
   setWeights(weights: readonly TensorLike[]): void {
-    if (!this.owner) {
+    const owner = this.owner ?? this.container?.ownerOf(this);
+    if (!owner) {
       throw new FerroStateError(`Layer '${this.name}' is not built yet: build or fit its model before setWeights().`);
     }
-    this.owner.setLayerWeights(this, weights);
+    owner.setLayerWeights(this, weights);
   }
 
-  /** Parameters, trainable or not (0 before the model is built). */
+  /** Parameters, trainable or not (0 until the model is built or its first layer declares inputDim). */
   countParams(): number {
-    return this.builtInputDim === undefined ? 0 : sizeOf(this.weightShapes(this.builtInputDim));
+    const features = this.builtInputDim ?? this.container?.inputDimOf(this);
+    return features === undefined ? 0 : sizeOf(this.weightShapes(features));
   }
 }
 

@@ -20,10 +20,18 @@ function exponential(v: number): string {
   return v.toExponential(4).replace(/e([+-])(\d)$/, 'e$10$2');
 }
 
-/** A metric value as Keras shows it. */
+/**
+ * A metric value as Keras shows it, with Python's formats: 'nan', 'inf' and
+ * '-inf' for the non-finite values (a diverging loss), and every digit of
+ * a large one (f"{1e21:.4f}" where JavaScript's toFixed switches to 1e+21).
+ */
 export function formatValue(v: number, keepSmallFixed = false): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
   const fixed = keepSmallFixed ? v > 1e-3 : Math.abs(v) > 1e-3;
-  return fixed ? v.toFixed(4) : exponential(v);
+  if (!fixed) return exponential(v);
+  // From 1e21 on a double is a whole number, which BigInt writes exactly.
+  return Math.abs(v) < 1e21 ? v.toFixed(4) : `${BigInt(v)}.0000`;
 }
 
 /** "612us/step", "4ms/step" or "2s/step". */

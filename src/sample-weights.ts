@@ -5,6 +5,7 @@
  * Keras's class_weight_to_sample_weights does.
  */
 
+import { types } from 'node:util';
 import type { Targets } from './data.js';
 import { FerroShapeError, FerroTypeError, FerroValueError } from './errors.js';
 import { toTensor } from './tensor.js';
@@ -36,13 +37,21 @@ export function sampleWeights(
   if (o.sampleWeight !== undefined) return weightsOf(o.sampleWeight, rows, 'sampleWeight');
   if (o.classWeight === undefined) return undefined;
   const cw = o.classWeight;
-  if (typeof cw !== 'object' || cw === null || reachesProxy(cw) || Array.isArray(cw)) {
-    throw new FerroTypeError(`Expected an object of class index → weight for classWeight. Received: ${describe(cw)}`);
+  // A Map is JavaScript's dict: its entries count. Any other object that
+  // is not a plain one (a Set, a typed array, an array) has no entries
+  // Object.entries would see, and would have been ignored without a word.
+  const isMap = typeof cw === 'object' && cw !== null && !reachesProxy(cw) && types.isMap(cw);
+  if (
+    !isMap &&
+    (typeof cw !== 'object' || cw === null || reachesProxy(cw) || Object.prototype.toString.call(cw) !== '[object Object]')
+  ) {
+    throw new FerroTypeError(`Expected an object or a Map of class index → weight for classWeight. Received: ${describe(cw)}`);
   }
   // As Keras (data_adapter_utils.class_weight_to_sample_weights): a class
   // without a key weighs 1, and a key no label has weighs nothing.
   const byClass = new Map<number, number>();
-  for (const [key, value] of Object.entries(cw)) {
+  const entries = isMap ? [...(cw as Map<unknown, unknown>)].map(([k, v]) => [String(k), v] as const) : Object.entries(cw);
+  for (const [key, value] of entries) {
     const k = Number(key);
     if (!Number.isInteger(k) || k < 0) {
       throw new FerroValueError(`Expected classWeight keys that are class indices (integers ≥ 0). Received: ${describe(key)}`);

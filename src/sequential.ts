@@ -6,7 +6,7 @@ import { summarise } from './summary.js';
 import { type Features, toFeatures, toTargets } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, FerroValueError, native, nativeCall } from './errors.js';
 import { checkVerbosity, type FitOptions, runFit, type Trainee } from './fit.js';
-import { Layer, type LayerOwner, MAX_UNITS } from './layer.js';
+import { Layer, type LayerContainer, type LayerOwner, MAX_UNITS } from './layer.js';
 import { checkPolicy, type DTypePolicyName, mixedPrecision, warnFloat32Fallback } from './mixed-precision.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
 import { exportOnnx } from './saving/onnx.js';
@@ -49,7 +49,7 @@ type Phase = 'idle' | 'training' | 'paused' | 'disposed';
  * A stack of layers trained as one model, as in Keras: add layers, compile,
  * then fit, evaluate and predict (each a Promise that runs off the event loop).
  */
-export class Sequential implements LayerOwner {
+export class Sequential implements LayerOwner, LayerContainer {
   /** The layers, input first. */
   readonly layers: Layer[] = [];
   /** The name summary() shows. */
@@ -89,7 +89,13 @@ export class Sequential implements LayerOwner {
       o.name === undefined ? (sequentialCount === 0 ? 'sequential' : `sequential_${sequentialCount}`) : checkString(o.name, 'name');
     this.dtypePolicy = o.dtypePolicy === undefined ? mixedPrecision.globalPolicy() : checkPolicy(o.dtypePolicy, 'dtypePolicy');
     sequentialCount += 1;
-    layers.forEach((layer) => this.add(layer));
+    try {
+      layers.forEach((layer) => this.add(layer));
+    } catch (error) {
+      // No model came to be: its layers may go into another one.
+      for (const layer of this.layers) layer.container = undefined;
+      throw error;
+    }
   }
 
   /** Appends a layer; the model must not be built yet. */
@@ -104,7 +110,9 @@ export class Sequential implements LayerOwner {
           'and, when the first layer declares its input, before getWeights() and setWeights().',
       );
     }
-    if (layer.owner || this.layers.includes(layer)) {
+    // A layer keeps one model's input width and finds its weights through
+    // that model: in a second model it would break the first one.
+    if (layer.owner || layer.container || this.layers.includes(layer)) {
       throw new FerroStateError(`Layer '${layer.name}' already belongs to a model; create a new layer instead.`);
     }
     // As Keras: saved weights are found by layer name, so two layers of one name would swap them.
@@ -112,6 +120,7 @@ export class Sequential implements LayerOwner {
       throw new FerroValueError(`Expected layers with unique names in a Sequential model. Received: a second layer named '${layer.name}'`);
     }
     this.layers.push(layer);
+    layer.container = this;
   }
 
   /**
@@ -320,6 +329,23 @@ export class Sequential implements LayerOwner {
   /** The input's features: built, or declared by the first layer. */
   private get inputFeatures(): number | undefined {
     return this.model ? this.inputDim : this.layers[0]?.inputDim;
+  }
+
+  /** @internal LayerContainer */
+  ownerOf(layer: Layer): LayerOwner | undefined {
+    if (this.phase === 'disposed' || !this.layers.includes(layer)) return undefined;
+    this.buildFromDeclaredInput();
+    return this.model ? this : undefined;
+  }
+
+  /** @internal LayerContainer */
+  inputDimOf(layer: Layer): number | undefined {
+    let dim = this.inputFeatures;
+    for (const l of this.layers) {
+      if (dim === undefined || l === layer) return dim;
+      dim = l.outputDim(dim);
+    }
+    return undefined;
   }
 
   /** @internal LayerOwner */

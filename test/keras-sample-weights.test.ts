@@ -62,6 +62,23 @@ describe('sample and class weights match Keras 3', () => {
     });
   }
 
+  it('takes classWeight as a Map too, and refuses objects whose entries it cannot see', async () => {
+    // A Map (JavaScript's dict) was read with Object.entries, which sees
+    // none of its entries: its weights were ignored without a word.
+    const fit = async (classWeight: unknown): Promise<number[]> => {
+      const m = model();
+      const h = await m.fit(new Tensor(golden.x), golden.y, { epochs: 2, batchSize: 4, shuffle: false, verbose: 0, classWeight: classWeight as Map<number, number> });
+      return h.history.loss;
+    };
+    const asMap = new Map(Object.entries(golden.class_weight).map(([k, v]) => [Number(k), v]));
+    expect(await fit(asMap)).toEqual(await fit(golden.class_weight));
+    expect(await fit(asMap)).not.toEqual(await fit(undefined));
+    await expect(fit(new Map([['a', 2]]))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    for (const bad of [new Set([1]), new Float32Array([1, 2, 3]), [1, 2, 3], new Date(0)]) {
+      await expect(fit(bad)).rejects.toMatchObject({ code: 'ERR_FERRO_TYPE', message: expect.stringMatching(/an object or a Map/) });
+    }
+  });
+
   it('weighs evaluate() as Keras does', async () => {
     const m = model();
     const x = new Tensor(golden.x);

@@ -105,6 +105,41 @@ describe('Sequential', () => {
     expect(() => new Dense(3).setWeights([])).toThrow(FerroStateError);
   });
 
+  it("a layer's weights exist as soon as the first layer declares inputDim, as in Keras", async () => {
+    // Keras builds Sequential([Dense(4, input_shape=(3,)), …]) when it is
+    // created: layers[0].get_weights() and set_weights() work at once.
+    const m = new Sequential([new Dense(4, { inputDim: 3 }), new layers.BatchNormalization(), new Dense(1)]);
+    expect(m.layers.map((l) => l.countParams())).toEqual([16, 16, 5]);
+    expect(m.layers.map((l) => l.getWeights().map((w) => w.shape))).toEqual([[[3, 4], [4]], [[4], [4], [4], [4]], [[4, 1], [1]]]);
+    m.layers[1]!.setWeights([[2, 2, 2, 2], [1, 1, 1, 1], [0, 0, 0, 0], [1, 1, 1, 1]]);
+    expect(Array.from(m.getWeights()[2]!.data)).toEqual([2, 2, 2, 2]);
+    const fresh = new Sequential([new Dense(2, { inputDim: 2, name: 'fresh' })]);
+    fresh.layers[0]!.setWeights([[[1, 0], [0, 1]], [0, 0]]);
+    expect(Array.from((await fresh.predict([[3, 4]])).data)).toEqual([3, 4]);
+    // Without a declared input there is nothing to build from yet.
+    const later = new Sequential([new Dense(2)]);
+    expect(later.layers[0]!.getWeights()).toEqual([]);
+    expect(later.layers[0]!.countParams()).toBe(0);
+    expect(() => later.layers[0]!.setWeights([])).toThrow(FerroStateError);
+    expect(later.built).toBe(false);
+  });
+
+  it('refuses a layer that is already in another model, built or not', async () => {
+    // A layer keeps one input width and finds its weights through one model:
+    // in two unbuilt models, building the second broke the first.
+    const shared = new Dense(2);
+    const a = new Sequential([shared]);
+    expect(() => new Sequential([shared])).toThrow(FerroStateError);
+    expect(() => new Sequential().add(shared)).toThrow(/already belongs to a model/);
+    a.build([null, 3]);
+    expect(a.getWeights()[0]!.shape).toEqual([3, 2]);
+    expect((await a.predict([[1, 2, 3]])).shape).toEqual([1, 2]);
+    // A model whose constructor failed keeps none of its layers.
+    const free = new Dense(2, { name: 'free' });
+    expect(() => new Sequential([free, new Dense(2, { name: 'free' })])).toThrow(FerroValueError);
+    expect(new Sequential([free]).layers[0]).toBe(free);
+  });
+
   it('trainOnBatch returns the batch loss before the step and then improves it', async () => {
     const m = model();
     const { x, y } = blobs(64);

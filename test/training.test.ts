@@ -5,6 +5,7 @@ import {
   AbortError,
   type Callback,
   Dense,
+  type FitOptions,
   EarlyStopping,
   FerroBusyError,
   type Logs,
@@ -13,6 +14,7 @@ import {
   Sequential,
   setRandomSeed,
   Tensor,
+  type TensorLike,
   TerminateOnNaN,
 } from '../src/index.js';
 import { blobs, maxAbsDiff } from './helpers.js';
@@ -77,6 +79,26 @@ describe('progress output', () => {
     }
   });
 
+  it('writes a diverging loss as Keras does: inf, nan and every digit of a huge value', async () => {
+    // Python's f"{v:.4f}" / f"{v:.4e}": 'inf', 'nan', '1630926…496.0000',
+    // where JavaScript writes 'Infinity', 'NaN' and '1.6309…e+59'.
+    const m = new Sequential([new Dense(1, { inputDim: 1, kernelInitializer: 'ones' })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['accuracy'] });
+    const x = [[1e19], [1e19]];
+    let history: Awaited<ReturnType<Sequential['fit']>> | undefined;
+    const out = (
+      await captureStdout(false, async () => {
+        history = await m.fit(x, [0, 0], { epochs: 4, batchSize: 2, verbose: 2, shuffle: false });
+      })
+    ).join('');
+    const loss = history!.history.loss;
+    expect(loss[0]).toBeGreaterThan(1e37);
+    expect(loss.slice(1)).toEqual([Infinity, Infinity, NaN]);
+    const shown = [...out.matchAll(/ - loss: (\S+)$/gm)].map((r) => r[1]);
+    expect(shown).toEqual([`${BigInt(loss[0]!)}.0000`, 'inf', 'inf', 'nan']);
+    expect(out).not.toMatch(/Infinity|NaN/);
+  });
+
   it('redraws a coloured bar in place on a TTY, with an ETA while running', async () => {
     const [[images, labels]] = await mnist.loadData();
     const x = images.slice(0, 6000).reshape([6000, 784]).asType('float32').div(255);
@@ -97,6 +119,31 @@ describe('progress output', () => {
 });
 
 describe('callbacks', () => {
+  it('data that leave no sample to train or validate on are refused before onTrainBegin or any output, as Keras does', async () => {
+    // Keras's train_validation_split raises before any callback; here the
+    // native side found it after onTrainBegin and 'Epoch 1/3' had run.
+    const x = [[1, 2], [3, 4]];
+    const none = new Tensor(new Float32Array(0), [0, 2]);
+    const cases: [TensorLike, TensorLike, FitOptions, RegExp][] = [
+      [x, [0, 1], { validationSplit: 1e-17 }, /leaves 2 for training and 0 for validation/],
+      [x, [0, 1], { validationSplit: 0.99 }, /leaves 0 for training and 2 for validation/],
+      [x, [0, 1], { validationData: [none, new Tensor(new Int32Array(0), [0])] }, /at least one sample in validationData/],
+      [none, new Tensor(new Int32Array(0), [0]), {}, /at least one sample in the training data/],
+    ];
+    for (const [xs, ys, options, message] of cases) {
+      const m = model();
+      const calls: string[] = [];
+      const out = await captureStdout(false, () =>
+        expect(m.fit(xs, ys, { epochs: 3, verbose: 2, ...options, callbacks: { onTrainBegin: () => void calls.push('onTrainBegin') } })).rejects.toMatchObject({
+          code: 'ERR_FERRO_VALUE',
+          message: expect.stringMatching(message),
+        }),
+      );
+      expect(calls).toEqual([]);
+      expect(out).toEqual([]);
+    }
+  });
+
   it('calls every hook in Keras order, batch hooks on every batch, with the logs History keeps', async () => {
     const m = model();
     const { x, y } = blobs(90);

@@ -111,7 +111,8 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
       throw new FerroIoError(`${what} is not a readable HDF5 file: ${reason(error)}`);
     }
     try {
-      const at = (path: string) => inFile(h5, file, path, what);
+      const cache: PathCache = new Map();
+      const at = (path: string) => inFile(h5, file, path, what, cache);
       const group = (groupPath: string): InstanceType<H5['Group']> | undefined => {
         const g = at(`${groupPath}/vars`);
         return g instanceof h5.Group ? g : undefined;
@@ -148,33 +149,50 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
   });
 }
 
+/** What inFile found in one open file: each path's object, and each group's member names. */
+type H5Object = InstanceType<H5['Group']> | InstanceType<H5['Dataset']>;
+type PathCache = Map<string, { found: H5Object | undefined; keys?: Set<string> }>;
+
 /**
  * The group or dataset at `path`, reached through hard links only. A soft
  * or external link is refused before it is followed: an external link
  * names any file on the host (and opening a FIFO would block in wasm), and
- * Keras writes neither.
+ * Keras writes neither. `cache` remembers what was found along the way, so
+ * that reading every layer of a model does not list the `layers` group
+ * once per variable (quadratic in the number of layers).
  */
-function inFile(h5: H5, file: InstanceType<H5['File']>, path: string, what: string) {
-  let found: InstanceType<H5['Group']> | InstanceType<H5['Dataset']> = file;
+function inFile(h5: H5, file: InstanceType<H5['File']>, path: string, what: string, cache: PathCache): H5Object | undefined {
+  let entry = cache.get('');
+  if (!entry) cache.set('', (entry = { found: file }));
+  let prefix = '';
   for (const part of path.split('/').filter(Boolean)) {
-    if (!(found instanceof h5.Group) || !found.keys().includes(part)) return undefined;
-    const full = `${found.path === '/' ? '' : found.path}/${part}`;
-    // Both read the link itself, where get() would follow it.
-    const soft: unknown = found.get_link(full);
-    const external = found.get_external_link(full) as { filename?: string; obj_path?: string } | null;
-    if (soft !== null && soft !== undefined) {
-      throw new FerroValueError(`Expected groups and datasets stored in ${what}. Received: a soft link ${full} -> ${String(soft)}`);
+    const full = `${prefix}/${part}`;
+    let next = cache.get(full);
+    if (!next) {
+      const group: H5Object | undefined = entry.found;
+      if (!(group instanceof h5.Group)) return undefined;
+      entry.keys ??= new Set(group.keys());
+      if (!entry.keys.has(part)) return undefined;
+      // Both read the link itself, where get() would follow it.
+      const soft: unknown = group.get_link(full);
+      const external = group.get_external_link(full) as { filename?: string; obj_path?: string } | null;
+      if (soft !== null && soft !== undefined) {
+        throw new FerroValueError(`Expected groups and datasets stored in ${what}. Received: a soft link ${full} -> ${String(soft)}`);
+      }
+      if (external?.filename !== undefined) {
+        throw new FerroValueError(
+          `Expected groups and datasets stored in ${what}. Received: an external link ${full} -> ${external.filename}:${external.obj_path}`,
+        );
+      }
+      const got: unknown = group.get(full);
+      next = { found: got instanceof h5.Group || got instanceof h5.Dataset ? got : undefined };
+      cache.set(full, next);
     }
-    if (external?.filename !== undefined) {
-      throw new FerroValueError(
-        `Expected groups and datasets stored in ${what}. Received: an external link ${full} -> ${external.filename}:${external.obj_path}`,
-      );
-    }
-    const next = found.get(full);
-    if (!(next instanceof h5.Group || next instanceof h5.Dataset)) return undefined;
-    found = next;
+    if (!next.found) return undefined;
+    entry = next;
+    prefix = full;
   }
-  return found;
+  return entry.found;
 }
 
 /**
