@@ -195,6 +195,13 @@ describe('coded errors for bad input', () => {
     expect(r.stdout).toMatch(/^ERR_FERRO_VALUE: Cannot allocate/);
   });
 
+  it('a fit resumed at initialEpoch 1e9 starts at once: the epochs before it are not replayed', () => {
+    const fixture = fileURLToPath(new URL('./fixtures/resume-far.mts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('trained 1000000000');
+  });
+
   it('an option the call does not know is refused, as Keras refuses an unknown argument, naming the spelling it meant', async () => {
     const { x, y } = blobs(40);
     const bogus = { bogus: 1 } as never;

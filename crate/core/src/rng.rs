@@ -25,6 +25,14 @@ impl Rng {
         Rng { s: [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)] }
     }
 
+    /// The stream of one numbered part of a seeded whole, such as one
+    /// epoch's shuffle: any part is reached at once, and each part's stream
+    /// differs from the others' and from `Rng::new(seed)`'s.
+    pub fn part(seed: u64, part: u64) -> Self {
+        let mut sm = seed;
+        Rng::new(splitmix64(&mut sm) ^ part.wrapping_mul(0xD1B5_4A32_D192_ED03))
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.s;
         let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
