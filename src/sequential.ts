@@ -308,16 +308,7 @@ export class Sequential implements LayerOwner, LayerContainer {
         `Expected ${shapes.length} weight tensors (kernel and bias of each layer). Received: ${describe(weights)}`,
       );
     }
-    const data = weights.map((w, i) => {
-      const t = toTensor(w, `weights[${i}]`);
-      const want = shapes[i]!;
-      if (t.shape.length !== want.length || t.shape.some((d, j) => d !== want[j])) {
-        throw new FerroShapeError(
-          `Expected weights[${i}] of shape [${want.join(', ')}]. Received: shape [${t.shape.join(', ')}]`,
-        );
-      }
-      return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
-    });
+    const data = checkedWeights(weights, shapes);
     native(() => this.model!.setWeights(data, shapes));
   }
 
@@ -350,34 +341,36 @@ export class Sequential implements LayerOwner, LayerContainer {
 
   /** @internal LayerOwner */
   layerWeights(layer: Layer): Tensor<'float32'>[] {
-    const [start, end] = this.weightRange(layer);
-    return this.getWeights().slice(start, end);
+    this.checkIdle('getWeights');
+    const index = this.layerIndex(layer);
+    if (!this.model) return [];
+    const data = native(() => this.model!.getLayerWeights(index));
+    const shapes = layer.weightShapes(layer.builtInputDim!);
+    return data.map((d, i) => new Tensor(d, shapes[i]));
   }
 
   /** @internal LayerOwner */
   setLayerWeights(layer: Layer, weights: readonly TensorLike[]): void {
-    const [start, end] = this.weightRange(layer);
+    this.checkIdle('setWeights');
+    const index = this.layerIndex(layer);
+    if (!this.model) {
+      throw new FerroStateError(`Layer '${layer.name}' is not built yet: build or fit its model before setWeights().`);
+    }
+    const shapes = layer.weightShapes(layer.builtInputDim!);
     if (!isArray(weights)) {
       throw new FerroTypeError(`Expected an array of weight tensors for setWeights. Received: ${describe(weights)}`);
     }
-    if (weights.length !== end - start) {
-      throw new FerroShapeError(
-        `Expected ${end - start} weight tensors for layer '${layer.name}'. Received: ${describe(weights)}`,
-      );
+    if (weights.length !== shapes.length) {
+      throw new FerroShapeError(`Expected ${shapes.length} weight tensors for layer '${layer.name}'. Received: ${describe(weights)}`);
     }
-    const all: TensorLike[] = this.getWeights();
-    all.splice(start, end - start, ...weights);
-    this.setWeights(all);
+    const data = checkedWeights(weights, shapes);
+    native(() => this.model!.setLayerWeights(index, data, shapes));
   }
 
-  private weightRange(layer: Layer): [number, number] {
-    let start = 0;
-    for (const l of this.layers) {
-      const n = l.weightShapes(l.builtInputDim!).length;
-      if (l === layer) return [start, start + n];
-      start += n;
-    }
-    throw new FerroStateError(`Layer '${layer.name}' does not belong to this model.`);
+  private layerIndex(layer: Layer): number {
+    const index = this.layers.indexOf(layer);
+    if (index < 0) throw new FerroStateError(`Layer '${layer.name}' does not belong to this model.`);
+    return index;
   }
 
   private weightShapes(): number[][] {
@@ -602,4 +595,16 @@ export class Sequential implements LayerOwner, LayerContainer {
     process.stdout.write(text);
     return text;
   }
+}
+
+/** Each weight as float32 data, after checking it has its shape in `shapes`. */
+function checkedWeights(weights: readonly TensorLike[], shapes: readonly number[][]): Float32Array[] {
+  return weights.map((w, i) => {
+    const t = toTensor(w, `weights[${i}]`);
+    const want = shapes[i]!;
+    if (t.shape.length !== want.length || t.shape.some((d, j) => d !== want[j])) {
+      throw new FerroShapeError(`Expected weights[${i}] of shape [${want.join(', ')}]. Received: shape [${t.shape.join(', ')}]`);
+    }
+    return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+  });
 }

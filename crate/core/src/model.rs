@@ -283,37 +283,68 @@ impl Model {
 
     /// Replaces every weight; checks count and shapes before touching any.
     pub fn set_weights(&mut self, weights: Vec<WeightTensor>) -> Result<()> {
-        let expected: Vec<Vec<usize>> = self.weights_shapes();
-        if weights.len() != expected.len() {
-            return Err(Error::Value(format!(
-                "Expected {} weight tensors (every layer's, in order). Received: {}",
-                expected.len(),
-                weights.len()
-            )));
-        }
-        for (i, (w, shape)) in weights.iter().zip(&expected).enumerate() {
-            if &w.shape != shape || w.data.len() != shape.iter().product::<usize>() {
-                return Err(Error::Shape(format!(
-                    "Expected weight {i} of shape {shape:?}. Received: shape {:?} with {} values",
-                    w.shape,
-                    w.data.len()
-                )));
-            }
-        }
+        check_weights(&self.weights_shapes(), &weights, "every layer's, in order")?;
         let mut it = weights.into_iter();
         for l in &mut self.layers {
-            for r in l.trainable() {
-                r.of_mut(&mut self.params.values).copy_from_slice(&it.next().expect("count was checked").data);
-            }
-            for dst in l.non_trainable_mut() {
-                dst.copy_from_slice(&it.next().expect("count was checked").data);
-            }
+            write_layer(l, &mut self.params.values, &mut it);
         }
         self.params.bump_version();
         Ok(())
     }
 
+    /// Layer `index`'s weights, as `weights()` lists them; copies that
+    /// layer's only.
+    pub fn layer_weights(&self, index: usize) -> Result<Vec<WeightTensor>> {
+        Ok(self.layer(index)?.weights(&self.params.values))
+    }
+
+    /// Replaces layer `index`'s weights; checks count and shapes before
+    /// touching any.
+    pub fn set_layer_weights(&mut self, index: usize, weights: Vec<WeightTensor>) -> Result<()> {
+        check_weights(&self.layer(index)?.weight_shapes(), &weights, "the layer's, in order")?;
+        write_layer(&mut self.layers[index], &mut self.params.values, &mut weights.into_iter());
+        self.params.bump_version();
+        Ok(())
+    }
+
+    fn layer(&self, index: usize) -> Result<&Layer> {
+        self.layers.get(index).ok_or_else(|| {
+            Error::Value(format!("Expected a layer index below {}. Received: {index}", self.layers.len()))
+        })
+    }
+
     fn weights_shapes(&self) -> Vec<Vec<usize>> {
         self.layers.iter().flat_map(Layer::weight_shapes).collect()
+    }
+}
+
+/// Checks `weights` against `expected` shapes, count first.
+fn check_weights(expected: &[Vec<usize>], weights: &[WeightTensor], whose: &str) -> Result<()> {
+    if weights.len() != expected.len() {
+        return Err(Error::Value(format!(
+            "Expected {} weight tensors ({whose}). Received: {}",
+            expected.len(),
+            weights.len()
+        )));
+    }
+    for (i, (w, shape)) in weights.iter().zip(expected).enumerate() {
+        if &w.shape != shape || w.data.len() != shape.iter().product::<usize>() {
+            return Err(Error::Shape(format!(
+                "Expected weight {i} of shape {shape:?}. Received: shape {:?} with {} values",
+                w.shape,
+                w.data.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes one layer's weights, trainable then not, from `it` (checked).
+fn write_layer(l: &mut Layer, params: &mut [f32], it: &mut impl Iterator<Item = WeightTensor>) {
+    for r in l.trainable() {
+        r.of_mut(params).copy_from_slice(&it.next().expect("count was checked").data);
+    }
+    for dst in l.non_trainable_mut() {
+        dst.copy_from_slice(&it.next().expect("count was checked").data);
     }
 }

@@ -115,3 +115,32 @@ fn a_training_step_moves_batch_statistics_and_inference_uses_them() {
     assert!((training_loss - inference_loss).abs() < 1e-5, "{training_loss} vs {inference_loss}");
     assert_eq!(predicted.len(), 24);
 }
+
+/// One layer's weights are its slice of the model's, and setting them
+/// touches no other layer's; a wrong count, shape or index is refused
+/// before anything is written.
+#[test]
+fn layer_weights_are_the_models_slice_and_set_alone() {
+    let mut model = Model::build(6, &stack(Activation::Relu), 4).unwrap();
+    let all = model.weights();
+    // Dense (2), Dropout (0), BatchNormalization (4: two trainable, two moving), Activation, Dense (2), Activation, Dense (2).
+    let counts = [2usize, 0, 4, 0, 2, 0, 2];
+    let mut at = 0;
+    for (i, &n) in counts.iter().enumerate() {
+        assert_eq!(model.layer_weights(i).unwrap(), all[at..at + n].to_vec(), "layer {i}");
+        at += n;
+    }
+    assert_eq!(at, all.len());
+    let mut bn = model.layer_weights(2).unwrap();
+    bn.iter_mut().for_each(|w| w.data.iter_mut().for_each(|v| *v += 0.5));
+    model.set_layer_weights(2, bn.clone()).unwrap();
+    let mut want = all.clone();
+    want.splice(2..6, bn.clone());
+    assert_eq!(model.weights(), want);
+    let before = model.weights();
+    let short = WeightTensor { shape: vec![12], data: vec![0.0; 12] };
+    assert!(model.set_layer_weights(2, bn[..3].to_vec()).is_err(), "count");
+    assert!(model.set_layer_weights(2, vec![short, bn[1].clone(), bn[2].clone(), bn[3].clone()]).is_err(), "shape");
+    assert!(model.set_layer_weights(7, Vec::new()).is_err() && model.layer_weights(7).is_err(), "index");
+    assert_eq!(model.weights(), before, "a refused call wrote nothing");
+}

@@ -400,13 +400,25 @@ impl NativeModel {
     /// Replaces every weight; `shapes[i]` is the shape of `data[i]`.
     #[napi]
     pub fn set_weights(&self, data: Vec<Float32Array>, shapes: Vec<Vec<u32>>) -> Result<()> {
+        guard(|| present_mut(&mut self.cell.try_write()?)?.set_weights(to_weights(&data, &shapes)))
+    }
+
+    /// Layer `index`'s weights (as getWeights lists them), copying that
+    /// layer's only.
+    #[napi]
+    pub fn get_layer_weights(&self, index: u32) -> Result<Vec<Float32Array>> {
         guard(|| {
-            let weights = data
-                .iter()
-                .zip(&shapes)
-                .map(|(d, s)| WeightTensor { shape: s.iter().map(|&v| v as usize).collect(), data: d.to_vec() })
-                .collect();
-            present_mut(&mut self.cell.try_write()?)?.set_weights(weights)
+            let weights = present(&self.cell.try_read()?)?.layer_weights(index as usize)?;
+            Ok(weights.into_iter().map(|w| Float32Array::new(w.data)).collect())
+        })
+    }
+
+    /// Replaces layer `index`'s weights; `shapes[i]` is the shape of `data[i]`.
+    #[napi]
+    pub fn set_layer_weights(&self, index: u32, data: Vec<Float32Array>, shapes: Vec<Vec<u32>>) -> Result<()> {
+        guard(|| {
+            let weights = to_weights(&data, &shapes);
+            present_mut(&mut self.cell.try_write()?)?.set_layer_weights(index as usize, weights)
         })
     }
 
@@ -545,4 +557,13 @@ pub static MODELS: Registry<ModelCell> = Registry::new();
 #[napi]
 pub fn live_models() -> u32 {
     MODELS.len() as u32
+}
+
+/// Weight tensors from JavaScript's arrays and shapes (copied: the native
+/// side owns its data).
+fn to_weights(data: &[Float32Array], shapes: &[Vec<u32>]) -> Vec<WeightTensor> {
+    data.iter()
+        .zip(shapes)
+        .map(|(d, s)| WeightTensor { shape: s.iter().map(|&v| v as usize).collect(), data: d.to_vec() })
+        .collect()
 }
