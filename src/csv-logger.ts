@@ -1,8 +1,9 @@
 /** Keras's CSVLogger: one row of epoch logs per epoch, in a CSV file. */
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { BaseCallback, type Logs } from './callbacks.js';
 import { FerroIoError, FerroTypeError } from './errors.js';
+import { writeAtomically } from './saving/atomic-write.js';
 import { checkBoolean, checkOptions, checkString, describe, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
@@ -18,8 +19,9 @@ export interface CSVLoggerOptions {
 
 /**
  * Writes `epoch` and every log value (keys sorted, as Keras does) after each
- * epoch. The file is rewritten whole through a temporary file and a rename,
- * so a crash never leaves a half-written row.
+ * epoch. The file is rewritten whole and atomically (saving/atomic-write.ts:
+ * a crash never leaves a half-written row, a symbolic link is written
+ * through, the file keeps its permissions).
  */
 export class CSVLogger extends BaseCallback {
   /** The CSV file. */
@@ -46,8 +48,12 @@ export class CSVLogger extends BaseCallback {
     this.append = o.append === undefined ? false : checkBoolean(o.append, 'append');
   }
 
-  /** Starts the file: empty, or what it holds when appending. */
-  onTrainBegin(): void {
+  /**
+   * Starts the file: empty, or what it holds when appending. It is written
+   * at once, as Keras opens it here: a fit with no epoch leaves an empty
+   * file, and a path that cannot be written fails before training.
+   */
+  async onTrainBegin(): Promise<void> {
     this.keys = undefined;
     let previous = '';
     try {
@@ -56,23 +62,23 @@ export class CSVLogger extends BaseCallback {
       throw new FerroIoError(`Could not read the CSV log ${this.filename} to append to: ${(error as Error).message}`);
     }
     this.lines = previous.split(/\r?\n/).filter((line) => line.length > 0);
+    await this.write();
   }
 
   /** Writes the epoch's row (and, first, the header, unless appending to a file that has one). */
-  onEpochEnd(epoch: number, logs: Logs = { loss: NaN, accuracy: NaN }): void {
+  async onEpochEnd(epoch: number, logs: Logs = { loss: NaN, accuracy: NaN }): Promise<void> {
     if (this.keys === undefined) {
       this.keys = Object.keys(logs).sort();
       if (this.lines.length === 0) this.lines.push(['epoch', ...this.keys].join(this.separator));
     }
     const value = (key: string): string => (logs[key] === undefined ? 'NA' : pythonFloat(logs[key]!));
     this.lines.push([String(epoch), ...this.keys.map(value)].join(this.separator));
-    const temporary = `${this.filename}.${process.pid}.tmp`;
-    try {
-      writeFileSync(temporary, `${this.lines.join('\r\n')}\r\n`);
-      renameSync(temporary, this.filename);
-    } catch (error) {
-      throw new FerroIoError(`Could not write the CSV log ${this.filename}: ${(error as Error).message}`);
-    }
+    await this.write();
+  }
+
+  private async write(): Promise<void> {
+    const text = this.lines.length === 0 ? '' : `${this.lines.join('\r\n')}\r\n`;
+    await writeAtomically(this.filename, new TextEncoder().encode(text));
   }
 }
 

@@ -4,7 +4,7 @@
  * by scripted epoch logs (golden/keras_callbacks.py), then each is used in a
  * real fit.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -179,12 +179,28 @@ describe('CSVLogger', () => {
     for (const [v, want] of cases) expect(pythonFloat(v)).toBe(want);
   });
 
-  it('writes what Keras writes', () => {
+  it('writes what Keras writes', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ferro-csv-')), 'log.csv');
     const logger = new CSVLogger(file, { separator: ';' });
-    logger.onTrainBegin();
-    [0.5, 0.25, 0.125].forEach((v, epoch) => logger.onEpochEnd(epoch, { loss: v, accuracy: 1 - v, val_loss: v * 2 }));
+    await logger.onTrainBegin();
+    for (const [epoch, v] of [0.5, 0.25, 0.125].entries()) await logger.onEpochEnd(epoch, { loss: v, accuracy: 1 - v, val_loss: v * 2 });
     expect(readFileSync(file, 'utf8')).toBe(golden.csv);
+  });
+
+  it('opens the file when training begins, as Keras does, and writes through a symbolic link keeping its mode', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferro-csv-'));
+    const { x, y } = blobs(12);
+    const model = new Sequential([new Dense(3, { activation: 'softmax', inputDim: 6 })]);
+    model.compile({ optimizer: 'sgd', loss: 'sparse_categorical_crossentropy' });
+    // No epoch: Keras's on_train_begin has created the (empty) file.
+    await model.fit(x, y, { epochs: 0, verbose: 0, callbacks: new CSVLogger(join(dir, 'none.csv')) });
+    expect(readFileSync(join(dir, 'none.csv'), 'utf8')).toBe('');
+    writeFileSync(join(dir, 'target.csv'), 'old\r\n', { mode: 0o600 });
+    symlinkSync('target.csv', join(dir, 'link.csv'));
+    await model.fit(x, y, { epochs: 1, verbose: 0, callbacks: new CSVLogger(join(dir, 'link.csv')) });
+    expect(lstatSync(join(dir, 'link.csv')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, 'target.csv'), 'utf8')).toMatch(/^epoch,accuracy,loss\r\n0,/);
+    expect(statSync(join(dir, 'target.csv')).mode & 0o777).toBe(0o600);
   });
 
   it('logs a real fit, and appends to it keeping one header', async () => {
