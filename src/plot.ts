@@ -4,9 +4,9 @@
  * native dependency.
  */
 
-import { writeFile } from 'node:fs/promises';
 import type { History } from './callbacks.js';
-import { FerroIoError, FerroTypeError } from './errors.js';
+import { FerroTypeError } from './errors.js';
+import { writeAtomically } from './saving/atomic-write.js';
 import { checkOptions, describe, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
@@ -140,10 +140,6 @@ export async function plotHistory(history: History, file: string, options: PlotO
   if (typeof file !== 'string' || file.length === 0) {
     throw new FerroTypeError(`Expected a file path for plotHistory. Received: ${describe(file)}`);
   }
-  const svg = historyToSvg(history, options);
-  try {
-    await writeFile(file, svg, 'utf8');
-  } catch (error) {
-    throw new FerroIoError(`Could not write ${file}: ${(error as Error).message}`);
-  }
+  // Atomically, as every file ferro-nn writes (ERR_FERRO_IO when it cannot).
+  await writeAtomically(file, new TextEncoder().encode(historyToSvg(history, options)));
 }

@@ -152,5 +152,7 @@ describe('plotHistory', () => {
     expect(svg.match(/<circle /g)).toHaveLength(2);
     expect(() => historyToSvg({} as never)).toThrow(FerroTypeError);
     await expect(plotHistory({ epoch: [], history: { loss: [], accuracy: [] } }, '' as never)).rejects.toThrow(FerroTypeError);
+    const missing = join(tmpdir(), 'ferro-no-such-folder', 'h.svg');
+    await expect(plotHistory({ epoch: [0], history: { loss: [0.5], accuracy: [0.8] } }, missing)).rejects.toMatchObject({ code: 'ERR_FERRO_IO' });
   });
 });
