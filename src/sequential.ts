@@ -583,16 +583,28 @@ export class Sequential implements LayerOwner, LayerContainer {
     await loadWeightsH5(this, checkString(path, 'path'));
   }
 
-  /** Prints Keras's summary table and returns it. */
-  summary(): string {
+  /**
+   * Prints Keras's summary table and returns it. As in TF.js, `printFn`
+   * takes the lines instead of stdout, one call each. The table keeps Keras
+   * 3's layout: `lineLength` and `positions` are refused unless undefined.
+   */
+  summary(lineLength?: number, positions?: number[], printFn?: (line: string) => void): string {
     this.checkUsable('summary');
+    if (lineLength !== undefined || positions !== undefined) {
+      const [name, value] = lineLength !== undefined ? ['lineLength', lineLength] : ['positions', positions];
+      throw new FerroValueError(`Expected no ${name}: summary() prints Keras 3's table as Keras lays it out. Received: ${name}=${describe(value)}`);
+    }
+    if (printFn !== undefined && typeof printFn !== 'function') {
+      throw new FerroTypeError(`Expected a function for printFn. Received: ${describe(printFn)}`);
+    }
     const text = summarise({
       name: this.name,
       layers: this.layers,
       inputFeatures: this.inputFeatures,
       builtOptimizer: this.optimizerBuilt ? this.optimizer : undefined,
     });
-    process.stdout.write(text);
+    if (printFn) text.replace(/\n$/, '').split('\n').forEach((line) => printFn(line));
+    else process.stdout.write(text);
     return text;
   }
 }

@@ -56,6 +56,25 @@ describe('summary', () => {
     expect(m.countParams()).toBe(407050);
   });
 
+  it("takes TF.js's printFn, a call per line, and refuses the layout arguments it does not follow", () => {
+    const m = new Sequential([new Dense(512, { activation: 'relu', name: 'dense' }), new Dense(10, { activation: 'softmax', name: 'dense_1' })], {
+      name: 'sequential',
+    });
+    m.build([null, 784]);
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write');
+    try {
+      expect(m.summary(undefined, undefined, (line) => lines.push(line))).toBe(KERAS_SEED_SUMMARY);
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.join('\n') + '\n').toBe(KERAS_SEED_SUMMARY);
+    expect(() => m.summary(100)).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE', message: expect.stringMatching(/lineLength=100$/) }));
+    expect(() => m.summary(undefined, [0.5, 1])).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE' }));
+    expect(() => m.summary(undefined, undefined, 'log' as never)).toThrow(expect.objectContaining({ code: 'ERR_FERRO_TYPE' }));
+  });
+
   it('counts a model whose first layer declares its input without building it, so layers can still be added', async () => {
     const m = new Sequential([new Dense(512, { activation: 'relu', name: 'dense', inputShape: [784] })], { name: 'sequential' });
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
