@@ -31,9 +31,10 @@ export interface LayerOwner {
 /** The model a layer was added to, built or not. */
 export interface LayerContainer {
   /**
-   * The built model, building it first when its first layer declares
-   * inputDim (as Keras builds such a model when it is created); undefined
-   * while it cannot be built yet.
+   * The model that answers for the layer's weights, built or not (its
+   * layerWeights builds it first when its first layer declares inputDim,
+   * as Keras builds such a model when it is created, and refuses a
+   * disposed or training model); undefined for a layer not in it.
    */
   ownerOf(layer: Layer): LayerOwner | undefined;
   /** The layer's input features, known once built or from the first layer's inputDim. */

@@ -324,9 +324,10 @@ export class Sequential implements LayerOwner, LayerContainer {
 
   /** @internal LayerContainer */
   ownerOf(layer: Layer): LayerOwner | undefined {
-    if (this.phase === 'disposed' || !this.layers.includes(layer)) return undefined;
-    this.buildFromDeclaredInput();
-    return this.model ? this : undefined;
+    // This model answers for its layers built or not, so that a layer's
+    // get/setWeights refuse a disposed (or training) model as the model's
+    // own calls do, instead of reading as an unbuilt one.
+    return this.layers.includes(layer) ? this : undefined;
   }
 
   /** @internal LayerContainer */
@@ -343,6 +344,7 @@ export class Sequential implements LayerOwner, LayerContainer {
   layerWeights(layer: Layer): Tensor<'float32'>[] {
     this.checkIdle('getWeights');
     const index = this.layerIndex(layer);
+    this.buildFromDeclaredInput();
     if (!this.model) return [];
     const data = native(() => this.model!.getLayerWeights(index));
     const shapes = layer.weightShapes(layer.builtInputDim!);
@@ -353,6 +355,7 @@ export class Sequential implements LayerOwner, LayerContainer {
   setLayerWeights(layer: Layer, weights: readonly TensorLike[]): void {
     this.checkIdle('setWeights');
     const index = this.layerIndex(layer);
+    this.buildFromDeclaredInput();
     if (!this.model) {
       throw new FerroStateError(`Layer '${layer.name}' is not built yet: build or fit its model before setWeights().`);
     }

@@ -124,6 +124,19 @@ describe('Sequential', () => {
     expect(later.built).toBe(false);
   });
 
+  it("a layer of a disposed model refuses getWeights and setWeights as the model does, built or not", () => {
+    // Unbuilt, the layer read as if its model could still be built: [] and
+    // 'build or fit its model', where model.getWeights() said disposed.
+    for (const declared of [false, true]) {
+      const layer = new Dense(2, declared ? { inputDim: 3 } : {});
+      const m = new Sequential([layer]);
+      m.dispose();
+      expect(() => m.getWeights()).toThrow(/has been disposed/);
+      expect(() => layer.getWeights()).toThrow(/has been disposed/);
+      expect(() => layer.setWeights([])).toThrow(/has been disposed/);
+    }
+  });
+
   it('refuses a layer that is already in another model, built or not', async () => {
     // A layer keeps one input width and finds its weights through one model:
     // in two unbuilt models, building the second broke the first.
