@@ -50,7 +50,10 @@ export function sampleWeights(
   // As Keras (data_adapter_utils.class_weight_to_sample_weights): a class
   // without a key weighs 1, and a key no label has weighs nothing.
   const byClass = new Map<number, number>();
-  const entries = isMap ? [...(cw as Map<unknown, unknown>)].map(([k, v]) => [String(k), v] as const) : Object.entries(cw);
+  // Map.prototype's own iterator: a Symbol.iterator the caller replaced never runs.
+  const entries = isMap
+    ? [...Map.prototype.entries.call(cw as Map<unknown, unknown>)].map(([k, v]) => [String(k), v] as const)
+    : Object.entries(cw);
   for (const [key, value] of entries) {
     const k = Number(key);
     if (!Number.isInteger(k) || k < 0) {

@@ -73,6 +73,10 @@ describe('sample and class weights match Keras 3', () => {
     const asMap = new Map(Object.entries(golden.class_weight).map(([k, v]) => [Number(k), v]));
     expect(await fit(asMap)).toEqual(await fit(golden.class_weight));
     expect(await fit(asMap)).not.toEqual(await fit(undefined));
+    // Read through Map.prototype's iterator: one the caller replaced never runs.
+    const trapped = new Map(asMap);
+    Object.defineProperty(trapped, Symbol.iterator, { value: () => { throw new Error('not a coded error'); } });
+    expect(await fit(trapped)).toEqual(await fit(golden.class_weight));
     await expect(fit(new Map([['a', 2]]))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
     for (const bad of [new Set([1]), new Float32Array([1, 2, 3]), [1, 2, 3], new Date(0)]) {
       await expect(fit(bad)).rejects.toMatchObject({ code: 'ERR_FERRO_TYPE', message: expect.stringMatching(/an object or a Map/) });
