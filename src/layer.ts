@@ -20,23 +20,17 @@ export interface LayerOptions {
   name?: string;
 }
 
-/** What a built model offers its layers: their weights. */
-export interface LayerOwner {
-  /** The layer's weights, in Keras's order. */
+/**
+ * The model a layer was added to, built or not: it answers for the layer's
+ * weights (building itself first when its first layer declares inputDim,
+ * as Keras builds such a model when it is created, and refusing when
+ * disposed or training, as its own calls do).
+ */
+export interface LayerModel {
+  /** The layer's weights, in Keras's order; [] while the model is unbuilt. */
   layerWeights(layer: Layer): Tensor<'float32'>[];
   /** Replaces the layer's weights. */
   setLayerWeights(layer: Layer, weights: readonly TensorLike[]): void;
-}
-
-/** The model a layer was added to, built or not. */
-export interface LayerContainer {
-  /**
-   * The model that answers for the layer's weights, built or not (its
-   * layerWeights builds it first when its first layer declares inputDim,
-   * as Keras builds such a model when it is created, and refuses a
-   * disposed or training model); undefined for a layer not in it.
-   */
-  ownerOf(layer: Layer): LayerOwner | undefined;
   /** The layer's input features, known once built or from the first layer's inputDim. */
   inputDimOf(layer: Layer): number | undefined;
 }
@@ -55,10 +49,8 @@ export abstract class Layer {
   readonly inputDim: number | undefined;
   /** The name summary() shows. */
   readonly name: string;
-  /** @internal set when a model builds the layer. */
-  owner: LayerOwner | undefined;
   /** @internal set when the layer is added to a model: a layer belongs to one model. */
-  container: LayerContainer | undefined;
+  container: LayerModel | undefined;
   /** @internal input features, known once built. */
   builtInputDim: number | undefined;
 
@@ -75,7 +67,7 @@ export abstract class Layer {
 
   /** Whether the layer's weights exist (its model has been built). */
   get built(): boolean {
-    return this.owner !== undefined;
+    return this.builtInputDim !== undefined;
   }
 
   /** @internal output features for `features` input features. */
@@ -102,17 +94,15 @@ export abstract class Layer {
    * model whose first layer declares inputDim.
    */
   getWeights(): Tensor<'float32'>[] {
-    const owner = this.owner ?? this.container?.ownerOf(this);
-    return owner ? owner.layerWeights(this) : [];
+    return this.container ? this.container.layerWeights(this) : [];
   }
 
   /** Replaces the layer's weights; shapes must match getWeights(). */
   setWeights(weights: readonly TensorLike[]): void {
-    const owner = this.owner ?? this.container?.ownerOf(this);
-    if (!owner) {
+    if (!this.container) {
       throw new FerroStateError(`Layer '${this.name}' is not built yet: build or fit its model before setWeights().`);
     }
-    owner.setLayerWeights(this, weights);
+    this.container.setLayerWeights(this, weights);
   }
 
   /** Parameters, trainable or not (0 until the model is built or its first layer declares inputDim). */

@@ -6,7 +6,7 @@ import { summarise } from './summary.js';
 import { type Features, toFeatures, toTargets } from './data.js';
 import { FerroBusyError, FerroShapeError, FerroStateError, FerroTypeError, FerroValueError, native, nativeCall } from './errors.js';
 import { checkVerbosity, type FitOptions, runFit, type Trainee } from './fit.js';
-import { Layer, type LayerContainer, type LayerOwner, MAX_UNITS } from './layer.js';
+import { Layer, type LayerModel, MAX_UNITS } from './layer.js';
 import { checkPolicy, type DTypePolicyName, mixedPrecision, warnFloat32Fallback } from './mixed-precision.js';
 import { loadWeightsH5, saveKeras, saveWeightsH5 } from './saving/keras.js';
 import { exportOnnx } from './saving/onnx.js';
@@ -49,7 +49,7 @@ type Phase = 'idle' | 'training' | 'paused' | 'disposed';
  * A stack of layers trained as one model, as in Keras: add layers, compile,
  * then fit, evaluate and predict (each a Promise that runs off the event loop).
  */
-export class Sequential implements LayerOwner, LayerContainer {
+export class Sequential implements LayerModel {
   /** The layers, input first. */
   readonly layers: Layer[] = [];
   /** The name summary() shows. */
@@ -112,7 +112,7 @@ export class Sequential implements LayerOwner, LayerContainer {
     }
     // A layer keeps one model's input width and finds its weights through
     // that model: in a second model it would break the first one.
-    if (layer.owner || layer.container || this.layers.includes(layer)) {
+    if (layer.container) {
       throw new FerroStateError(`Layer '${layer.name}' already belongs to a model; create a new layer instead.`);
     }
     // As Keras: saved weights are found by layer name, so two layers of one name would swap them.
@@ -173,7 +173,6 @@ export class Sequential implements LayerOwner, LayerContainer {
     }
     let dim = inputDim;
     for (const layer of this.layers) {
-      layer.owner = this;
       layer.builtInputDim = dim;
       dim = layer.outputDim(dim);
     }
@@ -322,15 +321,7 @@ export class Sequential implements LayerOwner, LayerContainer {
     return this.model ? this.inputDim : this.layers[0]?.inputDim;
   }
 
-  /** @internal LayerContainer */
-  ownerOf(layer: Layer): LayerOwner | undefined {
-    // This model answers for its layers built or not, so that a layer's
-    // get/setWeights refuse a disposed (or training) model as the model's
-    // own calls do, instead of reading as an unbuilt one.
-    return this.layers.includes(layer) ? this : undefined;
-  }
-
-  /** @internal LayerContainer */
+  /** @internal LayerModel */
   inputDimOf(layer: Layer): number | undefined {
     let dim = this.inputFeatures;
     for (const l of this.layers) {
@@ -340,7 +331,7 @@ export class Sequential implements LayerOwner, LayerContainer {
     return undefined;
   }
 
-  /** @internal LayerOwner */
+  /** @internal LayerModel */
   layerWeights(layer: Layer): Tensor<'float32'>[] {
     this.checkIdle('getWeights');
     const index = this.layerIndex(layer);
@@ -351,7 +342,7 @@ export class Sequential implements LayerOwner, LayerContainer {
     return data.map((d, i) => new Tensor(d, shapes[i]));
   }
 
-  /** @internal LayerOwner */
+  /** @internal LayerModel */
   setLayerWeights(layer: Layer, weights: readonly TensorLike[]): void {
     this.checkIdle('setWeights');
     const index = this.layerIndex(layer);
