@@ -111,8 +111,8 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
       throw new FerroIoError(`${what} is not a readable HDF5 file: ${reason(error)}`);
     }
     try {
-      const cache: PathCache = new Map();
-      const at = (path: string) => inFile(h5, file, path, what, cache);
+      const cache: PathCache = new Map([['', { found: file }]]);
+      const at = (path: string) => inFile(h5, path, what, cache);
       const group = (groupPath: string): InstanceType<H5['Group']> | undefined => {
         const g = at(`${groupPath}/vars`);
         return g instanceof h5.Group ? g : undefined;
@@ -161,9 +161,9 @@ type PathCache = Map<string, { found: H5Object | undefined; keys?: Set<string> }
  * that reading every layer of a model does not list the `layers` group
  * once per variable (quadratic in the number of layers).
  */
-function inFile(h5: H5, file: InstanceType<H5['File']>, path: string, what: string, cache: PathCache): H5Object | undefined {
-  let entry = cache.get('');
-  if (!entry) cache.set('', (entry = { found: file }));
+function inFile(h5: H5, path: string, what: string, cache: PathCache): H5Object | undefined {
+  // The root's entry is there from the start (readH5).
+  let entry = cache.get('')!;
   let prefix = '';
   for (const part of path.split('/').filter(Boolean)) {
     const full = `${prefix}/${part}`;
