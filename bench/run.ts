@@ -203,9 +203,12 @@ function steps(): Steps[] {
 function mnist(): Record<string, unknown> {
   const tsx = `${root}node_modules/.bin/tsx`;
   const runs: MnistRun[] = [];
+  // mixed_bfloat16 times VDPBF16PS wherever the CPU has it, also where the
+  // default picks float32 (Intel's cores: Bf16Kernel::preferred).
+  const bf16 = process.env.FERRO_NN_BF16 ?? 'vdpbf16ps';
   const measure = (threads: number, batchHook: boolean, policy = 'float32'): void => {
     const out = execFileSync(tsx, [`${root}bench/mnist-epochs.ts`], {
-      env: { ...process.env, FERRO_NN_NUM_THREADS: String(threads), BENCH_BATCH_HOOK: batchHook ? '1' : '0', BENCH_POLICY: policy },
+      env: { ...process.env, FERRO_NN_NUM_THREADS: String(threads), BENCH_BATCH_HOOK: batchHook ? '1' : '0', BENCH_POLICY: policy, FERRO_NN_BF16: bf16 },
       encoding: 'utf8',
     });
     runs.push(JSON.parse(out.trim().split('\n').at(-1)!) as MnistRun);
@@ -247,7 +250,8 @@ function mnist(): Record<string, unknown> {
     ['threads', 's/epoch (median)', 'samples/s', 'test_acc'],
     perThreads.map((p) => [p.threads, p.medianEpochSeconds.toFixed(3), p.samplesPerSecond.toFixed(0), p.testAccuracy.map((a) => a.toFixed(4)).join(' ')]),
   );
-  console.log(`The same under mixed_bfloat16 (${mixed.bfloat16 ? 'bfloat16 products on AVX512_BF16' : 'no AVX512_BF16 here: float32'})`);
+  const how = mixed.bfloat16 ? `bfloat16 products on AVX512_BF16, FERRO_NN_BF16=${bf16}; by default only AMD CPUs take them` : 'no AVX512_BF16 here: float32';
+  console.log(`The same under mixed_bfloat16 (${how})`);
   table(
     ['threads', 's/epoch (median)', 'samples/s', 'test_acc', '× float32'],
     mixed.perThreads.map((p, i) => [

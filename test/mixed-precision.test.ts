@@ -1,15 +1,16 @@
 /**
  * mixed_bfloat16 (Keras's keras.mixed_precision): the policy API, training
- * in bfloat16 where the CPU has AVX512_BF16 (checked against float32 and
- * across thread counts), the float32 fallback elsewhere (test:isa's capped
- * runs take it), and the policy in saved .keras files.
+ * in bfloat16 where the CPU has a fast AVX512_BF16 (checked against float32
+ * and across thread counts), the float32 fallback elsewhere (test:isa's
+ * capped runs and Intel CPUs take it; CI reruns this file with
+ * FERRO_NN_BF16=vdpbf16ps), and the policy in saved .keras files.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Dense, getNumThreads, loadModel, mixedPrecision, mnist, Sequential, setNumThreads, setRandomSeed, Tensor } from '../src/index.js';
+import { Dense, getNumThreads, kernelIsa, loadModel, mixedPrecision, mnist, Sequential, setNumThreads, setRandomSeed, Tensor } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferro-mixed-'));
 afterEach(() => mixedPrecision.setGlobalPolicy('float32'));
@@ -88,5 +89,36 @@ describe('the policy in .keras files', () => {
     expect(back.dtypePolicy).toBe('mixed_bfloat16');
     const x = [[0.5, -1, 2]];
     expect(Array.from((await back.predict(x)).data)).toEqual(Array.from((await model.predict(x)).data));
+  });
+});
+
+// Last in the file: the training test above counts the once-per-process warning.
+describe('which CPUs compute in bfloat16', () => {
+  // The kernel's own view of the CPU (Linux only): VDPBF16PS needs the
+  // avx512_bf16 flag and the AVX-512 kernels; Intel's cores run it below
+  // their float32 FMA rate, so only AMD's take it unless FERRO_NN_BF16 says.
+  const cpuinfo = process.platform === 'linux' ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const hasDot = /^flags\s*:.*\bavx512_bf16\b/m.test(cpuinfo) && kernelIsa() === 'avx512';
+  const amd = /^vendor_id\s*:\s*AuthenticAMD$/m.test(cpuinfo);
+  const computes = (setting: string | undefined) => {
+    const saved = process.env.FERRO_NN_BF16;
+    if (setting === undefined) delete process.env.FERRO_NN_BF16;
+    else process.env.FERRO_NN_BF16 = setting;
+    const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const model = new Sequential([new Dense(2)], { dtypePolicy: 'mixed_bfloat16' });
+      model.build([null, 3]);
+      return model.computesInBfloat16;
+    } finally {
+      warning.mockRestore();
+      if (saved === undefined) delete process.env.FERRO_NN_BF16;
+      else process.env.FERRO_NN_BF16 = saved;
+    }
+  };
+
+  it.runIf(process.platform === 'linux')('AMD CPUs with AVX512_BF16; any such CPU with FERRO_NN_BF16=vdpbf16ps; none with off', () => {
+    expect(computes(undefined)).toBe(hasDot && amd);
+    expect(computes('vdpbf16ps')).toBe(hasDot);
+    expect(computes('off')).toBe(false);
   });
 });

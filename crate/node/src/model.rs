@@ -290,11 +290,12 @@ impl NativeModel {
     }
 
     /// Keras's mixed_bfloat16 on (`true`) or float32: returns whether the
-    /// bfloat16 kernels run, which needs a CPU with AVX512_BF16.
+    /// bfloat16 kernels run, which needs a CPU whose AVX512_BF16 outruns its
+    /// float32 FMAs (`Bf16Kernel::preferred`).
     #[napi]
     pub fn set_mixed_bfloat16(&self, on: bool) -> Result<bool> {
         guard(|| {
-            let kernel = if on { ferro_core::kernels::bf16::Bf16Kernel::detect() } else { None };
+            let kernel = if on { ferro_core::kernels::bf16::Bf16Kernel::preferred() } else { None };
             present_mut(&mut self.cell.try_write()?)?.set_mixed_bfloat16(kernel);
             Ok(kernel.is_some())
         })
