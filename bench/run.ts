@@ -18,7 +18,7 @@
  *            (not part of the default run: `npm run bench -- peers`)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -110,24 +110,49 @@ function ensureOpenBlas(): void {
   }
 }
 
-function runBench(mode: 'kernels' | 'sweep' | 'steps', threads: number): unknown {
+function runBench(mode: 'kernels' | 'sweep' | 'steps', threads: number, coretype?: string): unknown {
   // Every baseline pinned to the column's thread count, whatever its build:
   // Debian's OpenMP OpenBLAS reads OMP_NUM_THREADS, not openblas_set_num_threads alone.
   const pin = String(threads);
   const env: NodeJS.ProcessEnv = { ...process.env, MATMUL_NUM_THREADS: pin, OMP_NUM_THREADS: pin, OPENBLAS_NUM_THREADS: pin };
-  // Let OpenBLAS pick its own kernel and cache sizes for this CPU.
+  // Let OpenBLAS pick its own kernel and cache sizes for this CPU, unless
+  // it did not know the CPU (openblasCore).
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  if (coretype) env.OPENBLAS_CORETYPE = coretype;
   return JSON.parse(execFileSync(benchBin, [mode, '--threads', String(threads)], { env, encoding: 'utf8' }));
+}
+
+/**
+ * The OpenBLAS core to force where DYNAMIC_ARCH did not know the CPU and
+ * fell back to Prescott (SSE3): the newest x86 core whose features this CPU
+ * has. Debian's OpenBLAS 0.3.21 does so on a Xeon of family 6 model 207,
+ * and ran 4-5x below its SkylakeX kernels there.
+ */
+function openblasCore(detected: string | null): string | undefined {
+  if (detected !== 'Prescott' || process.platform !== 'linux') return undefined;
+  const flags = new Set(/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim().split(/\s+/) ?? []);
+  const has = (...f: string[]) => f.every((x) => flags.has(x));
+  if (has('avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl')) return 'SkylakeX';
+  if (has('avx2', 'fma')) return 'Haswell';
+  return undefined;
 }
 
 function kernels(): Kernels[] {
   ensureOpenBlas();
-  const results = THREADS.map((t) => runBench('kernels', t) as Kernels);
+  const forced = new Map<number, string>();
+  const results = THREADS.map((t) => {
+    const run = runBench('kernels', t) as Kernels;
+    const core = openblasCore(run.openblas_core);
+    if (core === undefined) return run;
+    forced.set(t, `${run.openblas_core} as detected, so OPENBLAS_CORETYPE=${core}`);
+    return runBench('kernels', t, core) as Kernels;
+  });
   for (const r of results) {
+    const why = forced.has(r.threads) ? ` (${forced.get(r.threads)})` : '';
     console.log(
       `GEMM, ${r.threads} thread(s), ferro-nn ${r.isa}; FMA peak ${r.fma_peak.toFixed(0)} GFLOP/s; ` +
-        `OpenBLAS: ${r.openblas_build ?? 'n/a'}, core ${r.openblas_core ?? 'n/a'}, ${r.openblas_threads ?? '?'} thread(s) ran`,
+        `OpenBLAS: ${r.openblas_build ?? 'n/a'}, core ${r.openblas_core ?? 'n/a'}${why}, ${r.openblas_threads ?? '?'} thread(s) ran`,
     );
     if (r.openblas_threads !== null && r.openblas_threads !== r.threads) {
       console.log(`  OpenBLAS ran ${r.openblas_threads} threads in the ${r.threads}-thread column: its figures are not comparable.`);
