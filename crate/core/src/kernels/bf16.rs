@@ -64,8 +64,9 @@ impl Bf16Kernel {
     /// Xeon of family 6 model 207 (2 vCPUs), 24 independent zmm chains
     /// took 0.75 ns per VDPBF16PS (32 multiply-adds) against 0.19 ns per
     /// VFMADD231PS (16), so the seed model trained 2× slower in bfloat16
-    /// (1.56 against 0.76 s/epoch on 1 thread). AMD's Zen 4 and Zen 5 run it
-    /// at the FMA's rate, twice its multiply-adds: 1.23× faster epochs.
+    /// (1.56 against 0.76 s/epoch on 1 thread). AMD's cores run it at their
+    /// FMA's instruction rate, so twice the multiply-adds: on the project's
+    /// earlier AMD EPYC VM, epochs 1.23× faster than float32's.
     /// Intel's fast bfloat16 is AMX, which ferro-nn does not use. So the
     /// rule is the vendor; `FERRO_NN_BF16=vdpbf16ps` uses the kernel on any
     /// CPU that runs it (to test or time it), `FERRO_NN_BF16=off` on none.
