@@ -8,7 +8,8 @@
 //!
 //! A division is a multiplication by the divisor's reciprocal refined by
 //! one fused residual step, where that gives every entry's bits (it does
-//! for `.div(255)`): Intel's divider takes ~10 cycles per zmm, so a batch
+//! for `.div(255)`) and FMA is an instruction (not in x86-64's scalar
+//! kernel, which divides): Intel's divider takes ~10 cycles per zmm, so a batch
 //! of MNIST bytes took 21 µs to convert with VDIVPS and 10 this way (Xeon
 //! model 207, one thread), as long as multiplying by 0.5 takes.
 
@@ -63,7 +64,9 @@ impl ByteMap {
         }
         let candidates =
             [near.round() as f32, guess, f32::from_bits(guess.to_bits() + 1), f32::from_bits(guess.to_bits() - 1)];
-        let divisor = candidates.into_iter().find(|&d| d.is_finite() && d != 0.0 && holds(&|b| b / d));
+        // A subnormal divisor is read as zero there (DAZ): `.div(9.05e-39)`
+        // would give Infinity for bytes 1 to 3, whose entries are finite.
+        let divisor = candidates.into_iter().find(|&d| d.is_normal() && holds(&|b| b / d));
         let Some(d) = divisor else { return ByteMap::Table };
         // Every value the refinement computes stays normal when r and every
         // nonzero entry are above 2^-100 in magnitude (q·d is near the byte,
@@ -102,7 +105,22 @@ pub fn bytes_to_f32(isa: Isa, src: &[u8], map: ByteMap, table: &[f32; 256], dst:
         // NEON is arm64's baseline: the plain loop is already vectorised with it.
         #[cfg(target_arch = "aarch64")]
         (_, Level::Neon) => scaled(src, map, dst),
-        (_, Level::Scalar) => scaled(src, map, dst),
+        (_, Level::Scalar) => scaled(src, map.for_scalar(), dst),
+    }
+}
+
+impl ByteMap {
+    /// The map the scalar kernel runs: x86-64 code built without FMA turns
+    /// each `mul_add` into a call to `fmaf` (software on CPUs without FMA,
+    /// the platform's libm on Windows and macOS), two per value where one
+    /// division does; `of` checked that the division gives the same bits.
+    fn for_scalar(self) -> ByteMap {
+        match self {
+            ByteMap::Reciprocal { d, .. } if !cfg!(any(target_arch = "aarch64", target_feature = "fma")) => {
+                ByteMap::Div(d)
+            }
+            map => map,
+        }
     }
 }
 
@@ -163,9 +181,16 @@ mod tests {
     #[test]
     fn a_table_with_subnormal_values_is_looked_up_and_kept_bit_for_bit_on_the_pool() {
         // What `.mul(1e-40)` and `.div(1e38)` put in the table: every byte
-        // but 0, or the small ones, subnormal. Checked on the calling thread
-        // (as copy_bytes does), converted on the pool, which flushes them.
-        let tables = [js_table(|b| b * (1e-40f32 as f64)), js_table(|b| b / (1e38f32 as f64))];
+        // but 0, or the small ones, subnormal. `.div(9.05e-39)` has no
+        // subnormal entry (bytes 1 to 3 near 1e38, the rest Infinity), but
+        // its divisor is one, which the pool's threads read as zero. Checked
+        // on the calling thread (as copy_bytes does), converted on the pool.
+        let tables = [
+            js_table(|b| b * (1e-40f32 as f64)),
+            js_table(|b| b / (1e38f32 as f64)),
+            js_table(|b| b / 9.05e-39),
+            js_table(|b| b / 9.35e-39),
+        ];
         let src: Vec<u8> = (0..=255).collect();
         for table in &tables {
             let map = ByteMap::of(table);
@@ -200,6 +225,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The scalar kernel divides where `mul_add` would be a call (x86-64
+    /// built without FMA) and refines the reciprocal elsewhere. The map is
+    /// one `of` never makes (r is not 1/d), so that the two differ.
+    #[test]
+    fn the_scalar_kernel_divides_where_mul_add_is_a_call() {
+        let src: Vec<u8> = (0..=255).collect();
+        let (d, r) = (255.0, 1.0 / 128.0);
+        let mut dst = vec![f32::NAN; 256];
+        bytes_to_f32(Isa::scalar(), &src, ByteMap::Reciprocal { d, r }, &[0.0; 256], &mut dst);
+        let fused = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
+        let want: Vec<u32> = src
+            .iter()
+            .map(|&b| if fused { refined_quotient(b as f32, d, r) } else { b as f32 / d }.to_bits())
+            .collect();
+        assert_eq!(dst.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want);
+        assert_ne!(refined_quotient(255.0, d, r), 1.0, "the two arithmetics should differ");
     }
 
     /// Divisions by the reciprocal give the table's bits for all 256 bytes on
