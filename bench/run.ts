@@ -36,6 +36,8 @@ interface Kernels {
   openblas_build: string | null;
   /** The threads OpenBLAS reported after pinning. */
   openblas_threads: number | null;
+  /** Set where the bench forced OPENBLAS_CORETYPE (openblasCore): what was detected, and the core forced. */
+  openblas_forced?: string;
   shapes: Shape[];
 }
 
@@ -140,16 +142,16 @@ function openblasCore(detected: string | null): string | undefined {
 
 function kernels(): Kernels[] {
   ensureOpenBlas();
-  const forced = new Map<number, string>();
   const results = THREADS.map((t) => {
     const run = runBench('kernels', t) as Kernels;
     const core = openblasCore(run.openblas_core);
     if (core === undefined) return run;
-    forced.set(t, `${run.openblas_core} as detected, so OPENBLAS_CORETYPE=${core}`);
-    return runBench('kernels', t, core) as Kernels;
+    // Kept in the saved JSON too: its openblas_core is then the forced one.
+    const openblas_forced = `${run.openblas_core} as detected, so OPENBLAS_CORETYPE=${core}`;
+    return { ...(runBench('kernels', t, core) as Kernels), openblas_forced };
   });
   for (const r of results) {
-    const why = forced.has(r.threads) ? ` (${forced.get(r.threads)})` : '';
+    const why = r.openblas_forced ? ` (${r.openblas_forced})` : '';
     console.log(
       `GEMM, ${r.threads} thread(s), ferro-nn ${r.isa}; FMA peak ${r.fma_peak.toFixed(0)} GFLOP/s; ` +
         `OpenBLAS: ${r.openblas_build ?? 'n/a'}, core ${r.openblas_core ?? 'n/a'}${why}, ${r.openblas_threads ?? '?'} thread(s) ran`,
