@@ -100,6 +100,8 @@ describe('which CPUs compute in bfloat16', () => {
   const cpuinfo = process.platform === 'linux' ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   const hasDot = /^flags\s*:.*\bavx512_bf16\b/m.test(cpuinfo) && kernelIsa() === 'avx512';
   const amd = /^vendor_id\s*:\s*AuthenticAMD$/m.test(cpuinfo);
+  // Writing process.env reaches the addon's getenv because vitest runs this
+  // file in a forked process (vitest.config.ts); a worker thread's env is a copy.
   const computes = (setting: string | undefined) => {
     const saved = process.env.FERRO_NN_BF16;
     if (setting === undefined) delete process.env.FERRO_NN_BF16;
