@@ -54,9 +54,7 @@ impl Bf16Kernel {
         }
         None
     }
-}
 
-impl Bf16Kernel {
     /// The kernel mixed_bfloat16 trains with: VDPBF16PS where [`detect`]
     /// finds it and it outruns float32 FMAs, else `None` (float32).
     ///

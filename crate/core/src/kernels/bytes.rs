@@ -75,13 +75,25 @@ impl ByteMap {
         let r = 1.0 / d;
         let far_from_subnormal = |v: f32| v == 0.0 || v.abs() >= f32::MIN_POSITIVE * 2f32.powi(26);
         if far_from_subnormal(r)
-            && r != 0.0
             && table.iter().all(|&v| far_from_subnormal(v))
             && holds(&|b| refined_quotient(b, d, r))
         {
             ByteMap::Reciprocal { d, r }
         } else {
             ByteMap::Div(d)
+        }
+    }
+
+    /// The map the scalar kernel runs: x86-64 code built without FMA turns
+    /// each `mul_add` into a call to `fmaf` (software on CPUs without FMA,
+    /// the platform's libm on Windows and macOS), two per value where one
+    /// division does; `of` checked that the division gives the same bits.
+    fn for_scalar(self) -> ByteMap {
+        match self {
+            ByteMap::Reciprocal { d, .. } if !cfg!(any(target_arch = "aarch64", target_feature = "fma")) => {
+                ByteMap::Div(d)
+            }
+            map => map,
         }
     }
 }
@@ -106,21 +118,6 @@ pub fn bytes_to_f32(isa: Isa, src: &[u8], map: ByteMap, table: &[f32; 256], dst:
         #[cfg(target_arch = "aarch64")]
         (_, Level::Neon) => scaled(src, map, dst),
         (_, Level::Scalar) => scaled(src, map.for_scalar(), dst),
-    }
-}
-
-impl ByteMap {
-    /// The map the scalar kernel runs: x86-64 code built without FMA turns
-    /// each `mul_add` into a call to `fmaf` (software on CPUs without FMA,
-    /// the platform's libm on Windows and macOS), two per value where one
-    /// division does; `of` checked that the division gives the same bits.
-    fn for_scalar(self) -> ByteMap {
-        match self {
-            ByteMap::Reciprocal { d, .. } if !cfg!(any(target_arch = "aarch64", target_feature = "fma")) => {
-                ByteMap::Div(d)
-            }
-            map => map,
-        }
     }
 }
 
