@@ -37,6 +37,8 @@ import {
 } from './sequential-options.js';
 
 let sequentialCount = 0;
+/** predict() calls made on this thread whose promises have not yet settled. */
+let unreturnedPredicts = 0;
 
 /**
  * 'training': a fit or trainOnBatch runs, and other calls are refused with
@@ -266,8 +268,21 @@ export class Sequential implements LayerModel {
     const f = this.features(x);
     if (!this.model) this.build([null, f.features]);
     const model = this.model!;
-    const out = await nativeCall<Float32Array>((done) => model.predict(f.input, f.rows, batchSize, done));
-    return new Tensor(out, [f.rows, this.outputUnits]);
+    // A small call runs here, at once, unless this thread has predicts not
+    // yet returned: those are a burst (Promise.all), which the pool's
+    // threads share out faster than this one thread would.
+    const here = unreturnedPredicts === 0 ? native(() => model.predictHere(f.input, f.rows, batchSize)) : null;
+    unreturnedPredicts++;
+    if (here) {
+      queueMicrotask(() => unreturnedPredicts--);
+      return new Tensor(here, [f.rows, this.outputUnits]);
+    }
+    try {
+      const out = await nativeCall<Float32Array>((done) => model.predict(f.input, f.rows, batchSize, done));
+      return new Tensor(out, [f.rows, this.outputUnits]);
+    } finally {
+      unreturnedPredicts--;
+    }
   }
 
   /** One gradient step on exactly this batch; returns its loss and accuracy before the step. */

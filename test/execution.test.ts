@@ -321,6 +321,23 @@ describe('ordering and concurrency', () => {
     });
   });
 
+  it('a small predict is computed at the call, on this thread; a burst in one tick is shared with the pool, with the same bits', async () => {
+    const m = model();
+    const [x] = tensors(data(2));
+    const original = m.getWeights();
+    const want = Array.from((await m.predict(x)).data);
+    // Two rows of this model are far below the work worth splitting: the
+    // call has read the model by the time it returns, so changing the
+    // weights right after is allowed and does not change its result.
+    const early = m.predict(x);
+    m.setWeights(original.map((w) => w.mul(2)));
+    expect(Array.from((await early).data)).toEqual(want);
+    m.setWeights(original);
+    // The first call of a burst runs here, the rest on the pool's threads.
+    const burst = await Promise.all(Array.from({ length: 5 }, () => m.predict(x)));
+    for (const out of burst) expect(Array.from(out.data)).toEqual(want);
+  });
+
   it('dispose() while predicts run lets them finish, then refuses new calls', async () => {
     const m = model();
     const [x] = tensors(data(500));
@@ -339,9 +356,13 @@ describe('subnormal floats', () => {
     const m = new Sequential([new Dense(1, { useBias: false, inputDim: 1 })]);
     m.build([null, 1]);
     m.setWeights([new Tensor(new Float32Array([1e-20]), [1, 1])]);
-    const out = await m.predict(new Tensor(new Float32Array([1e-20, 1e-17]), [2, 1]));
+    const x = new Tensor(new Float32Array([1e-20, 1e-17]), [2, 1]);
+    // One call runs on this thread (small), one on the pool (made before
+    // the first returned): both flush, and this thread keeps subnormals.
+    const outs = await Promise.all([m.predict(x), m.predict(x)]);
     // 1e-40 is below float32's smallest normal (1.18e-38); 1e-37 is not.
-    expect(Array.from(out.data)).toEqual([0, Math.fround(Math.fround(1e-20) * Math.fround(1e-17))]);
+    for (const out of outs) expect(Array.from(out.data)).toEqual([0, Math.fround(Math.fround(1e-20) * Math.fround(1e-17))]);
+    expect(new Float32Array([1e-40])[0]).toBeGreaterThan(0);
     m.compile({ optimizer: 'sgd', loss: 'mse' });
     await m.fit(new Tensor(new Float32Array([1]), [1, 1]), new Tensor(new Float32Array([0]), [1, 1]), { verbose: 0 });
     const smallestNormal = Number('2.2250738585072014e-308');

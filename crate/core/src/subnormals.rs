@@ -17,44 +17,85 @@
 //! project's AMD Zen 4 VM the 1-thread step got 5–11 µs faster (three
 //! interleaved pairs) and the 2-thread one did not change.
 //!
-//! Only the pool's own threads are switched: JavaScript's thread computes
-//! Numbers, which must keep IEEE 754's gradual underflow.
+//! Only the pool's own threads are switched for good: JavaScript's thread
+//! computes Numbers, which must keep IEEE 754's gradual underflow, so work
+//! run there (a one-row predict) switches it for the call only (`flushing`).
 
 /// Sets this thread's floating-point control to treat subnormal inputs as
 /// zero and to flush subnormal results to zero (x86-64: MXCSR's DAZ and FTZ
 /// bits; arm64: FPCR.FZ, which does both). Elsewhere it does nothing.
 pub fn flush_to_zero_here() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        const FTZ: u32 = 1 << 15;
-        const DAZ: u32 = 1 << 6;
-        let mut csr: u32 = 0;
-        // SAFETY: stmxcsr stores the 32-bit MXCSR at the address, which is
-        // `csr`'s; ldmxcsr loads it back with two flag bits set (SSE2 is
-        // baseline on x86-64, so both instructions exist). Rust's model
-        // assumes IEEE 754 arithmetic everywhere, and `_mm_setcsr`'s docs
-        // call leaving DAZ changed undefined behaviour: what the compiler
-        // folds at build time keeps subnormals, so a value folded there and
-        // the same computed here may differ. Nothing in ferro-nn depends
-        // on such a value, and TensorFlow and XLA run in this mode; the
-        // tests compare computed values only (black_box).
-        unsafe {
-            std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack, preserves_flags));
-            csr |= FTZ | DAZ;
-            std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, preserves_flags, readonly));
+    set_control(control() | FLUSH);
+}
+
+/// Runs `f` on this thread as on the pool's (subnormals flushed), then puts
+/// the thread's floating-point control back as it was, even if `f` panics:
+/// for work done on JavaScript's thread, whose Numbers must keep gradual
+/// underflow.
+pub fn flushing<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(Control);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_control(self.0);
         }
+    }
+    let before = control();
+    let _restore = Restore(before);
+    set_control(before | FLUSH);
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+type Control = u32;
+#[cfg(target_arch = "x86_64")]
+const FLUSH: Control = 1 << 15 | 1 << 6; // MXCSR's FTZ and DAZ
+
+#[cfg(target_arch = "aarch64")]
+type Control = u64;
+#[cfg(target_arch = "aarch64")]
+const FLUSH: Control = 1 << 24; // FPCR.FZ
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+type Control = u32;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const FLUSH: Control = 0;
+
+/// This thread's floating-point control register.
+fn control() -> Control {
+    #[allow(unused_mut)]
+    let mut value: Control = 0;
+    // SAFETY: stmxcsr stores the 32-bit MXCSR at the address, which is
+    // `value`'s (SSE2 is baseline on x86-64); FPCR is readable at EL0.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("stmxcsr [{}]", in(reg) &mut value, options(nostack, preserves_flags));
     }
     #[cfg(target_arch = "aarch64")]
-    {
-        const FZ: u64 = 1 << 24;
-        let fpcr: u64;
-        // SAFETY: FPCR is readable and writable at EL0; what setting FZ
-        // means for the compiler's model is said for x86-64 above.
-        unsafe {
-            std::arch::asm!("mrs {}, fpcr", out(reg) fpcr, options(nomem, nostack, preserves_flags));
-            std::arch::asm!("msr fpcr, {}", in(reg) fpcr | FZ, options(nomem, nostack, preserves_flags));
-        }
+    unsafe {
+        std::arch::asm!("mrs {}, fpcr", out(reg) value, options(nomem, nostack, preserves_flags));
     }
+    value
+}
+
+/// Loads this thread's floating-point control register.
+fn set_control(value: Control) {
+    // SAFETY: ldmxcsr loads MXCSR from `value`'s address; FPCR is writable
+    // at EL0. Rust's model assumes IEEE 754 arithmetic everywhere, and
+    // `_mm_setcsr`'s docs call leaving DAZ changed undefined behaviour: what
+    // the compiler folds at build time keeps subnormals, so a value folded
+    // there and the same computed here may differ. Nothing in ferro-nn
+    // depends on such a value, and TensorFlow and XLA run in this mode; the
+    // tests compare computed values only (black_box).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        std::arch::asm!("msr fpcr, {}", in(reg) value, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let _ = value;
 }
 
 #[cfg(test)]

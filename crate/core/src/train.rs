@@ -183,6 +183,13 @@ impl Model {
         Ok(out)
     }
 
+    /// Whether predicting `rows` rows is too little work to split over
+    /// threads: below `PARALLEL_MIN_FLOPS` in all (every weight is used
+    /// about twice per row), so no product in it would be split anyway.
+    pub fn predict_is_small(&self, rows: usize) -> bool {
+        rows.saturating_mul(2 * self.param_count()) < crate::kernels::params::PARALLEL_MIN_FLOPS
+    }
+
     pub(crate) fn build_optimizer(&mut self) -> Result<()> {
         let tensors = self.param_refs();
         self.optimizer.as_mut().expect("compiled").build(&tensors)

@@ -458,6 +458,26 @@ impl NativeModel {
         })
     }
 
+    /// The last layer's outputs for `rows` rows of `x`, computed at once on
+    /// this (JavaScript) thread when the call is too small to split over
+    /// threads; otherwise null, and `predict` is the way. Handing a small
+    /// call to a sleeping pool thread and its result back to this one costs
+    /// more than the arithmetic (see `pool::on_caller`).
+    #[napi(ts_args_type = "x: InputRows, rows: number, batchSize: number")]
+    pub fn predict_here(&self, x: InputRows, rows: u32, batch_size: u32) -> Result<Option<Float32Array>> {
+        guard(|| {
+            let ticket = self.cell.begin_read()?;
+            let model = ticket.model();
+            let model = present(&model)?;
+            if !model.predict_is_small(rows as usize) {
+                return Ok(None);
+            }
+            let x = copy_inputs(&x)?;
+            let out = pool::on_caller(|| model.predict(x.view(), rows as usize, batch_size as usize))?;
+            Ok(Some(Float32Array::new(out)))
+        })
+    }
+
     /// Mean loss and accuracy over `x` and `y` (the loss weighted by
     /// `sampleWeight` when given, as Keras's evaluate), through `done`.
     #[napi(

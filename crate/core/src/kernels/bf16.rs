@@ -165,7 +165,7 @@ pub fn gemm_bf16(
         // contiguous), which no other task touches.
         unsafe { apply_epilogue(isa, epilogue, c_rows.as_mut_ptr(), n, t * MR, 0, rows, n) };
     };
-    if 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS {
+    if 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS && crate::pool::threads_here() > 1 {
         c.par_chunks_mut(MR * n).enumerate().for_each(panel);
     } else {
         c.chunks_mut(MR * n).enumerate().for_each(panel);
@@ -227,7 +227,7 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>) {
             }
         }
     };
-    if outer * k >= PARALLEL_MIN_ELEMENTS {
+    if outer * k >= PARALLEL_MIN_ELEMENTS && crate::pool::threads_here() > 1 {
         dst.par_chunks_mut(kp * width).enumerate().for_each(panel);
     } else {
         dst.chunks_mut(kp * width).enumerate().for_each(panel);
