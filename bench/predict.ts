@@ -2,7 +2,8 @@
  * Inference latency and throughput of the seed model (784 → 512 relu → 10
  * softmax) through the public API, run in a fresh process by bench/run.ts:
  * one-row predict latency (each call awaited before the next), 64 one-row
- * predicts in flight at once, and a batched predict of the MNIST test set.
+ * predicts in flight at once, 64 clients calling in separate ticks, and a
+ * batched predict of the MNIST test set.
  * The weights are random: speed does not depend on them. Prints one JSON line.
  */
 import { Dense, getNumThreads, Sequential, setRandomSeed, Tensor } from '../src/index.js';
@@ -34,6 +35,22 @@ for (let r = 0; r < concurrentRounds; r++) {
 }
 const concurrentRowsPerSecond = (CONCURRENT * concurrentRounds) / ((performance.now() - t1) / 1e3);
 
+// 64 clients whose one-row requests come in separate ticks, each awaited,
+// as a server's do: every call then runs on JavaScript's thread (nothing
+// else of this thread is unreturned when it is made), unless
+// FERRO_NN_PREDICT_ON_CALLER=0 sends them to the pool.
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const client = async (calls: number): Promise<void> => {
+  for (let i = 0; i < calls; i++) {
+    await tick();
+    await model.predict(row);
+  }
+};
+const clientCalls = Math.max(20, ROUNDS / 50);
+const t2 = performance.now();
+await Promise.all(Array.from({ length: CONCURRENT }, () => client(clientCalls)));
+const clientRowsPerSecond = (CONCURRENT * clientCalls) / ((performance.now() - t2) / 1e3);
+
 // A batch: 10 000 rows (the MNIST test set's size), batchSize 128.
 const batch = new Tensor(new Float32Array(10000 * 784).map((_, i) => (i % 251) / 251), [10000, 784]);
 await model.predict(batch, { batchSize: 128 });
@@ -50,6 +67,7 @@ console.log(
     threads: getNumThreads(),
     oneRow: { calls: ROUNDS, p50Us: quantile(latencies, 0.5), p90Us: quantile(latencies, 0.9), p99Us: quantile(latencies, 0.99) },
     concurrent: { inFlight: CONCURRENT, rounds: concurrentRounds, rowsPerSecond: concurrentRowsPerSecond },
+    clients: { clients: CONCURRENT, callsEach: clientCalls, rowsPerSecond: clientRowsPerSecond },
     batched: { rows: 10000, batchSize: 128, rowsPerSecond: 10000 / (batchTimes[2]! / 1e3) },
   }),
 );

@@ -11,7 +11,9 @@
  *            2 threads (fresh process each, alternated), what a per-batch callback
  *            costs per step, and peak RSS of examples/mnist.ts
  *   predict  one-row predict latency (p50, p99), 64 one-row predicts in flight,
- *            and batched predict throughput of the seed model
+ *            64 clients calling in separate ticks, and batched predict
+ *            throughput of the seed model; then the same with every call on
+ *            the pool (FERRO_NN_PREDICT_ON_CALLER=0)
  *   peers    the seed model in ferro-nn against TensorFlow.js (wasm, in Node) and,
  *            when bench/peers/setup.sh has made bench/peers/.venv, Keras 3 on JAX,
  *            TensorFlow and PyTorch and plain PyTorch: s/epoch, ratio, test_acc
@@ -64,6 +66,7 @@ interface PredictRun {
   threads: number;
   oneRow: { p50Us: number; p90Us: number; p99Us: number };
   concurrent: { rowsPerSecond: number };
+  clients: { rowsPerSecond: number };
   batched: { rowsPerSecond: number };
 }
 
@@ -301,18 +304,22 @@ function mnist(): Record<string, unknown> {
 
 function predict(): { p50Us: number; p99Us: number; concurrentRowsPerSecond: number } {
   const tsx = `${root}node_modules/.bin/tsx`;
-  const runs = [0, 1, 2].map(
-    () => JSON.parse(execFileSync(tsx, [`${root}bench/predict.ts`], { encoding: 'utf8' }).trim().split('\n').at(-1)!) as PredictRun,
-  );
-  console.log(`Seed model inference through the public API, ${runs[0]!.threads} threads, 3 runs (medians of each run)`);
+  const run = (env: NodeJS.ProcessEnv = process.env): PredictRun =>
+    JSON.parse(execFileSync(tsx, [`${root}bench/predict.ts`], { encoding: 'utf8', env }).trim().split('\n').at(-1)!) as PredictRun;
+  const runs = [0, 1, 2].map(() => run());
+  // Side by side: every call on the pool's threads, as before one- and
+  // two-row predicts ran on JavaScript's thread.
+  const pooled = run({ ...process.env, FERRO_NN_PREDICT_ON_CALLER: '0' });
+  console.log(`Seed model inference through the public API, ${runs[0]!.threads} threads, 3 runs (medians of each run), then one with FERRO_NN_PREDICT_ON_CALLER=0`);
   table(
-    ['run', 'one row p50 µs', 'p90 µs', 'p99 µs', '64 in flight rows/s', 'batched rows/s'],
-    runs.map((r, i) => [
-      i + 1,
+    ['run', 'one row p50 µs', 'p90 µs', 'p99 µs', '64 in flight rows/s', '64 clients rows/s', 'batched rows/s'],
+    [...runs, pooled].map((r, i) => [
+      i < runs.length ? i + 1 : 'pool',
       r.oneRow.p50Us.toFixed(1),
       r.oneRow.p90Us.toFixed(1),
       r.oneRow.p99Us.toFixed(1),
       r.concurrent.rowsPerSecond.toFixed(0),
+      r.clients.rowsPerSecond.toFixed(0),
       r.batched.rowsPerSecond.toFixed(0),
     ]),
   );
@@ -321,7 +328,7 @@ function predict(): { p50Us: number; p99Us: number; concurrentRowsPerSecond: num
     p99Us: median(runs.map((r) => r.oneRow.p99Us)),
     concurrentRowsPerSecond: median(runs.map((r) => r.concurrent.rowsPerSecond)),
   };
-  save('predict', { ...result, runs });
+  save('predict', { ...result, runs, pooled });
   return result;
 }
 

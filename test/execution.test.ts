@@ -338,6 +338,26 @@ describe('ordering and concurrency', () => {
     for (const out of burst) expect(Array.from(out.data)).toEqual(want);
   });
 
+  it('only one or two rows are computed at the call, and FERRO_NN_PREDICT_ON_CALLER=0 sends them to the pool too', async () => {
+    const m = model();
+    // The native call sequential.ts makes first: rows now, or null for the pool.
+    const native = (m as unknown as { model: { predictHere(x: { values: Float32Array }, rows: number, batchSize: number): Float32Array | null } }).model;
+    const here = (rows: number) => native.predictHere({ values: data(rows).x }, rows, 32);
+    expect(here(1)).toHaveLength(3);
+    expect(here(2)).toHaveLength(6);
+    expect(here(3)).toBeNull();
+    const [x] = tensors(data(2));
+    const want = Array.from((await m.predict(x)).data);
+    process.env.FERRO_NN_PREDICT_ON_CALLER = '0';
+    try {
+      expect(here(1)).toBeNull();
+      expect(Array.from((await m.predict(x)).data)).toEqual(want);
+    } finally {
+      delete process.env.FERRO_NN_PREDICT_ON_CALLER;
+    }
+    expect(here(1)).toHaveLength(3);
+  });
+
   it('dispose() while predicts run lets them finish, then refuses new calls', async () => {
     const m = model();
     const [x] = tensors(data(500));

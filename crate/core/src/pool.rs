@@ -102,12 +102,13 @@ pub fn serial<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Runs `f` on the calling thread as one of the pool's threads would run
-/// it unsplit: kernels kept on this thread, subnormals flushed (and the
-/// caller's floating-point control restored after). For calls too small to
-/// split, where handing them to a sleeping pool thread and back costs more
-/// than the work: one-row predicts, 20–40 µs of arithmetic, took 110–160 µs
-/// through the pool on a 2-vCPU Xeon VM whose idle vCPUs wake slowly.
+/// Runs `f` on the calling thread as one of the pool's threads would, but
+/// unsplit: kernels kept on this thread (so no rayon pool is touched),
+/// subnormals flushed, and the caller's floating-point control restored
+/// after. For calls so small that handing them to a sleeping pool thread
+/// and back costs more than splitting them saves: a one-row predict of the
+/// seed model took 33–41 µs (p50) this way on a 2-vCPU Xeon VM whose idle
+/// vCPUs wake slowly, and 51–59 µs through its 2-thread pool.
 pub fn on_caller<T>(f: impl FnOnce() -> T) -> T {
     crate::subnormals::flushing(|| serial(f))
 }

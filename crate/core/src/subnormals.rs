@@ -42,6 +42,13 @@ pub fn flushing<T>(f: impl FnOnce() -> T) -> T {
     let before = control();
     let _restore = Restore(before);
     set_control(before | FLUSH);
+    call(f)
+}
+
+/// `f` behind a call the compiler may not inline, so that none of its
+/// arithmetic is moved across the writes of the control register around it.
+#[inline(never)]
+fn call<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
@@ -80,7 +87,8 @@ fn control() -> Control {
 /// Loads this thread's floating-point control register.
 fn set_control(value: Control) {
     // SAFETY: ldmxcsr loads MXCSR from `value`'s address; FPCR is writable
-    // at EL0. Rust's model assumes IEEE 754 arithmetic everywhere, and
+    // at EL0. Neither asm block is marked as leaving memory alone, so the
+    // compiler keeps loads and stores on their side of the switch. Rust's model assumes IEEE 754 arithmetic everywhere, and
     // `_mm_setcsr`'s docs call leaving DAZ changed undefined behaviour: what
     // the compiler folds at build time keeps subnormals, so a value folded
     // there and the same computed here may differ. Nothing in ferro-nn
@@ -88,11 +96,11 @@ fn set_control(value: Control) {
     // tests compare computed values only (black_box).
     #[cfg(target_arch = "x86_64")]
     unsafe {
-        std::arch::asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, preserves_flags, readonly));
+        std::arch::asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, preserves_flags));
     }
     #[cfg(target_arch = "aarch64")]
     unsafe {
-        std::arch::asm!("msr fpcr, {}", in(reg) value, options(nomem, nostack, preserves_flags));
+        std::arch::asm!("msr fpcr, {}", in(reg) value, options(nostack, preserves_flags));
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     let _ = value;

@@ -183,11 +183,16 @@ impl Model {
         Ok(out)
     }
 
-    /// Whether predicting `rows` rows is too little work to split over
-    /// threads: below `PARALLEL_MIN_FLOPS` in all (every weight is used
-    /// about twice per row), so no product in it would be split anyway.
+    /// Whether predicting `rows` rows is little enough work to do whole on
+    /// the calling thread (`pool::on_caller`): at most `rows::MAX_ROWS`
+    /// rows, so the elementwise work is bounded by the layer widths, and
+    /// products under `PARALLEL_MIN_FLOPS` in all (every weight is used
+    /// about twice per row). The pool would split the read of a wide first
+    /// kernel over its threads (rows.rs); on a VM whose idle vCPUs wake
+    /// slowly, waking them cost more than that saved.
     pub fn predict_is_small(&self, rows: usize) -> bool {
-        rows.saturating_mul(2 * self.param_count()) < crate::kernels::params::PARALLEL_MIN_FLOPS
+        rows <= crate::kernels::rows::MAX_ROWS
+            && rows.saturating_mul(2 * self.param_count()) < crate::kernels::params::PARALLEL_MIN_FLOPS
     }
 
     pub(crate) fn build_optimizer(&mut self) -> Result<()> {

@@ -8,7 +8,7 @@
 
 use ferro_core::kernels::bf16::Bf16Kernel;
 use ferro_core::kernels::Activation;
-use ferro_core::layers::DenseSpec;
+use ferro_core::layers::{DenseSpec, LayerSpec};
 use ferro_core::{pool, Model, WeightTensor};
 use std::hint::black_box;
 
@@ -28,8 +28,14 @@ fn small_predicts_on_the_caller_match_the_pool_flush_and_start_no_rayon_pool() {
     let x: Vec<f32> = (0..2 * 784).map(|i| (i % 255) as f32 / 255.0).collect();
     for mixed in [None, Bf16Kernel::detect()] {
         let model = seed_model(mixed);
-        // 3 rows of the seed model are 2.4 MFLOP: over the split threshold.
+        // Two rows of the seed model are 1.6 MFLOP; three are too many rows.
         assert!(model.predict_is_small(2) && !model.predict_is_small(3));
+        // A model without weights is small for as few rows only.
+        let weightless = Model::build(784, &[LayerSpec::Activation(Activation::Gelu)], 1).unwrap();
+        assert!(weightless.predict_is_small(2) && !weightless.predict_is_small(3));
+        // A wide model is not, for one row: 4.2 MFLOP.
+        let wide = Model::new(2048, &[DenseSpec::new(1024, Activation::Relu)], 1).unwrap();
+        assert!(!wide.predict_is_small(1));
         for rows in [1, 2] {
             let x = &x[..rows * 784];
             let here = pool::on_caller(|| model.predict(x, rows, 32)).unwrap();
@@ -38,6 +44,22 @@ fn small_predicts_on_the_caller_match_the_pool_flush_and_start_no_rayon_pool() {
             assert_eq!(bits(&here), bits(&there), "{rows} rows, bfloat16 {}", mixed.is_some());
         }
         assert!(gradual_underflow_here(), "on_caller left this thread flushing subnormals");
+    }
+
+    // Beyond what predict_is_small admits, on_caller still keeps every
+    // kernel on this thread: 8 rows take the packed and, under
+    // mixed_bfloat16, the bfloat16 products, whose packing of the 784×512
+    // kernel would otherwise be split.
+    let x8: Vec<f32> = (0..8 * 784).map(|i| (i % 251) as f32 / 251.0).collect();
+    for mixed in [None, Bf16Kernel::detect()] {
+        let model = seed_model(mixed);
+        let here = pool::on_caller(|| model.predict(&x8[..], 8, 32)).unwrap();
+        let there = pool::install(|| model.predict(&x8[..], 8, 32)).unwrap();
+        assert!(
+            here.iter().zip(&there).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "8 rows, bfloat16 {}",
+            mixed.is_some()
+        );
     }
 
     // A subnormal input: read as zero on the pool's threads and here, kept

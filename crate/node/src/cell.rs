@@ -2,8 +2,9 @@
 //!
 //! Training is exclusive, inference is shared. Inference calls take a read
 //! ticket when they are made (on the JavaScript thread) and run at once on
-//! ferro-nn's pool; a training step is a write job, run only when no read is
-//! in flight. Nothing here blocks a thread: a write job that has to wait for
+//! ferro-nn's pool (a small predict, on the JavaScript thread, ending its
+//! read before it returns); a training step is a write job, run only when
+//! no read is in flight. Nothing here blocks a thread: a write job that has to wait for
 //! reads is parked in the gate, and the last read to finish starts it. (A
 //! pool thread blocked on a lock could be the one the read needs to finish.)
 

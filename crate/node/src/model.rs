@@ -1,7 +1,8 @@
 //! `NativeModel`: the JS handle on one core `Model` (in a `ModelCell`).
-//! Quick calls (weights, compile) run on the JavaScript thread and never
-//! wait; predict, evaluate and trainOnBatch copy their inputs, return at
-//! once, run on ferro-nn's pool and report through a callback.
+//! Quick calls (weights, compile, and a predict of one or two rows through
+//! `predict_here`) run on the JavaScript thread and never wait; predict,
+//! evaluate and trainOnBatch copy their inputs, return at once, run on
+//! ferro-nn's pool and report through a callback.
 
 use crate::cell::{present, present_mut, ModelCell};
 use crate::data::{copy_inputs, copy_targets, copy_weights, InputRows, TargetRows};
@@ -459,17 +460,19 @@ impl NativeModel {
     }
 
     /// The last layer's outputs for `rows` rows of `x`, computed at once on
-    /// this (JavaScript) thread when the call is too small to split over
-    /// threads; otherwise null, and `predict` is the way. Handing a small
-    /// call to a sleeping pool thread and its result back to this one costs
-    /// more than the arithmetic (see `pool::on_caller`).
+    /// this (JavaScript) thread when the call is small enough
+    /// (`Model::predict_is_small`); otherwise null, and `predict` is the
+    /// way. Handing a one-row predict to a sleeping pool thread and its
+    /// result back to this one can cost more than the arithmetic (see
+    /// `pool::on_caller`). `FERRO_NN_PREDICT_ON_CALLER=0` turns this off,
+    /// for servers that would rather keep this thread free.
     #[napi(ts_args_type = "x: InputRows, rows: number, batchSize: number")]
     pub fn predict_here(&self, x: InputRows, rows: u32, batch_size: u32) -> Result<Option<Float32Array>> {
         guard(|| {
             let ticket = self.cell.begin_read()?;
             let model = ticket.model();
             let model = present(&model)?;
-            if !model.predict_is_small(rows as usize) {
+            if !predicts_on_caller() || !model.predict_is_small(rows as usize) {
                 return Ok(None);
             }
             let x = copy_inputs(&x)?;
@@ -537,6 +540,13 @@ impl NativeModel {
     pub fn id(&self) -> u32 {
         self.id
     }
+}
+
+/// Whether small predicts may run on the caller (`predict_here`): unless
+/// FERRO_NN_PREDICT_ON_CALLER is 0 (read at each call, as FERRO_NN_BF16 is;
+/// a lookup is well under a microsecond).
+fn predicts_on_caller() -> bool {
+    std::env::var("FERRO_NN_PREDICT_ON_CALLER").map_or(true, |v| v.trim() != "0")
 }
 
 /// Counts predict calls in flight in the process. When others are in flight
