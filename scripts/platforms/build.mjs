@@ -17,9 +17,14 @@ const targets = wanted.length ? TARGETS.filter((t) => wanted.includes(t.platform
 if (targets.length !== (wanted.length || TARGETS.length)) throw new Error(`build:platforms: unknown platform in ${wanted.join(', ')}`);
 
 mkdirSync(out, { recursive: true });
+// A target directory of their own: `npm run build` (napi) builds the host's
+// addon in target/x86_64-unknown-linux-gnu too, with another linker, and the
+// two rebuilt each other's crates whenever they alternated (70 s for CI's
+// test:interop after npm run package).
+const cargoDir = join(root, 'target', 'platforms', 'cargo');
 for (const t of targets) {
   const started = Date.now();
-  const env = { ...process.env, PATH: `${venv}${delimiter}${process.env.PATH}` };
+  const env = { ...process.env, PATH: `${venv}${delimiter}${process.env.PATH}`, CARGO_TARGET_DIR: cargoDir };
   const upper = t.triple.toUpperCase().replaceAll('-', '_');
   // A musl cdylib must link the C runtime dynamically (Rust's musl default is static).
   if (t.libc === 'musl') env[`CARGO_TARGET_${upper}_RUSTFLAGS`] = '-C target-feature=-crt-static';
@@ -41,7 +46,7 @@ for (const t of targets) {
   if (run.status !== 0) throw new Error(`build:platforms: ${t.platform} failed`);
   // Every target builds without a warning (clippy covers x86_64 and aarch64).
   if (/^warning/m.test(run.stderr)) throw new Error(`build:platforms: ${t.platform} built with warnings`);
-  copyFileSync(join(root, 'target', t.triple, 'release', cargoOutput(t)), join(out, binaryName(t.platform)));
+  copyFileSync(join(cargoDir, t.triple, 'release', cargoOutput(t)), join(out, binaryName(t.platform)));
   console.log(`build:platforms: ${t.platform} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -31,7 +31,7 @@ export const releaseDir = (root) => `${root}target/platforms/release`;
 /** The file name of the addon for `platform`, as napi-rs names it. */
 export const binaryName = (platform) => `ferro-nn.${platform}.node`;
 
-/** What cargo leaves in target/<triple>/release for the node crate. */
+/** What cargo leaves in <target dir>/<triple>/release for the node crate. */
 export const cargoOutput = (t) =>
   t.os === 'win32' ? 'ferro_nn_node.dll' : t.os === 'darwin' ? 'libferro_nn_node.dylib' : 'libferro_nn_node.so';
 
