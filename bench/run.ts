@@ -77,9 +77,37 @@ const machine = {
   date: new Date().toISOString(),
 };
 
+/**
+ * CPU time so far, all CPUs together, in clock ticks, and how much of it
+ * the hypervisor gave to others while this guest's vCPUs were ready to run
+ * ("steal", /proc/stat); null where the kernel does not report it.
+ */
+function cpuTicks(): { total: number; steal: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal [guest guest_nice, already in user and nice]
+    if (fields.length < 8 || fields.some((f) => !Number.isFinite(f))) return null;
+    return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7]! };
+  } catch {
+    return null;
+  }
+}
+
+let sectionStart = cpuTicks();
+
+/**
+ * Writes a section's results, with the share of CPU time the host stole
+ * since the previous section ended: on a shared VM, the one sign in the
+ * guest of how noisy the host was while the figures were taken.
+ */
 function save(name: string, data: unknown): void {
+  const now = cpuTicks();
+  const spent = now && sectionStart ? now.total - sectionStart.total : 0;
+  const hostSteal = now && sectionStart && spent > 0 ? (now.steal - sectionStart.steal) / spent : null;
+  sectionStart = now;
+  if (hostSteal !== null) console.log(`Host steal during this section: ${(100 * hostSteal).toFixed(1)}% of CPU time (/proc/stat)\n`);
   mkdirSync(`${root}bench/results`, { recursive: true });
-  writeFileSync(`${root}bench/results/${name}.json`, `${JSON.stringify({ machine, ...(data as object) }, null, 2)}\n`);
+  writeFileSync(`${root}bench/results/${name}.json`, `${JSON.stringify({ machine, hostSteal, ...(data as object) }, null, 2)}\n`);
 }
 
 function table(headers: string[], rows: (string | number)[][]): void {
