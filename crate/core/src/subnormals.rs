@@ -88,12 +88,13 @@ fn control() -> Control {
 fn set_control(value: Control) {
     // SAFETY: ldmxcsr loads MXCSR from `value`'s address; FPCR is writable
     // at EL0. Neither asm block is marked as leaving memory alone, so the
-    // compiler keeps loads and stores on their side of the switch. Rust's model assumes IEEE 754 arithmetic everywhere, and
-    // `_mm_setcsr`'s docs call leaving DAZ changed undefined behaviour: what
-    // the compiler folds at build time keeps subnormals, so a value folded
-    // there and the same computed here may differ. Nothing in ferro-nn
-    // depends on such a value, and TensorFlow and XLA run in this mode; the
-    // tests compare computed values only (black_box).
+    // compiler keeps loads and stores on their side of the switch. Rust's
+    // model assumes IEEE 754 arithmetic everywhere, and `_mm_setcsr`'s docs
+    // call leaving DAZ changed undefined behaviour: what the compiler folds
+    // at build time keeps subnormals, so a value folded there and the same
+    // computed here may differ. Nothing in ferro-nn depends on such a value,
+    // and TensorFlow and XLA run in this mode; the tests compare computed
+    // values only (black_box).
     #[cfg(target_arch = "x86_64")]
     unsafe {
         std::arch::asm!("ldmxcsr [{}]", in(reg) &value, options(nostack, preserves_flags));

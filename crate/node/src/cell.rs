@@ -4,9 +4,10 @@
 //! ticket when they are made (on the JavaScript thread) and run at once on
 //! ferro-nn's pool (a small predict, on the JavaScript thread, ending its
 //! read before it returns); a training step is a write job, run only when
-//! no read is in flight. Nothing here blocks a thread: a write job that has to wait for
-//! reads is parked in the gate, and the last read to finish starts it. (A
-//! pool thread blocked on a lock could be the one the read needs to finish.)
+//! no read is in flight. Nothing here blocks a thread: a write job that has
+//! to wait for reads is parked in the gate, and the last read to finish
+//! starts it. (A pool thread blocked on a lock could be the one the read
+//! needs to finish.)
 
 use ferro_core::{pool, Error, Model, Result};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
