@@ -215,8 +215,12 @@ impl FitRun {
         // few are left to repay moving the kernel and its slots there and
         // back.
         let tiled = !each_batch && self.steps() - self.batch >= model.tiled_from && model.enter_tiles(&mut self.ws);
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.run_batches(model, train, each_batch, observer)
+        // The pool's threads are kept from sleeping through a run of
+        // batches (pool.rs), not through a single one: that would allocate
+        // per step, and the pause after it wakes them anyway.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match each_batch {
+            true => self.run_batches(model, train, each_batch, observer),
+            false => crate::pool::keeping_awake(|| self.run_batches(model, train, each_batch, observer)),
         }));
         if tiled {
             // Also after a panic: the model keeps the weights of its last step.

@@ -4,7 +4,10 @@
 
 use crate::error::{Error, Result};
 use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::thread::LocalKey;
 
 static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
 
@@ -60,7 +63,7 @@ pub fn num_threads() -> usize {
 
 /// Runs `f` on ferro-nn's pool.
 pub fn install<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    current()?.install(f)
+    current()?.install(|| occupied(f))
 }
 
 /// Runs `job` on ferro-nn's pool without waiting for it: the caller's thread
@@ -69,19 +72,99 @@ pub fn install<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
 /// that it runs at all and settles what waits on it.
 pub fn spawn(job: impl FnOnce() + Send + 'static) {
     match current() {
-        Ok(pool) => pool.spawn(job),
+        Ok(pool) => pool.spawn(move || occupied(job)),
         Err(_) => job(),
     }
 }
 
 thread_local! {
-    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static SERIAL: Cell<bool> = const { Cell::new(false) };
+    /// This thread runs a call of ours (`install`, `spawn`), or spins for
+    /// work (`keeping_awake`).
+    static OCCUPIED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread marked as running a call of ours.
+fn occupied<T>(f: impl FnOnce() -> T) -> T {
+    with_flag(&OCCUPIED, f)
+}
+
+/// Runs `f` with `flag` set on this thread, restoring it after (also on
+/// a panic).
+fn with_flag<T>(flag: &'static LocalKey<Cell<bool>>, f: impl FnOnce() -> T) -> T {
+    struct Reset(&'static LocalKey<Cell<bool>>, bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            self.0.with(|s| s.set(self.1));
+        }
+    }
+    let _reset = Reset(flag, flag.with(|s| s.replace(true)));
+    f()
+}
+
+/// Runs `f` (a run of training steps, or of predicted chunks) on this
+/// pool thread while the pool's other threads, whenever they run out of
+/// work, spin looking for more instead of going to sleep.
+///
+/// Rayon lets an idle thread yield 32 times before it sleeps: about 9 µs
+/// on a 2-vCPU Xeon VM, where waking it again cost 13–70 µs (the second
+/// half of a join was taken 13–70 µs after it was offered to a sleeping
+/// thread, 0.5 µs after it was offered to a spinning one). A training step
+/// hands work to the other threads after each serial part (the optimizer's
+/// last pass, the upper layers), and they took it late: on that VM the seed
+/// model's 2-thread step went from 903–990 µs to 847–904 (profile_fit,
+/// four interleaved pairs), its first GEMM from 381–414 to 318–363, and the
+/// other half of the step's middle join was taken after 1 µs instead of
+/// 18–20; `npm run bench`'s 2-thread epoch went from 0.494 and 0.543 s to
+/// 0.416 and 0.480 (interleaved runs).
+///
+/// The spinning costs what it saves: the other cores stay busy while `f`
+/// runs its serial parts, as they would with a BLAS that spins (OpenMP's
+/// default). `f` must not wait on anything but its own work; training
+/// steps and predicts never do. It is skipped on one thread, and where no
+/// pool thread runs `f`.
+///
+/// A thread that is handed its spinner while it runs a call of ours (it
+/// may look for other work while waiting inside one) returns from it at
+/// once: spinning there would hold that call up until `f` ends. The
+/// spinners stop when `f` returns or unwinds.
+pub fn keeping_awake<T>(f: impl FnOnce() -> T) -> T {
+    let Some(caller) = rayon::current_thread_index() else { return f() };
+    if threads_here() < 2 {
+        return f();
+    }
+    struct Stop(Arc<AtomicBool>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    let stop = Stop(Arc::default());
+    let done = stop.0.clone();
+    rayon::spawn_broadcast(move |ctx| {
+        if ctx.index() != caller && !OCCUPIED.with(Cell::get) {
+            occupied(|| spin_for_work(&done));
+        }
+    });
+    f()
+}
+
+/// Runs the pool's pending jobs as they come until `done`.
+fn spin_for_work(done: &AtomicBool) {
+    while !done.load(Ordering::Acquire) {
+        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+            // A little backoff between looks at the other threads' queues,
+            // whose cache lines every look pulls over: ~0.5 µs, far below
+            // a wake-up.
+            (0..8).for_each(|_| std::hint::spin_loop());
+        }
+    }
 }
 
 /// Threads the kernels may split work over here: the pool's, or one inside
 /// `serial`.
 pub fn threads_here() -> usize {
-    if SERIAL.with(|s| s.get()) {
+    if SERIAL.with(Cell::get) {
         1
     } else {
         rayon::current_num_threads()
@@ -92,14 +175,7 @@ pub fn threads_here() -> usize {
 /// in flight, each is quicker done whole than split (the split only adds
 /// hand-offs; the other threads have calls of their own).
 pub fn serial<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            SERIAL.with(|s| s.set(self.0));
-        }
-    }
-    let _reset = Reset(SERIAL.with(|s| s.replace(true)));
-    f()
+    with_flag(&SERIAL, f)
 }
 
 /// Runs `f` on the calling thread as one of the pool's threads would, but

@@ -252,11 +252,19 @@ impl Model {
         // A fit's workspace may hold the next batch packed ahead; these rows
         // overwrite it.
         ws.gemm.stale_a(0);
-        for start in (0..rows).step_by(chunk) {
-            let b = chunk.min(rows - start);
-            x.copy_into(self.isa, start * d, &mut ws.x[..b * d]);
-            self.forward(ws, b);
-            each(start, b, ws.outputs.last().expect("a model has layers"));
+        let mut chunks = || {
+            for start in (0..rows).step_by(chunk) {
+                let b = chunk.min(rows - start);
+                x.copy_into(self.isa, start * d, &mut ws.x[..b * d]);
+                self.forward(ws, b);
+                each(start, b, ws.outputs.last().expect("a model has layers"));
+            }
+        };
+        // Between chunks, the pool's threads would go to sleep (pool.rs).
+        if rows > chunk {
+            crate::pool::keeping_awake(chunks)
+        } else {
+            chunks()
         }
     }
 
