@@ -218,9 +218,12 @@ impl FitRun {
         // The pool's threads are kept from sleeping through a run of
         // batches (pool.rs), not through a single one: that would allocate
         // per step, and the pause after it wakes them anyway.
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match each_batch {
-            true => self.run_batches(model, train, each_batch, observer),
-            false => crate::pool::keeping_awake(|| self.run_batches(model, train, each_batch, observer)),
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if each_batch {
+                self.run_batches(model, train, each_batch, observer)
+            } else {
+                crate::pool::keeping_awake(|| self.run_batches(model, train, each_batch, observer))
+            }
         }));
         if tiled {
             // Also after a panic: the model keeps the weights of its last step.
