@@ -120,9 +120,10 @@ fn with_flag<T>(flag: &'static LocalKey<Cell<bool>>, f: impl FnOnce() -> T) -> T
 ///
 /// The spinning costs what it saves: the other cores stay busy while `f`
 /// runs its serial parts, as they would with a BLAS that spins (OpenMP's
-/// default). `f` must not wait on anything but its own work; training
-/// steps and predicts never do. It is skipped on one thread, and where no
-/// pool thread runs `f`.
+/// default). A spinner that finds no work for `SPIN_IDLE_LIMIT` stops, so
+/// an `f` held up by other processes on the same cores, or one that waits
+/// on something else, burns little. It is skipped on one thread, and where
+/// no pool thread runs `f`.
 ///
 /// A thread that is handed its spinner while it runs a call of ours (it
 /// may look for other work while waiting inside one) returns from it at
@@ -149,15 +150,39 @@ pub fn keeping_awake<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Runs the pool's pending jobs as they come until `done`.
+/// How long a spinner goes on without finding work before it gives up
+/// for the rest of the run and lets its thread sleep. Far longer than the
+/// serial parts of a step (tens of µs) and than the Xeon VM's hiccups: with
+/// 1 ms, a spinner quit in about one 400 ms run in six (tests/keeping_awake.rs)
+/// when the host held the calling thread up, and the run lost the spinning
+/// from then on. Since a spinner never restarts within a run, a run wastes
+/// at most this much per thread when its caller is held up for long (by
+/// other processes on the same cores, say); OpenMP runtimes spin in the
+/// same way before they block.
+const SPIN_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Looks for work a spinner must also have made in vain before it gives
+/// up: a spinner the host deschedules for a while has not been idle all
+/// that time.
+const SPIN_IDLE_LOOKS: u32 = 2000;
+
+/// Runs the pool's pending jobs as they come until `done`, or until none
+/// has come for `SPIN_IDLE_LIMIT` and `SPIN_IDLE_LOOKS`.
 fn spin_for_work(done: &AtomicBool) {
+    let (mut last_work, mut idle_looks) = (std::time::Instant::now(), 0u32);
     while !done.load(Ordering::Acquire) {
-        if rayon::yield_now() != Some(rayon::Yield::Executed) {
-            // A little backoff between looks at the other threads' queues,
-            // whose cache lines every look pulls over: ~0.5 µs, far below
-            // a wake-up.
-            (0..8).for_each(|_| std::hint::spin_loop());
+        if rayon::yield_now() == Some(rayon::Yield::Executed) {
+            (last_work, idle_looks) = (std::time::Instant::now(), 0);
+            continue;
         }
+        idle_looks += 1;
+        if idle_looks >= SPIN_IDLE_LOOKS && last_work.elapsed() > SPIN_IDLE_LIMIT {
+            return;
+        }
+        // A little backoff between looks at the other threads' queues,
+        // whose cache lines every look pulls over: ~0.5 µs, far below a
+        // wake-up.
+        (0..8).for_each(|_| std::hint::spin_loop());
     }
 }
 
