@@ -217,7 +217,7 @@ impl FitRun {
         let tiled = !each_batch && self.steps() - self.batch >= model.tiled_from && model.enter_tiles(&mut self.ws);
         // The pool's threads are kept from sleeping through a run of
         // batches (pool.rs), not through a single one: that would allocate
-        // per step, and the pause after it wakes them anyway.
+        // per step, and they would sleep through the pause after it anyway.
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if each_batch {
                 self.run_batches(model, train, each_batch, observer)

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::LocalKey;
 
@@ -63,7 +63,7 @@ pub fn num_threads() -> usize {
 
 /// Runs `f` on ferro-nn's pool.
 pub fn install<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    current()?.install(|| occupied(f))
+    current()?.install(|| call(f))
 }
 
 /// Runs `job` on ferro-nn's pool without waiting for it: the caller's thread
@@ -72,21 +72,34 @@ pub fn install<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
 /// that it runs at all and settles what waits on it.
 pub fn spawn(job: impl FnOnce() + Send + 'static) {
     match current() {
-        Ok(pool) => pool.spawn(move || occupied(job)),
+        Ok(pool) => pool.spawn(move || call(job)),
         Err(_) => job(),
     }
 }
 
 thread_local! {
     static SERIAL: Cell<bool> = const { Cell::new(false) };
-    /// This thread runs a call of ours (`install`, `spawn`), or spins for
-    /// work (`keeping_awake`).
-    static OCCUPIED: Cell<bool> = const { Cell::new(false) };
+    /// This thread runs a call of ours (`install`, `spawn`).
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `f` with this thread marked as running a call of ours.
-fn occupied<T>(f: impl FnOnce() -> T) -> T {
-    with_flag(&OCCUPIED, f)
+/// Calls of ours running on the pool (`install`, `spawn`).
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Threads spinning for work now (`keeping_awake`), for tests.
+static SPINNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` as a call of ours: counted in CALLS, its thread marked.
+fn call<T>(f: impl FnOnce() -> T) -> T {
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            CALLS.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    CALLS.fetch_add(1, Ordering::AcqRel);
+    let _done = Done;
+    with_flag(&IN_CALL, f)
 }
 
 /// Runs `f` with `flag` set on this thread, restoring it after (also on
@@ -102,8 +115,8 @@ fn with_flag<T>(flag: &'static LocalKey<Cell<bool>>, f: impl FnOnce() -> T) -> T
     f()
 }
 
-/// Runs `f` (a run of training steps, or of predicted chunks) on this
-/// pool thread while the pool's other threads, whenever they run out of
+/// Runs `f` (a run of training steps, or of predicted chunks, inside a
+/// call of ours) while the pool's other threads, whenever they run out of
 /// work, spin looking for more instead of going to sleep.
 ///
 /// Rayon lets an idle thread yield 32 times before it sleeps: about 9 µs
@@ -118,20 +131,22 @@ fn with_flag<T>(flag: &'static LocalKey<Cell<bool>>, f: impl FnOnce() -> T) -> T
 /// 18–20; `npm run bench`'s 2-thread epoch went from 0.494 and 0.543 s to
 /// 0.416 and 0.480 (interleaved runs).
 ///
+/// Only while this is the one call running: a thread may take its spinner
+/// while it waits inside a job of another call (rayon looks for work
+/// there), and spinning on top of that job would hold the other call up.
+/// A spinner stops as soon as a second call starts, when `f` returns or
+/// unwinds, or after `SPIN_IDLE_LIMIT` without work. That limit also ends
+/// the one hold-up left: a thread that takes its spinner while waiting
+/// inside a job of `f` itself (it stole the job before it looked at its
+/// spinner, a narrow race) holds `f` up until then.
+///
 /// The spinning costs what it saves: the other cores stay busy while `f`
 /// runs its serial parts, as they would with a BLAS that spins (OpenMP's
-/// default). A spinner that finds no work for `SPIN_IDLE_LIMIT` stops, so
-/// an `f` held up by other processes on the same cores, or one that waits
-/// on something else, burns little. It is skipped on one thread, and where
-/// no pool thread runs `f`.
-///
-/// A thread that is handed its spinner while it runs a call of ours (it
-/// may look for other work while waiting inside one) returns from it at
-/// once: spinning there would hold that call up until `f` ends. The
-/// spinners stop when `f` returns or unwinds.
+/// default). It is skipped on one thread, and outside a call of ours (a
+/// host's own rayon pool is left alone).
 pub fn keeping_awake<T>(f: impl FnOnce() -> T) -> T {
     let Some(caller) = rayon::current_thread_index() else { return f() };
-    if threads_here() < 2 {
+    if threads_here() < 2 || !IN_CALL.with(Cell::get) || CALLS.load(Ordering::Acquire) != 1 {
         return f();
     }
     struct Stop(Arc<AtomicBool>);
@@ -141,10 +156,10 @@ pub fn keeping_awake<T>(f: impl FnOnce() -> T) -> T {
         }
     }
     let stop = Stop(Arc::default());
-    let done = stop.0.clone();
+    let flag = stop.0.clone();
     rayon::spawn_broadcast(move |ctx| {
-        if ctx.index() != caller && !OCCUPIED.with(Cell::get) {
-            occupied(|| spin_for_work(&done));
+        if ctx.index() != caller {
+            spin_for_work(&flag);
         }
     });
     f()
@@ -153,12 +168,11 @@ pub fn keeping_awake<T>(f: impl FnOnce() -> T) -> T {
 /// How long a spinner goes on without finding work before it gives up
 /// for the rest of the run and lets its thread sleep. Far longer than the
 /// serial parts of a step (tens of µs) and than the Xeon VM's hiccups: with
-/// 1 ms, a spinner quit in about one 400 ms run in six (tests/keeping_awake.rs)
-/// when the host held the calling thread up, and the run lost the spinning
-/// from then on. Since a spinner never restarts within a run, a run wastes
-/// at most this much per thread when its caller is held up for long (by
-/// other processes on the same cores, say); OpenMP runtimes spin in the
-/// same way before they block.
+/// 1 ms, a spinner quit in about one 400 ms test run in six when the host
+/// held the calling thread up, and the run lost the spinning from then on.
+/// A run whose caller is held up for long (by other processes on the same
+/// cores, say) so wastes at most this much per thread; OpenMP runtimes
+/// spin in the same way before they block.
 const SPIN_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Looks for work a spinner must also have made in vain before it gives
@@ -166,11 +180,19 @@ const SPIN_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_millis(20
 /// that time.
 const SPIN_IDLE_LOOKS: u32 = 2000;
 
-/// Runs the pool's pending jobs as they come until `done`, or until none
-/// has come for `SPIN_IDLE_LIMIT` and `SPIN_IDLE_LOOKS`.
-fn spin_for_work(done: &AtomicBool) {
+/// Runs the pool's pending jobs as they come until `stop`, a second call,
+/// or `SPIN_IDLE_LIMIT` and `SPIN_IDLE_LOOKS` without work.
+fn spin_for_work(stop: &AtomicBool) {
+    struct Count;
+    impl Drop for Count {
+        fn drop(&mut self) {
+            SPINNING.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    SPINNING.fetch_add(1, Ordering::AcqRel);
+    let _count = Count;
     let (mut last_work, mut idle_looks) = (std::time::Instant::now(), 0u32);
-    while !done.load(Ordering::Acquire) {
+    while !stop.load(Ordering::Acquire) && CALLS.load(Ordering::Acquire) == 1 {
         if rayon::yield_now() == Some(rayon::Yield::Executed) {
             (last_work, idle_looks) = (std::time::Instant::now(), 0);
             continue;
@@ -180,10 +202,17 @@ fn spin_for_work(done: &AtomicBool) {
             return;
         }
         // A little backoff between looks at the other threads' queues,
-        // whose cache lines every look pulls over: ~0.5 µs, far below a
+        // whose cache lines every look pulls over: 8 pauses, about 0.4 µs
+        // on the Xeon VM (less on CPUs with shorter pauses), far below a
         // wake-up.
         (0..8).for_each(|_| std::hint::spin_loop());
     }
+}
+
+/// Threads spinning for work now (`keeping_awake`); for tests.
+#[doc(hidden)]
+pub fn spinning_threads() -> usize {
+    SPINNING.load(Ordering::Acquire)
 }
 
 /// Threads the kernels may split work over here: the pool's, or one inside

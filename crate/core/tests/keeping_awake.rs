@@ -1,11 +1,11 @@
-//! `pool::keeping_awake`: while a run of steps goes on, the pool's other
-//! threads spin for work rather than sleep; a spinner that finds no work
-//! for a while stops, so they burn nothing for long once the run ends or
-//! stalls; and a thread busy with another call of ours is never held by
-//! its spinner.
+//! `pool::keeping_awake`: while a call of ours runs alone, the pool's
+//! other threads spin for work through its run instead of sleeping; a
+//! spinner stops when the run returns or panics, or after a while without
+//! work; a run beside another call spins nothing (it could hold that call
+//! up), and neither does one outside a call of ours.
 //!
-//! One test only, its parts in turn: they read the process's CPU time,
-//! which a second test running beside them would add to.
+//! One test only, its parts in turn: the count of spinning threads is the
+//! process's.
 
 use ferro_core::pool;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -31,34 +31,57 @@ fn offer_work_for(d: Duration) {
     }
 }
 
-/// CPU time this process has used, in ms: its threads' CPU time, which
-/// qemu-user passes through from the host (its /proc/self/stat is faked).
-#[cfg(unix)]
-fn cpu_ms() -> u64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec, which `t` is.
-    assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) }, 0);
-    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
-}
-
-/// CPU time used while `f` runs, in ms.
-#[cfg(unix)]
-fn cpu_during(f: impl FnOnce()) -> u64 {
-    let before = cpu_ms();
-    f();
-    cpu_ms() - before
+/// Whether `pool::spinning_threads()` reaches `count` within 2 s, calling
+/// `meanwhile` between looks.
+fn spinning_becomes(count: usize, mut meanwhile: impl FnMut()) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        if pool::spinning_threads() == count {
+            return true;
+        }
+        meanwhile();
+    }
+    false
 }
 
 #[test]
-fn spinners_run_through_the_call_give_up_when_idle_and_never_hold_up_another_call() {
+fn spinners_run_for_a_lone_call_and_stop_when_its_run_ends_or_work_runs_out() {
     pool::set_num_threads(2).unwrap();
 
-    // A call of ours waits, on the other thread, for half of its join,
-    // which the caller below takes; both halves and the caller keep
-    // offering small jobs. The spinner offered to that thread meanwhile
-    // must return at once: run inside the waiting call, it would find work
-    // all along and hold the call (and its send) until `keeping_awake`'s
-    // own work gives up.
+    // While the run offers work, the other thread spins; once the run has
+    // returned (or panicked), it stops, though the call goes on offering
+    // work that it would otherwise keep finding.
+    pool::install(|| {
+        let spun = pool::keeping_awake(|| spinning_becomes(1, || offer_work_for(Duration::from_micros(200))));
+        assert!(spun, "no thread spun while the run offered work");
+        assert!(spinning_becomes(0, || offer_work_for(Duration::ZERO)), "a spinner outlived its run");
+        let panicked = std::panic::catch_unwind(|| {
+            pool::keeping_awake(|| {
+                assert!(spinning_becomes(1, || offer_work_for(Duration::ZERO)));
+                panic!("deliberate panic inside keeping_awake")
+            })
+        });
+        assert!(panicked.is_err());
+        assert!(spinning_becomes(0, || offer_work_for(Duration::ZERO)), "a spinner outlived a panicking run");
+        Ok(())
+    })
+    .unwrap();
+
+    // Offered no work at all, the spinner gives up (after 20 ms).
+    let gave_up = pool::install(|| {
+        Ok(pool::keeping_awake(|| {
+            spinning_becomes(1, || std::thread::sleep(Duration::from_millis(1)))
+                && spinning_becomes(0, || std::thread::sleep(Duration::from_millis(1)))
+        }))
+    })
+    .unwrap();
+    assert!(gave_up, "a spinner without work went on spinning");
+
+    // Another call of ours waits, on the other thread, for half of its
+    // join, which the run below takes; both keep offering small jobs. A
+    // spinner taken by that thread while it waits would find work all
+    // along and hold the call (and its send) until the run gave up: so a
+    // run beside another call spins nothing.
     let finished_inside = pool::install(|| {
         let (tx, rx) = mpsc::channel();
         let started = Arc::new(AtomicBool::new(false));
@@ -84,40 +107,11 @@ fn spinners_run_through_the_call_give_up_when_idle_and_never_hold_up_another_cal
         }))
     })
     .unwrap();
-    assert!(finished_inside, "the other call was held up until keeping_awake's work ended");
+    assert!(finished_inside, "the other call was held up until the run ended");
 
-    #[cfg(unix)]
-    {
-        // The caller computes, offering the other thread a little work
-        // every 0.2 ms (the other half of a join, taken while the caller
-        // runs the first for 20 µs): the other thread spins throughout, so
-        // the process uses about twice the wall time. Without the spinner
-        // it would sleep between offers.
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let both = cpu_during(|| {
-            pool::install(|| {
-                pool::keeping_awake(|| {
-                    let start = Instant::now();
-                    while start.elapsed() < Duration::from_millis(400) {
-                        spin(Duration::from_micros(200));
-                        offer_work_for(Duration::ZERO);
-                    }
-                });
-                Ok(())
-            })
-            .unwrap()
-        });
-        if cores >= 2 {
-            assert!(both >= 650, "{both} ms of CPU in 400 ms: the other thread did not spin throughout");
-        }
-        // Offered no work at all, it gives up within a few ms.
-        let idle = cpu_during(|| {
-            pool::install(|| {
-                pool::keeping_awake(|| std::thread::sleep(Duration::from_millis(400)));
-                Ok(())
-            })
-            .unwrap()
-        });
-        assert!(idle <= 100, "{idle} ms of CPU in 400 ms of keeping_awake with no work to offer");
-    }
+    // Outside a call of ours (a host's own rayon pool), nothing spins.
+    let host = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let spun =
+        host.install(|| pool::keeping_awake(|| spinning_becomes(1, || offer_work_for(Duration::from_micros(200)))));
+    assert!(!spun, "a host's pool was made to spin");
 }
