@@ -91,15 +91,24 @@ static SPINNING: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs `f` as a call of ours: counted in CALLS, its thread marked.
 fn call<T>(f: impl FnOnce() -> T) -> T {
-    struct Done;
-    impl Drop for Done {
-        fn drop(&mut self) {
-            CALLS.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-    CALLS.fetch_add(1, Ordering::AcqRel);
-    let _done = Done;
+    let _call = Counted::new(&CALLS);
     with_flag(&IN_CALL, f)
+}
+
+/// One count in a counter, held while this lives (also through a panic).
+struct Counted(&'static AtomicUsize);
+
+impl Counted {
+    fn new(counter: &'static AtomicUsize) -> Counted {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Runs `f` with `flag` set on this thread, restoring it after (also on
@@ -183,14 +192,7 @@ const SPIN_IDLE_LOOKS: u32 = 2000;
 /// Runs the pool's pending jobs as they come until `stop`, a second call,
 /// or `SPIN_IDLE_LIMIT` and `SPIN_IDLE_LOOKS` without work.
 fn spin_for_work(stop: &AtomicBool) {
-    struct Count;
-    impl Drop for Count {
-        fn drop(&mut self) {
-            SPINNING.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-    SPINNING.fetch_add(1, Ordering::AcqRel);
-    let _count = Count;
+    let _spinning = Counted::new(&SPINNING);
     let (mut last_work, mut idle_looks) = (std::time::Instant::now(), 0u32);
     while !stop.load(Ordering::Acquire) && CALLS.load(Ordering::Acquire) == 1 {
         if rayon::yield_now() == Some(rayon::Yield::Executed) {
