@@ -2,6 +2,7 @@
 //! loop, in pure Rust. It knows nothing of Node; `crate/node` binds it.
 
 pub mod alloc;
+pub mod cache_size;
 pub mod error;
 pub mod fit;
 pub mod inputs;

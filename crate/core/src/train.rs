@@ -339,7 +339,7 @@ impl Model {
         let targets = self.batch_targets(&labels[..], &values[..], b);
         let n = self.layers.len();
         let d = self.input_dim();
-        if let Some((samples, idx)) = prefetch {
+        if let Some((samples, idx)) = prefetch.filter(|(samples, _)| early_prefetch_pays(*samples)) {
             early_prefetch(samples, idx, d);
         }
         {
@@ -557,9 +557,32 @@ const EARLY_PREFETCH_BYTES: usize = 128 << 10;
 /// shorter). Each line fetched holds a miss buffer until it arrives, and
 /// the thread waits for free ones: fetching a whole batch of float32 rows
 /// (400 KB) this way made the first GEMM 15–28 µs slower on 2 threads.
+/// (Measured on the AMD EPYC VM, whose 32 MB L3 per 8 cores does not hold
+/// MNIST's 47 MB; see `early_prefetch_pays`.)
 fn early_prefetch(samples: Samples, idx: &[usize], d: usize) {
     let rows = EARLY_PREFETCH_BYTES / (samples.x.bytes_per_value() * d).max(1);
     idx.iter().take(rows).for_each(|&i| samples.x.prefetch(i * d, d));
+}
+
+/// Whether `early_prefetch` pays for these samples: only when their rows
+/// come from memory, the dataset being more than half the last-level cache
+/// (the rest of a step's data and other processes share it), or where the
+/// cache's size is not known.
+fn early_prefetch_pays(samples: Samples) -> bool {
+    prefetch_pays(samples.x.len().saturating_mul(samples.x.bytes_per_value()), crate::cache_size::last_level())
+}
+
+/// `early_prefetch_pays` for a dataset of `bytes` and a last-level cache of
+/// `cache` bytes. Where the dataset stays in cache, the rows come from L3
+/// at its latency either way, and the early requests only move the wait
+/// from the gather to the first GEMM, whose thread they hold while the
+/// miss buffers drain; on 2 threads they also land in the wrong core's
+/// cache, the gather running on the other one. On the Xeon VM (260 MB L3,
+/// MNIST's 47 MB), steps with and without them, interleaved step by step in
+/// profile_fit, three runs: 7–21 µs slower with them on 2 threads, 13–27
+/// on 1.
+fn prefetch_pays(bytes: usize, cache: Option<usize>) -> bool {
+    cache.is_none_or(|cache| bytes > cache / 2)
 }
 
 /// Copies the rows `idx` of `samples` into batch buffers, in parallel: a
@@ -596,5 +619,20 @@ pub(crate) fn gather(
         for (weight, &i) in weights.iter_mut().zip(idx) {
             *weight = w[i];
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefetch_pays;
+
+    #[test]
+    fn early_prefetch_only_for_datasets_the_cache_does_not_hold() {
+        let mnist = 60_000 * 784;
+        assert!(prefetch_pays(mnist, Some(32 << 20)), "Zen 4's L3: from memory");
+        assert!(!prefetch_pays(mnist, Some(260 << 20)), "the Xeon's L3 holds it");
+        assert!(prefetch_pays(mnist, Some(mnist * 2 - 2)), "more than half the cache");
+        assert!(!prefetch_pays(mnist, Some(mnist * 2)));
+        assert!(prefetch_pays(1, None), "unknown cache: as before");
     }
 }
