@@ -565,9 +565,8 @@ fn early_prefetch(samples: Samples, idx: &[usize], d: usize) {
 }
 
 /// Whether `early_prefetch` pays for these samples: only when their rows
-/// come from memory, the dataset being more than half the last-level cache
-/// (the rest of a step's data and other processes share it), or where the
-/// cache's size is not known.
+/// come from memory, the dataset being larger than the last-level cache,
+/// or where the cache's size is not known.
 fn early_prefetch_pays(samples: Samples) -> bool {
     prefetch_pays(samples.x.len().saturating_mul(samples.x.bytes_per_value()), crate::cache_size::last_level())
 }
@@ -580,9 +579,10 @@ fn early_prefetch_pays(samples: Samples) -> bool {
 /// cache, the gather running on the other one. On the Xeon VM (260 MB L3,
 /// MNIST's 47 MB), steps with and without them, interleaved step by step in
 /// profile_fit, three runs: 7–21 µs slower with them on 2 threads, 13–27
-/// on 1.
+/// on 1. MNIST as float32 rows (188 MB, mostly in that L3 too), two runs:
+/// 13–15 µs slower with them on 2 threads; on 1, 11 slower and 29 faster.
 fn prefetch_pays(bytes: usize, cache: Option<usize>) -> bool {
-    cache.is_none_or(|cache| bytes > cache / 2)
+    cache.is_none_or(|cache| bytes > cache)
 }
 
 /// Copies the rows `idx` of `samples` into batch buffers, in parallel: a
@@ -631,8 +631,8 @@ mod tests {
         let mnist = 60_000 * 784;
         assert!(prefetch_pays(mnist, Some(32 << 20)), "Zen 4's L3: from memory");
         assert!(!prefetch_pays(mnist, Some(260 << 20)), "the Xeon's L3 holds it");
-        assert!(prefetch_pays(mnist, Some(mnist * 2 - 2)), "more than half the cache");
-        assert!(!prefetch_pays(mnist, Some(mnist * 2)));
+        assert!(!prefetch_pays(mnist * 4, Some(260 << 20)), "as float32 rows, too");
+        assert!(prefetch_pays(mnist, Some(mnist - 1)) && !prefetch_pays(mnist, Some(mnist)));
         assert!(prefetch_pays(1, None), "unknown cache: as before");
     }
 }
