@@ -108,6 +108,7 @@ impl Model {
         self.build_optimizer()?;
         let mut ws = Workspace::new(self, rows, true)?;
         ws.weighted = train.weights.is_some();
+        ws.fetch_rows_early = crate::train::early_prefetch_pays(train, crate::cache_size::last_level());
         ws.keep_first_kernel(self)?;
         ws.prepare_tiles(self)?;
         ws.pack_batches_ahead(self)?;

@@ -325,6 +325,7 @@ impl Model {
             next_values,
             next_weights,
             weighted,
+            fetch_rows_early,
             outputs,
             grads,
             dparams,
@@ -339,7 +340,7 @@ impl Model {
         let targets = self.batch_targets(&labels[..], &values[..], b);
         let n = self.layers.len();
         let d = self.input_dim();
-        if let Some((samples, idx)) = prefetch.filter(|(samples, _)| early_prefetch_pays(*samples)) {
+        if let Some((samples, idx)) = prefetch.filter(|_| *fetch_rows_early) {
             early_prefetch(samples, idx, d);
         }
         {
@@ -564,24 +565,23 @@ fn early_prefetch(samples: Samples, idx: &[usize], d: usize) {
     idx.iter().take(rows).for_each(|&i| samples.x.prefetch(i * d, d));
 }
 
-/// Whether `early_prefetch` pays for these samples: only when their rows
-/// come from memory, the dataset being larger than the last-level cache,
-/// or where the cache's size is not known.
-fn early_prefetch_pays(samples: Samples) -> bool {
-    prefetch_pays(samples.x.len().saturating_mul(samples.x.bytes_per_value()), crate::cache_size::last_level())
-}
-
-/// `early_prefetch_pays` for a dataset of `bytes` and a last-level cache of
-/// `cache` bytes. Where the dataset stays in cache, the rows come from L3
-/// at its latency either way, and the early requests only move the wait
-/// from the gather to the first GEMM, whose thread they hold while the
-/// miss buffers drain; on 2 threads they also land in the wrong core's
+/// Whether `early_prefetch` pays for these samples, given a last-level
+/// cache of `cache` bytes (`cache_size::last_level`): only when their rows
+/// come from memory, the dataset being larger than the cache, or where the
+/// cache's size is not known (as before this rule).
+///
+/// Where the dataset stays in cache, the rows come from L3 at its latency
+/// either way, and the early requests only move the wait from the gather
+/// to the first GEMM, whose thread they hold while the miss buffers drain
+/// (14–18 µs a step); on 2 threads they also land in the wrong core's
 /// cache, the gather running on the other one. On the Xeon VM (260 MB L3,
 /// MNIST's 47 MB), steps with and without them, interleaved step by step in
 /// profile_fit, three runs: 7–21 µs slower with them on 2 threads, 13–27
 /// on 1. MNIST as float32 rows (188 MB, mostly in that L3 too), two runs:
-/// 13–15 µs slower with them on 2 threads; on 1, 11 slower and 29 faster.
-fn prefetch_pays(bytes: usize, cache: Option<usize>) -> bool {
+/// 13 and 15 µs slower with them on 2 threads; on 1 thread, one run 11 µs
+/// slower and the other 29 µs faster.
+pub(crate) fn early_prefetch_pays(samples: Samples, cache: Option<usize>) -> bool {
+    let bytes = samples.x.len().saturating_mul(samples.x.bytes_per_value());
     cache.is_none_or(|cache| bytes > cache)
 }
 
@@ -624,15 +624,27 @@ pub(crate) fn gather(
 
 #[cfg(test)]
 mod tests {
-    use super::prefetch_pays;
+    use super::early_prefetch_pays;
+    use crate::inputs::Inputs;
+    use crate::kernels::bytes::ByteMap;
+    use crate::losses::Targets;
+    use crate::train::Samples;
 
     #[test]
     fn early_prefetch_only_for_datasets_the_cache_does_not_hold() {
-        let mnist = 60_000 * 784;
-        assert!(prefetch_pays(mnist, Some(32 << 20)), "Zen 4's L3: from memory");
-        assert!(!prefetch_pays(mnist, Some(260 << 20)), "the Xeon's L3 holds it");
-        assert!(!prefetch_pays(mnist * 4, Some(260 << 20)), "as float32 rows, too");
-        assert!(prefetch_pays(mnist, Some(mnist - 1)) && !prefetch_pays(mnist, Some(mnist)));
-        assert!(prefetch_pays(1, None), "unknown cache: as before");
+        let table: [f32; 256] = std::array::from_fn(|b| b as f32 / 255.0);
+        let (bytes, floats) = (vec![0u8; 60_000 * 784], vec![0f32; 60_000 * 784]);
+        let y = vec![0i32; 60_000];
+        let mnist = |x| Samples { x, targets: Targets::Classes(&y), weights: None };
+        let as_bytes = mnist(Inputs::Bytes { data: &bytes, table: &table, map: ByteMap::of(&table) });
+        let as_floats = mnist(Inputs::F32(&floats));
+        let mib = |m: usize| Some(m << 20);
+        assert!(early_prefetch_pays(as_bytes, mib(32)), "Zen 4's L3: from memory");
+        assert!(!early_prefetch_pays(as_bytes, mib(260)), "the Xeon's L3 holds it");
+        assert!(!early_prefetch_pays(as_floats, mib(260)), "188 MB of float32 rows, too");
+        assert!(early_prefetch_pays(as_floats, mib(128)), "float32 rows count 4 bytes a value");
+        assert!(early_prefetch_pays(as_bytes, Some(60_000 * 784 - 1)));
+        assert!(!early_prefetch_pays(as_bytes, Some(60_000 * 784)));
+        assert!(early_prefetch_pays(as_bytes, None), "unknown cache: as before the rule");
     }
 }

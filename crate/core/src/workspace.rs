@@ -29,6 +29,9 @@ pub struct Workspace {
     pub(crate) next_labels: Vec<i32>,
     pub(crate) next_values: Vec<f32>,
     pub(crate) next_weights: Vec<f32>,
+    /// Whether a step asks for the next batch's first rows before its first
+    /// GEMM (train.rs, `early_prefetch_pays`); decided once per fit.
+    pub(crate) fetch_rows_early: bool,
     /// Each layer's output, rows × units.
     pub(crate) outputs: Vec<Vec<f32>>,
     /// Gradient at each layer's output (or pre-activation, see `Plan`),
@@ -107,6 +110,7 @@ impl Workspace {
             values: zeroed(if training { targets_len } else { 0 }, "the target batch")?,
             weights: zeroed(if training { rows } else { 0 }, "the sample weight batch")?,
             weighted: false,
+            fetch_rows_early: false,
             next_x: zeroed(next_rows * model.input_dim(), "the next input batch")?,
             next_labels: zeroed(next_rows, "the next label batch")?,
             next_values: zeroed(if training { targets_len } else { 0 }, "the next target batch")?,
