@@ -3,7 +3,9 @@
 //! PROFILE_HIDDEN=h sets the hidden width (512), PROFILE_F32=1 feeds float32 rows instead of
 //! bytes scaled by 1/255 (the seed program's MNIST). Built with `--features step-profile`, it
 //! also prints the step's budget by phase (core's step_profile.rs), over the epochs after the
-//! first (the first converts and warms up) — means, then medians and 90th percentiles:
+//! first (the first converts and warms up) — means, then medians and 90th percentiles.
+//! PROFILE_AB=1 turns on A/B steps (core's step_profile.rs: code under test runs version B where
+//! `step_profile::variant_b` says so) and adds each version's step times:
 //!   cargo run --release -p ferro-nn-bench --features step-profile --example profile_fit 1 4
 use ferro_core::inputs::Inputs;
 use ferro_core::kernels::bytes::ByteMap;
@@ -19,6 +21,7 @@ fn main() {
     let threads: usize = std::env::args().nth(1).and_then(|v| v.parse().ok()).unwrap_or(1);
     let epochs: usize = std::env::args().nth(2).and_then(|v| v.parse().ok()).unwrap_or(3);
     ferro_core::pool::set_num_threads(threads).unwrap();
+    ferro_core::step_profile::set_ab(std::env::var("PROFILE_AB").is_ok_and(|v| v == "1"));
     let hidden = std::env::var("PROFILE_HIDDEN").ok().and_then(|v| v.parse().ok()).unwrap_or(512);
     let mut specs: Vec<LayerSpec> = vec![DenseSpec::new(hidden, Activation::Relu).into()];
     if std::env::var("PROFILE_BN").is_ok_and(|v| v == "1") {
@@ -50,12 +53,15 @@ fn main() {
     .unwrap();
     println!("{:.3} s/epoch", start.elapsed().as_secs_f64() / epochs as f64);
     if let Some((steps, phases)) = ferro_core::step_profile::per_step_micros() {
-        let budget: Vec<String> = phases.iter().map(|(p, us)| format!("{} {us:.0}", p.name())).collect();
+        // A/B steps' phases are timed only when asked for.
+        let budget: Vec<String> =
+            phases.iter().filter(|(_, us)| *us > 0.0).map(|(p, us)| format!("{} {us:.0}", p.name())).collect();
         println!("µs per step ({steps} steps): {}", budget.join(", "));
     }
     if let Some(spread) = ferro_core::step_profile::per_step_spread() {
         let line = |f: fn(&Spread) -> f64| {
-            spread.iter().map(|(p, s)| format!("{} {:.0}", p.name(), f(s))).collect::<Vec<_>>().join(", ")
+            let timed = spread.iter().filter(|(_, s)| s.p50 > 0.0);
+            timed.map(|(p, s)| format!("{} {:.0}", p.name(), f(s))).collect::<Vec<_>>().join(", ")
         };
         println!("  median: {}", line(|s| s.p50));
         println!("  90th percentile: {}", line(|s| s.p90));

@@ -7,6 +7,17 @@
 //! GEMM, then [`Phase::Between`] (the layers above it and the next
 //! batch's gathering, side by side on two threads), then the first layer's
 //! backward pass, then the rest of the optimizer's update.
+//!
+//! Comparing two versions of some code: this VM's host switches between a
+//! fast and a slower state, about 1.4× apart, within seconds, so separate
+//! runs of each version could not resolve a 1–2% change. With A/B steps on
+//! (`set_ab`, profile_fit's PROFILE_AB=1), code under test takes version B
+//! where `variant_b` says so, on every other step, and each version's step
+//! times are kept apart ([`Phase::StepA`], [`Phase::StepB`]): the two
+//! medians then come from the same seconds of the host. With no code under
+//! test (an A/A run, 3 epochs of the seed model) they came within 2 µs of
+//! each other on 1 thread and 11 µs on 2; that is the method's resolution
+//! there.
 
 /// One part of a training step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,10 +38,14 @@ pub enum Phase {
     Update,
     /// The whole step.
     Step,
+    /// The whole step, on the steps that run version A (A/B steps only).
+    StepA,
+    /// The whole step, on the steps that run version B (A/B steps only).
+    StepB,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 7] = [
+    pub const ALL: [Phase; 9] = [
         Phase::FirstForward,
         Phase::Between,
         Phase::UpperLayers,
@@ -38,6 +53,8 @@ impl Phase {
         Phase::FirstBackward,
         Phase::Update,
         Phase::Step,
+        Phase::StepA,
+        Phase::StepB,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +66,8 @@ impl Phase {
             Phase::FirstBackward => "first backward",
             Phase::Update => "update",
             Phase::Step => "step",
+            Phase::StepA => "step A",
+            Phase::StepB => "step B",
         }
     }
 }
@@ -56,7 +75,7 @@ impl Phase {
 #[cfg(feature = "step-profile")]
 mod on {
     use super::{Phase, Spread};
-    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
     use std::time::Instant;
 
     const PHASES: usize = Phase::ALL.len();
@@ -92,6 +111,20 @@ mod on {
         Timer(phase, Instant::now())
     }
 
+    static AB: AtomicBool = AtomicBool::new(false);
+
+    pub fn set_ab(on: bool) {
+        AB.store(on, Relaxed);
+    }
+
+    pub fn variant_b(step: u64) -> bool {
+        AB.load(Relaxed) && step % 2 == 1
+    }
+
+    pub fn time_ab(step: u64) -> Option<Timer> {
+        AB.load(Relaxed).then(|| time(if variant_b(step) { Phase::StepB } else { Phase::StepA }))
+    }
+
     pub fn per_step_micros() -> Option<(u64, Vec<(Phase, f64)>)> {
         let steps = STEPS.load(Relaxed);
         let mean = |p: Phase| NANOS[p as usize].load(Relaxed) as f64 / steps.max(1) as f64 / 1e3;
@@ -105,6 +138,12 @@ mod on {
             Spread::of(&mut nanos)
         };
         Some(Phase::ALL.iter().map(|&p| (p, spread(p))).collect())
+    }
+
+    /// How many times `phase` was timed since the last `reset`.
+    #[cfg(test)]
+    pub fn timings(phase: Phase) -> u64 {
+        TIMED[phase as usize].load(Relaxed)
     }
 
     pub fn reset() {
@@ -126,6 +165,18 @@ mod on {
     #[inline(always)]
     pub fn time(_: Phase) -> Timer {
         Timer
+    }
+
+    pub fn set_ab(_: bool) {}
+
+    #[inline(always)]
+    pub fn variant_b(_: u64) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    pub fn time_ab(_: u64) -> Option<Timer> {
+        None
     }
 
     pub fn per_step_micros() -> Option<(u64, Vec<(Phase, f64)>)> {
@@ -152,6 +203,18 @@ pub use on::per_step_spread;
 
 /// Forgets what was timed (after a warm-up, say).
 pub use on::reset;
+
+/// Turns A/B steps on or off (see the module's doc); a no-op without
+/// `step-profile`.
+pub use on::set_ab;
+
+/// Whether the step numbered `step` (the optimizer's count) runs version B:
+/// every other one, while A/B steps are on; never without `step-profile`.
+pub use on::variant_b;
+
+/// Times the step numbered `step` as [`Phase::StepA`] or [`Phase::StepB`]
+/// until dropped, while A/B steps are on.
+pub use on::time_ab;
 
 /// How a phase's time spreads over steps, in µs. The means alone mislead
 /// on a shared machine: on the 2-vCPU VM the 2-thread step's mean ran 3–4%
@@ -205,7 +268,8 @@ mod tests {
         let (steps, phases) = per_step_micros().expect("built with step-profile");
         assert!(steps >= 8, "{steps} steps");
         let us = |p: Phase| phases.iter().find(|(q, _)| *q == p).unwrap().1;
-        assert!(Phase::ALL.iter().all(|&p| us(p) > 0.0), "{phases:?}");
+        let ab = [Phase::StepA, Phase::StepB];
+        assert!(Phase::ALL.iter().filter(|p| !ab.contains(p)).all(|&p| us(p) > 0.0), "{phases:?}");
         let nested = us(Phase::FirstForward) + us(Phase::Between) + us(Phase::FirstBackward) + us(Phase::Update);
         assert!(nested <= us(Phase::Step), "{phases:?}");
         assert!(
@@ -213,7 +277,33 @@ mod tests {
             "{phases:?}"
         );
         let spread = per_step_spread().expect("built with step-profile");
-        assert!(spread.iter().all(|(_, s)| 0.0 < s.p50 && s.p50 <= s.p90 && s.p90 <= s.p99), "{spread:?}");
+        let timed = spread.iter().filter(|(p, _)| !ab.contains(p));
+        assert!(timed.clone().all(|(_, s)| 0.0 < s.p50 && s.p50 <= s.p90 && s.p90 <= s.p99), "{spread:?}");
+    }
+
+    /// With A/B steps on, version B runs on every other step, and the two
+    /// versions' steps are timed apart, every step once.
+    #[test]
+    fn ab_steps_alternate_and_are_timed_apart() {
+        let specs = [
+            LayerSpec::Dense(DenseSpec::new(8, Activation::Relu)),
+            LayerSpec::Dense(DenseSpec::new(2, Activation::Softmax)),
+        ];
+        let mut model = Model::build(4, &specs, 1).unwrap();
+        model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
+        let x: Vec<f32> = (0..40 * 4).map(|i| (i % 5) as f32 * 0.2).collect();
+        let y: Vec<i32> = (0..40).map(|i| i % 2).collect();
+        let opts = FitOptions { epochs: 1, batch_size: 4, shuffle: false, seed: 1, initial_epoch: 0 };
+        let count = on::timings;
+        let before = (count(Phase::StepA), count(Phase::StepB));
+        set_ab(true);
+        assert!(!variant_b(4) && variant_b(5));
+        model.fit(Samples::new(&x, &y), None, &opts, &mut Silent).unwrap();
+        set_ab(false);
+        assert!(!variant_b(5));
+        // Ten steps, numbered 0-9 (other tests' fits may add more).
+        let (a, b) = (count(Phase::StepA) - before.0, count(Phase::StepB) - before.1);
+        assert!(a >= 5 && b >= 5, "{a} A steps, {b} B steps");
     }
 }
 

@@ -10,7 +10,7 @@ use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
 use crate::optimizers::{PanelSink, TileStep};
 use crate::params::ParamRef;
-use crate::step_profile::{time, Phase};
+use crate::step_profile::{time, time_ab, Phase};
 use crate::tiled_kernel::TileTarget;
 use crate::workspace::{view, view_mut, Workspace};
 use rayon::prelude::*;
@@ -472,6 +472,7 @@ impl Model {
         prefetch: Option<(Samples, &[usize])>,
     ) -> LossTotals {
         let _step = time(Phase::Step);
+        let _ab = time_ab(self.step());
         if ws.tiles.as_ref().is_some_and(|t| t.active()) {
             return self.tiled_step(ws, b, prefetch);
         }
