@@ -253,18 +253,24 @@ mod tests {
     /// Every phase is timed inside its step, and the sides of `Between`
     /// inside it (sums over all steps, so other tests' fits in the same
     /// process keep the relations).
+    /// Fits Dense(units, relu) → Dense(classes, softmax) to `rows` made-up
+    /// rows of `inputs` features.
+    fn fit_small(inputs: usize, units: usize, classes: usize, rows: usize, opts: &FitOptions) {
+        let specs = [
+            LayerSpec::Dense(DenseSpec::new(units, Activation::Relu)),
+            LayerSpec::Dense(DenseSpec::new(classes, Activation::Softmax)),
+        ];
+        let mut model = Model::build(inputs, &specs, 1).unwrap();
+        model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
+        let x: Vec<f32> = (0..rows * inputs).map(|i| (i % 7) as f32 * 0.1).collect();
+        let y: Vec<i32> = (0..rows).map(|i| (i % classes) as i32).collect();
+        model.fit(Samples::new(&x, &y), None, opts, &mut Silent).unwrap();
+    }
+
     #[test]
     fn phases_nest_inside_the_step() {
-        let specs = [
-            LayerSpec::Dense(DenseSpec::new(40, Activation::Relu)),
-            LayerSpec::Dense(DenseSpec::new(3, Activation::Softmax)),
-        ];
-        let mut model = Model::build(30, &specs, 1).unwrap();
-        model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
-        let x: Vec<f32> = (0..64 * 30).map(|i| (i % 7) as f32 * 0.1).collect();
-        let y: Vec<i32> = (0..64).map(|i| i % 3).collect();
         let opts = FitOptions { epochs: 2, batch_size: 16, shuffle: true, seed: 1, initial_epoch: 0 };
-        model.fit(Samples::new(&x, &y), None, &opts, &mut Silent).unwrap();
+        fit_small(30, 40, 3, 64, &opts);
         let (steps, phases) = per_step_micros().expect("built with step-profile");
         assert!(steps >= 8, "{steps} steps");
         let us = |p: Phase| phases.iter().find(|(q, _)| *q == p).unwrap().1;
@@ -277,28 +283,20 @@ mod tests {
             "{phases:?}"
         );
         let spread = per_step_spread().expect("built with step-profile");
-        let timed = spread.iter().filter(|(p, _)| !ab.contains(p));
-        assert!(timed.clone().all(|(_, s)| 0.0 < s.p50 && s.p50 <= s.p90 && s.p90 <= s.p99), "{spread:?}");
+        let mut timed = spread.iter().filter(|(p, _)| !ab.contains(p));
+        assert!(timed.all(|(_, s)| 0.0 < s.p50 && s.p50 <= s.p90 && s.p90 <= s.p99), "{spread:?}");
     }
 
     /// With A/B steps on, version B runs on every other step, and the two
     /// versions' steps are timed apart, every step once.
     #[test]
     fn ab_steps_alternate_and_are_timed_apart() {
-        let specs = [
-            LayerSpec::Dense(DenseSpec::new(8, Activation::Relu)),
-            LayerSpec::Dense(DenseSpec::new(2, Activation::Softmax)),
-        ];
-        let mut model = Model::build(4, &specs, 1).unwrap();
-        model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
-        let x: Vec<f32> = (0..40 * 4).map(|i| (i % 5) as f32 * 0.2).collect();
-        let y: Vec<i32> = (0..40).map(|i| i % 2).collect();
         let opts = FitOptions { epochs: 1, batch_size: 4, shuffle: false, seed: 1, initial_epoch: 0 };
         let count = on::timings;
         let before = (count(Phase::StepA), count(Phase::StepB));
         set_ab(true);
         assert!(!variant_b(4) && variant_b(5));
-        model.fit(Samples::new(&x, &y), None, &opts, &mut Silent).unwrap();
+        fit_small(4, 8, 2, 40, &opts);
         set_ab(false);
         assert!(!variant_b(5));
         // Ten steps, numbered 0-9 (other tests' fits may add more).
