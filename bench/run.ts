@@ -50,7 +50,8 @@ interface Kernels {
 const valid = (gflops: number | null, r: Kernels): boolean => gflops !== null && gflops <= r.fma_peak;
 const shown = (gflops: number | null, r: Kernels): string =>
   gflops === null ? 'n/a' : valid(gflops, r) ? gflops.toFixed(1) : `${gflops.toFixed(1)} INVALID (above peak)`;
-interface SweepRow { sweep: string; hidden: number; batch: number; step_ms: number; gflops: number }
+/** vs_seed: GFLOP/s over the seed model's, the two fits taking turns epoch by epoch (crate/bench `paired`). */
+interface SweepRow { sweep: string; hidden: number; batch: number; step_ms: number; gflops: number; vs_seed: number }
 interface MnistRun {
   threads: number;
   isa: string;
@@ -218,10 +219,14 @@ function sweep(): { threads: number; rows: SweepRow[] }[] {
         : `${r.sweep}, hidden ${r.hidden}, batch ${r.batch}`;
   const rows = results[0]!.rows.map((r, i) => [
     label(r),
-    ...results.flatMap((res) => [res.rows[i]!.step_ms.toFixed(2), res.rows[i]!.gflops.toFixed(1)]),
+    ...results.flatMap((res) => {
+      const row = res.rows[i]!;
+      return [row.step_ms.toFixed(2), row.gflops.toFixed(1), `${row.vs_seed.toFixed(2)}×`];
+    }),
   ]);
   console.log('Whole training step of Dense(h, relu) → Dense(10, softmax) on 784 inputs');
-  table(['shape', ...results.flatMap((r) => [`ms/step ${r.threads}T`, `GFLOP/s ${r.threads}T`])], rows);
+  console.log('(× seed: against the seed model fitted beside it, epochs taking turns; the seed row against a second seed fit)');
+  table(['shape', ...results.flatMap((r) => [`ms/step ${r.threads}T`, `GFLOP/s ${r.threads}T`, `× seed ${r.threads}T`])], rows);
   save('sweep', { results });
   return results;
 }
@@ -431,11 +436,13 @@ if (want('kernels')) {
 }
 if (want('sweep')) {
   // Growth (issue 13): at widths ≥ 512 on 1 thread no shape, layer or
-  // optimizer below 80% of the seed model's GFLOP/s.
+  // optimizer below 80% of the seed model's GFLOP/s, each row judged
+  // against the seed model fitted beside it (this VM's speed swings 1.4×
+  // within seconds; a seed measured once moved every verdict).
   const one = sweep()[0]!.rows;
-  const seed = one.find((r) => r.sweep === 'hidden' && r.hidden === 512 && r.batch === 128)!.gflops;
   for (const r of one.filter((r) => r.hidden >= 512)) {
-    checks.push([`1T ${r.sweep} (hidden ${r.hidden}, batch ${r.batch}) ≥ 80% of the seed model's GFLOP/s`, r.gflops >= 0.8 * seed]);
+    const what = `1T ${r.sweep} (hidden ${r.hidden}, batch ${r.batch}) ≥ 80% of the seed model's GFLOP/s (${(100 * r.vs_seed).toFixed(0)}%)`;
+    checks.push([what, r.vs_seed >= 0.8]);
   }
   steps();
 }

@@ -1,9 +1,11 @@
 //! Trains the seed model shape on synthetic MNIST-sized data, for profilers:
 //! profile_fit [threads] [epochs]; PROFILE_BN=1 adds BatchNormalization after the hidden layer,
-//! PROFILE_HIDDEN=h sets the hidden width (512), PROFILE_F32=1 feeds float32 rows instead of
-//! bytes scaled by 1/255 (the seed program's MNIST). Built with `--features step-profile`, it
-//! also prints the step's budget by phase (core's step_profile.rs), over the epochs after the
-//! first (the first converts and warms up) — means, then medians and 90th percentiles.
+//! PROFILE_HIDDEN=h sets the hidden width (512), PROFILE_BATCH=b the batch size (128),
+//! PROFILE_ROWS=n the rows (60 000), PROFILE_ADAM=1 trains with Adam instead of RMSprop,
+//! PROFILE_F32=1 feeds float32 rows instead of bytes scaled by 1/255 (the seed program's MNIST).
+//! Built with `--features step-profile`, it also prints the step's budget by phase (core's
+//! step_profile.rs), over the epochs after the first (the first converts and warms up) — means,
+//! then medians and 90th percentiles.
 //! PROFILE_AB=1 turns on A/B steps (core's step_profile.rs: code under test runs version B where
 //! `step_profile::variant_b` says so) and adds each version's step times:
 //!   cargo run --release -p ferro-nn-bench --features step-profile --example profile_fit 1 4
@@ -12,7 +14,7 @@ use ferro_core::kernels::bytes::ByteMap;
 use ferro_core::kernels::Activation;
 use ferro_core::layers::{DenseSpec, LayerSpec};
 use ferro_core::losses::{Loss, Targets};
-use ferro_core::optimizers::RmsPropConfig;
+use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, RmsPropConfig, Rule};
 use ferro_core::step_profile::Spread;
 use ferro_core::{EpochLogs, FitObserver, FitOptions, Flow, Model, Samples};
 use std::time::Instant;
@@ -29,8 +31,19 @@ fn main() {
     }
     specs.push(DenseSpec::new(10, Activation::Softmax).into());
     let mut model = Model::build(784, &specs, 1).unwrap();
-    model.compile(RmsPropConfig::default(), Loss::SparseCategoricalCrossentropy).unwrap();
-    let n = 60000;
+    let optimizer = if std::env::var("PROFILE_ADAM").is_ok_and(|v| v == "1") {
+        OptimizerConfig {
+            name: "Adam".into(),
+            rule: Rule::Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false },
+            learning_rate: LearningRate::Constant(1e-3),
+            weight_decay: None,
+            clip: Clip::None,
+        }
+    } else {
+        RmsPropConfig::default().into()
+    };
+    model.compile(optimizer, Loss::SparseCategoricalCrossentropy).unwrap();
+    let n = std::env::var("PROFILE_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(60000);
     let bytes: Vec<u8> = (0..n * 784).map(|i| ((i * 7919) % 256) as u8).collect();
     let table: [f32; 256] = std::array::from_fn(|b| b as f32 / 255.0);
     let floats: Vec<f32> = bytes.iter().map(|&b| table[b as usize]).collect();
@@ -40,7 +53,8 @@ fn main() {
         Inputs::Bytes { data: &bytes, table: &table, map: ByteMap::of(&table) }
     };
     let y: Vec<i32> = (0..n).map(|i| i % 10).collect();
-    let opts = FitOptions { epochs, batch_size: 128, shuffle: true, seed: 1, initial_epoch: 0 };
+    let batch = std::env::var("PROFILE_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(128);
+    let opts = FitOptions { epochs, batch_size: batch, shuffle: true, seed: 1, initial_epoch: 0 };
     let start = Instant::now();
     ferro_core::pool::install(|| {
         model.fit(
