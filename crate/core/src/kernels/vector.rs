@@ -1,5 +1,5 @@
 //! The small vector abstraction the hand-written SIMD kernels are written
-//! over: one generic body per op (rmsprop.rs, microkernel.rs, narrow.rs),
+//! over: one generic body per op (rmsprop.rs, adam.rs, microkernel.rs, narrow.rs),
 //! instantiated per instruction set inside a thin `#[target_feature]`
 //! wrapper, as matrixmultiply does: AVX2 and AVX-512 on x86-64, NEON on
 //! arm64. A new ISA is one more implementation of [`F32s`] here, not one
@@ -28,12 +28,22 @@ pub(crate) unsafe trait F32s {
     unsafe fn load_first(p: *const f32, n: usize) -> Self::V;
     unsafe fn store(p: *mut f32, v: Self::V);
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// a·b + c with one rounding.
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// c − a·b with one rounding.
+    unsafe fn fnmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The smaller of `a` and `b`, for an `a` that is never NaN: a NaN in
+    /// `b` comes out as NaN on every ISA (x86's MINPS returns its second
+    /// operand when either is NaN; NEON's FMIN returns NaN).
+    unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
     /// An estimate of 1/√a good to at least 12 bits (AVX2's; 14 on AVX-512;
-    /// NEON's 8-bit estimate refined once by its own step instruction).
+    /// NEON's 8-bit estimate refined once by its own step instruction);
+    /// +∞ for ±0 and 0 for +∞.
     unsafe fn rsqrt_estimate(a: Self::V) -> Self::V;
+    /// An estimate of 1/a good to at least 12 bits, as `rsqrt_estimate`.
+    unsafe fn recip_estimate(a: Self::V) -> Self::V;
     /// The sum of the lanes.
     unsafe fn sum(a: Self::V) -> f32;
     /// Lanes below zero set to +0; the others (−0 and NaN included) kept,
@@ -93,6 +103,10 @@ mod x86 {
             _mm256_add_ps(a, b)
         }
         #[inline(always)]
+        unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+            _mm256_sub_ps(a, b)
+        }
+        #[inline(always)]
         unsafe fn mul(a: __m256, b: __m256) -> __m256 {
             _mm256_mul_ps(a, b)
         }
@@ -101,8 +115,20 @@ mod x86 {
             _mm256_fmadd_ps(a, b, c)
         }
         #[inline(always)]
+        unsafe fn fnmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+            _mm256_fnmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn min(a: __m256, b: __m256) -> __m256 {
+            _mm256_min_ps(a, b)
+        }
+        #[inline(always)]
         unsafe fn rsqrt_estimate(a: __m256) -> __m256 {
             _mm256_rsqrt_ps(a)
+        }
+        #[inline(always)]
+        unsafe fn recip_estimate(a: __m256) -> __m256 {
+            _mm256_rcp_ps(a)
         }
         #[inline(always)]
         unsafe fn sum(s: __m256) -> f32 {
@@ -157,12 +183,28 @@ mod x86 {
             _mm512_mul_ps(a, b)
         }
         #[inline(always)]
+        unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+            _mm512_sub_ps(a, b)
+        }
+        #[inline(always)]
         unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
             _mm512_fmadd_ps(a, b, c)
         }
         #[inline(always)]
+        unsafe fn fnmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+            _mm512_fnmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn min(a: __m512, b: __m512) -> __m512 {
+            _mm512_min_ps(a, b)
+        }
+        #[inline(always)]
         unsafe fn rsqrt_estimate(a: __m512) -> __m512 {
             _mm512_rsqrt14_ps(a)
+        }
+        #[inline(always)]
+        unsafe fn recip_estimate(a: __m512) -> __m512 {
+            _mm512_rcp14_ps(a)
         }
         #[inline(always)]
         unsafe fn sum(a: __m512) -> f32 {
@@ -231,6 +273,10 @@ mod arm {
             vaddq_f32(a, b)
         }
         #[inline(always)]
+        unsafe fn sub(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            vsubq_f32(a, b)
+        }
+        #[inline(always)]
         unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
             vmulq_f32(a, b)
         }
@@ -239,11 +285,27 @@ mod arm {
             vfmaq_f32(c, a, b)
         }
         #[inline(always)]
+        unsafe fn fnmadd(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+            vfmsq_f32(c, a, b)
+        }
+        #[inline(always)]
+        unsafe fn min(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            vminq_f32(a, b)
+        }
+        #[inline(always)]
+        unsafe fn recip_estimate(a: float32x4_t) -> float32x4_t {
+            // FRECPE gives 8 bits; one FRECPS step (e·(2 − a·e)) about 16.
+            let e = vrecpeq_f32(a);
+            vmulq_f32(e, vrecpsq_f32(a, e))
+        }
+        #[inline(always)]
         unsafe fn rsqrt_estimate(a: float32x4_t) -> float32x4_t {
             // FRSQRTE gives 8 bits; one FRSQRTS step (e·(3 − a·e²)/2) about 16,
-            // so the kernels' own Newton step lands where x86's does.
+            // so the kernels' own Newton step lands where x86's does. e² goes
+            // into FRSQRTS beside a, not a·e beside e: its fused 0·∞ is 3/2, so
+            // a = 0 keeps its estimate ∞ rather than 0·∞ = NaN.
             let e = vrsqrteq_f32(a);
-            vmulq_f32(e, vrsqrtsq_f32(vmulq_f32(a, e), e))
+            vmulq_f32(e, vrsqrtsq_f32(vmulq_f32(e, e), a))
         }
         #[inline(always)]
         unsafe fn sum(a: float32x4_t) -> f32 {
@@ -282,10 +344,13 @@ mod tests {
         unsafe {
             let (va, vb) = (S::load(a.as_ptr()), S::load(b.as_ptr()));
             type Reference = fn(f32, f32) -> f32;
-            let cases: [(S::V, Reference); 3] = [
+            let cases: [(S::V, Reference); 6] = [
                 (S::add(va, vb), |x, y| x + y),
+                (S::sub(va, vb), |x, y| x - y),
                 (S::mul(va, vb), |x, y| x * y),
                 (S::fmadd(va, vb, S::splat(1.5)), |x, y| x.mul_add(y, 1.5)),
+                (S::fnmadd(va, vb, S::splat(1.5)), |x, y| (-x).mul_add(y, 1.5)),
+                (S::min(va, vb), |x, y| x.min(y)),
             ];
             for (v, f) in cases {
                 S::store(out.as_mut_ptr(), v);
@@ -294,6 +359,12 @@ mod tests {
             assert_eq!(S::sum(va), a.iter().sum::<f32>());
             S::store(out.as_mut_ptr(), S::rsqrt_estimate(S::splat(4.0)));
             assert!(out.iter().all(|&r| (r - 0.5).abs() < 1e-3));
+            S::store(out.as_mut_ptr(), S::recip_estimate(S::splat(3.0)));
+            assert!(out.iter().all(|&r| (r - 1.0 / 3.0).abs() < 1e-3 / 3.0));
+            S::store(out.as_mut_ptr(), S::rsqrt_estimate(S::splat(0.0)));
+            assert!(out.iter().all(|&r| r == f32::INFINITY), "rsqrt_estimate(0): {out:?}");
+            S::store(out.as_mut_ptr(), S::rsqrt_estimate(S::splat(f32::INFINITY)));
+            assert!(out.iter().all(|&r| r == 0.0), "rsqrt_estimate(∞): {out:?}");
             for k in 0..n {
                 S::store(out.as_mut_ptr(), S::load_first(a.as_ptr(), k));
                 assert!((0..n).all(|i| out[i] == if i < k { a[i] } else { 0.0 }), "load_first({k})");
@@ -312,6 +383,10 @@ mod tests {
                 S::store(out.as_mut_ptr(), v);
                 assert!(out.iter().zip(&c).all(|(o, &x)| o.to_bits() == f(x).to_bits()), "{out:?} from {c:?}");
             }
+            // min's NaN in its second operand, whatever the first.
+            S::store(out.as_mut_ptr(), S::min(S::splat(1.0), vc));
+            let want = |x: f32| if x.is_nan() { f32::NAN } else { x.min(1.0) };
+            assert!(out.iter().zip(&c).all(|(o, &x)| o.to_bits() == want(x).to_bits()), "min: {out:?} from {c:?}");
         }
     }
 
