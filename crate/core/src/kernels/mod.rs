@@ -1,6 +1,7 @@
 //! Numeric kernels: the packed GEMM and the activation math around it.
 
 pub mod activation;
+pub mod adam;
 pub mod bf16;
 pub mod bytes;
 pub mod gemm;

@@ -19,6 +19,7 @@ mod tiles;
 
 use crate::alloc::zeroed;
 use crate::error::{Error, Result};
+use crate::kernels::adam::{adam_plain, AdamStep};
 use crate::kernels::pack::PanelWriter;
 use crate::kernels::rmsprop::rmsprop_plain;
 use crate::kernels::Isa;
@@ -181,6 +182,12 @@ impl StepConsts {
             Consts::RmsProp { lr, rho, one_minus_rho, epsilon, momentum: None, centered: false } => {
                 let k = crate::kernels::rmsprop::RmsPropStep { lr, rho, one_minus_rho, epsilon };
                 rmsprop_plain(self.isa, &k, w, g, s)
+            }
+            // Adam's, which kept the divider busy (kernels/adam.rs).
+            Consts::Adam { alpha, one_minus_b1, one_minus_b2, epsilon, amsgrad: false } => {
+                let k = AdamStep { alpha, one_minus_b1, one_minus_b2, epsilon };
+                let (m, v) = s.split_at_mut(w.len());
+                adam_plain(self.isa, &k, w, g, m, &mut v[..w.len()])
             }
             _ => vectorised(self.isa, &self.rule, w, g, s),
         }

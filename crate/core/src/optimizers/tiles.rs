@@ -9,9 +9,9 @@
 //! In tile layout a tile at offset `o` of L elements has its slots at
 //! count·o, one slot after another (count·L floats), as the rules want them.
 //! Each element gets the arithmetic of `finish_step`, so the bits are the
-//! same as a plain step's; only RMSprop's hand-written kernel treats a
-//! run's last few (fewer than a vector) elements apart, so an element that
-//! ends a run in one layout and not the other may round differently.
+//! same as a plain step's: the hand-written kernels of RMSprop and Adam run
+//! a run's last few (fewer than a vector) elements through the same lanes,
+//! zero-padded, so where a run ends changes no element's bits.
 
 use super::{slot_index, Clip, Optimizer, StepConsts, CHUNK};
 use crate::kernels::microkernel::MAX_TILE;
