@@ -13,7 +13,13 @@
 //!
 //! The update still costs 32–40 µs a step on 1 thread and 25–30 on 2
 //! (profile_fit on the seed model with the tiles' update skipped; 17 µs at
-//! hidden 256, 70–110 at 1024: linear in the weights). It does not hide
+//! hidden 256, 70–110 at 1024: linear in the weights), on the AMD Zen 4 VM.
+//! On the Intel Xeon VM (2 MB of L2 per core, A/B steps skipping the update
+//! on every other step, 2026-12-01) it is 95–120 µs at hidden 512, batch 32
+//! or 128, against 33 at hidden 128 and 40–73 at 256: the kernel's panels and its
+//! slots (3.2 MB at hidden 512) no longer stay in L2 between steps, and the
+//! update streams them from L3. At batch 32 that is a fifth of the step;
+//! prefetching 4 tiles ahead made it 20–50 µs slower. It does not hide
 //! behind the GEMM: RMSprop's kernel spends 11 floating-point operations
 //! on each vector of weights (kernels/rmsprop.rs), on the pipes the GEMM's
 //! multiply-adds need. It costs there what it costs alone on data in L1
