@@ -175,8 +175,9 @@ fn kernels(threads: usize) -> String {
 /// layout its tiled steps need — which a fit only does for 32 steps or more).
 const MIN_EPOCH_STEPS: usize = 32;
 
-/// Epochs a sweep fit runs; the first (warm-up) is not timed.
-const SWEEP_EPOCHS: usize = 12;
+/// Epochs a sweep fit runs: the first (warm-up) is not timed, and of the
+/// other twelve each fit runs first in a pair six times (`paired`).
+const SWEEP_EPOCHS: usize = 13;
 
 /// One fit of a sweep, advanced an epoch at a time so that two fits can
 /// take turns (`paired`).
@@ -186,6 +187,8 @@ struct SweepFit {
     x: Vec<f32>,
     y: Vec<i32>,
     steps: usize,
+    /// FLOPs of one step (`step_flops`).
+    flops: f64,
     epochs: Vec<f64>,
 }
 
@@ -198,7 +201,7 @@ impl SweepFit {
         let y: Vec<i32> = (0..n).map(|i| (i % 10) as i32).collect();
         let opts = FitOptions { epochs: SWEEP_EPOCHS, batch_size: batch, shuffle: true, seed: 1, initial_epoch: 0 };
         let run = model.begin_fit(Samples::new(&x, &y), None, &opts).unwrap();
-        SweepFit { model, run, x, y, steps, epochs: Vec::new() }
+        SweepFit { model, run, x, y, steps, flops: step_flops(specs, batch), epochs: Vec::new() }
     }
 
     /// Runs and times the next epoch.
@@ -209,20 +212,27 @@ impl SweepFit {
         self.epochs.push(start.elapsed().as_secs_f64());
     }
 
-    /// Seconds per step: the median of the epochs after the first, so a
-    /// burst of load from the VM's neighbours moves it less than a median
-    /// of 3 did.
-    fn step_seconds(&self) -> f64 {
-        let mut epochs = self.epochs[1..].to_vec();
-        epochs.sort_by(f64::total_cmp);
-        epochs[epochs.len() / 2] / self.steps as f64
+    /// GFLOP/s of each timed epoch (all but the first).
+    fn gflops(&self) -> Vec<f64> {
+        self.epochs[1..].iter().map(|t| self.flops * self.steps as f64 / t / 1e9).collect()
     }
 }
 
-/// Seconds per step of `a` and of `b`, their fits taking turns epoch by
-/// epoch (in ABBA order), so that this VM's swings in speed, 1.4× within
-/// seconds, touch both alike: measured apart, the same seed-model row
-/// came out at 87–89 and 124–127 GFLOP/s in one sweep.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// `a`'s median GFLOP/s, and the median over epochs of its GFLOP/s over
+/// `b`'s in the same pair: the two fits take turns epoch by epoch (ABBA),
+/// so that this VM's swings in speed, 1.4× within seconds, touch both
+/// alike. Measured apart, the same seed-model row came out at 87–89 and
+/// 124–127 GFLOP/s in one sweep.
 fn paired(a: &mut SweepFit, b: &mut SweepFit) -> (f64, f64) {
     for e in 0..SWEEP_EPOCHS {
         if e % 2 == 0 {
@@ -233,7 +243,9 @@ fn paired(a: &mut SweepFit, b: &mut SweepFit) -> (f64, f64) {
             a.epoch();
         }
     }
-    (a.step_seconds(), b.step_seconds())
+    let (ga, gb) = (a.gflops(), b.gflops());
+    let ratios = ga.iter().zip(&gb).map(|(x, y)| x / y).collect();
+    (median(ga), median(ratios))
 }
 
 /// Dense(h, relu) × `depth` → Dense(10, softmax), with `extra` after each hidden Dense.
@@ -274,18 +286,20 @@ fn sweep(threads: usize) -> String {
     let steps_for = |flops: f64| ((4e9 / flops) as usize).clamp(MIN_EPOCH_STEPS, 400);
     let seed_specs = stack(512, 1, None);
     let seed_flops = step_flops(&seed_specs, 128);
-    // Each row against the seed model measured beside it: the growth target
-    // is a ratio, and only a paired one is steady on this VM.
+    // Each row against the seed model fitted beside it: the growth target
+    // is a ratio, and only a paired one is steady on this VM. The seed's
+    // epochs last about as long as the row's, so each pair spans one
+    // stretch of the host's time.
     let mut run = |kind: &str, h: usize, b: usize, specs: Vec<LayerSpec>, optimizer: OptimizerConfig| {
         let flops = step_flops(&specs, b);
-        let mut row = SweepFit::new(&specs, optimizer, b, steps_for(flops));
-        let mut seed = SweepFit::new(&seed_specs, rmsprop(), 128, steps_for(seed_flops));
-        let (t, t_seed) = paired(&mut row, &mut seed);
-        let gflops = flops / t / 1e9;
+        let steps = steps_for(flops);
+        let mut row = SweepFit::new(&specs, optimizer, b, steps);
+        let seed_steps = ((flops * steps as f64 / seed_flops).ceil() as usize).max(MIN_EPOCH_STEPS);
+        let mut seed = SweepFit::new(&seed_specs, rmsprop(), 128, seed_steps);
+        let (gflops, vs_seed) = paired(&mut row, &mut seed);
         rows.push(format!(
-            "{{\"sweep\":\"{kind}\",\"hidden\":{h},\"batch\":{b},\"step_ms\":{:.4},\"gflops\":{gflops:.2},\"vs_seed\":{:.3}}}",
-            t * 1e3,
-            gflops / (seed_flops / t_seed / 1e9)
+            "{{\"sweep\":\"{kind}\",\"hidden\":{h},\"batch\":{b},\"step_ms\":{:.4},\"gflops\":{gflops:.2},\"vs_seed\":{vs_seed:.3}}}",
+            flops / gflops / 1e6
         ));
     };
     for h in [128, 256, 512, 1024, 2048, 4096] {

@@ -11,27 +11,31 @@
 //! on 1 thread, 0.387–0.408 to 0.355–0.371 s on 2 (a noisy hour), and
 //! 2.11–2.16 to 1.86–1.92 s at hidden 2048 on 1 thread.
 //!
-//! The update still costs 32–40 µs a step on 1 thread and 25–30 on 2
-//! (profile_fit on the seed model with the tiles' update skipped; 17 µs at
-//! hidden 256, 70–110 at 1024: linear in the weights), on the AMD Zen 4 VM.
-//! On the Intel Xeon VM (2 MB of L2 per core, A/B steps skipping the update
-//! on every other step, 2026-12-01) it is 95–120 µs at hidden 512, batch 32
-//! or 128, against 33 at hidden 128 and 40–73 at 256: the kernel's panels and its
-//! slots (3.2 MB at hidden 512) no longer stay in L2 between steps, and the
-//! update streams them from L3. At batch 32 that is a fifth of the step;
-//! prefetching 4 tiles ahead made it 20–50 µs slower. It does not hide
-//! behind the GEMM: RMSprop's kernel spends 11 floating-point operations
-//! on each vector of weights (kernels/rmsprop.rs), on the pipes the GEMM's
-//! multiply-adds need. It costs there what it costs alone on data in L1
-//! (1.16 ns per 16 weights: 29 µs for 784×512), and memory is not it:
-//! pointing every tile at the same 4096 weights and slots saved at most
-//! 4 µs. Folding the Newton step into the update (one multiply fewer per
-//! vector, 10% faster alone) saved 1.5–2.5 µs a step over ten interleaved
-//! pairs, not worth new roundings. Computing each tile in 2–8 resumed
-//! pieces of its reduction and updating the previous tile's rows between
-//! them made the backward pass 16–140 µs slower on 1 thread, as every
-//! piece stores and reloads the accumulators; prefetching 1–2 tiles ahead
-//! changed nothing.
+//! On the AMD Zen 4 VM the update cost 32–40 µs a step on 1 thread and
+//! 25–30 on 2 (profile_fit on the seed model with the tiles' update
+//! skipped; 17 µs at hidden 256, 70–110 at 1024: linear in the weights).
+//! It did not hide behind the GEMM: RMSprop's kernel spends 11
+//! floating-point operations on each vector of weights (kernels/rmsprop.rs),
+//! on the pipes the GEMM's multiply-adds need. It cost there what it cost
+//! alone on data in L1 (1.16 ns per 16 weights: 29 µs for 784×512), and
+//! memory was not it: pointing every tile at the same 4096 weights and
+//! slots saved at most 4 µs. Folding the Newton step into the update (one
+//! multiply fewer per vector, 10% faster alone) saved 1.5–2.5 µs a step
+//! over ten interleaved pairs, not worth new roundings. Computing each tile
+//! in 2–8 resumed pieces of its reduction and updating the previous tile's
+//! rows between them made the backward pass 16–140 µs slower on 1 thread,
+//! as every piece stores and reloads the accumulators; prefetching 1–2
+//! tiles ahead changed nothing.
+//!
+//! On the Intel Xeon VM (2 MB of L2 per core; A/B steps skipping the update
+//! on every other step, 2026-12-01) it costs 95–120 µs at hidden 512,
+//! batch 32 or 128, against 33 at hidden 128 and 40–73 at 256. There
+//! memory is part of it: the kernel's panels and slots (3.2 MB at hidden
+//! 512) no longer stay in L2 between steps, and the update streams them
+//! from L3. Alone (1 thread, subnormals flushed), the kernel took 65–83 µs
+//! over 784×512 weights in L1 and 127–130 µs streaming them in tiles. At
+//! batch 32 the update is a fifth of the step; prefetching 4 tiles ahead
+//! made it 20–50 µs slower.
 //!
 //! During `FitRun::advance`, between `enter_tiles` and `leave_tiles`, the
 //! kernel's panels and its slots in tile layout hold the truth and the

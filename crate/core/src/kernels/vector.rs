@@ -38,11 +38,14 @@ pub(crate) unsafe trait F32s {
     /// `b` comes out as NaN on every ISA (x86's MINPS returns its second
     /// operand when either is NaN; NEON's FMIN returns NaN).
     unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
+    /// The larger of `a` and `b`, NaN as for `min`.
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
     /// An estimate of 1/√a good to at least 12 bits (AVX2's; 14 on AVX-512;
-    /// NEON's 8-bit estimate refined once by its own step instruction);
-    /// +∞ for ±0 and 0 for +∞.
+    /// NEON's 8-bit estimate refined once by its own step instruction) for
+    /// normal a; +∞ for +0 and +0 for +∞ on every ISA.
     unsafe fn rsqrt_estimate(a: Self::V) -> Self::V;
-    /// An estimate of 1/a good to at least 12 bits, as `rsqrt_estimate`.
+    /// An estimate of 1/a good to at least 12 bits, as `rsqrt_estimate`,
+    /// for normal a below 2^126 (NEON's refinement step overflows above).
     unsafe fn recip_estimate(a: Self::V) -> Self::V;
     /// The sum of the lanes.
     unsafe fn sum(a: Self::V) -> f32;
@@ -123,6 +126,10 @@ mod x86 {
             _mm256_min_ps(a, b)
         }
         #[inline(always)]
+        unsafe fn max(a: __m256, b: __m256) -> __m256 {
+            _mm256_max_ps(a, b)
+        }
+        #[inline(always)]
         unsafe fn rsqrt_estimate(a: __m256) -> __m256 {
             _mm256_rsqrt_ps(a)
         }
@@ -197,6 +204,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn min(a: __m512, b: __m512) -> __m512 {
             _mm512_min_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn max(a: __m512, b: __m512) -> __m512 {
+            _mm512_max_ps(a, b)
         }
         #[inline(always)]
         unsafe fn rsqrt_estimate(a: __m512) -> __m512 {
@@ -293,6 +304,10 @@ mod arm {
             vminq_f32(a, b)
         }
         #[inline(always)]
+        unsafe fn max(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            vmaxq_f32(a, b)
+        }
+        #[inline(always)]
         unsafe fn recip_estimate(a: float32x4_t) -> float32x4_t {
             // FRECPE gives 8 bits; one FRECPS step (e·(2 − a·e)) about 16.
             let e = vrecpeq_f32(a);
@@ -301,11 +316,13 @@ mod arm {
         #[inline(always)]
         unsafe fn rsqrt_estimate(a: float32x4_t) -> float32x4_t {
             // FRSQRTE gives 8 bits; one FRSQRTS step (e·(3 − a·e²)/2) about 16,
-            // so the kernels' own Newton step lands where x86's does. e² goes
-            // into FRSQRTS beside a, not a·e beside e: its fused 0·∞ is 3/2, so
-            // a = 0 keeps its estimate ∞ rather than 0·∞ = NaN.
+            // so the kernels' own Newton step lands where x86's does. For a =
+            // 0 or ∞ the estimate (∞ or 0) is exact, and the step's a·e would
+            // be 0·∞ = NaN: those lanes keep it.
             let e = vrsqrteq_f32(a);
-            vmulq_f32(e, vrsqrtsq_f32(vmulq_f32(e, e), a))
+            let refined = vmulq_f32(e, vrsqrtsq_f32(vmulq_f32(a, e), e));
+            let exact = vorrq_u32(vceqzq_f32(a), vceqq_f32(a, vdupq_n_f32(f32::INFINITY)));
+            vbslq_f32(exact, e, refined)
         }
         #[inline(always)]
         unsafe fn sum(a: float32x4_t) -> f32 {
@@ -344,13 +361,14 @@ mod tests {
         unsafe {
             let (va, vb) = (S::load(a.as_ptr()), S::load(b.as_ptr()));
             type Reference = fn(f32, f32) -> f32;
-            let cases: [(S::V, Reference); 6] = [
+            let cases: [(S::V, Reference); 7] = [
                 (S::add(va, vb), |x, y| x + y),
                 (S::sub(va, vb), |x, y| x - y),
                 (S::mul(va, vb), |x, y| x * y),
                 (S::fmadd(va, vb, S::splat(1.5)), |x, y| x.mul_add(y, 1.5)),
                 (S::fnmadd(va, vb, S::splat(1.5)), |x, y| (-x).mul_add(y, 1.5)),
                 (S::min(va, vb), |x, y| x.min(y)),
+                (S::max(va, vb), |x, y| x.max(y)),
             ];
             for (v, f) in cases {
                 S::store(out.as_mut_ptr(), v);
@@ -365,6 +383,12 @@ mod tests {
             assert!(out.iter().all(|&r| r == f32::INFINITY), "rsqrt_estimate(0): {out:?}");
             S::store(out.as_mut_ptr(), S::rsqrt_estimate(S::splat(f32::INFINITY)));
             assert!(out.iter().all(|&r| r == 0.0), "rsqrt_estimate(∞): {out:?}");
+            // Across the normal range, at both ends.
+            for x in [f32::MIN_POSITIVE, 1e-30, 3.0, 2f32.powi(127), f32::MAX] {
+                S::store(out.as_mut_ptr(), S::rsqrt_estimate(S::splat(x)));
+                let want = 1.0 / (x as f64).sqrt();
+                assert!(out.iter().all(|&r| ((r as f64) / want - 1.0).abs() < 1e-3), "rsqrt_estimate({x}): {out:?}");
+            }
             for k in 0..n {
                 S::store(out.as_mut_ptr(), S::load_first(a.as_ptr(), k));
                 assert!((0..n).all(|i| out[i] == if i < k { a[i] } else { 0.0 }), "load_first({k})");
@@ -383,10 +407,13 @@ mod tests {
                 S::store(out.as_mut_ptr(), v);
                 assert!(out.iter().zip(&c).all(|(o, &x)| o.to_bits() == f(x).to_bits()), "{out:?} from {c:?}");
             }
-            // min's NaN in its second operand, whatever the first.
+            // min's and max's NaN in their second operand, whatever the first.
             S::store(out.as_mut_ptr(), S::min(S::splat(1.0), vc));
             let want = |x: f32| if x.is_nan() { f32::NAN } else { x.min(1.0) };
             assert!(out.iter().zip(&c).all(|(o, &x)| o.to_bits() == want(x).to_bits()), "min: {out:?} from {c:?}");
+            S::store(out.as_mut_ptr(), S::max(S::splat(1.0), vc));
+            let want = |x: f32| if x.is_nan() { f32::NAN } else { x.max(1.0) };
+            assert!(out.iter().zip(&c).all(|(o, &x)| o.to_bits() == want(x).to_bits()), "max: {out:?} from {c:?}");
         }
     }
 
