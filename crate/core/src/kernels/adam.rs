@@ -9,17 +9,17 @@
 //! estimate refined by one Newton step, then the reciprocal estimate of
 //! 1 + ε·r refined by one Newton step (within 3e-7 of the exact quotient).
 //! The exact square root and division share one slow divider unit: with
-//! them the update took 190–270 µs of a 1.8–1.9 ms seed-model step on 1
-//! thread (profile_fit with Adam, against RMSprop's 35); with this kernel
-//! the step's first backward pass, which holds the update, went from
-//! 952–981 to 874–904 µs (1 thread) and from 655–668 to 589–624 (2).
+//! them the seed model's first backward pass, which holds the first
+//! kernel's update, took 950–1025 µs a 1-thread step under Adam against
+//! 755 under RMSprop (profile_fit, Intel Xeon VM); with this kernel it went
+//! from 952–981 to 874–904 µs (1 thread) and from 655–668 to 589–624 (2).
 //!
 //! v below f32::MIN_POSITIVE (0: a weight whose gradient was always 0, or
 //! subnormal where subnormals are not flushed) is taken as MIN_POSITIVE,
-//! whose root (1.1e-19) leaves √v + ε as ε to within 1e-7 for any ε from
-//! 1e-12 up; an infinite v makes r = 0, leaving the weight as it was, as
-//! Keras does; NaN stays NaN. The scalar twin is the exact formula; the
-//! tests hold both to it.
+//! whose root (1.1e-19) leaves √v + ε as ε to within 1e-7 for ε from 1e-12
+//! up to 1e18 (beyond, 1 + ε·r overflows); an infinite v makes r = 0,
+//! leaving the weight as it was, as Keras does; NaN stays NaN. The scalar
+//! twin is the exact formula; the tests hold both to it.
 
 use super::isa::{Isa, Level};
 use super::vector::F32s;
@@ -235,6 +235,22 @@ mod tests {
         for isa in Isa::available() {
             check(isa, false);
             crate::subnormals::flushing(|| check(isa, true));
+        }
+    }
+
+    /// With v = 0 the quotient is 1/ε over the range the module's notes
+    /// give, at both ends.
+    #[test]
+    fn zero_moment_divides_by_epsilon_alone() {
+        for isa in Isa::available() {
+            for epsilon in [1e-12f32, 1e-7, 1.0, 1e18] {
+                let step = AdamStep { epsilon, ..STEP };
+                let (mut w, mut m, mut v) = (vec![0.25f32; 17], vec![0.01f32; 17], vec![0.0f32; 17]);
+                adam_plain(isa, &step, &mut w, &[0.0; 17], &mut m, &mut v);
+                let want = 0.25 - 0.009f64 * 3e-4 / epsilon as f64;
+                let ok = w.iter().all(|&w| (w as f64 - want).abs() <= 1e-6 * want.abs().max(0.25));
+                assert!(ok, "{isa:?} ε={epsilon}: {w:?} want {want}");
+            }
         }
     }
 
