@@ -231,8 +231,8 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// `a`'s median GFLOP/s, and the median over epochs of its GFLOP/s over
 /// `b`'s in the same pair: the two fits take turns epoch by epoch (ABBA),
 /// so that this VM's swings in speed, 1.4× within seconds, touch both
-/// alike. Measured apart, the same seed-model row came out at 87–89 and
-/// 124–127 GFLOP/s in one sweep.
+/// alike. Measured apart, the seed-model row and its identical twin came
+/// out at 89 and 127 GFLOP/s in one sweep.
 fn paired(a: &mut SweepFit, b: &mut SweepFit) -> (f64, f64) {
     for e in 0..SWEEP_EPOCHS {
         if e % 2 == 0 {
