@@ -250,9 +250,6 @@ mod tests {
     use crate::optimizers::RmsPropConfig;
     use crate::train::Samples;
 
-    /// Every phase is timed inside its step, and the sides of `Between`
-    /// inside it (sums over all steps, so other tests' fits in the same
-    /// process keep the relations).
     /// Fits Dense(units, relu) → Dense(classes, softmax) to `rows` made-up
     /// rows of `inputs` features.
     fn fit_small(inputs: usize, units: usize, classes: usize, rows: usize, opts: &FitOptions) {
@@ -267,6 +264,9 @@ mod tests {
         model.fit(Samples::new(&x, &y), None, opts, &mut Silent).unwrap();
     }
 
+    /// Every phase is timed inside its step, and the sides of `Between`
+    /// inside it (sums over all steps, so other tests' fits in the same
+    /// process keep the relations).
     #[test]
     fn phases_nest_inside_the_step() {
         let opts = FitOptions { epochs: 2, batch_size: 16, shuffle: true, seed: 1, initial_epoch: 0 };
