@@ -22,7 +22,7 @@
 //! twin is the exact formula; the tests hold both to it.
 
 use super::isa::{Isa, Level};
-use super::vector::F32s;
+use super::vector::{by_vectors, F32s, VectorStep};
 
 /// The update's constants, already in f32 (rules.rs's `Consts::Adam`).
 #[derive(Clone, Copy, Debug)]
@@ -63,38 +63,22 @@ fn scalar(s: &AdamStep, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) 
 }
 
 /// The update of every element, written once for every ISA; returns how
-/// many it updated (all). The last `len % S::N` go through the same lanes,
-/// zero-padded, so an element's bits never depend on where a run of them
-/// ends (rmsprop.rs's `lanes` says why).
+/// many it updated (all), the last few as `by_vectors` says.
 ///
 /// # Safety
-/// The CPU runs `S`'s ISA (the caller is compiled with its features);
-/// `g`, `m` and `v` hold at least `w.len()` floats.
+/// The CPU runs `S`'s ISA (the caller is compiled with its features).
 #[inline(always)]
 unsafe fn lanes<S: F32s>(s: &AdamStep, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) -> usize {
-    const MAX_LANES: usize = 16;
-    assert!(S::N <= MAX_LANES && g.len() >= w.len() && m.len() >= w.len() && v.len() >= w.len(), "adam: lanes");
-    let (len, n) = (w.len(), w.len() / S::N * S::N);
-    // SAFETY (both): the caller vouches for the ISA; every access is below
-    // n ≤ len, or inside the padded copies.
-    unsafe {
-        for i in (0..n).step_by(S::N) {
-            one_vector::<S>(s, w.as_mut_ptr().add(i), g.as_ptr().add(i), m.as_mut_ptr().add(i), v.as_mut_ptr().add(i));
-        }
-        if n < len {
-            let mut t = [[0f32; MAX_LANES]; 4];
-            t[0][..len - n].copy_from_slice(&w[n..]);
-            t[1][..len - n].copy_from_slice(&g[n..len]);
-            t[2][..len - n].copy_from_slice(&m[n..len]);
-            t[3][..len - n].copy_from_slice(&v[n..len]);
-            let [tw, tg, tm, tv] = &mut t;
-            one_vector::<S>(s, tw.as_mut_ptr(), tg.as_ptr(), tm.as_mut_ptr(), tv.as_mut_ptr());
-            w[n..].copy_from_slice(&tw[..len - n]);
-            m[n..len].copy_from_slice(&tm[..len - n]);
-            v[n..len].copy_from_slice(&tv[..len - n]);
-        }
+    // SAFETY: the caller vouches for the ISA.
+    unsafe { by_vectors::<S, 3>(s, [w, m, v], g) }
+}
+
+impl VectorStep<3> for AdamStep {
+    #[inline(always)]
+    unsafe fn one<S: F32s>(&self, [w, m, v]: [*mut f32; 3], g: *const f32) {
+        // SAFETY: the trait's contract is one_vector's.
+        unsafe { one_vector::<S>(self, w, g, m, v) }
     }
-    len
 }
 
 /// The update of `S::N` elements from `w`, `g`, `m` and `v`.

@@ -13,7 +13,7 @@
 //! GEMM. The scalar twin is the exact formula; the tests hold both to it.
 
 use super::isa::{Isa, Level};
-use super::vector::F32s;
+use super::vector::{by_vectors, F32s, VectorStep};
 
 /// The update's constants, already in f32.
 #[derive(Clone, Copy, Debug)]
@@ -52,36 +52,22 @@ fn scalar(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) {
 }
 
 /// The update of every element, written once for every ISA; returns how
-/// many it updated (all). The last `len % S::N` go through the same lanes,
-/// zero-padded, so an element's bits never depend on where a run of them
-/// ends: the optimizer cuts the arena differently when it updates the first
-/// kernel in tiles (optimizers/tiles.rs), and gets the same weights.
+/// many it updated (all), the last few as `by_vectors` says.
 ///
 /// # Safety
-/// The CPU runs `S`'s ISA (the caller is compiled with its features);
-/// `g` and `v` hold at least `w.len()` floats.
+/// The CPU runs `S`'s ISA (the caller is compiled with its features).
 #[inline(always)]
 unsafe fn lanes<S: F32s>(s: &RmsPropStep, w: &mut [f32], g: &[f32], v: &mut [f32]) -> usize {
-    const MAX_LANES: usize = 16;
-    assert!(S::N <= MAX_LANES && g.len() >= w.len() && v.len() >= w.len(), "rmsprop: lanes");
-    let (len, n) = (w.len(), w.len() / S::N * S::N);
-    // SAFETY (both): the caller vouches for the ISA; every access is below
-    // n ≤ len, or inside the padded copies.
-    unsafe {
-        for i in (0..n).step_by(S::N) {
-            one_vector::<S>(s, w.as_mut_ptr().add(i), g.as_ptr().add(i), v.as_mut_ptr().add(i));
-        }
-        if n < len {
-            let (mut wt, mut gt, mut vt) = ([0f32; MAX_LANES], [0f32; MAX_LANES], [0f32; MAX_LANES]);
-            wt[..len - n].copy_from_slice(&w[n..]);
-            gt[..len - n].copy_from_slice(&g[n..len]);
-            vt[..len - n].copy_from_slice(&v[n..len]);
-            one_vector::<S>(s, wt.as_mut_ptr(), gt.as_ptr(), vt.as_mut_ptr());
-            w[n..].copy_from_slice(&wt[..len - n]);
-            v[n..len].copy_from_slice(&vt[..len - n]);
-        }
+    // SAFETY: the caller vouches for the ISA.
+    unsafe { by_vectors::<S, 2>(s, [w, v], g) }
+}
+
+impl VectorStep<2> for RmsPropStep {
+    #[inline(always)]
+    unsafe fn one<S: F32s>(&self, [w, v]: [*mut f32; 2], g: *const f32) {
+        // SAFETY: the trait's contract is one_vector's.
+        unsafe { one_vector::<S>(self, w, g, v) }
     }
-    len
 }
 
 /// The update of `S::N` elements from `w`, `g` and `v`.

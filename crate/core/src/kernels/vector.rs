@@ -56,6 +56,61 @@ pub(crate) unsafe trait F32s {
     unsafe fn positive_to_one(a: Self::V) -> Self::V;
 }
 
+/// An elementwise kernel's work on one vector of elements (rmsprop.rs,
+/// adam.rs): `K` arrays read and written, one read. A trait method rather
+/// than a closure, because a closure does not take the target features of
+/// the function it is written in, and the intrinsics inside it would be
+/// calls.
+pub(crate) trait VectorStep<const K: usize> {
+    /// Updates the `S::N` floats at each of `outs` from those at `g`.
+    ///
+    /// # Safety
+    /// The CPU runs `S`'s ISA; each pointer addresses `S::N` floats.
+    unsafe fn one<S: F32s>(&self, outs: [*mut f32; K], g: *const f32);
+}
+
+/// Runs `step` on each `S::N` elements of `g` and of each of `outs`, at the
+/// same offsets, and returns how many it covered (all). The last
+/// `len % S::N` go through zero-padded copies, written back after, so an
+/// element's bits never depend on where a run of them ends: the optimizer
+/// cuts the arena differently when it updates the first kernel in tiles
+/// (optimizers/tiles.rs), and gets the same weights.
+///
+/// # Safety
+/// The CPU runs `S`'s ISA (the caller is compiled with its features).
+#[inline(always)]
+pub(crate) unsafe fn by_vectors<S: F32s, const K: usize>(
+    step: &impl VectorStep<K>,
+    mut outs: [&mut [f32]; K],
+    g: &[f32],
+) -> usize {
+    const MAX_LANES: usize = 16;
+    let len = g.len();
+    assert!(S::N <= MAX_LANES && outs.iter().all(|o| o.len() == len), "by_vectors: lengths differ");
+    let n = len / S::N * S::N;
+    // SAFETY: the caller vouches for the ISA; every pointer addresses S::N
+    // floats, below n ≤ len in each slice or inside the padded copies.
+    unsafe {
+        for i in (0..n).step_by(S::N) {
+            step.one::<S>(std::array::from_fn(|k| outs[k].as_mut_ptr().add(i)), g.as_ptr().add(i));
+        }
+        if n < len {
+            let mut tails = [[0f32; MAX_LANES]; K];
+            let mut g_tail = [0f32; MAX_LANES];
+            g_tail[..len - n].copy_from_slice(&g[n..]);
+            for (tail, out) in tails.iter_mut().zip(&outs) {
+                tail[..len - n].copy_from_slice(&out[n..]);
+            }
+            let mut at = tails.iter_mut().map(|t| t.as_mut_ptr());
+            step.one::<S>(std::array::from_fn(|_| at.next().expect("K tails")), g_tail.as_ptr());
+            for (tail, out) in tails.iter().zip(outs.iter_mut()) {
+                out[n..].copy_from_slice(&tail[..len - n]);
+            }
+        }
+    }
+    len
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{Avx2, Avx512};
 
