@@ -70,7 +70,7 @@ export class Sequential implements LayerModel {
   /** What compile's metrics called accuracy, when not 'accuracy'. */
   private accuracyAlias: string | undefined;
   /** compile's metrics besides accuracy, in order: the native side computes them. */
-  private metricNames: string[] = [];
+  private metricNames: MetricName[] = [];
   /** compile's metrics as given (what a saved model records). */
   private compiledMetrics: MetricName[] = [];
   private loss: Loss | LossName | undefined;
@@ -197,18 +197,22 @@ export class Sequential implements LayerModel {
       o.metrics.forEach((m) => checkName(m, 'metric', METRIC_NAMES));
     }
     const metrics = (o.metrics ?? []) as MetricName[];
+    const metricNames = [...new Set(metrics.filter((m) => !ACCURACY_NAMES.includes(m)))];
+    // Checked (and, once built, applied) before anything here changes: a
+    // refused compile leaves the model as it was, as in Keras. An unbuilt
+    // model applies it at build, where it must not fail.
+    const specs = compileSpecs(optimizer, loss, metricNames);
+    native(() => (this.model ? this.model.compile(...specs) : binding.checkCompile(...specs)));
     this.accuracyAlias = metrics.find((m) => m !== 'accuracy' && ACCURACY_NAMES.includes(m));
-    this.metricNames = [...new Set(metrics.filter((m) => !ACCURACY_NAMES.includes(m)))];
+    this.metricNames = metricNames;
     this.compiledMetrics = [...metrics];
     this.optimizer = optimizer;
     this.optimizerBuilt = false;
     this.loss = loss;
-    if (this.model) this.applyCompile();
   }
 
   private applyCompile(): void {
-    const loss = this.loss instanceof Loss ? this.loss.spec() : { name: this.loss! };
-    native(() => this.model!.compile(this.optimizer!.spec(), loss, this.metricNames));
+    native(() => this.model!.compile(...compileSpecs(this.optimizer!, this.loss!, this.metricNames)));
   }
 
   /**
@@ -628,4 +632,13 @@ function checkedWeights(weights: readonly TensorLike[], shapes: readonly number[
     }
     return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
   });
+}
+
+/** The native compile's arguments: optimizer, loss and the metrics besides accuracy. */
+function compileSpecs(
+  optimizer: Optimizer,
+  loss: Loss | LossName,
+  metricNames: readonly MetricName[],
+): Parameters<NativeModel['compile']> {
+  return [optimizer.spec(), loss instanceof Loss ? loss.spec() : { name: loss }, [...metricNames]];
 }

@@ -195,4 +195,35 @@ describe('Sequential', () => {
     expect(() => new Dense(3, { inputShape: 5 as never })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_TYPE' }));
     expect(() => new Dense(3, { inputShape: new Proxy([5], {}) })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_TYPE' }));
   });
+
+  it('leaves a model as it was when compile is refused, built or not (as Keras)', async () => {
+    const x = new Tensor(Float32Array.from({ length: 40 * 5 }, (_, i) => Math.sin(i)), [40, 5]);
+    const y = new Tensor(Int32Array.from({ length: 40 }, (_, i) => i % 3), [40]);
+    const m = new Sequential([new Dense(3, { activation: 'softmax' })]);
+    m.compile({ optimizer: new RMSprop({ learningRate: 0.05 }), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+    await m.fit(x, y, { verbose: 0, batchSize: 8 });
+    const before = { iterations: m.optimizerIterations, lr: m.learningRate, weights: m.getWeights().map((w) => Array.from(w.data)) };
+    // A top-k metric over class ids does not fit a loss over one-hot targets.
+    const refused: Parameters<Sequential['compile']>[0] = {
+      optimizer: 'adam',
+      loss: 'categorical_crossentropy',
+      metrics: ['sparse_top_k_categorical_accuracy'],
+    };
+    expect(() => m.compile(refused)).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE' }));
+    expect(m.optimizerIterations).toBe(before.iterations);
+    expect(m.learningRate).toBeCloseTo(0.05, 7);
+    // Still the first compile: class ids train, and the optimizer goes on from its state.
+    const history = await m.fit(x, y, { verbose: 0, batchSize: 8 });
+    expect(Object.keys(history.history).sort()).toEqual(['accuracy', 'loss']);
+    expect(m.optimizerIterations).toBe(before.iterations + 5);
+    expect(m.getWeights().map((w) => Array.from(w.data))).not.toEqual(before.weights);
+
+    // Unbuilt: refused at compile, not at the first fit's build.
+    const u = new Sequential([new Dense(3, { activation: 'softmax' })]);
+    u.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy' });
+    expect(() => u.compile({ ...refused, loss: 'mse' })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE' }));
+    await expect(u.fit(x, y, { verbose: 0 })).resolves.toBeDefined();
+    m.dispose();
+    u.dispose();
+  });
 });

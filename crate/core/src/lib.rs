@@ -29,5 +29,5 @@ mod kept_panels_tests;
 pub use error::{Error, Result};
 pub use fit::{EpochLogs, FitObserver, FitOptions, FitResult, FitRun, Flow, Silent, Step};
 pub use inputs::{Inputs, OwnedInputs};
-pub use model::{Model, WeightTensor};
+pub use model::{Compilation, Model, WeightTensor};
 pub use train::Samples;

@@ -168,44 +168,21 @@ impl Model {
         self.mixed
     }
 
-    /// Sets the optimizer (fresh state) and the loss.
+    /// Sets the optimizer (fresh state) and the loss, without options or
+    /// metrics.
     pub fn compile(&mut self, optimizer: impl Into<OptimizerConfig>, loss: Loss) -> Result<()> {
-        self.optimizer = Some(Optimizer::new(optimizer.into())?);
-        self.loss = Some(loss);
-        self.metrics.clear();
-        self.metric_names.clear();
-        self.loss_options = LossOptions::default();
+        self.apply_compilation(Compilation::new(optimizer, loss, LossOptions::default(), &[])?);
         Ok(())
     }
 
-    /// Sets the compiled loss's fromLogits and labelSmoothing (Keras's
-    /// from_logits, label_smoothing); refused for losses without them.
-    pub fn set_loss_options(&mut self, options: LossOptions) -> Result<()> {
-        let loss =
-            self.loss.ok_or_else(|| Error::State("You must call compile() before setting loss options.".into()))?;
-        if !(0.0..=1.0).contains(&options.label_smoothing) {
-            return Err(Error::Value(format!(
-                "Expected labelSmoothing in [0, 1]. Received: {}",
-                options.label_smoothing
-            )));
-        }
-        if !loss.takes(options) {
-            return Err(Error::Value(format!("Expected options the loss {loss:?} has. Received: {options:?}")));
-        }
-        self.loss_options = options;
-        Ok(())
-    }
-
-    /// Sets the metrics reported besides loss and accuracy (Keras's names).
-    pub fn set_metrics(&mut self, names: &[String]) -> Result<()> {
-        let loss = self.loss.ok_or_else(|| Error::State("You must call compile() before setting metrics.".into()))?;
-        let metrics = names.iter().map(|n| Metric::parse(n, loss)).collect::<Result<Vec<_>>>()?;
-        if !crate::metrics::fit(&metrics) {
-            return Err(Error::Value(format!("Expected each metric at most once. Received: {}", names.join(", "))));
-        }
-        self.metrics = metrics;
-        self.metric_names = names.to_vec();
-        Ok(())
+    /// Applies a compile checked whole beforehand, so that a refused one
+    /// leaves the model as it was (as in Keras).
+    pub fn apply_compilation(&mut self, c: Compilation) {
+        self.optimizer = Some(c.optimizer);
+        self.loss = Some(c.loss);
+        self.loss_options = c.options;
+        self.metrics = c.metrics;
+        self.metric_names = c.metric_names;
     }
 
     /// The compiled metrics besides accuracy, in compile order.
@@ -346,5 +323,47 @@ fn write_layer(l: &mut Layer, params: &mut [f32], it: &mut impl Iterator<Item = 
     }
     for dst in l.non_trainable_mut() {
         dst.copy_from_slice(&it.next().expect("count was checked").data);
+    }
+}
+
+/// What a compile sets — the optimizer (fresh state), the loss with its
+/// options, and the metrics reported besides loss and accuracy — checked
+/// as a whole before any of it reaches a model.
+pub struct Compilation {
+    optimizer: Optimizer,
+    loss: Loss,
+    options: LossOptions,
+    metrics: Vec<Metric>,
+    metric_names: Vec<String>,
+}
+
+impl Compilation {
+    /// Refuses options the loss does not have (fromLogits, labelSmoothing:
+    /// Keras's from_logits, label_smoothing) and metrics by name (Keras's
+    /// names) that do not fit the loss or come twice.
+    pub fn new(
+        optimizer: impl Into<OptimizerConfig>,
+        loss: Loss,
+        options: LossOptions,
+        metric_names: &[String],
+    ) -> Result<Compilation> {
+        let optimizer = Optimizer::new(optimizer.into())?;
+        if !(0.0..=1.0).contains(&options.label_smoothing) {
+            return Err(Error::Value(format!(
+                "Expected labelSmoothing in [0, 1]. Received: {}",
+                options.label_smoothing
+            )));
+        }
+        if !loss.takes(options) {
+            return Err(Error::Value(format!("Expected options the loss {loss:?} has. Received: {options:?}")));
+        }
+        let metrics = metric_names.iter().map(|n| Metric::parse(n, loss)).collect::<Result<Vec<_>>>()?;
+        if !crate::metrics::fit(&metrics) {
+            return Err(Error::Value(format!(
+                "Expected each metric at most once. Received: {}",
+                metric_names.join(", ")
+            )));
+        }
+        Ok(Compilation { optimizer, loss, options, metrics, metric_names: metric_names.to_vec() })
     }
 }

@@ -13,7 +13,7 @@ use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, Initializer, Lay
 use ferro_core::losses::{Loss, LossOptions, LossTotals};
 use ferro_core::metrics::Logger;
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
-use ferro_core::{pool, Error as CoreError, Model, Samples, WeightTensor};
+use ferro_core::{pool, Compilation, Error as CoreError, Model, Samples, WeightTensor};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
@@ -130,6 +130,22 @@ fn learning_rate(o: &OptimizerSpec) -> ferro_core::Result<LearningRate> {
         },
         other => return Err(CoreError::Value(format!("Unknown learning rate schedule: '{other}'."))),
     })
+}
+
+/// A compile's settings, checked as a whole (`Compilation::new`).
+fn compilation(optimizer: &OptimizerSpec, loss: &LossSpec, metrics: &[String]) -> ferro_core::Result<Compilation> {
+    let options = LossOptions {
+        from_logits: loss.from_logits.unwrap_or(false),
+        label_smoothing: loss.label_smoothing.unwrap_or(0.0) as f32,
+    };
+    Compilation::new(optimizer_config(optimizer)?, Loss::parse(&loss.name)?, options, metrics)
+}
+
+/// Checks what `NativeModel::compile` would check, for a model not built
+/// yet: its compile is applied at build, and must not fail there.
+#[napi]
+pub fn check_compile(optimizer: OptimizerSpec, loss: LossSpec, metrics: Vec<String>) -> Result<()> {
+    guard(|| compilation(&optimizer, &loss, &metrics).map(|_| ()))
 }
 
 fn optimizer_config(o: &OptimizerSpec) -> ferro_core::Result<OptimizerConfig> {
@@ -303,21 +319,14 @@ impl NativeModel {
     }
 
     /// Sets optimizer, loss (with its options) and the metrics besides
-    /// accuracy (Keras's names).
+    /// accuracy (Keras's names); a refused compile changes nothing.
     #[napi]
     pub fn compile(&self, optimizer: OptimizerSpec, loss: LossSpec, metrics: Vec<String>) -> Result<()> {
         guard(|| {
-            let config = optimizer_config(&optimizer)?;
-            let options = LossOptions {
-                from_logits: loss.from_logits.unwrap_or(false),
-                label_smoothing: loss.label_smoothing.unwrap_or(0.0) as f32,
-            };
-            let loss = Loss::parse(&loss.name)?;
+            let compilation = compilation(&optimizer, &loss, &metrics)?;
             let mut model = self.cell.try_write()?;
-            let model = present_mut(&mut model)?;
-            model.compile(config, loss)?;
-            model.set_loss_options(options)?;
-            model.set_metrics(&metrics)
+            present_mut(&mut model)?.apply_compilation(compilation);
+            Ok(())
         })
     }
 
