@@ -266,6 +266,31 @@ describe('abort signals', () => {
     const h = await model().fit(x, y, { epochs: 2, verbose: 0, signal: controller.signal, callbacks: { onTrainEnd } });
     expect(h.epoch).toEqual([0, 1]);
   });
+
+  it('an abort during an epoch\'s validation pass ends it between chunks, not at its end', async () => {
+    // One training batch per epoch, then a validation pass of ~1.5k chunks
+    // (hundreds of ms): the abort lands in it. Compared with the same
+    // pass's own duration, so that a slow host does not decide the test.
+    const d = 256;
+    const vx = new Tensor(new Float32Array(100_000 * d).map((_, i) => ((i * 7) % 101) / 101 - 0.5), [100_000, d]);
+    const vy = new Tensor(new Int32Array(100_000).map((_, i) => i % 10), [100_000]);
+    const x = new Tensor(new Float32Array(64 * d).map((_, i) => Math.sin(i)), [64, d]);
+    const y = new Tensor(new Int32Array(64).map((_, i) => i % 10), [64]);
+    const m = new Sequential([new Dense(512, { activation: 'relu' }), new Dense(512, { activation: 'relu' }), new Dense(10, { activation: 'softmax' })]);
+    m.compile({ optimizer: 'adam', loss: 'sparse_categorical_crossentropy' });
+    m.build([null, d]);
+    let start = performance.now();
+    await m.evaluate(vx, vy, { batchSize: 64 });
+    const pass = performance.now() - start;
+    const controller = new AbortController();
+    const onEpochEnd = (epoch: number): void => {
+      if (epoch === 0) setTimeout(() => ((start = performance.now()), controller.abort()), 20);
+    };
+    const fit = m.fit(x, y, { epochs: 100, batchSize: 64, verbose: 0, validationData: [vx, vy], signal: controller.signal, callbacks: { onEpochEnd } });
+    await expect(fit).rejects.toThrow(AbortError);
+    expect(performance.now() - start).toBeLessThan(pass / 4);
+    m.dispose();
+  });
 });
 
 describe('ordering and concurrency', () => {

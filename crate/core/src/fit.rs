@@ -51,6 +51,11 @@ pub trait FitObserver {
     fn on_epoch_end(&mut self, _epoch: usize, _logs: &EpochLogs) -> Flow {
         Flow::Continue
     }
+    /// Asked between the chunks of an epoch's validation pass: true ends it
+    /// early (as `Flow::Abort` after a batch ends training).
+    fn cancelled(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that only listens.
@@ -234,7 +239,13 @@ impl FitRun {
             return Ok(paused);
         }
         let stopped = self.stopping;
-        let val = if self.aborting { None } else { val.map(|v| model.evaluate_into(&mut self.ws, v, rows)) };
+        // An abort that comes during validation ends it between chunks: the
+        // logs then lack it, and the caller, ending the fit, does not use them.
+        let val = if self.aborting {
+            None
+        } else {
+            val.and_then(|v| model.evaluate_into(&mut self.ws, v, rows, &mut || observer.cancelled()))
+        };
         let logs = EpochLogs { batches: self.batch, train: self.running, val };
         self.epoch = if stopped { self.options.epochs } else { epoch + 1 };
         self.batch = 0;

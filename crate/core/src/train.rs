@@ -14,6 +14,7 @@ use crate::step_profile::{time, time_ab, Phase};
 use crate::tiled_kernel::TileTarget;
 use crate::workspace::{view, view_mut, Workspace};
 use rayon::prelude::*;
+use std::ops::ControlFlow;
 
 /// Inputs (row-major, rows × features), their targets (class ids, or a
 /// float per output unit) and, optionally, a weight per sample (Keras's
@@ -160,9 +161,9 @@ impl Model {
         samples.check(self, "the evaluation data")?;
         let rows = positive_batch(batch_size)?.min(samples.len());
         let mut ws = self.spares.take(self, rows)?;
-        let totals = self.evaluate_into(&mut ws, samples, rows);
+        let totals = self.evaluate_into(&mut ws, samples, rows, &mut || false);
         self.spares.give(ws);
-        Ok(totals)
+        Ok(totals.expect("an evaluation nobody cancels runs to the end"))
     }
 
     /// The last layer's outputs for `x` (rows × features), rows × units.
@@ -176,9 +177,11 @@ impl Model {
         let mut out = crate::alloc::zeroed(crate::alloc::checked_len(&[rows, units], "predictions")?, "predictions")?;
         let chunk = positive_batch(batch_size)?.min(rows);
         let mut ws = self.spares.take(self, chunk)?;
-        self.forward_chunks(&mut ws, x, rows, chunk, |start, b, outputs| {
+        let whole = self.forward_chunks(&mut ws, x, rows, chunk, |start, b, outputs| {
             out[start * units..(start + b) * units].copy_from_slice(&outputs[..b * units]);
+            ControlFlow::Continue(())
         });
+        debug_assert!(whole.is_continue(), "nothing ends a predict early");
         self.spares.give(ws);
         Ok(out)
     }
@@ -223,31 +226,44 @@ impl Model {
         }
     }
 
-    pub(crate) fn evaluate_into(&self, ws: &mut Workspace, samples: Samples, rows: usize) -> LossTotals {
+    /// Loss and metric totals over `samples`, `rows` at a time; None when
+    /// `cancelled` (asked between chunks) ends the pass early.
+    pub(crate) fn evaluate_into(
+        &self,
+        ws: &mut Workspace,
+        samples: Samples,
+        rows: usize,
+        cancelled: &mut dyn FnMut() -> bool,
+    ) -> Option<LossTotals> {
         let mut totals = LossTotals::default();
-        self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
+        let ended = self.forward_chunks(ws, samples.x, samples.len(), rows, |start, b, outputs| {
             let out = view(outputs, b, self.output_dim());
             let targets = samples.targets.rows(start, start + b);
             let weights = samples.weights.map(|w| &w[start..start + b]);
             let mut t = self.loss().totals(out, targets, weights, self.loss_options);
             crate::metrics::accumulate(&self.metrics, out, targets, &mut t);
             totals.add(t);
+            if cancelled() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         });
         totals.loss_sum += self.penalty() * totals.count as f64;
-        totals
+        ended.is_continue().then_some(totals)
     }
 
     /// The forward pass over `x` (`rows` × features), `chunk` rows at a time;
     /// `each(start, b, outputs)` sees the last layer's outputs for rows
-    /// start..start + b.
+    /// start..start + b, and may end the pass there (Break, returned).
     fn forward_chunks(
         &self,
         ws: &mut Workspace,
         x: Inputs,
         rows: usize,
         chunk: usize,
-        mut each: impl FnMut(usize, usize, &[f32]),
-    ) {
+        mut each: impl FnMut(usize, usize, &[f32]) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         let d = self.input_dim();
         // A fit's workspace may hold the next batch packed ahead; these rows
         // overwrite it.
@@ -257,8 +273,9 @@ impl Model {
                 let b = chunk.min(rows - start);
                 x.copy_into(self.isa, start * d, &mut ws.x[..b * d]);
                 self.forward(ws, b);
-                each(start, b, ws.outputs.last().expect("a model has layers"));
+                each(start, b, ws.outputs.last().expect("a model has layers"))?;
             }
+            ControlFlow::Continue(())
         };
         // Between chunks, the pool's threads would go to sleep (pool.rs).
         if rows > chunk {

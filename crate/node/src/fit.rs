@@ -183,6 +183,10 @@ impl FitObserver for Observer<'_> {
         }
         Flow::Continue
     }
+
+    fn cancelled(&mut self) -> bool {
+        self.shared.cancelled.load(Ordering::Acquire)
+    }
 }
 
 /// One step on the pool: train up to the next pause, park, report.
