@@ -64,7 +64,7 @@ export interface CallbackModel {
  */
 export interface Callback {
   /** Called by fit with the model being trained, before onTrainBegin. */
-  setModel?(model: CallbackModel): void;
+  setModel?(model: CallbackModel): void | Promise<void>;
   /** Before the first epoch; `logs` is `{}`. */
   onTrainBegin?(logs?: Partial<Logs>): void | Promise<void>;
   /**

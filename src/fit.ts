@@ -286,9 +286,11 @@ class FitDriver {
     const epochs = this.epochs;
     this.model.stopTraining = false;
     try {
-      // Inside the try: a setModel that throws must still release the session.
-      this.callbacks.forEach((cb) => cb.setModel?.(this.model));
       this.session.parked();
+      // Inside the try: a setModel that throws must still release the
+      // session. Awaited as every hook is, so that an async one's rejection
+      // rejects the fit instead of going unhandled (which ends the process).
+      await this.hooks((cb) => cb.setModel?.(this.model));
       await this.hooks((cb, noLogs) => cb.onTrainBegin?.(noLogs));
       // A BackupAndRestore that restored a backup resumes after its epoch.
       const restored = this.callbacks.map((cb) => (cb as Partial<ResumesTraining>).resumeEpoch?.()).find((e) => e !== undefined);

@@ -198,6 +198,25 @@ describe('batch callbacks and stopping on time', () => {
     await expect(m.trainOnBatch(...tensors(data(8)))).resolves.toBeDefined();
     m.dispose();
   });
+
+  it('an async setModel is awaited before onTrainBegin, and its rejection rejects fit', async () => {
+    const m = model();
+    const order: string[] = [];
+    const setModel = async (): Promise<void> => {
+      await new Promise((r) => setTimeout(r, 20));
+      order.push('setModel');
+    };
+    const onTrainBegin = (): void => void order.push('onTrainBegin');
+    await m.fit(...tensors(data(40)), { epochs: 1, verbose: 0, callbacks: { setModel, onTrainBegin } });
+    expect(order).toEqual(['setModel', 'onTrainBegin']);
+    const failing = async (): Promise<void> => {
+      await null;
+      throw new Error('async setModel boom');
+    };
+    await expect(m.fit(...tensors(data(40)), { verbose: 0, callbacks: { setModel: failing } })).rejects.toThrow('async setModel boom');
+    await expect(m.fit(...tensors(data(40)), { epochs: 1, verbose: 0 })).resolves.toBeDefined();
+    m.dispose();
+  });
 });
 
 describe('stop_training as Keras 3 reads it', () => {
