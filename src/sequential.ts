@@ -54,6 +54,8 @@ type Phase = 'idle' | 'training' | 'paused' | 'disposed';
 export class Sequential implements LayerModel {
   /** The layers, input first. */
   readonly layers: Layer[] = [];
+  /** The layers' names, for add's check that each is new. */
+  private readonly layerNames = new Set<string>();
   /** The name summary() shows. */
   readonly name: string;
   /** The dtype policy the model computes with ('float32' or 'mixed_bfloat16'), fixed when it is created. */
@@ -118,9 +120,11 @@ export class Sequential implements LayerModel {
       throw new FerroStateError(`Layer '${layer.name}' already belongs to a model; create a new layer instead.`);
     }
     // As Keras: saved weights are found by layer name, so two layers of one name would swap them.
-    if (this.layers.some((l) => l.name === layer.name)) {
+    // A set, not a scan of the layers: a loaded config may hold 10⁵ of them.
+    if (this.layerNames.has(layer.name)) {
       throw new FerroValueError(`Expected layers with unique names in a Sequential model. Received: a second layer named '${layer.name}'`);
     }
+    this.layerNames.add(layer.name);
     this.layers.push(layer);
     layer.container = this;
   }

@@ -196,6 +196,14 @@ describe('Sequential', () => {
     expect(() => new Dense(3, { inputShape: new Proxy([5], {}) })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_TYPE' }));
   });
 
+  it('takes 10⁵ layers in linear time (a loaded config may hold that many)', () => {
+    // A scan of the layers for each new name took ~20 s here (quadratic);
+    // the test's timeout catches that.
+    const m = new Sequential(Array.from({ length: 100_000 }, () => new layers.Activation('relu')));
+    expect(m.layers).toHaveLength(100_000);
+    expect(() => m.add(new layers.Activation('relu', { name: m.layers[50_000]!.name }))).toThrow(FerroValueError);
+  }, 10_000);
+
   it('leaves a model as it was when compile is refused, built or not (as Keras)', async () => {
     const x = new Tensor(Float32Array.from({ length: 40 * 5 }, (_, i) => Math.sin(i)), [40, 5]);
     const y = new Tensor(Int32Array.from({ length: 40 }, (_, i) => i % 3), [40]);
