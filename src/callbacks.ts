@@ -199,7 +199,7 @@ export class EarlyStopping extends BaseCallback {
     this.baseline = o.baseline === undefined ? undefined : checkNumber(o.baseline, 'baseline');
     this.restoreBestWeights = o.restoreBestWeights === undefined ? false : checkBoolean(o.restoreBestWeights, 'restoreBestWeights');
     this.startFromEpoch = o.startFromEpoch === undefined ? 0 : checkInt(o.startFromEpoch, 'startFromEpoch', 0);
-    this.verbose = o.verbose === 1 ? 1 : 0;
+    this.verbose = o.verbose === undefined ? 0 : (checkInt(o.verbose, 'verbose', 0, 1) as 0 | 1);
     // A name whose direction 'auto' cannot tell is refused now, not at the first epoch.
     maximizes(this.monitor, this.mode, 'EarlyStopping');
   }

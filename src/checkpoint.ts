@@ -5,7 +5,7 @@ import { BaseCallback, type Logs } from './callbacks.js';
 import { FerroValueError } from './errors.js';
 import { makeDir } from './saving/files.js';
 import { maximizes } from './metric-directions.js';
-import { checkBoolean, checkInt, checkName, checkOptions, checkString, optionNames } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, checkString, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
 const MODEL_CHECKPOINT_OPTIONS = optionNames<ModelCheckpointOptions>()([
@@ -100,7 +100,7 @@ export class ModelCheckpoint extends BaseCallback {
     this.saveWeightsOnly = o.saveWeightsOnly === undefined ? false : checkBoolean(o.saveWeightsOnly, 'saveWeightsOnly');
     this.mode = o.mode === undefined ? 'auto' : checkName(o.mode, 'mode', ['auto', 'min', 'max'] as const);
     this.saveFreq = o.saveFreq === undefined || o.saveFreq === 'epoch' ? 'epoch' : checkInt(o.saveFreq, 'saveFreq', 1);
-    this.best = o.initialValueThreshold === undefined ? undefined : Number(o.initialValueThreshold);
+    this.best = o.initialValueThreshold === undefined ? undefined : checkNumber(o.initialValueThreshold, 'initialValueThreshold');
     this.verbose = o.verbose === undefined ? 0 : (checkInt(o.verbose, 'verbose', 0, 1) as 0 | 1);
     const ending = this.saveWeightsOnly ? '.weights.h5' : '.keras';
     if (!this.filepath.endsWith(ending)) {

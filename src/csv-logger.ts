@@ -71,7 +71,11 @@ export class CSVLogger extends BaseCallback {
       this.keys = Object.keys(logs).sort();
       if (this.lines.length === 0) this.lines.push(['epoch', ...this.keys].join(this.separator));
     }
-    const value = (key: string): string => (logs[key] === undefined ? 'NA' : pythonFloat(logs[key]!));
+    // Another callback may have put anything in the logs: Keras writes str(value).
+    const value = (key: string): string => {
+      const v: unknown = logs[key];
+      return v === undefined ? 'NA' : typeof v === 'number' ? pythonFloat(v) : String(v);
+    };
     this.lines.push([String(epoch), ...this.keys.map(value)].join(this.separator));
     await this.write();
   }

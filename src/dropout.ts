@@ -3,7 +3,7 @@
 import { FerroValueError } from './errors.js';
 import { Layer, type LayerOptions } from './layer.js';
 import type { LayerConfig } from './native.js';
-import { checkInt, checkNumber, checkOptions, optionNames } from './validate.js';
+import { checkFraction, checkInt, checkOptions, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
 const DROPOUT_OPTIONS = optionNames<DropoutOptions>()(['inputDim', 'inputShape', 'name', 'seed']);
@@ -32,12 +32,9 @@ export class Dropout extends Layer {
    * @param options seed, inputShape and name.
    */
   constructor(rate: number, options: DropoutOptions = {}) {
-    const checkedRate = checkNumber(rate, 'rate', 0);
+    const checkedRate = checkFraction(rate, 'rate', 'a Dropout rate');
     const o = checkOptions(options, 'Dropout', DROPOUT_OPTIONS);
     super(o, 'dropout');
-    if (checkedRate >= 1) {
-      throw new FerroValueError(`Expected a Dropout rate in [0, 1). Received: rate=${checkedRate}`);
-    }
     this.rate = checkedRate;
     this.seed = o.seed === undefined ? undefined : checkInt(o.seed, 'seed', 0);
   }

@@ -14,7 +14,7 @@ import { sampleWeights, weightsOf } from './sample-weights.js';
 import type { FitEvent, FitSession, LogEntry, NativeModel } from './native.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import type { TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkNumber, checkOptions, describe, isArray, optionNames } from './validate.js';
+import { checkBoolean, checkFraction, checkInt, checkNumber, checkOptions, describe, isArray, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
 const FIT_OPTIONS = optionNames<FitOptions>()([
@@ -142,9 +142,8 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
     const vw = vd[2] === undefined ? undefined : weightsOf(vd[2], vx.rows, 'validationData[2]');
     return { train: all, val: { x: vx, y: vy, w: vw } };
   }
-  const split = o.validationSplit === undefined ? 0 : checkNumber(o.validationSplit, 'validationSplit', 0, 1);
+  const split = o.validationSplit === undefined ? 0 : checkFraction(o.validationSplit, 'validationSplit');
   if (split === 0) return { train: all };
-  if (split >= 1) throw new FerroValueError(`Expected validationSplit in [0, 1). Received: validationSplit=${split}`);
   // Keras: the last fraction of the samples, before any shuffling.
   const rows = features.rows;
   const at = Math.floor(rows * (1 - split));

@@ -68,7 +68,7 @@ export class ReduceLROnPlateau extends BaseCallback {
       minDelta: Math.abs(o.minDelta === undefined ? 1e-4 : checkNumber(o.minDelta, 'minDelta')),
       cooldown: o.cooldown === undefined ? 0 : checkInt(o.cooldown, 'cooldown', 0),
       minLr: o.minLr === undefined ? 0 : checkNumber(o.minLr, 'minLr', 0),
-      verbose: o.verbose === 1 ? 1 : 0,
+      verbose: o.verbose === undefined ? 0 : (checkInt(o.verbose, 'verbose', 0, 1) as 0 | 1),
     };
     // A name whose direction 'auto' cannot tell is refused now, not at the first epoch.
     this.maximize = maximizes(monitor, this.config.mode, 'ReduceLROnPlateau');
@@ -146,7 +146,7 @@ export class LearningRateScheduler extends BaseCallback {
   constructor(schedule: (epoch: number, learningRate: number) => number, verbose: 0 | 1 = 0) {
     super();
     this.schedule = schedule;
-    this.verbose = verbose;
+    this.verbose = checkInt(verbose, 'verbose', 0, 1) as 0 | 1;
     if (typeof schedule !== 'function') {
       throw new FerroTypeError(`Expected a function (epoch, learningRate) => number for schedule. Received: ${describe(schedule)}`);
     }

@@ -23,6 +23,8 @@ const COSINE_DECAY_OPTIONS = optionNames<CosineDecayOptions>()([
 export abstract class LearningRateSchedule {
   /** @internal What the native side computes the rate from. */
   abstract spec(): ScheduleSpec;
+  /** @internal The rate at step 0: what a model not built yet reports. */
+  abstract rateAtStart(): number;
 }
 
 type Options = Record<string, unknown>;
@@ -63,6 +65,11 @@ abstract class DecaySchedule extends LearningRateSchedule {
   /** @internal */
   spec(): ScheduleSpec {
     return { name: this.name, ...this.config };
+  }
+
+  /** @internal */
+  rateAtStart(): number {
+    return this.config.initialLearningRate;
   }
 }
 
@@ -121,6 +128,11 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
   spec(): ScheduleSpec {
     return { name: 'PiecewiseConstantDecay', boundaries: [...this.boundaries], values: [...this.values] };
   }
+
+  /** @internal Keras's rule: the value after every boundary the step has passed. */
+  rateAtStart(): number {
+    return this.values[this.boundaries.filter((b) => 0 > b).length]!;
+  }
 }
 
 /** Options of `new CosineDecay(options)`. */
@@ -158,5 +170,10 @@ export class CosineDecay extends LearningRateSchedule {
   /** @internal */
   spec(): ScheduleSpec {
     return { name: 'CosineDecay', ...this.config };
+  }
+
+  /** @internal A warmup, too, starts from initialLearningRate. */
+  rateAtStart(): number {
+    return this.config.initialLearningRate;
   }
 }

@@ -230,7 +230,7 @@ export class Sequential implements LayerModel {
     if (!this.optimizer) throw new FerroStateError('You must call compile() before reading the learning rate.');
     if (!this.model) {
       const lr = this.optimizer.learningRate;
-      return typeof lr === 'number' ? lr : NaN;
+      return typeof lr === 'number' ? lr : lr.rateAtStart();
     }
     return native(() => this.model!.learningRate());
   }

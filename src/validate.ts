@@ -102,6 +102,17 @@ export function checkNumber(value: unknown, name: string, min = -Infinity, max =
   return value;
 }
 
+/** A share that leaves something over: a number in [0, 1) (Dropout's rate, validationSplit). */
+export function checkFraction(value: unknown, name: string, what = name): number {
+  if (typeof value !== 'number') {
+    throw new FerroTypeError(`Expected a number for ${name}. Received: ${name}=${describe(value)}`);
+  }
+  if (!(value >= 0 && value < 1)) {
+    throw new FerroValueError(`Expected ${what} in [0, 1). Received: ${name}=${value}`);
+  }
+  return value;
+}
+
 export function checkBoolean(value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') {
     throw new FerroTypeError(`Expected a boolean for ${name}. Received: ${name}=${describe(value)}`);

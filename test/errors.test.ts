@@ -12,6 +12,7 @@ import {
   Activation,
   BackupAndRestore,
   BatchNormalization,
+  CosineDecay,
   CSVLogger,
   Dense,
   Dropout,
@@ -24,11 +25,14 @@ import {
   FerroValueError,
   layers,
   EarlyStopping,
+  ExponentialDecay,
+  LearningRateScheduler,
   loadData,
   losses,
   mixedPrecision,
   ModelCheckpoint,
   optimizers,
+  PiecewiseConstantDecay,
   ReduceLROnPlateau,
   regularizers,
   RMSprop,
@@ -277,6 +281,48 @@ describe('coded errors for bad input', () => {
     mkdirSync(join(dir, 'log.csv'));
     const logger = new CSVLogger(join(dir, 'log.csv'), { append: true });
     expect((await failure(() => compiled().fit(x, y, { verbose: 0, callbacks: [logger] }))).code).toBe('ERR_FERRO_IO');
+  });
+
+  it('callback options and range messages that say what was expected (audit of 2026-12-01)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferro-callback-options-'));
+    const file = join(dir, 'best.keras');
+    for (const bad of ['abc', null, {}]) {
+      expect((await failure(() => new ModelCheckpoint({ filepath: file, initialValueThreshold: bad as never }))).code).toBe('ERR_FERRO_TYPE');
+    }
+    expect((await failure(() => new ModelCheckpoint({ filepath: file, initialValueThreshold: NaN }))).code).toBe('ERR_FERRO_VALUE');
+    for (const make of [
+      (verbose: unknown) => new EarlyStopping({ verbose: verbose as never }),
+      (verbose: unknown) => new ReduceLROnPlateau({ verbose: verbose as never }),
+      (verbose: unknown) => new LearningRateScheduler((_, lr) => lr, verbose as never),
+    ]) {
+      expect((await failure(() => make('yes'))).code).toBe('ERR_FERRO_TYPE');
+      expect((await failure(() => make(2))).message).toBe('Expected a non-negative integer no larger than 1 for verbose. Received: verbose=2');
+      expect(() => [make(0), make(1), make(undefined)]).not.toThrow();
+    }
+    for (const rate of [NaN, Infinity, -0.5, 1]) {
+      expect((await failure(() => new Dropout(rate))).message).toBe(`Expected a Dropout rate in [0, 1). Received: rate=${rate}`);
+    }
+    const { x, y } = blobs(20);
+    for (const split of [NaN, -0.1, 1]) {
+      const e = await failure(() => compiled().fit(x, y, { verbose: 0, validationSplit: split }));
+      expect(e.message).toBe(`Expected validationSplit in [0, 1). Received: validationSplit=${split}`);
+    }
+  });
+
+  it('a model not built yet reports its schedule\'s rate at step 0, as built it does', () => {
+    const schedules = [
+      new ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5 }),
+      new PiecewiseConstantDecay([-5, 100], [0.3, 0.2, 0.1]),
+      new CosineDecay({ initialLearningRate: 0.05, decaySteps: 100, warmupTarget: 0.5, warmupSteps: 10 }),
+    ];
+    for (const schedule of schedules) {
+      const m = new Sequential([new Dense(2)]);
+      m.compile({ optimizer: new RMSprop({ learningRate: schedule }), loss: 'mse' });
+      const unbuilt = m.learningRate;
+      m.build([null, 3]);
+      expect(unbuilt).toBeCloseTo(m.learningRate, 7);
+      m.dispose();
+    }
   });
 
   it('files: missing folder for loadData', async () => {

@@ -187,6 +187,14 @@ describe('CSVLogger', () => {
     expect(readFileSync(file, 'utf8')).toBe(golden.csv);
   });
 
+  it('writes what another callback put in the logs as Keras does, str(value)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ferro-csv-')), 'log.csv');
+    const logger = new CSVLogger(file);
+    await logger.onTrainBegin();
+    await logger.onEpochEnd(0, { loss: 0.5, accuracy: 0.75, note: 'warm' as never });
+    expect(readFileSync(file, 'utf8')).toBe('epoch,accuracy,loss,note\r\n0,0.75,0.5,warm\r\n');
+  });
+
   it('opens the file when training begins, as Keras does, and writes through a symbolic link keeping its mode', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferro-csv-'));
     const { x, y } = blobs(12);
