@@ -186,3 +186,43 @@ describe('fuzzing the loaders with damaged files', () => {
     }
   });
 });
+
+/** `zip` with a zip64 end record and locator declaring `count` entries (fflate reads the count there). */
+function withZip64Count(zip: Uint8Array, count: number): Uint8Array {
+  const eocd = zip.length - 22;
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  if (view.getUint32(eocd, true) !== 0x06054b50) throw new Error('expected a zip without a comment');
+  const record = new DataView(new ArrayBuffer(56 + 20));
+  record.setUint32(0, 0x06064b50, true);
+  record.setBigUint64(4, 44n, true);
+  record.setUint16(12, 45, true);
+  // The entries on this disk stay true (fflate reads only the total).
+  record.setBigUint64(24, BigInt(view.getUint16(eocd + 8, true)), true);
+  record.setBigUint64(32, BigInt(count), true);
+  record.setBigUint64(40, BigInt(view.getUint32(eocd + 12, true)), true);
+  record.setBigUint64(48, BigInt(view.getUint32(eocd + 16, true)), true);
+  // The locator, just before the end record: where the zip64 record is.
+  record.setUint32(56, 0x07064b50, true);
+  record.setBigUint64(64, BigInt(eocd), true);
+  record.setUint32(72, 1, true);
+  return new Uint8Array([...zip.subarray(0, eocd), ...new Uint8Array(record.buffer), ...zip.subarray(eocd)]);
+}
+
+describe('zip entry counts', () => {
+  it('a zip64 end record declaring 2^32 - 1 entries is refused at once, not looped over', async () => {
+    const path = join(dir, 'count.keras');
+    const keras = archives[0]!.bytes;
+    // The archive still loads with its true count in the zip64 record.
+    writeFileSync(path, withZip64Count(keras, Object.keys(archives[0]!.members).length));
+    (await loadModel(path)).dispose();
+    writeFileSync(path, withZip64Count(keras, 0xffffffff));
+    const start = Date.now();
+    await expect(loadModel(path)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringMatching(/declares 4294967295 zip entries; .* at most \d+/) });
+    expect(Date.now() - start).toBeLessThan(1000);
+    // The same inside the nested npz of npz weights.
+    const { members } = archives[1]!;
+    const npz = Object.keys(members).find((n) => n.endsWith('.npz'))!;
+    writeFileSync(path, zipSync({ ...members, [npz]: withZip64Count(members[npz]!, 0xffffffff) }));
+    await expect(loadModel(path)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringContaining('declares 4294967295 zip entries') });
+  });
+});

@@ -71,4 +71,25 @@ describe('restricted unpickler', () => {
     // An unknown opcode (PERSID) is named.
     expect(() => unpickle(Uint8Array.of(0x80, 4, 0x51, 0x2e), ALLOWED, 'persid')).toThrow(/opcode 0x51/);
   });
+
+  it('an APPENDS of millions of items builds the list, not a stack overflow', () => {
+    const n = 3_000_000;
+    // PROTO 4, EMPTY_LIST, MARK, NONE × n, APPENDS, STOP.
+    const pickle = new Uint8Array(n + 6).fill(0x4e);
+    pickle.set([0x80, 4, 0x5d, 0x28]);
+    pickle.set([0x65, 0x2e], n + 4);
+    const list = unpickle(pickle, ALLOWED, 'appends');
+    expect(Array.isArray(list) && list.length).toBe(n);
+  });
+
+  it("dtype names that are Object.prototype's members are refused like any unknown dtype", () => {
+    const f4 = Buffer.from(golden.arrays['f4/protocol4']!, 'hex');
+    const at = f4.indexOf(Buffer.from([0x8c, 2, 0x66, 0x34])); // SHORT_BINUNICODE 'f4'
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      // FRAME's length is a hint only: the longer string needs no other change.
+      const pickle = Buffer.concat([f4.subarray(0, at), Buffer.from([0x8c, name.length]), Buffer.from(name), f4.subarray(at + 4)]);
+      const read = () => variable(unpickle(pickle, ALLOWED, name), name);
+      expect(read, name).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining(`dtype '${name}'`) }));
+    }
+  });
 });

@@ -85,6 +85,30 @@ export function zip(members: Record<string, Uint8Array>): Uint8Array {
   return zipSync(members, { level: 6 });
 }
 
+/** The smallest central-directory entry: its fixed fields, with empty name, extra field and comment. */
+const CENTRAL_ENTRY_BYTES = 46;
+
+/**
+ * The entry count a zip's end record declares, read where fflate's unzipSync
+ * reads it (the zip64 record's when there is one); 0 when there is no end
+ * record, which unzipSync refuses itself.
+ */
+function declaredEntries(data: Uint8Array): number {
+  // Bytes outside the file read as 0, as in fflate, so that both read the same count.
+  const u8 = (at: number) => data[at] ?? 0;
+  const u32 = (at: number) => (u8(at) | (u8(at + 1) << 8) | (u8(at + 2) << 16) | (u8(at + 3) << 24)) >>> 0;
+  let end = data.length - 22;
+  while (end > 0 && data.length - end <= 65558 && u32(end) !== 0x06054b50) end--;
+  if (end < 0 || u32(end) !== 0x06054b50) return 0;
+  let count = u8(end + 8) | (u8(end + 9) << 8);
+  if (count === 0) return 0;
+  if (u32(end - 20) === 0x07064b50) {
+    const zip64 = u32(end - 12);
+    if (u32(zip64) === 0x06064b50) count = u32(zip64 + 32);
+  }
+  return count;
+}
+
 /**
  * The members of a zip archive that `limit` accepts (it gives each name's
  * size limit, or undefined to skip it), refusing any whose declared size
@@ -99,6 +123,10 @@ export function unzipMembers(
 ): Unzipped {
   let out: Unzipped;
   let declared = 0;
+  const entries = declaredEntries(data);
+  // fflate loops over the declared count, past the real entries, synchronously: 2^32 of them take half an hour.
+  const most = Math.floor(data.length / CENTRAL_ENTRY_BYTES);
+  if (entries > most) throw new FerroIoError(`${what} declares ${entries} zip entries; its ${data.length} bytes can hold at most ${most}.`);
   try {
     out = unzipSync(data, {
       filter: (f) => {

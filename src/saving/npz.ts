@@ -107,7 +107,8 @@ function arrayState(v: PyValue, what: string): PyValue[] {
 /** A numpy dtype's name (e.g. 'f4'), kind and item size, little-endian only. */
 function dtypeOf(dtype: PyValue | undefined, what: string): [string, 'float' | 'int', number] {
   const name = isCall(dtype) && dtype.call === 'numpy.dtype' ? dtype.args[0] : undefined;
-  const known = typeof name === 'string' ? DTYPES[name] : undefined;
+  // Own keys only: 'constructor' or 'toString' would find Object.prototype's.
+  const known = typeof name === 'string' && Object.hasOwn(DTYPES, name) ? DTYPES[name] : undefined;
   const order = Array.isArray(dtype && isCall(dtype) ? dtype.state : undefined) ? ((dtype as PyCall).state as PyValue[])[1] : undefined;
   if (!known || !['<', '|', '='].includes(order as string)) {
     throw new FerroValueError(`${what}: expected a little-endian float32, float64, int32 or int64 array. Received: dtype ${describe(name)} (${describe(order)})`);

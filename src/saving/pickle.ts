@@ -100,7 +100,11 @@ export function unpickle(bytes: Uint8Array, allowed: (name: string) => boolean, 
     if (!(dict instanceof Map) || items.length % 2) return fail('SETITEMS on something that is not a dict');
     for (let i = 0; i < items.length; i += 2) dict.set(items[i]!, items[i + 1]!);
   };
-  const append = (list: PyValue, items: PyValue[]) => (Array.isArray(list) ? list.push(...items) : fail('APPEND on something that is not a list'));
+  const append = (list: PyValue, items: PyValue[]) => {
+    if (!Array.isArray(list)) return fail('APPEND on something that is not a list');
+    // One at a time: spreading an APPENDS of millions of items as arguments overflows the stack.
+    for (const item of items) list.push(item);
+  };
 
   for (;;) {
     const op = u8();
