@@ -415,6 +415,44 @@ describe('bad files', () => {
     await expect(loadModel(code)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
   });
 
+  it("keys Keras defaults may be missing: initializers, trainable, a loss's reduction, axis and delta", async () => {
+    const path = withConfig((c) => {
+      for (const l of c.config.layers) {
+        delete l.config.trainable;
+        delete l.config.kernel_initializer;
+        delete l.config.bias_initializer;
+      }
+      c.compile_config.loss = { module: 'keras.losses', class_name: 'CategoricalCrossentropy', config: { name: 'categorical_crossentropy', from_logits: false } };
+    });
+    const model = await loadModel(path);
+    const dense = model.layers.filter((l): l is Dense => l instanceof Dense);
+    expect(dense.map((d) => [d.kernelInitializer, d.biasInitializer])).toEqual([
+      ['glorot_uniform', 'zeros'],
+      ['glorot_uniform', 'zeros'],
+    ]);
+    expect(maxAbsDiff((await model.predict(new Tensor(golden.x))).data, flat(golden.predict))).toBeLessThan(1e-6);
+    expect(model.compileConfig()?.loss).toMatchObject({ name: 'categorical_crossentropy' });
+    model.dispose();
+    // Present, they are still checked: Keras reads trainable: null as false.
+    for (const trainable of [false, null, 'true']) {
+      const odd = withConfig((c) => (c.config.layers[1].config.trainable = trainable));
+      await expect(loadModel(odd)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining(`trainable=${JSON.stringify(trainable)}`) });
+    }
+  });
+
+  it("an optimizer class_name naming an Object.prototype member is refused as unsupported", async () => {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      const path = withConfig((c) => (c.compile_config.optimizer.class_name = name));
+      await expect(loadModel(path), name).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: `ferro-nn does not support the optimizer ${name}.` });
+      // With only the options every optimizer shares, nothing inherited is called either.
+      const shared = withConfig((c) => {
+        c.compile_config.optimizer.class_name = name;
+        c.compile_config.optimizer.config = { learning_rate: 0.01 };
+      });
+      await expect(loadModel(shared), name).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: `ferro-nn does not support the optimizer ${name}.` });
+    }
+  });
+
   it('a config naming two layers the same is refused, as Keras refuses such a model', async () => {
     // Keras finds weights by layer name; the fixture's layers are dense, dropout, …, dense_1.
     const twice = withConfig((c) => (c.config.layers[5].config.name = 'dense'));

@@ -134,10 +134,16 @@ class Reader {
     private readonly config: Record<string, unknown>,
   ) {}
 
-  /** The option's value; `allowed` lists the values (compared as JSON) ferro-nn supports, when it is not free. */
+  /**
+   * The option's value; `allowed` lists the values (compared as JSON)
+   * ferro-nn supports, when it is not free. A missing key counts as null,
+   * or as `undefined` where that is listed: Keras's default, for keys whose
+   * explicit null Keras reads otherwise.
+   */
   get(key: string, allowed?: unknown[]): unknown {
     const v = this.config[key];
-    if (allowed && !allowed.some((a) => JSON.stringify(a) === JSON.stringify(v ?? null))) {
+    const fits = (a: unknown) => (a === undefined ? v === undefined : JSON.stringify(a) === JSON.stringify(v ?? null));
+    if (allowed && !allowed.some(fits)) {
       throw new FerroValueError(
         `ferro-nn does not support ${this.what} with ${key}=${JSON.stringify(v)}. Expected one of: ${allowed.map((a) => JSON.stringify(a)).join(', ')}`,
       );
@@ -215,7 +221,8 @@ export function layerFromKeras(value: unknown, inputShape: number[] | undefined)
   const [className, r] = open(value, 'a layer');
   const name = r.string('name');
   const common = { ...(name === undefined ? {} : { name }), ...(inputShape ? { inputShape } : {}) };
-  r.get('trainable', [true]);
+  // Keras and TF.js default a missing trainable to true.
+  r.get('trainable', [true, undefined]);
   switch (className) {
     case 'Dense':
       r.get('kernel_constraint', [null]);
@@ -225,8 +232,9 @@ export function layerFromKeras(value: unknown, inputShape: number[] | undefined)
         ...common,
         activation: activationOf(r),
         useBias: r.boolean('use_bias') ?? true,
-        kernelInitializer: initializerOf(r.get('kernel_initializer') ?? INITIALIZERS.glorot_uniform, 'kernel_initializer'),
-        biasInitializer: initializerOf(r.get('bias_initializer') ?? INITIALIZERS.zeros, 'bias_initializer'),
+        // Keras 3's Dense defaults.
+        kernelInitializer: initializerOf(r.get('kernel_initializer') ?? initializer('glorot_uniform'), 'kernel_initializer'),
+        biasInitializer: initializerOf(r.get('bias_initializer') ?? initializer('zeros'), 'bias_initializer'),
         kernelRegularizer: regularizerOf(r.get('kernel_regularizer'), 'kernel_regularizer'),
         biasRegularizer: regularizerOf(r.get('bias_regularizer'), 'bias_regularizer'),
       });
@@ -359,7 +367,8 @@ export function optimizerFromKeras(value: unknown): Optimizer {
     if (v !== undefined && v !== null) options[ours] = v;
   }
   if (options.learningRate === undefined) delete options.learningRate;
-  const ctor = OPTIMIZER_CLASSES[className];
+  // Own keys only: 'constructor' or 'toString' would find Object.prototype's.
+  const ctor = Object.hasOwn(OPTIMIZER_CLASSES, className) ? OPTIMIZER_CLASSES[className] : undefined;
   if (!ctor) throw new FerroValueError(`ferro-nn does not support the optimizer ${className}.`);
   // Keras writes every optimizer's shared options; each takes only its own besides.
   const own: Record<string, string[]> = {
