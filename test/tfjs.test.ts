@@ -17,12 +17,14 @@ import {
   Dense,
   Dropout,
   loadLayersModel,
+  losses,
   optimizers,
   regularizers,
   Sequential,
   setRandomSeed,
   Tensor,
 } from '../src/index.js';
+import { ACCURACY_NAMES, LOSS_NAMES, METRIC_NAMES, SPARSE_LOSSES } from '../src/sequential-options.js';
 import { maxAbsDiff } from './helpers.js';
 
 const x = Array.from({ length: 9 }, (_, i) => [Math.sin(i), Math.cos(i * 0.3), i / 9 - 0.5, 0.2]);
@@ -162,6 +164,42 @@ describe('TensorFlow.js layers format', () => {
     const want = (m.predict(tf.tensor2d(x)) as tf.Tensor).dataSync();
     expect(maxAbsDiff((await back.predict(x)).data, Array.from(want))).toBeLessThan(1e-5);
     expect(Object.keys(await back.evaluate(x, [0, 1, 2, 0, 1, 2, 0, 1, 2]))).toContain('accuracy');
+
+    // Adam's two slots per weight make the manifest three times the
+    // weights: a model past the bound's 1 MiB of slack loads too.
+    const wide = tf.sequential();
+    wide.add(tf.layers.dense({ units: 512, inputShape: [1024] }));
+    wide.compile({ optimizer: tf.train.adam(0.01), loss: 'meanSquaredError' });
+    await wide.fit(tf.zeros([2, 1024]), tf.ones([2, 512]), { epochs: 1, verbose: 0 });
+    await tfjsSave(wide, join(dir, 'wide-with-optimizer'), true);
+    const wideBack = await loadLayersModel(`file://${join(dir, 'wide-with-optimizer', 'model.json')}`);
+    expect(wideBack.countParams()).toBe(1024 * 512 + 512);
+  });
+
+  it('every loss and metric ferro-nn compiles with saves a folder TensorFlow.js loads, in its names or left out', async () => {
+    const all = [...LOSS_NAMES, new losses.Huber(), new losses.MeanSquaredError(), new losses.BinaryCrossentropy({ fromLogits: true })];
+    for (const loss of all) {
+      const label = typeof loss === 'string' ? loss : `${loss.name} object`;
+      const sparse = typeof loss === 'string' && SPARSE_LOSSES.includes(loss);
+      // Every metric compile takes with this loss: the sparse top-k one with class indices only, the float ones without.
+      const metrics = METRIC_NAMES.filter((m) => ACCURACY_NAMES.includes(m) || (m === 'sparse_top_k_categorical_accuracy') === sparse);
+      const model = new Sequential([new Dense(3, { inputShape: [4], activation: 'softmax' })]);
+      model.compile({ optimizer: 'adam', loss, metrics });
+      model.build([null, 4]);
+      const folder = join(dir, `loss-${label.replace(/\W/g, '_')}`);
+      await model.save(`file://${folder}`);
+      // TF.js refuses the whole model for a name it does not know: this is the check.
+      const theirs = await tfjsLoad(folder);
+      const training = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8')).trainingConfig;
+      const known = typeof loss === 'string' ? !loss.startsWith('huber') : loss.name === 'mean_squared_error';
+      expect(training !== undefined, label).toBe(known);
+      if (!known) continue;
+      expect(theirs.optimizer.getClassName(), label).toBe('Adam');
+      // And back into ferro-nn, compiled with the same loss under its TF.js name.
+      const back = await loadLayersModel(`file://${folder}/model.json`);
+      expect(back.compileConfig()?.loss, label).toBe(training.loss);
+      expect(back.compileConfig()?.metrics, label).toEqual(training.metrics);
+    }
   });
 
   it('bad folders and unsupported activations get coded errors', async () => {
@@ -302,6 +340,49 @@ describe('TensorFlow.js layers format', () => {
     await expect(loadLayersModel(layers)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining("named 'a'") });
     const weights = write('weights.json', (j) => (j.weightsManifest[0].weights[2].name = 'a/kernel'));
     await expect(loadLayersModel(weights)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('a/kernel twice') });
+  });
+
+  it("a weight whose manifest shape is not the layer's is refused, even with the same count", async () => {
+    const model = new Sequential([new Dense(3, { inputShape: [4], name: 'd' })]);
+    model.build([null, 4]);
+    const folder = join(dir, 'shapes');
+    await model.save(`file://${folder}`);
+    const write = editedCopies(folder);
+    const transposed = write('transposed.json', (j) => (j.weightsManifest[0].weights[0].shape = [3, 4]));
+    await expect(loadLayersModel(transposed)).rejects.toMatchObject({
+      code: 'ERR_FERRO_VALUE',
+      message: expect.stringContaining('weight d/kernel has shape [3, 4] in the weightsManifest; the model expects [4, 3]'),
+    });
+    const reshaped = write('reshaped.json', (j) => (j.weightsManifest[0].weights[1].shape = [1, 3, 1]));
+    await expect(loadLayersModel(reshaped)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('d/bias has shape [1, 3, 1]') });
+    // What Keras and TF.js default may be left out: initializers, trainable.
+    const bare = write('bare.json', (j) => {
+      const config = j.modelTopology.config.layers[0].config;
+      delete config.kernel_initializer;
+      delete config.bias_initializer;
+      delete config.trainable;
+    });
+    const back = await loadLayersModel(bare);
+    expect([(back.layers[0] as Dense).kernelInitializer, (back.layers[0] as Dense).biasInitializer]).toEqual(['glorot_uniform', 'zeros']);
+    expect(Array.from((await back.predict(x)).data)).toEqual(Array.from((await model.predict(x)).data));
+  });
+
+  it('the manifest cannot make the loader read more than the model can use: in all, and each shard once', async () => {
+    const model = new Sequential([new Dense(2, { inputShape: [4] })]);
+    model.build([null, 4]);
+    const folder = join(dir, 'amplified');
+    await model.save(`file://${folder}`);
+    // 1 MiB shards of skipped optimizer variables: each group alone is within the bound.
+    const mib = 2 ** 20;
+    for (const name of ['a.bin', 'b.bin']) writeFileSync(join(folder, name), new Uint8Array(mib));
+    const group = (shard: string, i: number) => ({ paths: [shard], weights: [{ name: `opt/${i}`, shape: [mib / 4], dtype: 'float32', group: 'optimizer' }] });
+    const write = editedCopies(folder);
+    const one = write('one.json', (j) => j.weightsManifest.push(group('a.bin', 0)));
+    (await loadLayersModel(one)).dispose();
+    const again = write('again.json', (j) => j.weightsManifest.push(...Array.from({ length: 50 }, (_, i) => group('a.bin', i))));
+    await expect(loadLayersModel(again)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('a.bin twice') });
+    const two = write('two.json', (j) => j.weightsManifest.push(group('a.bin', 0), group('b.bin', 1)));
+    await expect(loadLayersModel(two)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining(`declares ${2 * mib + 40} bytes of weights; the model has 40`) });
   });
 
   it('bad arguments and unusable folders get coded errors', async () => {

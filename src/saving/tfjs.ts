@@ -109,10 +109,48 @@ function weightNames(layer: Layer): string[] {
 }
 
 /**
+ * ferro-nn's loss names as TF.js resolves them (it camel-cases the name and
+ * looks it up in its lossesMap); TF.js has no huber there. An unknown name
+ * makes TF.js refuse the whole model, not just its compile settings.
+ */
+const TFJS_LOSSES: Record<string, string> = {
+  sparse_categorical_crossentropy: 'sparse_categorical_crossentropy',
+  sparseCategoricalCrossentropy: 'sparse_categorical_crossentropy',
+  categorical_crossentropy: 'categorical_crossentropy',
+  categoricalCrossentropy: 'categorical_crossentropy',
+  binary_crossentropy: 'binary_crossentropy',
+  binaryCrossentropy: 'binary_crossentropy',
+  mean_squared_error: 'mean_squared_error',
+  mse: 'mean_squared_error',
+  meanSquaredError: 'mean_squared_error',
+  mean_absolute_error: 'mean_absolute_error',
+  mae: 'mean_absolute_error',
+  meanAbsoluteError: 'mean_absolute_error',
+};
+/**
+ * ferro-nn's metric names as TF.js resolves them ('accuracy' and 'acc' are
+ * TF.js's own, the rest through its metricsMap); the others (rmse, recall,
+ * auc, top-k, sparse_categorical_accuracy) are left out. ferro-nn reports
+ * accuracy whatever the metrics.
+ */
+const TFJS_METRICS: Record<string, string> = {
+  accuracy: 'accuracy',
+  acc: 'acc',
+  mae: 'mae',
+  mean_absolute_error: 'mae',
+  mse: 'mse',
+  mean_squared_error: 'mse',
+  binary_accuracy: 'binary_accuracy',
+  categorical_accuracy: 'categorical_accuracy',
+  precision: 'precision',
+};
+
+/**
  * TensorFlow.js's trainingConfig for a compiled model, when TF.js has its
  * optimizer: SGD (Momentum with momentum), RMSprop, Adam without amsgrad,
- * Adagrad, at a constant rate, without weight decay or clipping. Otherwise
- * none (TF.js itself saves none unless asked): the model loads uncompiled.
+ * Adagrad, at a constant rate, without weight decay or clipping, and its
+ * loss. Otherwise none (TF.js itself saves none unless asked): the model
+ * loads uncompiled.
  */
 function trainingConfig(model: Saveable): Record<string, unknown> | undefined {
   const compiled = model.compileConfig();
@@ -132,9 +170,11 @@ function trainingConfig(model: Saveable): Record<string, unknown> | undefined {
   const found = optimizer[spec.name];
   const loss = compiled.loss;
   // Loss objects with options have no TF.js spelling; plain names do.
-  const lossName = typeof loss === 'string' ? loss : loss.fromLogits || loss.labelSmoothing ? undefined : loss.name;
+  const name = typeof loss === 'string' ? loss : loss.fromLogits || loss.labelSmoothing ? undefined : loss.name;
+  const lossName = name !== undefined && Object.hasOwn(TFJS_LOSSES, name) ? TFJS_LOSSES[name] : undefined;
   if (!found || !lossName) return undefined;
-  return { loss: lossName, metrics: [...compiled.metrics], optimizer_config: { class_name: found[0], config: found[1] } };
+  const metrics = new Set(compiled.metrics.flatMap((m) => (Object.hasOwn(TFJS_METRICS, m) ? [TFJS_METRICS[m]!] : [])));
+  return { loss: lossName, metrics: [...metrics], optimizer_config: { class_name: found[0], config: found[1] } };
 }
 
 /** A trainingConfig's optimizer and loss as compile arguments, when ferro-nn has them. */
@@ -155,7 +195,8 @@ function compileFromTraining(value: unknown): { optimizer: Optimizer; loss: stri
   const ctor = typeof className === 'string' && Object.hasOwn(make, className) ? make[className] : undefined;
   if (!ctor) throw new FerroValueError(`ferro-nn does not support the TensorFlow.js optimizer ${String(className)}.`);
   if (typeof t.loss !== 'string') throw new FerroValueError('ferro-nn takes a TensorFlow.js model with one loss, by name.');
-  const metrics = t.metrics ?? [];
+  // TF.js writes {} for a model compiled without metrics.
+  const metrics = t.metrics === undefined || (isObject(t.metrics) && Object.keys(t.metrics).length === 0) ? [] : t.metrics;
   if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string')) {
     throw new FerroValueError('ferro-nn takes metrics by name.');
   }
@@ -237,7 +278,7 @@ function policyOf(json: { userDefinedMetadata?: unknown }): DTypePolicyName {
 }
 
 /** One weightsManifest group, checked: its shard names and its weights' names and sizes. */
-function readGroup(group: unknown, path: string): { paths: string[]; specs: { name: string; size: number; skipped: boolean }[] } {
+function readGroup(group: unknown, path: string): { paths: string[]; specs: { name: string; shape: number[]; size: number; skipped: boolean }[] } {
   if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
     throw new FerroValueError(`${path}: a malformed weightsManifest group.`);
   }
@@ -258,7 +299,7 @@ function readGroup(group: unknown, path: string): { paths: string[]; specs: { na
     if (w.dtype !== 'float32' && !(skipped && w.dtype === 'int32')) {
       throw new FerroValueError(`${path}: weight ${w.name} is ${String(w.dtype)}; ferro-nn reads float32.`);
     }
-    return { name: w.name, size: (shape as number[]).reduce((a, b) => a * b, 1), skipped };
+    return { name: w.name, shape: shape as number[], size: (shape as number[]).reduce((a, b) => a * b, 1), skipped };
   });
   return { paths: paths as string[], specs };
 }
@@ -309,13 +350,26 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   if (declared !== params) {
     throw new FerroValueError(`${path}: the layers' config implies ${params} weight values. Received: a weightsManifest of ${declared}`);
   }
-  const byName = new Map<string, Float32Array>();
+  // Bounded over the whole manifest, not per group, and each shard read once:
+  // otherwise many groups naming one shard would read it over and over.
+  // The optimizer's variables, which are skipped, are bounded too: TF.js's
+  // optimizers keep at most three per weight (RMSprop centered with
+  // momentum; Adam two), saved with includeOptimizer.
+  const listed = new Set<string>();
+  let bytes = 0;
+  for (const { paths, specs } of groups) {
+    for (const p of paths) {
+      if (listed.has(p)) throw new FerroValueError(`${path}: expected each shard once in the weightsManifest. Received: ${p} twice`);
+      listed.add(p);
+    }
+    bytes += specs.reduce((n, s) => n + s.size * 4, 0);
+  }
+  if (bytes > 4 * params * 4 + 2 ** 20) {
+    throw new FerroValueError(`${path}: the manifest declares ${bytes} bytes of weights; the model has ${params * 4}.`);
+  }
+  const byName = new Map<string, { data: Float32Array; shape: number[] }>();
   for (const { paths, specs } of groups) {
     const expected = specs.reduce((n, s) => n + s.size * 4, 0);
-    // The optimizer's variables, which are skipped, are bounded too.
-    if (expected > 2 * params * 4 + 2 ** 20) {
-      throw new FerroValueError(`${path}: the manifest declares ${expected} bytes of weights; the model has ${params * 4}.`);
-    }
     const parts: Uint8Array[] = [];
     // No shard can hold more than the group declares in all.
     for (const p of paths) parts.push(await readShard(dirname(path), p, expected));
@@ -329,7 +383,7 @@ export async function loadTfjs(url: string): Promise<Sequential> {
     }
     offset = 0;
     for (const s of specs) {
-      if (!s.skipped) byName.set(s.name, new Float32Array(all.slice(offset, offset + s.size * 4).buffer));
+      if (!s.skipped) byName.set(s.name, { data: new Float32Array(all.slice(offset, offset + s.size * 4).buffer), shape: s.shape });
       offset += s.size * 4;
     }
   }
@@ -337,11 +391,14 @@ export async function loadTfjs(url: string): Promise<Sequential> {
   const weights = model.layers.flatMap((layer) => {
     const shapes = layer.weightShapes(layer.builtInputDim!);
     return weightNames(layer).map((n, i) => {
-      const data = byName.get(n);
-      if (!data) throw new FerroValueError(`${path} has no weight ${n}.`);
-      const want = shapes[i]!.reduce((a, b) => a * b, 1);
-      if (data.length !== want) throw new FerroValueError(`${path}: weight ${n} holds ${data.length} values; the model expects [${shapes[i]!.join(', ')}].`);
-      return new Tensor(data, shapes[i]!);
+      const found = byName.get(n);
+      if (!found) throw new FerroValueError(`${path} has no weight ${n}.`);
+      const want = shapes[i]!;
+      // The same count is not enough: a transposed kernel would load with its values out of place.
+      if (found.shape.length !== want.length || found.shape.some((d, k) => d !== want[k])) {
+        throw new FerroValueError(`${path}: weight ${n} has shape [${found.shape.join(', ')}] in the weightsManifest; the model expects [${want.join(', ')}].`);
+      }
+      return new Tensor(found.data, want);
     });
   });
   model.setWeights(weights);
