@@ -12,7 +12,7 @@ use ferro_core::kernels::{Activation, Isa};
 use ferro_core::layers::{BatchNormSpec, DenseSpec, DropoutSpec, LayerSpec, Regularizer};
 use ferro_core::losses::{Loss, LossOptions};
 use ferro_core::optimizers::{Clip, LearningRate, OptimizerConfig, Rule};
-use ferro_core::{FitOptions, Model, Samples, Silent};
+use ferro_core::{Compilation, FitOptions, Model, Samples, Silent};
 use ferro_nn_fuzz::ok_or_coded;
 use libfuzzer_sys::fuzz_target;
 
@@ -91,6 +91,19 @@ const LOSSES: [Loss; 6] = [
     Loss::MeanAbsoluteError,
     Loss::Huber,
 ];
+
+/// A compile's optimizer, loss, loss options and metrics.
+type Settings = (OptimizerConfig, Loss, LossOptions, Vec<String>);
+
+/// Compiles `model` with `c` when that is accepted, keeping `c` in `kept`;
+/// the loss then compiled.
+fn compile(model: &mut Model, kept: &mut Option<Settings>, c: Settings) -> Option<Loss> {
+    let made = ok_or_coded(Compilation::new(c.0.clone(), c.1, c.2, &c.3))?;
+    model.apply_compilation(made);
+    let loss = c.1;
+    *kept = Some(c);
+    Some(loss)
+}
 
 fn config(o: Optimizer) -> OptimizerConfig {
     let (name, rule) = match o.rule % 6 {
@@ -184,20 +197,26 @@ fuzz_target!(|case: Case| {
         .collect();
     let Some(mut model) = ok_or_coded(Model::build((case.input_dim % 9) as usize, &specs, 7)) else { return };
     let mut loss = Loss::SparseCategoricalCrossentropy;
+    // The last compile that took: options and metrics go through a compile
+    // of their own (as in the API, where they are compile's arguments).
+    let mut compiled: Option<Settings> = None;
     for op in case.ops.into_iter().take(8) {
         match op {
             Op::Compile { optimizer, loss: l } => {
-                if ok_or_coded(model.compile(config(optimizer), LOSSES[l as usize % 6])).is_some() {
-                    loss = LOSSES[l as usize % 6];
-                }
+                let c = (config(optimizer), LOSSES[l as usize % 6], LossOptions::default(), Vec::new());
+                loss = compile(&mut model, &mut compiled, c).unwrap_or(loss);
             }
             Op::LossOptions { from_logits, label_smoothing } => {
-                ok_or_coded(model.set_loss_options(LossOptions { from_logits, label_smoothing }));
+                if let Some((o, l, _, m)) = compiled.clone() {
+                    compile(&mut model, &mut compiled, (o, l, LossOptions { from_logits, label_smoothing }, m));
+                }
             }
             Op::Metrics(names) => {
                 let all = ["accuracy", "mae", "mse", "auc", "precision", "recall", "nope"];
                 let names: Vec<String> = names.iter().take(3).map(|&i| all[i as usize % all.len()].into()).collect();
-                ok_or_coded(model.set_metrics(&names));
+                if let Some((o, l, opts, _)) = compiled.clone() {
+                    compile(&mut model, &mut compiled, (o, l, opts, names));
+                }
             }
             Op::Mixed(on) => model.set_mixed_bfloat16(on.then(Bf16Kernel::detect).flatten()),
             Op::Scalar(on) => model.set_isa(if on { Isa::scalar() } else { Isa::detect() }),
