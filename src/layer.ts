@@ -62,7 +62,7 @@ export abstract class Layer {
     this.inputDim = inputDim(o.inputDim, o.inputShape);
     const n = counts.get(baseName) ?? 0;
     counts.set(baseName, n + 1);
-    this.name = o.name === undefined ? (n === 0 ? baseName : `${baseName}_${n}`) : checkString(o.name, 'name');
+    this.name = o.name === undefined ? (n === 0 ? baseName : `${baseName}_${n}`) : checkName(o.name);
   }
 
   /** Whether the layer's weights exist (its model has been built). */
@@ -110,6 +110,19 @@ export abstract class Layer {
     const features = this.builtInputDim ?? this.container?.inputDimOf(this);
     return features === undefined ? 0 : sizeOf(this.weightShapes(features));
   }
+}
+
+/**
+ * A layer name as Keras 3 takes it: '/' separates the parts of a variable's
+ * path ('dense/kernel'), so Keras refuses it in names, and a file holding
+ * one would not load there.
+ */
+function checkName(name: unknown): string {
+  const s = checkString(name, 'name');
+  if (s.includes('/')) {
+    throw new FerroValueError(`Expected a layer name without '/', as Keras 3 refuses it in names. Received: name=${JSON.stringify(s)}`);
+  }
+  return s;
 }
 
 /** The features of the first layer's input, from inputDim or inputShape (which must agree when both are given). */

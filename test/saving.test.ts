@@ -135,6 +135,30 @@ describe('Keras 3 files', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
   });
 
+  it("loss and metric names are written as Keras 3's losses.get and metrics.get resolve them, and load back", async () => {
+    // What Keras 3.15's get() resolves (checked with real Keras; npm run test:interop evaluates one such file).
+    const cases: [string, string[], string, string[] | null][] = [
+      ['sparseCategoricalCrossentropy', ['acc'], 'sparse_categorical_crossentropy', ['acc']],
+      ['categoricalCrossentropy', [], 'categorical_crossentropy', null],
+      ['binaryCrossentropy', ['binary_accuracy'], 'binary_crossentropy', ['binary_accuracy']],
+      ['meanSquaredError', ['rmse', 'root_mean_squared_error'], 'mean_squared_error', ['root_mean_squared_error']],
+      ['meanAbsoluteError', ['mae'], 'mean_absolute_error', ['mae']],
+      ['huber_loss', ['rmse'], 'huber', ['root_mean_squared_error']],
+      ['mse', ['mse'], 'mse', ['mse']],
+    ];
+    const path = join(dir, 'names.keras');
+    for (const [loss, metrics, kerasLoss, kerasMetrics] of cases) {
+      const model = new Sequential([new Dense(3, { inputShape: [4], activation: 'softmax' })]);
+      model.compile({ optimizer: 'adam', loss: loss as never, metrics: metrics as never });
+      model.build([null, 4]);
+      await model.save(path);
+      const config = JSON.parse(new TextDecoder().decode(unzipSync(readFileSync(path))['config.json'])) as { compile_config: Record<string, unknown> };
+      expect([config.compile_config.loss, config.compile_config.metrics]).toEqual([kerasLoss, kerasMetrics]);
+      const back = await loadModel(path);
+      expect(back.compileConfig()).toMatchObject({ loss: kerasLoss, metrics: kerasMetrics ?? [] });
+    }
+  });
+
   it('fit 2 epochs, save, load, fit 3 more: the same weights as 5 epochs straight, for every optimizer', async () => {
     const x = new Tensor(golden.x);
     const y = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0];
@@ -457,6 +481,86 @@ describe('bad files', () => {
     // Keras finds weights by layer name; the fixture's layers are dense, dropout, …, dense_1.
     const twice = withConfig((c) => (c.config.layers[5].config.name = 'dense'));
     await expect(loadModel(twice)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining("named 'dense'") });
+  });
+
+  it("names Keras 3 refuses: '/' in a layer's name when created or loaded, and in the model's at save", async () => {
+    const message = `Expected a layer name without '/', as Keras 3 refuses it in names. Received: name="block/dense"`;
+    expect(() => new Dense(2, { name: 'block/dense' })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE', message }));
+    expect(() => new Dropout(0.5, { name: 'block/dense' })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE', message }));
+    const slashed = withConfig((c) => (c.config.layers[1].config.name = 'block/dense'));
+    await expect(loadModel(slashed)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message });
+    const model = new Sequential([new Dense(2, { inputShape: [3] })], { name: 'block/model' });
+    model.build([null, 3]);
+    const path = join(dir, 'slashed.keras');
+    await expect(model.save(path)).rejects.toMatchObject({
+      code: 'ERR_FERRO_VALUE',
+      message: `Expected a model name without '/', as Keras 3 refuses it in names. Received: name="block/model"`,
+    });
+    expect(existsSync(path)).toBe(false);
+    // Names Keras takes, however unusual, still save and load.
+    for (const name of ['my dense', 'dénse', 'a.b-c']) {
+      const ok = new Sequential([new Dense(2, { inputShape: [3], name })], { name });
+      ok.build([null, 3]);
+      await ok.save(path);
+      expect((await loadModel(path)).layers.map((l) => l.name)).toEqual([name]);
+    }
+  });
+
+  it("a layer named as Keras names the InputLayer: the saved InputLayer takes a name no layer has", async () => {
+    const model = new Sequential([
+      new Dense(2, { inputShape: [3], name: 'input_layer' }),
+      new Dense(2, { name: 'input_layer_1' }),
+      new Dense(2, { name: 'input_layer_3' }),
+    ]);
+    model.build([null, 3]);
+    const path = join(dir, 'input-layer.keras');
+    await model.save(path);
+    const config = JSON.parse(new TextDecoder().decode(unzipSync(readFileSync(path))['config.json'])) as { config: { layers: { config: { name: string } }[] } };
+    // Keras refuses two operations of one name (checked with Keras 3.15: "The name "input_layer" is used 2 times in the model").
+    expect(config.config.layers.map((l) => l.config.name)).toEqual(['input_layer_2', 'input_layer', 'input_layer_1', 'input_layer_3']);
+    expect((await loadModel(path)).layers.map((l) => l.name)).toEqual(['input_layer', 'input_layer_1', 'input_layer_3']);
+  });
+
+  it('a weight of 2 GiB or more, which h5wasm cannot hold, is refused by name on save and load, not called damaged', async () => {
+    // Crafted so that nothing near 2 GiB is allocated: the shapes claim the
+    // size (65536 × 8192 float32 = 2^31 bytes), the data is a stand-in.
+    const { saveKeras, saveWeightsH5 } = await import('../src/saving/keras.js');
+    const { readH5 } = await import('../src/saving/h5.js');
+    const limit = "under 2 GiB (2147483648 bytes), with HDF5's own buffers. Received: 2147483648 bytes in";
+    const dense = new Dense(8192, { useBias: false, name: 'wide' });
+    dense.builtInputDim = 65536;
+    const big = {
+      name: 'big',
+      built: true,
+      layers: [dense],
+      dtypePolicy: 'float32',
+      getWeights: () => [{ shape: [65536, 8192], data: new Float32Array(1) }],
+      compileConfig: () => undefined,
+    } as unknown as Parameters<typeof saveKeras>[0];
+    const where = "'wide' (layers/dense/vars/0, shape [65536, 8192])";
+    for (const [save, path] of [[saveKeras, join(dir, 'big.keras')], [saveWeightsH5, join(dir, 'big.weights.h5')]] as const) {
+      await expect(save(big, path)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining(`${limit} ${where}`) });
+      expect(existsSync(path)).toBe(false);
+    }
+    // A file declaring such a weight (chunked and never written, so it stays small):
+    // refused when its shapes are checked, before a model is built for it.
+    const h5wasm = (await import('h5wasm/node')).default;
+    await h5wasm.ready;
+    const path = join(dir, 'declared.weights.h5');
+    const file = new h5wasm.File(path, 'w');
+    const vars = file.create_group('layers').create_group('dense').create_group('vars');
+    vars.create_attribute('name', 'wide');
+    vars.create_dataset({ name: '0', data: new Float32Array(8192), shape: [1, 8192], maxshape: [null, 8192], chunks: [1, 8192], dtype: '<f' });
+    (vars.get('0') as InstanceType<typeof h5wasm.Dataset>).resize([65536, 8192]);
+    file.close();
+    const bytes = readFileSync(path);
+    expect(bytes.length).toBeLessThan(2 ** 20);
+    for (const read of ['check', 'vars'] as const) {
+      await expect(readH5(bytes, path, (r) => r[read]('layers/dense', [[65536, 8192]], "layer 'wide'"))).rejects.toMatchObject({
+        code: 'ERR_FERRO_VALUE',
+        message: expect.stringContaining(`${limit} ${path}: layer 'wide' variable 0`),
+      });
+    }
   });
 
   it('weights of the wrong dtype are refused', async () => {

@@ -230,6 +230,35 @@ describe('TensorFlow.js layers format', () => {
     await expect(loadLayersModel(keras2)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining('Keras 2') });
   });
 
+  it('layer names TensorFlow.js refuses at load are refused at save, pointing to .keras; the model name is free', async () => {
+    const save = async (layerName: string, modelName = 'm'): Promise<string> => {
+      const model = new Sequential([new Dense(2, { inputShape: [4], name: 'first' }), new Dense(2, { name: layerName })], { name: modelName });
+      model.build([null, 4]);
+      const folder = join(dir, `name-${Math.random().toString(16).slice(2)}`);
+      await model.save(`file://${folder}`);
+      return folder;
+    };
+    for (const name of ['my dense', 'dénse', '', '_dense', '.dense']) {
+      await expect(save(name)).rejects.toMatchObject({
+        code: 'ERR_FERRO_VALUE',
+        message: expect.stringMatching(new RegExp(`TensorFlow.js would refuse the whole model. Received: name=${JSON.stringify(name)}.*save as \\.keras`)),
+      });
+      // TF.js's own check, which the refusal stands for: the same folder renamed by hand.
+      const folder = await save('d2');
+      const json = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+      json.modelTopology.config.layers[1].config.name = name;
+      for (const w of json.weightsManifest[0].weights) w.name = w.name.replace(/^d2\//, `${name}/`);
+      writeFileSync(join(folder, 'model.json'), JSON.stringify(json));
+      // ('' is no name to TF.js: it names the layer itself, and its weights then have no target.)
+      await expect(tfjsLoad(folder)).rejects.toThrow(name === '' ? /has no target variable/ : /Not a valid tensor name/);
+    }
+    // What TF.js takes: its name characters, and any model name (it does not check that one).
+    for (const [layerName, modelName] of [['x-y.z_1', 'm'], ['d2', 'my model'], ['d2', 'dénse']]) {
+      const folder = await save(layerName!, modelName);
+      expect((await tfjsLoad(folder)).layers.map((l) => l.name)).toEqual(['first', layerName]);
+    }
+  });
+
   describe('a save replaces the previous one whole', () => {
     /** model_a (weights all 1) or model_b (another layer, as many weights, all 2), as the kill fixture makes them. */
     function twin(which: 'a' | 'b'): Sequential {

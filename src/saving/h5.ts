@@ -62,6 +62,32 @@ function inMemory<T>(fs: MemoryFs, use: (path: string) => T): T {
   }
 }
 
+/**
+ * The most bytes one weight may take in an HDF5 file: h5wasm's WebAssembly
+ * heap is capped at 2 GiB, and it copies a dataset whole through that heap
+ * to write or read it (beside HDF5's own buffers, so a weight a little
+ * under this may still not fit). Keras's npz weights are read without it.
+ */
+export const MAX_H5_WEIGHT_BYTES = 2 ** 31;
+
+/** Bytes per element of the dtypes ferro-nn writes and reads. */
+const ELEMENT_BYTES: Record<string, number> = { '<f': 4, '<d': 8, '<i': 4, '<q': 8 };
+
+/** The refusal of a weight of `bytes` bytes that h5wasm cannot hold; `where` names it. */
+function tooLarge(bytes: number, where: string): FerroValueError {
+  return new FerroValueError(
+    `Expected each weight to fit in the memory of h5wasm (HDF5 as WebAssembly, which .keras and .weights.h5 files go through): under 2 GiB (${MAX_H5_WEIGHT_BYTES} bytes), with HDF5's own buffers. Received: ${bytes} bytes in ${where}`,
+  );
+}
+
+/** A variable to write, as a refusal names it. */
+const writtenVar = (groupPath: string, name: string, i: number, shape: number[]): string =>
+  `'${name}' (${groupPath}/vars/${i}, shape [${shape.join(', ')}])`;
+
+/** Whether h5wasm failed to allocate its heap (its own messages), not the file. */
+const isAllocation = (error: unknown): boolean =>
+  error instanceof Error && /^(Requested allocation of \d+ bytes exceeds maximum memory|Memory allocation of \d+ bytes failed)/.test(error.message);
+
 /** HDF5's reason for an error (its last 'minor:' line), or the message itself. */
 function reason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
@@ -71,9 +97,17 @@ function reason(error: unknown): string {
 
 /** The bytes of an HDF5 file holding `objects` in Keras's layout. */
 export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
+  // Before any work: a weight h5wasm cannot hold fails late and uncoded otherwise.
+  for (const [groupPath, name, vars] of objects) {
+    vars.forEach((v, i) => {
+      const bytes = v.shape.reduce((a, b) => a * b, 1) * v.data.BYTES_PER_ELEMENT;
+      if (bytes >= MAX_H5_WEIGHT_BYTES) throw tooLarge(bytes, writtenVar(groupPath, name, i, v.shape));
+    });
+  }
   const { h5, fs } = await h5wasm();
   return inMemory(fs, (path) => {
     const file = new h5.File(path, 'w');
+    let at = '';
     try {
       for (const [groupPath, name, vars] of objects) {
         let group: InstanceType<H5['Group']> = file;
@@ -86,9 +120,14 @@ export async function writeH5(objects: H5Objects): Promise<Uint8Array> {
           const dtype = v.data instanceof BigInt64Array ? '<q' : v.data instanceof Int32Array ? '<i' : '<f';
           // A scalar (shape []) is written as one: Keras reads iteration and learning_rate so.
           const data = v.shape.length === 0 ? v.data.subarray(0, 1) : v.data;
+          at = writtenVar(groupPath, name, i, v.shape);
           group.create_dataset({ name: String(i), data, shape: v.shape, dtype });
         });
       }
+    } catch (error) {
+      // Under the limit, the heap may still be too full for a weight.
+      if (isAllocation(error)) throw tooLarge(Number(/\d+/.exec((error as Error).message)![0]), at);
+      throw error;
     } finally {
       file.close();
     }
@@ -127,19 +166,27 @@ export async function readH5<T>(bytes: Uint8Array, what: string, use: (r: VarRea
       const INTS = ['<i', '<q'];
       const described = (groupPath: string, shapes: number[][], label: string, integers: boolean) => {
         const g = group(groupPath);
-        return checkedVars(what, label, groupPath, g?.keys().length, shapes, integers, (i) => {
+        const vars = checkedVars(what, label, groupPath, g?.keys().length, shapes, integers, (i) => {
           const d = dataset(g!, i);
           if (!d) return undefined;
           const dtype = String(d.dtype);
           const kind = FLOATS.includes(dtype) ? 'float' : INTS.includes(dtype) ? 'int' : undefined;
           return { shape: d.shape ?? [], dtype, kind, read: () => numbers(d.value, kind === 'int', `${what}: ${label} variable ${i}`) };
         });
+        // Checked with the shapes, before anything is read (or a model built
+        // for the file): such a file is sound, but h5wasm cannot read it.
+        vars.forEach((v, i) => {
+          const bytes = v.shape.reduce((a, b) => a * b, 1) * ELEMENT_BYTES[v.dtype]!;
+          if (bytes >= MAX_H5_WEIGHT_BYTES) throw tooLarge(bytes, `${what}: ${label} variable ${i}`);
+        });
+        return vars;
       };
       const reader = varReader((groupPath) => group(groupPath)?.keys().length ?? 0, described);
       try {
         return use(reader);
       } catch (error) {
         if (error instanceof FerroError) throw error;
+        if (isAllocation(error)) throw tooLarge(Number(/\d+/.exec((error as Error).message)![0]), what);
         // h5wasm reports a damaged file as a plain Error from deep inside.
         throw new FerroIoError(`${what} could not be read as HDF5: ${reason(error)}`);
       }

@@ -384,9 +384,33 @@ export function optimizerFromKeras(value: unknown): Optimizer {
   return ctor(kept);
 }
 
+/**
+ * ferro-nn's loss names that Keras 3's losses.get does not resolve (it knows
+ * class and function names and a few short aliases, not TF.js's camelCase
+ * nor 'huber_loss'), by the name it does. Keras loads such a file but fails
+ * at its first fit or evaluate.
+ */
+const KERAS_LOSS_NAMES: Record<string, string> = {
+  sparseCategoricalCrossentropy: 'sparse_categorical_crossentropy',
+  categoricalCrossentropy: 'categorical_crossentropy',
+  binaryCrossentropy: 'binary_crossentropy',
+  meanSquaredError: 'mean_squared_error',
+  meanAbsoluteError: 'mean_absolute_error',
+  huber_loss: 'huber',
+};
+
+/** ferro-nn's metric names that Keras 3's metrics.get does not resolve, by the name it does. */
+const KERAS_METRIC_NAMES: Record<string, string> = { rmse: 'root_mean_squared_error' };
+
+/** compile's metrics as Keras 3 resolves them; null for none, as Keras writes it. */
+export function metricsToKeras(metrics: readonly string[]): string[] | null {
+  const names = metrics.map((m) => (Object.hasOwn(KERAS_METRIC_NAMES, m) ? KERAS_METRIC_NAMES[m]! : m));
+  return names.length > 0 ? [...new Set(names)] : null;
+}
+
 /** Keras's serialization of a loss: its name, or a loss object with its options. */
 export function lossToKeras(loss: Loss | string): string | KerasObject {
-  if (typeof loss === 'string') return loss;
+  if (typeof loss === 'string') return Object.hasOwn(KERAS_LOSS_NAMES, loss) ? KERAS_LOSS_NAMES[loss]! : loss;
   const classes: Record<string, string> = {
     sparse_categorical_crossentropy: 'SparseCategoricalCrossentropy',
     categorical_crossentropy: 'CategoricalCrossentropy',

@@ -23,6 +23,7 @@ import {
   layerToKeras,
   lossFromKeras,
   lossToKeras,
+  metricsToKeras,
   open,
   optimizerFromKeras,
   optimizerToKeras,
@@ -38,7 +39,12 @@ const KERAS_VERSION = '3.15.1';
 
 /** Largest config.json and metadata.json accepted (a real one is a few KB). */
 const MAX_JSON = 16 * 2 ** 20;
-/** Largest weights file accepted: 16 GiB of float32. */
+/**
+ * Largest weights file read: a bound on reading, not a size ferro-nn
+ * handles. Each weight in HDF5 must be under 2 GiB (MAX_H5_WEIGHT_BYTES,
+ * h5.ts), and Node 20 holds at most 4 GiB in one buffer, so a larger
+ * archive is refused there when read.
+ */
 const MAX_WEIGHTS = 2 ** 34;
 
 /** What saving needs of a model. */
@@ -113,10 +119,15 @@ function requireBuilt(model: Saveable, what: string): void {
 function modelConfig(model: Saveable): Record<string, unknown> {
   const inputDim = model.layers[0]!.builtInputDim!;
   const dtype = policyToKeras(model.dtypePolicy);
+  // Keras refuses a model with two operations of one name: the InputLayer
+  // takes Keras's default name, numbered as Keras numbers it, that no layer has.
+  const taken = new Set(model.layers.map((l) => l.name));
+  let inputName = 'input_layer';
+  for (let i = 1; taken.has(inputName); i++) inputName = `input_layer_${i}`;
   const input = {
     module: 'keras.layers',
     class_name: 'InputLayer',
-    config: { batch_shape: [null, inputDim], dtype: 'float32', sparse: false, ragged: false, name: 'input_layer', optional: false },
+    config: { batch_shape: [null, inputDim], dtype: 'float32', sparse: false, ragged: false, name: inputName, optional: false },
     registered_name: null,
   };
   const compiled = model.compileConfig();
@@ -136,7 +147,7 @@ function modelConfig(model: Saveable): Record<string, unknown> {
       optimizer: optimizerToKeras(compiled.optimizer),
       loss: lossToKeras(compiled.loss),
       loss_weights: null,
-      metrics: compiled.metrics.length > 0 ? [...compiled.metrics] : null,
+      metrics: metricsToKeras(compiled.metrics),
       weighted_metrics: null,
       run_eagerly: false,
       steps_per_execution: 1,
@@ -148,6 +159,10 @@ function modelConfig(model: Saveable): Record<string, unknown> {
 /** Writes `model` as a Keras 3 `.keras` archive at `path`, atomically. */
 export async function saveKeras(model: Saveable, path: string): Promise<void> {
   requireBuilt(model, 'save');
+  // Layers refuse '/' when created (layer.ts); Keras refuses it in a model's name too.
+  if (model.name.includes('/')) {
+    throw new FerroValueError(`Expected a model name without '/', as Keras 3 refuses it in names. Received: name=${JSON.stringify(model.name)}`);
+  }
   const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
   // Everything is taken in this first tick: a compile() or fit() the caller
   // starts before awaiting must not reach the file, half of it or at all.

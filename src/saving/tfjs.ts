@@ -43,6 +43,13 @@ const NOT_IN_TFJS: Record<string, string> = {
   hard_sigmoid: "TensorFlow.js's hardSigmoid is Keras 2's clip(0.2x + 0.5), not Keras 3's hard_sigmoid",
 };
 
+/**
+ * tfjs-layers' tensor-name check (isValidTensorName in its common.ts), which
+ * every layer's name meets at load as part of its weights' and outputs'
+ * names. '/' passes it but layers refuse it when created, as Keras does.
+ */
+const TFJS_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
+
 /** Keras's named variance-scaling initializers, as TensorFlow.js serializes them. */
 const VARIANCE_SCALING: Record<string, [number, string, string]> = {
   GlorotUniform: [1, 'fan_avg', 'uniform'],
@@ -211,6 +218,11 @@ export async function saveTfjs(model: Saveable, url: string): Promise<void> {
     const a = (l as { activation?: string }).activation;
     const why = a === undefined ? undefined : NOT_IN_TFJS[a];
     if (why) throw new FerroValueError(`${why} (layer '${l.name}'): save as .keras instead.`);
+    if (!TFJS_NAME.test(l.name)) {
+      throw new FerroValueError(
+        `Expected layer names TensorFlow.js can load: ASCII letters, digits, '.', '_' and '-', starting with a letter or digit; TensorFlow.js would refuse the whole model. Received: name=${JSON.stringify(l.name)}. Rename the layer, or save as .keras instead.`,
+      );
+    }
   }
   const layers = model.layers.map((l, i) => {
     const k = layerToKeras(l, l.builtInputDim!) as KerasObject;

@@ -5,7 +5,8 @@ checks it predicts as ferro-nn did:
 
 <dir>/cases.json lists the cases: a .keras archive, or a .weights.h5 file
 with the .keras whose architecture takes it, and ferro-nn's predictions;
-a case naming `npz` is also re-saved there with Keras's npz weights.
+a case naming `npz` is also re-saved there with Keras's npz weights; one
+naming `evaluate` is evaluated by Keras, which must find ferro-nn's loss.
 """
 import json
 import sys
@@ -32,9 +33,21 @@ for case in cases:
         if weights_diff > 1e-5:
             print(f"  weights after one more step differ by {weights_diff:.2e}")
             failed += 1
+    evaluate = case.get("evaluate")
+    evaluated = True
+    if evaluate:
+        # Keras resolves the compiled loss and metric names here, not at load.
+        try:
+            logs = model.evaluate(np.array(case["x"], dtype="float32"), np.array(evaluate["y"]), return_dict=True, verbose=0)
+            evaluated = abs(logs["loss"] - evaluate["loss"]) <= 1e-5
+            if not evaluated:
+                print(f"  evaluate: Keras's loss {logs['loss']:.6g}, ferro-nn's {evaluate['loss']:.6g}")
+        except ValueError as e:
+            evaluated = False
+            print(f"  evaluate: {e}")
     got = model.predict(np.array(case["x"], dtype="float32"), verbose=0)
     diff = float(np.abs(got - np.array(case["predict"], dtype="float32")).max())
-    ok = diff <= case.get("tolerance", 1e-5 if step else 1e-6)
+    ok = evaluated and diff <= case.get("tolerance", 1e-5 if step else 1e-6)
     if "policy" in case:
         policies = {layer.dtype_policy.name for layer in model.layers}
         if policies != {case["policy"]}:
