@@ -87,6 +87,20 @@ cases.push({
   compiled: { optimizer: 'SGD', momentum: 0.9, loss: 'mse', iterations: regression.optimizerIterations },
 });
 
+// Keras refuses an int for SGD's momentum and a constant learning_rate, and
+// JSON writes 0 and 1 as ints: plain 'sgd' (momentum 0) at rate 1.
+const plainSgd = new Sequential([new Dense(1, { inputShape: [4] })]);
+plainSgd.compile({ optimizer: new SGD({ learningRate: 1 }), loss: 'mse' });
+plainSgd.build([null, 4]);
+await plainSgd.save(join(dir, 'plain-sgd.keras'));
+cases.push({
+  name: 'SGD without momentum at learning rate 1 (floats Keras checks)',
+  keras: 'plain-sgd.keras',
+  x,
+  predict: (await plainSgd.predict(x)).toArray(),
+  compiled: { optimizer: 'SGD', momentum: 0, learning_rate: 1, loss: 'mse' },
+});
+
 // Names only ferro-nn and TF.js spell this way: Keras loads a file with
 // them but fails at its first evaluate unless they are written as its get() resolves them.
 // The layer takes the InputLayer's usual name, which the saved InputLayer must then avoid.

@@ -38,6 +38,7 @@ import {
   setRandomSeed,
   Tensor,
 } from '../src/index.js';
+import { PyFloat, pythonJson } from '../src/saving/keras-config.js';
 import { stateFromVars } from '../src/saving/optimizer-vars.js';
 import { maxAbsDiff, runCapped } from './helpers.js';
 
@@ -295,6 +296,28 @@ function everyLayerKindLike(model: Sequential): Sequential {
   m.build([null, 4]);
   return m;
 }
+
+describe('the JSON Keras reads', () => {
+  it('writes the numbers Keras checks as floats with a point (SGD momentum 0, learning rate 1)', () => {
+    const value = { a: new PyFloat(0), b: new PyFloat(1), c: new PyFloat(0.25), d: new PyFloat(1e21), e: new PyFloat(NaN), f: [new PyFloat(-2)], n: 3 };
+    expect(pythonJson(value)).toBe('{"a":0.0,"b":1.0,"c":0.25,"d":1e+21,"e":null,"f":[-2.0],"n":3}');
+    // Strings are left alone, whatever they hold.
+    const odd = { name: '\u0000 0', other: 'x:0' };
+    expect(pythonJson(odd)).toBe(JSON.stringify(odd));
+  });
+
+  it("a saved .keras holds SGD's momentum and a constant rate as floats", async () => {
+    const m = new Sequential([new Dense(2, { inputShape: [3] })]);
+    m.compile({ optimizer: new optimizers.SGD({ learningRate: 1 }), loss: 'mse' });
+    m.build([null, 3]);
+    const path = join(mkdtempSync(join(tmpdir(), 'ferro-pyfloat-')), 'm.keras');
+    await m.save(path);
+    const text = new TextDecoder().decode(unzipSync(readFileSync(path))['config.json']);
+    expect(text).toContain('"learning_rate":1.0');
+    expect(text).toContain('"momentum":0.0');
+    m.dispose();
+  });
+});
 
 describe('bad files', () => {
   /** The fixture with config.json replaced by `edit(config)`. */

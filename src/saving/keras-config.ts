@@ -6,6 +6,7 @@
  * with ERR_FERRO_VALUE naming it.
  */
 
+import { randomUUID } from 'node:crypto';
 import { Activation } from '../activation-layer.js';
 import { BatchNormalization } from '../batch-normalization.js';
 import { Dropout } from '../dropout.js';
@@ -312,7 +313,7 @@ export function optimizerToKeras(o: Optimizer): KerasObject {
   const spec = o.spec();
   const config: Record<string, unknown> = {
     name: spec.name.toLowerCase(),
-    learning_rate: spec.schedule ? scheduleToKeras(spec.schedule) : spec.learningRate,
+    learning_rate: spec.schedule ? scheduleToKeras(spec.schedule) : new PyFloat(spec.learningRate!),
     weight_decay: null,
     clipnorm: null,
     global_clipnorm: null,
@@ -320,7 +321,33 @@ export function optimizerToKeras(o: Optimizer): KerasObject {
     use_ema: false,
   };
   for (const [ours, theirs] of OPTIMIZER_KEYS) if (spec[ours] !== undefined) config[theirs] = spec[ours];
+  if (typeof config.momentum === 'number') config.momentum = new PyFloat(config.momentum);
   return obj('keras.optimizers', spec.name, config);
+}
+
+/**
+ * A number Keras must read as a Python float: it refuses an int for SGD's
+ * momentum and for a constant learning_rate (isinstance(x, float)), and
+ * JSON.stringify writes 0 or 1 as ints. `pythonJson` writes it as 0.0.
+ */
+export class PyFloat {
+  constructor(readonly value: number) {}
+}
+
+/** JSON.stringify, with each PyFloat written as a float Python reads as one. */
+export function pythonJson(value: unknown): string {
+  // Each PyFloat becomes a string no model holds (a fresh random mark), and
+  // then, quoted as JSON writes it, the float's text.
+  const mark = `\u0000${randomUUID()}:`;
+  const floats: string[] = [];
+  let text = JSON.stringify(value, (_key, v: unknown) => {
+    if (!(v instanceof PyFloat)) return v;
+    const s = JSON.stringify(v.value);
+    floats.push(/[.eEn]/.test(s) ? s : `${s}.0`);
+    return `${mark}${floats.length - 1}`;
+  });
+  floats.forEach((f, i) => (text = text.split(JSON.stringify(`${mark}${i}`)).join(f)));
+  return text;
 }
 
 function scheduleFromKeras(value: unknown): LearningRateSchedule {

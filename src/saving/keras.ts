@@ -27,6 +27,7 @@ import {
   open,
   optimizerFromKeras,
   optimizerToKeras,
+  pythonJson,
   policyFromKeras,
   policyToKeras,
 } from './keras-config.js';
@@ -163,7 +164,7 @@ export async function saveKeras(model: Saveable, path: string): Promise<void> {
   if (model.name.includes('/')) {
     throw new FerroValueError(`Expected a model name without '/', as Keras 3 refuses it in names. Received: name=${JSON.stringify(model.name)}`);
   }
-  const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+  const encode = (v: unknown): Uint8Array => new TextEncoder().encode(pythonJson(v));
   // Everything is taken in this first tick: a compile() or fit() the caller
   // starts before awaiting must not reach the file, half of it or at all.
   const objects = [...layerObjects(model), ...optimizerObjects(model)];
