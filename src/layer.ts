@@ -8,7 +8,7 @@ import { FerroStateError, FerroTypeError, FerroValueError } from './errors.js';
 import type { LayerConfig } from './native.js';
 import { sizeOf } from './shapes.js';
 import type { Tensor, TensorLike } from './tensor.js';
-import { checkInt, checkString, describe, isArray } from './validate.js';
+import { checkInt, checkKerasName, describe, isArray } from './validate.js';
 
 /** Options every layer takes. */
 export interface LayerOptions {
@@ -62,7 +62,7 @@ export abstract class Layer {
     this.inputDim = inputDim(o.inputDim, o.inputShape);
     const n = counts.get(baseName) ?? 0;
     counts.set(baseName, n + 1);
-    this.name = o.name === undefined ? (n === 0 ? baseName : `${baseName}_${n}`) : checkName(o.name);
+    this.name = o.name === undefined ? (n === 0 ? baseName : `${baseName}_${n}`) : checkKerasName(o.name, 'layer');
   }
 
   /** Whether the layer's weights exist (its model has been built). */
@@ -110,19 +110,6 @@ export abstract class Layer {
     const features = this.builtInputDim ?? this.container?.inputDimOf(this);
     return features === undefined ? 0 : sizeOf(this.weightShapes(features));
   }
-}
-
-/**
- * A layer name as Keras 3 takes it: '/' separates the parts of a variable's
- * path ('dense/kernel'), so Keras refuses it in names, and a file holding
- * one would not load there.
- */
-function checkName(name: unknown): string {
-  const s = checkString(name, 'name');
-  if (s.includes('/')) {
-    throw new FerroValueError(`Expected a layer name without '/', as Keras 3 refuses it in names. Received: name=${JSON.stringify(s)}`);
-  }
-  return s;
 }
 
 /** The features of the first layer's input, from inputDim or inputShape (which must agree when both are given). */

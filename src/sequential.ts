@@ -16,7 +16,7 @@ import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { weightsOf } from './sample-weights.js';
-import { checkInt, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
+import { checkInt, checkKerasName, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
 
 import {
   ACCURACY_NAMES,
@@ -90,7 +90,7 @@ export class Sequential implements LayerModel {
     }
     const o = checkOptions(options, 'Sequential', SEQUENTIAL_OPTIONS);
     this.name =
-      o.name === undefined ? (sequentialCount === 0 ? 'sequential' : `sequential_${sequentialCount}`) : checkString(o.name, 'name');
+      o.name === undefined ? (sequentialCount === 0 ? 'sequential' : `sequential_${sequentialCount}`) : checkKerasName(o.name, 'model');
     this.dtypePolicy = o.dtypePolicy === undefined ? mixedPrecision.globalPolicy() : checkPolicy(o.dtypePolicy, 'dtypePolicy');
     sequentialCount += 1;
     try {

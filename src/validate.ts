@@ -102,6 +102,19 @@ export function checkNumber(value: unknown, name: string, min = -Infinity, max =
   return value;
 }
 
+/**
+ * A layer's or model's name as Keras 3 takes it: '/' separates the parts of
+ * a variable's path ('dense/kernel'), so Keras refuses it in names, and a
+ * file holding one would not load there.
+ */
+export function checkKerasName(value: unknown, what: 'layer' | 'model'): string {
+  const s = checkString(value, 'name');
+  if (s.includes('/')) {
+    throw new FerroValueError(`Expected a ${what} name without '/', as Keras 3 refuses it in names. Received: name=${JSON.stringify(s)}`);
+  }
+  return s;
+}
+
 /** A share that leaves something over: a number in [0, 1) (Dropout's rate, validationSplit). */
 export function checkFraction(value: unknown, name: string, what = name): number {
   if (typeof value !== 'number') {

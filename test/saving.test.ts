@@ -506,20 +506,19 @@ describe('bad files', () => {
     await expect(loadModel(twice)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining("named 'dense'") });
   });
 
-  it("names Keras 3 refuses: '/' in a layer's name when created or loaded, and in the model's at save", async () => {
+  it("names Keras 3 refuses: '/' in a layer's or model's name when created or loaded", async () => {
     const message = `Expected a layer name without '/', as Keras 3 refuses it in names. Received: name="block/dense"`;
     expect(() => new Dense(2, { name: 'block/dense' })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE', message }));
     expect(() => new Dropout(0.5, { name: 'block/dense' })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE', message }));
     const slashed = withConfig((c) => (c.config.layers[1].config.name = 'block/dense'));
     await expect(loadModel(slashed)).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE', message });
-    const model = new Sequential([new Dense(2, { inputShape: [3] })], { name: 'block/model' });
-    model.build([null, 3]);
+    expect(() => new Sequential([], { name: 'block/model' })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_FERRO_VALUE',
+        message: `Expected a model name without '/', as Keras 3 refuses it in names. Received: name="block/model"`,
+      }),
+    );
     const path = join(dir, 'slashed.keras');
-    await expect(model.save(path)).rejects.toMatchObject({
-      code: 'ERR_FERRO_VALUE',
-      message: `Expected a model name without '/', as Keras 3 refuses it in names. Received: name="block/model"`,
-    });
-    expect(existsSync(path)).toBe(false);
     // Names Keras takes, however unusual, still save and load.
     for (const name of ['my dense', 'dénse', 'a.b-c']) {
       const ok = new Sequential([new Dense(2, { inputShape: [3], name })], { name });

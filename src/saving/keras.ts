@@ -160,10 +160,6 @@ function modelConfig(model: Saveable): Record<string, unknown> {
 /** Writes `model` as a Keras 3 `.keras` archive at `path`, atomically. */
 export async function saveKeras(model: Saveable, path: string): Promise<void> {
   requireBuilt(model, 'save');
-  // Layers refuse '/' when created (layer.ts); Keras refuses it in a model's name too.
-  if (model.name.includes('/')) {
-    throw new FerroValueError(`Expected a model name without '/', as Keras 3 refuses it in names. Received: name=${JSON.stringify(model.name)}`);
-  }
   const encode = (v: unknown): Uint8Array => new TextEncoder().encode(pythonJson(v));
   // Everything is taken in this first tick: a compile() or fit() the caller
   // starts before awaiting must not reach the file, half of it or at all.
