@@ -41,7 +41,7 @@ pub(crate) enum Level {
     /// AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     Avx2Fma = 1,
-    /// AVX-512F.
+    /// AVX-512F, with AVX2 and FMA (detected too: its bodies use them).
     #[cfg(target_arch = "x86_64")]
     Avx512 = 2,
     /// Advanced SIMD (NEON), with its fused multiply-add: every arm64 CPU.
@@ -66,7 +66,12 @@ impl Isa {
             if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
                 all.push(Isa { level: Level::Avx2Fma });
             }
-            if is_x86_feature_detected!("avx512f") {
+            // The AVX-512 bodies are compiled with AVX2 and FMA enabled too
+            // (and use them): a CPU, or a VM, that masks those gets none.
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+            {
                 all.push(Isa { level: Level::Avx512 });
             }
         }
@@ -141,7 +146,11 @@ mod tests {
             match isa.level() {
                 Level::Scalar => {}
                 Level::Avx2Fma => assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")),
-                Level::Avx512 => assert!(is_x86_feature_detected!("avx512f")),
+                Level::Avx512 => assert!(
+                    is_x86_feature_detected!("avx512f")
+                        && is_x86_feature_detected!("avx2")
+                        && is_x86_feature_detected!("fma")
+                ),
             }
             #[cfg(target_arch = "aarch64")]
             if isa.level() == Level::Neon {

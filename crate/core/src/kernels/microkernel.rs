@@ -107,8 +107,12 @@ impl Kernel {
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn run(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: *mut f32, rs_c: usize, store: Store) {
         assert!(rs_b >= self.nr, "microkernel B stride below NR");
-        let b_len = if k == 0 { 0 } else { (k - 1) * rs_b + self.nr };
-        assert!(a.len() >= k * self.mr && b.len() >= b_len, "microkernel slivers too short");
+        // Checked arithmetic: release builds wrap, and a wrapped length
+        // would pass the check below.
+        let b_len = if k == 0 { Some(0) } else { (k - 1).checked_mul(rs_b).and_then(|l| l.checked_add(self.nr)) };
+        let a_len = k.checked_mul(self.mr);
+        let fits = |len: Option<usize>, have: usize| len.is_some_and(|l| have >= l);
+        assert!(fits(a_len, a.len()) && fits(b_len, b.len()), "microkernel slivers too short");
         // SAFETY: the slivers were checked above; `f` computes the MR×NR tile
         // of this Kernel, which only an Isa (detected) hands out; the caller
         // vouches for `c`.
@@ -118,7 +122,8 @@ impl Kernel {
     /// `run` into a tile held in `c` (row stride `rs_c` ≥ NR).
     #[allow(clippy::too_many_arguments)]
     pub fn run_into(&self, k: usize, a: &[f32], b: &[f32], rs_b: usize, c: &mut [f32], rs_c: usize, accumulate: bool) {
-        assert!(rs_c >= self.nr && c.len() >= (self.mr - 1) * rs_c + self.nr, "microkernel C tile too short");
+        let c_len = (self.mr - 1).checked_mul(rs_c).and_then(|l| l.checked_add(self.nr));
+        assert!(rs_c >= self.nr && c_len.is_some_and(|l| c.len() >= l), "microkernel C tile too short");
         // SAFETY: checked just above; `c` is exclusively borrowed.
         unsafe { self.run(k, a, b, rs_b, c.as_mut_ptr(), rs_c, Store::plain(accumulate)) }
     }

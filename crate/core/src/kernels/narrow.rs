@@ -21,7 +21,8 @@ pub const MAX_N: usize = 16;
 
 /// Whether this path serves C = A·B better than the packed GEMM.
 pub fn suits(a: &ArrayView2<f32>, n: usize, nr: usize) -> bool {
-    n <= MAX_N && n < nr && a.ncols() >= 16 && (a.nrows() <= 1 || a.strides()[1] == 1)
+    // A's rows are read as slices: contiguous columns, even for one row.
+    n <= MAX_N && n < nr && a.ncols() >= 16 && a.strides()[1] == 1
 }
 
 /// Bᵀ (n×k, row-major) into `bt`, reading B's rows where they lie: for the

@@ -189,7 +189,10 @@ unsafe impl Sync for PanelWriter<'_> {}
 
 impl<'a> PanelWriter<'a> {
     pub fn new(panels: &'a mut [f32], k: usize, n: usize, nr: usize) -> Self {
-        assert!(nr > 0 && panels.len() >= n.div_ceil(nr) * nr * k, "panel writer: panels too small");
+        // Checked: release builds wrap, and a wrapped size would pass. k·n
+        // (write's bound) is no larger than the panels' size.
+        let len = n.div_ceil(nr.max(1)).checked_mul(nr).and_then(|l| l.checked_mul(k));
+        assert!(nr > 0 && len.is_some_and(|l| panels.len() >= l), "panel writer: panels too small");
         PanelWriter { base: panels.as_mut_ptr(), k, n, nr, _panels: Default::default() }
     }
 
@@ -199,7 +202,7 @@ impl<'a> PanelWriter<'a> {
     /// # Safety
     /// No other thread writes any of these elements meanwhile.
     pub unsafe fn write(&self, start: usize, values: &[f32]) {
-        let (n, end) = (self.n, start + values.len());
+        let (n, end) = (self.n, start.checked_add(values.len()).expect("panel writer: elements outside the matrix"));
         assert!(end <= self.k * self.n, "panel writer: elements outside the matrix");
         // Whole rows panel by panel, so that each panel is written in one
         // run; a partial row at either end piece by piece.

@@ -75,8 +75,10 @@ pub struct PackedB {
     k: usize,
     n: usize,
     nr: usize,
-    /// The address of the matrix's first element: which B this is.
+    /// The address of the matrix's first element and its strides: which B
+    /// this is (a square W and its transpose share address and shape).
     source: usize,
+    strides: [isize; 2],
     fresh: bool,
 }
 
@@ -86,7 +88,8 @@ impl PackedB {
     pub fn for_matrix(isa: Isa, b: ArrayView2<f32>) -> crate::error::Result<PackedB> {
         let (k, n, nr) = (b.nrows(), b.ncols(), isa.nr());
         let len = crate::alloc::checked_len(&[n.div_ceil(nr), nr, k], "packed weights")?;
-        Ok(PackedB { panels: AlignedBuf::with_len(len)?, k, n, nr, source: b.as_ptr() as usize, fresh: false })
+        let (source, strides) = (b.as_ptr() as usize, [b.strides()[0], b.strides()[1]]);
+        Ok(PackedB { panels: AlignedBuf::with_len(len)?, k, n, nr, source, strides, fresh: false })
     }
 
     /// The panels to write, and their width.
@@ -102,7 +105,10 @@ impl PackedB {
 
     /// The panels, when they stand for `b` and are fresh.
     pub(super) fn of(&mut self, b: &ArrayView2<f32>, nr: usize) -> Option<&[f32]> {
-        let same = self.source == b.as_ptr() as usize && b.dim() == (self.k, self.n) && nr == self.nr;
+        let same = self.source == b.as_ptr() as usize
+            && b.dim() == (self.k, self.n)
+            && b.strides() == self.strides
+            && nr == self.nr;
         if !(same && self.fresh) {
             return None;
         }

@@ -97,8 +97,7 @@ pub fn panel_column_sums(isa: Isa, panels: &[f32], k: usize, width: usize, out: 
 /// `out` = Σ_{p<k} a(p)·B[p, j0..j0 + out.len()].
 fn columns(isa: Isa, a: impl Fn(usize) -> f32, k: usize, b: &[f32], ldb: usize, j0: usize, out: &mut [f32]) {
     match isa.level() {
-        // SAFETY: the token proves AVX-512F (and FMA, which every AVX-512
-        // CPU has and detection checks) on this CPU.
+        // SAFETY: the token proves AVX-512F, AVX2 and FMA on this CPU.
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => unsafe { row_avx512(a, k, b, ldb, j0, out) },
         // SAFETY: the token proves AVX2 and FMA on this CPU.

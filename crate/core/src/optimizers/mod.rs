@@ -486,7 +486,7 @@ fn squares(g: &[f32]) -> f64 {
 fn vectorised(isa: Isa, k: &Consts, w: &mut [f32], g: &[f32], s: &mut [f32]) {
     use crate::kernels::isa::Level;
     match isa.level() {
-        // SAFETY: the token proves AVX-512F (and FMA) on this CPU.
+        // SAFETY: the token proves AVX-512F, AVX2 and FMA on this CPU.
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => unsafe { step_avx512(k, w, g, s) },
         // SAFETY: the token proves AVX2 and FMA on this CPU.
