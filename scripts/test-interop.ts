@@ -101,6 +101,27 @@ cases.push({
   compiled: { optimizer: 'SGD', momentum: 0, learning_rate: 1, loss: 'mse' },
 });
 
+// Keras computes CosineDecay in the dtype of its initial rate: written as the
+// int 0, the warmup would stay at 0. Piecewise values are floats as well.
+for (const [what, schedule] of [
+  ['CosineDecay warming up from 0', new optimizers.schedules.CosineDecay({ initialLearningRate: 0, decaySteps: 10, warmupTarget: 0.01, warmupSteps: 4 })],
+  ['PiecewiseConstantDecay from 1 to 0.25', new optimizers.schedules.PiecewiseConstantDecay([2], [1, 0.25])],
+] as const) {
+  const m = new Sequential([new Dense(1, { inputShape: [4] })]);
+  m.compile({ optimizer: new SGD({ learningRate: schedule }), loss: 'mse' });
+  await m.fit(x, y.map((v) => [v / 4]), { epochs: 1, batchSize: 4, verbose: 0 });
+  const file = `${schedule.constructor.name}.keras`;
+  await m.save(join(dir, file));
+  cases.push({
+    name: `${what}: Keras's rate after 3 steps is ferro-nn's`,
+    keras: file,
+    x,
+    predict: (await m.predict(x)).toArray(),
+    compiled: { iterations: 3 },
+    rate: m.learningRate,
+  });
+}
+
 // Names only ferro-nn and TF.js spell this way: Keras loads a file with
 // them but fails at its first evaluate unless they are written as its get() resolves them.
 // The layer takes the InputLayer's usual name, which the saved InputLayer must then avoid.

@@ -299,8 +299,14 @@ function everyLayerKindLike(model: Sequential): Sequential {
 
 describe('the JSON Keras reads', () => {
   it('writes the numbers Keras checks as floats with a point (SGD momentum 0, learning rate 1)', () => {
-    const value = { a: new PyFloat(0), b: new PyFloat(1), c: new PyFloat(0.25), d: new PyFloat(1e21), e: new PyFloat(NaN), f: [new PyFloat(-2)], n: 3 };
-    expect(pythonJson(value)).toBe('{"a":0.0,"b":1.0,"c":0.25,"d":1e+21,"e":null,"f":[-2.0],"n":3}');
+    const value = { a: new PyFloat(0), b: new PyFloat(1), c: new PyFloat(0.25), d: new PyFloat(1e21), e: new PyFloat(-0), f: [new PyFloat(-2)], g: new PyFloat(5e-324), n: 3 };
+    const text = pythonJson(value);
+    expect(text).toBe('{"a":0.0,"b":1.0,"c":0.25,"d":1e+21,"e":-0.0,"f":[-2.0],"g":5e-324,"n":3}');
+    expect(Object.is(JSON.parse(text).e, -0)).toBe(true);
+    // JSON would write null, which Python reads as None, not a float.
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      expect(() => pythonJson({ bad: new PyFloat(bad) })).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE' }));
+    }
     // Strings are left alone, whatever they hold.
     const odd = { name: '\u0000 0', other: 'x:0' };
     expect(pythonJson(odd)).toBe(JSON.stringify(odd));
@@ -316,6 +322,25 @@ describe('the JSON Keras reads', () => {
     expect(text).toContain('"learning_rate":1.0');
     expect(text).toContain('"momentum":0.0');
     m.dispose();
+  });
+
+  it('a saved .keras holds the rates of a schedule as floats, so Keras does not compute it in int32', async () => {
+    const { CosineDecay, PiecewiseConstantDecay } = optimizers.schedules;
+    const cosine = new CosineDecay({ initialLearningRate: 0, decaySteps: 10, alpha: 0, warmupTarget: 1, warmupSteps: 4 });
+    const piecewise = new PiecewiseConstantDecay([2], [1, 0]);
+    for (const [schedule, want] of [
+      [cosine, ['"initial_learning_rate":0.0', '"alpha":0.0', '"warmup_target":1.0', '"decay_steps":10', '"warmup_steps":4']],
+      [piecewise, ['"values":[1.0,0.0]', '"boundaries":[2]']],
+    ] as const) {
+      const m = new Sequential([new Dense(2, { inputShape: [3] })]);
+      m.compile({ optimizer: new optimizers.SGD({ learningRate: schedule }), loss: 'mse' });
+      m.build([null, 3]);
+      const path = join(mkdtempSync(join(tmpdir(), 'ferro-pyfloat-')), 'm.keras');
+      await m.save(path);
+      const text = new TextDecoder().decode(unzipSync(readFileSync(path))['config.json']);
+      for (const w of want) expect(text).toContain(w);
+      m.dispose();
+    }
   });
 });
 

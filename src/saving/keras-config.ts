@@ -305,6 +305,13 @@ function scheduleToKeras(s: ScheduleSpec): KerasObject {
     ['warmupSteps', 'warmup_steps'],
   ];
   for (const [ours, theirs] of keys) if (s[ours] !== undefined) config[theirs] = s[ours];
+  // Keras computes a schedule in the dtype of its initial_learning_rate (or
+  // values[0]) and casts the rest to it: a rate written as 0 would make it
+  // compute in int32, a warmup to 1e-3 from 0 would train at 0.
+  for (const key of ['initial_learning_rate', 'decay_rate', 'alpha', 'warmup_target']) {
+    if (typeof config[key] === 'number') config[key] = new PyFloat(config[key]);
+  }
+  if (Array.isArray(config.values)) config.values = config.values.map((v: number) => new PyFloat(v));
   return obj('keras.optimizers.schedules', s.name, config);
 }
 
@@ -342,8 +349,10 @@ export function pythonJson(value: unknown): string {
   const floats: string[] = [];
   let text = JSON.stringify(value, (_key, v: unknown) => {
     if (!(v instanceof PyFloat)) return v;
-    const s = JSON.stringify(v.value);
-    floats.push(/[.eEn]/.test(s) ? s : `${s}.0`);
+    // Python's json reads neither NaN nor Infinity as JSON writes them (null).
+    if (!Number.isFinite(v.value)) throw new FerroValueError(`Expected a finite number to save. Received: ${v.value}`);
+    const s = Object.is(v.value, -0) ? '-0' : JSON.stringify(v.value);
+    floats.push(/[.e]/.test(s) ? s : `${s}.0`);
     return `${mark}${floats.length - 1}`;
   });
   floats.forEach((f, i) => (text = text.split(JSON.stringify(`${mark}${i}`)).join(f)));

@@ -65,6 +65,12 @@ for case in cases:
         if got != want:
             ok = False
             print(f"  {key}: Keras has {got!r}, ferro-nn saved {want!r}")
+    if "rate" in case:
+        # The rate the next step takes: Keras evaluates the schedule at its restored iterations.
+        rate = float(np.asarray(model.optimizer.learning_rate))
+        if abs(rate - case["rate"]) > 1e-6 * max(1.0, abs(case["rate"])):
+            ok = False
+            print(f"  learning rate: Keras has {rate!r}, ferro-nn {case['rate']!r}")
     failed += not ok
     print(f"{'ok' if ok else 'FAIL'}  {case['name']}: max |Keras - ferro-nn| = {diff:.2e}")
 sys.exit(1 if failed else 0)
