@@ -133,9 +133,9 @@ const huber = new Sequential([new Dense(1, { inputShape: [4] })]);
 huber.compile({ optimizer: 'adam', loss: 'huber_loss', metrics: ['rmse'] });
 huber.build([null, 4]);
 await huber.save(join(dir, 'huber.keras'));
-for (const [file, model, targets, loss, compiled] of [
-  ['aliases.keras', aliases, y, 'sparse_categorical_crossentropy', "'sparseCategoricalCrossentropy' and metric 'acc', a layer named input_layer"],
-  ['huber.keras', huber, y.map((v) => [v]), 'huber', "'huber_loss' and metric 'rmse'"],
+for (const [file, model, targets, loss, metric, compiled] of [
+  ['aliases.keras', aliases, y, 'sparse_categorical_crossentropy', 'acc', "'sparseCategoricalCrossentropy' and metric 'acc', a layer named input_layer"],
+  ['huber.keras', huber, y.map((v) => [v]), 'huber', 'rmse', "'huber_loss' and metric 'rmse'"],
 ] as const) {
   cases.push({
     name: `compiled with ${compiled}: Keras evaluates it`,
@@ -143,7 +143,8 @@ for (const [file, model, targets, loss, compiled] of [
     x,
     predict: (await model.predict(x)).toArray(),
     compiled: { loss },
-    evaluate: { y: targets, loss: (await model.evaluate(x, targets)).loss },
+    // Keras logs the metric under ferro-nn's name.
+    evaluate: { y: targets, loss: (await model.evaluate(x, targets)).loss, metric },
   });
 }
 

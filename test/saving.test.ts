@@ -138,13 +138,15 @@ describe('Keras 3 files', () => {
 
   it("loss and metric names are written as Keras 3's losses.get and metrics.get resolve them, and load back", async () => {
     // What Keras 3.15's get() resolves (checked with real Keras; npm run test:interop evaluates one such file).
-    const cases: [string, string[], string, string[] | null][] = [
+    // 'rmse' goes as an object that keeps the name, so the logs keep their keys.
+    const rmse = { module: 'keras.metrics', class_name: 'RootMeanSquaredError', config: { name: 'rmse', dtype: 'float32' }, registered_name: null };
+    const cases: [string, string[], string, unknown[] | null][] = [
       ['sparseCategoricalCrossentropy', ['acc'], 'sparse_categorical_crossentropy', ['acc']],
       ['categoricalCrossentropy', [], 'categorical_crossentropy', null],
       ['binaryCrossentropy', ['binary_accuracy'], 'binary_crossentropy', ['binary_accuracy']],
-      ['meanSquaredError', ['rmse', 'root_mean_squared_error'], 'mean_squared_error', ['root_mean_squared_error']],
+      ['meanSquaredError', ['rmse', 'root_mean_squared_error'], 'mean_squared_error', [rmse, 'root_mean_squared_error']],
       ['meanAbsoluteError', ['mae'], 'mean_absolute_error', ['mae']],
-      ['huber_loss', ['rmse'], 'huber', ['root_mean_squared_error']],
+      ['huber_loss', ['rmse'], 'huber', [rmse]],
       ['mse', ['mse'], 'mse', ['mse']],
     ];
     const path = join(dir, 'names.keras');
@@ -156,9 +158,10 @@ describe('Keras 3 files', () => {
       const config = JSON.parse(new TextDecoder().decode(unzipSync(readFileSync(path))['config.json'])) as { compile_config: Record<string, unknown> };
       expect([config.compile_config.loss, config.compile_config.metrics]).toEqual([kerasLoss, kerasMetrics]);
       const back = await loadModel(path);
-      expect(back.compileConfig()).toMatchObject({ loss: kerasLoss, metrics: kerasMetrics ?? [] });
+      expect(back.compileConfig()).toMatchObject({ loss: kerasLoss, metrics: [...new Set(metrics)] });
     }
   });
+
 
   it('fit 2 epochs, save, load, fit 3 more: the same weights as 5 epochs straight, for every optimizer', async () => {
     const x = new Tensor(golden.x);
@@ -355,6 +358,25 @@ describe('bad files', () => {
     writeFileSync(path, zipSync(members));
     return path;
   }
+
+  it("metric objects Keras writes load under their names; others are refused with what ferro-nn takes", async () => {
+    const metric = (className: string, name: string, extra = {}) => ({ module: 'keras.metrics', class_name: className, config: { name, dtype: 'float32', ...extra } });
+    const withMetrics = (metrics: unknown[]): string =>
+      withConfig((c) => {
+        c.compile_config.loss = 'mean_squared_error';
+        c.compile_config.metrics = metrics;
+      });
+    const loaded = await loadModel(withMetrics([metric('MeanSquaredError', 'mean_squared_error'), metric('RootMeanSquaredError', 'rmse'), 'mae']));
+    expect(loaded.compileConfig()!.metrics).toEqual(['mean_squared_error', 'rmse', 'mae']);
+    for (const [bad, said] of [
+      [metric('Precision', 'precision', { thresholds: 0.7 }), 'Received: Precision named "precision"'],
+      [metric('MeanSquaredError', 'my_mse'), 'Received: MeanSquaredError named "my_mse"'],
+      [metric('RootMeanSquaredError', 'rmse', { dtype: 'float64' }), 'dtype="float64"'],
+      [7, 'Expected a serialized Keras object for a metric'],
+    ] as const) {
+      await expect(loadModel(withMetrics([bad]))).rejects.toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE', message: expect.stringContaining(said) }));
+    }
+  });
 
   const loadFile = fileURLToPath(new URL('./fixtures/load-file.mts', import.meta.url));
   /** The outcome of loading `path` in a child that is killed past 30 s or 1.5 GiB. */

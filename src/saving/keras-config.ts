@@ -16,6 +16,7 @@ import type { Layer } from '../layer.js';
 import { ACTIVATION_NAMES, type ActivationName, Dense, INITIALIZER_NAMES, type InitializerName } from '../layers.js';
 import { BinaryCrossentropy, CategoricalCrossentropy, Huber, Loss, MeanAbsoluteError, MeanSquaredError, SparseCategoricalCrossentropy } from '../losses.js';
 import type { OptimizerSpec, ScheduleSpec } from '../native.js';
+import type { MetricName } from '../sequential-options.js';
 import { OPTIMIZER_CLASSES, type Optimizer } from '../optimizers.js';
 import { Regularizer } from '../regularizers.js';
 import { CosineDecay, ExponentialDecay, InverseTimeDecay, type LearningRateSchedule, PiecewiseConstantDecay } from '../schedules.js';
@@ -435,13 +436,45 @@ const KERAS_LOSS_NAMES: Record<string, string> = {
   huber_loss: 'huber',
 };
 
-/** ferro-nn's metric names that Keras 3's metrics.get does not resolve, by the name it does. */
-const KERAS_METRIC_NAMES: Record<string, string> = { rmse: 'root_mean_squared_error' };
+/**
+ * Keras 3's metric classes that take no options but a name, by the names
+ * ferro-nn gives them. A metric object keeps its name, so its logs keep
+ * their keys ('rmse', 'val_rmse') both in Keras and after loading back.
+ */
+const KERAS_METRIC_CLASSES: Record<string, readonly MetricName[]> = {
+  RootMeanSquaredError: ['rmse', 'root_mean_squared_error'],
+  MeanSquaredError: ['mse', 'mean_squared_error'],
+  MeanAbsoluteError: ['mae', 'mean_absolute_error'],
+  CategoricalAccuracy: ['categorical_accuracy'],
+  SparseCategoricalAccuracy: ['sparse_categorical_accuracy'],
+};
 
-/** compile's metrics as Keras 3 resolves them; null for none, as Keras writes it. */
-export function metricsToKeras(metrics: readonly string[]): string[] | null {
-  const names = metrics.map((m) => (Object.hasOwn(KERAS_METRIC_NAMES, m) ? KERAS_METRIC_NAMES[m]! : m));
-  return names.length > 0 ? [...new Set(names)] : null;
+/**
+ * compile's metrics as Keras 3 resolves them; null for none, as Keras writes
+ * it. Keras's metrics.get does not know 'rmse', so it goes as an object.
+ */
+export function metricsToKeras(metrics: readonly string[]): (string | KerasObject)[] | null {
+  const names = [...new Set(metrics)].map((m) =>
+    m === 'rmse' ? obj('keras.metrics', 'RootMeanSquaredError', { name: m, dtype: 'float32' }) : m,
+  );
+  return names.length > 0 ? names : null;
+}
+
+/** A metric of compile_config: a name, or an object of a class in KERAS_METRIC_CLASSES under a name ferro-nn gives it. */
+export function metricFromKeras(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const [className, r] = open(value, 'a metric');
+  const names = Object.hasOwn(KERAS_METRIC_CLASSES, className) ? KERAS_METRIC_CLASSES[className]! : [];
+  const name = r.string('name');
+  r.get('dtype', [undefined, 'float32']);
+  if (name === undefined || !(names as readonly string[]).includes(name)) {
+    throw new FerroValueError(
+      `ferro-nn takes metrics by name, or as ${Object.entries(KERAS_METRIC_CLASSES)
+        .map(([c, n]) => `${c} named ${n.join(' or ')}`)
+        .join(', ')}. Received: ${className} named ${JSON.stringify(name)}`,
+    );
+  }
+  return name;
 }
 
 /** Keras's serialization of a loss: its name, or a loss object with its options. */

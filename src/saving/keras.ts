@@ -23,6 +23,7 @@ import {
   layerToKeras,
   lossFromKeras,
   lossToKeras,
+  metricFromKeras,
   metricsToKeras,
   open,
   optimizerFromKeras,
@@ -306,12 +307,12 @@ function impliedShapes(layers: readonly Layer[], features: number, path: string)
 /** compile()'s arguments from Keras's compile_config. */
 function compileArgs(compile: Record<string, unknown>): { optimizer: Optimizer; loss: Loss; metrics: MetricName[] } {
   const metrics = compile.metrics ?? [];
-  if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string')) {
-    throw new FerroValueError(`ferro-nn takes metrics by name. Received: ${JSON.stringify(metrics).slice(0, 120)}`);
+  if (!Array.isArray(metrics)) {
+    throw new FerroValueError(`Expected a list of metrics in compile_config. Received: ${JSON.stringify(metrics).slice(0, 120)}`);
   }
   const loss = lossFromKeras(compile.loss);
   const optimizer = optimizerFromKeras(compile.optimizer);
-  return { optimizer, loss: loss as Loss, metrics: metrics as MetricName[] };
+  return { optimizer, loss: loss as Loss, metrics: metrics.map(metricFromKeras) as MetricName[] };
 }
 
 /**

@@ -42,6 +42,9 @@ for case in cases:
             evaluated = abs(logs["loss"] - evaluate["loss"]) <= 1e-5
             if not evaluated:
                 print(f"  evaluate: Keras's loss {logs['loss']:.6g}, ferro-nn's {evaluate['loss']:.6g}")
+            if "metric" in evaluate and evaluate["metric"] not in logs:
+                evaluated = False
+                print(f"  evaluate: Keras logged {sorted(logs)}, not {evaluate['metric']!r}")
         except ValueError as e:
             evaluated = False
             print(f"  evaluate: {e}")
