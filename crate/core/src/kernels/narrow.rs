@@ -280,4 +280,36 @@ mod tests {
             }
         }
     }
+
+    /// Above PARALLEL_MIN_FLOPS the rows are split over the pool in chunks
+    /// of 16; a tail chunk of 3 rows (a 2-row and a 1-row tile), with n = 13
+    /// cut 5 + 4 + 4, must give the one-thread bits.
+    #[test]
+    fn split_rows_give_the_same_bits_on_any_thread_count() {
+        let (m, n, k) = (147, 13, 800);
+        assert!(2 * m * n * k >= PARALLEL_MIN_FLOPS, "the shape must take the parallel path");
+        let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 41 + p * 13) % 29) as f32 / 9.0 - 1.5);
+        let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 31 + j * 17) % 23) as f32 / 6.0 - 1.9);
+        for isa in Isa::available() {
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    assert_eq!(crate::pool::threads_here(), threads);
+                    let mut c = vec![f32::NAN; m * n];
+                    narrow_product(isa, a.view(), b.view(), &mut c, &mut vec![0f32; n * k]);
+                    c
+                })
+            };
+            let one = run(1);
+            for (idx, &got) in one.iter().enumerate() {
+                let (i, j) = (idx / n, idx % n);
+                let want: f64 = (0..k).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum();
+                assert!((got as f64 - want).abs() <= 1e-5 * (1.0 + k as f64), "{isa:?} ({i},{j}): {got} vs {want}");
+            }
+            for threads in [2, 3, 5] {
+                let many = run(threads);
+                assert!(one.iter().zip(&many).all(|(x, y)| x.to_bits() == y.to_bits()), "{isa:?} on {threads} threads");
+            }
+        }
+    }
 }
