@@ -36,6 +36,7 @@ import {
   ReduceLROnPlateau,
   regularizers,
   RMSprop,
+  SGD,
   Sequential,
   setNumThreads,
   setRandomSeed,
@@ -323,6 +324,28 @@ describe('coded errors for bad input', () => {
       expect(unbuilt).toBeCloseTo(m.learningRate, 7);
       m.dispose();
     }
+  });
+
+  it('rates and options finite as doubles but not in float32 are refused, not trained into NaN', async () => {
+    const tooBig = [
+      new RMSprop({ learningRate: 1e300 }),
+      new RMSprop({ epsilon: 1e-50 }),
+      new SGD({ clipnorm: 1e39 }),
+      new RMSprop({ learningRate: new ExponentialDecay({ initialLearningRate: 1e39, decaySteps: 10, decayRate: 0.5 }) }),
+    ];
+    for (const optimizer of tooBig) {
+      const m = new Sequential([new Dense(2)]);
+      const e = await failure(() => m.compile({ optimizer, loss: 'mse' }));
+      expect(e.code).toBe('ERR_FERRO_VALUE');
+      expect(e.message).toMatch(/finite in float32/);
+    }
+    const m = compiled();
+    m.build([null, 6]);
+    const e = await failure(() => {
+      m.learningRate = 1e300;
+    });
+    expect(e.message).toMatch(/^Expected a number >= 0 that is finite in float32 .*Received: learningRate=1e\+300/);
+    expect(m.learningRate).toBeCloseTo(1e-3, 9);
   });
 
   it('files: missing folder for loadData', async () => {

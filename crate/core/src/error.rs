@@ -60,3 +60,48 @@ pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Error {
 pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| Err(from_panic(p)))
 }
+
+/// `v` as JavaScript prints a number, so that a message quotes the caller's
+/// value as they wrote it: 1e+300, not 301 digits; 1e-50, not 0.000….
+pub fn js_number(v: f64) -> String {
+    let magnitude = v.abs();
+    if v.is_finite() && v != 0.0 && !(1e-6..1e21).contains(&magnitude) {
+        let s = format!("{v:e}");
+        if s.contains("e-") {
+            s
+        } else {
+            s.replacen('e', "e+", 1)
+        }
+    } else if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        (if v > 0.0 { "Infinity" } else { "-Infinity" }).into()
+    } else {
+        format!("{}", v + 0.0) // -0 + 0 is 0: JavaScript prints -0 as "0"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::js_number;
+
+    #[test]
+    fn numbers_print_as_javascript_prints_them() {
+        let cases = [
+            (1e300, "1e+300"),
+            (-2.5e21, "-2.5e+21"),
+            (1e-50, "1e-50"),
+            (1.5e-7, "1.5e-7"),
+            (0.5, "0.5"),
+            (-0.0, "0"),
+            (123456.0, "123456"),
+            (1e20, "100000000000000000000"),
+            (0.000001, "0.000001"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (v, js) in cases {
+            assert_eq!(js_number(v), js, "{v}");
+        }
+    }
+}

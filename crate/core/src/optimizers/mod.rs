@@ -18,7 +18,7 @@ pub mod schedules;
 mod tiles;
 
 use crate::alloc::zeroed;
-use crate::error::{Error, Result};
+use crate::error::{js_number, Error, Result};
 use crate::kernels::adam::{adam_plain, AdamStep};
 use crate::kernels::pack::PanelWriter;
 use crate::kernels::rmsprop::rmsprop_plain;
@@ -101,14 +101,18 @@ pub struct OptimizerConfig {
 impl OptimizerConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str, expected: &str, v: f64| {
-            Err(Error::Value(format!("Expected {expected} for {} {what}. Received: {what}={v}", self.name)))
+            Err(Error::Value(format!(
+                "Expected {expected} for {} {what}. Received: {what}={}",
+                self.name,
+                js_number(v)
+            )))
         };
         let unit =
             |what: &str, v: f64| if (0.0..=1.0).contains(&v) { Ok(()) } else { bad(what, "a number in [0, 1]", v) };
         let positive =
-            |what: &str, v: f64| if v.is_finite() && v > 0.0 { Ok(()) } else { bad(what, "a positive number", v) };
+            |what: &str, v: f64| if v as f32 > 0.0 && finite_f32(v) { Ok(()) } else { bad(what, POSITIVE_F32, v) };
         let at_least_zero =
-            |what: &str, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(what, "a finite number >= 0", v) };
+            |what: &str, v: f64| if finite_f32(v) && v >= 0.0 { Ok(()) } else { bad(what, FINITE_F32, v) };
         self.learning_rate.validate()?;
         if let Some(wd) = self.weight_decay {
             at_least_zero("weightDecay", wd)?;
@@ -138,6 +142,15 @@ impl OptimizerConfig {
         }
     }
 }
+
+/// Whether `v` stays finite in float32, where every update runs: 1e300 is a
+/// finite f64 but +Infinity as f32, and would turn the weights into NaN.
+pub(crate) fn finite_f32(v: f64) -> bool {
+    (v as f32).is_finite()
+}
+
+pub(crate) const FINITE_F32: &str = "a number >= 0 that is finite in float32 (at most 3.4028235e38)";
+pub(crate) const POSITIVE_F32: &str = "a number that is positive and finite in float32 (1.5e-45 to 3.4028235e38)";
 
 /// The slots of the whole arena, chunk by chunk: for each chunk of CHUNK
 /// elements (the last may be shorter), its elements in every slot, one slot

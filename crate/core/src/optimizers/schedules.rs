@@ -3,7 +3,8 @@
 //! in float32, at the optimizer's iteration count before the step (0 for
 //! the first).
 
-use crate::error::{Error, Result};
+use super::{finite_f32, FINITE_F32, POSITIVE_F32};
+use crate::error::{js_number, Error, Result};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum LearningRate {
@@ -81,12 +82,14 @@ impl LearningRate {
 
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str, expected: &str, v: f64| {
-            Err(Error::Value(format!("Expected {expected} for the learning rate {what}. Received: {what}={v}")))
+            Err(Error::Value(format!(
+                "Expected {expected} for the learning rate {what}. Received: {what}={}",
+                js_number(v)
+            )))
         };
-        let rate =
-            |what: &str, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { bad(what, "a finite number >= 0", v) };
+        let rate = |what: &str, v: f64| if finite_f32(v) && v >= 0.0 { Ok(()) } else { bad(what, FINITE_F32, v) };
         let steps =
-            |what: &str, v: f64| if v.is_finite() && v > 0.0 { Ok(()) } else { bad(what, "a positive number", v) };
+            |what: &str, v: f64| if v as f32 > 0.0 && finite_f32(v) { Ok(()) } else { bad(what, POSITIVE_F32, v) };
         match *self {
             LearningRate::Constant(lr) => rate("learningRate", lr),
             LearningRate::ExponentialDecay { initial, decay_steps, decay_rate, .. }

@@ -279,6 +279,23 @@ fn refuses_out_of_range_options() {
     assert!(Optimizer::new(config(0.1, Some(-1.0), Clip::None)).is_err());
     assert!(Optimizer::new(config(0.1, None, Clip::Norm(0.0))).is_err());
     assert!(Optimizer::new(config(0.1, None, Clip::None)).is_ok());
+    // Finite as f64, not as the f32 the update runs in: +Infinity there, or 0.
+    assert!(Optimizer::new(config(1e300, None, Clip::None)).is_err());
+    assert!(Optimizer::new(config(0.1, Some(1e39), Clip::None)).is_err());
+    assert!(Optimizer::new(config(0.1, None, Clip::Value(1e39))).is_err());
+    assert!(Optimizer::new(config(0.1, None, Clip::Norm(1e-50))).is_err());
+    assert!(Optimizer::new(config(3.4e38, None, Clip::Norm(1e-40))).is_ok());
+    let tiny_epsilon = OptimizerConfig {
+        rule: Rule::RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-50, centered: false },
+        ..config(0.1, None, Clip::None)
+    };
+    assert_eq!(Optimizer::new(tiny_epsilon).err().unwrap().code(), "ERR_FERRO_VALUE");
+    let mut opt = Optimizer::new(config(0.1, None, Clip::None)).unwrap();
+    assert!(opt.set_learning_rate(1e300).is_err());
+    assert_eq!(opt.learning_rate(), 0.1);
+    let schedule =
+        LearningRate::ExponentialDecay { initial: 1e39, decay_steps: 1.0, decay_rate: 0.5, staircase: false };
+    assert!(schedule.validate().is_err());
 }
 
 #[test]
