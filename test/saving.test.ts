@@ -7,11 +7,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   copyFileSync,
   cpSync,
   existsSync,
   lstatSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -29,6 +31,7 @@ import {
   Activation,
   Adam,
   BatchNormalization,
+  CSVLogger,
   Dense,
   Dropout,
   loadModel,
@@ -824,5 +827,38 @@ describe('bad files', () => {
     expect(readFileSync(path).equals(readFileSync(fixture('keras-made.keras')))).toBe(true);
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
     await expect(model.save(join(dir, 'model.json'))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+  });
+
+  it('a save never replaces a FIFO, or a stream named through /proc: ERR_FERRO_IO, and they stay as they were', async () => {
+    const model = everyLayerKind();
+    model.build([null, 4]);
+    const sub = mkdtempSync(join(dir, 'not-files-'));
+    const fifo = join(sub, 'fifo.keras');
+    execFileSync('mkfifo', [fifo]);
+    const link = join(sub, 'link.weights.h5');
+    symlinkSync(fifo, link);
+    for (const save of [() => model.save(fifo), () => model.saveWeights(link)]) {
+      await expect(save()).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringMatching(/expected a regular file, or none yet, at .*found a FIFO$/) });
+    }
+    const small = new Sequential([new Dense(2)]);
+    small.compile({ optimizer: 'sgd', loss: 'mse' });
+    const x = new Tensor(new Float32Array(8), [4, 2]);
+    await expect(small.fit(x, x, { verbose: 0, callbacks: [new CSVLogger(fifo)] })).rejects.toMatchObject({ code: 'ERR_FERRO_IO' });
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    // /proc/self/fd/N names the file behind a descriptor (as /dev/stdout
+    // does): a rename there would replace a redirect's file.
+    const logged = join(sub, 'log.txt');
+    writeFileSync(logged, 'output so far\n');
+    const fd = openSync(logged, 'a');
+    const stdout = join(sub, 'stdout.keras');
+    symlinkSync(`/proc/self/fd/${fd}`, stdout);
+    try {
+      await expect(model.save(stdout)).rejects.toMatchObject({ code: 'ERR_FERRO_IO', message: expect.stringMatching(/expected a path outside \/proc/) });
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(logged, 'utf8')).toBe('output so far\n');
+    expect(readdirSync(sub).sort()).toEqual(['fifo.keras', 'link.weights.h5', 'log.txt', 'stdout.keras']);
   });
 });

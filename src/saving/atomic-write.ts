@@ -5,6 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { lstat, open, readdir, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FerroIoError } from '../errors.js';
@@ -26,10 +27,13 @@ export async function writeAtomically(path: string, data: Uint8Array): Promise<v
   let tmp: string | undefined;
   try {
     const target = await throughLinks(path);
-    const mode = await stat(target).then(
-      (s) => s.mode & 0o7777,
-      () => undefined,
-    );
+    const existing = await stat(target).catch(() => undefined);
+    if (existing && !existing.isFile()) {
+      // A rename would put a regular file where a device, FIFO or socket was
+      // (as root, /dev/null itself), and writing into one cannot be atomic.
+      throw new Error(`expected a regular file, or none yet, at ${target}; found ${kindOf(existing)}`);
+    }
+    const mode = existing ? existing.mode & 0o7777 : undefined;
     tmp = join(dirname(target), `.ferro-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
     const file = await open(tmp, 'wx', mode ?? 0o666);
     try {
@@ -49,19 +53,38 @@ export async function writeAtomically(path: string, data: Uint8Array): Promise<v
   }
 }
 
-/** Where writing `path` lands: the file a chain of links ends at, existing or not. */
+function kindOf(s: Stats): string {
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a FIFO';
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device';
+  if (s.isSocket()) return 'a socket';
+  return 'no regular file';
+}
+
+/**
+ * Where writing `path` lands: the file a chain of links ends at, existing or
+ * not. Paths through /proc are refused: /dev/stdout's /proc/self/fd/1 names
+ * whatever the stream is open on (a redirect's file, or "log (deleted)"),
+ * which a save must not replace.
+ */
 async function throughLinks(path: string): Promise<string> {
-  let at = path;
+  let at = resolve(path);
+  const refuseProc = (p: string) => {
+    if (p === '/proc' || p.startsWith('/proc/')) throw new Error(`expected a path outside /proc; ${path} leads to ${p}`);
+  };
   for (let hops = 0; hops < 40; hops++) {
+    refuseProc(at);
     const link = await lstat(at).then(
       (s) => s.isSymbolicLink(),
       () => false,
     );
     if (!link) return at;
+    const next = resolve(dirname(at), await readlink(at));
+    refuseProc(next);
     const existing = await realpath(at).catch(() => undefined);
     if (existing) return existing;
     // A dangling link: write the file it names.
-    at = resolve(dirname(at), await readlink(at));
+    at = next;
   }
   throw new Error(`${basename(path)}: too many levels of symbolic links`);
 }
