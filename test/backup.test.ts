@@ -4,21 +4,23 @@
  * completed epoch and ends with the weights of an uninterrupted run.
  * The runs are child processes, each with a time limit.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BackupAndRestore, Dense, Sequential } from '../src/index.js';
+import { runCapped } from './helpers.js';
 
 const child = fileURLToPath(new URL('./fixtures/backup-child.mts', import.meta.url));
 const args = (dir: string, out: string): string[] => ['--import', 'tsx', child, dir, out];
 
 /** Runs the script to the end: its final weights and the first epoch it ran. */
-function runToEnd(dir: string, out: string): { weights: number[][]; firstEpoch: number } {
-  const r = spawnSync(process.execPath, args(dir, out), { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`child failed (${r.status} ${r.signal}): ${r.stderr}`);
+async function runToEnd(dir: string, out: string): Promise<{ weights: number[][]; firstEpoch: number }> {
+  // Awaited: a worker blocked past a minute misses vitest's RPC deadline.
+  const r = await runCapped([child, dir, out], 120_000, 4096);
+  if (r.status !== 0) throw new Error(`child failed (${r.killed ?? r.status}): ${r.stderr}`);
   const firstEpoch = Number(/epoch (\d+)/.exec(r.stdout)?.[1]);
   return { weights: JSON.parse(readFileSync(out, 'utf8')) as number[][], firstEpoch };
 }
@@ -46,7 +48,7 @@ function killAfterFirstBackup(dir: string, out: string, delay: number): Promise<
 describe('BackupAndRestore', () => {
   it('a run killed mid-fit and started again ends with the weights of an uninterrupted run', { timeout: 300_000 }, async () => {
     const straightDir = mkdtempSync(join(tmpdir(), 'ferro-backup-'));
-    const straight = runToEnd(straightDir, join(straightDir, 'out.json'));
+    const straight = await runToEnd(straightDir, join(straightDir, 'out.json'));
     expect(straight.firstEpoch).toBe(0);
     // A completed fit deletes its backups.
     expect(readdirSync(straightDir).filter((f) => f.endsWith('.h5'))).toEqual([]);
@@ -57,7 +59,7 @@ describe('BackupAndRestore', () => {
       expect(existsSync(out)).toBe(false);
       const backups = readdirSync(dir).filter((f) => f.endsWith('.weights.h5'));
       expect(backups.length).toBeGreaterThan(0);
-      const resumed = runToEnd(dir, out);
+      const resumed = await runToEnd(dir, out);
       // It resumed after the newest backup's epoch rather than starting over…
       expect(resumed.firstEpoch).toBe(Number(/(\d+)/.exec(backups.sort().at(-1)!)![1]) + 1);
       // …and ended where the uninterrupted run did, bit for bit.

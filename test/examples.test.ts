@@ -4,29 +4,34 @@
  * (examples/keras_chapter4.py, seeds 1-3: breast cancer 0.956-0.974 test
  * accuracy, digits 0.956-0.969, diabetes mean validation MAE 44.2-44.8).
  */
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runCapped } from './helpers.js';
 
-const run = (name: string): string => {
+/**
+ * Runs an example in a child process. Awaited, not spawnSync: a worker
+ * blocked past a minute (the scalar pass of test:isa on a busy machine)
+ * misses vitest's RPC deadline and fails the run.
+ */
+const run = async (name: string): Promise<string> => {
   const file = fileURLToPath(new URL(`../examples/${name}.ts`, import.meta.url));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
+  const r = await runCapped([file], 110_000, 4096);
+  if (r.status !== 0) throw new Error(`${name} failed (${r.killed ?? r.status}): ${r.stderr}`);
   return r.stdout;
 };
 const number = (text: string, label: RegExp): number => Number(label.exec(text)?.[1]);
 
 describe('chapter-4 examples on real data', () => {
-  it('binary classification: breast cancer', () => {
-    expect(number(run('breast-cancer'), /test_acc ([\d.]+)/)).toBeGreaterThan(0.94);
+  it('binary classification: breast cancer', async () => {
+    expect(number(await run('breast-cancer'), /test_acc ([\d.]+)/)).toBeGreaterThan(0.94);
   });
 
-  it('one-hot multi-class classification: digits', () => {
-    expect(number(run('digits'), /test_acc ([\d.]+)/)).toBeGreaterThan(0.94);
+  it('one-hot multi-class classification: digits', async () => {
+    expect(number(await run('digits'), /test_acc ([\d.]+)/)).toBeGreaterThan(0.94);
   });
 
-  it('regression with K-fold validation: diabetes', () => {
-    expect(number(run('diabetes'), /mean val_mae ([\d.]+)/)).toBeLessThan(48);
+  it('regression with K-fold validation: diabetes', async () => {
+    expect(number(await run('diabetes'), /mean val_mae ([\d.]+)/)).toBeLessThan(48);
   });
 });
 
@@ -37,8 +42,8 @@ describe('chapter-4 examples on real data', () => {
  * and BatchNormalization, and final val_acc 0.964-0.978.
  */
 describe('chapter-5 regularization on real data', () => {
-  it('plain, L2 and Dropout + BatchNormalization models all generalise as in Keras', () => {
-    const out = run('regularization');
+  it('plain, L2 and Dropout + BatchNormalization models all generalise as in Keras', async () => {
+    const out = await run('regularization');
     const best = (name: string): number => number(out, new RegExp(`${name}: best val_loss ([\\d.]+)`));
     const acc = (name: string): number => number(out, new RegExp(`${name}: .*final val_acc ([\\d.]+)`));
     expect(best('plain')).toBeLessThan(0.13);
