@@ -6,7 +6,7 @@
 import { FerroTypeError } from './errors.js';
 import { maximizes } from './metric-directions.js';
 import type { Tensor, TensorLike } from './tensor.js';
-import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe, isArray, optionNames, reachesProxy } from './validate.js';
+import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, describe, isArray, mapEntries, optionNames, reachesProxy } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
 const EARLY_STOPPING_OPTIONS = optionNames<EarlyStoppingOptions>()([
@@ -103,7 +103,7 @@ const HOOKS = ['setModel', 'onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpoc
 export function normalizeCallbacks(value: unknown): Callback[] {
   if (value === undefined) return [];
   const list = isArray(value) ? value : [value];
-  return list.map((cb, i) => {
+  return mapEntries(list, (cb, i) => {
     if (typeof cb !== 'object' || cb === null || reachesProxy(cb)) {
       throw new FerroTypeError(`Expected callback objects for callbacks. Received: callbacks[${i}]=${describe(cb)}`);
     }

@@ -45,9 +45,10 @@ export function toFeatures(x: unknown, name = 'x'): Features {
 
 /**
  * y as int32 class indices, shape [samples] or [samples, 1]. Float labels
- * must be whole numbers; every label must lie in [0, classes).
+ * must be whole numbers; every label must lie in [0, classes). `xName`
+ * names the inputs of `rows` samples in messages.
  */
-export function toLabels(y: unknown, rows: number, classes: number, name = 'y'): Int32Array {
+export function toLabels(y: unknown, rows: number, classes: number, name = 'y', xName = 'x'): Int32Array {
   const t = toTensor(y, name);
   const ok = t.rank === 1 || (t.rank === 2 && t.shape[1] === 1);
   if (!ok) {
@@ -57,7 +58,7 @@ export function toLabels(y: unknown, rows: number, classes: number, name = 'y'):
   }
   if (t.shape[0] !== rows) {
     throw new FerroShapeError(
-      `Expected x and ${name} to hold the same number of samples. Received: x has ${rows}, ${name} has ${t.shape[0]}`,
+      `Expected ${xName} and ${name} to hold the same number of samples. Received: ${xName} has ${rows}, ${name} has ${t.shape[0]}`,
     );
   }
   const labels = t.dtype === 'int32' ? (t.data as Int32Array) : new Int32Array(t.size);
@@ -87,8 +88,8 @@ export interface Targets {
  * y as the loss needs it: for 'sparse' losses class indices (see
  * toLabels); otherwise float32 [samples, units] (or [samples] for one unit).
  */
-export function toTargets(y: unknown, rows: number, units: number, sparse: boolean, name = 'y'): Targets {
-  if (sparse) return classTargets(toLabels(y, rows, units, name));
+export function toTargets(y: unknown, rows: number, units: number, sparse: boolean, name = 'y', xName = 'x'): Targets {
+  if (sparse) return classTargets(toLabels(y, rows, units, name, xName));
   const t = toTensor(y, name);
   const shapeOk = (t.rank === 2 && t.shape[1] === units) || (units === 1 && t.rank === 1);
   if (!shapeOk) {
@@ -98,7 +99,7 @@ export function toTargets(y: unknown, rows: number, units: number, sparse: boole
   }
   if (t.shape[0] !== rows) {
     throw new FerroShapeError(
-      `Expected x and ${name} to hold the same number of samples. Received: x has ${rows}, ${name} has ${t.shape[0]}`,
+      `Expected ${xName} and ${name} to hold the same number of samples. Received: ${xName} has ${rows}, ${name} has ${t.shape[0]}`,
     );
   }
   const values = t.dtype === 'float32' ? (t.data as Float32Array) : Float32Array.from(t.data as ArrayLike<number>);

@@ -132,7 +132,7 @@ function splitData(model: Trainee, features: Features, y: unknown, o: Record<str
       throw new FerroTypeError(`Expected [x, y] or [x, y, sampleWeight] for validationData. Received: ${describe(vd)}`);
     }
     const vx = toFeatures(vd[0], 'validationData[0]');
-    const vy = toTargets(vd[1], vx.rows, model.outputUnits, model.sparseTargets, 'validationData[1]');
+    const vy = toTargets(vd[1], vx.rows, model.outputUnits, model.sparseTargets, 'validationData[1]', 'validationData[0]');
     if (vx.features !== model.inputDim) {
       throw new FerroShapeError(
         `Expected validation x with ${model.inputDim} features per sample. Received: ${vx.features}`,

@@ -8,7 +8,7 @@ import { FerroStateError, FerroTypeError, FerroValueError } from './errors.js';
 import type { LayerConfig } from './native.js';
 import { sizeOf } from './shapes.js';
 import type { Tensor, TensorLike } from './tensor.js';
-import { checkInt, checkKerasName, describe, isArray } from './validate.js';
+import { checkInt, checkKerasName, describe, isArray, mapEntries } from './validate.js';
 
 /** Options every layer takes. */
 export interface LayerOptions {
@@ -121,7 +121,7 @@ function inputDim(dim: unknown, shape: unknown): number | undefined {
   }
   if (shape.length !== 1) {
     throw new FerroValueError(
-      `Expected inputShape with one axis, [features], as ferro-nn's layers take rows of features. Received: inputShape=[${shape.map((v) => describe(v)).join(', ')}]`,
+      `Expected inputShape with one axis, [features], as ferro-nn's layers take rows of features. Received: inputShape=[${mapEntries(shape, describe).join(', ')}]`,
     );
   }
   const fromShape = checkInt(shape[0], 'inputShape[0]', 1, MAX_UNITS);

@@ -7,7 +7,7 @@
 
 import type { ScheduleSpec } from './native.js';
 import { FerroTypeError, FerroValueError } from './errors.js';
-import { checkBoolean, checkNumber, checkOptions, describe, isArray, optionNames } from './validate.js';
+import { checkBoolean, checkNumber, checkOptions, describe, isArray, mapEntries, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
 const DECAY_OPTIONS = optionNames<DecayOptions>()(['initialLearningRate', 'decaySteps', 'decayRate', 'staircase']);
@@ -115,8 +115,8 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     for (const [name, list] of [['boundaries', boundaries], ['values', values]] as const) {
       if (!isArray(list)) throw new FerroTypeError(`Expected an array of numbers for ${name}. Received: ${describe(list)}`);
     }
-    this.boundaries = boundaries.map((b, i) => checkNumber(b, `boundaries[${i}]`));
-    this.values = values.map((v, i) => checkNumber(v, `values[${i}]`, 0));
+    this.boundaries = mapEntries(boundaries, (b, i) => checkNumber(b, `boundaries[${i}]`));
+    this.values = mapEntries(values, (v, i) => checkNumber(v, `values[${i}]`, 0));
     if (this.values.length !== this.boundaries.length + 1) {
       throw new FerroValueError(
         `Expected one more value than boundaries for PiecewiseConstantDecay. Received: ${this.boundaries.length} boundaries, ${this.values.length} values`,

@@ -16,7 +16,7 @@ import { Loss } from './losses.js';
 import { OPTIMIZER_NAMES, Optimizer, optimizerFromName } from './optimizers.js';
 import { Tensor, type TensorLike, toTensor } from './tensor.js';
 import { weightsOf } from './sample-weights.js';
-import { checkInt, checkKerasName, checkName, checkNumber, checkOptions, checkString, describe, isArray } from './validate.js';
+import { checkInt, checkKerasName, checkName, checkNumber, checkOptions, checkString, describe, isArray, mapEntries } from './validate.js';
 
 import {
   ACCURACY_NAMES,
@@ -94,7 +94,8 @@ export class Sequential implements LayerModel {
     this.dtypePolicy = o.dtypePolicy === undefined ? mixedPrecision.globalPolicy() : checkPolicy(o.dtypePolicy, 'dtypePolicy');
     sequentialCount += 1;
     try {
-      layers.forEach((layer) => this.add(layer));
+      // A hole reads as undefined, which add refuses with the rest.
+      mapEntries(layers, (layer) => this.add(layer as Layer));
     } catch (error) {
       // No model came to be: its layers may go into another one.
       for (const layer of this.layers) layer.container = undefined;
@@ -111,7 +112,7 @@ export class Sequential implements LayerModel {
     if (this.model) {
       throw new FerroStateError(
         `Cannot add layer '${layer.name}': the model is already built. Add every layer before build() or fit(), ` +
-          'and, when the first layer declares its input, before getWeights() and setWeights().',
+          'and, when the first layer declares its input, before getWeights(), setWeights(), save(), saveWeights() or loadWeights().',
       );
     }
     // A layer keeps one model's input width and finds its weights through
@@ -132,7 +133,7 @@ export class Sequential implements LayerModel {
   /**
    * Whether the weights exist: after build(), or the first fit, evaluate,
    * predict or trainOnBatch, or, when the first layer declares inputDim,
-   * after getWeights or setWeights.
+   * after getWeights, setWeights, save, saveWeights, loadWeights or exportOnnx.
    */
   get built(): boolean {
     return this.model !== undefined;
@@ -187,7 +188,7 @@ export class Sequential implements LayerModel {
 
   /** Chooses optimizer and loss; compiling again resets the optimizer's state. */
   compile(args: CompileArgs): void {
-    this.checkIdle('compile');
+    this.checkIdle('compile', false);
     if (this.phase !== 'idle') throw new FerroBusyError('The model is training: compile() it again once fit() settles.');
     const o = checkOptions(args, 'compile', COMPILE_ARGS);
     if (o.optimizer === undefined) throw new FerroTypeError("Expected an optimizer in compile(), e.g. 'rmsprop'.");
@@ -198,7 +199,7 @@ export class Sequential implements LayerModel {
       if (!isArray(o.metrics)) {
         throw new FerroTypeError(`Expected an array of metric names for metrics. Received: ${describe(o.metrics)}`);
       }
-      o.metrics.forEach((m) => checkName(m, 'metric', METRIC_NAMES));
+      mapEntries(o.metrics, (m) => checkName(m, 'metric', METRIC_NAMES));
     }
     const metrics = (o.metrics ?? []) as MetricName[];
     const metricNames = [...new Set(metrics.filter((m) => !ACCURACY_NAMES.includes(m)))];
@@ -251,7 +252,7 @@ export class Sequential implements LayerModel {
 
   /** Trains on x [samples, features] and integer labels y [samples]. */
   async fit(x: TensorLike, y: TensorLike, options: FitOptions = {}): Promise<History> {
-    const history = await this.exclusive(() => runFit(...this.trainee(x, 'fit'), y, options));
+    const history = await this.exclusive('fit', () => runFit(...this.trainee(x, 'fit'), y, options));
     this.history = history;
     return history;
   }
@@ -295,7 +296,7 @@ export class Sequential implements LayerModel {
 
   /** One gradient step on exactly this batch; returns its loss and accuracy before the step. */
   async trainOnBatch(x: TensorLike, y: TensorLike): Promise<EvaluateResult> {
-    return this.exclusive(async () => {
+    return this.exclusive('trainOnBatch', async () => {
       const [{ nativeModel: model }, f] = this.trainee(x, 'trainOnBatch');
       const targets = toTargets(y, f.rows, this.outputUnits, this.sparseTargets);
       this.optimizerBuilt = true;
@@ -490,7 +491,7 @@ export class Sequential implements LayerModel {
   /** Frees the native memory now; the model cannot be used afterwards. */
   dispose(): void {
     if (this.phase === 'disposed') return;
-    this.checkIdle('dispose');
+    this.checkIdle('dispose', false);
     if (this.phase === 'paused') throw new FerroBusyError('dispose() is not allowed from a callback of a running fit().');
     if (this.model) native(() => this.model!.dispose());
     this.model = undefined;
@@ -509,19 +510,22 @@ export class Sequential implements LayerModel {
     }
   }
 
-  /** Refuses `what` while a training step runs (epoch callbacks may use the model), or once disposed. */
-  private checkIdle(what: string): void {
+  /**
+   * Refuses `what` while a training step runs, or once disposed. Epoch
+   * callbacks may make the call, unless `inCallbacks` is false: compile,
+   * dispose and training wait for the fit to settle.
+   */
+  private checkIdle(what: string, inCallbacks = true): void {
     this.checkUsable(what);
     if (this.phase === 'training') {
-      throw new FerroBusyError(
-        `The model is training: wait for fit() or trainOnBatch() to settle (or call ${what}() from an epoch callback).`,
-      );
+      const hint = inCallbacks ? ` (or call ${what}() from an epoch callback)` : ` before calling ${what}()`;
+      throw new FerroBusyError(`The model is training: wait for fit() or trainOnBatch() to settle${hint}.`);
     }
   }
 
-  /** Runs a training call, refusing it while another runs. */
-  private async exclusive<T>(run: () => Promise<T>): Promise<T> {
-    this.checkIdle('fit');
+  /** Runs a training call (`what`), refusing it while another runs. */
+  private async exclusive<T>(what: string, run: () => Promise<T>): Promise<T> {
+    this.checkIdle(what, false);
     if (this.phase !== 'idle') {
       throw new FerroBusyError('The model is training: wait for fit() or trainOnBatch() to settle before training it again.');
     }
@@ -571,11 +575,12 @@ export class Sequential implements LayerModel {
   async save(path: string): Promise<void> {
     this.checkIdle('save');
     const file = checkString(path, 'path');
-    if (file.startsWith('file://')) return saveTfjs(this, file);
-    if (!file.endsWith('.keras')) {
+    const tfjs = file.startsWith('file://');
+    if (!tfjs && !file.endsWith('.keras')) {
       throw new FerroValueError(`Expected a path ending in .keras, or a 'file://' folder for TensorFlow.js. Received: ${file}`);
     }
-    await saveKeras(this, file);
+    this.buildFromDeclaredInput();
+    await (tfjs ? saveTfjs(this, file) : saveKeras(this, file));
   }
 
   /**
@@ -585,19 +590,25 @@ export class Sequential implements LayerModel {
    */
   async exportOnnx(path: string): Promise<void> {
     this.checkIdle('exportOnnx');
-    await exportOnnx(this, checkString(path, 'path'));
+    const file = checkString(path, 'path');
+    this.buildFromDeclaredInput();
+    await exportOnnx(this, file);
   }
 
   /** Saves the weights as Keras 3's `.weights.h5` (as Keras's `save_weights`), atomically. */
   async saveWeights(path: string): Promise<void> {
     this.checkIdle('saveWeights');
-    await saveWeightsH5(this, checkString(path, 'path'));
+    const file = checkString(path, 'path');
+    this.buildFromDeclaredInput();
+    await saveWeightsH5(this, file);
   }
 
   /** Loads weights saved by `saveWeights` (or Keras's `save_weights`) for the same architecture. */
   async loadWeights(path: string): Promise<void> {
     this.checkIdle('loadWeights');
-    await loadWeightsH5(this, checkString(path, 'path'));
+    const file = checkString(path, 'path');
+    this.buildFromDeclaredInput();
+    await loadWeightsH5(this, file);
   }
 
   /**
@@ -628,7 +639,7 @@ export class Sequential implements LayerModel {
 
 /** Each weight as float32 data, after checking it has its shape in `shapes`. */
 function checkedWeights(weights: readonly TensorLike[], shapes: readonly number[][]): Float32Array[] {
-  return weights.map((w, i) => {
+  return mapEntries(weights, (w, i) => {
     const t = toTensor(w, `weights[${i}]`);
     const want = shapes[i]!;
     if (t.shape.length !== want.length || t.shape.some((d, j) => d !== want[j])) {

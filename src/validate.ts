@@ -57,6 +57,17 @@ export function isArray(value: unknown): value is unknown[] {
   return !reachesProxy(value) && Array.isArray(value);
 }
 
+/**
+ * `f` of each entry of a caller's array, in order, holes read as undefined:
+ * Array's map, forEach and every skip holes, so a check of each entry would
+ * let `[a, , b]` through to code that trusts it.
+ */
+export function mapEntries<T, U>(array: readonly T[], f: (value: T | undefined, index: number) => U): U[] {
+  const out: U[] = [];
+  for (let i = 0; i < array.length; i++) out.push(f(array[i], i));
+  return out;
+}
+
 /** The name of an object's constructor, if reading it is harmless and gives a string. */
 export function constructorName(value: unknown): string | undefined {
   try {
@@ -74,7 +85,8 @@ export function checkInt(value: unknown, name: string, min = 1, max = Number.MAX
   }
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
-    const upper = max < Number.MAX_SAFE_INTEGER ? ` no larger than ${max}` : '';
+    // Said at the default bound too: past 2^53 - 1, numbers skip integers (2^53 + 1 reads as 2^53).
+    const upper = ` no larger than ${max === Number.MAX_SAFE_INTEGER ? '2^53 - 1 (Number.MAX_SAFE_INTEGER)' : max}`;
     throw new FerroValueError(`Expected ${range}${upper} for ${name}. Received: ${name}=${value}`);
   }
   return value;

@@ -174,10 +174,68 @@ describe('coded errors for bad input', () => {
     expect(await failure(() => m.setWeights([null as never, w[1]!, w[2]!, w[3]!]))).toBeInstanceOf(FerroTypeError);
   });
 
+  it('setWeights with holes in the array: each hole is refused as undefined, naming weights[i]', async () => {
+    const m = new Sequential([new Dense(3, { inputDim: 2 })]);
+    const [kernel] = m.getWeights();
+    const holeAt1 = [kernel!];
+    holeAt1.length = 2;
+    for (const [weights, i] of [[new Array(2), 0], [holeAt1, 1]] as const) {
+      for (const set of [() => m.setWeights(weights), () => m.layers[0]!.setWeights(weights)]) {
+        const err = await failure(set);
+        expect(err.code).toBe('ERR_FERRO_TYPE');
+        expect(err.message).toMatch(new RegExp(`^Expected a Tensor, .* for weights\\[${i}\\]\\. Received: undefined$`));
+      }
+    }
+  });
+
+  it('holes in the arrays of layers, metrics, callbacks and schedules are refused as undefined would be', async () => {
+    const hole = <T>(items: T[], length: number): T[] => Object.assign([...items], { length });
+    const { x, y } = blobs(8);
+    const calls: [string, () => unknown, RegExp][] = [
+      ['Sequential', () => new Sequential(hole([new Dense(2)], 2)), /^Expected a layer such as new Dense\(10\)\. Received: undefined$/],
+      ['compile', () => new Sequential([new Dense(2)]).compile({ optimizer: 'sgd', loss: 'mse', metrics: hole(['accuracy' as const], 2) }), /Received: metric=undefined$/],
+      ['fit', () => compiled().fit(x, y, { verbose: 0, callbacks: hole([{}], 2) }), /Received: callbacks\[1\]=undefined$/],
+      ['boundaries', () => new PiecewiseConstantDecay(hole([1], 2), [0.1, 0.01, 0.001]), /Received: boundaries\[1\]=undefined$/],
+      ['values', () => new PiecewiseConstantDecay([1, 2], hole([0.1], 3)), /Received: values\[1\]=undefined$/],
+      ['inputShape', () => new Dense(2, { inputShape: hole([], 2) }), /Received: inputShape=\[undefined, undefined\]$/],
+    ];
+    for (const [name, call, message] of calls) {
+      const err = await failure(call);
+      expect(err.code, name).toBe(name === 'inputShape' ? 'ERR_FERRO_VALUE' : 'ERR_FERRO_TYPE');
+      expect(err.message, name).toMatch(message);
+    }
+  });
+
   it('invalid thread counts and seeds', async () => {
     for (const n of [0, -1, 1.5, 1025, Number.NaN]) expect((await failure(() => setNumThreads(n))).code).toBe('ERR_FERRO_VALUE');
     expect((await failure(() => setNumThreads('2' as never))).code).toBe('ERR_FERRO_TYPE');
     for (const s of [-1, 0.5, 2 ** 60]) expect((await failure(() => setRandomSeed(s))).code).toBe('ERR_FERRO_VALUE');
+  });
+
+  it('integers past 2^53 - 1 are refused with the bound in the message', async () => {
+    const bound = 'no larger than 2^53 - 1 (Number.MAX_SAFE_INTEGER)';
+    expect((await failure(() => setRandomSeed(2 ** 53))).message).toBe(`Expected a non-negative integer ${bound} for seed. Received: seed=9007199254740992`);
+    expect((await failure(() => new Tensor(new Float32Array(0), [2 ** 53, 0]))).message).toBe(
+      `Expected a non-negative integer ${bound} for shape[0]. Received: shape[0]=9007199254740992`,
+    );
+    expect((await failure(() => new Tensor(new Float32Array(0)).reshape([0, 2 ** 53]))).message).toBe(
+      `Expected an integer >= -1 ${bound} for shape[1]. Received: shape[1]=9007199254740992`,
+    );
+    expect(() => setRandomSeed(2 ** 53 - 1)).not.toThrow();
+  });
+
+  it('validationData whose x and y differ in samples names validationData[0] and validationData[1]', async () => {
+    const { x, y } = blobs(12);
+    const dense = new Sequential([new Dense(6)]);
+    dense.compile({ optimizer: 'sgd', loss: 'mse' });
+    // Class labels, and a target per output unit: each loss reads y its own way.
+    for (const [m, targets] of [[compiled(), y], [dense, x]] as const) {
+      const err = await failure(() => m.fit(x, targets, { verbose: 0, validationData: [x.slice(0, 4), targets.slice(0, 3)] }));
+      expect(err.code).toBe('ERR_FERRO_SHAPE');
+      expect(err.message).toBe(
+        'Expected validationData[0] and validationData[1] to hold the same number of samples. Received: validationData[0] has 4, validationData[1] has 3',
+      );
+    }
   });
 
   it('layer sizes whose buffers cannot be allocated', async () => {

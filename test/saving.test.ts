@@ -257,6 +257,25 @@ describe('Keras 3 files', () => {
     await expect(a.saveWeights(join(dir, 'w.h5'))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
   });
 
+  it('a model whose first layer declares its input saves and loads before anything else builds it, as in Keras', async () => {
+    const declared = (): Sequential => new Sequential([new Dense(3, { inputDim: 2, activation: 'relu' }), new Dense(2)]);
+    const x = new Tensor([[0.5, -1], [2, 0.25]]);
+    const saved = declared();
+    await saved.save(join(dir, 'declared.keras'));
+    expect(saved.built).toBe(true);
+    const loaded = await loadModel(join(dir, 'declared.keras'));
+    expect((await loaded.predict(x)).toArray()).toEqual((await saved.predict(x)).toArray());
+    const weighed = declared();
+    await weighed.saveWeights(join(dir, 'declared.weights.h5'));
+    const into = declared();
+    await into.loadWeights(join(dir, 'declared.weights.h5'));
+    into.getWeights().forEach((w, i) => expect(w.toArray()).toEqual(weighed.getWeights()[i]!.toArray()));
+    // A bad path is refused before anything is built.
+    const fresh = declared();
+    await expect(fresh.save(join(dir, 'declared.txt'))).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+    expect(fresh.built).toBe(false);
+  });
+
   it('loading lists each group once: the names it reads grow linearly with the layers', async () => {
     // Each variable's lookup listed the `layers` group from the file's root,
     // n² names for n layers: 1,000 Dense layers took 3 s for loadWeights and

@@ -367,18 +367,22 @@ describe('abort and concurrency', () => {
     const m = model();
     const { x, y } = blobs(2000);
     const training = m.fit(x, y, { epochs: 20, batchSize: 8, verbose: 0 });
-    for (const call of [
-      () => m.fit(x, y, { verbose: 0 }),
-      () => m.trainOnBatch(x, y),
-      () => m.evaluate(x, y),
-      () => m.predict(x),
-    ]) {
+    const settle = 'The model is training: wait for fit() or trainOnBatch() to settle';
+    // Only the calls an epoch callback may make are pointed there.
+    for (const [call, hint] of [
+      [() => m.fit(x, y, { verbose: 0 }), ' before calling fit().'],
+      [() => m.trainOnBatch(x, y), ' before calling trainOnBatch().'],
+      [() => m.evaluate(x, y), ' (or call evaluate() from an epoch callback).'],
+      [() => m.predict(x), ' (or call predict() from an epoch callback).'],
+    ] as const) {
       const err = await call().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(FerroBusyError);
       expect((err as FerroBusyError).code).toBe('ERR_FERRO_BUSY');
+      expect((err as FerroBusyError).message).toBe(settle + hint);
     }
-    expect(() => m.getWeights()).toThrow(FerroBusyError);
-    expect(() => m.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy' })).toThrow(FerroBusyError);
+    expect(() => m.getWeights()).toThrow(`${settle} (or call getWeights() from an epoch callback).`);
+    expect(() => m.compile({ optimizer: 'rmsprop', loss: 'sparse_categorical_crossentropy' })).toThrow(`${settle} before calling compile().`);
+    expect(() => m.dispose()).toThrow(`${settle} before calling dispose().`);
     await training;
     expect((await m.evaluate(x, y)).accuracy).toBeGreaterThan(0.8);
   });
