@@ -44,9 +44,38 @@ export interface ModelCheckpointOptions {
   verbose?: 0 | 1;
 }
 
+/** A `{name}` or `{name:spec}` field of a checkpoint path. */
+const FIELD = /\{(\w+)(?::([^}]*))?\}/g;
+
+/**
+ * The largest width and precision a field may have: JavaScript's toFixed
+ * and toExponential take at most 100 digits, and a wider field would only
+ * pad the file name past what file systems take (255 bytes).
+ */
+const MAX_SPEC_DIGITS = 100;
+
+/** A field's spec, parsed: zero-padding, width, precision and type (d, f or e). */
+function parseSpec(spec: string, template: string): { zero: boolean; width: number; precision?: number; kind: string } {
+  const m = /^(0?)(\d*)(?:\.(\d+))?([dfe])$/.exec(spec);
+  const width = Number(m?.[2] || 0);
+  const precision = m?.[3] === undefined ? undefined : Number(m[3]);
+  if (!m || width > MAX_SPEC_DIGITS || (precision ?? 0) > MAX_SPEC_DIGITS) {
+    throw new FerroValueError(
+      `Unsupported format spec '${spec}' in the checkpoint path. Expected d, f or e with a width and precision of at most ${MAX_SPEC_DIGITS}, ` +
+        `as in {epoch:02d}, {val_loss:.3f} or {loss:.2e}. Received: filepath=${JSON.stringify(template)}`,
+    );
+  }
+  return { zero: m[1] === '0', width, precision, kind: m[4]! };
+}
+
+/** Refuses a path whose format specs formatPath could not honour, before any epoch runs. */
+function checkTemplate(template: string): void {
+  for (const [, , spec] of template.matchAll(FIELD)) if (spec) parseSpec(spec, template);
+}
+
 /** Python's str.format for the fields a checkpoint path uses: {name}, {name:02d}, {name:.3f}, {name:.2e}. */
 export function formatPath(template: string, values: Record<string, number>): string {
-  return template.replace(/\{(\w+)(?::([^}]*))?\}/g, (_, name: string, spec: string | undefined) => {
+  return template.replace(FIELD, (_, name: string, spec: string | undefined) => {
     const v = values[name];
     if (v === undefined) {
       throw new FerroValueError(
@@ -54,16 +83,13 @@ export function formatPath(template: string, values: Record<string, number>): st
       );
     }
     if (!spec) return String(v);
-    const m = /^(0?)(\d*)(?:\.(\d+))?([dfe])$/.exec(spec);
-    if (!m) throw new FerroValueError(`Unsupported format spec '${spec}' in the checkpoint path "${template}".`);
-    const [, zero, width, precision, kind] = m;
+    const { zero, width: w, precision, kind } = parseSpec(spec, template);
     const text =
       kind === 'd'
         ? String(Math.trunc(v))
         : kind === 'f'
-          ? v.toFixed(precision === undefined ? 6 : Number(precision))
-          : v.toExponential(precision === undefined ? 6 : Number(precision)).replace(/e([+-])(\d)$/, 'e$10$2');
-    const w = Number(width || 0);
+          ? v.toFixed(precision ?? 6)
+          : v.toExponential(precision ?? 6).replace(/e([+-])(\d)$/, 'e$10$2');
     if (text.length >= w) return text;
     return zero && !text.startsWith('-') ? text.padStart(w, '0') : text.padStart(w, zero ? '0' : ' ');
   });
@@ -95,6 +121,7 @@ export class ModelCheckpoint extends BaseCallback {
     super();
     const o = checkOptions(options, 'ModelCheckpoint', MODEL_CHECKPOINT_OPTIONS);
     this.filepath = checkString(o.filepath, 'filepath');
+    checkTemplate(this.filepath);
     this.monitor = o.monitor === undefined ? 'val_loss' : checkString(o.monitor, 'monitor');
     this.saveBestOnly = o.saveBestOnly === undefined ? false : checkBoolean(o.saveBestOnly, 'saveBestOnly');
     this.saveWeightsOnly = o.saveWeightsOnly === undefined ? false : checkBoolean(o.saveWeightsOnly, 'saveWeightsOnly');

@@ -22,6 +22,24 @@ describe('ModelCheckpoint', () => {
     expect(() => formatPath('{epoch:x}.keras', { epoch: 1 })).toThrow(/Unsupported format spec/);
   });
 
+  it('refuses format specs it cannot honour when made, not at the first save', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferro-ckpt-'));
+    for (const spec of ['.500f', '.101e', '0600000000d', '101d', 'abc', 'x', '.2g']) {
+      const make = () => new ModelCheckpoint({ filepath: join(dir, `c-{loss:${spec}}.keras`) });
+      expect(make, spec).toThrow(expect.objectContaining({ code: 'ERR_FERRO_VALUE' }));
+      expect(make, spec).toThrow(`Unsupported format spec '${spec}' in the checkpoint path. Expected d, f or e with a width and precision of at most 100`);
+    }
+    // The widest and most precise specs allowed format, and save (a folder each: a file name has at most 255 bytes).
+    const cb = new ModelCheckpoint({ filepath: join(dir, '{epoch:0100d}', '{loss:.100f}', '{loss:100.100e}.keras') });
+    const { x, y } = blobs(12);
+    await model().fit(x, y, { verbose: 0, callbacks: [cb] });
+    const [epoch] = readdirSync(dir);
+    expect(epoch).toBe(`${'0'.repeat(99)}1`);
+    const [loss] = readdirSync(join(dir, epoch!));
+    expect(loss).toMatch(/^\d\.\d{100}$/);
+    expect(readdirSync(join(dir, epoch!, loss!))).toEqual([expect.stringMatching(/^\d\.\d{100}e[+-]\d\d\.keras$/)]);
+  });
+
   it('saves every epoch under its formatted name; each file loads', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferro-ckpt-'));
     const { x, y } = blobs(60);
