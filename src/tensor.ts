@@ -52,10 +52,12 @@ function product(shape: readonly number[]): number {
  * A float32 view of uint8 data not converted yet: `asType('float32')` of
  * bytes returns one, and `div` / `mul` of one only change its `table` (the
  * float32 value of each of the 256 bytes), so `images.asType('float32').div(255)`
- * allocates no float array at all until `.data` is read (188 MB for MNIST).
- * The model reads the bytes and the table directly. Each table entry is
- * computed exactly as the eager conversion computes that value, so nothing
- * observable changes.
+ * allocates no float array at all until `.data` is read (188 MB for MNIST),
+ * only a copy of the bytes (47 MB). The model reads the bytes and the table
+ * directly. Each table entry is computed exactly as the eager conversion
+ * computes that value, so nothing observable changes. The bytes are a copy
+ * ferro-nn owns, never the caller's buffer: nothing can write, detach or
+ * shrink them, so views of one tensor (reshape, slice, div) share them.
  */
 class PendingFloat32 {
   constructor(
@@ -217,7 +219,11 @@ export class Tensor<D extends DType = DType> {
     }
     if (dtype === 'float32' && this.pending) return this.view(this.pending.bytes, this.shape) as unknown as Tensor<T>;
     if (dtype === 'float32' && this.values instanceof Uint8Array) {
-      return new Tensor<T>(new PendingFloat32(this.values, IDENTITY_TABLE) as unknown as DataTypeMap[T], this.shape);
+      // A copy of the bytes, a quarter the size of the floats: the result
+      // must not see later writes to this tensor's buffer, nor lose its
+      // values when that buffer is detached or shrunk. new Uint8Array, as a
+      // Buffer's slice() would be a view.
+      return new Tensor<T>(new PendingFloat32(new Uint8Array(this.values), IDENTITY_TABLE) as unknown as DataTypeMap[T], this.shape);
     }
     const out = allocate(dtype, this.size);
     out.set(this.data);

@@ -68,6 +68,20 @@ describe('Tensor', () => {
     expect(lazy.toArray()).toEqual(new Tensor(Float32Array.from(bytes), [2, 12]).toArray());
   });
 
+  it('asType returns a copy: later writes to the source, or detaching its buffer, leave it as it was', () => {
+    for (const dtype of ['float32', 'int32', 'uint8'] as const) {
+      const u = new Tensor(new Uint8Array([1, 2, 3, 4]), [2, 2]);
+      const copies = [u.asType(dtype), u.slice(1).asType(dtype), u.asType(dtype).div(2)];
+      const before = [[[1, 2], [3, 4]], [[3, 4]], [[0.5, 1], [1.5, 2]]];
+      u.data[0] = 100;
+      u.data[3] = 200;
+      expect(copies.map((c) => c.toArray()), dtype).toEqual(before);
+      structuredClone(u.data.buffer, { transfer: [u.data.buffer as ArrayBuffer] });
+      expect(copies.map((c) => c.toArray()), dtype).toEqual(before);
+      expect(Array.from(copies[0]!.data), dtype).toEqual([1, 2, 3, 4]);
+    }
+  });
+
   it('divides and multiplies into float32 with correctly rounded results', () => {
     const u = new Tensor(new Uint8Array([0, 1, 127, 255]), [2, 2]);
     const d = u.div(255);
