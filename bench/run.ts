@@ -268,9 +268,11 @@ function steps(): Steps[] {
 function mnist(): Record<string, unknown> {
   const tsx = `${root}node_modules/.bin/tsx`;
   const runs: MnistRun[] = [];
-  // mixed_bfloat16 times VDPBF16PS wherever the CPU has it, also where the
-  // default picks float32 (Intel's cores: Bf16Kernel::preferred).
-  const bf16 = process.env.FERRO_NN_BF16 ?? 'vdpbf16ps';
+  // mixed_bfloat16 times AMX where the CPU has it (the default's choice),
+  // else VDPBF16PS wherever the CPU has it, also where the default picks
+  // float32 (Intel's cores without AMX: Bf16Kernel::preferred).
+  const amx = process.platform === 'linux' && /^flags\s*:(?=.*\bamx_tile\b)(?=.*\bamx_bf16\b)/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  const bf16 = process.env.FERRO_NN_BF16 ?? (amx ? 'amx' : 'vdpbf16ps');
   const measure = (threads: number, batchHook: boolean, policy = 'float32'): void => {
     const out = execFileSync(tsx, [`${root}bench/mnist-epochs.ts`], {
       env: { ...process.env, FERRO_NN_NUM_THREADS: String(threads), BENCH_BATCH_HOOK: batchHook ? '1' : '0', BENCH_POLICY: policy, FERRO_NN_BF16: bf16 },
@@ -317,7 +319,9 @@ function mnist(): Record<string, unknown> {
     ['threads', 's/epoch (median)', 'samples/s', 'test_acc'],
     perThreads.map((p) => [p.threads, p.medianEpochSeconds.toFixed(3), p.samplesPerSecond.toFixed(0), p.testAccuracy.map((a) => a.toFixed(4)).join(' ')]),
   );
-  const how = mixed.bfloat16 ? `bfloat16 products on AVX512_BF16, FERRO_NN_BF16=${bf16}; by default only AMD CPUs take them` : 'no AVX512_BF16 here: float32';
+  const how = mixed.bfloat16
+    ? `bfloat16 products, FERRO_NN_BF16=${bf16}; by default CPUs with AMX take them, and AMD CPUs with AVX512_BF16`
+    : 'no AMX or AVX512_BF16 here: float32';
   console.log(`The same under mixed_bfloat16 (${how})`);
   table(
     ['threads', 's/epoch (median)', 'samples/s', 'test_acc', '× float32'],
@@ -493,7 +497,7 @@ if (want('mnist')) {
     checks.push(['mixed_bfloat16, 2 threads ≤ 0.30 s/epoch', m.mixed.perThreads[1]!.medianEpochSeconds <= 0.3]);
     checks.push(['mixed_bfloat16 test_acc ≥ 0.975 after 5 epochs', m.mixed.perThreads.every((p) => p.testAccuracy.every((a) => a >= 0.975))]);
   } else {
-    invalid.push('mixed_bfloat16 targets: no AVX512_BF16 on this CPU');
+    invalid.push('mixed_bfloat16 targets: no AMX or AVX512_BF16 on this CPU');
   }
 }
 if (want('peers')) peers();

@@ -1,8 +1,9 @@
 /**
  * Keras's mixed precision (keras.mixed_precision): the dtype policy a model
  * computes with. 'mixed_bfloat16' runs the wide matrix products of Dense
- * layers in bfloat16 with float32 sums, on CPUs whose AVX512_BF16 outruns
- * their float32 FMAs (AMD Zen 4 and later; not Intel's cores), keeping
+ * layers in bfloat16 with float32 sums, on CPUs with AMX-BF16 (Intel Xeon
+ * from Sapphire Rapids on) or an AVX512_BF16 that outruns their float32
+ * FMAs (AMD Zen 4 and later; not Intel's), keeping
  * weights, gradients and optimizer state in float32; 'float32' (the
  * default) computes everything in float32.
  */
@@ -45,11 +46,11 @@ function globalPolicy(): DTypePolicyName {
 /** Keras's `keras.mixed_precision`: `setGlobalPolicy('mixed_bfloat16')`, `globalPolicy()`. */
 export const mixedPrecision = { setGlobalPolicy, globalPolicy } as const;
 
-/** Once per process: a model asked for bfloat16 on a CPU without a fast AVX512_BF16. */
+/** Once per process: a model asked for bfloat16 on a CPU without AMX or a fast AVX512_BF16. */
 export function warnFloat32Fallback(): void {
   if (warned) return;
   warned = true;
-  const why = 'this CPU has no AVX512_BF16, or runs it slower than float32 FMAs (Intel cores; FERRO_NN_BF16=vdpbf16ps uses it anyway)';
+  const why = 'this CPU has neither AMX nor an AVX512_BF16 that outruns its float32 FMAs (Intel cores without AMX; FERRO_NN_BF16=vdpbf16ps uses AVX512_BF16 anyway)';
   process.emitWarning(`mixed_bfloat16: ${why}, so ferro-nn computes in float32.`, {
     code: 'FERRO_NN_BF16_FALLBACK',
   });

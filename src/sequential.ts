@@ -538,7 +538,7 @@ export class Sequential implements LayerModel {
     }
   }
 
-  /** @internal Whether the wide products run in bfloat16: mixed_bfloat16 on a CPU whose AVX512_BF16 outruns float32 (Bf16Kernel::preferred), once built. */
+  /** @internal Whether the wide products run in bfloat16: mixed_bfloat16 on a CPU with AMX, or whose AVX512_BF16 outruns float32 (Bf16Kernel::preferred), once built. */
   get computesInBfloat16(): boolean {
     return this.bfloat16;
   }

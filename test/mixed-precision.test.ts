@@ -97,8 +97,10 @@ describe('which CPUs compute in bfloat16', () => {
   // The kernel's own view of the CPU (Linux only): VDPBF16PS needs the
   // avx512_bf16 flag and the AVX-512 kernels; Intel's cores run it below
   // their float32 FMA rate, so only AMD's take it unless FERRO_NN_BF16 says.
+  // AMX-BF16 (amx_tile and amx_bf16) comes first where the CPU has it.
   const cpuinfo = process.platform === 'linux' ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   const hasDot = /^flags\s*:.*\bavx512_bf16\b/m.test(cpuinfo) && kernelIsa() === 'avx512';
+  const hasAmx = /^flags\s*:(?=.*\bamx_tile\b)(?=.*\bamx_bf16\b)/m.test(cpuinfo) && kernelIsa() === 'avx512';
   const amd = /^vendor_id\s*:\s*AuthenticAMD$/m.test(cpuinfo);
   // Writing process.env reaches the addon's getenv because vitest runs this
   // file in a forked process (vitest.config.ts); a worker thread's env is a copy.
@@ -118,8 +120,9 @@ describe('which CPUs compute in bfloat16', () => {
     }
   };
 
-  it.runIf(process.platform === 'linux')('AMD CPUs with AVX512_BF16; any such CPU with FERRO_NN_BF16=vdpbf16ps; none with off', () => {
-    expect(computes(undefined)).toBe(hasDot && amd);
+  it.runIf(process.platform === 'linux')('CPUs with AMX, or AMD CPUs with AVX512_BF16; any such CPU with FERRO_NN_BF16=amx or vdpbf16ps; none with off', () => {
+    expect(computes(undefined)).toBe(hasAmx || (hasDot && amd));
+    expect(computes('amx')).toBe(hasAmx);
     expect(computes('vdpbf16ps')).toBe(hasDot);
     expect(computes('off')).toBe(false);
   });

@@ -102,8 +102,9 @@ fn kernels(threads: usize) -> String {
         b.set_threads(threads);
     }
     let isa = Isa::detect();
-    // bfloat16 products, float32 sums (mixed_bfloat16), where the CPU has AVX512_BF16.
-    let bf16_kernel = Bf16Kernel::detect();
+    // bfloat16 products, float32 sums (mixed_bfloat16): the kernel it would take
+    // (Bf16Kernel::preferred: AMX, or VDPBF16PS on AMD), else VDPBF16PS if the CPU has it.
+    let bf16_kernel = Bf16Kernel::preferred().or(Bf16Kernel::detect());
     let mut rows = Vec::new();
     for s in &SHAPES {
         let a_store = if s.a_t { filled(s.k, s.m, 1) } else { filled(s.m, s.k, 1) };

@@ -32,14 +32,20 @@ fn train(mixed: Option<Bf16Kernel>, threads: usize) -> (Vec<Vec<f32>>, f64) {
 
 #[test]
 fn trains_as_float32_does_and_the_same_on_any_thread_count() {
-    let Some(kernel) = Bf16Kernel::detect() else {
-        eprintln!("no AVX512_BF16 on this CPU: mixed_bfloat16 computes in float32, nothing to compare");
-        return;
-    };
+    let kernels: Vec<Bf16Kernel> = [Bf16Kernel::detect(), Bf16Kernel::detect_amx()].into_iter().flatten().collect();
+    if kernels.is_empty() {
+        eprintln!("no AVX512_BF16 or AMX on this CPU: mixed_bfloat16 computes in float32, nothing to compare");
+    }
+    for kernel in kernels {
+        trains_as_float32_does(kernel);
+    }
+}
+
+fn trains_as_float32_does(kernel: Bf16Kernel) {
     let (f32_weights, f32_loss) = train(None, 2);
     let (one, loss_one) = train(Some(kernel), 1);
     let (two, loss_two) = train(Some(kernel), 2);
-    eprintln!("loss: float32 {f32_loss}, mixed_bfloat16 {loss_two}");
+    eprintln!("loss: float32 {f32_loss}, mixed_bfloat16 ({kernel:?}) {loss_two}");
     assert_eq!(one, two, "bfloat16 weights differ between 1 and 2 threads");
     assert_eq!(loss_one, loss_two);
     assert_ne!(one, f32_weights, "the bfloat16 path did not run");

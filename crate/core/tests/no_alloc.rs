@@ -83,9 +83,9 @@ fn training_steps_after_the_first_allocate_nothing() {
         ]
     };
     // And under mixed_bfloat16 where the CPU has it.
-    let bf16 = Bf16Kernel::detect();
+    let bf16 = [Bf16Kernel::detect(), Bf16Kernel::detect_amx()];
     let runs = [(1, seed(), None), (2, seed(), None), (1, every_kind(), None), (2, every_kind(), None)];
-    let mixed = bf16.map(|k| [(1, seed(), Some(k)), (2, every_kind(), Some(k))]);
+    let mixed = bf16.into_iter().flatten().flat_map(|k| [(1, seed(), Some(k)), (2, every_kind(), Some(k))]);
     // One pool per thread count, alive for the whole test: a dropped pool's
     // threads exit in the background, and their thread-local destructors
     // (crossbeam-epoch's) allocate, which under qemu landed mid-run.
@@ -94,7 +94,7 @@ fn training_steps_after_the_first_allocate_nothing() {
         rayon::ThreadPoolBuilder::new().num_threads(t).start_handler(counted).build().unwrap()
     };
     let pools: Vec<rayon::ThreadPool> = (1..=2).map(pool).collect();
-    for (threads, specs, mixed) in runs.into_iter().chain(mixed.into_iter().flatten()) {
+    for (threads, specs, mixed) in runs.into_iter().chain(mixed) {
         let pool = &pools[threads - 1];
         // A partial last batch too, and enough batches for the fit to
         // update the first kernel in tiles (32 or more).

@@ -26,7 +26,7 @@ fn gradual_underflow_here() -> bool {
 #[test]
 fn small_predicts_on_the_caller_match_the_pool_flush_and_start_no_rayon_pool() {
     let x: Vec<f32> = (0..2 * 784).map(|i| (i % 255) as f32 / 255.0).collect();
-    for mixed in [None, Bf16Kernel::detect()] {
+    for mixed in [None, Bf16Kernel::detect(), Bf16Kernel::detect_amx()] {
         let model = seed_model(mixed);
         // Two rows of the seed model are 1.6 MFLOP; three are too many rows.
         assert!(model.predict_is_small(2) && !model.predict_is_small(3));
@@ -51,7 +51,7 @@ fn small_predicts_on_the_caller_match_the_pool_flush_and_start_no_rayon_pool() {
     // mixed_bfloat16, the bfloat16 products, whose packing of the 784×512
     // kernel would otherwise be split.
     let x8: Vec<f32> = (0..8 * 784).map(|i| (i % 251) as f32 / 251.0).collect();
-    for mixed in [None, Bf16Kernel::detect()] {
+    for mixed in [None, Bf16Kernel::detect(), Bf16Kernel::detect_amx()] {
         let model = seed_model(mixed);
         let here = pool::on_caller(|| model.predict(&x8[..], 8, 32)).unwrap();
         let there = pool::install(|| model.predict(&x8[..], 8, 32)).unwrap();

@@ -307,8 +307,8 @@ impl NativeModel {
     }
 
     /// Keras's mixed_bfloat16 on (`true`) or float32: returns whether the
-    /// bfloat16 kernels run, which needs a CPU whose AVX512_BF16 outruns its
-    /// float32 FMAs (`Bf16Kernel::preferred`).
+    /// bfloat16 kernels run, which needs a CPU with AMX-BF16 or whose
+    /// AVX512_BF16 outruns its float32 FMAs (`Bf16Kernel::preferred`).
     #[napi]
     pub fn set_mixed_bfloat16(&self, on: bool) -> Result<bool> {
         guard(|| {

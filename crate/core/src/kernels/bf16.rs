@@ -14,8 +14,13 @@
 //! over k in order, so results are the same on any thread count. The
 //! portable twin (`Bf16Kernel::Scalar`) follows VDPBF16PS's arithmetic:
 //! bfloat16 subnormals read as zero, each product exact in float32, the
-//! odd product added first.
+//! odd product added first. AMX-BF16 (`Bf16Kernel::Amx`, kernels/amx.rs)
+//! packs A row by row and B in 16-column slivers, and computes 32×32 blocks
+//! of C; its sums differ from the twin's in the last bits, but each runs
+//! over k in order in one block, so its results too are the same on any
+//! thread count.
 
+use super::bf16_words;
 use super::gemm::{apply_epilogue, Epilogue};
 use super::isa::Isa;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -34,6 +39,9 @@ pub enum Bf16Kernel {
     Scalar,
     /// VDPBF16PS; holding one proves the CPU runs it.
     Avx512Bf16(Detected),
+    /// AMX-BF16's TDPBF16PS on 32×32 blocks (kernels/amx.rs); holding one
+    /// proves the CPU runs it and Linux granted this process the tiles.
+    Amx(Detected),
 }
 
 /// A token only `Bf16Kernel::detect` makes.
@@ -55,8 +63,16 @@ impl Bf16Kernel {
         None
     }
 
-    /// The kernel mixed_bfloat16 trains with: VDPBF16PS where [`detect`]
-    /// finds it and it outruns float32 FMAs, else `None` (float32).
+    /// AMX-BF16 where the CPU, the OS and the ISA cap allow it (as for
+    /// [`Bf16Kernel::detect`]), else `None`.
+    pub fn detect_amx() -> Option<Bf16Kernel> {
+        let avx512 = super::Isa::detect().name() == "avx512";
+        (avx512 && super::amx::enabled()).then_some(Bf16Kernel::Amx(Detected(())))
+    }
+
+    /// The kernel mixed_bfloat16 trains with: AMX where [`detect_amx`]
+    /// finds it, else VDPBF16PS where [`detect`] finds it and it outruns
+    /// float32 FMAs, else `None` (float32).
     ///
     /// Intel's cores run VDPBF16PS at a fraction of their FMA rate: on a
     /// Xeon of family 6 model 207 (2 vCPUs), 24 independent zmm chains
@@ -65,17 +81,18 @@ impl Bf16Kernel {
     /// (1.56 against 0.76 s/epoch on 1 thread). AMD's cores run it at their
     /// FMA's instruction rate, so twice the multiply-adds: on the project's
     /// earlier AMD EPYC VM, epochs 1.23× faster than float32's.
-    /// Intel's fast bfloat16 is AMX, which ferro-nn does not use. So the
-    /// rule is the vendor; `FERRO_NN_BF16=vdpbf16ps` uses the kernel on any
-    /// CPU that runs it (to test or time it), `FERRO_NN_BF16=off` on none.
+    /// Intel's fast bfloat16 is AMX. So without AMX the rule is the vendor;
+    /// `FERRO_NN_BF16=vdpbf16ps` (or `amx`) picks that kernel on any CPU
+    /// that runs it (to test or time it), `FERRO_NN_BF16=off` none.
     ///
     /// [`detect`]: Bf16Kernel::detect
+    /// [`detect_amx`]: Bf16Kernel::detect_amx
     pub fn preferred() -> Option<Bf16Kernel> {
-        let kernel = Bf16Kernel::detect()?;
         match std::env::var("FERRO_NN_BF16").as_deref() {
-            Ok("vdpbf16ps") => Some(kernel),
+            Ok("vdpbf16ps") => Bf16Kernel::detect(),
+            Ok("amx") => Bf16Kernel::detect_amx(),
             Ok("off") => None,
-            _ => dot_outruns_fma().then_some(kernel),
+            _ => Bf16Kernel::detect_amx().or(Bf16Kernel::detect().filter(|_| dot_outruns_fma())),
         }
     }
 }
@@ -99,13 +116,18 @@ fn dot_outruns_fma() -> bool {
 
 /// `x` rounded to bfloat16 (nearest, ties to even), as its 16 bits. NaNs
 /// stay NaN (quietened); values past the largest bfloat16 become infinite.
+#[inline]
 pub fn to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
-    if x.is_nan() {
-        return ((bits >> 16) | 0x40) as u16;
-    }
     let round = 0x7fff + ((bits >> 16) & 1);
-    ((bits + round) >> 16) as u16
+    let rounded = (bits.wrapping_add(round) >> 16) as u16;
+    let quiet = ((bits >> 16) | 0x40) as u16;
+    // A select, not a branch, so that packing loops vectorise.
+    if x.is_nan() {
+        quiet
+    } else {
+        rounded
+    }
 }
 
 /// The float32 a bfloat16 stands for.
@@ -122,7 +144,7 @@ pub struct Bf16Buffers {
 }
 
 /// Two bfloat16s in one word: `lo` (element 2p) in the low half.
-fn pair(lo: f32, hi: f32) -> u32 {
+pub(super) fn pair(lo: f32, hi: f32) -> u32 {
     to_bf16(lo) as u32 | (to_bf16(hi) as u32) << 16
 }
 
@@ -144,11 +166,14 @@ pub fn gemm_bf16(
     if m == 0 || n == 0 {
         return;
     }
+    if let Bf16Kernel::Amx(_) = kernel {
+        return gemm_amx(kernel, a, b, c, isa, epilogue, bufs);
+    }
     let kp = k.div_ceil(2);
     let slivers = n.div_ceil(NR);
-    pack_pairs(a, MR, kp, &mut bufs.a);
+    pack_pairs(a, MR, kp, &mut bufs.a, Panel::PairMajor, kernel);
     // B's pairs run down its columns: packed as the rows of Bᵀ.
-    pack_pairs(b.t(), NR, kp, &mut bufs.b);
+    pack_pairs(b.t(), NR, kp, &mut bufs.b, Panel::PairMajor, kernel);
     let (a_packed, b_packed) = (&bufs.a[..], &bufs.b[..]);
     let panel = |(t, c_rows): (usize, &mut [f32])| {
         let rows = c_rows.len() / n;
@@ -172,67 +197,171 @@ pub fn gemm_bf16(
     }
 }
 
-/// Packs `x` (outer × k, any layout) in panels of `width` rows of k-pairs:
-/// `dst[(t·kp + p)·width + o % width]` pairs x[o, 2p] and x[o, 2p + 1],
-/// zeros past the edges. Reads rows or columns as slices when they are
+/// How a panel of `width` rows of k-pairs lies in memory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Panel {
+    /// `[p·width + o]`: the k-pairs of all rows side by side, step by step
+    /// (the VDPBF16PS tiles' A and B, AMX's B slivers).
+    PairMajor,
+    /// `[o·kp + p]`: each row's pairs in a run (AMX's A tiles).
+    RowMajor,
+}
+
+/// Packs `x` (outer × k, any layout) in panels of `width` rows of k-pairs,
+/// panel t at `dst[t·kp·width..]`, laid out as `panel` says; word (o, p)
+/// pairs x[o, 2p] and x[o, 2p + 1], zero past k (up to `kp`, which may pad
+/// it) and past the last row. Reads rows or columns as slices when they are
 /// contiguous (both operands of every product in a training step are), and
 /// packs large operands a panel per task.
-fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>) {
+fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, panel: Panel, kernel: Bf16Kernel) {
     let (outer, k) = x.dim();
-    // Every word is written below (padding rows zeroed there), so the
-    // buffer is only resized, not cleared.
+    let real = k.div_ceil(2);
+    assert!(kp >= real, "pack_pairs: kp {kp} below k {k}'s pairs");
+    // Every word is written below (padding zeroed there), so the buffer is
+    // only resized, not cleared.
     dst.resize(outer.div_ceil(width) * kp * width, 0);
     if dst.is_empty() {
         return;
     }
+    let row_major = panel == Panel::RowMajor;
+    let at = |o: usize, p: usize| if row_major { o * kp + p } else { p * width + o };
     let rows = x.as_slice();
     let ld = x.strides()[1];
     let column_major = rows.is_none() && x.strides()[0] == 1 && ld >= outer as isize;
-    let panel = |(t, out): (usize, &mut [u32])| {
-        let (first, count) = (t * width, width.min(outer - t * width));
-        if count < width {
-            // The last panel's rows past `outer`: zero pairs.
-            for p in 0..kp {
-                out[p * width + count..(p + 1) * width].fill(0);
+    // Zero pairs past k, and whole rows past `outer`, of panel t.
+    let pads = |t: usize, out: &mut [u32]| {
+        let count = width.min(outer - t * width);
+        for o in 0..width {
+            for p in if o < count { real } else { 0 }..kp {
+                out[at(o, p)] = 0;
             }
         }
+    };
+    // SAFETY: with unit row stride and column stride ld ≥ outer, columns
+    // 0..k are the (k − 1)·ld + outer floats from x's first, which `x` views.
+    let columns: &[f32] = if column_major && k > 0 {
+        unsafe { std::slice::from_raw_parts(x.as_ptr(), (k - 1) * ld as usize + outer) }
+    } else {
+        &[]
+    };
+    let column = |c: usize| &columns[c * ld as usize..c * ld as usize + outer];
+    let parallel = outer * k >= PARALLEL_MIN_ELEMENTS && crate::pool::threads_here() > 1;
+    let pack = |(t, out): (usize, &mut [u32])| {
+        let (first, count) = (t * width, width.min(outer - t * width));
+        pads(t, out);
         if let Some(rows) = rows {
             // Row-major: each row's pairs lie side by side.
             for (o, row) in rows[first * k..(first + count) * k].chunks_exact(k.max(1)).enumerate() {
-                for (p, two) in row.chunks(2).enumerate() {
-                    out[p * width + o] = pair(two[0], two.get(1).copied().unwrap_or(0.0));
+                if row_major {
+                    // A run of words from a run of floats.
+                    let words = &mut out[o * kp..o * kp + real];
+                    bf16_words::runs(kernel, row, &mut words[..k / 2]);
+                    if k % 2 == 1 {
+                        words[real - 1] = pair(row[k - 1], 0.0);
+                    }
+                } else {
+                    for (p, two) in row.chunks(2).enumerate() {
+                        out[p * width + o] = pair(two[0], two.get(1).copied().unwrap_or(0.0));
+                    }
                 }
             }
         } else if column_major {
-            // SAFETY: with unit row stride and column stride ld ≥ outer,
-            // column c is the `outer` floats from c·ld, inside the array `x` views.
-            let column = |c: usize| unsafe { std::slice::from_raw_parts(x.as_ptr().add(c * ld as usize), outer) };
-            // Columns 2p and 2p + 1 side by side: contiguous reads and writes.
-            for p in 0..kp {
-                let lo = &column(2 * p)[first..first + count];
-                let out = &mut out[p * width..p * width + count];
-                if 2 * p + 1 < k {
-                    let hi = &column(2 * p + 1)[first..first + count];
-                    out.iter_mut().zip(lo).zip(hi).for_each(|((w, &l), &h)| *w = pair(l, h));
+            // Columns 2p and 2p + 1 side by side: contiguous reads. Whole
+            // pairs of whole 16-row blocks in one call; the rest one by one.
+            let (ld, whole) = (ld as usize, k / 2);
+            let blocks = if count == width && width.is_multiple_of(16) { width / 16 } else { 0 };
+            if row_major {
+                for b in 0..blocks {
+                    bf16_words::rows16(kernel, columns, ld, first + 16 * b, whole, kp, &mut out[16 * b * kp..]);
+                }
+            } else if blocks > 0 {
+                bf16_words::strips(kernel, columns, ld, first, whole, width, out);
+            }
+            for p in 0..real {
+                let from = if p < whole { 16 * blocks } else { 0 };
+                let lo = &column(2 * p)[first + from..first + count];
+                let hi = if 2 * p + 1 < k {
+                    &column(2 * p + 1)[first + from..first + count]
                 } else {
-                    out.iter_mut().zip(lo).for_each(|(w, &l)| *w = pair(l, 0.0));
+                    &ZEROS[..count - from]
+                };
+                let mut words = [0u32; 64];
+                bf16_words::pairs(kernel, lo, hi, &mut words[..count - from]);
+                for (o, &w) in words[..count - from].iter().enumerate() {
+                    out[at(from + o, p)] = w;
                 }
             }
         } else {
             for o in 0..count {
-                for p in 0..kp {
+                for p in 0..real {
                     let hi = if 2 * p + 1 < k { x[[first + o, 2 * p + 1]] } else { 0.0 };
-                    out[p * width + o] = pair(x[[first + o, 2 * p]], hi);
+                    out[at(o, p)] = pair(x[[first + o, 2 * p]], hi);
                 }
             }
         }
     };
-    if outer * k >= PARALLEL_MIN_ELEMENTS && crate::pool::threads_here() > 1 {
-        dst.par_chunks_mut(kp * width).enumerate().for_each(panel);
+    if parallel {
+        dst.par_chunks_mut(kp * width).enumerate().for_each(pack);
     } else {
-        dst.chunks_mut(kp * width).enumerate().for_each(panel);
+        dst.chunks_mut(kp * width).enumerate().for_each(pack);
     }
 }
+
+/// C = A·B on AMX tiles (kernels/amx.rs), then `epilogue`; `kernel` is
+/// `Bf16Kernel::Amx`, the proof that the CPU runs it. 32×32 blocks,
+/// split over 32-row panels of C, so results are the same on any thread
+/// count. k is padded with zero pairs to a whole tile.
+fn gemm_amx(
+    kernel: Bf16Kernel,
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: &mut [f32],
+    isa: Isa,
+    epilogue: &Epilogue,
+    bufs: &mut Bf16Buffers,
+) {
+    use super::amx::{BLOCK, KP_STEP, TILE};
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let kp = k.div_ceil(2).next_multiple_of(KP_STEP).max(KP_STEP);
+    // Whole 32-row panels of A and 32-column pairs of B slivers: the rows
+    // and columns past the edges are zeros, their sums dropped below.
+    pack_pairs(a, BLOCK, kp, &mut bufs.a, Panel::RowMajor, kernel);
+    pack_pairs(b.t(), TILE, kp, &mut bufs.b, Panel::PairMajor, kernel);
+    bufs.b.resize(n.next_multiple_of(BLOCK) * kp, 0);
+    let (a_packed, b_packed) = (&bufs.a[..], &bufs.b[..]);
+    let panel = |(t, c_rows): (usize, &mut [f32])| {
+        let rows = c_rows.len() / n;
+        let mut out = [0f32; 4 * TILE * TILE];
+        for s in 0..n.div_ceil(BLOCK) {
+            let (a_block, b_block) =
+                (&a_packed[t * BLOCK * kp..][..BLOCK * kp], &b_packed[s * BLOCK * kp..][..BLOCK * kp]);
+            // SAFETY: an Amx kernel exists only where amx::enabled() held;
+            // kp is a positive multiple of KP_STEP, and the blocks hold 32
+            // rows of kp words and two 16-column slivers (sliced above).
+            unsafe { super::amx::block(kp, a_block.as_ptr(), b_block.as_ptr(), &mut out) };
+            let cols = BLOCK.min(n - s * BLOCK);
+            for i in 0..rows {
+                let row = &mut c_rows[i * n + s * BLOCK..][..cols];
+                for (h, dst) in row.chunks_mut(TILE).enumerate() {
+                    let tile = (i / TILE) * 2 + h;
+                    dst.copy_from_slice(&out[(tile * TILE + i % TILE) * TILE..][..dst.len()]);
+                }
+            }
+        }
+        // SAFETY: `c_rows` is this task's panel of C, rows t·BLOCK.. (rows ×
+        // n, contiguous), which no other task touches.
+        unsafe { apply_epilogue(isa, epilogue, c_rows.as_mut_ptr(), n, t * BLOCK, 0, rows, n) };
+    };
+    if 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS && crate::pool::threads_here() > 1 {
+        c.par_chunks_mut(BLOCK * n).enumerate().for_each(panel);
+    } else {
+        c.chunks_mut(BLOCK * n).enumerate().for_each(panel);
+    }
+}
+
+/// The high half of an odd k's last pair, for panels up to this wide.
+static ZEROS: [f32; 64] = [0.0; 64];
 
 /// Below this many elements an operand is packed on the calling thread.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
@@ -248,6 +377,7 @@ fn tile_of(kernel: Bf16Kernel, kp: usize, a: &[u32], b: &[u32], tile: &mut [[f32
         Bf16Kernel::Avx512Bf16(_) => unsafe { simd::tile(kp, a.as_ptr(), b.as_ptr(), tile) },
         #[cfg(not(target_arch = "x86_64"))]
         Bf16Kernel::Avx512Bf16(_) => unreachable!("detected only on x86-64"),
+        Bf16Kernel::Amx(_) => unreachable!("AMX computes whole blocks, in gemm_amx"),
     }
 }
 
@@ -332,20 +462,16 @@ mod tests {
     #[ignore = "forces VDPBF16PS: run by scripts/test-isa.sh in a child process"]
     fn vdpbf16ps_runs_here() {
         let (a, b) = operands(8, 32, 6);
-        let run = |kernel| {
-            let mut c = Array2::zeros((8, 32));
-            gemm_bf16(
-                kernel,
-                a.view(),
-                b.view(),
-                c.view_mut(),
-                Isa::scalar(),
-                &Epilogue::None,
-                &mut Bf16Buffers::default(),
-            );
-            c
-        };
-        assert_eq!(run(Bf16Kernel::Avx512Bf16(Detected(()))), run(Bf16Kernel::Scalar));
+        assert_eq!(product(Bf16Kernel::Avx512Bf16(Detected(())), &a, &b), product(Bf16Kernel::Scalar, &a, &b));
+    }
+
+    /// C = A·B with `kernel`, fresh buffers, no epilogue; C starts as NaN,
+    /// so an element the kernel missed shows.
+    fn product(kernel: Bf16Kernel, a: &Array2<f32>, b: &Array2<f32>) -> Array2<f32> {
+        let mut c = Array2::from_elem((a.nrows(), b.ncols()), f32::NAN);
+        let bufs = &mut Bf16Buffers::default();
+        gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, bufs);
+        c
     }
 
     #[test]
@@ -376,7 +502,8 @@ mod tests {
     /// 8-bit precision), at awkward sizes, for every kernel this CPU runs.
     #[test]
     fn every_kernel_matches_float64_within_bfloat16_tolerance() {
-        let kernels: Vec<Bf16Kernel> = std::iter::once(Bf16Kernel::Scalar).chain(simd_under_test()).collect();
+        let kernels: Vec<Bf16Kernel> =
+            [Some(Bf16Kernel::Scalar), simd_under_test(), Bf16Kernel::detect_amx()].into_iter().flatten().collect();
         let r = |x: f32| from_bf16(to_bf16(x)) as f64;
         for (m, n, k) in [(1, 1, 1), (3, 10, 17), (8, 32, 2), (9, 33, 7), (13, 70, 129), (128, 512, 784), (17, 5, 256)]
         {
@@ -409,7 +536,14 @@ mod tests {
     /// Transposed and strided operands pack to the same words: the same C.
     #[test]
     fn every_layout_of_the_operands_gives_the_same_product() {
-        let kernel = simd_under_test().unwrap_or(Bf16Kernel::Scalar);
+        for kernel in
+            [Some(simd_under_test().unwrap_or(Bf16Kernel::Scalar)), Bf16Kernel::detect_amx()].into_iter().flatten()
+        {
+            same_product_from_every_layout(kernel);
+        }
+    }
+
+    fn same_product_from_every_layout(kernel: Bf16Kernel) {
         let (a, b) = operands(19, 37, 45);
         let product = |a: ArrayView2<f32>, b: ArrayView2<f32>| {
             let mut c = Array2::zeros((19, 37));
@@ -444,16 +578,56 @@ mod tests {
         assert_eq!(one.install(|| run(simd, &mut Bf16Buffers::default())), fast, "1 thread differs");
     }
 
-    /// The vendor rule against the kernel's own report of the CPU: on
-    /// Linux, /proc/cpuinfo's vendor_id (the same CPUID leaf, read by the
-    /// kernel). With FERRO_NN_BF16 set, the choice is the caller's.
+    /// AMX's sums against the twin's (VDPBF16PS's arithmetic) at awkward
+    /// sizes: edges of every tile and block, k past one tile, odd k; and the
+    /// same bits on 1 and 3 threads as on the pool's.
     #[test]
-    fn mixed_bfloat16_takes_vdpbf16ps_on_amd_only() {
+    fn amx_matches_the_scalar_twin_on_any_thread_count() {
+        let Some(amx) = Bf16Kernel::detect_amx() else { return };
+        for (m, n, k) in [(1, 1, 1), (16, 16, 32), (33, 47, 35), (31, 65, 97), (130, 75, 301), (128, 512, 784)] {
+            let mut seed = 0x9e37_79b9_u32;
+            let mut next = || {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1 << 24) as f32 * 4.0 - 2.0
+            };
+            let a = Array2::from_shape_simple_fn((m, k), &mut next);
+            let b = Array2::from_shape_simple_fn((k, n), &mut next);
+            let run = |kernel| product(kernel, &a, &b);
+            // TDPBF16PS rounds its sums otherwise than VDPBF16PS (most of
+            // 128×512×784's differ in their last bits), so not bit for bit.
+            let (fast, twin) = (run(amx), run(Bf16Kernel::Scalar));
+            for ((i, j), &got) in fast.indexed_iter() {
+                let scale: f32 = (0..k).map(|p| (a[[i, p]] * b[[p, j]]).abs()).sum::<f32>() + 1e-30;
+                assert!(
+                    (got - twin[[i, j]]).abs() <= k as f32 * 6e-8 * scale,
+                    "{m}x{n}x{k} ({i},{j}): {got} vs {}",
+                    twin[[i, j]]
+                );
+            }
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                assert_eq!(pool.install(|| run(amx)), fast, "{m}x{n}x{k}: {threads} threads differ");
+            }
+        }
+    }
+
+    /// The rule against the kernel's own report of the CPU: on Linux,
+    /// /proc/cpuinfo's vendor_id and flags (the same CPUID leaves, read by
+    /// the kernel). AMX first, then VDPBF16PS on AMD only; with
+    /// FERRO_NN_BF16 set, the choice is the caller's.
+    #[test]
+    fn mixed_bfloat16_takes_amx_then_vdpbf16ps_on_amd_only() {
         let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else { return };
         let amd = info.lines().any(|l| l.starts_with("vendor_id") && l.ends_with("AuthenticAMD"));
         assert_eq!(dot_outruns_fma(), amd && cfg!(target_arch = "x86_64"));
+        let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
+        let amx = ["amx_tile", "amx_bf16"].iter().all(|f| flags.split_whitespace().any(|g| g == *f));
+        if super::super::Isa::detect().name() == "avx512" && cfg!(target_os = "linux") {
+            assert_eq!(Bf16Kernel::detect_amx().is_some(), amx, "AMX in /proc/cpuinfo: {amx}");
+        }
         if std::env::var_os("FERRO_NN_BF16").is_none() {
-            assert_eq!(Bf16Kernel::preferred(), Bf16Kernel::detect().filter(|_| amd));
+            let want = Bf16Kernel::detect_amx().or(Bf16Kernel::detect().filter(|_| amd));
+            assert_eq!(Bf16Kernel::preferred(), want);
         }
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod activation;
 pub mod adam;
+pub(crate) mod amx;
 pub mod bf16;
+mod bf16_words;
 pub mod bytes;
 pub mod gemm;
 pub(crate) mod isa;
