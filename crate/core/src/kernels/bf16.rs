@@ -277,18 +277,14 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, p
             } else if blocks > 0 {
                 bf16_words::strips(kernel, columns, ld, first, whole, width, out);
             }
-            for p in 0..real {
-                let from = if p < whole { 16 * blocks } else { 0 };
-                let lo = &column(2 * p)[first + from..first + count];
-                let hi = if 2 * p + 1 < k {
-                    &column(2 * p + 1)[first + from..first + count]
-                } else {
-                    &ZEROS[..count - from]
-                };
+            // With whole blocks, only an odd k's last pair is left.
+            for p in if blocks > 0 { whole } else { 0 }..real {
+                let lo = &column(2 * p)[first..first + count];
+                let hi = if 2 * p + 1 < k { &column(2 * p + 1)[first..first + count] } else { &ZEROS[..count] };
                 let mut words = [0u32; 64];
-                bf16_words::pairs(kernel, lo, hi, &mut words[..count - from]);
-                for (o, &w) in words[..count - from].iter().enumerate() {
-                    out[at(from + o, p)] = w;
+                bf16_words::pairs(kernel, lo, hi, &mut words[..count]);
+                for (o, &w) in words[..count].iter().enumerate() {
+                    out[at(o, p)] = w;
                 }
             }
         } else {
@@ -608,6 +604,20 @@ mod tests {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
                 assert_eq!(pool.install(|| run(amx)), fast, "{m}x{n}x{k}: {threads} threads differ");
             }
+            // Column-major A (Xᵀ in a weight gradient) packs through its
+            // own path, whole 16-row blocks at a time: the same words.
+            let mut c = Array2::from_elem((m, n), f32::NAN);
+            let bufs = &mut Bf16Buffers::default();
+            gemm_bf16(
+                amx,
+                a.t().as_standard_layout().t(),
+                b.view(),
+                c.view_mut(),
+                Isa::scalar(),
+                &Epilogue::None,
+                bufs,
+            );
+            assert_eq!(c, fast, "{m}x{n}x{k}: column-major A");
         }
     }
 

@@ -223,6 +223,16 @@ mod tests {
                 runs(kernel, &x, &mut got);
                 assert_eq!(got, want, "runs {kernel:?} {len}");
             }
+            // A 10×20 matrix (row stride 20): strips of 16 from column 3,
+            // and 16 rows of words from column 2, over 4 pairs.
+            let (mut want, mut got) = (vec![0u32; 64], vec![1u32; 64]);
+            strips(Bf16Kernel::Scalar, &x, 20, 3, 4, 16, &mut want);
+            strips(kernel, &x, 20, 3, 4, 16, &mut got);
+            assert_eq!(got, want, "strips {kernel:?}");
+            let (mut want, mut got) = (vec![7u32; 15 * 5 + 4], vec![7u32; 15 * 5 + 4]);
+            rows16(Bf16Kernel::Scalar, &x, 20, 2, 4, 5, &mut want);
+            rows16(kernel, &x, 20, 2, 4, 5, &mut got);
+            assert_eq!(got, want, "rows16 {kernel:?}");
         }
     }
 }
