@@ -121,7 +121,7 @@ fn kernels(threads: usize) -> String {
         let (mut c4, mut bf16_bufs) = (Array2::<f32>::zeros((s.m, s.n)), Bf16Buffers::default());
         let mut bf16 = || {
             if let Some(kernel) = bf16_kernel {
-                gemm_bf16(kernel, a, b, c4.view_mut(), Isa::scalar(), &Epilogue::None, &mut bf16_bufs)
+                gemm_bf16(kernel, a, b, c4.view_mut(), Isa::scalar(), &Epilogue::None, &mut bf16_bufs, None)
             }
         };
         let mut nd = || general_mat_mul(1.0, &a, &b, 0.0, &mut c2);

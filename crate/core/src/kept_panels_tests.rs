@@ -8,6 +8,7 @@
 //! mid-epoch.
 
 use crate::fit::{FitObserver, FitOptions, Flow, Silent, Step};
+use crate::kernels::bf16::Bf16Kernel;
 use crate::kernels::Activation;
 use crate::layers::{DenseSpec, LayerSpec};
 use crate::losses::Loss;
@@ -227,4 +228,66 @@ fn a_panic_mid_epoch_leaves_the_weights_and_slots_of_the_last_step() {
     }));
     assert!(fit.is_err(), "the observer panicked");
     assert!(state_bits(&mut panicked) == state_bits(&mut stopped));
+}
+
+/// Under mixed_bfloat16 on AMX the optimizer writes the first kernel's
+/// bfloat16 words (70 inputs: 35 pairs, padded to 48; 300 units: a partial
+/// sliver and a padding one, and the optimizer's 16384-weight chunks end
+/// mid-row and mid-sliver) and the next forward product reads them: the
+/// same bits as converting the kernel anew each step, on any thread count,
+/// also when a caller sets the weights between steps.
+#[test]
+fn kept_bfloat16_words_give_the_converting_steps_bits() {
+    let Some(amx) = Bf16Kernel::detect_amx() else { return };
+    let x: Vec<f32> = (0..100 * 70).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
+    let y: Vec<i32> = (0..100).map(|i| i * 7 % 3).collect();
+    let samples = Samples::new(&x, &y);
+    let opts = FitOptions { epochs: 3, batch_size: 24, shuffle: true, seed: 3, initial_epoch: 0 };
+    let build = |keep: bool| {
+        let specs = [
+            LayerSpec::Dense(DenseSpec::new(300, Activation::Relu)),
+            LayerSpec::Dense(DenseSpec::new(3, Activation::Softmax)),
+        ];
+        let mut m = Model::build(70, &specs, 8).unwrap();
+        let config = OptimizerConfig {
+            name: "test".into(),
+            rule: RULES[0],
+            learning_rate: LearningRate::Constant(0.01),
+            weight_decay: None,
+            clip: Clip::None,
+        };
+        m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
+        m.set_mixed_bfloat16(Some(amx));
+        m.keep_bf16 = keep;
+        m
+    };
+    let fit = |keep: bool, threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut m = build(keep);
+        pool.install(|| m.fit(samples, None, &opts, &mut Silent)).unwrap();
+        bits(&m.weights())
+    };
+    let converting = fit(false, 1);
+    assert!(fit(true, 1) == converting, "1 thread");
+    assert!(fit(true, 3) == converting, "3 threads");
+    let set_between = |keep: bool| {
+        let mut m = build(keep);
+        let replacement = build(false).weights().into_iter().map(|mut w| {
+            w.data.iter_mut().for_each(|v| *v *= 0.5);
+            w
+        });
+        let replacement: Vec<WeightTensor> = replacement.collect();
+        let mut run = m.begin_fit(samples, None, &opts).unwrap();
+        let mut batches = 0;
+        while !run.finished() {
+            if let Step::Batch { .. } = run.advance(&mut m, samples, None, true, &mut Silent).unwrap() {
+                batches += 1;
+                if batches == 2 {
+                    m.set_weights(replacement.clone()).unwrap();
+                }
+            }
+        }
+        bits(&m.weights())
+    };
+    assert!(set_between(true) == set_between(false), "weights set between steps");
 }

@@ -27,7 +27,7 @@ pub struct Model {
     /// fromLogits and labelSmoothing of the compiled loss.
     pub(crate) loss_options: LossOptions,
     pub(crate) isa: Isa,
-    /// Under mixed_bfloat16 (and a CPU with AVX512_BF16), the kernel of the
+    /// Under mixed_bfloat16 (and a CPU with AMX or AVX512_BF16), the kernel of the
     /// wide products; float32 weights, gradients and sums either way.
     pub(crate) mixed: Option<Bf16Kernel>,
     /// Inference workspaces kept between predict/evaluate calls.
@@ -35,6 +35,9 @@ pub struct Model {
     /// First kernels of at least this many weights are kept packed across
     /// a fit's steps (`Workspace::keep_first_kernel`); tests move it.
     pub(crate) keep_packed_from: usize,
+    /// Whether a fit under mixed_bfloat16 on AMX keeps the first kernel's
+    /// bfloat16 words across steps (`KeptBf16`); off only in tests.
+    pub(crate) keep_bf16: bool,
     /// Whether a fit packs each batch for the first layer's GEMMs while
     /// gathering it (`Workspace::pack_batches_ahead`); off only in tests.
     pub(crate) pack_ahead: bool,
@@ -134,6 +137,7 @@ impl Model {
             mixed: None,
             spares: Spares::default(),
             keep_packed_from: crate::workspace::KEEP_PACKED_MIN,
+            keep_bf16: true,
             pack_ahead: true,
             tiled_from: crate::tiled_kernel::MIN_TILED_STEPS,
         })

@@ -8,7 +8,7 @@ use crate::kernels::{Activation, GemmBuffers, Isa, PackedA, TileSink};
 use crate::layers::{Backward, InputGrad, Layer, Pass};
 use crate::losses::{Loss, LossTotals, Targets};
 use crate::model::{Model, WeightTensor};
-use crate::optimizers::{PanelSink, TileStep};
+use crate::optimizers::{PanelSink, Panels, TileStep};
 use crate::params::ParamRef;
 use crate::step_profile::{time, time_ab, Phase};
 use crate::tiled_kernel::TileTarget;
@@ -498,6 +498,9 @@ impl Model {
             // Fresh only if the last step wrote the weights, and nothing since.
             kept.set_fresh(ws.kept_at == Some(version));
         }
+        if let Some(kept) = ws.gemm.kept_bf16_mut() {
+            kept.set_fresh(ws.kept_at == Some(version));
+        }
         let mut totals = self.compute_gradients(ws, b, prefetch, None);
         let _update = time(Phase::Update);
         self.regularize(ws, &mut totals, b);
@@ -505,15 +508,23 @@ impl Model {
         if let Some(kept) = &mut kept {
             kept.set_fresh(false);
         }
+        let mut kept_bf16 = ws.gemm.take_kept_bf16();
+        if let Some(kept) = &mut kept_bf16 {
+            kept.set_fresh(false);
+        }
         // The panels may be kept for tiled steps alone; a plain step writes
-        // them only for a kernel large enough to repay it.
-        let sink = match (&mut kept, self.layers[0].as_dense().filter(|d| self.plain_steps_write_panels(d))) {
-            (Some(kept), Some(dense)) => {
+        // them only for a kernel large enough to repay it. The bfloat16
+        // words, kept only to be written, are written whatever the size.
+        let dense = self.layers[0].as_dense();
+        let sink = match (&mut kept, &mut kept_bf16, dense) {
+            (Some(kept), _, Some(dense)) if self.plain_steps_write_panels(dense) => {
                 let (panels, nr) = kept.panels_mut();
-                Some(PanelSink {
-                    at: dense.kernel,
-                    writer: PanelWriter::new(panels, dense.input_dim(), dense.units(), nr),
-                })
+                let writer = Panels::F32(PanelWriter::new(panels, dense.input_dim(), dense.units(), nr));
+                Some(PanelSink { at: dense.kernel, writer })
+            }
+            (_, Some(words), Some(dense)) => {
+                let kernel = self.mixed.expect("bfloat16 words are kept under mixed_bfloat16 only");
+                Some(PanelSink { at: dense.kernel, writer: Panels::Bf16 { writer: words.writer(), kernel } })
             }
             _ => None,
         };
@@ -523,6 +534,9 @@ impl Model {
         ws.kept_at = sink.is_some().then_some(self.params.version());
         if let Some(kept) = kept {
             ws.gemm.keep(kept);
+        }
+        if let Some(kept) = kept_bf16 {
+            ws.gemm.keep_bf16(kept);
         }
         self.after_step(ws);
         totals

@@ -3,6 +3,7 @@
 
 use crate::alloc::{checked_len, zeroed};
 use crate::error::Result;
+use crate::kernels::bf16::{Bf16Kernel, KeptBf16};
 use crate::kernels::gemm::MAX_WIDTH;
 use crate::kernels::packed::AlignedBuf;
 use crate::kernels::{GemmBuffers, PackedA, PackedB};
@@ -151,6 +152,12 @@ impl Workspace {
                 if model.mixed.is_none() && (model.plain_steps_write_panels(dense) || model.tiles_possible()) =>
             {
                 self.gemm.keep(PackedB::for_matrix(model.isa, dense.kernel(&model.params.values))?);
+                Ok(())
+            }
+            // On AMX the optimizer writes the kernel's bfloat16 words, whose
+            // conversion each step cost more than the products saved.
+            Some(dense) if model.keep_bf16 && matches!(model.mixed, Some(Bf16Kernel::Amx(_))) => {
+                self.gemm.keep_bf16(KeptBf16::for_matrix(dense.kernel(&model.params.values))?);
                 Ok(())
             }
             _ => Ok(()),

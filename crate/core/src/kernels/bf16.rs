@@ -67,6 +67,9 @@ impl Bf16Kernel {
     /// [`Bf16Kernel::detect`]), else `None`.
     pub fn detect_amx() -> Option<Bf16Kernel> {
         let avx512 = super::Isa::detect().name() == "avx512";
+        // AVX-512BW for the half-word stores of `KeptBf16`'s writer.
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = avx512 && is_x86_feature_detected!("avx512bw");
         (avx512 && super::amx::enabled()).then_some(Bf16Kernel::Amx(Detected(())))
     }
 
@@ -150,6 +153,8 @@ pub(super) fn pair(lo: f32, hi: f32) -> u32 {
 
 /// C = A·B, then `epilogue` (with `isa`'s kernels) on each finished panel
 /// of rows; A m×k and B k×n in any layout, C row-major and contiguous.
+/// `kept_b`: B already in AMX's layout (`KeptBf16::of`), for `Amx` only.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm_bf16(
     kernel: Bf16Kernel,
     a: ArrayView2<f32>,
@@ -158,6 +163,7 @@ pub fn gemm_bf16(
     isa: Isa,
     epilogue: &Epilogue,
     bufs: &mut Bf16Buffers,
+    kept_b: Option<&[u32]>,
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
@@ -167,7 +173,7 @@ pub fn gemm_bf16(
         return;
     }
     if let Bf16Kernel::Amx(_) = kernel {
-        return gemm_amx(kernel, a, b, c, isa, epilogue, bufs);
+        return gemm_amx(kernel, a, b, c, isa, epilogue, bufs, kept_b);
     }
     let kp = k.div_ceil(2);
     let slivers = n.div_ceil(NR);
@@ -307,6 +313,7 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, p
 /// `Bf16Kernel::Amx`, the proof that the CPU runs it. 32×32 blocks,
 /// split over 32-row panels of C, so results are the same on any thread
 /// count. k is padded with zero pairs to a whole tile.
+#[allow(clippy::too_many_arguments)]
 fn gemm_amx(
     kernel: Bf16Kernel,
     a: ArrayView2<f32>,
@@ -315,6 +322,7 @@ fn gemm_amx(
     isa: Isa,
     epilogue: &Epilogue,
     bufs: &mut Bf16Buffers,
+    kept_b: Option<&[u32]>,
 ) {
     use super::amx::{BLOCK, KP_STEP, TILE};
     let (m, k) = a.dim();
@@ -323,9 +331,12 @@ fn gemm_amx(
     // Whole 32-row panels of A and 32-column pairs of B slivers: the rows
     // and columns past the edges are zeros, their sums dropped below.
     pack_pairs(a, BLOCK, kp, &mut bufs.a, Panel::RowMajor, kernel);
-    pack_pairs(b.t(), TILE, kp, &mut bufs.b, Panel::PairMajor, kernel);
-    bufs.b.resize(n.next_multiple_of(BLOCK) * kp, 0);
-    let (a_packed, b_packed) = (&bufs.a[..], &bufs.b[..]);
+    if kept_b.is_none() {
+        pack_pairs(b.t(), TILE, kp, &mut bufs.b, Panel::PairMajor, kernel);
+        bufs.b.resize(n.next_multiple_of(BLOCK) * kp, 0);
+    }
+    let (a_packed, b_packed) = (&bufs.a[..], kept_b.unwrap_or(&bufs.b[..]));
+    assert!(b_packed.len() >= n.next_multiple_of(BLOCK) * kp, "gemm_amx: kept B too short");
     let panel = |(t, c_rows): (usize, &mut [f32])| {
         let rows = c_rows.len() / n;
         let mut out = [0f32; 4 * TILE * TILE];
@@ -353,6 +364,101 @@ fn gemm_amx(
         c.par_chunks_mut(BLOCK * n).enumerate().for_each(panel);
     } else {
         c.chunks_mut(BLOCK * n).enumerate().for_each(panel);
+    }
+}
+
+/// A B operand (the first Dense kernel, k×n) kept in AMX's packed layout
+/// across a fit's steps: the optimizer writes each weight's bfloat16 into it
+/// as it updates the weight (`Bf16Writer`), so that the forward product
+/// does not convert the whole kernel again each step (0.34–0.38 ms for the
+/// seed model's on one core of the CI guest). Used only for the matrix it
+/// was made from, and only while the caller vouches that it is `fresh`.
+pub struct KeptBf16 {
+    words: Vec<u32>,
+    k: usize,
+    n: usize,
+    kp: usize,
+    /// The matrix's first element and strides: which B this is.
+    source: usize,
+    strides: [isize; 2],
+    fresh: bool,
+}
+
+impl KeptBf16 {
+    /// Room for `b` in AMX's layout, zero in the padding (which no write
+    /// touches); its contents are only `fresh` once written in full.
+    pub fn for_matrix(b: ArrayView2<f32>) -> crate::error::Result<KeptBf16> {
+        let (k, n) = b.dim();
+        let kp = k.div_ceil(2).next_multiple_of(super::amx::KP_STEP).max(super::amx::KP_STEP);
+        let len = crate::alloc::checked_len(&[n.next_multiple_of(super::amx::BLOCK), kp], "packed bfloat16 weights")?;
+        let words = crate::alloc::zeroed(len, "packed bfloat16 weights")?;
+        let (source, strides) = (b.as_ptr() as usize, [b.strides()[0], b.strides()[1]]);
+        Ok(KeptBf16 { words, k, n, kp, source, strides, fresh: false })
+    }
+
+    /// Whether the words hold the matrix as it is now; the caller tracks this.
+    pub fn set_fresh(&mut self, fresh: bool) {
+        self.fresh = fresh;
+    }
+
+    /// The words, when they stand for `b` (k×n) and are fresh.
+    pub(super) fn of(&self, b: &ArrayView2<f32>) -> Option<&[u32]> {
+        let same = self.source == b.as_ptr() as usize && b.dim() == (self.k, self.n) && b.strides() == self.strides;
+        (same && self.fresh).then_some(&self.words[..])
+    }
+
+    /// A writer of the matrix's elements into the words.
+    pub fn writer(&mut self) -> Bf16Writer<'_> {
+        let (k, n, kp) = (self.k, self.n, self.kp);
+        Bf16Writer { base: self.words.as_mut_ptr(), k, n, kp, _words: std::marker::PhantomData }
+    }
+}
+
+/// Writes elements of a k×n matrix (row-major indices) into `KeptBf16`'s
+/// words: element (r, c) is half r % 2 of word ((c / 16)·kp + r / 2)·16 +
+/// c % 16, so every element has a half-word of its own and threads writing
+/// disjoint elements never touch the same bytes.
+pub struct Bf16Writer<'a> {
+    base: *mut u32,
+    k: usize,
+    n: usize,
+    kp: usize,
+    _words: std::marker::PhantomData<&'a mut [u32]>,
+}
+
+// SAFETY: the pointer comes from an exclusive borrow held for 'a, and
+// `write`'s callers vouch that no two threads write the same element.
+unsafe impl Send for Bf16Writer<'_> {}
+// SAFETY: as for Send.
+unsafe impl Sync for Bf16Writer<'_> {}
+
+impl Bf16Writer<'_> {
+    /// Elements `start..start + values.len()` of the matrix take `values`,
+    /// rounded to bfloat16; `kernel` is the Amx token, for the SIMD stores.
+    ///
+    /// # Safety
+    /// No other thread writes any of these elements meanwhile.
+    pub unsafe fn write(&self, kernel: Bf16Kernel, start: usize, values: &[f32]) {
+        let end = start.checked_add(values.len()).expect("bf16 writer: elements outside the matrix");
+        assert!(end <= self.k * self.n, "bf16 writer: elements outside the matrix");
+        let tile = super::amx::TILE;
+        let mut at = start;
+        while at < end {
+            // The rest of this element's row, from its sliver's first column
+            // on in one call, a partial sliver before it on its own.
+            let (r, c) = (at / self.n, at % self.n);
+            let to_row_end = (self.n - c).min(end - at);
+            let run = if c % tile == 0 { to_row_end } else { (tile - c % tile).min(to_row_end) };
+            let word = ((c / tile) * self.kp + r / 2) * tile + c % tile;
+            // SAFETY: the words of (r, c..c + run) are word + q·kp·16 + i
+            // for column c + 16q + i, inside the padded layout (c + run ≤
+            // n, r < k); the elements are the caller's.
+            unsafe {
+                let values = &values[at - start..at - start + run];
+                bf16_words::halves(kernel, values, self.base.add(word), self.kp * tile, r % 2 == 1)
+            };
+            at += run;
+        }
     }
 }
 
@@ -466,7 +572,7 @@ mod tests {
     fn product(kernel: Bf16Kernel, a: &Array2<f32>, b: &Array2<f32>) -> Array2<f32> {
         let mut c = Array2::from_elem((a.nrows(), b.ncols()), f32::NAN);
         let bufs = &mut Bf16Buffers::default();
-        gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, bufs);
+        gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, bufs, None);
         c
     }
 
@@ -507,7 +613,7 @@ mod tests {
             let mut bufs = Bf16Buffers::default();
             for &kernel in &kernels {
                 let mut c = Array2::from_elem((m, n), f32::NAN);
-                gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, &mut bufs);
+                gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, &mut bufs, None);
                 for i in 0..m {
                     for j in 0..n {
                         let rounded: f64 = (0..k).map(|p| r(a[[i, p]]) * r(b[[p, j]])).sum();
@@ -543,7 +649,7 @@ mod tests {
         let (a, b) = operands(19, 37, 45);
         let product = |a: ArrayView2<f32>, b: ArrayView2<f32>| {
             let mut c = Array2::zeros((19, 37));
-            gemm_bf16(kernel, a, b, c.view_mut(), Isa::scalar(), &Epilogue::None, &mut Bf16Buffers::default());
+            gemm_bf16(kernel, a, b, c.view_mut(), Isa::scalar(), &Epilogue::None, &mut Bf16Buffers::default(), None);
             c
         };
         let want = product(a.view(), b.view());
@@ -564,7 +670,7 @@ mod tests {
         let mut bufs = Bf16Buffers::default();
         let run = |kernel, bufs: &mut Bf16Buffers| {
             let mut c = Array2::zeros((130, 75));
-            gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, bufs);
+            gemm_bf16(kernel, a.view(), b.view(), c.view_mut(), Isa::scalar(), &Epilogue::None, bufs, None);
             c
         };
         let (fast, twin) = (run(simd, &mut bufs), run(Bf16Kernel::Scalar, &mut bufs));
@@ -616,6 +722,7 @@ mod tests {
                 Isa::scalar(),
                 &Epilogue::None,
                 bufs,
+                None,
             );
             assert_eq!(c, fast, "{m}x{n}x{k}: column-major A");
         }

@@ -91,6 +91,28 @@ pub(super) fn rows16(
     }
 }
 
+/// Half of some words from `values`, 16 words at a time, each 16 `stride`
+/// words after the last (a row of a matrix across 16-column slivers): the
+/// low halves (element 2p of each pair) or, if `odd`, the high ones. The
+/// other halves are not written, so two threads may fill a word's two
+/// halves. AVX-512BW for `Bf16Kernel::Amx` only (its detection checks BW).
+///
+/// # Safety
+/// Word i of chunk q (i < 16, `values` in chunks of 16) is `words + q·stride
+/// + i`, valid for writes, and its `odd` half no other thread accesses meanwhile.
+pub(super) unsafe fn halves(kernel: Bf16Kernel, values: &[f32], words: *mut u32, stride: usize, odd: bool) {
+    let whole = if matches!(kernel, Bf16Kernel::Amx(_)) { values.len() / 16 } else { 0 };
+    for q in 0..whole {
+        // SAFETY: an Amx token proves AVX-512F and BW; the caller vouches for the words.
+        unsafe { simd::halves16(values[16 * q..].as_ptr(), words.wrapping_add(q * stride), odd) };
+    }
+    for (i, &v) in values.iter().enumerate().skip(16 * whole) {
+        let half = words.wrapping_add(i / 16 * stride + i % 16).cast::<u16>().wrapping_add(usize::from(odd));
+        // SAFETY: half `odd` of a word of the caller's (see # Safety).
+        unsafe { half.write(super::bf16::to_bf16(v)) };
+    }
+}
+
 fn pairs_scalar(lo: &[f32], hi: &[f32], out: &mut [u32]) {
     for ((w, &l), &h) in out.iter_mut().zip(lo).zip(hi) {
         *w = pair(l, h);
@@ -161,6 +183,23 @@ mod simd {
     }
 
     /// # Safety
+    /// The CPU runs AVX-512F and BW; `x` holds 16 floats and `out` 16 words,
+    /// whose `odd` halves are the caller's to write.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub unsafe fn halves16(x: *const f32, out: *mut u32, odd: bool) {
+        // SAFETY: the caller vouches for the ISA and the words; the masked
+        // store writes only the chosen half of each word.
+        unsafe {
+            let lanes = bf16x16(_mm512_loadu_ps(x));
+            if odd {
+                _mm512_mask_storeu_epi16(out.cast(), 0xaaaa_aaaa, _mm512_slli_epi32(lanes, 16));
+            } else {
+                _mm512_mask_storeu_epi16(out.cast(), 0x5555_5555, lanes);
+            }
+        }
+    }
+
+    /// # Safety
     /// The CPU runs AVX-512F; `x` holds 32 floats, `out` 16 words.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn runs32(x: *const f32, out: *mut u32) {
@@ -188,6 +227,9 @@ mod simd {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
     pub unsafe fn rows16(_: *const f32, _: usize, _: usize, _: usize, _: *mut u32) {
+        unreachable!("no bfloat16 SIMD kernel off x86-64")
+    }
+    pub unsafe fn halves16(_: *const f32, _: *mut u32, _: bool) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
 }

@@ -12,7 +12,7 @@
 //! bit-identical on 1 or N threads.
 
 use super::activation::Activation;
-use super::bf16::{self, gemm_bf16, Bf16Buffers, Bf16Kernel};
+use super::bf16::{self, gemm_bf16, Bf16Buffers, Bf16Kernel, KeptBf16};
 use super::isa::Isa;
 use super::microkernel::{Kernel, Store, MAX_TILE};
 use super::narrow::{self, narrow_product};
@@ -55,6 +55,8 @@ pub struct GemmBuffers {
     bf16: Bf16Buffers,
     /// A B operand kept packed across calls (see `PackedB`).
     kept: Option<PackedB>,
+    /// The same under mixed_bfloat16 on AMX (see `KeptBf16`).
+    kept_bf16: Option<KeptBf16>,
     /// A operands packed ahead of their GEMMs (see `PackedA`).
     kept_a: Vec<PackedA>,
 }
@@ -91,6 +93,7 @@ impl GemmBuffers {
             mixed: None,
             bf16: Bf16Buffers::default(),
             kept: None,
+            kept_bf16: None,
             kept_a: Vec::new(),
         })
     }
@@ -125,6 +128,21 @@ impl GemmBuffers {
     /// The kept panels, to mark them fresh or stale.
     pub fn kept_mut(&mut self) -> Option<&mut PackedB> {
         self.kept.as_mut()
+    }
+
+    /// Keeps `b` in bfloat16 from now on (see `KeptBf16`).
+    pub fn keep_bf16(&mut self, packed: KeptBf16) {
+        self.kept_bf16 = Some(packed);
+    }
+
+    /// The kept bfloat16 words, to mark them fresh or stale.
+    pub fn kept_bf16_mut(&mut self) -> Option<&mut KeptBf16> {
+        self.kept_bf16.as_mut()
+    }
+
+    /// The kept bfloat16 words, lent out while the optimizer rewrites them.
+    pub fn take_kept_bf16(&mut self) -> Option<KeptBf16> {
+        self.kept_bf16.take()
     }
 }
 
@@ -167,7 +185,8 @@ pub fn gemm(
         Route::Mixed(kernel) => {
             // mixed_bfloat16: bfloat16 products, float32 sums (bf16.rs); the
             // narrow products stay float32, as they cost little.
-            return gemm_bf16(kernel, a, b, c.view_mut(), isa, &epilogue, &mut bufs.bf16);
+            let kept_b = bufs.kept_bf16.as_ref().and_then(|p| p.of(&b));
+            return gemm_bf16(kernel, a, b, c.view_mut(), isa, &epilogue, &mut bufs.bf16, kept_b);
         }
         Route::Transposed => {
             // Narrow C (e.g. the 10 logits): a kernel wastes most of its NR

@@ -20,6 +20,7 @@ mod tiles;
 use crate::alloc::zeroed;
 use crate::error::{js_number, Error, Result};
 use crate::kernels::adam::{adam_plain, AdamStep};
+use crate::kernels::bf16::{Bf16Kernel, Bf16Writer};
 use crate::kernels::pack::PanelWriter;
 use crate::kernels::rmsprop::rmsprop_plain;
 use crate::kernels::Isa;
@@ -211,7 +212,14 @@ impl StepConsts {
 /// B-panel layout (see `Optimizer::step`).
 pub struct PanelSink<'a> {
     pub at: ParamRef,
-    pub writer: PanelWriter<'a>,
+    pub writer: Panels<'a>,
+}
+
+/// The layout a `PanelSink` writes: float32 panels, or under mixed_bfloat16
+/// on AMX bfloat16 words (`kernel` is the Amx token, for the SIMD stores).
+pub enum Panels<'a> {
+    F32(PanelWriter<'a>),
+    Bf16 { writer: Bf16Writer<'a>, kernel: Bf16Kernel },
 }
 
 impl PanelSink<'_> {
@@ -224,7 +232,14 @@ impl PanelSink<'_> {
         let (from, to) = (start.max(range.start), (start + w.len()).min(range.end));
         if from < to {
             // SAFETY: the caller's contract, for this part of its elements.
-            unsafe { self.writer.write(from - range.start, &w[from - start..to - start]) };
+            unsafe {
+                match &self.writer {
+                    Panels::F32(writer) => writer.write(from - range.start, &w[from - start..to - start]),
+                    Panels::Bf16 { writer, kernel } => {
+                        writer.write(*kernel, from - range.start, &w[from - start..to - start])
+                    }
+                }
+            };
         }
     }
 }
