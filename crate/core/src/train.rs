@@ -522,10 +522,7 @@ impl Model {
                 let writer = Panels::F32(PanelWriter::new(panels, dense.input_dim(), dense.units(), nr));
                 Some(PanelSink { at: dense.kernel, writer })
             }
-            (_, Some(words), Some(dense)) => {
-                let kernel = self.mixed.expect("bfloat16 words are kept under mixed_bfloat16 only");
-                Some(PanelSink { at: dense.kernel, writer: Panels::Bf16 { writer: words.writer(), kernel } })
-            }
+            (_, Some(words), Some(dense)) => Some(PanelSink { at: dense.kernel, writer: Panels::Bf16(words.writer()) }),
             _ => None,
         };
         let opt = self.optimizer.as_mut().expect("compiled");

@@ -144,8 +144,10 @@ impl Workspace {
     /// Keeps the first kernel packed across a fit's steps, when it is large
     /// or will be updated in tiles: the optimizer writes the panels as it
     /// updates the kernel (train.rs, tiled_kernel.rs), and the next forward
-    /// GEMM reads them instead of packing the kernel again. Only float32
-    /// products read them.
+    /// GEMM reads them instead of packing the kernel again. Under
+    /// mixed_bfloat16 on AMX, its bfloat16 words instead (`KeptBf16`), when
+    /// the forward product takes the bfloat16 kernels at all. The two never
+    /// both exist, so one `kept_at` serves either.
     pub(crate) fn keep_first_kernel(&mut self, model: &Model) -> Result<()> {
         match model.layers[0].as_dense() {
             Some(dense)
@@ -156,13 +158,22 @@ impl Workspace {
             }
             // On AMX the optimizer writes the kernel's bfloat16 words, whose
             // conversion each step cost more than the products saved.
-            Some(dense) if model.keep_bf16 && matches!(model.mixed, Some(Bf16Kernel::Amx(_))) => {
-                self.gemm.keep_bf16(KeptBf16::for_matrix(dense.kernel(&model.params.values))?);
+            Some(dense) if model.keep_bf16 && bf16_product(dense) => {
+                let kernel = model.mixed.filter(|k| matches!(k, Bf16Kernel::Amx(_)));
+                if let Some(kernel) = kernel {
+                    self.gemm.keep_bf16(KeptBf16::for_matrix(kernel, dense.kernel(&model.params.values))?);
+                }
                 Ok(())
             }
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `dense`'s forward product is wide and deep enough for the
+/// bfloat16 kernels (gemm.rs, `route`): its kept words would not be read.
+fn bf16_product(dense: &Dense) -> bool {
+    dense.units() >= crate::kernels::bf16::NR && dense.input_dim() >= crate::kernels::gemm::MIN_BF16_DEPTH
 }
 
 /// The smallest first kernel (in weights) kept packed across steps. Packing

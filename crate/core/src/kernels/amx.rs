@@ -1,8 +1,9 @@
 //! AMX-BF16 blocks for the bfloat16 products (Intel Xeon from Sapphire
 //! Rapids on): one TDPBF16PS multiplies a 16×32 bfloat16 tile by a 32×16
 //! one into 16×16 float32 sums, 8192 multiply-adds per instruction where
-//! VDPBF16PS does 32. Intel runs VDPBF16PS at a quarter of its FMA rate
-//! (see `Bf16Kernel::preferred`), so on Intel mixed_bfloat16 pays only here.
+//! VDPBF16PS does 32. Intel runs VDPBF16PS at a quarter of its FMA's
+//! instruction rate, half its multiply-adds per second (see
+//! `Bf16Kernel::preferred`), so on Intel mixed_bfloat16 pays only here.
 //!
 //! Only this file holds AMX code: the permission request and one 32×32
 //! block of C, written in inline assembly (Rust's AMX intrinsics are not
@@ -28,14 +29,18 @@ pub fn enabled() -> bool {
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn request() -> bool {
-    use std::arch::x86_64::__cpuid_count;
-    // SAFETY: every x86-64 CPU has CPUID (newer compilers declare it safe).
+    use std::arch::x86_64::{__cpuid, __cpuid_count};
+    // SAFETY (the three reads): every x86-64 CPU has CPUID, and leaf 7 is
+    // read only where leaf 0 reports it (newer compilers declare these safe).
+    #[allow(unused_unsafe)]
+    let (max_leaf, osxsave) = unsafe { (__cpuid(0).eax, __cpuid(1).ecx >> 27 & 1 == 1) };
+    if max_leaf < 7 {
+        return false;
+    }
     #[allow(unused_unsafe)]
     let leaf7 = unsafe { __cpuid_count(7, 0) };
+    // CPUID.7:EDX bits 22 and 24; CPUID.1:ECX.OSXSAVE: XGETBV is there to ask.
     let (amx_bf16, amx_tile) = (leaf7.edx >> 22 & 1 == 1, leaf7.edx >> 24 & 1 == 1);
-    // CPUID.1:ECX.OSXSAVE (bit 27): XGETBV is there to ask.
-    #[allow(unused_unsafe)]
-    let osxsave = unsafe { std::arch::x86_64::__cpuid(1) }.ecx >> 27 & 1 == 1;
     if !(amx_bf16 && amx_tile && osxsave) {
         return false;
     }
@@ -110,6 +115,8 @@ const CONFIG: Config = Config {
 /// `kp · 16` words, one after the other.
 #[cfg(target_arch = "x86_64")]
 pub unsafe fn block(kp: usize, a: *const u32, b: *const u32, out: &mut [f32; 4 * TILE * TILE]) {
+    // kp = 0 would run the loop below 2^64 times.
+    assert!(kp >= KP_STEP && kp.is_multiple_of(KP_STEP), "amx block: kp {kp}");
     let a_stride = kp * 4;
     // SAFETY: the caller vouches for AMX and the lengths; every tile load
     // reads 16 rows of 64 bytes inside `a` (stride kp·4 bytes, 16 words

@@ -44,7 +44,7 @@ pub enum Bf16Kernel {
     Amx(Detected),
 }
 
-/// A token only `Bf16Kernel::detect` makes.
+/// A token only `Bf16Kernel::detect` and `detect_amx` make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Detected(());
 
@@ -153,7 +153,8 @@ pub(super) fn pair(lo: f32, hi: f32) -> u32 {
 
 /// C = A·B, then `epilogue` (with `isa`'s kernels) on each finished panel
 /// of rows; A m×k and B k×n in any layout, C row-major and contiguous.
-/// `kept_b`: B already in AMX's layout (`KeptBf16::of`), for `Amx` only.
+/// `kept_b`: B kept in AMX's layout, read when it stands for `b` and is
+/// fresh (`KeptBf16::of`), by `Amx` only.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_bf16(
     kernel: Bf16Kernel,
@@ -163,7 +164,7 @@ pub fn gemm_bf16(
     isa: Isa,
     epilogue: &Epilogue,
     bufs: &mut Bf16Buffers,
-    kept_b: Option<&[u32]>,
+    kept_b: Option<&KeptBf16>,
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
@@ -243,14 +244,16 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, p
             }
         }
     };
-    // SAFETY: with unit row stride and column stride ld ≥ outer, columns
-    // 0..k are the (k − 1)·ld + outer floats from x's first, which `x` views.
-    let columns: &[f32] = if column_major && k > 0 {
-        unsafe { std::slice::from_raw_parts(x.as_ptr(), (k - 1) * ld as usize + outer) }
-    } else {
-        &[]
-    };
-    let column = |c: usize| &columns[c * ld as usize..c * ld as usize + outer];
+    // SAFETY: with unit row stride and column stride ld ≥ outer, column c
+    // is the `outer` floats from c·ld, inside the array `x` views.
+    let column = |c: usize| unsafe { std::slice::from_raw_parts(x.as_ptr().add(c * ld as usize), outer) };
+    // The whole-block packers read columns as one slice, which must not
+    // span floats between them that `x` does not view (and another thread
+    // may write): only for columns that abut, as every training step's do.
+    // SAFETY: with unit row stride and column stride ld = outer, columns
+    // 0..k are the k·outer floats from x's first, all of which `x` views.
+    let abutting = column_major && ld as usize == outer && k > 0;
+    let columns: &[f32] = if abutting { unsafe { std::slice::from_raw_parts(x.as_ptr(), k * outer) } } else { &[] };
     let parallel = outer * k >= PARALLEL_MIN_ELEMENTS && crate::pool::threads_here() > 1;
     let pack = |(t, out): (usize, &mut [u32])| {
         let (first, count) = (t * width, width.min(outer - t * width));
@@ -275,7 +278,7 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, p
             // Columns 2p and 2p + 1 side by side: contiguous reads. Whole
             // pairs of whole 16-row blocks in one call; the rest one by one.
             let (ld, whole) = (ld as usize, k / 2);
-            let blocks = if count == width && width.is_multiple_of(16) { width / 16 } else { 0 };
+            let blocks = if abutting && count == width && width.is_multiple_of(16) { width / 16 } else { 0 };
             if row_major {
                 for b in 0..blocks {
                     bf16_words::rows16(kernel, columns, ld, first + 16 * b, whole, kp, &mut out[16 * b * kp..]);
@@ -322,7 +325,7 @@ fn gemm_amx(
     isa: Isa,
     epilogue: &Epilogue,
     bufs: &mut Bf16Buffers,
-    kept_b: Option<&[u32]>,
+    kept_b: Option<&KeptBf16>,
 ) {
     use super::amx::{BLOCK, KP_STEP, TILE};
     let (m, k) = a.dim();
@@ -331,6 +334,7 @@ fn gemm_amx(
     // Whole 32-row panels of A and 32-column pairs of B slivers: the rows
     // and columns past the edges are zeros, their sums dropped below.
     pack_pairs(a, BLOCK, kp, &mut bufs.a, Panel::RowMajor, kernel);
+    let kept_b = kept_b.and_then(|kept| kept.of(&b));
     if kept_b.is_none() {
         pack_pairs(b.t(), TILE, kp, &mut bufs.b, Panel::PairMajor, kernel);
         bufs.b.resize(n.next_multiple_of(BLOCK) * kp, 0);
@@ -374,6 +378,8 @@ fn gemm_amx(
 /// seed model's on one core of the CI guest). Used only for the matrix it
 /// was made from, and only while the caller vouches that it is `fresh`.
 pub struct KeptBf16 {
+    /// The Amx token the words are written with.
+    kernel: Bf16Kernel,
     words: Vec<u32>,
     k: usize,
     n: usize,
@@ -386,14 +392,16 @@ pub struct KeptBf16 {
 
 impl KeptBf16 {
     /// Room for `b` in AMX's layout, zero in the padding (which no write
-    /// touches); its contents are only `fresh` once written in full.
-    pub fn for_matrix(b: ArrayView2<f32>) -> crate::error::Result<KeptBf16> {
+    /// touches), for `kernel` (the Amx token; any other writes and reads
+    /// the same words, without SIMD); its contents are only `fresh` once
+    /// written in full.
+    pub fn for_matrix(kernel: Bf16Kernel, b: ArrayView2<f32>) -> crate::error::Result<KeptBf16> {
         let (k, n) = b.dim();
         let kp = k.div_ceil(2).next_multiple_of(super::amx::KP_STEP).max(super::amx::KP_STEP);
         let len = crate::alloc::checked_len(&[n.next_multiple_of(super::amx::BLOCK), kp], "packed bfloat16 weights")?;
         let words = crate::alloc::zeroed(len, "packed bfloat16 weights")?;
         let (source, strides) = (b.as_ptr() as usize, [b.strides()[0], b.strides()[1]]);
-        Ok(KeptBf16 { words, k, n, kp, source, strides, fresh: false })
+        Ok(KeptBf16 { kernel, words, k, n, kp, source, strides, fresh: false })
     }
 
     /// Whether the words hold the matrix as it is now; the caller tracks this.
@@ -409,8 +417,8 @@ impl KeptBf16 {
 
     /// A writer of the matrix's elements into the words.
     pub fn writer(&mut self) -> Bf16Writer<'_> {
-        let (k, n, kp) = (self.k, self.n, self.kp);
-        Bf16Writer { base: self.words.as_mut_ptr(), k, n, kp, _words: std::marker::PhantomData }
+        let (kernel, k, n, kp) = (self.kernel, self.k, self.n, self.kp);
+        Bf16Writer { kernel, base: self.words.as_mut_ptr(), k, n, kp, _words: std::marker::PhantomData }
     }
 }
 
@@ -419,6 +427,7 @@ impl KeptBf16 {
 /// c % 16, so every element has a half-word of its own and threads writing
 /// disjoint elements never touch the same bytes.
 pub struct Bf16Writer<'a> {
+    kernel: Bf16Kernel,
     base: *mut u32,
     k: usize,
     n: usize,
@@ -434,11 +443,11 @@ unsafe impl Sync for Bf16Writer<'_> {}
 
 impl Bf16Writer<'_> {
     /// Elements `start..start + values.len()` of the matrix take `values`,
-    /// rounded to bfloat16; `kernel` is the Amx token, for the SIMD stores.
+    /// rounded to bfloat16.
     ///
     /// # Safety
     /// No other thread writes any of these elements meanwhile.
-    pub unsafe fn write(&self, kernel: Bf16Kernel, start: usize, values: &[f32]) {
+    pub unsafe fn write(&self, start: usize, values: &[f32]) {
         let end = start.checked_add(values.len()).expect("bf16 writer: elements outside the matrix");
         assert!(end <= self.k * self.n, "bf16 writer: elements outside the matrix");
         let tile = super::amx::TILE;
@@ -455,7 +464,7 @@ impl Bf16Writer<'_> {
             // n, r < k); the elements are the caller's.
             unsafe {
                 let values = &values[at - start..at - start + run];
-                bf16_words::halves(kernel, values, self.base.add(word), self.kp * tile, r % 2 == 1)
+                bf16_words::halves(self.kernel, values, self.base.add(word), self.kp * tile, r % 2 == 1)
             };
             at += run;
         }
@@ -661,6 +670,13 @@ mod tests {
         );
         let (a_strided, b_strided) = (a_wide.slice(ndarray::s![.., ..;2]), b_wide.slice(ndarray::s![.., ..;2]));
         assert_eq!(product(a_strided, b_strided), want, "strided operands");
+        // Column-major with gaps between the columns (ld 40 > 19 rows).
+        let (a_tall, b_tall) = (
+            Array2::from_shape_fn((45, 40), |(p, i)| if i < 19 { a[[i, p]] } else { f32::NAN }),
+            Array2::from_shape_fn((37, 50), |(j, p)| if p < 45 { b[[p, j]] } else { f32::NAN }),
+        );
+        let (a_gaps, b_gaps) = (a_tall.t(), b_tall.t());
+        assert_eq!(product(a_gaps.slice(ndarray::s![..19, ..]), b_gaps.slice(ndarray::s![..45, ..])), want, "gaps");
     }
 
     #[test]
@@ -678,6 +694,33 @@ mod tests {
         assert_eq!(fast, twin, "VDPBF16PS differs from its scalar twin");
         let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
         assert_eq!(one.install(|| run(simd, &mut Bf16Buffers::default())), fast, "1 thread differs");
+    }
+
+    /// Words written weight by weight, in pieces that start and end
+    /// mid-row and mid-sliver, are the words packing the whole matrix
+    /// gives (odd k, a partial sliver, padding), with the twin's scalar
+    /// stores and, where the CPU has AMX, the masked ones.
+    #[test]
+    fn kept_words_written_in_pieces_are_the_packed_words() {
+        let (k, n) = (9, 37);
+        let (_, b) = operands(1, n, k);
+        let kernels = [Some(Bf16Kernel::Scalar), Bf16Kernel::detect_amx()];
+        for kernel in kernels.into_iter().flatten() {
+            let mut kept = KeptBf16::for_matrix(kernel, b.view()).unwrap();
+            let values = b.as_slice().unwrap();
+            let writer = kept.writer();
+            for piece in [0..5, 5..40, 40..41, 41..100, 100..k * n] {
+                // SAFETY: one thread, each element once.
+                unsafe { writer.write(piece.start, &values[piece]) };
+            }
+            kept.set_fresh(true);
+            let mut want = Vec::new();
+            let kp = k.div_ceil(2).next_multiple_of(super::super::amx::KP_STEP);
+            pack_pairs(b.t(), super::super::amx::TILE, kp, &mut want, Panel::PairMajor, Bf16Kernel::Scalar);
+            want.resize(n.next_multiple_of(super::super::amx::BLOCK) * kp, 0);
+            assert_eq!(kept.of(&b.view()).unwrap(), &want[..], "{kernel:?}");
+            assert!(kept.of(&b.t()).is_none(), "another view of the same floats");
+        }
     }
 
     /// AMX's sums against the twin's (VDPBF16PS's arithmetic) at awkward

@@ -63,7 +63,7 @@ pub struct GemmBuffers {
 
 /// Shallower products stay float32 under mixed_bfloat16 (dY·W2ᵀ: k = 10):
 /// packing would cost more than the arithmetic saves.
-const MIN_BF16_DEPTH: usize = 64;
+pub(crate) const MIN_BF16_DEPTH: usize = 64;
 
 /// Widest tile any kernel uses; packed sizes are bounded with it.
 pub(crate) const MAX_WIDTH: usize = 32;
@@ -185,7 +185,7 @@ pub fn gemm(
         Route::Mixed(kernel) => {
             // mixed_bfloat16: bfloat16 products, float32 sums (bf16.rs); the
             // narrow products stay float32, as they cost little.
-            let kept_b = bufs.kept_bf16.as_ref().and_then(|p| p.of(&b));
+            let kept_b = bufs.kept_bf16.as_ref();
             return gemm_bf16(kernel, a, b, c.view_mut(), isa, &epilogue, &mut bufs.bf16, kept_b);
         }
         Route::Transposed => {

@@ -20,7 +20,7 @@ mod tiles;
 use crate::alloc::zeroed;
 use crate::error::{js_number, Error, Result};
 use crate::kernels::adam::{adam_plain, AdamStep};
-use crate::kernels::bf16::{Bf16Kernel, Bf16Writer};
+use crate::kernels::bf16::Bf16Writer;
 use crate::kernels::pack::PanelWriter;
 use crate::kernels::rmsprop::rmsprop_plain;
 use crate::kernels::Isa;
@@ -209,17 +209,17 @@ impl StepConsts {
 }
 
 /// One matrix of the arena, the elements `at`, that a step also writes in
-/// B-panel layout (see `Optimizer::step`).
+/// a packed layout for the next forward product (see `Optimizer::step`).
 pub struct PanelSink<'a> {
     pub at: ParamRef,
     pub writer: Panels<'a>,
 }
 
-/// The layout a `PanelSink` writes: float32 panels, or under mixed_bfloat16
-/// on AMX bfloat16 words (`kernel` is the Amx token, for the SIMD stores).
+/// The layout a `PanelSink` writes: float32 panels (`PackedB`), or under
+/// mixed_bfloat16 on AMX bfloat16 words (`KeptBf16`).
 pub enum Panels<'a> {
     F32(PanelWriter<'a>),
-    Bf16 { writer: Bf16Writer<'a>, kernel: Bf16Kernel },
+    Bf16(Bf16Writer<'a>),
 }
 
 impl PanelSink<'_> {
@@ -235,9 +235,7 @@ impl PanelSink<'_> {
             unsafe {
                 match &self.writer {
                     Panels::F32(writer) => writer.write(from - range.start, &w[from - start..to - start]),
-                    Panels::Bf16 { writer, kernel } => {
-                        writer.write(*kernel, from - range.start, &w[from - start..to - start])
-                    }
+                    Panels::Bf16(writer) => writer.write(from - range.start, &w[from - start..to - start]),
                 }
             };
         }
