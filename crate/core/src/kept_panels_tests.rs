@@ -106,19 +106,30 @@ fn weights_set_between_steps_are_what_the_next_step_reads() {
     let run = |kept: bool| {
         let mut m = model(RULES[0], kept);
         let replacement = model(RULES[2], false).weights();
-        let mut fit = m.begin_fit(samples, None, &opts).unwrap();
-        let mut batches = 0;
-        while !fit.finished() {
-            if let Step::Batch { .. } = fit.advance(&mut m, samples, None, true, &mut Silent).unwrap() {
-                batches += 1;
-                if batches == 2 {
-                    m.set_weights(replacement.clone()).unwrap();
-                }
-            }
-        }
-        bits(&m.weights())
+        fit_setting_weights_after_two_batches(&mut m, samples, &opts, replacement)
     };
     assert!(run(true) == run(false));
+}
+
+/// A fit whose caller sets `replacement` as the weights after its second
+/// batch; the weights it ends with, as bits.
+fn fit_setting_weights_after_two_batches(
+    m: &mut Model,
+    samples: Samples,
+    opts: &FitOptions,
+    replacement: Vec<WeightTensor>,
+) -> Vec<u32> {
+    let mut fit = m.begin_fit(samples, None, opts).unwrap();
+    let mut batches = 0;
+    while !fit.finished() {
+        if let Step::Batch { .. } = fit.advance(m, samples, None, true, &mut Silent).unwrap() {
+            batches += 1;
+            if batches == 2 {
+                m.set_weights(replacement.clone()).unwrap();
+            }
+        }
+    }
+    bits(&m.weights())
 }
 
 /// Stops after this many batches, as a callback setting stop_training would.
@@ -276,18 +287,7 @@ fn kept_bfloat16_words_give_the_converting_steps_bits() {
             w.data.iter_mut().for_each(|v| *v *= 0.5);
             w
         });
-        let replacement: Vec<WeightTensor> = replacement.collect();
-        let mut run = m.begin_fit(samples, None, &opts).unwrap();
-        let mut batches = 0;
-        while !run.finished() {
-            if let Step::Batch { .. } = run.advance(&mut m, samples, None, true, &mut Silent).unwrap() {
-                batches += 1;
-                if batches == 2 {
-                    m.set_weights(replacement.clone()).unwrap();
-                }
-            }
-        }
-        bits(&m.weights())
+        fit_setting_weights_after_two_batches(&mut m, samples, &opts, replacement.collect())
     };
     assert!(set_between(true) == set_between(false), "weights set between steps");
 }
