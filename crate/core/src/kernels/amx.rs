@@ -18,6 +18,12 @@ pub const TILE: usize = 16;
 /// k-pairs a tile holds (64 bytes a row): packed k is padded to a multiple.
 pub const KP_STEP: usize = 16;
 
+/// k-pairs of a packed operand over `k`: whole tiles, at least one (the
+/// packers and `KeptBf16` must agree, and `block` needs kp ≥ KP_STEP).
+pub fn padded_pairs(k: usize) -> usize {
+    k.div_ceil(2).next_multiple_of(KP_STEP).max(KP_STEP)
+}
+
 /// Whether this process may run AMX-BF16: the CPU reports AMX-TILE and
 /// AMX-BF16, the OS enables their state in XCR0, and Linux granted the
 /// process the tile data (ARCH_REQ_XCOMP_PERM, asked once; it fails, and

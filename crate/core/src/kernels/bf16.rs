@@ -197,11 +197,7 @@ pub fn gemm_bf16(
         // contiguous), which no other task touches.
         unsafe { apply_epilogue(isa, epilogue, c_rows.as_mut_ptr(), n, t * MR, 0, rows, n) };
     };
-    if 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS && crate::pool::threads_here() > 1 {
-        c.par_chunks_mut(MR * n).enumerate().for_each(panel);
-    } else {
-        c.chunks_mut(MR * n).enumerate().for_each(panel);
-    }
+    each_panel(c, MR * n, 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS, panel);
 }
 
 /// How a panel of `width` rows of k-pairs lies in memory.
@@ -254,7 +250,6 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, p
     // 0..k are the k·outer floats from x's first, all of which `x` views.
     let abutting = column_major && ld as usize == outer && k > 0;
     let columns: &[f32] = if abutting { unsafe { std::slice::from_raw_parts(x.as_ptr(), k * outer) } } else { &[] };
-    let parallel = outer * k >= PARALLEL_MIN_ELEMENTS && crate::pool::threads_here() > 1;
     let pack = |(t, out): (usize, &mut [u32])| {
         let (first, count) = (t * width, width.min(outer - t * width));
         pads(t, out);
@@ -305,11 +300,7 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, p
             }
         }
     };
-    if parallel {
-        dst.par_chunks_mut(kp * width).enumerate().for_each(pack);
-    } else {
-        dst.chunks_mut(kp * width).enumerate().for_each(pack);
-    }
+    each_panel(dst, kp * width, outer * k >= PARALLEL_MIN_ELEMENTS, pack);
 }
 
 /// C = A·B on AMX tiles (kernels/amx.rs), then `epilogue`; `kernel` is
@@ -327,10 +318,10 @@ fn gemm_amx(
     bufs: &mut Bf16Buffers,
     kept_b: Option<&KeptBf16>,
 ) {
-    use super::amx::{BLOCK, KP_STEP, TILE};
+    use super::amx::{BLOCK, TILE};
     let (m, k) = a.dim();
     let n = b.ncols();
-    let kp = k.div_ceil(2).next_multiple_of(KP_STEP).max(KP_STEP);
+    let kp = super::amx::padded_pairs(k);
     // Whole 32-row panels of A and 32-column pairs of B slivers: the rows
     // and columns past the edges are zeros, their sums dropped below.
     pack_pairs(a, BLOCK, kp, &mut bufs.a, Panel::RowMajor, kernel);
@@ -364,11 +355,7 @@ fn gemm_amx(
         // n, contiguous), which no other task touches.
         unsafe { apply_epilogue(isa, epilogue, c_rows.as_mut_ptr(), n, t * BLOCK, 0, rows, n) };
     };
-    if 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS && crate::pool::threads_here() > 1 {
-        c.par_chunks_mut(BLOCK * n).enumerate().for_each(panel);
-    } else {
-        c.chunks_mut(BLOCK * n).enumerate().for_each(panel);
-    }
+    each_panel(c, BLOCK * n, 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS, panel);
 }
 
 /// A B operand (the first Dense kernel, k×n) kept in AMX's packed layout
@@ -397,7 +384,7 @@ impl KeptBf16 {
     /// written in full.
     pub fn for_matrix(kernel: Bf16Kernel, b: ArrayView2<f32>) -> crate::error::Result<KeptBf16> {
         let (k, n) = b.dim();
-        let kp = k.div_ceil(2).next_multiple_of(super::amx::KP_STEP).max(super::amx::KP_STEP);
+        let kp = super::amx::padded_pairs(k);
         let len = crate::alloc::checked_len(&[n.next_multiple_of(super::amx::BLOCK), kp], "packed bfloat16 weights")?;
         let words = crate::alloc::zeroed(len, "packed bfloat16 weights")?;
         let (source, strides) = (b.as_ptr() as usize, [b.strides()[0], b.strides()[1]]);
@@ -468,6 +455,16 @@ impl Bf16Writer<'_> {
             };
             at += run;
         }
+    }
+}
+
+/// `f` on each `len`-long panel of `data` with its index: split over the
+/// pool's threads when `large` and there is more than one, else in order.
+fn each_panel<T: Send>(data: &mut [T], len: usize, large: bool, f: impl Fn((usize, &mut [T])) + Send + Sync) {
+    if large && crate::pool::threads_here() > 1 {
+        data.par_chunks_mut(len).enumerate().for_each(f);
+    } else {
+        data.chunks_mut(len).enumerate().for_each(f);
     }
 }
 
@@ -715,7 +712,7 @@ mod tests {
             }
             kept.set_fresh(true);
             let mut want = Vec::new();
-            let kp = k.div_ceil(2).next_multiple_of(super::super::amx::KP_STEP);
+            let kp = super::super::amx::padded_pairs(k);
             pack_pairs(b.t(), super::super::amx::TILE, kp, &mut want, Panel::PairMajor, Bf16Kernel::Scalar);
             want.resize(n.next_multiple_of(super::super::amx::BLOCK) * kp, 0);
             assert_eq!(kept.of(&b.view()).unwrap(), &want[..], "{kernel:?}");
