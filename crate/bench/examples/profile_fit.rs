@@ -2,7 +2,8 @@
 //! profile_fit [threads] [epochs]; PROFILE_BN=1 adds BatchNormalization after the hidden layer,
 //! PROFILE_HIDDEN=h sets the hidden width (512), PROFILE_BATCH=b the batch size (128),
 //! PROFILE_ROWS=n the rows (60 000), PROFILE_ADAM=1 trains with Adam instead of RMSprop,
-//! PROFILE_F32=1 feeds float32 rows instead of bytes scaled by 1/255 (the seed program's MNIST).
+//! PROFILE_F32=1 feeds float32 rows instead of bytes scaled by 1/255 (the seed program's MNIST),
+//! PROFILE_MIXED=1 trains under mixed_bfloat16 with the kernel the CPU prefers (FERRO_NN_BF16 picks).
 //! Built with `--features step-profile`, it also prints the step's budget by phase (core's
 //! step_profile.rs), over the epochs after the first (the first converts and warms up) — means,
 //! then medians and 90th percentiles.
@@ -43,6 +44,11 @@ fn main() {
         RmsPropConfig::default().into()
     };
     model.compile(optimizer, Loss::SparseCategoricalCrossentropy).unwrap();
+    if std::env::var("PROFILE_MIXED").is_ok_and(|v| v == "1") {
+        let kernel = ferro_core::kernels::bf16::Bf16Kernel::preferred();
+        println!("mixed_bfloat16 kernel: {kernel:?}");
+        model.set_mixed_bfloat16(kernel);
+    }
     let n = std::env::var("PROFILE_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(60000);
     let bytes: Vec<u8> = (0..n * 784).map(|i| ((i * 7919) % 256) as u8).collect();
     let table: [f32; 256] = std::array::from_fn(|b| b as f32 / 255.0);

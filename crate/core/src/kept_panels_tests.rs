@@ -241,15 +241,22 @@ fn a_panic_mid_epoch_leaves_the_weights_and_slots_of_the_last_step() {
     assert!(state_bits(&mut panicked) == state_bits(&mut stopped));
 }
 
-/// Under mixed_bfloat16 on AMX the optimizer writes the first kernel's
-/// bfloat16 words (70 inputs: 35 pairs, padded to 48; 300 units: a partial
-/// sliver and a padding one, and the optimizer's 16384-weight chunks end
+/// Under mixed_bfloat16 the optimizer writes the first kernel's bfloat16
+/// words, with every kernel this CPU runs (70 inputs: 35 pairs, on AMX
+/// padded to 48; 300 units: a partial sliver and, on AMX, a padding one,
+/// and the optimizer's 16384-weight chunks end
 /// mid-row and mid-sliver) and the next forward product reads them: the
 /// same bits as converting the kernel anew each step, on any thread count,
 /// also when a caller sets the weights between steps.
 #[test]
 fn kept_bfloat16_words_give_the_converting_steps_bits() {
-    let Some(amx) = Bf16Kernel::detect_amx() else { return };
+    let kernels = [Some(Bf16Kernel::Scalar), Bf16Kernel::detect(), Bf16Kernel::detect_amx()];
+    for kernel in kernels.into_iter().flatten() {
+        kept_words_give_the_converting_steps_bits(kernel);
+    }
+}
+
+fn kept_words_give_the_converting_steps_bits(kernel: Bf16Kernel) {
     let x: Vec<f32> = (0..100 * 70).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
     let y: Vec<i32> = (0..100).map(|i| i * 7 % 3).collect();
     let samples = Samples::new(&x, &y);
@@ -268,7 +275,7 @@ fn kept_bfloat16_words_give_the_converting_steps_bits() {
             clip: Clip::None,
         };
         m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
-        m.set_mixed_bfloat16(Some(amx));
+        m.set_mixed_bfloat16(Some(kernel));
         m.keep_bf16 = keep;
         m
     };
@@ -279,8 +286,8 @@ fn kept_bfloat16_words_give_the_converting_steps_bits() {
         bits(&m.weights())
     };
     let converting = fit(false, 1);
-    assert!(fit(true, 1) == converting, "1 thread");
-    assert!(fit(true, 3) == converting, "3 threads");
+    assert!(fit(true, 1) == converting, "{kernel:?}: 1 thread");
+    assert!(fit(true, 3) == converting, "{kernel:?}: 3 threads");
     let set_between = |keep: bool| {
         let mut m = build(keep);
         let replacement = build(false).weights().into_iter().map(|mut w| {
@@ -289,5 +296,5 @@ fn kept_bfloat16_words_give_the_converting_steps_bits() {
         });
         fit_setting_weights_after_two_batches(&mut m, samples, &opts, replacement.collect())
     };
-    assert!(set_between(true) == set_between(false), "weights set between steps");
+    assert!(set_between(true) == set_between(false), "{kernel:?}: weights set between steps");
 }

@@ -3,7 +3,7 @@
 
 use crate::alloc::{checked_len, zeroed};
 use crate::error::Result;
-use crate::kernels::bf16::{Bf16Kernel, KeptBf16};
+use crate::kernels::bf16::KeptBf16;
 use crate::kernels::gemm::MAX_WIDTH;
 use crate::kernels::packed::AlignedBuf;
 use crate::kernels::{GemmBuffers, PackedA, PackedB};
@@ -145,7 +145,7 @@ impl Workspace {
     /// or will be updated in tiles: the optimizer writes the panels as it
     /// updates the kernel (train.rs, tiled_kernel.rs), and the next forward
     /// GEMM reads them instead of packing the kernel again. Under
-    /// mixed_bfloat16 on AMX, its bfloat16 words instead (`KeptBf16`), when
+    /// mixed_bfloat16, its bfloat16 words instead (`KeptBf16`), when
     /// the forward product takes the bfloat16 kernels at all. The two never
     /// both exist, so one `kept_at` serves either.
     pub(crate) fn keep_first_kernel(&mut self, model: &Model) -> Result<()> {
@@ -156,11 +156,10 @@ impl Workspace {
                 self.gemm.keep(PackedB::for_matrix(model.isa, dense.kernel(&model.params.values))?);
                 Ok(())
             }
-            // On AMX the optimizer writes the kernel's bfloat16 words, whose
+            // The optimizer writes the kernel's bfloat16 words: on AMX their
             // conversion each step cost more than the products saved.
             Some(dense) if model.keep_bf16 && bf16_product(dense) => {
-                let kernel = model.mixed.filter(|k| matches!(k, Bf16Kernel::Amx(_)));
-                if let Some(kernel) = kernel {
+                if let Some(kernel) = model.mixed {
                     self.gemm.keep_bf16(KeptBf16::for_matrix(kernel, dense.kernel(&model.params.values))?);
                 }
                 Ok(())

@@ -37,7 +37,7 @@ pub const NR: usize = 32;
 pub enum Bf16Kernel {
     /// The portable twin: the same arithmetic in scalar code.
     Scalar,
-    /// VDPBF16PS; holding one proves the CPU runs it.
+    /// VDPBF16PS; holding one proves the CPU runs it (and AVX-512BW).
     Avx512Bf16(Detected),
     /// AMX-BF16's TDPBF16PS on 32×32 blocks (kernels/amx.rs); holding one
     /// proves the CPU runs it and Linux granted this process the tiles.
@@ -53,8 +53,11 @@ impl Bf16Kernel {
     /// also `None` when FERRO_NN_ISA or FERRO_NN_FORCE_SCALAR caps the
     /// kernels below AVX-512, so that those runs test the float32 fallback.
     pub fn detect() -> Option<Bf16Kernel> {
+        // AVX-512BW for the half-word stores of `KeptBf16`'s writer (every
+        // CPU with AVX512_BF16 has it).
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
             && is_x86_feature_detected!("avx512bf16")
             && super::Isa::detect().name() == "avx512"
         {
@@ -153,8 +156,8 @@ pub(super) fn pair(lo: f32, hi: f32) -> u32 {
 
 /// C = A·B, then `epilogue` (with `isa`'s kernels) on each finished panel
 /// of rows; A m×k and B k×n in any layout, C row-major and contiguous.
-/// `kept_b`: B kept in AMX's layout, read when it stands for `b` and is
-/// fresh (`KeptBf16::of`), by `Amx` only.
+/// `kept_b`: B kept in `kernel`'s layout, read instead of packing `b` when
+/// it stands for `b` and is fresh (`KeptBf16::of`).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_bf16(
     kernel: Bf16Kernel,
@@ -176,12 +179,16 @@ pub fn gemm_bf16(
     if let Bf16Kernel::Amx(_) = kernel {
         return gemm_amx(kernel, a, b, c, isa, epilogue, bufs, kept_b);
     }
-    let kp = k.div_ceil(2);
-    let slivers = n.div_ceil(NR);
+    let BWords { width, kp, .. } = BWords::of(kernel, k, n);
+    let slivers = n.div_ceil(width);
     pack_pairs(a, MR, kp, &mut bufs.a, Panel::PairMajor, kernel);
-    // B's pairs run down its columns: packed as the rows of Bᵀ.
-    pack_pairs(b.t(), NR, kp, &mut bufs.b, Panel::PairMajor, kernel);
-    let (a_packed, b_packed) = (&bufs.a[..], &bufs.b[..]);
+    let kept_b = kept_b.and_then(|kept| kept.of(&b, kernel));
+    if kept_b.is_none() {
+        // B's pairs run down its columns: packed as the rows of Bᵀ.
+        pack_pairs(b.t(), width, kp, &mut bufs.b, Panel::PairMajor, kernel);
+    }
+    let (a_packed, b_packed) = (&bufs.a[..], kept_b.unwrap_or(&bufs.b[..]));
+    assert!(b_packed.len() >= slivers * kp * width, "gemm_bf16: kept B too short");
     let panel = |(t, c_rows): (usize, &mut [f32])| {
         let rows = c_rows.len() / n;
         let a_panel = &a_packed[t * kp * MR..(t + 1) * kp * MR];
@@ -190,7 +197,13 @@ pub fn gemm_bf16(
             tile_of(kernel, kp, a_panel, &b_packed[s * kp * NR..(s + 1) * kp * NR], &mut tile);
             let cols = NR.min(n - s * NR);
             for (i, row) in tile.iter().enumerate().take(rows) {
-                c_rows[i * n + s * NR..i * n + s * NR + cols].copy_from_slice(&row[..cols]);
+                let dst = &mut c_rows[i * n + s * NR..][..cols];
+                // A whole row in a copy of known length: inline moves, not
+                // a call to memmove per row (3% of a 1-thread step).
+                match <&mut [f32; NR]>::try_from(&mut *dst) {
+                    Ok(whole) => *whole = *row,
+                    Err(_) => dst.copy_from_slice(&row[..cols]),
+                }
             }
         }
         // SAFETY: `c_rows` is this task's panel of C, rows t·MR.. (rows × n,
@@ -255,7 +268,11 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, p
         pads(t, out);
         if let Some(rows) = rows {
             // Row-major: each row's pairs lie side by side.
-            for (o, row) in rows[first * k..(first + count) * k].chunks_exact(k.max(1)).enumerate() {
+            let block = &rows[first * k..(first + count) * k];
+            if !row_major {
+                bf16_words::rows_across(kernel, block, k, width, out);
+            }
+            for (o, row) in block.chunks_exact(k.max(1)).enumerate() {
                 if row_major {
                     // A run of words from a run of floats.
                     let words = &mut out[o * kp..o * kp + real];
@@ -263,26 +280,26 @@ fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, p
                     if k % 2 == 1 {
                         words[real - 1] = pair(row[k - 1], 0.0);
                     }
-                } else {
-                    for (p, two) in row.chunks(2).enumerate() {
-                        out[p * width + o] = pair(two[0], two.get(1).copied().unwrap_or(0.0));
-                    }
+                } else if k % 2 == 1 {
+                    out[(real - 1) * width + o] = pair(row[k - 1], 0.0);
                 }
             }
         } else if column_major {
             // Columns 2p and 2p + 1 side by side: contiguous reads. Whole
-            // pairs of whole 16-row blocks in one call; the rest one by one.
+            // pairs of a panel in one call (of whole 16-row blocks for
+            // rows); the rest one by one.
             let (ld, whole) = (ld as usize, k / 2);
             let blocks = if abutting && count == width && width.is_multiple_of(16) { width / 16 } else { 0 };
+            let whole_done = if row_major { blocks > 0 } else { abutting };
             if row_major {
                 for b in 0..blocks {
                     bf16_words::rows16(kernel, columns, ld, first + 16 * b, whole, kp, &mut out[16 * b * kp..]);
                 }
-            } else if blocks > 0 {
-                bf16_words::strips(kernel, columns, ld, first, whole, width, out);
+            } else if abutting {
+                bf16_words::strips(kernel, columns, ld, first, whole, (width, count), out);
             }
-            // With whole blocks, only an odd k's last pair is left.
-            for p in if blocks > 0 { whole } else { 0 }..real {
+            // With whole pairs done, only an odd k's last pair is left.
+            for p in if whole_done { whole } else { 0 }..real {
                 let lo = &column(2 * p)[first..first + count];
                 let hi = if 2 * p + 1 < k { &column(2 * p + 1)[first..first + count] } else { &ZEROS[..count] };
                 let mut words = [0u32; 64];
@@ -321,17 +338,17 @@ fn gemm_amx(
     use super::amx::{BLOCK, TILE};
     let (m, k) = a.dim();
     let n = b.ncols();
-    let kp = super::amx::padded_pairs(k);
+    let BWords { width, kp, len } = BWords::of(kernel, k, n);
     // Whole 32-row panels of A and 32-column pairs of B slivers: the rows
     // and columns past the edges are zeros, their sums dropped below.
     pack_pairs(a, BLOCK, kp, &mut bufs.a, Panel::RowMajor, kernel);
-    let kept_b = kept_b.and_then(|kept| kept.of(&b));
+    let kept_b = kept_b.and_then(|kept| kept.of(&b, kernel));
     if kept_b.is_none() {
-        pack_pairs(b.t(), TILE, kp, &mut bufs.b, Panel::PairMajor, kernel);
-        bufs.b.resize(n.next_multiple_of(BLOCK) * kp, 0);
+        pack_pairs(b.t(), width, kp, &mut bufs.b, Panel::PairMajor, kernel);
+        bufs.b.resize(len, 0);
     }
     let (a_packed, b_packed) = (&bufs.a[..], kept_b.unwrap_or(&bufs.b[..]));
-    assert!(b_packed.len() >= n.next_multiple_of(BLOCK) * kp, "gemm_amx: kept B too short");
+    assert!(b_packed.len() >= len, "gemm_amx: kept B too short");
     let panel = |(t, c_rows): (usize, &mut [f32])| {
         let rows = c_rows.len() / n;
         let mut out = [0f32; 4 * TILE * TILE];
@@ -358,19 +375,44 @@ fn gemm_amx(
     each_panel(c, BLOCK * n, 2 * m * n * k >= super::params::PARALLEL_MIN_FLOPS, panel);
 }
 
-/// A B operand (the first Dense kernel, k×n) kept in AMX's packed layout
-/// across a fit's steps: the optimizer writes each weight's bfloat16 into it
-/// as it updates the weight (`Bf16Writer`), so that the forward product
-/// does not convert the whole kernel again each step (0.34–0.38 ms for the
-/// seed model's on one core of the CI guest). Used only for the matrix it
-/// was made from, and only while the caller vouches that it is `fresh`.
+/// How a kernel's products lay out a packed k×n B operand: slivers of
+/// `width` columns, each `kp` k-pairs deep, `len` words in all (zeros past
+/// k and n). The one rule the packers and `KeptBf16` share.
+#[derive(Clone, Copy)]
+struct BWords {
+    width: usize,
+    kp: usize,
+    len: usize,
+}
+
+impl BWords {
+    fn of(kernel: Bf16Kernel, k: usize, n: usize) -> BWords {
+        let (width, kp, cols) = match kernel {
+            // Slivers of one tile's columns, k in whole tiles, n in whole blocks.
+            Bf16Kernel::Amx(_) => {
+                (super::amx::TILE, super::amx::padded_pairs(k), n.next_multiple_of(super::amx::BLOCK))
+            }
+            _ => (NR, k.div_ceil(2), n.next_multiple_of(NR)),
+        };
+        BWords { width, kp, len: cols * kp }
+    }
+}
+
+/// A B operand (the first Dense kernel, k×n) kept in a bfloat16 kernel's
+/// packed layout across a fit's steps: the optimizer writes each weight's
+/// bfloat16 into it as it updates the weight (`Bf16Writer`), so that the
+/// forward product does not convert the whole kernel again each step
+/// (0.34–0.38 ms for the seed model's on one core of the Intel CI guest;
+/// on the AMD Zen 4 VM the conversion was 4% of a 1-thread step). Used
+/// only for the matrix it was made from, by the kernel it was made for,
+/// and only while the caller vouches that it is `fresh`.
 pub struct KeptBf16 {
-    /// The Amx token the words are written with.
+    /// The kernel whose layout the words take, and which writes them.
     kernel: Bf16Kernel,
     words: Vec<u32>,
     k: usize,
     n: usize,
-    kp: usize,
+    layout: BWords,
     /// The matrix's first element and strides: which B this is.
     source: usize,
     strides: [isize; 2],
@@ -378,17 +420,15 @@ pub struct KeptBf16 {
 }
 
 impl KeptBf16 {
-    /// Room for `b` in AMX's layout, zero in the padding (which no write
-    /// touches), for `kernel` (the Amx token; any other writes and reads
-    /// the same words, without SIMD); its contents are only `fresh` once
-    /// written in full.
+    /// Room for `b` in `kernel`'s layout, zero in the padding (which no
+    /// write touches); its contents are only `fresh` once written in full.
     pub fn for_matrix(kernel: Bf16Kernel, b: ArrayView2<f32>) -> crate::error::Result<KeptBf16> {
         let (k, n) = b.dim();
-        let kp = super::amx::padded_pairs(k);
-        let len = crate::alloc::checked_len(&[n.next_multiple_of(super::amx::BLOCK), kp], "packed bfloat16 weights")?;
-        let words = crate::alloc::zeroed(len, "packed bfloat16 weights")?;
+        crate::alloc::checked_len(&[n, k], "packed bfloat16 weights")?;
+        let layout = BWords::of(kernel, k, n);
+        let words = crate::alloc::zeroed(layout.len, "packed bfloat16 weights")?;
         let (source, strides) = (b.as_ptr() as usize, [b.strides()[0], b.strides()[1]]);
-        Ok(KeptBf16 { kernel, words, k, n, kp, source, strides, fresh: false })
+        Ok(KeptBf16 { kernel, words, k, n, layout, source, strides, fresh: false })
     }
 
     /// Whether the words hold the matrix as it is now; the caller tracks this.
@@ -396,28 +436,31 @@ impl KeptBf16 {
         self.fresh = fresh;
     }
 
-    /// The words, when they stand for `b` (k×n) and are fresh.
-    pub(super) fn of(&self, b: &ArrayView2<f32>) -> Option<&[u32]> {
+    /// The words, when they stand for `b` (k×n) in `kernel`'s layout and
+    /// are fresh.
+    pub(super) fn of(&self, b: &ArrayView2<f32>, kernel: Bf16Kernel) -> Option<&[u32]> {
         let same = self.source == b.as_ptr() as usize && b.dim() == (self.k, self.n) && b.strides() == self.strides;
-        (same && self.fresh).then_some(&self.words[..])
+        (same && self.fresh && kernel == self.kernel).then_some(&self.words[..])
     }
 
     /// A writer of the matrix's elements into the words.
     pub fn writer(&mut self) -> Bf16Writer<'_> {
-        let (kernel, k, n, kp) = (self.kernel, self.k, self.n, self.kp);
-        Bf16Writer { kernel, base: self.words.as_mut_ptr(), k, n, kp, _words: std::marker::PhantomData }
+        let (kernel, k, n, width, kp) = (self.kernel, self.k, self.n, self.layout.width, self.layout.kp);
+        Bf16Writer { kernel, base: self.words.as_mut_ptr(), k, n, width, kp, _words: std::marker::PhantomData }
     }
 }
 
 /// Writes elements of a k×n matrix (row-major indices) into `KeptBf16`'s
-/// words: element (r, c) is half r % 2 of word ((c / 16)·kp + r / 2)·16 +
-/// c % 16, so every element has a half-word of its own and threads writing
-/// disjoint elements never touch the same bytes.
+/// words: element (r, c) is half r % 2 of word ((c / width)·kp + r / 2)·
+/// width + c % width, so every element has a half-word of its own and
+/// threads writing disjoint elements never touch the same bytes.
 pub struct Bf16Writer<'a> {
     kernel: Bf16Kernel,
     base: *mut u32,
     k: usize,
     n: usize,
+    /// Columns of a sliver (a multiple of 16).
+    width: usize,
     kp: usize,
     _words: std::marker::PhantomData<&'a mut [u32]>,
 }
@@ -437,21 +480,41 @@ impl Bf16Writer<'_> {
     pub unsafe fn write(&self, start: usize, values: &[f32]) {
         let end = start.checked_add(values.len()).expect("bf16 writer: elements outside the matrix");
         assert!(end <= self.k * self.n, "bf16 writer: elements outside the matrix");
-        let tile = super::amx::TILE;
+        let width = self.width;
         let mut at = start;
         while at < end {
+            let (r, c) = (at / self.n, at % self.n);
+            if c == 0 && r % 2 == 0 && r + 1 < self.k && end - at >= 2 * self.n {
+                // Rows r and r + 1 whole: both halves of their words in
+                // plain stores (the optimizer's chunks hold whole rows but
+                // at their ends). With half-word stores the seed model's
+                // update took 250–340 µs on 1 thread, against 165–220
+                // (profile_fit, AMD Zen 4 VM).
+                let (lo, hi) = values[at - start..][..2 * self.n].split_at(self.n);
+                // SAFETY: column 16q + i's word of pair r / 2 is chunk q's
+                // word i, in the layout (r + 1 < k); both its halves are
+                // elements of the caller's, so no other thread touches it.
+                unsafe {
+                    let to =
+                        bf16_words::Slivers { words: self.base.add(r / 2 * width), width, stride: self.kp * width };
+                    bf16_words::pairs_into(self.kernel, lo, hi, to);
+                }
+                at += 2 * self.n;
+                continue;
+            }
             // The rest of this element's row, from its sliver's first column
             // on in one call, a partial sliver before it on its own.
-            let (r, c) = (at / self.n, at % self.n);
             let to_row_end = (self.n - c).min(end - at);
-            let run = if c % tile == 0 { to_row_end } else { (tile - c % tile).min(to_row_end) };
-            let word = ((c / tile) * self.kp + r / 2) * tile + c % tile;
-            // SAFETY: the words of (r, c..c + run) are word + q·kp·16 + i
-            // for column c + 16q + i, inside the padded layout (c + run ≤
-            // n, r < k); the elements are the caller's.
+            let run = if c % width == 0 { to_row_end } else { (width - c % width).min(to_row_end) };
+            let word = ((c / width) * self.kp + r / 2) * width + c % width;
+            // SAFETY: column c + 16q + i of the run (i < 16) has word
+            // word + (q / (width/16))·kp·width + (q % (width/16))·16 + i, the
+            // run starting a sliver or ending within its first; inside the
+            // padded layout (c + run ≤ n, r < k); the elements are the caller's.
             unsafe {
                 let values = &values[at - start..at - start + run];
-                bf16_words::halves(self.kernel, values, self.base.add(word), self.kp * tile, r % 2 == 1)
+                let slivers = bf16_words::Slivers { words: self.base.add(word), width, stride: self.kp * width };
+                bf16_words::halves(self.kernel, values, slivers, r % 2 == 1)
             };
             at += run;
         }
@@ -695,13 +758,14 @@ mod tests {
 
     /// Words written weight by weight, in pieces that start and end
     /// mid-row and mid-sliver, are the words packing the whole matrix
-    /// gives (odd k, a partial sliver, padding), with the twin's scalar
-    /// stores and, where the CPU has AMX, the masked ones.
+    /// gives (odd k, a partial sliver, padding), in each kernel's layout:
+    /// the twin's scalar stores and, where the CPU runs VDPBF16PS or AMX,
+    /// the masked ones.
     #[test]
     fn kept_words_written_in_pieces_are_the_packed_words() {
         let (k, n) = (9, 37);
         let (_, b) = operands(1, n, k);
-        let kernels = [Some(Bf16Kernel::Scalar), Bf16Kernel::detect_amx()];
+        let kernels = [Some(Bf16Kernel::Scalar), simd_under_test(), Bf16Kernel::detect_amx()];
         for kernel in kernels.into_iter().flatten() {
             let mut kept = KeptBf16::for_matrix(kernel, b.view()).unwrap();
             let values = b.as_slice().unwrap();
@@ -712,11 +776,13 @@ mod tests {
             }
             kept.set_fresh(true);
             let mut want = Vec::new();
-            let kp = super::super::amx::padded_pairs(k);
-            pack_pairs(b.t(), super::super::amx::TILE, kp, &mut want, Panel::PairMajor, Bf16Kernel::Scalar);
-            want.resize(n.next_multiple_of(super::super::amx::BLOCK) * kp, 0);
-            assert_eq!(kept.of(&b.view()).unwrap(), &want[..], "{kernel:?}");
-            assert!(kept.of(&b.t()).is_none(), "another view of the same floats");
+            let BWords { width, kp, len } = BWords::of(kernel, k, n);
+            pack_pairs(b.t(), width, kp, &mut want, Panel::PairMajor, Bf16Kernel::Scalar);
+            want.resize(len, 0);
+            assert_eq!(kept.of(&b.view(), kernel).unwrap(), &want[..], "{kernel:?}");
+            assert!(kept.of(&b.t(), kernel).is_none(), "another view of the same floats");
+            let other = if kernel == Bf16Kernel::Scalar { Bf16Kernel::Amx(Detected(())) } else { Bf16Kernel::Scalar };
+            assert!(kept.of(&b.view(), other).is_none(), "another kernel's layout");
         }
     }
 

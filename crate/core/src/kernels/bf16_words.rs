@@ -34,30 +34,56 @@ pub(super) fn runs(kernel: Bf16Kernel, x: &[f32], out: &mut [u32]) {
 
 /// Pair-major words from two rows per pair of a row-major matrix `data`
 /// (row stride `ld`): `out[p·width + j] = pair(data[2p·ld + first + j],
-/// data[(2p + 1)·ld + first + j])` for p < `pairs`, j < `width` (a multiple
-/// of 16). One call per panel: a call per 16 words cost more than the words.
+/// data[(2p + 1)·ld + first + j])` for p < `pairs`, j < `count` (≤ `width`;
+/// the words past it are left as they are). One call per panel: a call per
+/// 16 words cost more than the words.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn strips(
     kernel: Bf16Kernel,
     data: &[f32],
     ld: usize,
     first: usize,
     pairs: usize,
-    width: usize,
+    (width, count): (usize, usize),
     out: &mut [u32],
 ) {
-    assert!(width.is_multiple_of(16) && out.len() >= pairs * width, "strips: {width} wide, {} words", out.len());
-    if pairs == 0 {
+    assert!(count <= width && out.len() >= pairs * width, "strips: {count} of {width}, {} words", out.len());
+    if pairs == 0 || count == 0 {
         return;
     }
-    assert!((2 * pairs - 1) * ld + first + width <= data.len(), "strips: rows past the data");
+    assert!((2 * pairs - 1) * ld + first + count <= data.len(), "strips: rows past the data");
     if kernel != Bf16Kernel::Scalar {
         // SAFETY: a SIMD token proves AVX-512F; the asserts bound every read and write.
-        unsafe { simd::strips(data.as_ptr().add(first), ld, pairs, width, out.as_mut_ptr()) };
+        unsafe { simd::strips(data.as_ptr().add(first), ld, pairs, (width, count), out.as_mut_ptr()) };
         return;
     }
     for p in 0..pairs {
-        let (lo, hi) = (&data[2 * p * ld + first..][..width], &data[(2 * p + 1) * ld + first..][..width]);
-        pairs_scalar(lo, hi, &mut out[p * width..(p + 1) * width]);
+        let (lo, hi) = (&data[2 * p * ld + first..][..count], &data[(2 * p + 1) * ld + first..][..count]);
+        pairs_scalar(lo, hi, &mut out[p * width..p * width + count]);
+    }
+}
+
+/// Pair-major words from the rows of a row-major matrix `rows` (`k`
+/// floats a row), each row's pairs down a column of the panel:
+/// `out[p·width + o] = pair(rows[o·k + 2p], rows[o·k + 2p + 1])` for every
+/// row o (< `width`) and whole pair p (< k / 2). An odd k's last pair is
+/// the caller's. The A operand of a product whose rows are a batch.
+pub(super) fn rows_across(kernel: Bf16Kernel, rows: &[f32], k: usize, width: usize, out: &mut [u32]) {
+    let count = rows.len().checked_div(k).unwrap_or(0);
+    let whole = k / 2;
+    assert!(count <= width && out.len() >= whole * width, "rows_across: {count} rows of {width}");
+    assert!(15 * width <= i32::MAX as usize, "rows_across: {width} wide, past the scatter's 32-bit offsets");
+    let simd = if kernel == Bf16Kernel::Scalar { 0 } else { whole / 16 * 16 };
+    for (o, row) in rows.chunks_exact(k.max(1)).enumerate() {
+        for p in (0..simd).step_by(16) {
+            // SAFETY: a SIMD token proves AVX-512F; floats 2p..2p + 32 of
+            // the row and words (p + i)·width + o (i < 16, p + 16 ≤ whole)
+            // lie inside `row` and `out`.
+            unsafe { simd::runs32_across(row[2 * p..].as_ptr(), width, out[p * width + o..].as_mut_ptr()) };
+        }
+        for p in simd..whole {
+            out[p * width + o] = pair(row[2 * p], row[2 * p + 1]);
+        }
     }
 }
 
@@ -91,23 +117,62 @@ pub(super) fn rows16(
     }
 }
 
-/// Half of some words from `values`, 16 words at a time, each 16 `stride`
-/// words after the last (a row of a matrix across 16-column slivers): the
-/// low halves (element 2p of each pair) or, if `odd`, the high ones. The
-/// other halves are not written, so two threads may fill a word's two
-/// halves. AVX-512BW for `Bf16Kernel::Amx` only (its detection checks BW).
+/// Where a run of a matrix row's bfloat16s goes in packed B words: chunk q
+/// of 16 columns at `words` + (q / (width / 16))·`stride` + (q % (width /
+/// 16))·16, i.e. across slivers of `width` columns (a multiple of 16)
+/// lying `stride` words apart.
+#[derive(Clone, Copy)]
+pub(super) struct Slivers {
+    pub words: *mut u32,
+    pub width: usize,
+    pub stride: usize,
+}
+
+impl Slivers {
+    fn chunk(&self, q: usize) -> *mut u32 {
+        let per = self.width / 16;
+        self.words.wrapping_add(q / per * self.stride + q % per * 16)
+    }
+}
+
+/// `pair(lo[i], hi[i])` for every i of `lo` (as long as `hi`), 16 at a
+/// time into the chunks `to` names: whole words, in one call for a row's
+/// worth (a call per 16 words cost the optimizer's pass 8% of a 2-thread
+/// step).
 ///
 /// # Safety
-/// Word i of chunk q (i < 16, `values` in chunks of 16) is `words + q·stride
-/// + i`, valid for writes, and its `odd` half no other thread accesses meanwhile.
-pub(super) unsafe fn halves(kernel: Bf16Kernel, values: &[f32], words: *mut u32, stride: usize, odd: bool) {
-    let whole = if matches!(kernel, Bf16Kernel::Amx(_)) { values.len() / 16 } else { 0 };
+/// Word i of chunk q (i < 16, `lo` in chunks of 16) is valid for writes,
+/// and no other thread accesses it meanwhile.
+pub(super) unsafe fn pairs_into(kernel: Bf16Kernel, lo: &[f32], hi: &[f32], to: Slivers) {
+    assert!(to.width >= 16 && to.width.is_multiple_of(16) && hi.len() == lo.len(), "pairs_into: slivers {}", to.width);
+    let whole = if kernel == Bf16Kernel::Scalar { 0 } else { lo.len() / 16 };
+    // SAFETY: a SIMD token proves AVX-512F; 16·whole floats of each; the
+    // caller vouches for the words.
+    unsafe { simd::pairs_into(lo.as_ptr(), hi.as_ptr(), whole, to) };
+    for i in 16 * whole..lo.len() {
+        // SAFETY: word i % 16 of chunk i / 16, the caller's (see # Safety).
+        unsafe { to.chunk(i / 16).wrapping_add(i % 16).write(pair(lo[i], hi[i])) };
+    }
+}
+
+/// Half of some words from `values`, 16 at a time into the chunks `to`
+/// names: the low halves (element 2p of each pair) or, if `odd`, the high
+/// ones. The other halves are not written, so two threads may fill a
+/// word's two halves. AVX-512BW for any kernel but the scalar twin (their
+/// detection checks BW).
+///
+/// # Safety
+/// Word i of chunk q (i < 16, `values` in chunks of 16) is valid for
+/// writes, and its `odd` half no other thread accesses meanwhile.
+pub(super) unsafe fn halves(kernel: Bf16Kernel, values: &[f32], to: Slivers, odd: bool) {
+    assert!(to.width >= 16 && to.width.is_multiple_of(16), "halves: slivers {} wide", to.width);
+    let whole = if kernel == Bf16Kernel::Scalar { 0 } else { values.len() / 16 };
     for q in 0..whole {
-        // SAFETY: an Amx token proves AVX-512F and BW; the caller vouches for the words.
-        unsafe { simd::halves16(values[16 * q..].as_ptr(), words.wrapping_add(q * stride), odd) };
+        // SAFETY: a SIMD token proves AVX-512F and BW; the caller vouches for the words.
+        unsafe { simd::halves16(values[16 * q..].as_ptr(), to.chunk(q), odd) };
     }
     for (i, &v) in values.iter().enumerate().skip(16 * whole) {
-        let half = words.wrapping_add(i / 16 * stride + i % 16).cast::<u16>().wrapping_add(usize::from(odd));
+        let half = to.chunk(i / 16).wrapping_add(i % 16).cast::<u16>().wrapping_add(usize::from(odd));
         // SAFETY: half `odd` of a word of the caller's (see # Safety).
         unsafe { half.write(super::bf16::to_bf16(v)) };
     }
@@ -148,17 +213,59 @@ mod simd {
 
     /// # Safety
     /// The CPU runs AVX-512F; rows 2p and 2p + 1 (p < pairs) of `lo` (row
-    /// stride `ld`) hold `width` floats, `out` holds pairs·width words.
+    /// stride `ld`) hold `count` floats, `out` holds pairs·width words.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn strips(lo: *const f32, ld: usize, pairs: usize, width: usize, out: *mut u32) {
-        // SAFETY: the caller vouches for the ISA and the lengths.
+    pub unsafe fn strips(lo: *const f32, ld: usize, pairs: usize, (width, count): (usize, usize), out: *mut u32) {
+        // SAFETY: the caller vouches for the ISA and the lengths; the
+        // masked loads and stores touch only the first `count - c` lanes.
         unsafe {
             for p in 0..pairs {
                 let (l, h, o) = (lo.add(2 * p * ld), lo.add((2 * p + 1) * ld), out.add(p * width));
-                for c in (0..width).step_by(16) {
+                for c in (0..count / 16 * 16).step_by(16) {
                     pairs16(l.add(c), h.add(c), o.add(c));
                 }
+                let c = count / 16 * 16;
+                if c < count {
+                    let mask: __mmask16 = (1 << (count - c)) - 1;
+                    let (l, h) = (_mm512_maskz_loadu_ps(mask, l.add(c)), _mm512_maskz_loadu_ps(mask, h.add(c)));
+                    let words = _mm512_or_si512(bf16x16(l), _mm512_slli_epi32(bf16x16(h), 16));
+                    _mm512_mask_storeu_epi32(o.add(c).cast(), mask, words);
+                }
             }
+        }
+    }
+
+    /// # Safety
+    /// The CPU runs AVX-512F (when `chunks` > 0); `lo` and `hi` hold
+    /// 16·chunks floats, and `to` names chunks of 16 words to write.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn pairs_into(lo: *const f32, hi: *const f32, chunks: usize, to: super::Slivers) {
+        // SAFETY: the caller vouches for the ISA and the lengths.
+        unsafe {
+            for q in 0..chunks {
+                pairs16(lo.add(16 * q), hi.add(16 * q), to.chunk(q));
+            }
+        }
+    }
+
+    /// # Safety
+    /// The CPU runs AVX-512F; `x` holds 32 floats, and `out + i·width`
+    /// (i < 16) are words to write.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn runs32_across(x: *const f32, width: usize, out: *mut u32) {
+        // SAFETY: the caller vouches for the ISA and the words. As in
+        // `runs32`, VPMOVDW keeps each lane's low half, so the 32 halves
+        // land in order (element 2i low in word i); lane i goes to out + i·width.
+        unsafe {
+            let (first, second) = (bf16x16(_mm512_loadu_ps(x)), bf16x16(_mm512_loadu_ps(x.add(16))));
+            let lo = _mm512_cvtepi32_epi16(first);
+            let hi = _mm512_cvtepi32_epi16(second);
+            let words = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+            let at = _mm512_mullo_epi32(
+                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                _mm512_set1_epi32(width as i32),
+            );
+            _mm512_i32scatter_epi32::<4>(out.cast(), at, words);
         }
     }
 
@@ -223,8 +330,14 @@ mod simd {
     pub unsafe fn runs32(_: *const f32, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
-    pub unsafe fn strips(_: *const f32, _: usize, _: usize, _: usize, _: *mut u32) {
+    pub unsafe fn strips(_: *const f32, _: usize, _: usize, _: (usize, usize), _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
+    }
+    pub unsafe fn runs32_across(_: *const f32, _: usize, _: *mut u32) {
+        unreachable!("no bfloat16 SIMD kernel off x86-64")
+    }
+    pub unsafe fn pairs_into(_: *const f32, _: *const f32, chunks: usize, _: super::Slivers) {
+        assert_eq!(chunks, 0, "no bfloat16 SIMD kernel off x86-64");
     }
     pub unsafe fn rows16(_: *const f32, _: usize, _: usize, _: usize, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
@@ -245,7 +358,7 @@ mod tests {
     fn simd_words_match_the_scalar_twin() {
         let specials =
             [0.0, -0.0, f32::NAN, -f32::NAN, f32::INFINITY, f32::MIN_POSITIVE / 3.0, f32::MAX, 1.0 + 1.0 / 256.0];
-        let x: Vec<f32> = (0..200u32)
+        let x: Vec<f32> = (0..600u32)
             .map(|i| {
                 if i % 7 == 0 {
                     specials[(i / 7) as usize % specials.len()]
@@ -265,16 +378,28 @@ mod tests {
                 runs(kernel, &x, &mut got);
                 assert_eq!(got, want, "runs {kernel:?} {len}");
             }
-            // A 10×20 matrix (row stride 20): strips of 16 from column 3,
-            // and 16 rows of words from column 2, over 4 pairs.
-            let (mut want, mut got) = (vec![0u32; 64], vec![1u32; 64]);
-            strips(Bf16Kernel::Scalar, &x, 20, 3, 4, 16, &mut want);
-            strips(kernel, &x, 20, 3, 4, 16, &mut got);
-            assert_eq!(got, want, "strips {kernel:?}");
+            // A matrix of row stride 20: strips from column 3 over 4 pairs,
+            // whole, with a masked tail, and narrower than a vector (the
+            // words past `count` left as they were); and 16 rows of words
+            // from column 2.
+            for (width, count) in [(16, 16), (8, 8), (32, 21), (16, 5)] {
+                let (mut want, mut got) = (vec![7u32; 4 * width], vec![7u32; 4 * width]);
+                strips(Bf16Kernel::Scalar, &x, 20, 3, 4, (width, count), &mut want);
+                strips(kernel, &x, 20, 3, 4, (width, count), &mut got);
+                assert_eq!(got, want, "strips {kernel:?} {count} of {width}");
+            }
             let (mut want, mut got) = (vec![7u32; 15 * 5 + 4], vec![7u32; 15 * 5 + 4]);
             rows16(Bf16Kernel::Scalar, &x, 20, 2, 4, 5, &mut want);
             rows16(kernel, &x, 20, 2, 4, 5, &mut got);
             assert_eq!(got, want, "rows16 {kernel:?}");
+            // Rows of k floats down the panel's columns: odd k, pairs past
+            // the last whole 16, fewer rows than the panel is wide.
+            for (k, rows, width) in [(37, 5, 8), (64, 8, 8), (40, 3, 16), (1, 4, 8)] {
+                let (mut want, mut got) = (vec![7u32; k / 2 * width], vec![7u32; k / 2 * width]);
+                rows_across(Bf16Kernel::Scalar, &x[..rows * k], k, width, &mut want);
+                rows_across(kernel, &x[..rows * k], k, width, &mut got);
+                assert_eq!(got, want, "rows_across {kernel:?} k {k}, {rows} rows of {width}");
+            }
         }
     }
 }

@@ -55,7 +55,7 @@ pub struct GemmBuffers {
     bf16: Bf16Buffers,
     /// A B operand kept packed across calls (see `PackedB`).
     kept: Option<PackedB>,
-    /// The same under mixed_bfloat16 on AMX (see `KeptBf16`).
+    /// The same under mixed_bfloat16 (see `KeptBf16`).
     kept_bf16: Option<KeptBf16>,
     /// A operands packed ahead of their GEMMs (see `PackedA`).
     kept_a: Vec<PackedA>,

@@ -216,7 +216,7 @@ pub struct PanelSink<'a> {
 }
 
 /// The layout a `PanelSink` writes: float32 panels (`PackedB`), or under
-/// mixed_bfloat16 on AMX bfloat16 words (`KeptBf16`).
+/// mixed_bfloat16 bfloat16 words (`KeptBf16`).
 pub enum Panels<'a> {
     F32(PanelWriter<'a>),
     Bf16(Bf16Writer<'a>),
