@@ -192,8 +192,10 @@ pub fn gemm_bf16(
     let panel = |(t, c_rows): (usize, &mut [f32])| {
         let rows = c_rows.len() / n;
         let a_panel = &a_packed[t * kp * MR..(t + 1) * kp * MR];
+        // Each tile overwrites it whole (zeroing it per tile was 3% of a
+        // 1-thread step, in the weight gradient's 1568 tiles).
+        let mut tile = [[0f32; NR]; MR];
         for s in 0..slivers {
-            let mut tile = [[0f32; NR]; MR];
             tile_of(kernel, kp, a_panel, &b_packed[s * kp * NR..(s + 1) * kp * NR], &mut tile);
             let cols = NR.min(n - s * NR);
             for (i, row) in tile.iter().enumerate().take(rows) {
@@ -537,7 +539,7 @@ static ZEROS: [f32; 64] = [0.0; 64];
 /// Below this many elements an operand is packed on the calling thread.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
 
-/// One MR×NR tile over `kp` k-pairs.
+/// One MR×NR tile over `kp` k-pairs, overwriting `tile`.
 fn tile_of(kernel: Bf16Kernel, kp: usize, a: &[u32], b: &[u32], tile: &mut [[f32; NR]; MR]) {
     assert!(a.len() >= kp * MR && b.len() >= kp * NR, "bf16 tile: slivers too short");
     match kernel {
@@ -563,6 +565,7 @@ fn tile_scalar(kp: usize, a: &[u32], b: &[u32], tile: &mut [[f32; NR]; MR]) {
             x
         }
     };
+    *tile = [[0.0; NR]; MR];
     for p in 0..kp {
         for (i, row) in tile.iter_mut().enumerate() {
             let w = a[p * MR + i];
