@@ -34,6 +34,7 @@ import {
   CSVLogger,
   Dense,
   Dropout,
+  loadLayersModel,
   loadModel,
   optimizers,
   regularizers,
@@ -879,5 +880,35 @@ describe('bad files', () => {
     }
     expect(readFileSync(logged, 'utf8')).toBe('output so far\n');
     expect(readdirSync(sub).sort()).toEqual(['fifo.keras', 'link.weights.h5', 'log.txt', 'stdout.keras']);
+  });
+
+  it('a URL where a path belongs is refused with ERR_FERRO_VALUE: nothing fetched, no local folder made', async () => {
+    const model = everyLayerKind();
+    model.build([null, 4]);
+    const cwd = process.cwd();
+    const sub = mkdtempSync(join(dir, 'urls-'));
+    process.chdir(sub);
+    try {
+      const url = expect.stringMatching(/^Expected a path on this machine; ferro-nn does not fetch or upload URLs \((https?|s3):\/\/\)/);
+      const refused = { code: 'ERR_FERRO_VALUE', message: url };
+      await expect(loadModel('http://127.0.0.1:9/m.keras')).rejects.toMatchObject(refused);
+      await expect(loadLayersModel('https://example.com/model.json')).rejects.toMatchObject(refused);
+      await expect(model.loadWeights('HTTPS://example.com/m.weights.h5')).rejects.toMatchObject({ code: 'ERR_FERRO_VALUE' });
+      await expect(model.save('http://example.com/m.keras')).rejects.toMatchObject(refused);
+      await expect(model.save('file://https://example.com/dir')).rejects.toMatchObject(refused);
+      await expect(model.saveWeights('s3://bucket/m.weights.h5')).rejects.toMatchObject(refused);
+      await expect(model.exportOnnx('https://example.com/m.onnx')).rejects.toMatchObject(refused);
+      const small = new Sequential([new Dense(2)]);
+      small.compile({ optimizer: 'sgd', loss: 'mse' });
+      const x = new Tensor(new Float32Array(8), [4, 2]);
+      await expect(small.fit(x, x, { verbose: 0, callbacks: [new CSVLogger('http://example.com/log.csv')] })).rejects.toMatchObject(refused);
+      // 'file://' is TensorFlow.js's folder prefix, not a path for the other formats.
+      const file = { code: 'ERR_FERRO_VALUE', message: expect.stringMatching(/^Expected a plain path: 'file:\/\/' names a TensorFlow\.js model/) };
+      await expect(loadModel(`file://${join(sub, 'm.keras')}`)).rejects.toMatchObject(file);
+      await expect(model.saveWeights(`file://${join(sub, 'm.weights.h5')}`)).rejects.toMatchObject(file);
+      expect(readdirSync(sub)).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

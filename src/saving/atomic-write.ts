@@ -9,6 +9,7 @@ import type { Stats } from 'node:fs';
 import { lstat, open, readdir, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FerroIoError } from '../errors.js';
+import { refuseUrl } from './files.js';
 
 /** Ours: `.ferro-<pid>-<hex>.tmp`, short, so that any target name still fits beside it. */
 const TEMPORARY = /^\.ferro-(\d+)-[0-9a-f]{8}\.tmp$/;
@@ -24,6 +25,7 @@ const ABANDONED_AFTER_MS = 24 * 3600_000;
  * the directory are removed.
  */
 export async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
+  refuseUrl(path);
   let tmp: string | undefined;
   try {
     const target = await throughLinks(path);

@@ -8,7 +8,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, realpath } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
 import { type Unzipped, unzipSync, zipSync } from 'fflate';
-import { FerroError, FerroIoError } from '../errors.js';
+import { FerroError, FerroIoError, FerroValueError } from '../errors.js';
 import { describe } from '../validate.js';
 
 /**
@@ -21,6 +21,7 @@ import { describe } from '../validate.js';
  * also be inside it and not a symbolic link (a TensorFlow.js shard).
  */
 export async function readWhole(path: string, most = Infinity, folder?: string): Promise<Uint8Array> {
+  refuseUrl(path);
   let file: Awaited<ReturnType<typeof open>> | undefined;
   try {
     if (folder !== undefined) {
@@ -59,6 +60,27 @@ export async function readWhole(path: string, most = Infinity, folder?: string):
   }
 }
 
+/**
+ * Refuses a URL where a path belongs (ERR_FERRO_VALUE): read as a path,
+ * 'http://host/model.json' failed as a missing local file, and a write
+ * would create a folder named 'http:'. TensorFlow.js's loaders fetch
+ * http(s) and browser-storage URLs; ferro-nn reads and writes only files
+ * on this machine ('file://' is stripped, for TensorFlow.js's format, before this).
+ */
+export function refuseUrl(path: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(path);
+  if (scheme?.[1]?.toLowerCase() === 'file') {
+    throw new FerroValueError(
+      `Expected a plain path: 'file://' names a TensorFlow.js model (save('file://dir'), loadLayersModel('file://dir/model.json')). Received: ${describe(path)}`,
+    );
+  }
+  if (scheme) {
+    throw new FerroValueError(
+      `Expected a path on this machine; ferro-nn does not fetch or upload URLs (${scheme[1]}://). Received: ${describe(path)}`,
+    );
+  }
+}
+
 /** What a file that is not a regular one is, for messages. */
 export function kindOf(stat: Stats): string {
   if (stat.isSymbolicLink()) return 'a symbolic link';
@@ -72,6 +94,7 @@ export function kindOf(stat: Stats): string {
 
 /** Creates directory `path` and its parents, as ERR_FERRO_IO naming it when it cannot (a file in the way…). */
 export async function makeDir(path: string): Promise<void> {
+  refuseUrl(path);
   try {
     await mkdir(path, { recursive: true });
   } catch (error) {

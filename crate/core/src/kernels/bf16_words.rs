@@ -394,7 +394,7 @@ mod tests {
             assert_eq!(got, want, "rows16 {kernel:?}");
             // Rows of k floats down the panel's columns: odd k, pairs past
             // the last whole 16, fewer rows than the panel is wide.
-            for (k, rows, width) in [(37, 5, 8), (64, 8, 8), (40, 3, 16), (1, 4, 8)] {
+            for (k, rows, width) in [(37, 5, 8), (64, 8, 8), (40, 3, 16), (40, 13, 16), (1, 4, 8)] {
                 let (mut want, mut got) = (vec![7u32; k / 2 * width], vec![7u32; k / 2 * width]);
                 rows_across(Bf16Kernel::Scalar, &x[..rows * k], k, width, &mut want);
                 rows_across(kernel, &x[..rows * k], k, width, &mut got);
