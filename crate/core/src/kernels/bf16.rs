@@ -763,12 +763,19 @@ mod tests {
     /// mid-row and mid-sliver, are the words packing the whole matrix
     /// gives (odd k, a partial sliver, padding), in each kernel's layout:
     /// the twin's scalar stores and, where the CPU runs VDPBF16PS or AMX,
-    /// the masked ones.
+    /// the SIMD ones. AMX's layout (16-column slivers, k padded to whole
+    /// tiles) also wherever the CPU has AVX-512BW: writing the words runs
+    /// no AMX instruction, so an Amx token stands in for the layout there.
     #[test]
     fn kept_words_written_in_pieces_are_the_packed_words() {
         let (k, n) = (9, 37);
         let (_, b) = operands(1, n, k);
-        let kernels = [Some(Bf16Kernel::Scalar), simd_under_test(), Bf16Kernel::detect_amx()];
+        #[cfg(target_arch = "x86_64")]
+        let bw = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+        #[cfg(not(target_arch = "x86_64"))]
+        let bw = false;
+        let amx_layout = Bf16Kernel::detect_amx().or(bw.then_some(Bf16Kernel::Amx(Detected(()))));
+        let kernels = [Some(Bf16Kernel::Scalar), simd_under_test(), amx_layout];
         for kernel in kernels.into_iter().flatten() {
             let mut kept = KeptBf16::for_matrix(kernel, b.view()).unwrap();
             let values = b.as_slice().unwrap();
