@@ -4,7 +4,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BaseCallback } from './callbacks.js';
 import type { ResumesTraining } from './fit.js';
-import { makeDir } from './saving/files.js';
+import { makeDir, refuseUrl } from './saving/files.js';
 import { checkBoolean, checkOptions, checkString, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
@@ -42,6 +42,7 @@ export class BackupAndRestore extends BaseCallback implements ResumesTraining {
     super();
     const o = checkOptions(options, 'BackupAndRestore', BACKUP_OPTIONS);
     this.backupDir = checkString(o.backupDir, 'backupDir');
+    refuseUrl(this.backupDir);
     this.deleteCheckpoint = o.deleteCheckpoint === undefined ? true : checkBoolean(o.deleteCheckpoint, 'deleteCheckpoint');
   }
 

@@ -3,7 +3,7 @@
 import { dirname } from 'node:path';
 import { BaseCallback, type Logs } from './callbacks.js';
 import { FerroValueError } from './errors.js';
-import { makeDir } from './saving/files.js';
+import { makeDir, refuseUrl } from './saving/files.js';
 import { maximizes } from './metric-directions.js';
 import { checkBoolean, checkInt, checkName, checkNumber, checkOptions, checkString, optionNames } from './validate.js';
 
@@ -121,6 +121,7 @@ export class ModelCheckpoint extends BaseCallback {
     super();
     const o = checkOptions(options, 'ModelCheckpoint', MODEL_CHECKPOINT_OPTIONS);
     this.filepath = checkString(o.filepath, 'filepath');
+    refuseUrl(this.filepath);
     checkTemplate(this.filepath);
     this.monitor = o.monitor === undefined ? 'val_loss' : checkString(o.monitor, 'monitor');
     this.saveBestOnly = o.saveBestOnly === undefined ? false : checkBoolean(o.saveBestOnly, 'saveBestOnly');

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { BaseCallback, type Logs } from './callbacks.js';
 import { FerroIoError, FerroTypeError } from './errors.js';
 import { writeAtomically } from './saving/atomic-write.js';
+import { refuseUrl } from './saving/files.js';
 import { checkBoolean, checkOptions, checkString, describe, optionNames } from './validate.js';
 
 /** The options each call takes: any other key is refused (validate.ts, checkOptions). */
@@ -43,6 +44,7 @@ export class CSVLogger extends BaseCallback {
       throw new FerroTypeError(`Expected a file name for CSVLogger. Received: ${describe(filename)}`);
     }
     const o = checkOptions(options, 'CSVLogger', CSV_LOGGER_OPTIONS);
+    refuseUrl(filename);
     this.filename = filename;
     this.separator = o.separator === undefined ? ',' : checkString(o.separator, 'separator');
     this.append = o.append === undefined ? false : checkBoolean(o.append, 'append');

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FerroIoError, FerroTypeError, native } from './errors.js';
 import { binding } from './native.js';
-import { kindOf } from './saving/files.js';
+import { kindOf, refuseUrl } from './saving/files.js';
 import { Tensor } from './tensor.js';
 import { checkOptions, describe, optionNames } from './validate.js';
 
@@ -271,6 +271,7 @@ export async function loadData(options: LoadDataOptions = {}): Promise<[MnistSpl
   if (o.path !== undefined && typeof o.path !== 'string') {
     throw new FerroTypeError(`Expected a folder path string for path. Received: path=${describe(o.path)}`);
   }
+  if (o.path !== undefined) refuseUrl(o.path as string);
   const folder = (o.path as string | undefined) ?? defaultFolder();
   // One failed file aborts the other reads, so that no stream or handle
   // outlives the rejection and keeps the process busy.

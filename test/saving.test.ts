@@ -33,9 +33,12 @@ import {
   BatchNormalization,
   CSVLogger,
   Dense,
+  BackupAndRestore,
   Dropout,
   loadLayersModel,
   loadModel,
+  mnist,
+  ModelCheckpoint,
   optimizers,
   regularizers,
   Sequential,
@@ -898,10 +901,13 @@ describe('bad files', () => {
       await expect(model.save('file://https://example.com/dir')).rejects.toMatchObject(refused);
       await expect(model.saveWeights('s3://bucket/m.weights.h5')).rejects.toMatchObject(refused);
       await expect(model.exportOnnx('https://example.com/m.onnx')).rejects.toMatchObject(refused);
-      const small = new Sequential([new Dense(2)]);
-      small.compile({ optimizer: 'sgd', loss: 'mse' });
-      const x = new Tensor(new Float32Array(8), [4, 2]);
-      await expect(small.fit(x, x, { verbose: 0, callbacks: [new CSVLogger('http://example.com/log.csv')] })).rejects.toMatchObject(refused);
+      // Callbacks that write refuse when made, not after an epoch of training.
+      expect(() => new CSVLogger('http://example.com/log.csv')).toThrow(expect.objectContaining(refused));
+      expect(() => new ModelCheckpoint({ filepath: 'https://example.com/m-{epoch}.keras' })).toThrow(expect.objectContaining(refused));
+      expect(() => new BackupAndRestore({ backupDir: 's3://bucket/backup' })).toThrow(expect.objectContaining(refused));
+      await expect(mnist.loadData({ path: 'https://example.com/mnist' })).rejects.toMatchObject(refused);
+      // A Windows drive ('C://…') is a path, not a URL: read as one (and missing here).
+      await expect(loadModel('C://models/m.keras')).rejects.toMatchObject({ code: 'ERR_FERRO_IO' });
       // 'file://' is TensorFlow.js's folder prefix, not a path for the other formats.
       const file = { code: 'ERR_FERRO_VALUE', message: expect.stringMatching(/^Expected a plain path: 'file:\/\/' names a TensorFlow\.js model/) };
       await expect(loadModel(`file://${join(sub, 'm.keras')}`)).rejects.toMatchObject(file);

@@ -68,7 +68,8 @@ export async function readWhole(path: string, most = Infinity, folder?: string):
  * on this machine ('file://' is stripped, for TensorFlow.js's format, before this).
  */
 export function refuseUrl(path: string): void {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(path);
+  // Two letters at least: 'C://dir' is a Windows drive.
+  const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(path);
   if (scheme?.[1]?.toLowerCase() === 'file') {
     throw new FerroValueError(
       `Expected a plain path: 'file://' names a TensorFlow.js model (save('file://dir'), loadLayersModel('file://dir/model.json')). Received: ${describe(path)}`,

@@ -250,7 +250,7 @@ fn a_panic_mid_epoch_leaves_the_weights_and_slots_of_the_last_step() {
 /// also when a caller sets the weights between steps.
 #[test]
 fn kept_bfloat16_words_give_the_converting_steps_bits() {
-    let kernels = [Some(Bf16Kernel::Scalar), Bf16Kernel::detect(), Bf16Kernel::detect_amx()];
+    let kernels = [Some(Bf16Kernel::Scalar), crate::kernels::bf16::simd_under_test(), Bf16Kernel::detect_amx()];
     for kernel in kernels.into_iter().flatten() {
         kept_words_give_the_converting_steps_bits(kernel);
     }

@@ -426,7 +426,8 @@ impl KeptBf16 {
     /// write touches); its contents are only `fresh` once written in full.
     pub fn for_matrix(kernel: Bf16Kernel, b: ArrayView2<f32>) -> crate::error::Result<KeptBf16> {
         let (k, n) = b.dim();
-        crate::alloc::checked_len(&[n, k], "packed bfloat16 weights")?;
+        // Bounds the padded layout's size (n and k/2 padded by at most 31 and 15).
+        crate::alloc::checked_len(&[n.saturating_add(32), k.saturating_add(32)], "packed bfloat16 weights")?;
         let layout = BWords::of(kernel, k, n);
         let words = crate::alloc::zeroed(layout.len, "packed bfloat16 weights")?;
         let (source, strides) = (b.as_ptr() as usize, [b.strides()[0], b.strides()[1]]);
@@ -613,20 +614,39 @@ mod simd {
     }
 }
 
+/// The tokens under which the packers and the kept words' writer run
+/// their SIMD stores in tests: those `detect` and `detect_amx` find, and
+/// where they find none but the CPU has AVX-512F and BW, stand-ins in
+/// each layout (the packers and the writer run no VDPBF16PS or AMX
+/// instruction, only AVX-512F/BW), so that guests hiding AVX512_BF16 test
+/// them too.
+#[cfg(test)]
+pub(crate) fn packing_under_test() -> Vec<Bf16Kernel> {
+    #[cfg(target_arch = "x86_64")]
+    let bw = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+    #[cfg(not(target_arch = "x86_64"))]
+    let bw = false;
+    let stand_in = |k: Bf16Kernel| bw.then_some(k);
+    let vdpbf16ps = Bf16Kernel::detect().or(stand_in(Bf16Kernel::Avx512Bf16(Detected(()))));
+    let amx = Bf16Kernel::detect_amx().or(stand_in(Bf16Kernel::Amx(Detected(()))));
+    [vdpbf16ps, amx].into_iter().flatten().collect()
+}
+
+/// VDPBF16PS where [`Bf16Kernel::detect`] finds it, or where the test run
+/// vouches that the CPU executes it though its CPUID hides the flag (as
+/// the CI guest's does): FERRO_NN_TEST_VDPBF16PS=1, which
+/// scripts/test-isa.sh sets only after `vdpbf16ps_runs_here` passed in a
+/// child process. Shipping code gets the kernel from `detect` alone.
+#[cfg(test)]
+pub(crate) fn simd_under_test() -> Option<Bf16Kernel> {
+    let vouched = cfg!(target_arch = "x86_64") && std::env::var("FERRO_NN_TEST_VDPBF16PS").as_deref() == Ok("1");
+    Bf16Kernel::detect().or(vouched.then_some(Bf16Kernel::Avx512Bf16(Detected(()))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::Array2;
-
-    /// VDPBF16PS where [`Bf16Kernel::detect`] finds it, or where the test
-    /// run vouches that the CPU executes it though its CPUID hides the flag
-    /// (as the CI guest's does): FERRO_NN_TEST_VDPBF16PS=1, which
-    /// scripts/test-isa.sh sets only after `vdpbf16ps_runs_here` passed in a
-    /// child process. Shipping code gets the kernel from `detect` alone.
-    fn simd_under_test() -> Option<Bf16Kernel> {
-        let vouched = cfg!(target_arch = "x86_64") && std::env::var("FERRO_NN_TEST_VDPBF16PS").as_deref() == Ok("1");
-        Bf16Kernel::detect().or(vouched.then_some(Bf16Kernel::Avx512Bf16(Detected(()))))
-    }
 
     /// The probe scripts/test-isa.sh runs in a child process: VDPBF16PS
     /// forced on whatever CPUID says. Where the CPU lacks the instruction it
@@ -762,21 +782,14 @@ mod tests {
     /// Words written weight by weight, in pieces that start and end
     /// mid-row and mid-sliver, are the words packing the whole matrix
     /// gives (odd k, a partial sliver, padding), in each kernel's layout:
-    /// the twin's scalar stores and, where the CPU runs VDPBF16PS or AMX,
-    /// the SIMD ones. AMX's layout (16-column slivers, k padded to whole
-    /// tiles) also wherever the CPU has AVX-512BW: writing the words runs
-    /// no AMX instruction, so an Amx token stands in for the layout there.
+    /// the twin's scalar stores and the SIMD ones (`packing_under_test`:
+    /// wherever the CPU has AVX-512BW, as writing the words runs no
+    /// VDPBF16PS or AMX instruction).
     #[test]
     fn kept_words_written_in_pieces_are_the_packed_words() {
         let (k, n) = (9, 37);
         let (_, b) = operands(1, n, k);
-        #[cfg(target_arch = "x86_64")]
-        let bw = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
-        #[cfg(not(target_arch = "x86_64"))]
-        let bw = false;
-        let amx_layout = Bf16Kernel::detect_amx().or(bw.then_some(Bf16Kernel::Amx(Detected(()))));
-        let kernels = [Some(Bf16Kernel::Scalar), simd_under_test(), amx_layout];
-        for kernel in kernels.into_iter().flatten() {
+        for kernel in std::iter::once(Bf16Kernel::Scalar).chain(packing_under_test()) {
             let mut kept = KeptBf16::for_matrix(kernel, b.view()).unwrap();
             let values = b.as_slice().unwrap();
             let writer = kept.writer();

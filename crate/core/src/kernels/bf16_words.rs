@@ -146,9 +146,12 @@ impl Slivers {
 pub(super) unsafe fn pairs_into(kernel: Bf16Kernel, lo: &[f32], hi: &[f32], to: Slivers) {
     assert!(to.width >= 16 && to.width.is_multiple_of(16) && hi.len() == lo.len(), "pairs_into: slivers {}", to.width);
     let whole = if kernel == Bf16Kernel::Scalar { 0 } else { lo.len() / 16 };
-    // SAFETY: a SIMD token proves AVX-512F; 16·whole floats of each; the
-    // caller vouches for the words.
-    unsafe { simd::pairs_into(lo.as_ptr(), hi.as_ptr(), whole, to) };
+    if whole > 0 {
+        // SAFETY: a SIMD token proves AVX-512F (the twin's never gets
+        // here: calling an AVX-512 function at all needs the CPU to have
+        // it); 16·whole floats of each; the caller vouches for the words.
+        unsafe { simd::pairs_into(lo.as_ptr(), hi.as_ptr(), whole, to) };
+    }
     for i in 16 * whole..lo.len() {
         // SAFETY: word i % 16 of chunk i / 16, the caller's (see # Safety).
         unsafe { to.chunk(i / 16).wrapping_add(i % 16).write(pair(lo[i], hi[i])) };
@@ -236,7 +239,7 @@ mod simd {
     }
 
     /// # Safety
-    /// The CPU runs AVX-512F (when `chunks` > 0); `lo` and `hi` hold
+    /// The CPU runs AVX-512F; `lo` and `hi` hold
     /// 16·chunks floats, and `to` names chunks of 16 words to write.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn pairs_into(lo: *const f32, hi: *const f32, chunks: usize, to: super::Slivers) {
@@ -336,8 +339,8 @@ mod simd {
     pub unsafe fn runs32_across(_: *const f32, _: usize, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
-    pub unsafe fn pairs_into(_: *const f32, _: *const f32, chunks: usize, _: super::Slivers) {
-        assert_eq!(chunks, 0, "no bfloat16 SIMD kernel off x86-64");
+    pub unsafe fn pairs_into(_: *const f32, _: *const f32, _: usize, _: super::Slivers) {
+        unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
     pub unsafe fn rows16(_: *const f32, _: usize, _: usize, _: usize, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
@@ -351,7 +354,8 @@ mod simd {
 mod tests {
     use super::*;
 
-    /// Every SIMD kernel's packer against the scalar twin's, bit for bit, at
+    /// Every SIMD packer against the scalar twin's, bit for bit (under each
+    /// token `packing_under_test` gives, stand-ins included), at
     /// lengths around the 16-word step, over values that round every way:
     /// ties to even, NaNs, infinities, subnormals, signed zeros.
     #[test]
@@ -367,8 +371,7 @@ mod tests {
                 }
             })
             .collect();
-        let kernels = [Bf16Kernel::detect(), Bf16Kernel::detect_amx()];
-        for kernel in kernels.into_iter().flatten() {
+        for kernel in super::super::bf16::packing_under_test() {
             for len in [0, 1, 15, 16, 17, 33, 64, 99] {
                 let (mut want, mut got) = (vec![0u32; len], vec![1u32; len]);
                 pairs(Bf16Kernel::Scalar, &x, &x[100..], &mut want);
