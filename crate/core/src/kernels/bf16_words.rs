@@ -10,13 +10,11 @@ use super::bf16::{pair, Bf16Kernel};
 /// `kernel` but the scalar twin (its token proves the CPU runs it).
 pub(super) fn pairs(kernel: Bf16Kernel, lo: &[f32], hi: &[f32], out: &mut [u32]) {
     let (lo, hi) = (&lo[..out.len()], &hi[..out.len()]);
-    let done = if kernel == Bf16Kernel::Scalar { 0 } else { out.len() / 16 * 16 };
-    for ((w, l), h) in out[..done].chunks_exact_mut(16).zip(lo.chunks_exact(16)).zip(hi.chunks_exact(16)) {
-        // SAFETY: a SIMD bf16 token exists only where AVX-512F was
-        // detected; each chunk holds 16 elements.
-        unsafe { simd::pairs16(l.as_ptr(), h.as_ptr(), w.as_mut_ptr()) };
-    }
-    pairs_scalar(&lo[done..], &hi[done..], &mut out[done..]);
+    // Chunks of 16 words 16 apart: `out` itself.
+    let to = Slivers { words: out.as_mut_ptr(), width: 16, stride: 16 };
+    // SAFETY: chunk q's word i is out[16q + i], inside `out` (lo is as long),
+    // which this call borrows exclusively.
+    unsafe { pairs_into(kernel, lo, hi, to) };
 }
 
 /// `out[i] = pair(x[2i], x[2i + 1])`: a run of floats to a run of words.
@@ -37,7 +35,6 @@ pub(super) fn runs(kernel: Bf16Kernel, x: &[f32], out: &mut [u32]) {
 /// data[(2p + 1)·ld + first + j])` for p < `pairs`, j < `count` (≤ `width`;
 /// the words past it are left as they are). One call per panel: a call per
 /// 16 words cost more than the words.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn strips(
     kernel: Bf16Kernel,
     data: &[f32],
@@ -327,9 +324,6 @@ mod simd {
 /// Only the scalar twin exists off x86-64: no SIMD token is ever made there.
 #[cfg(not(target_arch = "x86_64"))]
 mod simd {
-    pub unsafe fn pairs16(_: *const f32, _: *const f32, _: *mut u32) {
-        unreachable!("no bfloat16 SIMD kernel off x86-64")
-    }
     pub unsafe fn runs32(_: *const f32, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
