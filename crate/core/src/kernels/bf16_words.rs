@@ -30,33 +30,60 @@ pub(super) fn runs(kernel: Bf16Kernel, x: &[f32], out: &mut [u32]) {
     }
 }
 
+/// Where `strips` writes: `count` columns, in panels of `width` words a
+/// pair (a multiple of 16, or 8), panel q's words from `out[q·stride]`.
+#[derive(Clone, Copy)]
+pub(super) struct Strips {
+    pub width: usize,
+    pub count: usize,
+    pub stride: usize,
+}
+
+impl Strips {
+    /// Where column c's word for pair p goes.
+    fn at(&self, p: usize, c: usize) -> usize {
+        c / self.width * self.stride + p * self.width + c % self.width
+    }
+}
+
 /// Pair-major words from two rows per pair of a row-major matrix `data`
-/// (row stride `ld`): `out[p·width + j] = pair(data[2p·ld + first + j],
-/// data[(2p + 1)·ld + first + j])` for p < `pairs`, j < `count` (≤ `width`;
-/// the words past it are left as they are). One call per panel: a call per
-/// 16 words cost more than the words.
+/// (row stride `ld`): `out[to.at(p, j)] = pair(data[2p·ld + first + j],
+/// data[(2p + 1)·ld + first + j])` for p < `pairs`, j < `to.count`; the
+/// other words are left as they are. One call per panel, or per two
+/// panels 8 wide, so that each row's 16 floats are read in one load: a
+/// call per 16 words cost more than the words.
 pub(super) fn strips(
     kernel: Bf16Kernel,
     data: &[f32],
     ld: usize,
     first: usize,
     pairs: usize,
-    (width, count): (usize, usize),
+    to: Strips,
     out: &mut [u32],
 ) {
-    assert!(count <= width && out.len() >= pairs * width, "strips: {count} of {width}, {} words", out.len());
+    let Strips { width, count, stride } = to;
+    assert!(width == 8 || (width > 0 && width.is_multiple_of(16)), "strips: panels {width} wide");
     if pairs == 0 || count == 0 {
         return;
     }
+    let panels = count.div_ceil(width);
+    assert!(
+        stride >= pairs * width && out.len() >= (panels - 1) * stride + pairs * width,
+        "strips: {} words",
+        out.len()
+    );
     assert!((2 * pairs - 1) * ld + first + count <= data.len(), "strips: rows past the data");
     if kernel != Bf16Kernel::Scalar {
-        // SAFETY: a SIMD token proves AVX-512F; the asserts bound every read and write.
-        unsafe { simd::strips(data.as_ptr().add(first), ld, pairs, (width, count), out.as_mut_ptr()) };
+        // SAFETY: a SIMD token proves AVX-512F; the asserts bound every
+        // read and write (words `to.at(p, j)`, j < count, p < pairs).
+        unsafe { simd::strips(data.as_ptr().add(first), ld, pairs, to, out.as_mut_ptr()) };
         return;
     }
     for p in 0..pairs {
         let (lo, hi) = (&data[2 * p * ld + first..][..count], &data[(2 * p + 1) * ld + first..][..count]);
-        pairs_scalar(lo, hi, &mut out[p * width..p * width + count]);
+        for (j, (&l, &h)) in lo.iter().zip(hi).enumerate() {
+            out[to.at(p, j)] = pair(l, h);
+        }
     }
 }
 
@@ -71,8 +98,19 @@ pub(super) fn rows_across(kernel: Bf16Kernel, rows: &[f32], k: usize, width: usi
     assert!(count <= width && out.len() >= whole * width, "rows_across: {count} rows of {width}");
     assert!(15 * width <= i32::MAX as usize, "rows_across: {width} wide, past the scatter's 32-bit offsets");
     let simd = if kernel == Bf16Kernel::Scalar { 0 } else { whole / 16 * 16 };
+    // A full panel 8 wide (the VDPBF16PS tiles' A): 16 pairs of its 8 rows
+    // at a time, transposed in registers. Scattering each row's 16 words
+    // down the panel took 0.3 ns a float even from L1 (a 128-row batch of
+    // 784: 30 µs a step, 1 thread).
+    let transposed = if width == 8 && count == 8 { simd } else { 0 };
+    for p in (0..transposed).step_by(16) {
+        // SAFETY: a SIMD token proves AVX-512F; floats 2p..2p + 32 of rows
+        // 0..8 (row stride k) and words p·8..(p + 16)·8 lie inside `rows`
+        // and `out` (p + 16 ≤ whole).
+        unsafe { simd::across8(rows[2 * p..].as_ptr(), k, out[8 * p..].as_mut_ptr()) };
+    }
     for (o, row) in rows.chunks_exact(k.max(1)).enumerate() {
-        for p in (0..simd).step_by(16) {
+        for p in (transposed..simd).step_by(16) {
             // SAFETY: a SIMD token proves AVX-512F; floats 2p..2p + 32 of
             // the row and words (p + i)·width + o (i < 16, p + 16 ≤ whole)
             // lie inside `row` and `out`.
@@ -178,12 +216,6 @@ pub(super) unsafe fn halves(kernel: Bf16Kernel, values: &[f32], to: Slivers, odd
     }
 }
 
-fn pairs_scalar(lo: &[f32], hi: &[f32], out: &mut [u32]) {
-    for ((w, &l), &h) in out.iter_mut().zip(lo).zip(hi) {
-        *w = pair(l, h);
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use std::arch::x86_64::*;
@@ -211,25 +243,60 @@ mod simd {
         }
     }
 
+    /// The words of up to 16 columns (`left`, or 16 if more) of a pair of
+    /// rows, and the mask of those columns' lanes. (A function, not a
+    /// closure in `strips`: a closure does not inherit its target
+    /// features, and its intrinsics became calls.)
+    ///
+    /// # Safety
+    /// The CPU runs AVX-512F; `l` and `h` hold min(left, 16) floats.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn strip16(l: *const f32, h: *const f32, left: usize) -> (__m512i, __mmask16) {
+        let mask: __mmask16 = if left >= 16 { !0 } else { (1 << left) - 1 };
+        // SAFETY: the caller vouches for the ISA; the masked loads read
+        // only the floats it vouches for.
+        let (l, h) = unsafe { (_mm512_maskz_loadu_ps(mask, l), _mm512_maskz_loadu_ps(mask, h)) };
+        (_mm512_or_si512(bf16x16(l), _mm512_slli_epi32(bf16x16(h), 16)), mask)
+    }
+
     /// # Safety
     /// The CPU runs AVX-512F; rows 2p and 2p + 1 (p < pairs) of `lo` (row
-    /// stride `ld`) hold `count` floats, `out` holds pairs·width words.
+    /// stride `ld`) hold `to.count` floats, and words `to.at(p, j)` (j <
+    /// `to.count`) from `out` are the caller's to write.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn strips(lo: *const f32, ld: usize, pairs: usize, (width, count): (usize, usize), out: *mut u32) {
+    pub unsafe fn strips(lo: *const f32, ld: usize, pairs: usize, to: super::Strips, out: *mut u32) {
         // SAFETY: the caller vouches for the ISA and the lengths; the
-        // masked loads and stores touch only the first `count - c` lanes.
+        // masked loads and stores touch only lanes of columns below
+        // `count`. In panels 8 wide the second panel's store starts 8
+        // words early, at its masked-off lanes (a wrapping pointer, never
+        // dereferenced there).
         unsafe {
+            let super::Strips { width, count, stride } = to;
+            // Out of the loop: a division per pair of rows took longer than
+            // their words.
+            let panels = count.div_ceil(width);
             for p in 0..pairs {
-                let (l, h, o) = (lo.add(2 * p * ld), lo.add((2 * p + 1) * ld), out.add(p * width));
-                for c in (0..count / 16 * 16).step_by(16) {
-                    pairs16(l.add(c), h.add(c), o.add(c));
+                let (l, h) = (lo.add(2 * p * ld), lo.add((2 * p + 1) * ld));
+                if width == 8 {
+                    for c in (0..count).step_by(16) {
+                        let (w, mask) = strip16(l.add(c), h.add(c), count - c);
+                        let at = out.wrapping_add(c / 8 * stride + p * 8);
+                        _mm512_mask_storeu_epi32(at.cast(), mask & 0xff, w);
+                        _mm512_mask_storeu_epi32(at.wrapping_add(stride - 8).cast(), mask & 0xff00, w);
+                    }
+                    continue;
                 }
-                let c = count / 16 * 16;
-                if c < count {
-                    let mask: __mmask16 = (1 << (count - c)) - 1;
-                    let (l, h) = (_mm512_maskz_loadu_ps(mask, l.add(c)), _mm512_maskz_loadu_ps(mask, h.add(c)));
-                    let words = _mm512_or_si512(bf16x16(l), _mm512_slli_epi32(bf16x16(h), 16));
-                    _mm512_mask_storeu_epi32(o.add(c).cast(), mask, words);
+                for q in 0..panels {
+                    let (first, end) = (q * width, count.min((q + 1) * width));
+                    let (l, h, at) = (l.add(first), h.add(first), out.add(q * stride + p * width));
+                    let whole = (end - first) / 16 * 16;
+                    for c in (0..whole).step_by(16) {
+                        pairs16(l.add(c), h.add(c), at.add(c));
+                    }
+                    if whole < end - first {
+                        let (w, mask) = strip16(l.add(whole), h.add(whole), end - first - whole);
+                        _mm512_mask_storeu_epi32(at.add(whole).cast(), mask, w);
+                    }
                 }
             }
         }
@@ -248,19 +315,73 @@ mod simd {
         }
     }
 
+    /// 32 floats to 16 words, element 2i low in word i (as `runs32`).
+    #[target_feature(enable = "avx512f")]
+    fn words16(x: *const f32) -> __m512i {
+        // SAFETY: the callers vouch for 32 floats. VPMOVDW keeps each
+        // lane's low half, so the halves land in order.
+        unsafe {
+            let first = _mm512_cvtepi32_epi16(bf16x16(_mm512_loadu_ps(x)));
+            let second = _mm512_cvtepi32_epi16(bf16x16(_mm512_loadu_ps(x.add(16))));
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(first), second)
+        }
+    }
+
+    /// 8 rows' 16 pairs, pair-major: `out[8p + o]` = row o's word p.
+    ///
+    /// # Safety
+    /// The CPU runs AVX-512F; rows o < 8 at `rows + o·k` hold 32 floats,
+    /// and `out` holds 128 words.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn across8(rows: *const f32, k: usize, out: *mut u32) {
+        // SAFETY: the caller vouches for the ISA, the floats and the words.
+        unsafe {
+            let r: [__m512i; 8] = std::array::from_fn(|o| words16(rows.add(o * k)));
+            // In each 128-bit lane (words 4L..4L + 3 of a row): rows side
+            // by side, two words of each pair (a), then four (u: u[g][c] is
+            // word 4L + c of rows 4g..4g + 3).
+            let a: [__m512i; 8] = std::array::from_fn(|i| {
+                let (x, y) = (r[i & !1], r[i | 1]);
+                if i % 2 == 0 {
+                    _mm512_unpacklo_epi32(x, y)
+                } else {
+                    _mm512_unpackhi_epi32(x, y)
+                }
+            });
+            let u: [[__m512i; 4]; 2] = std::array::from_fn(|g| {
+                let (lo, hi) = (4 * g, 4 * g + 1);
+                [
+                    _mm512_unpacklo_epi64(a[lo], a[lo + 2]),
+                    _mm512_unpackhi_epi64(a[lo], a[lo + 2]),
+                    _mm512_unpacklo_epi64(a[hi], a[hi + 2]),
+                    _mm512_unpackhi_epi64(a[hi], a[hi + 2]),
+                ]
+            });
+            // Lanes 0–1 (pq) and 2–3 (qr) of both row groups, then each
+            // output vector: pairs 2j and 2j + 1, all 8 rows of each.
+            let pq: [__m512i; 4] = std::array::from_fn(|c| _mm512_shuffle_i32x4::<0x44>(u[0][c], u[1][c]));
+            let qr: [__m512i; 4] = std::array::from_fn(|c| _mm512_shuffle_i32x4::<0xee>(u[0][c], u[1][c]));
+            let out = out.cast::<__m512i>();
+            _mm512_storeu_si512(out, _mm512_shuffle_i32x4::<0x88>(pq[0], pq[1]));
+            _mm512_storeu_si512(out.add(1), _mm512_shuffle_i32x4::<0x88>(pq[2], pq[3]));
+            _mm512_storeu_si512(out.add(2), _mm512_shuffle_i32x4::<0xdd>(pq[0], pq[1]));
+            _mm512_storeu_si512(out.add(3), _mm512_shuffle_i32x4::<0xdd>(pq[2], pq[3]));
+            _mm512_storeu_si512(out.add(4), _mm512_shuffle_i32x4::<0x88>(qr[0], qr[1]));
+            _mm512_storeu_si512(out.add(5), _mm512_shuffle_i32x4::<0x88>(qr[2], qr[3]));
+            _mm512_storeu_si512(out.add(6), _mm512_shuffle_i32x4::<0xdd>(qr[0], qr[1]));
+            _mm512_storeu_si512(out.add(7), _mm512_shuffle_i32x4::<0xdd>(qr[2], qr[3]));
+        }
+    }
+
     /// # Safety
     /// The CPU runs AVX-512F; `x` holds 32 floats, and `out + i·width`
     /// (i < 16) are words to write.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn runs32_across(x: *const f32, width: usize, out: *mut u32) {
-        // SAFETY: the caller vouches for the ISA and the words. As in
-        // `runs32`, VPMOVDW keeps each lane's low half, so the 32 halves
-        // land in order (element 2i low in word i); lane i goes to out + i·width.
+        // SAFETY: the caller vouches for the ISA and the words; lane i
+        // goes to out + i·width.
         unsafe {
-            let (first, second) = (bf16x16(_mm512_loadu_ps(x)), bf16x16(_mm512_loadu_ps(x.add(16))));
-            let lo = _mm512_cvtepi32_epi16(first);
-            let hi = _mm512_cvtepi32_epi16(second);
-            let words = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+            let words = words16(x);
             let at = _mm512_mullo_epi32(
                 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                 _mm512_set1_epi32(width as i32),
@@ -310,14 +431,8 @@ mod simd {
     /// The CPU runs AVX-512F; `x` holds 32 floats, `out` 16 words.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn runs32(x: *const f32, out: *mut u32) {
-        // SAFETY: as in `pairs16`; VPMOVDW keeps each lane's low half, so
-        // the 32 halves land in order: element 2i low in word i.
-        unsafe {
-            let first = _mm512_cvtepi32_epi16(bf16x16(_mm512_loadu_ps(x)));
-            let second = _mm512_cvtepi32_epi16(bf16x16(_mm512_loadu_ps(x.add(16))));
-            _mm256_storeu_si256(out.cast(), first);
-            _mm256_storeu_si256(out.add(8).cast(), second);
-        }
+        // SAFETY: as in `pairs16`.
+        unsafe { _mm512_storeu_si512(out.cast(), words16(x)) }
     }
 }
 
@@ -327,10 +442,13 @@ mod simd {
     pub unsafe fn runs32(_: *const f32, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
-    pub unsafe fn strips(_: *const f32, _: usize, _: usize, _: (usize, usize), _: *mut u32) {
+    pub unsafe fn strips(_: *const f32, _: usize, _: usize, _: super::Strips, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
     pub unsafe fn runs32_across(_: *const f32, _: usize, _: *mut u32) {
+        unreachable!("no bfloat16 SIMD kernel off x86-64")
+    }
+    pub unsafe fn across8(_: *const f32, _: usize, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
     pub unsafe fn pairs_into(_: *const f32, _: *const f32, _: usize, _: super::Slivers) {
@@ -375,14 +493,16 @@ mod tests {
                 runs(kernel, &x, &mut got);
                 assert_eq!(got, want, "runs {kernel:?} {len}");
             }
-            // A matrix of row stride 20: strips from column 3 over 4 pairs,
-            // whole, with a masked tail, and narrower than a vector (the
-            // words past `count` left as they were); and 16 rows of words
-            // from column 2.
-            for (width, count) in [(16, 16), (8, 8), (32, 21), (16, 5)] {
-                let (mut want, mut got) = (vec![7u32; 4 * width], vec![7u32; 4 * width]);
-                strips(Bf16Kernel::Scalar, &x, 20, 3, 4, (width, count), &mut want);
-                strips(kernel, &x, 20, 3, 4, (width, count), &mut got);
+            // A matrix of row stride 20: strips from column 3 over 4 pairs
+            // into one panel or two, whole, with a masked tail, and
+            // narrower than a vector (the words past `count` and between
+            // the panels left as they were); and 16 rows of words from
+            // column 2.
+            for (width, count) in [(16, 16), (8, 8), (32, 21), (16, 5), (8, 16), (8, 13), (8, 5), (16, 17)] {
+                let to = Strips { width, count, stride: 5 * width };
+                let (mut want, mut got) = (vec![7u32; 10 * width], vec![7u32; 10 * width]);
+                strips(Bf16Kernel::Scalar, &x, 20, 3, 4, to, &mut want);
+                strips(kernel, &x, 20, 3, 4, to, &mut got);
                 assert_eq!(got, want, "strips {kernel:?} {count} of {width}");
             }
             let (mut want, mut got) = (vec![7u32; 15 * 5 + 4], vec![7u32; 15 * 5 + 4]);
@@ -391,7 +511,7 @@ mod tests {
             assert_eq!(got, want, "rows16 {kernel:?}");
             // Rows of k floats down the panel's columns: odd k, pairs past
             // the last whole 16, fewer rows than the panel is wide.
-            for (k, rows, width) in [(37, 5, 8), (64, 8, 8), (40, 3, 16), (40, 13, 16), (1, 4, 8)] {
+            for (k, rows, width) in [(37, 5, 8), (64, 8, 8), (71, 8, 8), (40, 3, 16), (40, 13, 16), (1, 4, 8)] {
                 let (mut want, mut got) = (vec![7u32; k / 2 * width], vec![7u32; k / 2 * width]);
                 rows_across(Bf16Kernel::Scalar, &x[..rows * k], k, width, &mut want);
                 rows_across(kernel, &x[..rows * k], k, width, &mut got);
