@@ -121,16 +121,24 @@ fn dot_outruns_fma() -> bool {
 }
 
 /// `x` rounded to bfloat16 (nearest, ties to even), as its 16 bits. NaNs
-/// stay NaN (quietened); values past the largest bfloat16 become infinite.
+/// stay NaN (quietened); values past the largest bfloat16 become infinite;
+/// subnormals become zeros of their sign. That is VCVTNE2PS2BF16's
+/// conversion, bit for bit, so the packers may use it where the CPU has
+/// it; the flushed subnormals change no product, as every bfloat16 kernel
+/// here reads a subnormal bfloat16 as zero anyway (and only one just
+/// below the smallest normal float rounded up to a normal bfloat16).
 #[inline]
 pub fn to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
     let round = 0x7fff + ((bits >> 16) & 1);
     let rounded = (bits.wrapping_add(round) >> 16) as u16;
     let quiet = ((bits >> 16) | 0x40) as u16;
-    // A select, not a branch, so that packing loops vectorise.
+    let zero = ((bits >> 16) & 0x8000) as u16;
+    // Selects, not branches, so that packing loops vectorise.
     if x.is_nan() {
         quiet
+    } else if x.is_subnormal() {
+        zero
     } else {
         rounded
     }
@@ -693,6 +701,11 @@ mod tests {
         assert_eq!(to_bf16(f32::INFINITY), 0x7f80);
         assert_eq!(to_bf16(f32::MAX), 0x7f80, "past the largest bfloat16: infinite");
         assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+        // Subnormals flushed to zeros of their sign, as VCVTNE2PS2BF16 does,
+        // the largest too (it would round up to the smallest normal).
+        assert_eq!(to_bf16(f32::from_bits(0x007f_ffff)), 0);
+        assert_eq!(to_bf16(-f32::MIN_POSITIVE / 3.0), 0x8000);
+        assert_eq!(to_bf16(f32::MIN_POSITIVE), 0x0080);
         for x in [0.0f32, -0.0, 1e-30, 2.71, -65504.0, 1e38] {
             let back = from_bf16(to_bf16(x));
             assert!((back - x).abs() <= x.abs() * 2f32.powi(-8), "{x} -> {back}");
