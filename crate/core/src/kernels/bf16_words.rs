@@ -336,8 +336,11 @@ mod tests {
             assert_eq!(got, want, "rows16 {kernel:?}, VCVTNE {}", cvtne());
             // Rows of k floats down the panel's columns: odd k, pairs past
             // the last whole 16, fewer rows than the panel is wide.
-            for (k, rows, width) in [(37, 5, 8), (64, 8, 8), (71, 8, 8), (40, 3, 16), (40, 13, 16), (1, 4, 8)] {
-                let (mut want, mut got) = (vec![7u32; k / 2 * width], vec![7u32; k / 2 * width]);
+            for (k, rows, width) in
+                [(37, 5, 8), (64, 8, 8), (71, 8, 8), (26, 8, 8), (3, 8, 8), (40, 3, 16), (40, 13, 16), (1, 4, 8)]
+            {
+                // Sixteen words past the panel, which must stay as they are.
+                let (mut want, mut got) = (vec![7u32; k / 2 * width + 16], vec![7u32; k / 2 * width + 16]);
                 rows_across(Bf16Kernel::Scalar, &x[..rows * k], k, width, &mut want);
                 rows_across(kernel, &x[..rows * k], k, width, &mut got);
                 assert_eq!(got, want, "rows_across {kernel:?} k {k}, {rows} rows of {width}, VCVTNE {}", cvtne());
