@@ -100,17 +100,20 @@ pub(super) fn rows_across(kernel: Bf16Kernel, rows: &[f32], k: usize, width: usi
     assert!(count <= width && out.len() >= whole * width, "rows_across: {count} rows of {width}");
     assert!(15 * width <= i32::MAX as usize, "rows_across: {width} wide, past the scatter's 32-bit offsets");
     let simd = if kernel == Bf16Kernel::Scalar { 0 } else { whole / 16 * 16 };
-    // A full panel 8 wide (the VDPBF16PS tiles' A): 16 pairs of its 8 rows
-    // at a time, transposed in registers. Scattering each row's 16 words
-    // down the panel took 0.3 ns a float even from L1 (a 128-row batch of
-    // 784: 30 µs a step, 1 thread).
-    let transposed = if width == 8 && count == 8 { simd } else { 0 };
+    // A full panel 8 wide (the VDPBF16PS tiles' A): up to 16 pairs of its
+    // 8 rows at a time, transposed in registers, the last fewer than 16
+    // too. Scattering each row's 16 words down the panel took 0.3 ns a
+    // float even from L1 (a 128-row batch of 784: 30 µs a step, 1
+    // thread); the last 8 pairs of each of its rows, one word at a time,
+    // a quarter of the rest.
+    let transposed = if kernel != Bf16Kernel::Scalar && width == 8 && count == 8 { whole } else { 0 };
     for p in (0..transposed).step_by(16) {
-        // SAFETY: a SIMD token proves AVX-512F; floats 2p..2p + 32 of rows
-        // 0..8 (row stride k) and words p·8..(p + 16)·8 lie inside `rows`
-        // and `out` (p + 16 ≤ whole).
-        unsafe { simd::across8(cvtne(), rows[2 * p..].as_ptr(), k, out[8 * p..].as_mut_ptr()) };
+        // SAFETY: a SIMD token proves AVX-512F and BW; floats 2p..2p +
+        // 2·pairs of rows 0..8 (row stride k) and words p·8..(p + pairs)·8
+        // lie inside `rows` and `out` (p + pairs ≤ whole).
+        unsafe { simd::across8(cvtne(), rows[2 * p..].as_ptr(), k, (whole - p).min(16), out[8 * p..].as_mut_ptr()) };
     }
+    let simd = simd.max(transposed);
     for (o, row) in rows.chunks_exact(k.max(1)).enumerate() {
         for p in (transposed..simd).step_by(16) {
             // SAFETY: a SIMD token proves AVX-512F; floats 2p..2p + 32 of
@@ -261,7 +264,7 @@ mod simd {
     pub unsafe fn runs32_across(_: bool, _: *const f32, _: usize, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
-    pub unsafe fn across8(_: bool, _: *const f32, _: usize, _: *mut u32) {
+    pub unsafe fn across8(_: bool, _: *const f32, _: usize, _: usize, _: *mut u32) {
         unreachable!("no bfloat16 SIMD kernel off x86-64")
     }
     pub unsafe fn pairs_into(_: bool, _: *const f32, _: *const f32, _: usize, _: super::Slivers) {

@@ -216,18 +216,28 @@ unsafe fn runs32_with<W: Words>(x: *const f32, out: *mut u32) {
 }
 
 both_ways! {
-    /// 8 rows' 16 pairs, pair-major: `out[8p + o]` = row o's word p.
+    /// 8 rows' first `pairs` (≤ 16) pairs, pair-major: `out[8p + o]` =
+    /// row o's word p, p < `pairs`; the words past them are not written.
     ///
     /// # Safety
-    /// Rows o < 8 at `rows + o·k` hold 32 floats, and `out` holds 128 words.
-    across8 => across8_with(rows: *const f32, k: usize, out: *mut u32)
+    /// Rows o < 8 at `rows + o·k` hold 2·pairs floats, and `out` holds
+    /// 8·pairs words.
+    across8 => across8_with(rows: *const f32, k: usize, pairs: usize, out: *mut u32)
 }
 
 #[inline(always)]
-unsafe fn across8_with<W: Words>(rows: *const f32, k: usize, out: *mut u32) {
-    // SAFETY: the caller vouches for the ISA, the floats and the words.
+unsafe fn across8_with<W: Words>(rows: *const f32, k: usize, pairs: usize, out: *mut u32) {
+    // SAFETY: the caller vouches for the ISA, the floats and the words;
+    // the masked loads read only floats below 2·pairs, and the stores
+    // below write only words of pairs below `pairs`.
     unsafe {
-        let r: [__m512i; 8] = std::array::from_fn(|o| run::<W>(rows.add(o * k)));
+        let floats = 2 * pairs.min(16);
+        let first: __mmask16 = if floats >= 16 { !0 } else { (1 << floats) - 1 };
+        let second: __mmask16 = if floats >= 32 { !0 } else { (1u32 << floats.saturating_sub(16)) as u16 - 1 };
+        let r: [__m512i; 8] = std::array::from_fn(|o| {
+            let row = rows.add(o * k);
+            W::runs(_mm512_maskz_loadu_ps(first, row), _mm512_maskz_loadu_ps(second, row.add(16)))
+        });
         // In each 128-bit lane (words 4L..4L + 3 of a row): rows side by
         // side, two words of each pair (a), then four (u: u[g][c] is word
         // 4L + c of rows 4g..4g + 3).
@@ -252,15 +262,21 @@ unsafe fn across8_with<W: Words>(rows: *const f32, k: usize, out: *mut u32) {
         // vector: pairs 2j and 2j + 1, all 8 rows of each.
         let pq: [__m512i; 4] = std::array::from_fn(|c| _mm512_shuffle_i32x4::<0x44>(u[0][c], u[1][c]));
         let qr: [__m512i; 4] = std::array::from_fn(|c| _mm512_shuffle_i32x4::<0xee>(u[0][c], u[1][c]));
-        let out = out.cast::<__m512i>();
-        _mm512_storeu_si512(out, _mm512_shuffle_i32x4::<0x88>(pq[0], pq[1]));
-        _mm512_storeu_si512(out.add(1), _mm512_shuffle_i32x4::<0x88>(pq[2], pq[3]));
-        _mm512_storeu_si512(out.add(2), _mm512_shuffle_i32x4::<0xdd>(pq[0], pq[1]));
-        _mm512_storeu_si512(out.add(3), _mm512_shuffle_i32x4::<0xdd>(pq[2], pq[3]));
-        _mm512_storeu_si512(out.add(4), _mm512_shuffle_i32x4::<0x88>(qr[0], qr[1]));
-        _mm512_storeu_si512(out.add(5), _mm512_shuffle_i32x4::<0x88>(qr[2], qr[3]));
-        _mm512_storeu_si512(out.add(6), _mm512_shuffle_i32x4::<0xdd>(qr[0], qr[1]));
-        _mm512_storeu_si512(out.add(7), _mm512_shuffle_i32x4::<0xdd>(qr[2], qr[3]));
+        let v = [
+            _mm512_shuffle_i32x4::<0x88>(pq[0], pq[1]),
+            _mm512_shuffle_i32x4::<0x88>(pq[2], pq[3]),
+            _mm512_shuffle_i32x4::<0xdd>(pq[0], pq[1]),
+            _mm512_shuffle_i32x4::<0xdd>(pq[2], pq[3]),
+            _mm512_shuffle_i32x4::<0x88>(qr[0], qr[1]),
+            _mm512_shuffle_i32x4::<0x88>(qr[2], qr[3]),
+            _mm512_shuffle_i32x4::<0xdd>(qr[0], qr[1]),
+            _mm512_shuffle_i32x4::<0xdd>(qr[2], qr[3]),
+        ];
+        // Vector j holds pairs 2j and 2j + 1: whole, or the first half.
+        for (j, &v) in v.iter().enumerate().take(pairs.min(16).div_ceil(2)) {
+            let mask: __mmask16 = if 2 * j + 1 < pairs { !0 } else { 0xff };
+            _mm512_mask_storeu_epi32(out.add(16 * j).cast(), mask, v);
+        }
     }
 }
 
