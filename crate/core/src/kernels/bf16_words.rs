@@ -23,9 +23,10 @@ pub(super) fn pairs(kernel: Bf16Kernel, lo: &[f32], hi: &[f32], out: &mut [u32])
 pub(super) fn runs(kernel: Bf16Kernel, x: &[f32], out: &mut [u32]) {
     let x = &x[..2 * out.len()];
     let done = if kernel == Bf16Kernel::Scalar { 0 } else { out.len() / 16 * 16 };
+    let ne = cvtne();
     for (w, x) in out[..done].chunks_exact_mut(16).zip(x.chunks_exact(32)) {
         // SAFETY: as in `pairs`; 32 floats in, 16 words out.
-        unsafe { simd::runs32(cvtne(), x.as_ptr(), w.as_mut_ptr()) };
+        unsafe { simd::runs32(ne, x.as_ptr(), w.as_mut_ptr()) };
     }
     for (w, two) in out[done..].iter_mut().zip(x[2 * done..].chunks_exact(2)) {
         *w = pair(two[0], two[1]);
@@ -99,27 +100,29 @@ pub(super) fn rows_across(kernel: Bf16Kernel, rows: &[f32], k: usize, width: usi
     let whole = k / 2;
     assert!(count <= width && out.len() >= whole * width, "rows_across: {count} rows of {width}");
     assert!(15 * width <= i32::MAX as usize, "rows_across: {width} wide, past the scatter's 32-bit offsets");
-    let simd = if kernel == Bf16Kernel::Scalar { 0 } else { whole / 16 * 16 };
+    let ne = cvtne();
     // A full panel 8 wide (the VDPBF16PS tiles' A): up to 16 pairs of its
     // 8 rows at a time, transposed in registers, the last fewer than 16
     // too. Scattering each row's 16 words down the panel took 0.3 ns a
     // float even from L1 (a 128-row batch of 784: 30 µs a step, 1
     // thread); the last 8 pairs of each of its rows, one word at a time,
     // a quarter of the rest.
-    let transposed = if kernel != Bf16Kernel::Scalar && width == 8 && count == 8 { whole } else { 0 };
-    for p in (0..transposed).step_by(16) {
-        // SAFETY: a SIMD token proves AVX-512F and BW; floats 2p..2p +
-        // 2·pairs of rows 0..8 (row stride k) and words p·8..(p + pairs)·8
-        // lie inside `rows` and `out` (p + pairs ≤ whole).
-        unsafe { simd::across8(cvtne(), rows[2 * p..].as_ptr(), k, (whole - p).min(16), out[8 * p..].as_mut_ptr()) };
+    if kernel != Bf16Kernel::Scalar && width == 8 && count == 8 {
+        for p in (0..whole).step_by(16) {
+            // SAFETY: a SIMD token proves AVX-512F and BW; floats 2p..2p +
+            // 2·pairs of rows 0..8 (row stride k) and words p·8..(p +
+            // pairs)·8 lie inside `rows` and `out` (p + pairs ≤ whole).
+            unsafe { simd::across8(ne, rows[2 * p..].as_ptr(), k, (whole - p).min(16), out[8 * p..].as_mut_ptr()) };
+        }
+        return;
     }
-    let simd = simd.max(transposed);
+    let simd = if kernel == Bf16Kernel::Scalar { 0 } else { whole / 16 * 16 };
     for (o, row) in rows.chunks_exact(k.max(1)).enumerate() {
-        for p in (transposed..simd).step_by(16) {
+        for p in (0..simd).step_by(16) {
             // SAFETY: a SIMD token proves AVX-512F; floats 2p..2p + 32 of
             // the row and words (p + i)·width + o (i < 16, p + 16 ≤ whole)
             // lie inside `row` and `out`.
-            unsafe { simd::runs32_across(cvtne(), row[2 * p..].as_ptr(), width, out[p * width + o..].as_mut_ptr()) };
+            unsafe { simd::runs32_across(ne, row[2 * p..].as_ptr(), width, out[p * width + o..].as_mut_ptr()) };
         }
         for p in simd..whole {
             out[p * width + o] = pair(row[2 * p], row[2 * p + 1]);
