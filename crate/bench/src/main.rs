@@ -156,9 +156,14 @@ fn kernels(threads: usize) -> String {
     // OpenMP build left unpinned ran on every core in its "1 thread" column).
     let json = |v: String| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""));
     format!(
-        "{{\"threads\":{threads},\"isa\":\"{}\",\"fma_peak\":{:.2},\"openblas_core\":{},\"openblas_build\":{},\"openblas_threads\":{},\"shapes\":[{}]}}",
+        "{{\"threads\":{threads},\"isa\":\"{}\",\"fma_peak\":{:.2},\"tile_ceiling\":{:.2},\"tile\":\"{}\",\"openblas_core\":{},\"openblas_build\":{},\"openblas_threads\":{},\"shapes\":[{}]}}",
         isa.name(),
         peak::fma_peak_gflops(threads),
+        peak::tile_ceiling_gflops(isa, threads),
+        {
+            let tile = isa.kernel_for(128);
+            format!("{}×{}", tile.mr(), tile.nr())
+        },
         match &blas {
             Ok(b) => json(b.core_name()),
             Err(e) => format!("null,\"openblas_error\":{}", json(e.clone())),

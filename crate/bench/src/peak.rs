@@ -81,3 +81,39 @@ pub fn fma_peak_gflops(threads: usize) -> f64 {
     }
     0.0
 }
+
+/// GFLOP/s of `threads` threads each running the microkernel that computes
+/// the seed model's products (`Isa::kernel_for(128)`) on slivers that stay
+/// in L1: what its tile of accumulators can do with no cache or memory in
+/// the way, the ceiling of every product built on it. Against the FMA peak
+/// this tells how far a GEMM's shortfall lies in the tile itself: on the
+/// Zen 4 VM the tile ran at about 95% of the peak, on an Intel Xeon VM
+/// with two 512-bit FMA pipes at 80–86%, however it was shaped (MR = 6–14,
+/// NR = 32; deeper or wider tiles spill L1).
+pub fn tile_ceiling_gflops(isa: ferro_core::kernels::Isa, threads: usize) -> f64 {
+    use std::time::Instant;
+    // 256 steps: a 32-wide B sliver takes 32 KiB, A's 8–12 KiB.
+    const DEPTH: usize = 256;
+    let kernel = isa.kernel_for(128);
+    let (mr, nr) = (kernel.mr(), kernel.nr());
+    let calls = (1usize << 31) / (2 * DEPTH * mr * nr);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let run = |_: rayon::BroadcastContext| {
+            // Small values: the sums stay normal and finite however many calls.
+            let (a, b) = (vec![1e-6f32; DEPTH * mr], vec![1e-6f32; DEPTH * nr]);
+            let mut c = vec![0f32; mr * nr];
+            for _ in 0..calls {
+                kernel.run_into(DEPTH, &a, &b, nr, &mut c, nr, true);
+            }
+            c[0]
+        };
+        let sink: f32 = pool.broadcast(run).iter().sum();
+        let secs = start.elapsed().as_secs_f64();
+        std::hint::black_box(sink);
+        best = best.max((threads * calls * 2 * DEPTH * mr * nr) as f64 / secs / 1e9);
+    }
+    best
+}
