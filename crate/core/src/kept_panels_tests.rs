@@ -256,26 +256,39 @@ fn kept_bfloat16_words_give_the_converting_steps_bits() {
     }
 }
 
+/// 70 inputs and 300 units: deep and wide enough for the bfloat16 kernels
+/// (gemm.rs, `route`); optimizer chunks end mid-row and mid-sliver.
+fn mixed_model(kernel: Bf16Kernel) -> Model {
+    let specs = [
+        LayerSpec::Dense(DenseSpec::new(300, Activation::Relu)),
+        LayerSpec::Dense(DenseSpec::new(3, Activation::Softmax)),
+    ];
+    let mut m = Model::build(70, &specs, 8).unwrap();
+    let config = OptimizerConfig {
+        name: "test".into(),
+        rule: RULES[0],
+        learning_rate: LearningRate::Constant(0.01),
+        weight_decay: None,
+        clip: Clip::None,
+    };
+    m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
+    m.set_mixed_bfloat16(Some(kernel));
+    m
+}
+
+/// `rows` samples of 70 inputs.
+fn mixed_data(rows: usize) -> (Vec<f32>, Vec<i32>) {
+    let x = (0..rows * 70).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
+    let y = (0..rows as i32).map(|i| i * 7 % 3).collect();
+    (x, y)
+}
+
 fn kept_words_give_the_converting_steps_bits(kernel: Bf16Kernel) {
-    let x: Vec<f32> = (0..100 * 70).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
-    let y: Vec<i32> = (0..100).map(|i| i * 7 % 3).collect();
+    let (x, y) = mixed_data(100);
     let samples = Samples::new(&x, &y);
     let opts = FitOptions { epochs: 3, batch_size: 24, shuffle: true, seed: 3, initial_epoch: 0 };
     let build = |keep: bool| {
-        let specs = [
-            LayerSpec::Dense(DenseSpec::new(300, Activation::Relu)),
-            LayerSpec::Dense(DenseSpec::new(3, Activation::Softmax)),
-        ];
-        let mut m = Model::build(70, &specs, 8).unwrap();
-        let config = OptimizerConfig {
-            name: "test".into(),
-            rule: RULES[0],
-            learning_rate: LearningRate::Constant(0.01),
-            weight_decay: None,
-            clip: Clip::None,
-        };
-        m.compile(config, Loss::SparseCategoricalCrossentropy).unwrap();
-        m.set_mixed_bfloat16(Some(kernel));
+        let mut m = mixed_model(kernel);
         m.keep_bf16 = keep;
         m
     };
@@ -297,4 +310,35 @@ fn kept_words_give_the_converting_steps_bits(kernel: Bf16Kernel) {
         fit_setting_weights_after_two_batches(&mut m, samples, &opts, replacement.collect())
     };
     assert!(set_between(true) == set_between(false), "{kernel:?}: weights set between steps");
+}
+
+/// Under mixed_bfloat16, each batch packed ahead in the bfloat16 kernel's
+/// layout (x for x·W, xᵀ for xᵀ·dz; `PackedPairs`) gives the bits of
+/// packing it in the products, on any thread count, with validation after
+/// a stop mid-epoch (whose rows overwrite the batch packed ahead). Batches
+/// of 64: the weight gradient's product is deep enough for the bfloat16
+/// kernels, but for the last batch of each epoch (8 rows).
+#[test]
+fn bfloat16_batches_packed_ahead_give_the_same_bits_and_validation() {
+    let kernels = [Some(Bf16Kernel::Scalar), crate::kernels::bf16::simd_under_test(), Bf16Kernel::detect_amx()];
+    let (x, y) = mixed_data(200);
+    let samples = Samples::new(&x, &y);
+    let val = Samples::new(&x[..64 * 70], &y[..64]);
+    let opts = FitOptions { epochs: 2, batch_size: 64, shuffle: true, seed: 5, initial_epoch: 0 };
+    for kernel in kernels.into_iter().flatten() {
+        let run = |ahead: bool, threads: usize| {
+            let mut m = mixed_model(kernel);
+            m.pack_ahead = ahead;
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let full = pool.install(|| m.fit(samples, Some(val), &opts, &mut Silent)).unwrap();
+            let stopped = pool.install(|| m.fit(samples, Some(val), &opts, &mut StopAfter(2))).unwrap();
+            let logs: Vec<_> =
+                full.epochs.iter().chain(&stopped.epochs).map(|e| e.val.unwrap().loss_sum.to_bits()).collect();
+            (bits(&m.weights()), logs)
+        };
+        let plain = run(false, 1);
+        for threads in [1, 3] {
+            assert!(run(true, threads) == plain, "{kernel:?}: {threads} threads");
+        }
+    }
 }

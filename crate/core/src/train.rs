@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
+use crate::kernels::bf16::PackedPairs;
 use crate::kernels::pack::PanelWriter;
 use crate::kernels::{Activation, GemmBuffers, Isa, PackedA, TileSink};
 use crate::layers::{Backward, InputGrad, Layer, Pass};
@@ -370,6 +371,9 @@ impl Model {
         // this one's backward pass.
         let mut ahead = gemm.take_kept_a();
         ahead.iter_mut().for_each(PackedA::set_stale);
+        // The same for the bfloat16 kernels, under mixed_bfloat16.
+        let mut ahead_pairs = gemm.take_kept_pairs();
+        ahead_pairs.iter_mut().for_each(PackedPairs::set_stale);
         let x: &[f32] = x;
         // In a tiled step, the gradient at the first layer's pre-activation
         // may skip its packing (Plan::first_grad_in_panels): layer 1 writes
@@ -406,15 +410,22 @@ impl Model {
                     if let Some(next) = ahead.first_mut() {
                         next.pack(isa, view(next_x, idx.len(), d));
                     }
+                    if let Some(next) = ahead_pairs.first_mut() {
+                        next.pack(view(next_x, idx.len(), d));
+                    }
                 }
                 if let Some(this) = ahead.get_mut(1) {
                     this.pack(isa, view(x, b, d).t());
+                }
+                if let Some(this) = ahead_pairs.get_mut(1) {
+                    this.pack(view(x, b, d).t());
                 }
             },
         );
         between.stop();
         let _first_backward = time(Phase::FirstBackward);
         gemm.keep_a(ahead);
+        gemm.keep_pairs(ahead_pairs);
         // The kernel's panels, lent to the tiles' updates: the gradient
         // GEMM does not read them.
         let mut kept = tile_step.map(|_| gemm.take_kept().expect("a tiled step keeps the kernel's panels"));

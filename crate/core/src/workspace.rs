@@ -3,8 +3,8 @@
 
 use crate::alloc::{checked_len, zeroed};
 use crate::error::Result;
-use crate::kernels::bf16::KeptBf16;
-use crate::kernels::gemm::MAX_WIDTH;
+use crate::kernels::bf16::{KeptBf16, PackedPairs};
+use crate::kernels::gemm::{MAX_WIDTH, MIN_BF16_DEPTH};
 use crate::kernels::packed::AlignedBuf;
 use crate::kernels::{GemmBuffers, PackedA, PackedB};
 use crate::layers::Dense;
@@ -129,15 +129,28 @@ impl Workspace {
     }
 
     /// Room for packing each training batch's inputs ahead of the first
-    /// layer's two GEMMs (see `PackedA`); float32 products only.
+    /// layer's two GEMMs (see `PackedA`), or under mixed_bfloat16 ahead of
+    /// those of its products that take the bfloat16 kernels (`PackedPairs`).
     pub(crate) fn pack_batches_ahead(&mut self, model: &Model) -> Result<()> {
-        if model.layers[0].as_dense().is_none() || model.mixed.is_some() || !model.pack_ahead {
+        let Some(dense) = model.layers[0].as_dense().filter(|_| model.pack_ahead) else {
             return Ok(());
-        }
+        };
         let (rows, d) = (self.rows, model.input_dim());
         let len = checked_len(&[rows, d], "the input batch")?;
-        // x·W packs x (rows × d); xᵀ·dz packs xᵀ (d × rows).
-        self.gemm.keep_a(vec![PackedA::with_capacity(len, rows)?, PackedA::with_capacity(len, d)?]);
+        match model.mixed {
+            // x·W packs x (rows × d); xᵀ·dz packs xᵀ (d × rows).
+            None => self.gemm.keep_a(vec![PackedA::with_capacity(len, rows)?, PackedA::with_capacity(len, d)?]),
+            // gemm.rs's `route`: x·W is as wide and deep as the kernel's
+            // product; xᵀ·dz is as deep as the batch.
+            Some(kernel) if bf16_product(dense) => {
+                let mut ahead = vec![PackedPairs::with_capacity(kernel, rows, d)?];
+                if rows >= MIN_BF16_DEPTH {
+                    ahead.push(PackedPairs::with_capacity(kernel, d, rows)?);
+                }
+                self.gemm.keep_pairs(ahead);
+            }
+            Some(_) => {}
+        }
         Ok(())
     }
 

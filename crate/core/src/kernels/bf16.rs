@@ -23,6 +23,7 @@
 use super::bf16_words;
 use super::gemm::{apply_epilogue, Epilogue};
 use super::isa::Isa;
+use super::packed::AlignedBuf;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
@@ -153,8 +154,110 @@ pub fn from_bf16(b: u16) -> f32 {
 /// nothing once it is large enough.
 #[derive(Default)]
 pub struct Bf16Buffers {
-    a: Vec<u32>,
-    b: Vec<u32>,
+    a: AlignedBuf<u32>,
+    b: AlignedBuf<u32>,
+    /// A operands packed ahead of their products (see `PackedPairs`).
+    kept_a: Vec<PackedPairs>,
+}
+
+impl Bf16Buffers {
+    /// Keeps these A operands here (see `PackedPairs`).
+    pub fn keep_a(&mut self, packed: Vec<PackedPairs>) {
+        self.kept_a = packed;
+    }
+
+    /// Takes the A operands kept here, to be packed elsewhere.
+    pub fn take_kept_a(&mut self) -> Vec<PackedPairs> {
+        std::mem::take(&mut self.kept_a)
+    }
+
+    /// Marks kept A operand `i` stale, if there is one.
+    pub fn stale_a(&mut self, i: usize) {
+        if let Some(p) = self.kept_a.get_mut(i) {
+            p.set_stale();
+        }
+    }
+}
+
+/// A packed as `kernel`'s products read it: the kept words that stand for
+/// it, or else packed into `buf`.
+fn a_words<'a>(
+    kernel: Bf16Kernel,
+    a: ArrayView2<f32>,
+    buf: &'a mut AlignedBuf<u32>,
+    kept: &'a [PackedPairs],
+) -> &'a [u32] {
+    match kept.iter().find_map(|p| p.of(&a, kernel)) {
+        Some(words) => words,
+        None => {
+            let dst = buf.slice(a_len(kernel, a.nrows(), a.ncols()));
+            pack_a(kernel, a, dst);
+            dst
+        }
+    }
+}
+
+/// Packs A (m×k) as `kernel`'s products read it: panels of MR rows, their
+/// pairs side by side step by step, for VDPBF16PS and its twin; blocks of
+/// 32 rows, each row's pairs in a run padded to whole tiles, for AMX.
+fn pack_a(kernel: Bf16Kernel, a: ArrayView2<f32>, dst: &mut [u32]) {
+    let kp = BWords::of(kernel, a.ncols(), 0).kp;
+    match kernel {
+        Bf16Kernel::Amx(_) => pack_pairs(a, super::amx::BLOCK, kp, dst, Panel::RowMajor, kernel),
+        _ => pack_pairs(a, MR, kp, dst, Panel::PairMajor, kernel),
+    }
+}
+
+/// Words `pack_a` writes for an m×k A.
+fn a_len(kernel: Bf16Kernel, m: usize, k: usize) -> usize {
+    let rows = if let Bf16Kernel::Amx(_) = kernel { super::amx::BLOCK } else { MR };
+    m.div_ceil(rows) * rows * BWords::of(kernel, k, 0).kp
+}
+
+/// An A operand packed ahead of its product in a bfloat16 kernel's layout,
+/// as `PackedA` is for float32: a training batch's inputs, packed for both
+/// first-layer products (x·W and xᵀ·dz) by the thread that gathers the
+/// batch, beside the layers above (train.rs). Used only for the view it
+/// was packed from (address, shape and strides), by the kernel it was
+/// packed for, and only while it is fresh.
+pub struct PackedPairs {
+    kernel: Bf16Kernel,
+    words: AlignedBuf<u32>,
+    len: usize,
+    source: usize,
+    dim: (usize, usize),
+    strides: [isize; 2],
+    fresh: bool,
+}
+
+impl PackedPairs {
+    /// Room for packing any m×k view for `kernel`, so that packing
+    /// allocates nothing.
+    pub fn with_capacity(kernel: Bf16Kernel, m: usize, k: usize) -> crate::error::Result<PackedPairs> {
+        // Bounds the padded layout's size (m and k/2 padded by at most 31 and 15).
+        crate::alloc::checked_len(&[m.saturating_add(32), k.saturating_add(32)], "the input batch")?;
+        let words = AlignedBuf::with_len(a_len(kernel, m, k))?;
+        Ok(PackedPairs { kernel, words, len: 0, source: 0, dim: (0, 0), strides: [0, 0], fresh: false })
+    }
+
+    /// Packs `a` as the kernel's products would, and marks the words fresh.
+    pub fn pack(&mut self, a: ArrayView2<f32>) {
+        self.len = a_len(self.kernel, a.nrows(), a.ncols());
+        pack_a(self.kernel, a, self.words.slice(self.len));
+        let strides = [a.strides()[0], a.strides()[1]];
+        (self.source, self.dim, self.strides, self.fresh) = (a.as_ptr() as usize, a.dim(), strides, true);
+    }
+
+    /// Marks the words stale: the view they were packed from may change.
+    pub fn set_stale(&mut self) {
+        self.fresh = false;
+    }
+
+    /// The words, when they are fresh words of `a` for `kernel`.
+    fn of(&self, a: &ArrayView2<f32>, kernel: Bf16Kernel) -> Option<&[u32]> {
+        let same = self.source == a.as_ptr() as usize && self.dim == a.dim() && self.strides == a.strides();
+        (same && self.fresh && kernel == self.kernel).then(|| self.words.get(self.len))
+    }
 }
 
 /// Two bfloat16s in one word: `lo` (element 2p) in the low half.
@@ -189,13 +292,17 @@ pub fn gemm_bf16(
     }
     let BWords { width, kp, .. } = BWords::of(kernel, k, n);
     let slivers = n.div_ceil(width);
-    pack_pairs(a, MR, kp, &mut bufs.a, Panel::PairMajor, kernel);
-    let kept_b = kept_b.and_then(|kept| kept.of(&b, kernel));
-    if kept_b.is_none() {
-        // B's pairs run down its columns: packed as the rows of Bᵀ.
-        pack_pairs(b.t(), width, kp, &mut bufs.b, Panel::PairMajor, kernel);
-    }
-    let (a_packed, b_packed) = (&bufs.a[..], kept_b.unwrap_or(&bufs.b[..]));
+    let Bf16Buffers { a: a_buf, b: b_buf, kept_a } = bufs;
+    let b_packed: &[u32] = match kept_b.and_then(|kept| kept.of(&b, kernel)) {
+        Some(words) => words,
+        None => {
+            // B's pairs run down its columns: packed as the rows of Bᵀ.
+            let dst = b_buf.slice(slivers * kp * width);
+            pack_pairs(b.t(), width, kp, dst, Panel::PairMajor, kernel);
+            dst
+        }
+    };
+    let a_packed = a_words(kernel, a, a_buf, kept_a);
     assert!(b_packed.len() >= slivers * kp * width, "gemm_bf16: kept B too short");
     let panel = |(t, c_rows): (usize, &mut [f32])| {
         let rows = c_rows.len() / n;
@@ -239,13 +346,12 @@ enum Panel {
 /// it) and past the last row. Reads rows or columns as slices when they are
 /// contiguous (both operands of every product in a training step are), and
 /// packs large operands a panel per task.
-fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut Vec<u32>, panel: Panel, kernel: Bf16Kernel) {
+fn pack_pairs(x: ArrayView2<f32>, width: usize, kp: usize, dst: &mut [u32], panel: Panel, kernel: Bf16Kernel) {
     let (outer, k) = x.dim();
     let real = k.div_ceil(2);
     assert!(kp >= real, "pack_pairs: kp {kp} below k {k}'s pairs");
-    // Every word is written below (padding zeroed there), so the buffer is
-    // only resized, not cleared.
-    dst.resize(outer.div_ceil(width) * kp * width, 0);
+    // Every word is written below (padding zeroed there).
+    assert_eq!(dst.len(), outer.div_ceil(width) * kp * width, "pack_pairs: words for whole panels");
     if dst.is_empty() {
         return;
     }
@@ -365,13 +471,19 @@ fn gemm_amx(
     let BWords { width, kp, len } = BWords::of(kernel, k, n);
     // Whole 32-row panels of A and 32-column pairs of B slivers: the rows
     // and columns past the edges are zeros, their sums dropped below.
-    pack_pairs(a, BLOCK, kp, &mut bufs.a, Panel::RowMajor, kernel);
-    let kept_b = kept_b.and_then(|kept| kept.of(&b, kernel));
-    if kept_b.is_none() {
-        pack_pairs(b.t(), width, kp, &mut bufs.b, Panel::PairMajor, kernel);
-        bufs.b.resize(len, 0);
-    }
-    let (a_packed, b_packed) = (&bufs.a[..], kept_b.unwrap_or(&bufs.b[..]));
+    let Bf16Buffers { a: a_buf, b: b_buf, kept_a } = bufs;
+    let b_packed: &[u32] = match kept_b.and_then(|kept| kept.of(&b, kernel)) {
+        Some(words) => words,
+        None => {
+            // Slivers of 16 columns, up to a whole 32-column block.
+            let dst = b_buf.slice(len);
+            let (slivers, past) = dst.split_at_mut(n.div_ceil(width) * kp * width);
+            pack_pairs(b.t(), width, kp, slivers, Panel::PairMajor, kernel);
+            past.fill(0);
+            dst
+        }
+    };
+    let a_packed = a_words(kernel, a, a_buf, kept_a);
     assert!(b_packed.len() >= len, "gemm_amx: kept B too short");
     let panel = |(t, c_rows): (usize, &mut [f32])| {
         let rows = c_rows.len() / n;
@@ -433,7 +545,7 @@ impl BWords {
 pub struct KeptBf16 {
     /// The kernel whose layout the words take, and which writes them.
     kernel: Bf16Kernel,
-    words: Vec<u32>,
+    words: AlignedBuf<u32>,
     k: usize,
     n: usize,
     layout: BWords,
@@ -451,7 +563,7 @@ impl KeptBf16 {
         // Bounds the padded layout's size (n and k/2 padded by at most 31 and 15).
         crate::alloc::checked_len(&[n.saturating_add(32), k.saturating_add(32)], "packed bfloat16 weights")?;
         let layout = BWords::of(kernel, k, n);
-        let words = crate::alloc::zeroed(layout.len, "packed bfloat16 weights")?;
+        let words = AlignedBuf::with_len(layout.len)?;
         let (source, strides) = (b.as_ptr() as usize, [b.strides()[0], b.strides()[1]]);
         Ok(KeptBf16 { kernel, words, k, n, layout, source, strides, fresh: false })
     }
@@ -465,13 +577,14 @@ impl KeptBf16 {
     /// are fresh.
     pub(super) fn of(&self, b: &ArrayView2<f32>, kernel: Bf16Kernel) -> Option<&[u32]> {
         let same = self.source == b.as_ptr() as usize && b.dim() == (self.k, self.n) && b.strides() == self.strides;
-        (same && self.fresh && kernel == self.kernel).then_some(&self.words[..])
+        (same && self.fresh && kernel == self.kernel).then(|| self.words.get(self.layout.len))
     }
 
     /// A writer of the matrix's elements into the words.
     pub fn writer(&mut self) -> Bf16Writer<'_> {
         let (kernel, k, n, width, kp) = (self.kernel, self.k, self.n, self.layout.width, self.layout.kp);
-        Bf16Writer { kernel, base: self.words.as_mut_ptr(), k, n, width, kp, _words: std::marker::PhantomData }
+        let base = self.words.slice(self.layout.len).as_mut_ptr();
+        Bf16Writer { kernel, base, k, n, width, kp, _words: std::marker::PhantomData }
     }
 }
 
@@ -828,10 +941,16 @@ mod tests {
                 unsafe { writer.write(piece.start, &values[piece]) };
             }
             kept.set_fresh(true);
-            let mut want = Vec::new();
             let BWords { width, kp, len } = BWords::of(kernel, k, n);
-            pack_pairs(b.t(), width, kp, &mut want, Panel::PairMajor, Bf16Kernel::Scalar);
-            want.resize(len, 0);
+            let mut want = vec![0; len];
+            pack_pairs(
+                b.t(),
+                width,
+                kp,
+                &mut want[..n.div_ceil(width) * kp * width],
+                Panel::PairMajor,
+                Bf16Kernel::Scalar,
+            );
             assert_eq!(kept.of(&b.view(), kernel).unwrap(), &want[..], "{kernel:?}");
             assert!(kept.of(&b.t(), kernel).is_none(), "another view of the same floats");
             let other = if kernel == Bf16Kernel::Scalar { Bf16Kernel::Amx(Detected(())) } else { Bf16Kernel::Scalar };

@@ -12,7 +12,7 @@
 //! bit-identical on 1 or N threads.
 
 use super::activation::Activation;
-use super::bf16::{self, gemm_bf16, Bf16Buffers, Bf16Kernel, KeptBf16};
+use super::bf16::{self, gemm_bf16, Bf16Buffers, Bf16Kernel, KeptBf16, PackedPairs};
 use super::isa::Isa;
 use super::microkernel::{Kernel, Store, MAX_TILE};
 use super::narrow::{self, narrow_product};
@@ -113,6 +113,18 @@ impl GemmBuffers {
         if let Some(p) = self.kept_a.get_mut(i) {
             p.set_stale();
         }
+        self.bf16.stale_a(i);
+    }
+
+    /// Keeps these A operands, packed for the bfloat16 kernels, here from
+    /// now on (see `PackedPairs`).
+    pub fn keep_pairs(&mut self, packed: Vec<PackedPairs>) {
+        self.bf16.keep_a(packed);
+    }
+
+    /// Takes the A operands kept for the bfloat16 kernels, to be packed elsewhere.
+    pub fn take_kept_pairs(&mut self) -> Vec<PackedPairs> {
+        self.bf16.take_kept_a()
     }
 
     /// Keeps `b`'s panels here from now on (see `PackedB`).

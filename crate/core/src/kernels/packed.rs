@@ -117,28 +117,67 @@ impl PackedB {
     }
 }
 
-/// A float buffer whose usable part starts on a 64-byte boundary, so packed B
-/// rows never straddle cache lines needlessly.
+/// A buffer whose usable part starts on a 64-byte boundary, so that packed
+/// rows never straddle cache lines needlessly: float panels, and the
+/// bfloat16 kernels' words, whose AMX tile rows are 64 bytes each (a
+/// misaligned A made the seed model's forward product 40% slower on the
+/// Intel Xeon VM: 230–240 µs against 160–165 on 1 thread).
 #[derive(Default)]
-pub(crate) struct AlignedBuf {
-    raw: Vec<f32>,
+pub(crate) struct AlignedBuf<T = f32> {
+    raw: Vec<T>,
 }
 
-const ALIGN_FLOATS: usize = 16;
+impl<T: Copy + Default> AlignedBuf<T> {
+    /// Elements that may precede the aligned part.
+    const ALIGN: usize = 64 / std::mem::size_of::<T>();
 
-impl AlignedBuf {
     pub(crate) fn with_len(len: usize) -> crate::error::Result<Self> {
-        let total = len.saturating_add(ALIGN_FLOATS);
+        let total = len.saturating_add(Self::ALIGN);
         Ok(AlignedBuf { raw: crate::alloc::zeroed(total, "GEMM packing buffers")? })
     }
 
-    /// The aligned region of `len` floats; grows (allocates) only when a caller
+    fn offset(&self) -> usize {
+        self.raw.as_ptr().align_offset(64).min(Self::ALIGN)
+    }
+
+    /// The aligned region of `len` elements; grows (allocates) only when a caller
     /// did not size the workspace for this GEMM.
-    pub(crate) fn slice(&mut self, len: usize) -> &mut [f32] {
-        if self.raw.len() < len + ALIGN_FLOATS {
-            self.raw = vec![0.0; len + ALIGN_FLOATS];
+    pub(crate) fn slice(&mut self, len: usize) -> &mut [T] {
+        if self.raw.len() < len + Self::ALIGN {
+            self.raw = vec![T::default(); len + Self::ALIGN];
         }
-        let offset = self.raw.as_ptr().align_offset(64).min(ALIGN_FLOATS);
+        let offset = self.offset();
         &mut self.raw[offset..offset + len]
+    }
+
+    /// The aligned region of `len` elements, which `slice` made room for.
+    pub(crate) fn get(&self, len: usize) -> &[T] {
+        let offset = self.offset();
+        &self.raw[offset..offset + len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AlignedBuf;
+
+    /// Floats and bfloat16 words alike start on a cache line, made to
+    /// measure or grown by `slice`, and `get` sees what `slice` wrote.
+    #[test]
+    fn buffers_start_on_a_cache_line() {
+        fn check<T: Copy + Default + PartialEq + std::fmt::Debug>(one: T) {
+            for len in [1, 17, 1000, 51_201] {
+                let mut made = AlignedBuf::<T>::with_len(len).unwrap();
+                let mut grown = AlignedBuf::<T>::default();
+                for buf in [&mut made, &mut grown] {
+                    let s = buf.slice(len);
+                    assert_eq!((s.as_ptr() as usize % 64, s.len()), (0, len));
+                    s[len - 1] = one;
+                    assert_eq!(buf.get(len)[len - 1], one);
+                }
+            }
+        }
+        check(1f32);
+        check(1u32);
     }
 }
