@@ -312,12 +312,12 @@ fn kept_words_give_the_converting_steps_bits(kernel: Bf16Kernel) {
     assert!(set_between(true) == set_between(false), "{kernel:?}: weights set between steps");
 }
 
-/// Under mixed_bfloat16, each batch packed ahead in the bfloat16 kernel's
-/// layout (x for x·W, xᵀ for xᵀ·dz; `PackedPairs`) gives the bits of
-/// packing it in the products, on any thread count, with validation after
-/// a stop mid-epoch (whose rows overwrite the batch packed ahead). Batches
-/// of 64: the weight gradient's product is deep enough for the bfloat16
-/// kernels, but for the last batch of each epoch (8 rows).
+/// Under mixed_bfloat16, each batch's xᵀ packed ahead in the bfloat16
+/// kernel's layout (`PackedPairs`) gives the bits of packing it in the
+/// weight gradient's product, on any thread count, with validation after
+/// a stop mid-epoch (whose rows overwrite the batch). Batches of 64: that
+/// product is deep enough for the bfloat16 kernels, but for the last batch
+/// of each epoch (8 rows).
 #[test]
 fn bfloat16_batches_packed_ahead_give_the_same_bits_and_validation() {
     let kernels = [Some(Bf16Kernel::Scalar), crate::kernels::bf16::simd_under_test(), Bf16Kernel::detect_amx()];

@@ -129,8 +129,8 @@ impl Workspace {
     }
 
     /// Room for packing each training batch's inputs ahead of the first
-    /// layer's two GEMMs (see `PackedA`), or under mixed_bfloat16 ahead of
-    /// those of its products that take the bfloat16 kernels (`PackedPairs`).
+    /// layer's two GEMMs (see `PackedA`); under mixed_bfloat16, ahead of
+    /// its weight gradient's product (`PackedPairs`).
     pub(crate) fn pack_batches_ahead(&mut self, model: &Model) -> Result<()> {
         let Some(dense) = model.layers[0].as_dense().filter(|_| model.pack_ahead) else {
             return Ok(());
@@ -140,14 +140,11 @@ impl Workspace {
         match model.mixed {
             // x·W packs x (rows × d); xᵀ·dz packs xᵀ (d × rows).
             None => self.gemm.keep_a(vec![PackedA::with_capacity(len, rows)?, PackedA::with_capacity(len, d)?]),
-            // gemm.rs's `route`: x·W is as wide and deep as the kernel's
-            // product; xᵀ·dz is as deep as the batch.
-            Some(kernel) if bf16_product(dense) => {
-                let mut ahead = vec![PackedPairs::with_capacity(kernel, rows, d)?];
-                if rows >= MIN_BF16_DEPTH {
-                    ahead.push(PackedPairs::with_capacity(kernel, d, rows)?);
-                }
-                self.gemm.keep_pairs(ahead);
+            // xᵀ alone (see `PackedPairs`), for an xᵀ·dz that takes the
+            // bfloat16 kernels (gemm.rs, `route`): as deep as the batch, as
+            // wide as the layer.
+            Some(kernel) if bf16_product(dense) && rows >= MIN_BF16_DEPTH => {
+                self.gemm.keep_pairs(vec![PackedPairs::with_capacity(kernel, d, rows)?]);
             }
             Some(_) => {}
         }

@@ -171,11 +171,9 @@ impl Bf16Buffers {
         std::mem::take(&mut self.kept_a)
     }
 
-    /// Marks kept A operand `i` stale, if there is one.
-    pub fn stale_a(&mut self, i: usize) {
-        if let Some(p) = self.kept_a.get_mut(i) {
-            p.set_stale();
-        }
+    /// Marks every kept A operand stale.
+    pub fn stale_a(&mut self) {
+        self.kept_a.iter_mut().for_each(PackedPairs::set_stale);
     }
 }
 
@@ -215,11 +213,16 @@ fn a_len(kernel: Bf16Kernel, m: usize, k: usize) -> usize {
 }
 
 /// An A operand packed ahead of its product in a bfloat16 kernel's layout,
-/// as `PackedA` is for float32: a training batch's inputs, packed for both
-/// first-layer products (x·W and xᵀ·dz) by the thread that gathers the
-/// batch, beside the layers above (train.rs). Used only for the view it
-/// was packed from (address, shape and strides), by the kernel it was
-/// packed for, and only while it is fresh.
+/// as `PackedA` is for float32: a training batch's xᵀ, for the weight
+/// gradient's product xᵀ·dz, packed by the thread that gathers the next
+/// batch while the other runs the layers above (train.rs). Under AMX on
+/// the Intel Xeon VM that side had time to spare (gather 33 µs, upper
+/// layers 84, 2 threads), and the 2-thread step went from 528–543 to
+/// 478–506 µs (profile_fit, interleaved; 1 thread unchanged). Packing x
+/// ahead as well, for x·W, as `PackedA` does, made the gather side the
+/// longer one: 511–527 µs. Used only for the view it was packed from
+/// (address, shape and strides), by the kernel it was packed for, and
+/// only while it is fresh.
 pub struct PackedPairs {
     kernel: Bf16Kernel,
     words: AlignedBuf<u32>,

@@ -108,12 +108,13 @@ impl GemmBuffers {
         std::mem::take(&mut self.kept_a)
     }
 
-    /// Marks kept A operand `i` (if any) stale.
+    /// Marks kept A operand `i` (if any) stale, and every one kept for the
+    /// bfloat16 kernels: they hold only xᵀ, which either change outdates.
     pub fn stale_a(&mut self, i: usize) {
         if let Some(p) = self.kept_a.get_mut(i) {
             p.set_stale();
         }
-        self.bf16.stale_a(i);
+        self.bf16.stale_a();
     }
 
     /// Keeps these A operands, packed for the bfloat16 kernels, here from
