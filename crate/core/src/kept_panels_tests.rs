@@ -153,20 +153,30 @@ fn batches_packed_ahead_give_the_same_bits_and_validation() {
     // packed ahead when the fit stops mid-epoch.
     let val = Samples::new(&x[..24 * 21], &y[..24]);
     let opts = FitOptions { epochs: 2, batch_size: 24, shuffle: true, seed: 5, initial_epoch: 0 };
-    let run = |ahead: bool, threads: usize| {
-        let mut m = model(RULES[0], false);
-        m.pack_ahead = ahead;
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let full = pool.install(|| m.fit(samples, Some(val), &opts, &mut Silent)).unwrap();
-        let stopped = pool.install(|| m.fit(samples, Some(val), &opts, &mut StopAfter(2))).unwrap();
-        let logs: Vec<_> =
-            full.epochs.iter().chain(&stopped.epochs).map(|e| e.val.unwrap().loss_sum.to_bits()).collect();
-        (bits(&m.weights()), logs)
-    };
+    let run = |ahead: bool, threads: usize| fit_then_stop(model(RULES[0], false), ahead, threads, samples, val, &opts);
     let plain = run(false, 1);
     for threads in [1, 3] {
         assert!(run(true, threads) == plain, "{threads} threads");
     }
+}
+
+/// `m`'s weights, as bits, after a whole fit and one stopped after two
+/// batches (packing batches ahead or not, on `threads` threads), with the
+/// validation losses of both.
+fn fit_then_stop(
+    mut m: Model,
+    ahead: bool,
+    threads: usize,
+    samples: Samples,
+    val: Samples,
+    opts: &FitOptions,
+) -> (Vec<u32>, Vec<u64>) {
+    m.pack_ahead = ahead;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let full = pool.install(|| m.fit(samples, Some(val), opts, &mut Silent)).unwrap();
+    let stopped = pool.install(|| m.fit(samples, Some(val), opts, &mut StopAfter(2))).unwrap();
+    let logs = full.epochs.iter().chain(&stopped.epochs).map(|e| e.val.unwrap().loss_sum.to_bits()).collect();
+    (bits(&m.weights()), logs)
 }
 
 #[test]
@@ -326,16 +336,7 @@ fn bfloat16_batches_packed_ahead_give_the_same_bits_and_validation() {
     let val = Samples::new(&x[..64 * 70], &y[..64]);
     let opts = FitOptions { epochs: 2, batch_size: 64, shuffle: true, seed: 5, initial_epoch: 0 };
     for kernel in kernels.into_iter().flatten() {
-        let run = |ahead: bool, threads: usize| {
-            let mut m = mixed_model(kernel);
-            m.pack_ahead = ahead;
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let full = pool.install(|| m.fit(samples, Some(val), &opts, &mut Silent)).unwrap();
-            let stopped = pool.install(|| m.fit(samples, Some(val), &opts, &mut StopAfter(2))).unwrap();
-            let logs: Vec<_> =
-                full.epochs.iter().chain(&stopped.epochs).map(|e| e.val.unwrap().loss_sum.to_bits()).collect();
-            (bits(&m.weights()), logs)
-        };
+        let run = |ahead: bool, threads: usize| fit_then_stop(mixed_model(kernel), ahead, threads, samples, val, &opts);
         let plain = run(false, 1);
         for threads in [1, 3] {
             assert!(run(true, threads) == plain, "{kernel:?}: {threads} threads");
