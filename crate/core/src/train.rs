@@ -371,7 +371,7 @@ impl Model {
         // this one's backward pass.
         let mut ahead = gemm.take_kept_a();
         ahead.iter_mut().for_each(PackedA::set_stale);
-        // Under mixed_bfloat16, [xᵀ] for the bfloat16 kernels (`PackedPairs`).
+        // Under mixed_bfloat16, xᵀ for the bfloat16 kernels (`PackedPairs`).
         let mut ahead_pairs = gemm.take_kept_pairs();
         ahead_pairs.iter_mut().for_each(PackedPairs::set_stale);
         let x: &[f32] = x;
@@ -414,7 +414,7 @@ impl Model {
                 if let Some(this) = ahead.get_mut(1) {
                     this.pack(isa, view(x, b, d).t());
                 }
-                if let Some(this) = ahead_pairs.first_mut() {
+                if let Some(this) = ahead_pairs.as_mut() {
                     this.pack(view(x, b, d).t());
                 }
             },

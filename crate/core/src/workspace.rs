@@ -140,11 +140,12 @@ impl Workspace {
         match model.mixed {
             // x·W packs x (rows × d); xᵀ·dz packs xᵀ (d × rows).
             None => self.gemm.keep_a(vec![PackedA::with_capacity(len, rows)?, PackedA::with_capacity(len, d)?]),
-            // xᵀ alone (see `PackedPairs`), for an xᵀ·dz that takes the
-            // bfloat16 kernels (gemm.rs, `route`): as deep as the batch, as
-            // wide as the layer.
+            // xᵀ alone (see `PackedPairs`), where xᵀ·dz takes the bfloat16
+            // kernels (gemm.rs, `route`: the batch at least MIN_BF16_DEPTH
+            // deep, the layer at least NR wide), and only for a first layer
+            // whose forward product takes them too (`bf16_product`).
             Some(kernel) if bf16_product(dense) && rows >= MIN_BF16_DEPTH => {
-                self.gemm.keep_pairs(vec![PackedPairs::with_capacity(kernel, d, rows)?]);
+                self.gemm.keep_pairs(Some(PackedPairs::with_capacity(kernel, d, rows)?));
             }
             Some(_) => {}
         }

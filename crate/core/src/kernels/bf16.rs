@@ -156,22 +156,22 @@ pub fn from_bf16(b: u16) -> f32 {
 pub struct Bf16Buffers {
     a: AlignedBuf<u32>,
     b: AlignedBuf<u32>,
-    /// A operands packed ahead of their products (see `PackedPairs`).
-    kept_a: Vec<PackedPairs>,
+    /// An A operand packed ahead of its product (see `PackedPairs`).
+    kept_a: Option<PackedPairs>,
 }
 
 impl Bf16Buffers {
-    /// Keeps these A operands here (see `PackedPairs`).
-    pub fn keep_a(&mut self, packed: Vec<PackedPairs>) {
+    /// Keeps this A operand here (see `PackedPairs`).
+    pub fn keep_a(&mut self, packed: Option<PackedPairs>) {
         self.kept_a = packed;
     }
 
-    /// Takes the A operands kept here, to be packed elsewhere.
-    pub fn take_kept_a(&mut self) -> Vec<PackedPairs> {
-        std::mem::take(&mut self.kept_a)
+    /// Takes the A operand kept here, to be packed elsewhere.
+    pub fn take_kept_a(&mut self) -> Option<PackedPairs> {
+        self.kept_a.take()
     }
 
-    /// Marks every kept A operand stale.
+    /// Marks the kept A operand, if any, stale.
     pub fn stale_a(&mut self) {
         self.kept_a.iter_mut().for_each(PackedPairs::set_stale);
     }
@@ -183,9 +183,9 @@ fn a_words<'a>(
     kernel: Bf16Kernel,
     a: ArrayView2<f32>,
     buf: &'a mut AlignedBuf<u32>,
-    kept: &'a [PackedPairs],
+    kept: &'a Option<PackedPairs>,
 ) -> &'a [u32] {
-    match kept.iter().find_map(|p| p.of(&a, kernel)) {
+    match kept.as_ref().and_then(|p| p.of(&a, kernel)) {
         Some(words) => words,
         None => {
             let dst = buf.slice(a_len(kernel, a.nrows(), a.ncols()));
@@ -199,16 +199,21 @@ fn a_words<'a>(
 /// pairs side by side step by step, for VDPBF16PS and its twin; blocks of
 /// 32 rows, each row's pairs in a run padded to whole tiles, for AMX.
 fn pack_a(kernel: Bf16Kernel, a: ArrayView2<f32>, dst: &mut [u32]) {
-    let kp = BWords::of(kernel, a.ncols(), 0).kp;
+    let (rows, panel) = a_panels(kernel);
+    pack_pairs(a, rows, BWords::of(kernel, a.ncols(), 0).kp, dst, panel, kernel);
+}
+
+/// Rows per panel of A, and their layout, in `kernel`'s products.
+fn a_panels(kernel: Bf16Kernel) -> (usize, Panel) {
     match kernel {
-        Bf16Kernel::Amx(_) => pack_pairs(a, super::amx::BLOCK, kp, dst, Panel::RowMajor, kernel),
-        _ => pack_pairs(a, MR, kp, dst, Panel::PairMajor, kernel),
+        Bf16Kernel::Amx(_) => (super::amx::BLOCK, Panel::RowMajor),
+        _ => (MR, Panel::PairMajor),
     }
 }
 
 /// Words `pack_a` writes for an m×k A.
 fn a_len(kernel: Bf16Kernel, m: usize, k: usize) -> usize {
-    let rows = if let Bf16Kernel::Amx(_) = kernel { super::amx::BLOCK } else { MR };
+    let (rows, _) = a_panels(kernel);
     m.div_ceil(rows) * rows * BWords::of(kernel, k, 0).kp
 }
 

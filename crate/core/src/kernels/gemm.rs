@@ -108,8 +108,8 @@ impl GemmBuffers {
         std::mem::take(&mut self.kept_a)
     }
 
-    /// Marks kept A operand `i` (if any) stale, and every one kept for the
-    /// bfloat16 kernels: they hold only xᵀ, which either change outdates.
+    /// Marks kept A operand `i` (if any) stale, and the one kept for the
+    /// bfloat16 kernels: it holds only xᵀ, which either change outdates.
     pub fn stale_a(&mut self, i: usize) {
         if let Some(p) = self.kept_a.get_mut(i) {
             p.set_stale();
@@ -117,14 +117,14 @@ impl GemmBuffers {
         self.bf16.stale_a();
     }
 
-    /// Keeps these A operands, packed for the bfloat16 kernels, here from
+    /// Keeps this A operand, packed for the bfloat16 kernels, here from
     /// now on (see `PackedPairs`).
-    pub fn keep_pairs(&mut self, packed: Vec<PackedPairs>) {
+    pub fn keep_pairs(&mut self, packed: Option<PackedPairs>) {
         self.bf16.keep_a(packed);
     }
 
-    /// Takes the A operands kept for the bfloat16 kernels, to be packed elsewhere.
-    pub fn take_kept_pairs(&mut self) -> Vec<PackedPairs> {
+    /// Takes the A operand kept for the bfloat16 kernels, to be packed elsewhere.
+    pub fn take_kept_pairs(&mut self) -> Option<PackedPairs> {
         self.bf16.take_kept_a()
     }
 
